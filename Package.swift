@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (SPEC §3): data flows top to bottom, and a module only imports modules listed above it.
+//   CYAML, CCrypto        system libraries (libyaml, OpenSSL libcrypto)
+//   YAML                  libyaml → nodes that know file:line:column; emitter
+//   Age, SOPS             encrypted secret files (know nothing of integrations)
+//   IntegrationsAPI       the Nymble Integrations API: models and client (knows nothing of manifests)
+//   Emulator              the API in memory (sandbox: URLs, tests, benchmarks)
+//   Reconciler            manifests, validation, state, planner, applier, renderers
+//   IntopsCLI             argument parsing and commands, a thin layer over Reconciler
+//   intops, integrations-emulator   executables
+let package = Package(
+    name: "intops",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "intops", targets: ["intops"]),
+        .executable(name: "integrations-emulator", targets: ["integrations-emulator"]),
+        .library(name: "Reconciler", targets: ["Reconciler"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+        .systemLibrary(
+            name: "CCrypto", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .target(name: "YAML", dependencies: ["CYAML"]),
+        .target(name: "Age", dependencies: ["CCrypto"]),
+        .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto"]),
+        .target(name: "IntegrationsAPI"),
+        .target(name: "Emulator", dependencies: ["IntegrationsAPI"]),
+        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "IntegrationsAPI", "Emulator"]),
+        .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
+        .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
+        .executableTarget(name: "integrations-emulator", dependencies: ["Emulator"]),
+        .executableTarget(
+            name: "intops-bench", dependencies: ["Reconciler", "YAML"],
+            path: "Benchmarks/IntopsBench"),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(
+            name: "ReconcilerTests", dependencies: ["Reconciler"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,355 @@
+internal import CYAML
+
+/// One document of a YAML stream.
+public struct Document: Sendable {
+    public var root: Node
+    /// Where the document starts (its `---`, or its first node).
+    public var location: SourceLocation
+}
+
+/// Reads YAML text into nodes that remember where they came from.
+///
+/// Built on libyaml's event parser with an explicit stack, so no input can exhaust the call stack, and with
+/// ``ParseLimits`` so no input can exhaust memory or time. Mapping keys must be scalars and unique; `<<` merge
+/// keys are supported.
+public enum YAMLParser {
+    /// Parses every document of a stream.
+    ///
+    /// - Parameters:
+    ///   - bytes: the file's content (UTF-8, or UTF-16 with a byte order mark).
+    ///   - file: the name every ``SourceLocation`` carries.
+    ///   - limits: bounds on size, depth and alias expansion.
+    /// - Throws: ``YAMLError`` naming the position of the first problem.
+    public static func parse(
+        _ bytes: [UInt8], file: String, limits: ParseLimits = .default
+    ) throws(YAMLError) -> [Document] {
+        guard bytes.count <= limits.maxBytes else {
+            throw YAMLError(
+                .sizeLimit, at: SourceLocation(file: file, line: 1, column: 1),
+                "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files")
+        }
+        var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
+        let result: Result<[Document], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
+            // libyaml asserts on a null input pointer, which an empty array may give.
+            var empty: UInt8 = 0
+            return withUnsafeMutablePointer(to: &empty) { emptyPointer in
+                builder.run(input: buffer.baseAddress ?? UnsafePointer(emptyPointer), count: buffer.count)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Parses a string; convenient for tests and generated text.
+    public static func parse(
+        _ text: String, file: String = "<string>", limits: ParseLimits = .default
+    ) throws(YAMLError) -> [Document] {
+        try parse(Array(text.utf8), file: file, limits: limits)
+    }
+}
+
+/// Turns libyaml's event stream into a node tree.
+private struct TreeBuilder {
+    let file: String
+    let bytes: [UInt8]
+    let limits: ParseLimits
+
+    private struct Frame {
+        var isMapping: Bool
+        var location: SourceLocation
+        var tag: String?
+        var anchor: String?
+        var flow: Bool
+        /// For a mapping: key, value, key, value…
+        var children: [Node] = []
+        /// Expanded node count of the subtree so far, aliases counted in full.
+        var weight = 1
+        var keys: [String: SourceLocation] = [:]
+        var hasMergeKey = false
+    }
+
+    private var stack: [Frame] = []
+    private var anchors: [String: (node: Node, weight: Int)] = [:]
+    private var documents: [Document] = []
+    private var documentLocation = SourceLocation(file: "", line: 1, column: 1)
+    private var root: Node?
+
+    init(file: String, bytes: [UInt8], limits: ParseLimits) {
+        self.file = file
+        self.bytes = bytes
+        self.limits = limits
+    }
+
+    mutating func run(input: UnsafePointer<UInt8>, count: Int) -> Result<[Document], YAMLError> {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            return .failure(YAMLError(.syntax, at: location(line: 0, column: 0), "could not start the YAML parser"))
+        }
+        defer { yaml_parser_delete(&parser) }
+        yaml_parser_set_input_string(&parser, input, count)
+
+        var event = yaml_event_t()
+        while true {
+            guard yaml_parser_parse(&parser, &event) == 1 else {
+                return .failure(parserError(parser))
+            }
+            defer { yaml_event_delete(&event) }
+            if event.type == YAML_STREAM_END_EVENT { break }
+            do {
+                try handle(event)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return .success(documents)
+    }
+
+    private func location(line: Int, column: Int) -> SourceLocation {
+        SourceLocation(file: file, line: line + 1, column: column + 1)
+    }
+
+    private func location(_ mark: yaml_mark_t) -> SourceLocation {
+        location(line: Int(mark.line), column: Int(mark.column))
+    }
+
+    private static func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
+        guard let pointer else { return nil }
+        return String(cString: pointer)
+    }
+
+    private mutating func handle(_ event: yaml_event_t) throws(YAMLError) {
+        let here = location(event.start_mark)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            documentLocation = here
+            anchors.removeAll(keepingCapacity: true)
+            root = nil
+        case YAML_DOCUMENT_END_EVENT:
+            documents.append(Document(root: root ?? Node(.scalar("", .plain), location: documentLocation),
+                                      location: documentLocation))
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
+            let text = String(
+                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)), as: UTF8.self)
+            let style: ScalarStyle
+            switch scalar.style {
+            case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
+            case YAML_DOUBLE_QUOTED_SCALAR_STYLE: style = .doubleQuoted
+            case YAML_LITERAL_SCALAR_STYLE: style = .literal
+            case YAML_FOLDED_SCALAR_STYLE: style = .folded
+            default: style = .plain
+            }
+            let node = Node(.scalar(text, style), tag: Self.string(scalar.tag), location: here)
+            try checkTaggedScalar(node)
+            try add(node, weight: 1, anchor: Self.string(scalar.anchor))
+        case YAML_ALIAS_EVENT:
+            let name = Self.string(event.data.alias.anchor) ?? ""
+            guard let (node, weight) = anchors[name] else {
+                throw YAMLError(.unknownAlias, at: here, "alias *\(name) refers to no anchor defined before it")
+            }
+            try add(node, weight: weight, anchor: nil, aliasLocation: here)
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+            let isMapping = event.type == YAML_MAPPING_START_EVENT
+            guard stack.count < limits.maxDepth else {
+                throw YAMLError(
+                    .depthLimit, at: here,
+                    "collections nest deeper than \(limits.maxDepth) levels; flatten the document")
+            }
+            let anchor: String?
+            let tag: String?
+            let flow: Bool
+            if isMapping {
+                anchor = Self.string(event.data.mapping_start.anchor)
+                tag = Self.string(event.data.mapping_start.tag)
+                flow = event.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+            } else {
+                anchor = Self.string(event.data.sequence_start.anchor)
+                tag = Self.string(event.data.sequence_start.tag)
+                flow = event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
+            }
+            stack.append(Frame(isMapping: isMapping, location: here, tag: tag, anchor: anchor, flow: flow))
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let frame = stack.popLast() else { return }
+            let node: Node
+            if frame.isMapping {
+                node = Node(.mapping(try mergedPairs(frame)), tag: frame.tag, location: frame.location,
+                            flowStyle: frame.flow)
+            } else {
+                node = Node(.sequence(frame.children), tag: frame.tag, location: frame.location, flowStyle: frame.flow)
+            }
+            try add(node, weight: frame.weight, anchor: frame.anchor)
+        default:
+            break
+        }
+    }
+
+    /// Attaches a finished node to its parent (or makes it the document's root).
+    private mutating func add(
+        _ node: Node, weight: Int, anchor: String?, aliasLocation: SourceLocation? = nil
+    ) throws(YAMLError) {
+        if let anchor { anchors[anchor] = (node, weight) }
+        guard !stack.isEmpty else {
+            root = node
+            return
+        }
+        let index = stack.count - 1
+        if stack[index].isMapping && stack[index].children.count % 2 == 0 {
+            try registerKey(node, at: aliasLocation ?? node.location, in: index)
+        }
+        stack[index].children.append(node)
+        stack[index].weight += weight
+        if stack[index].weight > limits.maxExpandedNodes {
+            throw YAMLError(
+                .aliasExpansionLimit, at: aliasLocation ?? node.location,
+                "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; "
+                    + "this looks like an alias bomb, remove the nested aliases")
+        }
+    }
+
+    private mutating func registerKey(_ key: Node, at location: SourceLocation, in index: Int) throws(YAMLError) {
+        guard case .scalar(let text, let style) = key.content else {
+            throw YAMLError(
+                .complexKey, at: location, "mapping keys must be plain values, not \(key.kindDescription)")
+        }
+        if text == "<<" && style == .plain && (key.tag == nil || key.tag == "tag:yaml.org,2002:merge") {
+            if stack[index].hasMergeKey {
+                throw YAMLError(.duplicateKey(previous: location), at: location, "a mapping may hold one << merge key")
+            }
+            stack[index].hasMergeKey = true
+            return
+        }
+        let identity = Self.keyIdentity(key)
+        if let previous = stack[index].keys[identity] {
+            throw YAMLError(
+                .duplicateKey(previous: previous), at: location,
+                "duplicate key \"\(text)\" (first defined at line \(previous.line), column \(previous.column)); "
+                    + "remove one of them")
+        }
+        stack[index].keys[identity] = location
+    }
+
+    /// Keys compare by value: `1` and `0x1` are the same integer key, `"1"` is a different (string) key.
+    private static func keyIdentity(_ key: Node) -> String {
+        switch key.resolved {
+        case .null: return "n"
+        case .bool(let value): return "b\(value)"
+        case .int(let value): return "i\(value)"
+        case .float(let value): return "f\(value)"
+        case .string(let value): return "s" + value
+        }
+    }
+
+    /// Resolves `<<` merge keys: explicit keys win, then merged mappings in the order given.
+    private func mergedPairs(_ frame: Frame) throws(YAMLError) -> [Node.Pair] {
+        var pairs: [Node.Pair] = []
+        pairs.reserveCapacity(frame.children.count / 2)
+        var seen = frame.hasMergeKey ? Set(frame.keys.keys) : []
+        var index = 0
+        while index + 1 < frame.children.count {
+            let key = frame.children[index]
+            let value = frame.children[index + 1]
+            index += 2
+            guard frame.hasMergeKey, key.scalarText == "<<", case .scalar(_, .plain) = key.content else {
+                pairs.append(Node.Pair(key: key, value: value))
+                continue
+            }
+            let sources: [Node]
+            switch value.content {
+            case .mapping: sources = [value]
+            case .sequence(let items) where items.allSatisfy(\.isMapping): sources = items
+            default:
+                throw YAMLError(
+                    .syntax, at: value.location, "a << merge key takes a mapping or a list of mappings")
+            }
+            for source in sources {
+                for pair in source.pairs ?? [] where seen.insert(Self.keyIdentity(pair.key)).inserted {
+                    pairs.append(pair)
+                }
+            }
+        }
+        return pairs
+    }
+
+    private func checkTaggedScalar(_ node: Node) throws(YAMLError) {
+        guard let tag = node.tag, case .scalar(let text, _) = node.content else { return }
+        let valid: Bool
+        switch tag {
+        case Tag.int: valid = Node.resolveInt(text) != nil
+        case Tag.float: valid = Node.resolveFloat(text) != nil || Node.resolveInt(text) != nil
+        case Tag.bool: valid = Node.resolveBool(text) != nil
+        case Tag.null: valid = Node.resolvePlain(text) == .null
+        default: valid = true
+        }
+        guard valid else {
+            let prefix = "tag:yaml.org,2002:"
+            let short = tag.hasPrefix(prefix) ? "!!" + tag.dropFirst(prefix.count) : tag
+            throw YAMLError(.invalidTaggedValue, at: node.location, "\"\(text)\" is not a valid \(short) value")
+        }
+    }
+
+    // MARK: - libyaml errors
+
+    private func parserError(_ parser: yaml_parser_t) -> YAMLError {
+        let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        if parser.error == YAML_READER_ERROR {
+            let offset = min(Int(parser.problem_offset), bytes.count)
+            let (line, column) = Self.lineAndColumn(in: bytes, offset: offset)
+            let byte = offset < bytes.count ? " (byte 0x\(String(bytes[offset], radix: 16, uppercase: true)))" : ""
+            return YAMLError(
+                .invalidEncoding, at: location(line: line, column: column),
+                "\(problem)\(byte): the file is not valid UTF-8 text; save it as UTF-8")
+        }
+        let mark = parser.problem_mark
+        let at = location(mark)
+        if let tabColumn = Self.tabInIndentation(bytes, line: Int(mark.line)) {
+            return YAMLError(
+                .tabIndentation, at: location(line: Int(mark.line), column: tabColumn),
+                "tab character in indentation; YAML indents with spaces only, replace the tab with spaces")
+        }
+        var message = "YAML syntax error: \(problem)"
+        if let context = parser.context.map({ String(cString: $0) }) {
+            message += " (\(context) at line \(parser.context_mark.line + 1), column \(parser.context_mark.column + 1))"
+        }
+        message += "; check the indentation, quoting and brackets here"
+        return YAMLError(.syntax, at: at, message)
+    }
+
+    /// The 0-based column of a tab in the leading whitespace of a 0-based line, if there is one.
+    private static func tabInIndentation(_ bytes: [UInt8], line: Int) -> Int? {
+        var currentLine = 0
+        var index = 0
+        while currentLine < line, index < bytes.count {
+            if bytes[index] == 0x0A { currentLine += 1 }
+            index += 1
+        }
+        guard currentLine == line else { return nil }
+        var column = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x2D:  // spaces and "- " sequence indicators may precede the tab
+                break
+            case 0x09:
+                return column
+            default:
+                return nil
+            }
+            index += 1
+            column += 1
+        }
+        return nil
+    }
+
+    /// 0-based line and character column of a byte offset.
+    static func lineAndColumn(in bytes: [UInt8], offset: Int) -> (Int, Int) {
+        var line = 0
+        var column = 0
+        for byte in bytes[..<offset] {
+            if byte == 0x0A {
+                line += 1
+                column = 0
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return (line, column)
+    }
+}

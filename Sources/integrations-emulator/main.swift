@@ -1,0 +1,1 @@
+print("integrations-emulator: not built yet")
