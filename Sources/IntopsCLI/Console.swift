@@ -1,0 +1,51 @@
+import Foundation
+
+/// Where a command's output goes. Results go to standard output, diagnostics and progress to standard error;
+/// colour only on a terminal and never with NO_COLOR (SPEC §7).
+public struct Console: Sendable {
+    public var writeOutput: @Sendable (String) -> Void
+    public var writeError: @Sendable (String) -> Void
+    public var colorOutput: Bool
+    public var colorError: Bool
+
+    public init(
+        writeOutput: @escaping @Sendable (String) -> Void, writeError: @escaping @Sendable (String) -> Void,
+        colorOutput: Bool = false, colorError: Bool = false
+    ) {
+        self.writeOutput = writeOutput
+        self.writeError = writeError
+        self.colorOutput = colorOutput
+        self.colorError = colorError
+    }
+
+    /// The process's own standard output and error.
+    public static func standard(environment: [String: String]) -> Console {
+        let colorAllowed = environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
+        return Console(
+            writeOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
+            writeError: { FileHandle.standardError.write(Data($0.utf8)) },
+            colorOutput: colorAllowed && isatty(STDOUT_FILENO) == 1,
+            colorError: colorAllowed && isatty(STDERR_FILENO) == 1)
+    }
+
+    func out(_ line: String) { writeOutput(line + "\n") }
+    func err(_ line: String) { writeError(line + "\n") }
+
+    var withoutColor: Console {
+        var copy = self
+        copy.colorOutput = false
+        copy.colorError = false
+        return copy
+    }
+}
+
+/// ANSI styling that disappears when colour is off.
+enum Style {
+    static func apply(_ code: String, _ text: String, _ enabled: Bool) -> String {
+        enabled ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text
+    }
+    static func bold(_ text: String, _ enabled: Bool) -> String { apply("1", text, enabled) }
+    static func red(_ text: String, _ enabled: Bool) -> String { apply("1;31", text, enabled) }
+    static func yellow(_ text: String, _ enabled: Bool) -> String { apply("1;33", text, enabled) }
+    static func green(_ text: String, _ enabled: Bool) -> String { apply("32", text, enabled) }
+}

@@ -1,0 +1,422 @@
+import Foundation
+import IntegrationsAPI
+import YAML
+
+/// Turns YAML documents into ``Project`` and ``IntegrationSet`` values, checking every field (SPEC §4).
+enum ManifestDecoder {
+    static let projectFields = [
+        "apiVersion", "kind", "api", "organizations", "manifests", "state", "fingerprintKey", "prune", "safety",
+        "allowPlaintextSecrets", "recipients",
+    ]
+    static let apiFields = ["url", "timeout", "parallelism", "maxRequestsPerSecond"]
+    static let organizationFields = ["auth", "token"]
+    static let safetyFields = ["maxDeletes", "maxDeletePercent"]
+    static let setFields = ["apiVersion", "kind", "organization", "integrations"]
+    static let integrationFields = [
+        "name", "ensure", "type", "provider", "displayName", "enabled", "configuration", "secrets", "test", "rotation",
+        "protect",
+    ]
+    static let rotationFields = ["maxAge"]
+
+    // MARK: - Project
+
+    /// Decodes intops.yaml; `file` is its absolute path and its folder is the project root.
+    static func project(_ documents: [Document], file: String, reader: inout NodeReader) -> Project? {
+        let root = ProjectPaths.directory(of: file)
+        guard let document = documents.first else {
+            reader.fail(
+                SourceLocation(file: file, line: 1, column: 1),
+                "intops.yaml is empty; it needs apiVersion: intops/v1, kind: Project, api and organizations")
+            return nil
+        }
+        if documents.count > 1 {
+            reader.fail(documents[1].location, "intops.yaml holds one document; remove the documents after the first")
+        }
+        guard let node = reader.mapping(document.root, "the Project document", allowed: projectFields) else { return nil }
+        let headerOK = reader.header(node, kind: "Project")
+
+        var endpoint: APISettings.Endpoint?
+        var timeout = ManifestDuration(milliseconds: 30_000)
+        var parallelism = 8
+        var maxRequestsPerSecond = 20.0
+        if let apiNode = reader.required(node, "api", in: "the Project document"),
+            let api = reader.mapping(apiNode, "api", allowed: apiFields)
+        {
+            if let urlNode = reader.required(api, "url", in: "api"), let url = reader.string(urlNode, "api.url") {
+                endpoint = apiEndpoint(url, at: urlNode.location, root: root, reader: &reader)
+            }
+            if let value = api["timeout"] { timeout = reader.duration(value, "api.timeout") ?? timeout }
+            if let value = api["parallelism"] {
+                parallelism = reader.int(value, "api.parallelism", range: 1...64) ?? parallelism
+            }
+            if let value = api["maxRequestsPerSecond"] {
+                maxRequestsPerSecond = reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000)
+                    ?? maxRequestsPerSecond
+            }
+        }
+
+        var allowPlaintext = false
+        if let value = node["allowPlaintextSecrets"] {
+            allowPlaintext = reader.bool(value, "allowPlaintextSecrets") ?? false
+        }
+
+        var organizations: [Organization] = []
+        if let orgsNode = reader.required(node, "organizations", in: "the Project document"),
+            let orgs = reader.mapping(orgsNode, "organizations")
+        {
+            if orgs.pairs?.isEmpty ?? true {
+                reader.fail(orgs.location, "organizations is empty; declare at least one organization id")
+            }
+            for pair in orgs.pairs ?? [] {
+                guard let id = reader.string(pair.key, "an organization id") else { continue }
+                guard isOrganizationID(id) else {
+                    reader.fail(
+                        pair.key.location,
+                        "organization id '\(id)' is not valid; use letters, digits, '_', '.' and '-' (up to 128)")
+                    continue
+                }
+                var organization = Organization(id: id, auth: .bearer, token: nil, location: pair.key.location)
+                if pair.value.isScalar, pair.value.resolved == .null {
+                    organizations.append(organization)
+                    continue
+                }
+                guard let settings = reader.mapping(pair.value, "organization \(id)", allowed: organizationFields) else {
+                    continue
+                }
+                if let value = settings["auth"] {
+                    organization.auth = reader.choice(value, "organizations.\(id).auth", as: Organization.Auth.self)
+                        ?? .bearer
+                }
+                if let value = settings["token"] {
+                    organization.token = reference(
+                        value, "organizations.\(id).token", root: root, allowPlaintext: allowPlaintext, reader: &reader)
+                }
+                organizations.append(organization)
+            }
+        }
+        if case .remote = endpoint {
+            for organization in organizations where organization.token == nil {
+                reader.fail(
+                    organization.location,
+                    "organization \(organization.id) has no token; add token: ref+env://NAME (the API needs one)")
+            }
+        }
+
+        var manifests: [ManifestSource] = []
+        if let value = node["manifests"] {
+            for item in reader.list(value, "manifests") ?? [] {
+                guard let path = reader.string(item, "a manifests entry") else { continue }
+                let resolved = ProjectPaths.resolve(path, from: root)
+                guard ProjectPaths.isInside(resolved, root: root) else {
+                    reader.fail(item.location, "manifests entry '\(path)' is outside the project root; list folders inside it")
+                    continue
+                }
+                manifests.append(ManifestSource(path: resolved, location: item.location))
+            }
+        } else {
+            manifests = [ManifestSource(path: root + "/integrations", location: node.location)]
+        }
+
+        var statePath = root + "/.intops/state.json"
+        if let value = node["state"], let path = reader.string(value, "state") {
+            let resolved = ProjectPaths.resolve(path, from: root)
+            if ProjectPaths.isInside(resolved, root: root), resolved != root {
+                statePath = resolved
+            } else {
+                reader.fail(value.location, "state path '\(path)' is outside the project root; keep the state inside it")
+            }
+        }
+
+        var fingerprintKey: SecretReference?
+        if let value = node["fingerprintKey"] {
+            fingerprintKey = reference(value, "fingerprintKey", root: root, allowPlaintext: false, reader: &reader)
+        }
+
+        var prune = false
+        if let value = node["prune"] { prune = reader.bool(value, "prune") ?? false }
+
+        var safety = Safety.default
+        if let value = node["safety"], let map = reader.mapping(value, "safety", allowed: safetyFields) {
+            if let item = map["maxDeletes"] {
+                safety.maxDeletes = reader.int(item, "safety.maxDeletes", range: 0...1_000_000) ?? safety.maxDeletes
+            }
+            if let item = map["maxDeletePercent"] {
+                safety.maxDeletePercent = reader.int(item, "safety.maxDeletePercent", range: 0...100)
+                    ?? safety.maxDeletePercent
+            }
+        }
+
+        var recipients: [String] = []
+        if let value = node["recipients"] {
+            for item in reader.list(value, "recipients") ?? [] {
+                guard let text = reader.string(item, "a recipient") else { continue }
+                guard text.hasPrefix("age1"), text.count > 10 else {
+                    reader.fail(item.location, "recipient '\(text)' is not an age public key; they start with age1")
+                    continue
+                }
+                recipients.append(text)
+            }
+        }
+
+        guard headerOK, let endpoint else { return nil }
+        return Project(
+            root: root, file: file,
+            api: APISettings(
+                endpoint: endpoint, timeout: timeout, parallelism: parallelism,
+                maxRequestsPerSecond: maxRequestsPerSecond),
+            organizations: organizations, manifests: manifests, statePath: statePath, fingerprintKey: fingerprintKey,
+            prune: prune, safety: safety, allowPlaintextSecrets: allowPlaintext, recipients: recipients)
+    }
+
+    static func isOrganizationID(_ id: String) -> Bool {
+        guard let first = id.first, first.isASCII, first.isLetter || first.isNumber, id.count <= 128 else {
+            return false
+        }
+        return id.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "-") }
+    }
+
+    static func apiEndpoint(
+        _ url: String, at location: SourceLocation, root: String, reader: inout NodeReader
+    ) -> APISettings.Endpoint? {
+        if url.hasPrefix("sandbox:") {
+            let path = String(url.dropFirst("sandbox:".count))
+            guard !path.isEmpty else {
+                reader.fail(location, "api.url sandbox: needs a file for the emulator's data, as in sandbox:.intops/sandbox.json")
+                return nil
+            }
+            let resolved = ProjectPaths.resolve(path, from: root)
+            guard ProjectPaths.isInside(resolved, root: root) else {
+                reader.fail(location, "api.url sandbox file is outside the project root; keep it inside, as in sandbox:.intops/sandbox.json")
+                return nil
+            }
+            return .sandbox(path: resolved)
+        }
+        let lower = url.lowercased()
+        if lower.hasPrefix("https://"), url.count > "https://".count {
+            return .remote(url)
+        }
+        if lower.hasPrefix("http://") {
+            let host = hostOf(String(url.dropFirst("http://".count)))
+            if ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host) || host.hasPrefix("127.") {
+                return .remote(url)
+            }
+            reader.fail(location, "api.url uses http:// to a host that is not loopback; credentials need https://")
+            return nil
+        }
+        reader.fail(location, "api.url must be an https:// URL or sandbox:FILE for the embedded emulator")
+        return nil
+    }
+
+    private static func hostOf(_ rest: String) -> String {
+        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
+        let hostPort = authority.split(separator: "@").last.map(String.init) ?? ""
+        if hostPort.hasPrefix("[") {
+            return String(hostPort.prefix(while: { $0 != "]" })) + "]"
+        }
+        return String(hostPort.prefix(while: { $0 != ":" })).lowercased()
+    }
+
+    /// A secret reference field: a `ref+` string, or (only when the project allows it) plaintext.
+    static func reference(
+        _ node: Node, _ what: String, root: String, allowPlaintext: Bool, reader: inout NodeReader
+    ) -> SecretReference? {
+        guard node.isScalar, case .string(let text) = node.resolved else {
+            reader.fail(node.location, "\(what) must be a secret reference string such as ref+sops://FILE#/key, not \(node.kindDescription)")
+            return nil
+        }
+        guard SecretReference.looksLikeReference(text) else {
+            if allowPlaintext {
+                return SecretReference(source: .inline(text), text: "(plaintext)", location: node.location)
+            }
+            reader.fail(
+                node.location,
+                "plaintext secret in manifest: \(what) must be a reference (ref+sops://FILE#/key, ref+env://NAME or "
+                    + "ref+file://FILE); move the value into a SOPS file and rotate it, it is in git history now")
+            return nil
+        }
+        switch SecretReference.parse(text, at: node.location, root: root) {
+        case .success(let reference): return reference
+        case .failure(let diagnostic):
+            reader.diagnostics.append(diagnostic)
+            return nil
+        }
+    }
+
+    // MARK: - IntegrationSet
+
+    /// Decodes the documents of one manifest file. An empty file is an error; empty documents between `---`
+    /// separators are skipped.
+    static func integrationSets(
+        _ documents: [Document], file: String, project: Project, reader: inout NodeReader
+    ) -> [IntegrationSet] {
+        let nonEmpty = documents.filter { !($0.root.isScalar && $0.root.resolved == .null) }
+        guard !nonEmpty.isEmpty else {
+            reader.fail(
+                SourceLocation(file: file, line: 1, column: 1),
+                "manifest file holds no document; add an IntegrationSet or delete the file")
+            return []
+        }
+        return nonEmpty.compactMap { integrationSet($0.root, project: project, reader: &reader) }
+    }
+
+    static func integrationSet(_ root: Node, project: Project, reader: inout NodeReader) -> IntegrationSet? {
+        guard let node = reader.mapping(root, "an IntegrationSet document", allowed: setFields) else { return nil }
+        guard reader.header(node, kind: "IntegrationSet") else { return nil }
+        guard let orgNode = reader.required(node, "organization", in: "the IntegrationSet"),
+            let organization = reader.string(orgNode, "organization")
+        else { return nil }
+        guard project.organization(organization) != nil else {
+            let known = project.organizations.map(\.id)
+            reader.fail(
+                orgNode.location,
+                "organization '\(organization)' is not declared in intops.yaml\(Spelling.hint(for: organization, among: known)); "
+                    + "add it under organizations:")
+            return nil
+        }
+        guard let listNode = reader.required(node, "integrations", in: "the IntegrationSet"),
+            let items = reader.list(listNode, "integrations")
+        else { return nil }
+        let integrations = items.compactMap {
+            integration($0, organization: organization, project: project, reader: &reader)
+        }
+        return IntegrationSet(organization: organization, integrations: integrations, location: node.location)
+    }
+
+    static func isIntegrationName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count) else { return false }
+        func allowed(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) }
+        return allowed(bytes[0]) && bytes.allSatisfy { allowed($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    static func integration(
+        _ item: Node, organization: String, project: Project, reader: inout NodeReader
+    ) -> IntegrationManifest? {
+        guard let node = reader.mapping(item, "an integration", allowed: integrationFields) else { return nil }
+        var fieldLocations: [String: SourceLocation] = [:]
+        for pair in node.pairs ?? [] {
+            if let key = pair.key.scalarText { fieldLocations[key] = pair.key.location }
+        }
+        guard let nameNode = reader.required(node, "name", in: "an integration"),
+            let name = reader.string(nameNode, "name")
+        else { return nil }
+        guard isIntegrationName(name) else {
+            reader.fail(
+                nameNode.location,
+                "integration name '\(name)' is not valid; use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit")
+            return nil
+        }
+        let what = "integration \(name)"
+        let errorsBefore = reader.diagnostics.count
+
+        var ensure = IntegrationManifest.Ensure.present
+        if let value = node["ensure"] {
+            ensure = reader.choice(value, "\(what): ensure", as: IntegrationManifest.Ensure.self) ?? .present
+        }
+        let present = ensure == .present
+
+        var type: IntegrationType?
+        if let value = present ? reader.required(node, "type", in: what) : node["type"] {
+            type = integrationType(value, what: what, reader: &reader)
+        }
+        var provider: String?
+        if let value = present ? reader.required(node, "provider", in: what) : node["provider"] {
+            provider = reader.string(value, "\(what): provider")
+            if provider?.isEmpty == true { reader.fail(value.location, "\(what): provider is empty") }
+        }
+        var displayName: String?
+        if let value = present ? reader.required(node, "displayName", in: what) : node["displayName"] {
+            displayName = reader.string(value, "\(what): displayName")
+            if let text = displayName, text.trimmingCharacters(in: .whitespaces).isEmpty || text.count > 200 {
+                reader.fail(value.location, "\(what): displayName must hold 1 to 200 characters and not only spaces")
+            }
+        }
+        var enabled = true
+        if let value = node["enabled"] { enabled = reader.bool(value, "\(what): enabled") ?? true }
+
+        var configuration: [IntegrationManifest.ConfigurationValue] = []
+        if let value = node["configuration"], !(value.isScalar && value.resolved == .null),
+            let map = reader.mapping(value, "\(what): configuration")
+        {
+            for pair in map.pairs ?? [] {
+                guard let key = reader.string(pair.key, "a configuration key"), !key.isEmpty else { continue }
+                guard pair.value.isScalar else {
+                    reader.fail(
+                        pair.value.location,
+                        "\(what): configuration.\(key) must be a single value (text, number or true/false), not \(pair.value.kindDescription)")
+                    continue
+                }
+                if pair.value.resolved == .null {
+                    reader.fail(pair.value.location, "\(what): configuration.\(key) has no value; give one or remove the key")
+                    continue
+                }
+                configuration.append(
+                    .init(
+                        key: key, value: pair.value.resolved, text: pair.value.scalarText ?? "", normalized: nil,
+                        location: pair.value.location))
+            }
+        }
+
+        var secrets: [IntegrationManifest.Secret] = []
+        if let value = node["secrets"], !(value.isScalar && value.resolved == .null),
+            let map = reader.mapping(value, "\(what): secrets")
+        {
+            for pair in map.pairs ?? [] {
+                guard let key = reader.string(pair.key, "a secret key"), !key.isEmpty else { continue }
+                if let reference = reference(
+                    pair.value, "\(what): secrets.\(key)", root: project.root,
+                    allowPlaintext: project.allowPlaintextSecrets, reader: &reader)
+                {
+                    secrets.append(.init(key: key, reference: reference, location: pair.value.location))
+                }
+            }
+        }
+
+        var test = IntegrationManifest.TestPolicy.onChange
+        if let value = node["test"] {
+            test = reader.choice(value, "\(what): test", as: IntegrationManifest.TestPolicy.self) ?? .onChange
+        }
+        var maxAge: ManifestDuration?
+        if let value = node["rotation"], let map = reader.mapping(value, "\(what): rotation", allowed: rotationFields) {
+            if let ageNode = reader.required(map, "maxAge", in: "\(what): rotation") {
+                maxAge = reader.duration(ageNode, "\(what): rotation.maxAge")
+            }
+        }
+        var protect = false
+        if let value = node["protect"] { protect = reader.bool(value, "\(what): protect") ?? false }
+        if protect && !present, let ensureNode = node["ensure"] {
+            reader.fail(
+                ensureNode.location,
+                "\(what) is protected and cannot be deleted; remove protect: true first, in its own change")
+        }
+
+        guard reader.diagnostics.count == errorsBefore else { return nil }
+        return IntegrationManifest(
+            organization: organization, name: name, ensure: ensure, type: type, provider: provider,
+            displayName: displayName, enabled: enabled, configuration: configuration, secrets: secrets, test: test,
+            rotationMaxAge: maxAge, protect: protect, location: node.location, fieldLocations: fieldLocations)
+    }
+
+    static func integrationType(_ node: Node, what: String, reader: inout NodeReader) -> IntegrationType? {
+        let names = IntegrationType.allCases.map(\.name)
+        switch node.resolved {
+        case .int(let number) where node.isScalar:
+            guard let type = IntegrationType(rawValue: number) else {
+                reader.fail(node.location, "\(what): type \(number) is not between 1 and 8 (\(Spelling.list(names)))")
+                return nil
+            }
+            return type
+        case .string(let text) where node.isScalar:
+            guard let type = IntegrationType(name: text) else {
+                reader.fail(
+                    node.location,
+                    "\(what): unknown type '\(text)'\(Spelling.hint(for: text, among: names)); use one of \(Spelling.list(names)) or 1 to 8")
+                return nil
+            }
+            return type
+        default:
+            reader.fail(node.location, "\(what): type must be a type name or a number from 1 to 8, not \(node.kindDescription)")
+            return nil
+        }
+    }
+}

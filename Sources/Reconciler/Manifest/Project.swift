@@ -1,0 +1,74 @@
+import YAML
+
+/// `intops.yaml`: where the API is, which organizations intops manages and where everything else lives.
+public struct Project: Sendable {
+    public static let fileName = "intops.yaml"
+    public static let apiVersion = "intops/v1"
+
+    /// The folder holding intops.yaml; every relative path in the project is inside it.
+    public var root: String
+    /// The absolute path of intops.yaml.
+    public var file: String
+    public var api: APISettings
+    public var organizations: [Organization]
+    public var manifests: [ManifestSource]
+    /// The state file's absolute path; may hold `{org}` for one file per organization.
+    public var statePath: String
+    public var fingerprintKey: SecretReference?
+    public var prune: Bool
+    public var safety: Safety
+    public var allowPlaintextSecrets: Bool
+    /// age recipients new secret files are encrypted to.
+    public var recipients: [String]
+
+    public func organization(_ id: String) -> Organization? {
+        organizations.first { $0.id == id }
+    }
+
+    /// Where the templates cache lives (`intops templates --refresh` writes it).
+    public var templatesCachePath: String { root + "/.intops/templates.json" }
+}
+
+public struct APISettings: Sendable {
+    public enum Endpoint: Sendable, Hashable {
+        /// An HTTPS URL, or HTTP to a loopback host.
+        case remote(String)
+        /// The embedded emulator, persisted to the absolute path given.
+        case sandbox(path: String)
+    }
+
+    public var endpoint: Endpoint
+    public var timeout: ManifestDuration
+    public var parallelism: Int
+    public var maxRequestsPerSecond: Double
+
+    public var isSandbox: Bool {
+        if case .sandbox = endpoint { return true }
+        return false
+    }
+}
+
+public struct Organization: Sendable {
+    public enum Auth: String, Sendable, CaseIterable {
+        case bearer
+        case apiKey = "api-key"
+    }
+
+    public var id: String
+    public var auth: Auth
+    public var token: SecretReference?
+    public var location: SourceLocation
+}
+
+/// One entry of `manifests:`: a file or a folder searched recursively for `*.yaml` and `*.yml`.
+public struct ManifestSource: Sendable {
+    public var path: String
+    public var location: SourceLocation
+}
+
+public struct Safety: Sendable {
+    public var maxDeletes: Int
+    public var maxDeletePercent: Int
+
+    public static let `default` = Safety(maxDeletes: 5, maxDeletePercent: 25)
+}

@@ -1,0 +1,110 @@
+import YAML
+
+/// Where a secret comes from (SPEC §4.2, the syntax of helmfile's vals). A reference is not itself secret and may
+/// be printed.
+public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
+    public enum Source: Sendable, Hashable {
+        /// A value inside a SOPS file; `file` is absolute, `pointer` the JSON pointer's unescaped tokens.
+        case sops(file: String, pointer: [String])
+        /// An environment variable.
+        case env(name: String)
+        /// A whole file, one trailing newline removed; `file` is absolute.
+        case file(path: String)
+        /// A value written in the manifest itself; only with `allowPlaintextSecrets: true` (demos).
+        case inline(String)
+    }
+
+    public var source: Source
+    /// The reference as written.
+    public var text: String
+    public var location: SourceLocation
+
+    public var description: String { text }
+
+    public static let schemes = ["ref+sops://", "ref+env://", "ref+file://"]
+
+    /// Whether a string is meant as a reference (as opposed to a plaintext value).
+    public static func looksLikeReference(_ text: String) -> Bool { text.hasPrefix("ref+") }
+
+    /// Parses a reference written in the file at `location`; paths resolve from that file's folder and must stay
+    /// inside `root`.
+    ///
+    /// - Returns: the reference, or a sentence saying what is wrong with it.
+    public static func parse(_ text: String, at location: SourceLocation, root: String) -> Result<SecretReference, Diagnostic> {
+        func failure(_ message: String) -> Result<SecretReference, Diagnostic> {
+            .failure(.error(location, message))
+        }
+        let directory = ProjectPaths.directory(of: location.file)
+        func projectPath(_ path: String) -> Result<String, Diagnostic> {
+            guard !path.isEmpty else { return .failure(.error(location, "secret reference \(text) names no file")) }
+            let resolved = ProjectPaths.resolve(path, from: directory)
+            guard ProjectPaths.isInside(resolved, root: root) else {
+                return .failure(.error(
+                    location,
+                    "secret reference \(text) points outside the project root; keep secret files inside the project"))
+            }
+            return .success(resolved)
+        }
+
+        if text.hasPrefix("ref+sops://") {
+            let body = text.dropFirst("ref+sops://".count)
+            guard let hash = body.firstIndex(of: "#") else {
+                return failure("secret reference \(text) needs a JSON pointer to the value, as in ref+sops://FILE#/key")
+            }
+            let pointerText = body[body.index(after: hash)...]
+            guard let pointer = parsePointer(pointerText) else {
+                return failure(
+                    "secret reference \(text) has an invalid JSON pointer; write #/key or #/nested/key (~1 for /, ~0 for ~)")
+            }
+            return projectPath(String(body[..<hash])).map {
+                SecretReference(source: .sops(file: $0, pointer: pointer), text: text, location: location)
+            }
+        }
+        if text.hasPrefix("ref+env://") {
+            let name = text.dropFirst("ref+env://".count)
+            guard let first = name.first, first == "_" || (first.isASCII && first.isLetter),
+                name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
+            else {
+                return failure(
+                    "secret reference \(text) names no valid environment variable; use letters, digits and _")
+            }
+            return .success(SecretReference(source: .env(name: String(name)), text: text, location: location))
+        }
+        if text.hasPrefix("ref+file://") {
+            let path = text.dropFirst("ref+file://".count)
+            guard !path.contains("#") else {
+                return failure("secret reference \(text) cannot take a #fragment; ref+file reads the whole file")
+            }
+            return projectPath(String(path)).map {
+                SecretReference(source: .file(path: $0), text: text, location: location)
+            }
+        }
+        let scheme = text.prefix(while: { $0 != ":" })
+        return failure(
+            "unsupported secret reference scheme \(scheme); use ref+sops://FILE#/key, ref+env://NAME or ref+file://FILE")
+    }
+
+    /// RFC 6901 tokens of a pointer such as `/a/b~1c`; nil when malformed or empty.
+    static func parsePointer(_ text: Substring) -> [String]? {
+        guard text.hasPrefix("/"), text.count > 1 else { return nil }
+        var tokens: [String] = []
+        for raw in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            var token = ""
+            var iterator = raw.makeIterator()
+            while let character = iterator.next() {
+                guard character == "~" else {
+                    token.append(character)
+                    continue
+                }
+                switch iterator.next() {
+                case "0": token.append("~")
+                case "1": token.append("/")
+                default: return nil
+                }
+            }
+            guard !token.isEmpty else { return nil }
+            tokens.append(token)
+        }
+        return tokens
+    }
+}

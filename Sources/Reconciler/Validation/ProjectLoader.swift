@@ -1,0 +1,183 @@
+import Emulator
+import Foundation
+import IntegrationsAPI
+import YAML
+
+/// A project read from disk: intops.yaml and every manifest, decoded and checked against each other.
+public struct LoadedProject: Sendable {
+    public var project: Project
+    /// Absolute paths of the manifest files read, in the order they were found.
+    public var manifestFiles: [String]
+    /// Every integration, in file order.
+    public var integrations: [IntegrationManifest]
+    /// Warnings (errors are thrown).
+    public var warnings: [Diagnostic]
+}
+
+/// Finds and reads a project: intops.yaml upward from a folder, then the manifests in parallel.
+public enum ProjectLoader {
+    /// The path of the nearest intops.yaml at or above `directory`.
+    public static func locate(from directory: String) throws(InvalidProject) -> String {
+        var current = ProjectPaths.normalize(directory)
+        while true {
+            let candidate = current == "/" ? "/\(Project.fileName)" : "\(current)/\(Project.fileName)"
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            if current == "/" { break }
+            current = ProjectPaths.directory(of: current)
+        }
+        throw InvalidProject([
+            Diagnostic(
+                path: ProjectPaths.normalize(directory),
+                "no \(Project.fileName) here or in any parent folder; run intops in a project, pass --chdir DIR, or create one with intops init")
+        ])
+    }
+
+    /// Reads and decodes intops.yaml.
+    public static func loadProject(file: String) throws(InvalidProject) -> Project {
+        let documents = try parse(file)
+        var reader = NodeReader()
+        let project = ManifestDecoder.project(documents, file: file, reader: &reader)
+        guard let project, reader.diagnostics.isEmpty else {
+            throw InvalidProject(reader.diagnostics.isEmpty
+                ? [Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), "intops.yaml is not a valid Project")]
+                : reader.diagnostics)
+        }
+        return project
+    }
+
+    /// Reads the project at or above `directory` and all its manifests.
+    public static func load(from directory: String) async throws(InvalidProject) -> LoadedProject {
+        let project = try loadProject(file: try locate(from: directory))
+        return try await loadManifests(of: project)
+    }
+
+    /// Discovers, parses and decodes the project's manifests, then checks identities across files.
+    public static func loadManifests(of project: Project) async throws(InvalidProject) -> LoadedProject {
+        var diagnostics: [Diagnostic] = []
+        let files = discover(project, diagnostics: &diagnostics)
+
+        // Parsing dominates validation time; spread the files over the cores, at most one task per core in flight.
+        let results = await withTaskGroup(of: (Int, [IntegrationSet], [Diagnostic]).self) { group in
+            var collected = [([IntegrationSet], [Diagnostic])](repeating: ([], []), count: files.count)
+            let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+            var next = 0
+            func start() {
+                let index = next
+                let file = files[index]
+                next += 1
+                group.addTask {
+                    let (sets, problems) = decodeFile(file, project: project)
+                    return (index, sets, problems)
+                }
+            }
+            while next < files.count && next < width { start() }
+            while let (index, sets, problems) = await group.next() {
+                collected[index] = (sets, problems)
+                if next < files.count { start() }
+            }
+            return collected
+        }
+
+        var integrations: [IntegrationManifest] = []
+        var names: [String: SourceLocation] = [:]
+        var displayNames: [String: (String, SourceLocation)] = [:]
+        for (sets, problems) in results {
+            diagnostics += problems
+            for set in sets {
+                for integration in set.integrations {
+                    let key = integration.organization + "\u{0}" + integration.name
+                    if let first = names[key] {
+                        diagnostics.append(.error(
+                            integration.location(of: "name"),
+                            "duplicate integration name '\(integration.name)' in organization \(integration.organization), "
+                                + "also defined at \(first); names are unique per organization, rename one"))
+                        continue
+                    }
+                    names[key] = integration.location(of: "name")
+                    if integration.ensure == .present, let displayName = integration.displayName {
+                        let displayKey = integration.organization + "\u{0}" + displayName
+                        if let (other, first) = displayNames[displayKey] {
+                            diagnostics.append(.error(
+                                integration.location(of: "displayName"),
+                                "displayName '\(displayName)' is already used by integration \(other) at \(first) in "
+                                    + "organization \(integration.organization); the API requires unique display names"))
+                        } else {
+                            displayNames[displayKey] = (integration.name, integration.location(of: "displayName"))
+                        }
+                    }
+                    integrations.append(integration)
+                }
+            }
+        }
+        if diagnostics.contains(where: { $0.severity == .error }) { throw InvalidProject(diagnostics) }
+        return LoadedProject(project: project, manifestFiles: files, integrations: integrations, warnings: diagnostics)
+    }
+
+    static func parse(_ file: String) throws(InvalidProject) -> [Document] {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw InvalidProject([Diagnostic(path: file, "cannot read the file; check that it exists and is readable")])
+        }
+        do {
+            return try YAMLParser.parse([UInt8](data), file: file)
+        } catch {
+            throw InvalidProject([Diagnostic(error)])
+        }
+    }
+
+    static func decodeFile(_ file: String, project: Project) -> ([IntegrationSet], [Diagnostic]) {
+        do {
+            let documents = try parse(file)
+            var reader = NodeReader()
+            let sets = ManifestDecoder.integrationSets(documents, file: file, project: project, reader: &reader)
+            return (sets, reader.diagnostics)
+        } catch {
+            return ([], error.diagnostics)
+        }
+    }
+
+    /// The manifest files: listed files, and `*.yaml`/`*.yml` below listed folders (hidden ones skipped), sorted.
+    static func discover(_ project: Project, diagnostics: inout [Diagnostic]) -> [String] {
+        let fileManager = FileManager.default
+        let realRoot = FileSystem.realPath(project.root) ?? project.root
+        var files: [String] = []
+        var seen: Set<String> = [project.file]
+        for source in project.manifests {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: source.path, isDirectory: &isDirectory) else {
+                let shown = ProjectPaths.display(source.path, relativeTo: project.root)
+                diagnostics.append(.error(source.location, "manifests entry '\(shown)' does not exist; create it or fix the path"))
+                continue
+            }
+            if let real = FileSystem.realPath(source.path), !ProjectPaths.isInside(real, root: realRoot) {
+                let shown = ProjectPaths.display(source.path, relativeTo: project.root)
+                diagnostics.append(.error(source.location, "manifests entry '\(shown)' leads outside the project root through a symbolic link"))
+                continue
+            }
+            var found: [String] = []
+            if isDirectory.boolValue {
+                let enumerator = fileManager.enumerator(atPath: source.path)
+                while let relative = enumerator?.nextObject() as? String {
+                    let name = (relative as NSString).lastPathComponent
+                    if name.hasPrefix(".") {
+                        enumerator?.skipDescendants()
+                        continue
+                    }
+                    let lower = name.lowercased()
+                    guard lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") else { continue }
+                    found.append(source.path + "/" + relative)
+                }
+                found.sort()
+            } else {
+                found = [source.path]
+            }
+            for file in found where seen.insert(file).inserted {
+                if let real = FileSystem.realPath(file), !ProjectPaths.isInside(real, root: realRoot) {
+                    diagnostics.append(Diagnostic(path: file, "manifest leads outside the project root through a symbolic link; remove the link"))
+                    continue
+                }
+                files.append(file)
+            }
+        }
+        return files
+    }
+}

@@ -1,0 +1,108 @@
+import Emulator
+import Foundation
+import IntegrationsAPI
+import YAML
+
+/// Where validation found its templates.
+public enum TemplateOrigin: Sendable, Equatable, CustomStringConvertible {
+    case cache(path: String)
+    case sandboxCatalog
+
+    public var description: String {
+        switch self {
+        case .cache(let path): "the templates cache \(path)"
+        case .sandboxCatalog: "the sandbox emulator's catalog"
+        }
+    }
+}
+
+/// What `intops validate` checked, for its summary line.
+public struct ValidationReport: Sendable {
+    public var loaded: LoadedProject
+    public var templateOrigin: TemplateOrigin
+    public var templateCount: Int
+    public var referenceCount: Int
+    public var warnings: [Diagnostic]
+
+    public var project: Project { loaded.project }
+    public var integrations: [IntegrationManifest] { loaded.integrations }
+}
+
+/// `intops validate`: syntax, schema, templates, and that secret references point at something (SPEC §7).
+public enum ProjectValidation {
+    /// Validates the project found at or above `directory`.
+    ///
+    /// - Parameters:
+    ///   - offline: never reach the API; templates must come from the cache or the sandbox catalog.
+    ///   - environment: where `ref+env://` references are looked up.
+    /// - Throws: ``InvalidProject`` with every problem found, warnings included.
+    public static func run(
+        from directory: String, offline: Bool, environment: [String: String]
+    ) async throws(InvalidProject) -> ValidationReport {
+        var loaded = try await ProjectLoader.load(from: directory)
+        let project = loaded.project
+        let (templates, origin) = try loadTemplates(for: project, offline: offline)
+
+        var diagnostics = loaded.warnings
+        let validator = TemplateValidator(templates: templates)
+        for index in loaded.integrations.indices {
+            diagnostics += validator.validate(&loaded.integrations[index])
+        }
+
+        var checker = ReferenceChecker(root: project.root)
+        // The embedded emulator needs no tokens, so a sandbox project is not asked to have them set.
+        var references: [SecretReference] = project.api.isSandbox ? [] : project.organizations.compactMap(\.token)
+        if let key = project.fingerprintKey { references.append(key) }
+        for integration in loaded.integrations where integration.ensure == .present {
+            references += integration.secrets.map(\.reference)
+        }
+        for reference in references {
+            diagnostics += checker.check(reference, environment: environment)
+        }
+        if project.allowPlaintextSecrets {
+            diagnostics.append(Diagnostic(
+                .warning, at: SourceLocation(file: project.file, line: 1, column: 1),
+                "allowPlaintextSecrets is true: secrets may be written in manifests; use this for demos only"))
+        }
+
+        if diagnostics.contains(where: { $0.severity == .error }) { throw InvalidProject(diagnostics) }
+        return ValidationReport(
+            loaded: loaded, templateOrigin: origin, templateCount: templates.count, referenceCount: references.count,
+            warnings: diagnostics)
+    }
+
+    /// Templates from, in order: the cache file, the sandbox catalog, the API (SPEC §7).
+    public static func loadTemplates(
+        for project: Project, offline: Bool
+    ) throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
+        let cache = project.templatesCachePath
+        let shown = ProjectPaths.display(cache, relativeTo: project.root)
+        if let data = FileManager.default.contents(atPath: cache) {
+            do {
+                let response = try JSONDecoder().decode(TemplatesResponse.self, from: data)
+                return (response.templates, .cache(path: shown))
+            } catch {
+                throw InvalidProject([Diagnostic(
+                    path: cache,
+                    "the templates cache is not valid (\(Self.describe(error))); delete it or run intops templates --refresh")])
+            }
+        }
+        if project.api.isSandbox { return (TemplateCatalog.standard, .sandboxCatalog) }
+        let advice = offline
+            ? "validate --offline needs it; run intops templates --refresh once with network access"
+            : "fetching templates from the API comes with intops templates --refresh; until then place a cache there"
+        throw InvalidProject([Diagnostic(path: cache, "no templates cache at \(shown); \(advice)")])
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "unreadable JSON" }
+        switch error {
+        case .dataCorrupted(let context), .typeMismatch(_, let context), .valueNotFound(_, let context),
+            .keyNotFound(_, let context):
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return path.isEmpty ? "unreadable JSON" : "problem at \(path.dropFirst(path.hasPrefix(".") ? 1 : 0))"
+        @unknown default:
+            return "unreadable JSON"
+        }
+    }
+}
