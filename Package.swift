@@ -38,10 +38,8 @@ let package = Package(
             name: "intops-bench", dependencies: ["Reconciler", "YAML"],
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
-        .testTarget(
-            name: "ReconcilerTests", dependencies: ["Reconciler"],
-            resources: [.copy("Fixtures")]),
-        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),
+        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -282,7 +282,7 @@ private struct TreeBuilder {
         guard valid else {
             let prefix = "tag:yaml.org,2002:"
             let short = tag.hasPrefix(prefix) ? "!!" + tag.dropFirst(prefix.count) : tag
-            throw YAMLError(.invalidTaggedValue, at: node.location, "\"\(text)\" is not a valid \(short) value")
+            throw YAMLError(.invalidTaggedValue, at: node.location, "value does not match its tag \(short); fix the value or drop the tag")
         }
     }
 

@@ -32,8 +32,10 @@ enum ManifestDecoder {
         if documents.count > 1 {
             reader.fail(documents[1].location, "intops.yaml holds one document; remove the documents after the first")
         }
-        guard let node = reader.mapping(document.root, "the Project document", allowed: projectFields) else { return nil }
-        let headerOK = reader.header(node, kind: "Project")
+        guard let mapping = reader.mapping(document.root, "the Project document"),
+            reader.header(mapping, kind: "Project"),
+            let node = reader.mapping(mapping, "the Project document", allowed: projectFields)
+        else { return nil }
 
         var endpoint: APISettings.Endpoint?
         var timeout = ManifestDuration(milliseconds: 30_000)
@@ -158,7 +160,7 @@ enum ManifestDecoder {
             }
         }
 
-        guard headerOK, let endpoint else { return nil }
+        guard let endpoint else { return nil }
         return Project(
             root: root, file: file,
             api: APISettings(
@@ -260,8 +262,10 @@ enum ManifestDecoder {
     }
 
     static func integrationSet(_ root: Node, project: Project, reader: inout NodeReader) -> IntegrationSet? {
-        guard let node = reader.mapping(root, "an IntegrationSet document", allowed: setFields) else { return nil }
-        guard reader.header(node, kind: "IntegrationSet") else { return nil }
+        guard let mapping = reader.mapping(root, "an IntegrationSet document"),
+            reader.header(mapping, kind: "IntegrationSet"),
+            let node = reader.mapping(mapping, "an IntegrationSet document", allowed: setFields)
+        else { return nil }
         guard let orgNode = reader.required(node, "organization", in: "the IntegrationSet"),
             let organization = reader.string(orgNode, "organization")
         else { return nil }
@@ -269,8 +273,9 @@ enum ManifestDecoder {
             let known = project.organizations.map(\.id)
             reader.fail(
                 orgNode.location,
-                "organization '\(organization)' is not declared in intops.yaml\(Spelling.hint(for: organization, among: known)); "
-                    + "add it under organizations:")
+                "organization '\(organization)' is not declared in intops.yaml; "
+                    + (Spelling.suggestion(for: organization, among: known).map { "did you mean '\($0)'?" }
+                        ?? "add it under organizations:"))
             return nil
         }
         guard let listNode = reader.required(node, "integrations", in: "the IntegrationSet"),
@@ -410,7 +415,9 @@ enum ManifestDecoder {
             guard let type = IntegrationType(name: text) else {
                 reader.fail(
                     node.location,
-                    "\(what): unknown type '\(text)'\(Spelling.hint(for: text, among: names)); use one of \(Spelling.list(names)) or 1 to 8")
+                    "\(what): unknown type '\(text)'; "
+                        + (Spelling.suggestion(for: text, among: names).map { "did you mean '\($0)'?" }
+                            ?? "use one of \(Spelling.list(names)) or 1 to 8"))
                 return nil
             }
             return type

@@ -27,8 +27,8 @@ public enum ProjectLoader {
         }
         throw InvalidProject([
             Diagnostic(
-                path: ProjectPaths.normalize(directory),
-                "no \(Project.fileName) here or in any parent folder; run intops in a project, pass --chdir DIR, or create one with intops init")
+                at: nil,
+                "no \(Project.fileName) in \(ProjectPaths.normalize(directory)) or any parent folder; run intops in a project, pass --chdir DIR, or create one with intops init")
         ])
     }
 
@@ -78,6 +78,10 @@ public enum ProjectLoader {
             return collected
         }
 
+        // Messages name the other place relative to the project root, where people read their files from.
+        func shown(_ location: SourceLocation) -> String {
+            "\(ProjectPaths.display(location.file, relativeTo: project.root)):\(location.line):\(location.column)"
+        }
         var integrations: [IntegrationManifest] = []
         var names: [String: SourceLocation] = [:]
         var displayNames: [String: (String, SourceLocation)] = [:]
@@ -90,7 +94,7 @@ public enum ProjectLoader {
                         diagnostics.append(.error(
                             integration.location(of: "name"),
                             "duplicate integration name '\(integration.name)' in organization \(integration.organization), "
-                                + "also defined at \(first); names are unique per organization, rename one"))
+                                + "also defined at \(shown(first)); names are unique per organization, rename one"))
                         continue
                     }
                     names[key] = integration.location(of: "name")
@@ -99,7 +103,7 @@ public enum ProjectLoader {
                         if let (other, first) = displayNames[displayKey] {
                             diagnostics.append(.error(
                                 integration.location(of: "displayName"),
-                                "displayName '\(displayName)' is already used by integration \(other) at \(first) in "
+                                "displayName '\(displayName)' is already used by integration \(other) at \(shown(first)) in "
                                     + "organization \(integration.organization); the API requires unique display names"))
                         } else {
                             displayNames[displayKey] = (integration.name, integration.location(of: "displayName"))

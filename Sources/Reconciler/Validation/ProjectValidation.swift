@@ -96,11 +96,17 @@ public enum ProjectValidation {
 
     private static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "unreadable JSON" }
+        func path(_ codingPath: [any CodingKey]) -> String {
+            let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return text.hasPrefix(".") ? String(text.dropFirst()) : text
+        }
         switch error {
-        case .dataCorrupted(let context), .typeMismatch(_, let context), .valueNotFound(_, let context),
-            .keyNotFound(_, let context):
-            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return path.isEmpty ? "unreadable JSON" : "problem at \(path.dropFirst(path.hasPrefix(".") ? 1 : 0))"
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath).isEmpty ? "the top level" : path(context.codingPath)) has no \(key.stringValue)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(path(context.codingPath)) has the wrong type"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "\(path(context.codingPath)) is not valid"
         @unknown default:
             return "unreadable JSON"
         }

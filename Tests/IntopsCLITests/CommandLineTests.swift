@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@testable import IntopsCLI
+
+@Suite struct CommandLineTests {
+    @Test func unknownCommandIsAUsageError() async {
+        let result = await TestSupport.run(["plna"], in: TestSupport.examples)
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("error: unknown command 'plna'\nUSAGE: intops"))
+    }
+
+    @Test func unknownOptionIsAUsageErrorWithTheCommandsUsage() async {
+        let result = await TestSupport.run(["validate", "--bogus"], in: TestSupport.examples)
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("error: unknown option '--bogus' for intops validate\nUSAGE: intops validate"))
+    }
+
+    @Test func badChoiceAndMissingValueAreUsageErrors() async {
+        #expect(await TestSupport.run(["validate", "--format", "xml"], in: TestSupport.examples).status == 64)
+        #expect(await TestSupport.run(["validate", "--format"], in: TestSupport.examples).status == 64)
+        #expect(await TestSupport.run(["validate", "extra"], in: TestSupport.examples).status == 64)
+        #expect(await TestSupport.run(["--verbose", "--quiet", "validate"], in: TestSupport.examples).status == 64)
+        #expect(await TestSupport.run([], in: TestSupport.examples).status == 64)
+    }
+
+    @Test(arguments: IntopsCommandLine.commands.map(\.name))
+    func everyCommandHasHelp(command: String) async throws {
+        let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("USAGE: intops \(command)"))
+        let viaHelp = await TestSupport.run(["help", command], in: TestSupport.examples)
+        #expect(viaHelp.stdout == result.stdout)
+    }
+
+    @Test func rootHelpListsEveryCommand() async throws {
+        let result = await TestSupport.run(["--help"], in: TestSupport.examples)
+        #expect(result.status == 0)
+        for command in IntopsCommandLine.commands { #expect(result.stdout.contains("  \(command.name) ")) }
+        try TestSupport.expectGolden(result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/help.txt"))
+    }
+
+    @Test func validateHelpGolden() async throws {
+        let result = await TestSupport.run(["validate", "-h"], in: TestSupport.examples)
+        try TestSupport.expectGolden(
+            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt"))
+    }
+
+    @Test func versionTwoWays() async {
+        let command = await TestSupport.run(["version"], in: TestSupport.examples)
+        let flag = await TestSupport.run(["--version"], in: TestSupport.examples)
+        #expect(command.stdout == "intops \(IntopsCommandLine.version)\n")
+        #expect(flag.stdout == command.stdout)
+    }
+
+    @Test func optionsParseInEitherOrderAndWithEquals() throws {
+        let parsed = try ArgumentParser.parse(
+            ["validate", "--format=github", "--no-color", "--chdir", "x"], commands: IntopsCommandLine.commands,
+            global: IntopsCommandLine.globalOptions)
+        #expect(parsed.command?.name == "validate")
+        #expect(parsed.value("format") == "github")
+        #expect(parsed.value("chdir") == "x")
+        #expect(parsed.flag("no-color"))
+    }
+
+    @Test func doubleDashEndsOptions() throws {
+        let parsed = try ArgumentParser.parse(
+            ["help", "--", "--weird"], commands: IntopsCommandLine.commands, global: IntopsCommandLine.globalOptions)
+        #expect(parsed.positionals == ["--weird"])
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import IntopsCLI
+import Testing
+
+/// Output captured from an in-process run.
+final class CapturedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = ""
+    private var err = ""
+
+    var stdout: String { lock.withLock { out } }
+    var stderr: String { lock.withLock { err } }
+
+    func console(color: Bool = false) -> Console {
+        Console(
+            writeOutput: { text in self.lock.withLock { self.out += text } },
+            writeError: { text in self.lock.withLock { self.err += text } },
+            colorOutput: color, colorError: color)
+    }
+}
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+enum TestSupport {
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = packageRoot.appendingPathComponent("Tests/IntopsCLITests/Fixtures")
+    static let examples = packageRoot.appendingPathComponent("examples")
+
+    /// Runs intops in this process, as the executable would.
+    static func run(
+        _ arguments: [String], in directory: URL, environment: [String: String] = [:], color: Bool = false
+    ) async -> RunResult {
+        let output = CapturedOutput()
+        let status = await IntopsCommandLine.run(
+            arguments: arguments, environment: environment, workingDirectory: directory.path,
+            console: output.console(color: color))
+        return RunResult(status: status, stdout: output.stdout, stderr: output.stderr)
+    }
+
+    /// A private copy of a folder, so that a test can change it and no test sees another's files.
+    static func copy(_ source: URL) throws -> URL {
+        let target = FileManager.default.temporaryDirectory
+            .appendingPathComponent("intops-test-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: source, to: target)
+        return target
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let target = FileManager.default.temporaryDirectory
+            .appendingPathComponent("intops-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        return target
+    }
+
+    /// The built `intops` executable, next to the test bundle.
+    static var executable: URL {
+        get throws {
+            var candidates: [URL] = []
+            let bundle = Bundle.main.bundleURL
+            candidates.append(bundle.appendingPathComponent("intops"))
+            candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("intops"))
+            let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            candidates.append(argv0.appendingPathComponent("intops"))
+            candidates.append(packageRoot.appendingPathComponent(".build/debug/intops"))
+            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                throw TestFailure("the intops executable was not built; looked in \(candidates.map(\.path))")
+            }
+            return found
+        }
+    }
+
+    /// Runs the built executable as a user would, with a deadline.
+    static func runProcess(
+        _ arguments: [String], in directory: URL, environment: [String: String] = [:],
+        timeout: Duration = .seconds(60)
+    ) async throws -> RunResult {
+        let process = Process()
+        process.executableURL = try executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        env.merge(environment) { $1 }
+        process.environment = env
+        let outPipe = Pipe()
+        let errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes concurrently so that a chatty child never blocks on a full pipe.
+        async let out = Task.detached { outPipe.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { errPipe.fileHandleForReading.readDataToEndOfFile() }.value
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                throw TestFailure("intops \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return RunResult(
+            status: process.terminationStatus, stdout: String(decoding: await out, as: UTF8.self),
+            stderr: String(decoding: await err, as: UTF8.self))
+    }
+
+    /// Compares text with a golden file; RECORD_GOLDEN=1 rewrites the file instead.
+    static func expectGolden(_ actual: String, file: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
+            try actual.write(to: file, atomically: true, encoding: .utf8)
+            return
+        }
+        guard let expected = try? String(contentsOf: file, encoding: .utf8) else {
+            Issue.record("missing golden file \(file.path); run with RECORD_GOLDEN=1", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(actual == expected, "differs from \(file.lastPathComponent)", sourceLocation: sourceLocation)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

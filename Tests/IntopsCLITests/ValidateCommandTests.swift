@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+@Suite struct ValidateCommandTests {
+    @Test func examplesAreValidAndTheSummarySaysWhatWasChecked() async throws {
+        let result = await TestSupport.run(["validate"], in: TestSupport.examples)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty)
+        #expect(
+            result.stdout
+                == "✓ Valid: intops.yaml and 3 manifest files, 9 integrations (1 to delete) in 2 organizations of 2 "
+                + "declared, 13 secret references resolved, checked against 9 templates from the sandbox emulator's catalog.\n")
+    }
+
+    @Test func chdirIsRelativeToTheWorkingDirectory() async throws {
+        let result = await TestSupport.run(["--chdir", "examples", "validate", "--quiet"], in: TestSupport.packageRoot)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func projectIsFoundFromASubfolder() async throws {
+        let result = await TestSupport.run(
+            ["validate"], in: TestSupport.examples.appendingPathComponent("integrations"))
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func errorPathsAreRelativeToWhereIntopsStarted() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("invalid/unknown-type"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        let result = await TestSupport.run(
+            ["--chdir", project.lastPathComponent, "validate"], in: project.deletingLastPathComponent())
+        #expect(result.stderr.hasPrefix("\(project.lastPathComponent)/integrations/m.yaml:6:11: error:"))
+    }
+
+    @Test func colourOnlyWhenAllowed() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("invalid/unknown-type"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        let coloured = await TestSupport.run(["validate"], in: project, color: true)
+        #expect(coloured.stderr.contains("\u{1B}[1;31merror:"))
+        let plain = await TestSupport.run(["--no-color", "validate"], in: project, color: true)
+        #expect(!plain.stderr.contains("\u{1B}["))
+    }
+
+    @Test func offlineUsesTheTemplatesCache() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        let result = await TestSupport.run(["validate", "--offline"], in: project, environment: ["TOKEN": "x"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("from the templates cache .intops/templates.json"))
+        #expect(result.stderr.isEmpty)
+    }
+
+    @Test func unsetEnvironmentReferencesAreWarningsNotErrors() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        let result = await TestSupport.run(["validate", "--offline"], in: project)
+        #expect(result.status == 0)
+        #expect(result.stderr == "intops.yaml:7:12: warning: environment variable TOKEN is not set here; plan and apply will need it\n")
+    }
+
+    @Test func plaintextSecretsAllowedForDemosWithAWarning() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/plaintext-allowed"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        let result = await TestSupport.run(["validate"], in: project)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("warning: allowPlaintextSecrets is true"))
+        #expect(!result.stderr.contains("CANARY") && !result.stdout.contains("CANARY"))
+    }
+}

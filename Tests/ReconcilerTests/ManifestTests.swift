@@ -1,0 +1,134 @@
+import Foundation
+import IntegrationsAPI
+import Testing
+import YAML
+
+@testable import Reconciler
+
+@Suite struct DurationTests {
+    @Test(arguments: [("30s", 30_000), ("90d", 7_776_000_000), ("1h30m", 5_400_000), ("500ms", 500), ("2w", 1_209_600_000)])
+    func parses(text: String, milliseconds: Int64) {
+        #expect(ManifestDuration(text)?.milliseconds == milliseconds)
+    }
+
+    @Test(arguments: ["", "30", "s", "90days", "-1s", "0s", "1.5h", "30 s", "9999999999d"])
+    func rejects(text: String) {
+        #expect(ManifestDuration(text) == nil)
+    }
+
+    @Test func printsInTheLargestWholeUnit() {
+        #expect(ManifestDuration("7d")?.description == "1w")
+        #expect(ManifestDuration("90s")?.description == "90s")
+        #expect(ManifestDuration("120s")?.description == "2m")
+    }
+}
+
+@Suite struct SecretReferenceTests {
+    let location = SourceLocation(file: "/p/integrations/a.yaml", line: 3, column: 7)
+
+    private func parse(_ text: String) -> Result<SecretReference, Diagnostic> {
+        SecretReference.parse(text, at: location, root: "/p")
+    }
+
+    @Test func sopsReferenceResolvesFromTheFileHoldingIt() throws {
+        let reference = try parse("ref+sops://../secrets/x.enc.yaml#/a/b~1c/d~0e").get()
+        #expect(reference.source == .sops(file: "/p/secrets/x.enc.yaml", pointer: ["a", "b/c", "d~e"]))
+    }
+
+    @Test func envAndFileReferences() throws {
+        #expect(try parse("ref+env://INTOPS_TOKEN_1").get().source == .env(name: "INTOPS_TOKEN_1"))
+        #expect(try parse("ref+file://key.txt").get().source == .file(path: "/p/integrations/key.txt"))
+    }
+
+    @Test(arguments: [
+        "ref+sops://../../etc/passwd#/x", "ref+file:///etc/shadow", "ref+sops://x.yaml", "ref+sops://x.yaml#a",
+        "ref+sops://x.yaml#/", "ref+sops://x.yaml#/a~2", "ref+env://", "ref+env://A-B", "ref+vault://x#y",
+        "ref+file://x#y", "ref+sops://#/a",
+    ])
+    func rejects(text: String) {
+        guard case .failure(let diagnostic) = parse(text) else {
+            Issue.record("\(text) should be rejected")
+            return
+        }
+        #expect(diagnostic.location == location)
+    }
+}
+
+@Suite struct NormalizationTests {
+    private func normalize(_ yaml: String, _ type: FieldType, options: [String]? = nil) -> String? {
+        let node = try! YAMLParser.parse("v: \(yaml)").first!.root["v"]!
+        let value = IntegrationManifest.ConfigurationValue(
+            key: "K", value: node.resolved, text: node.scalarText ?? "", normalized: nil, location: node.location)
+        return try? TemplateValidator.normalize(value, field: ConfigurationField(key: "K", type: type, options: options)).get()
+    }
+
+    @Test func booleansNormalizeToLowercaseWords() {
+        #expect(normalize("true", .boolean) == "true")
+        #expect(normalize("False", .boolean) == "false")
+        #expect(normalize("\"TRUE\"", .boolean) == "true")
+        #expect(normalize("yes", .boolean) == nil)
+        #expect(normalize("1", .boolean) == nil)
+    }
+
+    @Test func numbersAreCanonical() {
+        #expect(normalize("30", .number) == "30")
+        #expect(normalize("1.50", .number) == "1.5")
+        #expect(normalize("15e-1", .number) == "1.5")
+        #expect(normalize("2.0", .number) == "2")
+        #expect(normalize("\"42\"", .number) == "42")
+        #expect(normalize("0x10", .number) == "16")
+        #expect(normalize("soon", .number) == nil)
+        #expect(normalize(".inf", .number) == nil)
+    }
+
+    @Test func stringsUrlsAndSelects() {
+        #expect(normalize("hello", .string) == "hello")
+        #expect(normalize("12", .string) == "12")
+        #expect(normalize("true", .string) == nil)
+        #expect(normalize("https://x.example/hook", .url) == "https://x.example/hook")
+        #expect(normalize("ftp://x.example", .url) == nil)
+        #expect(normalize("ups", .select, options: ["ups", "fedex"]) == "ups")
+        #expect(normalize("dhl", .select, options: ["ups", "fedex"]) == nil)
+        #expect(normalize("ref+env://X", .string) == nil)
+    }
+}
+
+@Suite struct TemplateDecodingTests {
+    @Test func enumsDecodeFromNumbersAndNames() throws {
+        let json = """
+            {"templates": [{"type": "payment", "provider": "P", "configurationFields": [
+              {"key": "A", "type": 3}, {"key": "B", "type": "Boolean"}, {"key": "C", "type": 42}, {"key": "D"}],
+              "secretFields": [{"key": "S", "isSecret": true, "required": true}], "extra": 1}]}
+            """
+        let response = try JSONDecoder().decode(TemplatesResponse.self, from: Data(json.utf8))
+        let template = try #require(response.templates.first)
+        #expect(template.type == .payment)
+        #expect(template.configurationFields.map(\.type) == [.boolean, .boolean, .other("42"), .string])
+        #expect(template.secretFields.first?.isSecret == true)
+        #expect(template.displayName == "P")
+    }
+
+    @Test func unknownTypeNumberIsAnError() {
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(IntegrationType.self, from: Data("9".utf8))
+        }
+    }
+}
+
+@Suite struct SpellingTests {
+    @Test func suggestsCloseWordsOnly() {
+        #expect(Spelling.suggestion(for: "displayname", among: ["displayName", "name"]) == "displayName")
+        #expect(Spelling.suggestion(for: "enable", among: ["enabled", "ensure"]) == "enabled")
+        #expect(Spelling.suggestion(for: "zzz", among: ["enabled", "ensure"]) == nil)
+        #expect(Spelling.list(["a", "b", "c"]) == "a, b and c")
+    }
+}
+
+@Suite struct PathTests {
+    @Test func normalizeAndContain() {
+        #expect(ProjectPaths.normalize("/a/b/../c/./d//e") == "/a/c/d/e")
+        #expect(ProjectPaths.isInside("/p/x", root: "/p"))
+        #expect(!ProjectPaths.isInside("/px", root: "/p"))
+        #expect(ProjectPaths.resolve("../x", from: "/p/a") == "/p/x")
+    }
+}
