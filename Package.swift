@@ -39,7 +39,7 @@ let package = Package(
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),
-        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "Emulator", "IntegrationsAPI"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
