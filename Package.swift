@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["Emulator"]),
         .executableTarget(
-            name: "intops-bench", dependencies: ["Reconciler", "YAML"],
+            name: "intops-bench", dependencies: ["CYAML"],
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),

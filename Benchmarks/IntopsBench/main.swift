@@ -1,1 +1,273 @@
-print("bench")
+import CYAML
+import Foundation
+
+// intops-bench: synthetic projects of any size, and timings reported as ratios against a lower bound.
+//
+//   intops-bench generate --integrations N --files F --out DIR
+//   intops-bench validate --integrations N --files F [--runs R]
+//   intops-bench bad-inputs DIR [--runs R]
+//
+// Wall-clock figures come from running the release `intops` binary as a user would (process start included).
+
+struct Options {
+    var values: [String: String] = [:]
+    var positionals: [String] = []
+
+    init(_ arguments: ArraySlice<String>) {
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            if argument.hasPrefix("--") {
+                values[String(argument.dropFirst(2))] = iterator.next() ?? ""
+            } else {
+                positionals.append(argument)
+            }
+        }
+    }
+
+    func int(_ name: String, _ fallback: Int) -> Int { values[name].flatMap(Int.init) ?? fallback }
+}
+
+enum Synthetic {
+    struct Provider {
+        var type: String
+        var name: String
+        var configuration: [String]
+        var secrets: [String]
+    }
+
+    static let providers: [Provider] = [
+        Provider(type: "Payment", name: "AuthorizeNet", configuration: ["IsSandbox: true"], secrets: ["ApiLoginId", "TransactionKey"]),
+        Provider(type: "Payment", name: "WorldPay", configuration: ["IsSandbox: false", "MarketCode: ECommerce"],
+                 secrets: ["AccountId", "AccountToken", "AcceptorId"]),
+        Provider(type: "Email", name: "SendGrid", configuration: ["FromAddress: shop@example.com", "TimeoutSeconds: 20"],
+                 secrets: ["ApiKey"]),
+        Provider(type: "Sms", name: "Twilio", configuration: ["FromNumber: \"+15005550006\"", "Environment: sandbox"],
+                 secrets: ["AccountSid", "AuthToken"]),
+        Provider(type: "Shipping", name: "ShipStation", configuration: ["DefaultCarrier: ups", "WebhookUrl: https://hooks.example.com/ship"],
+                 secrets: ["ApiKey", "ApiSecret"]),
+        Provider(type: "Analytics", name: "GoogleAnalytics", configuration: ["MeasurementId: G-BENCH0001"], secrets: ["ApiSecret"]),
+        Provider(type: "Crm", name: "HubSpot", configuration: ["SyncIntervalMinutes: 30"], secrets: ["AccessToken"]),
+        Provider(type: "Inventory", name: "Cin7", configuration: ["AccountId: acct-1"], secrets: ["ApplicationKey"]),
+        Provider(type: "Accounting", name: "QuickBooks", configuration: [], secrets: []),
+    ]
+
+    /// Writes a project with `integrations` integrations spread over `files` manifest files and one
+    /// organization per ten files; each manifest has a secrets file beside it holding its keys.
+    static func generate(integrations: Int, files: Int, into root: URL) throws {
+        let manager = FileManager.default
+        try? manager.removeItem(at: root)
+        for folder in ["integrations", "secrets", ".intops"] {
+            try manager.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
+        }
+        let organizations = max(1, files / 10)
+        var project = """
+            apiVersion: intops/v1
+            kind: Project
+            api:
+              url: sandbox:.intops/sandbox.json
+            organizations:
+
+            """
+        for org in 0..<organizations { project += "  org-\(String(format: "%03d", org)):\n    token: ref+env://TOKEN_\(org)\n" }
+        project += "manifests: [integrations/]\nfingerprintKey: ref+sops://.intops/fingerprint-key.enc.yaml#/key\n"
+        try project.write(to: root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
+        try "key: \(String(repeating: "ab", count: 32))\n".write(
+            to: root.appendingPathComponent(".intops/fingerprint-key.enc.yaml"), atomically: true, encoding: .utf8)
+
+        var next = 0
+        for file in 0..<files {
+            let count = integrations / files + (file < integrations % files ? 1 : 0)
+            let org = String(format: "org-%03d", file % organizations)
+            let fileName = String(format: "set-%04d", file)
+            var manifest = "apiVersion: intops/v1\nkind: IntegrationSet\norganization: \(org)\nintegrations:\n"
+            var secrets = ""
+            for _ in 0..<count {
+                let provider = providers[next % providers.count]
+                let name = "int-\(next)"
+                manifest += "  - name: \(name)\n    type: \(provider.type)\n    provider: \(provider.name)\n"
+                manifest += "    displayName: Integration \(next)\n"
+                if next % 7 == 0 { manifest += "    enabled: false\n" }
+                if next % 5 == 0 { manifest += "    rotation: {maxAge: 90d}\n" }
+                if !provider.configuration.isEmpty {
+                    manifest += "    configuration:\n" + provider.configuration.map { "      \($0)\n" }.joined()
+                }
+                if !provider.secrets.isEmpty {
+                    manifest += "    secrets:\n"
+                    secrets += "\(name):\n"
+                    for key in provider.secrets {
+                        manifest += "      \(key): ref+sops://../secrets/\(fileName).enc.yaml#/\(name)/\(key)\n"
+                        secrets += "  \(key): ENC[AES256_GCM,data:placeholder,iv:placeholder,tag:placeholder,type:str]\n"
+                    }
+                }
+                next += 1
+            }
+            try manifest.write(
+                to: root.appendingPathComponent("integrations/\(fileName).yaml"), atomically: true, encoding: .utf8)
+            try (secrets.isEmpty ? "{}\n" : secrets).write(
+                to: root.appendingPathComponent("secrets/\(fileName).enc.yaml"), atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+enum Measure {
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Wall time of a command, run `runs` times after one warm-up; returns sorted samples in seconds.
+    static func process(_ executable: String, _ arguments: [String], in directory: URL, runs: Int) throws -> ([Double], Int32) {
+        var samples: [Double] = []
+        var status: Int32 = 0
+        for run in 0...runs {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+            process.currentDirectoryURL = directory
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let start = ContinuousClock.now
+            try process.run()
+            process.waitUntilExit()
+            let elapsed = seconds(ContinuousClock.now - start)
+            status = process.terminationStatus
+            if run > 0 { samples.append(elapsed) }
+        }
+        return (samples.sorted(), status)
+    }
+
+    static func inProcess(runs: Int, _ body: () throws -> Void) rethrows -> [Double] {
+        var samples: [Double] = []
+        for run in 0...runs {
+            let start = ContinuousClock.now
+            try body()
+            if run > 0 { samples.append(seconds(ContinuousClock.now - start)) }
+        }
+        return samples.sorted()
+    }
+
+    static func median(_ samples: [Double]) -> Double { samples.isEmpty ? 0 : samples[samples.count / 2] }
+
+    static func ms(_ value: Double) -> String { String(format: "%.1f ms", value * 1000) }
+}
+
+/// The least work any validator must do: read every YAML file and run libyaml's parser over it, on one core.
+func libyamlScan(_ files: [URL]) throws -> Int {
+    var events = 0
+    for file in files {
+        let data = try Data(contentsOf: file)
+        var parser = yaml_parser_t()
+        yaml_parser_initialize(&parser)
+        defer { yaml_parser_delete(&parser) }
+        let bytes = [UInt8](data)
+        try bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(&parser, buffer.baseAddress, buffer.count)
+            var event = yaml_event_t()
+            while true {
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    throw NSError(domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "parse error in \(file.path)"])
+                }
+                let done = event.type == YAML_STREAM_END_EVENT
+                yaml_event_delete(&event)
+                events += 1
+                if done { break }
+            }
+        }
+    }
+    return events
+}
+
+func yamlFiles(in root: URL) -> [URL] {
+    let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
+    var files: [URL] = []
+    while let url = enumerator?.nextObject() as? URL {
+        if url.pathExtension == "yaml" { files.append(url) }
+    }
+    return files
+}
+
+let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+let intops = binDirectory.appendingPathComponent("intops").path
+let arguments = CommandLine.arguments.dropFirst()
+guard let command = arguments.first else {
+    print("usage: intops-bench generate|validate|bad-inputs …")
+    exit(64)
+}
+let options = Options(arguments.dropFirst())
+
+switch command {
+case "generate":
+    let out = URL(fileURLWithPath: options.values["out"] ?? "bench-project")
+    try Synthetic.generate(
+        integrations: options.int("integrations", 10_000), files: options.int("files", 100), into: out)
+    print("wrote \(out.path)")
+
+case "validate":
+    let integrations = options.int("integrations", 10_000)
+    let files = options.int("files", 100)
+    let runs = options.int("runs", 10)
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("intops-bench-\(integrations)-\(files)")
+    try Synthetic.generate(integrations: integrations, files: files, into: root)
+    defer { try? FileManager.default.removeItem(at: root) }
+    let allYAML = yamlFiles(in: root)
+    let bytes = try allYAML.reduce(0) { $0 + (try Data(contentsOf: $1)).count }
+
+    let (validate, status) = try Measure.process(intops, ["validate", "--quiet"], in: root, runs: runs)
+    guard status == 0 else {
+        print("intops validate failed on the synthetic project (exit \(status)); run it in \(root.path)")
+        exit(1)
+    }
+    let (startup, _) = try Measure.process(intops, ["version"], in: root, runs: runs)
+    var events = 0
+    let scan = try Measure.inProcess(runs: runs) { events = try libyamlScan(allYAML) }
+    let python = "import yaml,sys\nfor p in sys.argv[1:]:\n  list(yaml.load_all(open(p), Loader=yaml.CSafeLoader))"
+    let (peer, peerStatus) = try Measure.process(
+        "/usr/bin/env", ["python3", "-c", python] + allYAML.map(\.path), in: root, runs: max(3, runs / 2))
+
+    let lowerBound = Measure.median(scan) + Measure.median(startup)
+    print("validate: \(integrations) integrations in \(files) files (+\(files) secrets files, \(bytes / 1024) KiB of YAML, \(events) libyaml events), \(runs) runs after a warm-up, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    print("")
+    print("| measurement | median | min | max |")
+    print("|---|---|---|---|")
+    print("| `intops validate` (whole process) | \(Measure.ms(Measure.median(validate))) | \(Measure.ms(validate.first ?? 0)) | \(Measure.ms(validate.last ?? 0)) |")
+    print("| lower bound: `intops version` (process start) | \(Measure.ms(Measure.median(startup))) | \(Measure.ms(startup.first ?? 0)) | \(Measure.ms(startup.last ?? 0)) |")
+    print("| lower bound: libyaml parse of every file, one core, in process | \(Measure.ms(Measure.median(scan))) | \(Measure.ms(scan.first ?? 0)) | \(Measure.ms(scan.last ?? 0)) |")
+    if peerStatus == 0 {
+        print("| peer: PyYAML CSafeLoader load of every file (no validation) | \(Measure.ms(Measure.median(peer))) | \(Measure.ms(peer.first ?? 0)) | \(Measure.ms(peer.last ?? 0)) |")
+    }
+    print("")
+    print(String(format: "ratio to lower bound (start + libyaml parse): %.2f×", Measure.median(validate) / lowerBound))
+    if peerStatus == 0 {
+        print(String(format: "ratio to peer (PyYAML with libyaml, parsing only): %.2f×", Measure.median(validate) / Measure.median(peer)))
+    }
+    print(Measure.median(validate) < 1.0 ? "target met: median under 1 s" : "TARGET MISSED: median is 1 s or more")
+
+case "bad-inputs":
+    guard let corpus = options.positionals.first else {
+        print("usage: intops-bench bad-inputs DIR")
+        exit(64)
+    }
+    let runs = options.int("runs", 3)
+    let names = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted()
+    var slowest: (String, Double) = ("", 0)
+    for name in names {
+        // A private copy, so that no intops.yaml above the corpus can be found by the missing-project case.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("intops-bad-\(name)")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: corpus).appendingPathComponent(name), to: directory)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let extra = (try? String(contentsOf: directory.appendingPathComponent("args"), encoding: .utf8))
+            .map { $0.split(whereSeparator: \.isWhitespace).map(String.init) } ?? []
+        let (samples, status) = try Measure.process(intops, ["validate"] + extra, in: directory, runs: runs)
+        guard status == 1 else {
+            print("\(name): expected exit 1, got \(status)")
+            exit(1)
+        }
+        if let worst = samples.last, worst > slowest.1 { slowest = (name, worst) }
+    }
+    print("bad inputs: \(names.count) cases, each exits 1; slowest run: \(slowest.0) in \(Measure.ms(slowest.1))")
+    print(slowest.1 < 1.0 ? "target met: every case under 1 s" : "TARGET MISSED: a case took 1 s or more")
+
+default:
+    print("unknown command \(command)")
+    exit(64)
+}

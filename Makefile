@@ -1,0 +1,46 @@
+# intops: the two quick-start commands are `make demo` and `make test`; both install what they need first.
+SWIFT        ?= swift
+SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := libyaml-dev libssl-dev pkg-config
+PY_MODULES   := yaml:pyyaml jsonschema:jsonschema
+RELEASE_BIN  := .build/release
+
+.PHONY: all deps build demo test bench clean
+
+all: build
+
+# Installs only what is missing: system libraries through apt-get, Python test tools through pip.
+deps:
+	@missing=""; \
+	pkg-config --exists yaml-0.1 2>/dev/null || missing="$$missing libyaml-dev"; \
+	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@for pair in $(PY_MODULES); do \
+		module=$${pair%%:*}; package=$${pair##*:}; \
+		python3 -c "import $$module" 2>/dev/null || { echo "installing $$package"; python3 -m pip install -q $$package; }; \
+	done
+
+build: deps
+	$(SWIFT) build
+
+# Validates the examples project against the embedded sandbox emulator.
+demo: deps
+	$(SWIFT) build -c release --product intops
+	$(RELEASE_BIN)/intops --chdir examples validate
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+# Benchmarks run on a release build; copy their output into BENCHMARKS.md with the command.
+bench: deps
+	$(SWIFT) build -c release
+	$(RELEASE_BIN)/intops-bench validate --integrations 10000 --files 100 --runs 10
+	$(RELEASE_BIN)/intops-bench bad-inputs Tests/IntopsCLITests/Fixtures/invalid --runs 3
+
+clean:
+	rm -rf .build
