@@ -34,10 +34,8 @@ struct DiagnosticPrinter {
         }
     }
 
-    private func display(_ path: String) -> String {
-        let prefix = displayBase.hasSuffix("/") ? displayBase : displayBase + "/"
-        if path.hasPrefix(prefix) { return String(path.dropFirst(prefix.count)) }
-        return path == displayBase ? "." : path
+    func display(_ path: String) -> String {
+        path == displayBase ? "." : ProjectPaths.display(path, relativeTo: displayBase)
     }
 
     // GitHub's workflow command escaping (actions/toolkit, command.ts).

@@ -82,7 +82,7 @@ public enum IntopsCommandLine {
             console.err("error: --verbose and --quiet cannot be used together")
             return ExitCode.usage
         }
-        let directory = parsed.value("chdir").map { ProjectPathsCLI.absolute($0, from: workingDirectory) }
+        let directory = parsed.value("chdir").map { ProjectPaths.resolve($0, from: workingDirectory) }
             ?? workingDirectory
         let invocation = Invocation(
             arguments: parsed,
@@ -99,11 +99,4 @@ enum ExitCode {
     static let changes: Int32 = 2
     static let usage: Int32 = 64
     static let interrupted: Int32 = 130
-}
-
-enum ProjectPathsCLI {
-    static func absolute(_ path: String, from directory: String) -> String {
-        let joined = path.hasPrefix("/") ? path : directory + "/" + path
-        return (joined as NSString).standardizingPath
-    }
 }

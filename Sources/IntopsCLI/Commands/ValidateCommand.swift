@@ -48,7 +48,7 @@ enum ValidateCommand {
         report(report_.warnings)
 
         if invocation.global.verbose {
-            let shown = { (path: String) in path.replacingOccurrences(of: invocation.workingDirectory + "/", with: "") }
+            let shown = printer.display
             console.err("project: \(shown(report_.project.file))")
             for file in report_.loaded.manifestFiles { console.err("manifest: \(shown(file))") }
             console.err("templates: \(report_.templateCount) from \(report_.templateOrigin)")
