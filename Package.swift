@@ -4,9 +4,11 @@ import PackageDescription
 // Layering (SPEC §3): data flows top to bottom, and a module only imports modules listed above it.
 //   CYAML, CCrypto        system libraries (libyaml, OpenSSL libcrypto)
 //   YAML                  libyaml → nodes that know file:line:column; emitter
+//   CryptoPrimitives      digests, HMAC, AES-GCM, random bytes over libcrypto, shared by everything above
 //   Age, SOPS             encrypted secret files (know nothing of integrations)
 //   IntegrationsAPI       the Nymble Integrations API: models and client (knows nothing of manifests)
 //   Emulator              the API in memory (sandbox: URLs, tests, benchmarks)
+//   EmulatorHTTP          HTTP/1.1 on POSIX sockets serving the Emulator (integrations-emulator, tests, benchmarks)
 //   Reconciler            manifests, validation, state, planner, applier, renderers
 //   IntopsCLI             argument parsing and commands, a thin layer over Reconciler
 //   intops, integrations-emulator   executables
@@ -26,19 +28,22 @@ let package = Package(
             name: "CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "Age", dependencies: ["CCrypto"]),
-        .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto"]),
+        .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
+        .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
+        .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives"]),
         .target(name: "IntegrationsAPI"),
-        .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CCrypto"]),
+        .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
+        .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
         .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "IntegrationsAPI", "Emulator"]),
         .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
-        .executableTarget(name: "integrations-emulator", dependencies: ["Emulator"]),
+        .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
         .executableTarget(
-            name: "intops-bench", dependencies: ["CYAML"],
+            name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI"],
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "IntegrationsAPI"]),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),
         .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "Emulator", "IntegrationsAPI"], exclude: ["Fixtures"]),
     ],

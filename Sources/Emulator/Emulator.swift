@@ -1,4 +1,5 @@
 import Foundation
+import CryptoPrimitives
 import IntegrationsAPI
 
 /// Who may call the emulator: a token, the organization it belongs to, and whether it holds the Admin role.
@@ -23,7 +24,7 @@ public struct EmulatorCredential: Sendable, Hashable {
 /// It answers ``HTTPRequest``s, so the same instance serves the in-process `sandbox:` transport and the HTTP
 /// server.
 public actor Emulator {
-    struct StoredIntegration: Codable, Sendable {
+    struct StoredIntegration: Sendable {
         var integrationId: String
         var organizationId: String
         var integrationType: IntegrationType
@@ -51,21 +52,49 @@ public actor Emulator {
     private let templates: [IntegrationTemplate]
     private var credentials: [String: EmulatorCredential]
     private let now: @Sendable () -> Date
-    private var integrations: [String: StoredIntegration] = [:]
+    var integrations: [String: StoredIntegration] = [:]
     /// Creation order, so that lists are stable.
-    private var order: [String] = []
-    private var pending: [String: PendingAuthorization] = [:]
-    private var nextId = 100_000_000
-    private var lastTimestamp = Date(timeIntervalSince1970: 0)
+    var order: [String] = []
+    var pending: [String: PendingAuthorization] = [:]
+    var nextId = 100_000_000
+    var lastTimestamp = Date(timeIntervalSince1970: 0)
     private(set) var requestCounts: [String: Int] = [:]
+    let faults: EmulatorFaults
+    var random: SeededRandom
+    var bucket: TokenBucket?
+    /// Where every committed change is written (the `sandbox:` file or `--data`), with its at-rest key.
+    let storage: EmulatorStorage?
 
     public init(
         credentials: [EmulatorCredential], templates: [IntegrationTemplate] = TemplateCatalog.standard,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, faults: EmulatorFaults = EmulatorFaults()
+    ) {
+        self.init(credentials: credentials, templates: templates, now: now, faults: faults, storage: nil, snapshot: nil)
+    }
+
+    init(
+        credentials: [EmulatorCredential], templates: [IntegrationTemplate], now: @escaping @Sendable () -> Date,
+        faults: EmulatorFaults, storage: EmulatorStorage?, snapshot: EmulatorSnapshot?
     ) {
         self.credentials = Dictionary(credentials.map { ($0.token, $0) }, uniquingKeysWith: { $1 })
         self.templates = templates
         self.now = now
+        self.faults = faults
+        self.random = SeededRandom(seed: faults.seed)
+        self.bucket = faults.rateLimit.map { TokenBucket(ratePerSecond: $0) }
+        self.storage = storage
+        if let snapshot {
+            integrations = Dictionary(snapshot.integrations.map { ($0.integrationId, $0) }, uniquingKeysWith: { $1 })
+            order = snapshot.integrations.map(\.integrationId)
+            pending = snapshot.pending
+            nextId = snapshot.nextId
+            lastTimestamp = snapshot.lastTimestamp
+        }
+    }
+
+    /// Allows another token, e.g. an organization the `sandbox:` project names.
+    public func register(_ credential: EmulatorCredential) {
+        credentials[credential.token] = credential
     }
 
     /// Requests served so far, by route (`GET /api/organizations/{organizationId}/integrations`).
@@ -73,19 +102,33 @@ public actor Emulator {
 
     public func resetStatistics() { requestCounts = [:] }
 
+    /// Every stored integration of every organization, in creation order: what tests compare against desired.
+    public func allIntegrations() -> [IntegrationDetail] {
+        order.compactMap { integrations[$0] }.map(detail)
+    }
+
     /// Each secret key's SHA-256 hex digest, so tests can check what was set without the emulator handing out
     /// secrets (a test double's view; intops itself never stores such digests).
     public func secretDigests(organizationId: String, integrationId: String) -> [String: String]? {
         guard let stored = integrations[integrationId], stored.organizationId == organizationId else { return nil }
-        return stored.secrets.mapValues { SHA256Hex.digest(Data($0.utf8)) }
+        return stored.secrets.mapValues { Digest.sha256(Data($0.utf8)).hex }
     }
 
     // MARK: - Routing
 
+    /// Answers one API request. Changes are persisted before the answer leaves, so a response dropped by fault
+    /// injection (or a crash of the client) never loses a committed change.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         let route = Self.routeName(method: request.method, parts: parts)
         requestCounts[route, default: 0] += 1
+        let response = dispatch(request, parts: parts)
+        let changed = request.method != "GET" ? response.status < 400 : response.status == 302
+        if changed, let storage { storage.save(snapshot()) }
+        return response
+    }
+
+    private func dispatch(_ request: HTTPRequest, parts: [String]) -> HTTPResponse {
 
         // The OAuth callback is reached by the provider's browser redirect, without a token.
         if request.method == "GET", parts.count == 4, parts[0] == "api", parts[1] == "integrations", parts[3] == "callback" {
@@ -414,7 +457,7 @@ public actor Emulator {
         }?.integrationId
     }
 
-    private func summary(_ stored: StoredIntegration) -> IntegrationSummary {
+    func summary(_ stored: StoredIntegration) -> IntegrationSummary {
         IntegrationSummary(
             integrationId: stored.integrationId, organizationId: stored.organizationId,
             integrationType: stored.integrationType, provider: stored.provider, displayName: stored.displayName,
@@ -422,7 +465,7 @@ public actor Emulator {
             testStatus: stored.testStatus, lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage)
     }
 
-    private func detail(_ stored: StoredIntegration) -> IntegrationDetail {
+    func detail(_ stored: StoredIntegration) -> IntegrationDetail {
         let template = template(of: stored)
         return IntegrationDetail(
             integrationId: stored.integrationId, organizationId: stored.organizationId,
@@ -460,17 +503,17 @@ public actor Emulator {
 
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
 
-    private func json<T: Encodable>(_ status: Int, _ value: T, headers: [String: String] = [:]) -> HTTPResponse {
+    func json<T: Encodable>(_ status: Int, _ value: T, headers: [String: String] = [:]) -> HTTPResponse {
         var all = headers
         all["content-type"] = "application/json; charset=utf-8"
         return HTTPResponse(status: status, headers: all, body: (try? Self.encoder.encode(value)) ?? Data())
     }
 
-    private func problem(_ status: Int, _ title: String, _ detail: String, errors: [String: [String]]? = nil) -> HTTPResponse {
+    func problem(_ status: Int, _ title: String, _ detail: String, errors: [String: [String]]? = nil) -> HTTPResponse {
         let section: String
         switch status {
         case 400: section = "15.5.1"

@@ -1,0 +1,163 @@
+import Foundation
+import IntegrationsAPI
+
+/// The misbehaviour the emulator adds on request, all drawn from one seeded generator so that a failing run can be
+/// repeated with the same `--seed`.
+public struct EmulatorFaults: Sendable, Equatable {
+    /// Added before every answer.
+    public var latency: Duration
+    /// The latency varies uniformly by up to this much either way.
+    public var jitter: Duration
+    /// The share of requests answered 502/503/504 before they reach the API (nothing is changed).
+    public var faultRate: Double
+    /// The share of requests answered 429 with `Retry-After` before they reach the API.
+    public var throttleRate: Double
+    /// A token bucket of this many requests per second (burst of one second); beyond it, 429 with `Retry-After`.
+    public var rateLimit: Double?
+    /// The share of requests whose change is committed and whose answer is then dropped.
+    public var dropRate: Double
+    /// The `Retry-After` the emulator sends with the 429s of `throttleRate`, in whole seconds.
+    public var retryAfterSeconds: Int
+    public var seed: UInt64
+
+    public init(
+        latency: Duration = .zero, jitter: Duration = .zero, faultRate: Double = 0, throttleRate: Double = 0,
+        rateLimit: Double? = nil, dropRate: Double = 0, retryAfterSeconds: Int = 1, seed: UInt64 = 0
+    ) {
+        self.latency = latency
+        self.jitter = jitter
+        self.faultRate = faultRate
+        self.throttleRate = throttleRate
+        self.rateLimit = rateLimit
+        self.dropRate = dropRate
+        self.retryAfterSeconds = retryAfterSeconds
+        self.seed = seed
+    }
+
+    var isQuiet: Bool {
+        latency == .zero && jitter == .zero && faultRate == 0 && throttleRate == 0 && rateLimit == nil && dropRate == 0
+    }
+}
+
+/// What becomes of a request: an answer, or a connection closed without one after the change was committed.
+public enum EmulatorOutcome: Sendable, Equatable {
+    case respond(HTTPResponse)
+    case drop
+}
+
+/// SplitMix64: small, fast and the same on every platform, which `SystemRandomNumberGenerator` is not.
+struct SeededRandom: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+/// A token bucket holding one second of requests.
+struct TokenBucket: Sendable {
+    let ratePerSecond: Double
+    private var tokens: Double
+    private var last: ContinuousClock.Instant
+
+    init(ratePerSecond: Double) {
+        self.ratePerSecond = ratePerSecond
+        tokens = max(1, ratePerSecond)
+        last = .now
+    }
+
+    /// Takes a token, or tells how long until one is available.
+    mutating func take(at now: ContinuousClock.Instant = .now) -> Duration? {
+        let elapsed = now - last
+        last = now
+        tokens = min(max(1, ratePerSecond), tokens + Emulator.seconds(elapsed) * ratePerSecond)
+        if tokens >= 1 {
+            tokens -= 1
+            return nil
+        }
+        return .seconds((1 - tokens) / ratePerSecond)
+    }
+}
+
+extension Emulator {
+    /// Serves one request as the HTTP server and the `sandbox:` transport do: the test-only `/_emulator/` routes
+    /// first, then fault injection around ``handle(_:)``.
+    public func serve(_ request: HTTPRequest) async -> EmulatorOutcome {
+        if request.path.hasPrefix("/_emulator/") { return .respond(administration(request)) }
+        if faults.isQuiet { return .respond(handle(request)) }
+
+        // Every draw happens before the first suspension, so one seed gives one sequence of decisions however
+        // the requests interleave afterwards.
+        let delay = drawLatency()
+        let fault = random.unit() < faults.faultRate
+        let faultStatus = [502, 503, 504][Int(random.next() % 3)]
+        let throttle = random.unit() < faults.throttleRate
+        let drop = random.unit() < faults.dropRate
+        let wait = bucket?.take()
+
+        if delay > .zero { try? await Task.sleep(for: delay) }
+        if let wait {
+            let seconds = max(1, Int(Self.seconds(wait).rounded(.up)))
+            return .respond(throttled(retryAfter: seconds, reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"))
+        }
+        if fault {
+            return .respond(problem(faultStatus, "Service Unavailable", "injected fault"))
+        }
+        if throttle {
+            return .respond(throttled(retryAfter: faults.retryAfterSeconds, reason: "injected throttling"))
+        }
+        let response = handle(request)
+        return drop ? .drop : .respond(response)
+    }
+
+    private func drawLatency() -> Duration {
+        guard faults.latency > .zero || faults.jitter > .zero else { return .zero }
+        let spread = (random.unit() * 2 - 1) * Self.seconds(faults.jitter)
+        return .seconds(max(0, Self.seconds(faults.latency) + spread))
+    }
+
+    private func throttled(retryAfter seconds: Int, reason: String) -> HTTPResponse {
+        var response = problem(429, "Too Many Requests", reason)
+        response.headers["retry-after"] = String(seconds)
+        return response
+    }
+
+    /// `GET /_emulator/stats`, `POST /_emulator/reset`, `GET /_emulator/secrets/{organizationId}/{integrationId}`.
+    private func administration(_ request: HTTPRequest) -> HTTPResponse {
+        let parts = request.path.split(separator: "/").map(String.init)
+        switch (request.method, parts.dropFirst().first, parts.count) {
+        case ("GET", "stats", 2):
+            let counts = statistics()
+            return json(200, EmulatorStatistics(requests: counts, total: counts.values.reduce(0, +)))
+        case ("POST", "reset", 2):
+            resetStatistics()
+            return HTTPResponse(status: 204)
+        case ("GET", "secrets", 4):
+            guard let digests = secretDigests(organizationId: parts[2], integrationId: parts[3]) else {
+                return problem(404, "Not Found", "integration \(parts[3]) was not found in \(parts[2])")
+            }
+            return json(200, digests)
+        default:
+            return problem(404, "Not Found", "no route \(request.method) \(request.path)")
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// The body of `GET /_emulator/stats`.
+public struct EmulatorStatistics: Codable, Sendable, Equatable {
+    public var requests: [String: Int]
+    public var total: Int
+}
