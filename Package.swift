@@ -42,10 +42,15 @@ let package = Package(
             name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI"],
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
-        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI"]),
+        .testTarget(
+            name: "EmulatorTests",
+            dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),
-        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "Emulator", "IntegrationsAPI"], exclude: ["Fixtures"]),
+        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport"],
+            exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import IntopsCLI
+import TestSupport
 import Testing
 
 /// Output captured from an in-process run.
@@ -26,8 +27,7 @@ struct RunResult {
 }
 
 enum TestSupport {
-    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot: URL = Executables.packageRoot
     static let fixtures = packageRoot.appendingPathComponent("Tests/IntopsCLITests/Fixtures")
     static let examples = packageRoot.appendingPathComponent("examples")
 
@@ -59,19 +59,7 @@ enum TestSupport {
 
     /// The built `intops` executable, next to the test bundle.
     static var executable: URL {
-        get throws {
-            var candidates: [URL] = []
-            let bundle = Bundle.main.bundleURL
-            candidates.append(bundle.appendingPathComponent("intops"))
-            candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("intops"))
-            let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            candidates.append(argv0.appendingPathComponent("intops"))
-            candidates.append(packageRoot.appendingPathComponent(".build/debug/intops"))
-            guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-                throw TestFailure("the intops executable was not built; looked in \(candidates.map(\.path))")
-            }
-            return found
-        }
+        get throws { try Executables.url("intops") }
     }
 
     /// Runs the built executable as a user would, with a deadline.
@@ -122,7 +110,3 @@ enum TestSupport {
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,0 +1,330 @@
+import Foundation
+
+/// An organization's API credential. It prints as a redaction, never as the token.
+public enum APICredential: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// `Authorization: Bearer TOKEN` (a login JWT or an API key, as the API reference shows).
+    case bearer(String)
+    /// `x-api-key: TOKEN` (the authentication guide's form).
+    case apiKey(String)
+
+    var headers: [String: String] {
+        switch self {
+        case .bearer(let token): ["authorization": "Bearer \(token)"]
+        case .apiKey(let token): ["x-api-key": token]
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .bearer: "Bearer (redacted)"
+        case .apiKey: "x-api-key (redacted)"
+        }
+    }
+
+    public var debugDescription: String { description }
+}
+
+/// What a create achieved. `recovered` is true when the answer was lost (a dropped connection, a gateway error,
+/// or a 409 for the very name just sent) and the integration was then found by listing: it exists, but the
+/// caller cannot be sure its secrets are the ones it sent, and should set them again.
+public struct CreateOutcome: Sendable, Equatable {
+    public var integration: IntegrationCreated
+    public var recovered: Bool
+}
+
+/// The typed client of the Integrations API. One client serves every organization of a run; the transport is
+/// the network (``URLSessionTransport``) or the in-process emulator (`sandbox:` URLs).
+///
+/// Every request goes through one path: the client-side rate limit, the bound on requests in flight, then
+/// retries with exponential backoff and full jitter on 429, 502, 503, 504 and lost connections, honouring
+/// `Retry-After`. Requests that are safe to repeat (reads, merge updates, tests, rotations to the same values,
+/// deletes) are simply repeated; a create is never repeated blindly: after an answer that may hide a committed
+/// create, the client lists the organization's integrations and looks for the one it asked for first.
+public final class IntegrationsClient: Sendable {
+    public let transport: any HTTPTransport
+    public let policy: ClientPolicy
+    private let credentials: [String: APICredential]
+    private let inFlight: InFlightLimit
+    private let pacer: RequestPacer?
+    private let sleep: @Sendable (Duration) async throws -> Void
+    private let unitRandom: @Sendable () -> Double
+
+    /// - Parameters:
+    ///   - credentials: by organization id.
+    ///   - sleep: how the client waits between attempts (tests pass one that records instead of waiting).
+    ///   - random: uniform in [0, 1), for the jitter.
+    public init(
+        transport: any HTTPTransport, credentials: [String: APICredential], policy: ClientPolicy = ClientPolicy(),
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
+        self.transport = transport
+        self.credentials = credentials
+        self.policy = policy
+        self.inFlight = InFlightLimit(limit: policy.maxInFlight)
+        self.pacer = policy.requestsPerSecond.map { RequestPacer(requestsPerSecond: $0, burst: policy.maxInFlight) }
+        self.sleep = sleep
+        self.unitRandom = random
+    }
+
+    // MARK: - Endpoints
+
+    /// `GET /api/integration-templates[?integrationType=N]`, with the organization's credential.
+    public func templates(organization: String, type: IntegrationType? = nil) async throws(APIError) -> [IntegrationTemplate] {
+        let query = type.map { [URLQueryItem(name: "integrationType", value: String($0.rawValue))] } ?? []
+        let call = Call(method: "GET", path: "/api/integration-templates", query: query, organizationId: organization)
+        return try await decode(TemplatesResponse.self, perform(call), call).templates
+    }
+
+    /// `GET /api/integrations/available`.
+    public func available(organization: String) async throws(APIError) -> AvailableIntegrations {
+        let call = Call(method: "GET", path: "/api/integrations/available", organizationId: organization)
+        return try await decode(AvailableIntegrations.self, perform(call), call)
+    }
+
+    /// `GET /api/organizations/{organizationId}/integrations[?integrationType=N&isEnabled=B]`.
+    public func list(
+        organization: String, type: IntegrationType? = nil, isEnabled: Bool? = nil
+    ) async throws(APIError) -> [IntegrationSummary] {
+        var query: [URLQueryItem] = []
+        if let type { query.append(URLQueryItem(name: "integrationType", value: String(type.rawValue))) }
+        if let isEnabled { query.append(URLQueryItem(name: "isEnabled", value: isEnabled ? "true" : "false")) }
+        let call = Call(method: "GET", path: Self.collection(organization), query: query, organizationId: organization)
+        return try await decode(IntegrationList.self, perform(call), call).integrations
+    }
+
+    /// `GET /api/organizations/{organizationId}/integrations/{integrationId}`.
+    public func get(organization: String, id: String) async throws(APIError) -> IntegrationDetail {
+        let call = Call(method: "GET", path: Self.member(organization, id), organizationId: organization)
+        return try await decode(IntegrationDetail.self, perform(call), call)
+    }
+
+    /// `POST /api/organizations/{organizationId}/integrations`, never duplicated (see the type's documentation).
+    public func create(organization: String, _ request: CreateIntegrationRequest) async throws(APIError) -> CreateOutcome {
+        let call = Call(
+            method: "POST", path: Self.collection(organization), organizationId: organization,
+            body: try encode(request, method: "POST", path: Self.collection(organization), organization: organization),
+            kind: .create)
+        let find: Recovery = { [self] () async throws(APIError) -> IntegrationCreated? in
+            let existing = try await list(organization: organization)
+            guard let match = existing.first(where: {
+                $0.displayName == request.displayName && $0.provider == request.provider
+                    && $0.integrationType == request.integrationType
+            }) else { return nil }
+            return IntegrationCreated(
+                integrationId: match.integrationId, organizationId: match.organizationId,
+                integrationType: match.integrationType, provider: match.provider, displayName: match.displayName,
+                isEnabled: match.isEnabled, createdAt: match.createdAt ?? "")
+        }
+        switch try await perform(call, recover: find) {
+        case .answered(let response):
+            return CreateOutcome(integration: try decode(IntegrationCreated.self, response, call), recovered: false)
+        case .recovered(let created):
+            return CreateOutcome(integration: created, recovered: true)
+        }
+    }
+
+    /// `PUT /api/organizations/{organizationId}/integrations/{integrationId}` (configuration is merged).
+    public func update(
+        organization: String, id: String, _ request: UpdateIntegrationRequest
+    ) async throws(APIError) -> UpdateIntegrationResponse {
+        let path = Self.member(organization, id)
+        let call = Call(
+            method: "PUT", path: path, organizationId: organization,
+            body: try encode(request, method: "PUT", path: path, organization: organization))
+        let response = try await perform(call)
+        // The reference documents a body; a 204 from "some PUTs" (errors page) means no test is asked for.
+        if response.status == 204 || response.body.isEmpty { return UpdateIntegrationResponse(testConnectionRequired: false) }
+        return try decode(UpdateIntegrationResponse.self, response, call)
+    }
+
+    /// `POST …/{integrationId}/test`.
+    public func test(organization: String, id: String) async throws(APIError) -> TestConnectionResult {
+        let call = Call(method: "POST", path: Self.member(organization, id) + "/test", organizationId: organization)
+        return try await decode(TestConnectionResult.self, perform(call), call)
+    }
+
+    /// `POST …/{integrationId}/connect` with the caller's return URL as `state`.
+    public func connect(organization: String, id: String, state: String) async throws(APIError) -> ConnectResponse {
+        let path = Self.member(organization, id) + "/connect"
+        let call = Call(
+            method: "POST", path: path, organizationId: organization,
+            body: try encode(ConnectRequest(state: state), method: "POST", path: path, organization: organization))
+        return try await decode(ConnectResponse.self, perform(call), call)
+    }
+
+    /// `POST …/{integrationId}/rotate-secrets`.
+    public func rotateSecrets(
+        organization: String, id: String, _ request: RotateSecretsRequest
+    ) async throws(APIError) -> RotateSecretsResponse {
+        let path = Self.member(organization, id) + "/rotate-secrets"
+        let call = Call(
+            method: "POST", path: path, organizationId: organization,
+            body: try encode(request, method: "POST", path: path, organization: organization))
+        return try await decode(RotateSecretsResponse.self, perform(call), call)
+    }
+
+    /// `DELETE /api/organizations/{organizationId}/integrations/{integrationId}`. A 404 after an attempt whose
+    /// answer was lost means that attempt did the work.
+    public func delete(organization: String, id: String) async throws(APIError) {
+        let call = Call(method: "DELETE", path: Self.member(organization, id), organizationId: organization, kind: .delete)
+        _ = try await perform(call)
+    }
+
+    /// Any request, with the organization's credential and the client's retries (tests, and endpoints a caller
+    /// reaches by URL such as the OAuth callback).
+    public func send(_ request: HTTPRequest, organization: String?) async throws(APIError) -> HTTPResponse {
+        let call = Call(
+            method: request.method, path: request.path, query: request.query, organizationId: organization,
+            body: request.body, extraHeaders: request.headers)
+        return try await perform(call)
+    }
+
+    // MARK: - The request path
+
+    struct Call: Sendable {
+        enum Kind: Sendable { case repeatable, create, delete }
+        var method: String
+        var path: String
+        var query: [URLQueryItem] = []
+        var organizationId: String?
+        var body: Data? = nil
+        var kind: Kind = .repeatable
+        var extraHeaders: [String: String] = [:]
+    }
+
+    typealias Recovery = @Sendable () async throws(APIError) -> IntegrationCreated?
+
+    enum Outcome {
+        case answered(HTTPResponse)
+        case recovered(IntegrationCreated)
+    }
+
+    private func perform(_ call: Call) async throws(APIError) -> HTTPResponse {
+        switch try await perform(call, recover: nil) {
+        case .answered(let response): return response
+        case .recovered: preconditionFailure("only creates recover")
+        }
+    }
+
+    private func perform(_ call: Call, recover: Recovery?) async throws(APIError) -> Outcome {
+        func failure(_ reason: APIError.Reason, _ attempts: Int) -> APIError {
+            APIError(method: call.method, path: call.path, organizationId: call.organizationId, reason: reason, attempts: attempts)
+        }
+        var headers = call.extraHeaders
+        if let organization = call.organizationId {
+            guard let credential = credentials[organization] else { throw failure(.noCredential, 0) }
+            headers.merge(credential.headers) { $1 }
+        }
+        headers["accept"] = "application/json"
+        if call.body != nil { headers["content-type"] = "application/json" }
+        let request = HTTPRequest(method: call.method, path: call.path, query: call.query, headers: headers, body: call.body)
+
+        /// True once an attempt may have been acted on without the client seeing the answer.
+        var ambiguous = false
+        var attempt = 0
+        while true {
+            attempt += 1
+            if let pacer {
+                let wait = await pacer.reserve()
+                if wait > .zero { try await pause(wait, call, attempt) }
+            }
+            await inFlight.acquire()
+            let result: Result<HTTPResponse, TransportFailure>
+            do {
+                result = .success(try await transport.send(request))
+            } catch let transportFailure as TransportFailure {
+                result = .failure(transportFailure)
+            } catch {
+                result = .failure(TransportFailure(.connectionLost, "the request failed"))
+            }
+            await inFlight.release()
+
+            var delay: Duration
+            switch result {
+            case .success(let response) where response.status < 400:
+                return .answered(response)
+            case .success(let response):
+                let status = response.status
+                if status == 404, call.kind == .delete, ambiguous { return .answered(HTTPResponse(status: 204)) }
+                // A 409 for the name just sent may be this very create, repeated under the client by the HTTP
+                // stack after a lost answer; the listing tells.
+                if status == 409, let recover, let found = try await recover() { return .recovered(found) }
+                guard [429, 502, 503, 504].contains(status), attempt < policy.maxAttempts else {
+                    throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
+                }
+                delay = policy.backoff(afterAttempt: attempt, unit: unitRandom())
+                if let retryAfter = ClientPolicy.retryAfter(response.header("retry-after")) {
+                    guard retryAfter <= policy.maxRetryAfter else {
+                        throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
+                    }
+                    delay = retryAfter
+                }
+                // A 429 was refused before any work; a gateway error may hide work done behind it.
+                if status != 429 { ambiguous = true }
+            case .failure(let transportFailure):
+                guard transportFailure.isRetryable, attempt < policy.maxAttempts else {
+                    throw failure(.transport(transportFailure), attempt)
+                }
+                if transportFailure.kind != .cannotConnect { ambiguous = true }
+                delay = policy.backoff(afterAttempt: attempt, unit: unitRandom())
+            }
+            if delay > .zero { try await pause(delay, call, attempt) }
+            if ambiguous, let recover, let found = try await recover() { return .recovered(found) }
+        }
+    }
+
+    private func pause(_ delay: Duration, _ call: Call, _ attempt: Int) async throws(APIError) {
+        do {
+            try await sleep(delay)
+        } catch {
+            throw APIError(
+                method: call.method, path: call.path, organizationId: call.organizationId,
+                reason: .transport(TransportFailure(.cancelled, "cancelled")), attempts: attempt)
+        }
+    }
+
+    // MARK: - Coding
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    private func encode<T: Encodable>(_ value: T, method: String, path: String, organization: String) throws(APIError) -> Data {
+        do {
+            return try Self.encoder.encode(value)
+        } catch {
+            throw APIError(method: method, path: path, organizationId: organization, reason: .undecodable("the request could not be encoded"), attempts: 0)
+        }
+    }
+
+    private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, _ call: Call) throws(APIError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: response.body)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw undecodable(call, "the field \(key.stringValue) is missing")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw undecodable(call, "the field \(path.isEmpty ? "(top level)" : path) has an unexpected type")
+        } catch {
+            throw undecodable(call, "the body is not the expected JSON")
+        }
+    }
+
+    private func undecodable(_ call: Call, _ detail: String) -> APIError {
+        APIError(method: call.method, path: call.path, organizationId: call.organizationId, reason: .undecodable(detail))
+    }
+
+    /// The problem-details explanation only; an error body that is not problem details is not repeated.
+    static func problemSummary(_ response: HTTPResponse) -> String? {
+        guard let problem = try? JSONDecoder().decode(ProblemDetails.self, from: response.body),
+            problem.title != nil || problem.detail != nil || problem.errors != nil
+        else { return nil }
+        return problem.summary
+    }
+
+    static func collection(_ organization: String) -> String { "/api/organizations/\(organization)/integrations" }
+    static func member(_ organization: String, _ id: String) -> String { collection(organization) + "/\(id)" }
+}
