@@ -119,13 +119,19 @@ public actor Emulator {
     /// Answers one API request. Changes are persisted before the answer leaves, so a response dropped by fault
     /// injection (or a crash of the client) never loses a committed change.
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        let route = Self.routeName(method: request.method, parts: parts)
-        requestCounts[route, default: 0] += 1
+        let parts = count(request)
         let response = dispatch(request, parts: parts)
         let changed = request.method != "GET" ? response.status < 400 : response.status == 302
         if changed, let storage { storage.save(snapshot()) }
         return response
+    }
+
+    /// Counts a request under its route, whether it is answered or refused by an injected fault.
+    @discardableResult
+    func count(_ request: HTTPRequest) -> [String] {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        requestCounts[Self.routeName(method: request.method, parts: parts), default: 0] += 1
+        return parts
     }
 
     private func dispatch(_ request: HTTPRequest, parts: [String]) -> HTTPResponse {

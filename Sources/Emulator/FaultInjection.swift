@@ -105,6 +105,7 @@ extension Emulator {
         let wait = bucket?.take()
 
         if delay > .zero { try? await Task.sleep(for: delay) }
+        if wait != nil || fault || throttle { count(request) }
         if let wait {
             let seconds = max(1, Int(Self.seconds(wait).rounded(.up)))
             return .respond(throttled(retryAfter: seconds, reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"))
