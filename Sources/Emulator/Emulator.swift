@@ -487,17 +487,21 @@ public actor Emulator {
             testStatus: stored.testStatus, lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage)
     }
 
-    /// ISO 8601 with milliseconds, strictly increasing, so that every change moves `updatedAt`.
+    /// ISO 8601 with milliseconds, strictly increasing in its printed form, so that every change moves
+    /// `updatedAt` as a client compares it.
     private func timestamp() -> String {
-        var date = now()
-        if date <= lastTimestamp { date = lastTimestamp.addingTimeInterval(0.001) }
-        lastTimestamp = date
-        return Self.formatter.string(from: date)
+        var millis = Int64((now().timeIntervalSince1970 * 1000).rounded(.down))
+        let last = Int64((lastTimestamp.timeIntervalSince1970 * 1000).rounded())
+        if millis <= last { millis = last + 1 }
+        lastTimestamp = Date(timeIntervalSince1970: Double(millis) / 1000)
+        let seconds = Date(timeIntervalSince1970: Double(millis / 1000))
+        let text = Self.formatter.string(from: seconds)  // 2026-11-27T08:40:14Z
+        return String(text.dropLast()) + String(format: ".%03dZ", Int(millis % 1000))
     }
 
     nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.formatOptions = [.withInternetDateTime]
         return formatter
     }()
 

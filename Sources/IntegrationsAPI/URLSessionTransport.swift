@@ -15,7 +15,13 @@ public struct InsecureURLError: Error, Sendable, Equatable, CustomStringConverti
 /// The API over the network, through URLSession.
 public final class URLSessionTransport: HTTPTransport {
     public let baseURL: URL
-    private let session: URLSession
+    /// Reads reuse keep-alive connections.
+    private let readSession: URLSession
+    /// Writes go on a fresh connection each. libcurl, under URLSession on Linux, silently re-sends a request
+    /// whose reused connection died without an answer, and cannot replay the body: the server then waits for
+    /// bytes that never come and the client for an answer, until the timeout. A fresh connection is never
+    /// re-sent that way, so a write is sent exactly as often as this client decides.
+    private let writeSession: URLSession
 
     /// - Parameters:
     ///   - timeout: how long one request may take, from sending to the last byte of the answer.
@@ -31,10 +37,14 @@ public final class URLSessionTransport: HTTPTransport {
         configuration.httpCookieStorage = nil
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+        readSession = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+        writeSession = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
     }
 
-    deinit { session.finishTasksAndInvalidate() }
+    deinit {
+        readSession.finishTasksAndInvalidate()
+        writeSession.finishTasksAndInvalidate()
+    }
 
     /// https for any host; http only for loopback, where nothing crosses a network.
     public static func checkSecure(_ url: URL) throws(InsecureURLError) {
@@ -64,10 +74,12 @@ public final class URLSessionTransport: HTTPTransport {
         urlRequest.httpMethod = request.method
         for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
         urlRequest.httpBody = request.body
+        let isRead = request.method == "GET" || request.method == "HEAD"
+        if !isRead { urlRequest.setValue("close", forHTTPHeaderField: "Connection") }
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(for: urlRequest)
+            (data, response) = try await (isRead ? readSession : writeSession).data(for: urlRequest)
         } catch let error as URLError {
             throw Self.failure(error)
         } catch is CancellationError {
