@@ -48,7 +48,8 @@ let package = Package(
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         .testTarget(
             name: "EmulatorTests",
-            dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"]),
+            dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],
+            exclude: ["SeedSession"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),
         .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport"],
             exclude: ["Fixtures"]),
