@@ -41,6 +41,8 @@ bench: deps
 	$(SWIFT) build -c release
 	$(RELEASE_BIN)/intops-bench validate --integrations 10000 --files 100 --runs 10
 	$(RELEASE_BIN)/intops-bench bad-inputs Tests/IntopsCLITests/Fixtures/invalid --runs 3
+	$(RELEASE_BIN)/intops-bench emulator-throughput --connections 32 --requests 2000 --runs 5
+	$(RELEASE_BIN)/intops-bench client-parallel --count 2000 --parallelism 32 --latency-ms 20 --runs 5
 
 clean:
 	rm -rf .build

@@ -6,6 +6,8 @@ import Foundation
 //   intops-bench generate --integrations N --files F --out DIR
 //   intops-bench validate --integrations N --files F [--runs R]
 //   intops-bench bad-inputs DIR [--runs R]
+//   intops-bench emulator-throughput [--connections 32] [--requests 2000] [--runs 5]
+//   intops-bench client-parallel [--count 2000] [--parallelism 32] [--latency-ms 20] [--runs 5]
 //
 // Wall-clock figures come from running the release `intops` binary as a user would (process start included).
 
@@ -187,9 +189,10 @@ func yamlFiles(in root: URL) -> [URL] {
 
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
 let intops = binDirectory.appendingPathComponent("intops").path
+let emulatorBinary = binDirectory.appendingPathComponent("integrations-emulator").path
 let arguments = CommandLine.arguments.dropFirst()
 guard let command = arguments.first else {
-    print("usage: intops-bench generate|validate|bad-inputs …")
+    print("usage: intops-bench generate|validate|bad-inputs|emulator-throughput|client-parallel …")
     exit(64)
 }
 let options = Options(arguments.dropFirst())
@@ -266,6 +269,16 @@ case "bad-inputs":
     }
     print("bad inputs: \(names.count) cases, each exits 1; slowest run: \(slowest.0) in \(Measure.ms(slowest.1))")
     print(slowest.1 < 1.0 ? "target met: every case under 1 s" : "TARGET MISSED: a case took 1 s or more")
+
+case "emulator-throughput":
+    try APIBenchmarks.throughput(
+        emulator: emulatorBinary, connections: options.int("connections", 32),
+        requestsPerConnection: options.int("requests", 2000), runs: options.int("runs", 5))
+
+case "client-parallel":
+    try APIBenchmarks.clientParallel(
+        emulator: emulatorBinary, count: options.int("count", 2000), parallelism: options.int("parallelism", 32),
+        latencyMilliseconds: options.int("latency-ms", 20), runs: options.int("runs", 5))
 
 default:
     print("unknown command \(command)")
