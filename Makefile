@@ -1,7 +1,7 @@
 # intops: the two quick-start commands are `make demo` and `make test`; both install what they need first.
 SWIFT        ?= swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libyaml-dev libssl-dev pkg-config
+APT_PACKAGES := libyaml-dev libssl-dev pkg-config curl
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema
 RELEASE_BIN  := .build/release
 
@@ -15,6 +15,7 @@ deps:
 	pkg-config --exists yaml-0.1 2>/dev/null || missing="$$missing libyaml-dev"; \
 	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
