@@ -24,7 +24,8 @@ public struct EmulatorCredential: Sendable, Hashable {
 /// It answers ``HTTPRequest``s, so the same instance serves the in-process `sandbox:` transport and the HTTP
 /// server.
 public actor Emulator {
-    struct StoredIntegration: Sendable {
+    /// An integration as the emulator keeps it. Persisted without `secrets`, which are sealed separately.
+    struct StoredIntegration: Codable, Sendable {
         var integrationId: String
         var organizationId: String
         var integrationType: IntegrationType
@@ -32,7 +33,7 @@ public actor Emulator {
         var displayName: String
         var isEnabled: Bool
         var configuration: [String: String]
-        var secrets: [String: String]
+        var secrets: [String: String] = [:]
         var createdAt: String
         var updatedAt: String
         var createdBy: String
@@ -40,6 +41,11 @@ public actor Emulator {
         var lastTestedAt: String?
         var lastTestMessage: String?
         var authorized: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case integrationId, organizationId, integrationType, provider, displayName, isEnabled, configuration
+            case createdAt, updatedAt, createdBy, testStatus, lastTestedAt, lastTestMessage, authorized
+        }
     }
 
     struct PendingAuthorization: Codable, Sendable {

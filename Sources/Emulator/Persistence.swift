@@ -74,7 +74,7 @@ struct EmulatorSnapshot: Sendable {
         var lastTimestamp: Date
 
         func unsealed(key: [UInt8]) throws -> EmulatorSnapshot {
-            guard version == 1 else { throw EmulatorStorageError(path: "", reason: "has unknown version \(version)") }
+            guard version == 2 else { throw EmulatorStorageError(path: "", reason: "has unknown version \(version)") }
             return EmulatorSnapshot(
                 integrations: try integrations.map { try $0.unsealed(key: key) }, pending: pending, nextId: nextId,
                 lastTimestamp: lastTimestamp)
@@ -83,47 +83,30 @@ struct EmulatorSnapshot: Sendable {
 
     /// A stored integration with each secret as `base64(nonce ‖ ciphertext ‖ tag)`.
     struct Record: Codable {
-        var integrationId: String
-        var organizationId: String
-        var integrationType: IntegrationType
-        var provider: String
-        var displayName: String
-        var isEnabled: Bool
-        var configuration: [String: String]
+        var integration: Emulator.StoredIntegration
         var sealedSecrets: [String: String]
-        var createdAt: String
-        var updatedAt: String
-        var createdBy: String
-        var testStatus: TestStatus
-        var lastTestedAt: String?
-        var lastTestMessage: String?
-        var authorized: Bool
 
         func unsealed(key: [UInt8]) throws -> Emulator.StoredIntegration {
-            var secrets: [String: String] = [:]
+            var stored = integration
+            let id = integration.integrationId
             for (name, text) in sealedSecrets {
                 guard let bytes = Data(base64Encoded: text).map(Array.init), bytes.count >= 28 else {
-                    throw EmulatorStorageError(path: "", reason: "holds a malformed secret of \(integrationId)")
+                    throw EmulatorStorageError(path: "", reason: "holds a malformed secret of \(id)")
                 }
                 let sealed = AESGCM.Sealed(ciphertext: Array(bytes[12..<(bytes.count - 16)]), tag: Array(bytes.suffix(16)))
-                guard let plain = try? AESGCM.open(sealed, key: key, nonce: Array(bytes[0..<12]), additionalData: Array(integrationId.utf8))
+                guard let plain = try? AESGCM.open(sealed, key: key, nonce: Array(bytes[0..<12]), additionalData: Array(id.utf8))
                 else {
                     throw EmulatorStorageError(path: "", reason: "its secrets do not open with the key file beside it")
                 }
-                secrets[name] = String(decoding: plain, as: UTF8.self)
+                stored.secrets[name] = String(decoding: plain, as: UTF8.self)
             }
-            return Emulator.StoredIntegration(
-                integrationId: integrationId, organizationId: organizationId, integrationType: integrationType,
-                provider: provider, displayName: displayName, isEnabled: isEnabled, configuration: configuration,
-                secrets: secrets, createdAt: createdAt, updatedAt: updatedAt, createdBy: createdBy,
-                testStatus: testStatus, lastTestedAt: lastTestedAt, lastTestMessage: lastTestMessage,
-                authorized: authorized)
+            return stored
         }
     }
 
     func sealed(key: [UInt8]) -> File {
         File(
-            version: 1,
+            version: 2,
             integrations: integrations.map { stored in
                 let sealedSecrets = stored.secrets.mapValues { value -> String in
                     let nonce = SecureRandom.bytes(12)
@@ -131,14 +114,7 @@ struct EmulatorSnapshot: Sendable {
                     let sealed = try! AESGCM.seal(Data(value.utf8), key: key, nonce: nonce, additionalData: Array(stored.integrationId.utf8))
                     return Data(nonce + sealed.ciphertext + sealed.tag).base64EncodedString()
                 }
-                return Record(
-                    integrationId: stored.integrationId, organizationId: stored.organizationId,
-                    integrationType: stored.integrationType, provider: stored.provider,
-                    displayName: stored.displayName, isEnabled: stored.isEnabled,
-                    configuration: stored.configuration, sealedSecrets: sealedSecrets, createdAt: stored.createdAt,
-                    updatedAt: stored.updatedAt, createdBy: stored.createdBy, testStatus: stored.testStatus,
-                    lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage,
-                    authorized: stored.authorized)
+                return Record(integration: stored, sealedSecrets: sealedSecrets)
             },
             pending: pending, nextId: nextId, lastTimestamp: lastTimestamp)
     }

@@ -64,7 +64,9 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         if let organizationId { text += " (organization \(organizationId))" }
         switch reason {
         case .status(let status, let problem):
-            text += " failed with \(status) \(Self.statusName(status))"
+            text += " failed with \(status)"
+            let phrase = HTTPStatus.reasonPhrase(status)
+            if !phrase.isEmpty { text += " \(phrase)" }
             if let problem, !problem.isEmpty { text += ": \(Self.clip(problem))" }
             switch status {
             case 401: text += "; check the organization's API token"
@@ -86,22 +88,5 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     static func clip(_ text: String) -> String {
         let single = text.replacingOccurrences(of: "\n", with: " ")
         return single.count > 300 ? String(single.prefix(300)) + "…" : single
-    }
-
-    static func statusName(_ status: Int) -> String {
-        switch status {
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 403: "Forbidden"
-        case 404: "Not Found"
-        case 405: "Method Not Allowed"
-        case 409: "Conflict"
-        case 429: "Too Many Requests"
-        case 500: "Internal Server Error"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        default: ""
-        }
     }
 }
