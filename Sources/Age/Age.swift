@@ -1,10 +1,47 @@
-/// age v1 file encryption (https://age-encryption.org/v1): X25519 and scrypt recipients, STREAM payload.
-///
-/// The format is implemented natively over OpenSSL libcrypto by the secrets work; until then this module
-/// only names the format so that the package's layering is in place.
+import CryptoPrimitives
+
+/// age v1 file encryption (https://age-encryption.org/v1), natively over OpenSSL libcrypto: X25519 and scrypt
+/// recipients, the STREAM payload, ASCII armor. Strict as the reference: malformed headers, bad MACs, truncated
+/// or reordered chunks and non-canonical encodings are refused.
 public enum Age {
     /// The first line of every binary age file.
     public static let versionLine = "age-encryption.org/v1"
     /// The armor header of ASCII-armored age files.
     public static let armorBegin = "-----BEGIN AGE ENCRYPTED FILE-----"
+
+    /// Encrypts to every recipient (a passphrase must be the only one), optionally armored.
+    public static func encrypt(_ plaintext: [UInt8], to recipients: [any AgeRecipient], armor: Bool = false) -> [UInt8] {
+        precondition(!recipients.isEmpty, "age needs at least one recipient")
+        var fileKey = SecureRandom.bytes(16)
+        defer { secureZero(&fileKey) }
+        let stanzas = recipients.map { $0.wrap(fileKey: fileKey) }
+        var header = Header.serialize(stanzas)
+        let macKey = KDF.hkdfSHA256(key: fileKey, salt: [], info: Array("header".utf8))
+        let mac = Digest.hmacSHA256(key: macKey, data: header)
+        header += Array(" \(StrictBase64.encode(mac, padded: false))\n".utf8)
+        let file = header + PayloadStream.seal(plaintext, fileKey: fileKey, nonce: SecureRandom.bytes(16))
+        return armor ? AgeArmor.encode(file) : file
+    }
+
+    /// Decrypts a binary or armored age file with the first identity that opens it.
+    public static func decrypt(_ data: [UInt8], identities: [any AgeIdentity]) throws(AgeError) -> [UInt8] {
+        let file = AgeArmor.isArmored(data) ? try AgeArmor.decode(data) : data
+        let header = try Header.parse(file)
+        guard !header.stanzas.isEmpty else { throw .header("no recipient stanza") }
+        var fileKey: [UInt8]?
+        for identity in identities {
+            if let key = try identity.unwrap(header.stanzas) {
+                guard key.count == 16 else { throw .header("a wrapped file key is not 16 bytes") }
+                fileKey = key
+                break
+            }
+        }
+        guard var key = fileKey else { throw .noMatch }
+        defer { secureZero(&key) }
+        let macKey = KDF.hkdfSHA256(key: key, salt: [], info: Array("header".utf8))
+        guard Digest.constantTimeEqual(Digest.hmacSHA256(key: macKey, data: header.macInput), header.mac) else {
+            throw .headerMAC
+        }
+        return try PayloadStream.open(file[header.payloadOffset...], fileKey: key)
+    }
 }

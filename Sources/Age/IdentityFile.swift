@@ -1,0 +1,46 @@
+/// Identity files as `age-keygen` writes them: one key per line, `#` comments and empty lines ignored.
+public enum AgeIdentityFile {
+    /// Parses every identity; an unusable line is reported by its number, never by its content.
+    public static func parse(_ text: String, source: String) throws(AgeKeyError) -> [X25519Identity] {
+        var identities: [X25519Identity] = []
+        var lineNumber = 0
+        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = Substring(rawLine)
+            if line.hasSuffix("\r") { line = line.dropLast() }
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("AGE-SECRET-KEY-1"), let identity = X25519Identity(String(line)) {
+                identities.append(identity)
+                continue
+            }
+            if line.hasPrefix("AGE-SECRET-KEY-PQ-1") {
+                throw AgeKeyError(source: source, line: lineNumber, reason: "holds a post-quantum identity, which intops does not support yet; use an X25519 identity (age-keygen without -pq)")
+            }
+            if line.hasPrefix("AGE-PLUGIN-") {
+                throw AgeKeyError(source: source, line: lineNumber, reason: "holds an age plugin identity, which intops does not support")
+            }
+            throw AgeKeyError(source: source, line: lineNumber, reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)")
+        }
+        guard !identities.isEmpty else {
+            throw AgeKeyError(source: source, line: nil, reason: "holds no age identity")
+        }
+        return identities
+    }
+
+    /// `age-keygen`'s format: creation time, public key, secret key.
+    public static func render(_ identity: X25519Identity, created: String) -> String {
+        "# created: \(created)\n# public key: \(identity.recipient)\n\(identity.encoded)\n"
+    }
+}
+
+/// A key that could not be read; it names where, never what.
+public struct AgeKeyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var source: String
+    public var line: Int?
+    public var reason: String
+
+    public var description: String {
+        if let line { return "\(source):\(line): \(reason)" }
+        return "\(source) \(reason)"
+    }
+}

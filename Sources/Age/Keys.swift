@@ -1,0 +1,136 @@
+import CryptoPrimitives
+
+/// Something that can unwrap a file key from a header's stanzas.
+public protocol AgeIdentity: Sendable {
+    /// The file key, nil when no stanza is addressed to this identity; throws on a malformed stanza.
+    func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]?
+}
+
+/// Something a file key can be wrapped to.
+public protocol AgeRecipient: Sendable {
+    func wrap(fileKey: [UInt8]) -> Stanza
+}
+
+/// An X25519 identity, `AGE-SECRET-KEY-1…`. It prints as a redaction.
+public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugStringConvertible {
+    let secret: [UInt8]
+    public let recipient: X25519Recipient
+
+    public init(secretKey: [UInt8]) throws(AgeError) {
+        guard secretKey.count == 32, let publicKey = try? X25519.publicKey(privateKey: secretKey) else {
+            throw .header("an X25519 identity is 32 bytes")
+        }
+        secret = secretKey
+        recipient = X25519Recipient(publicKey: publicKey)
+    }
+
+    /// Parses `AGE-SECRET-KEY-1…` (upper case only, as age requires).
+    public init?(_ text: String) {
+        guard let (hrp, data) = Bech32.decode(text), hrp == "AGE-SECRET-KEY-", data.count == 32,
+            let identity = try? X25519Identity(secretKey: data)
+        else { return nil }
+        self = identity
+    }
+
+    public static func generate() -> X25519Identity { try! X25519Identity(secretKey: SecureRandom.bytes(32)) }
+
+    /// The Bech32 form, for writing identity files only.
+    public var encoded: String { Bech32.encode(hrp: "AGE-SECRET-KEY-", data: secret) }
+
+    public var description: String { "X25519 identity for \(recipient)" }
+    public var debugDescription: String { description }
+
+    static let info = Array("age-encryption.org/v1/X25519".utf8)
+
+    public func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]? {
+        for stanza in stanzas where stanza.type == "X25519" {
+            guard stanza.arguments.count == 1 else { throw .header("an X25519 stanza takes one argument") }
+            guard let share = StrictBase64.decode(Array(stanza.arguments[0].utf8), padded: false), share.count == 32 else {
+                throw .header("an X25519 share is 32 bytes of canonical base64")
+            }
+            guard stanza.body.count == 32 else { throw .header("an X25519 stanza body is 32 bytes") }
+            let shared: [UInt8]
+            do {
+                shared = try X25519.sharedSecret(privateKey: secret, publicKey: share)
+            } catch {
+                throw .header("an X25519 share is a low-order point")
+            }
+            let key = KDF.hkdfSHA256(key: shared, salt: share + recipient.publicKey, info: Self.info)
+            if let fileKey = ChaChaPoly.open(stanza.body[...], key: key, nonce: [UInt8](repeating: 0, count: 12)) {
+                return fileKey
+            }
+        }
+        return nil
+    }
+}
+
+/// An X25519 recipient, `age1…`.
+public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
+    public let publicKey: [UInt8]
+
+    public init(publicKey: [UInt8]) { self.publicKey = publicKey }
+
+    public init?(_ text: String) {
+        guard let (hrp, data) = Bech32.decode(text), hrp == "age", data.count == 32 else { return nil }
+        publicKey = data
+    }
+
+    public var description: String { Bech32.encode(hrp: "age", data: publicKey) }
+
+    public func wrap(fileKey: [UInt8]) -> Stanza {
+        var ephemeral = SecureRandom.bytes(32)
+        defer { secureZero(&ephemeral) }
+        let share = try! X25519.publicKey(privateKey: ephemeral)
+        let shared = try! X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey)
+        let key = KDF.hkdfSHA256(key: shared, salt: share + publicKey, info: X25519Identity.info)
+        let body = ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
+        return Stanza(type: "X25519", arguments: [StrictBase64.encode(share, padded: false)], body: body)
+    }
+}
+
+/// A passphrase (scrypt) recipient and identity.
+public struct ScryptPassphrase: AgeIdentity, AgeRecipient, CustomStringConvertible {
+    let passphrase: [UInt8]
+    /// The work factor used when encrypting.
+    public var logN: Int
+    /// The largest work factor accepted when decrypting (age's default).
+    public var maximumLogN: Int
+
+    public init(_ passphrase: String, logN: Int = 18, maximumLogN: Int = 22) {
+        self.passphrase = Array(passphrase.utf8)
+        self.logN = logN
+        self.maximumLogN = maximumLogN
+    }
+
+    public var description: String { "passphrase (redacted)" }
+
+    static let label = Array("age-encryption.org/v1/scrypt".utf8)
+
+    public func wrap(fileKey: [UInt8]) -> Stanza {
+        let salt = SecureRandom.bytes(16)
+        let key = KDF.scrypt(password: passphrase, salt: Self.label + salt, logN: logN)!
+        return Stanza(
+            type: "scrypt", arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
+            body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12)))
+    }
+
+    public func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]? {
+        guard stanzas.contains(where: { $0.type == "scrypt" }) else { return nil }
+        guard stanzas.count == 1 else { throw .header("a passphrase-encrypted file must have exactly one stanza") }
+        let stanza = stanzas[0]
+        guard stanza.arguments.count == 2 else { throw .header("an scrypt stanza takes two arguments") }
+        guard let salt = StrictBase64.decode(Array(stanza.arguments[0].utf8), padded: false), salt.count == 16 else {
+            throw .header("an scrypt salt is 16 bytes of canonical base64")
+        }
+        let factor = stanza.arguments[1]
+        guard let first = factor.first, ("1"..."9").contains(first), factor.allSatisfy(\.isASCII),
+            factor.allSatisfy(\.isNumber), factor.count <= 3, let logN = Int(factor), logN >= 1
+        else { throw .header("an scrypt work factor is a decimal number without leading zeros") }
+        guard logN <= maximumLogN else { throw .header("the scrypt work factor \(logN) exceeds \(maximumLogN)") }
+        guard stanza.body.count == 32 else { throw .header("an scrypt stanza body is 32 bytes") }
+        guard let key = KDF.scrypt(password: passphrase, salt: Self.label + salt, logN: logN) else {
+            throw .header("scrypt failed")
+        }
+        return ChaChaPoly.open(stanza.body[...], key: key, nonce: [UInt8](repeating: 0, count: 12))
+    }
+}
