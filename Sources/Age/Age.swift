@@ -15,11 +15,16 @@ public enum Age {
         var fileKey = SecureRandom.bytes(16)
         defer { secureZero(&fileKey) }
         let stanzas = recipients.map { $0.wrap(fileKey: fileKey) }
+        return assemble(plaintext, stanzas: stanzas, fileKey: fileKey, nonce: SecureRandom.bytes(16), armor: armor)
+    }
+
+    /// The file from its parts; the randomness is the caller's (known-answer tests inject it).
+    static func assemble(_ plaintext: [UInt8], stanzas: [Stanza], fileKey: [UInt8], nonce: [UInt8], armor: Bool) -> [UInt8] {
         var header = Header.serialize(stanzas)
         let macKey = KDF.hkdfSHA256(key: fileKey, salt: [], info: Array("header".utf8))
         let mac = Digest.hmacSHA256(key: macKey, data: header)
         header += Array(" \(StrictBase64.encode(mac, padded: false))\n".utf8)
-        let file = header + PayloadStream.seal(plaintext, fileKey: fileKey, nonce: SecureRandom.bytes(16))
+        let file = header + PayloadStream.seal(plaintext, fileKey: fileKey, nonce: nonce)
         return armor ? AgeArmor.encode(file) : file
     }
 

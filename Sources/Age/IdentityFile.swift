@@ -4,12 +4,14 @@ public enum AgeIdentityFile {
     public static func parse(_ text: String, source: String) throws(AgeKeyError) -> [X25519Identity] {
         var identities: [X25519Identity] = []
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on bytes: a Swift String treats CR LF as one character.
+        for rawLine in Array(text.utf8).split(separator: 10, omittingEmptySubsequences: false) {
             lineNumber += 1
-            var line = Substring(rawLine)
-            if line.hasSuffix("\r") { line = line.dropLast() }
+            var bytes = rawLine
+            if bytes.last == 13 { bytes = bytes.dropLast() }
+            let line = String(decoding: bytes, as: UTF8.self)
             if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("AGE-SECRET-KEY-1"), let identity = X25519Identity(String(line)) {
+            if line.hasPrefix("AGE-SECRET-KEY-1"), let identity = X25519Identity(line) {
                 identities.append(identity)
                 continue
             }

@@ -80,6 +80,10 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
     public func wrap(fileKey: [UInt8]) -> Stanza {
         var ephemeral = SecureRandom.bytes(32)
         defer { secureZero(&ephemeral) }
+        return wrap(fileKey: fileKey, ephemeral: ephemeral)
+    }
+
+    func wrap(fileKey: [UInt8], ephemeral: [UInt8]) -> Stanza {
         let share = try! X25519.publicKey(privateKey: ephemeral)
         let shared = try! X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey)
         let key = KDF.hkdfSHA256(key: shared, salt: share + publicKey, info: X25519Identity.info)
