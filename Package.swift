@@ -45,6 +45,7 @@ let package = Package(
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
+        .testTarget(name: "SOPSTests", dependencies: ["SOPS", "Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
         .testTarget(

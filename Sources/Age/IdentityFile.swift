@@ -41,6 +41,12 @@ public struct AgeKeyError: Error, Sendable, Equatable, CustomStringConvertible {
     public var line: Int?
     public var reason: String
 
+    public init(source: String, line: Int?, reason: String) {
+        self.source = source
+        self.line = line
+        self.reason = reason
+    }
+
     public var description: String {
         if let line { return "\(source):\(line): \(reason)" }
         return "\(source) \(reason)"

@@ -1,0 +1,387 @@
+import Age
+import CryptoPrimitives
+import Foundation
+import YAML
+
+/// A SOPS file decrypted: its documents in plaintext, the metadata it carried.
+public struct DecryptedSOPS: Sendable {
+    public var format: SOPS.Format
+    public var documents: [SOPSValue]
+    public var metadata: SOPSMetadata
+}
+
+extension SOPS {
+    // MARK: - Reading the store
+
+    /// Splits a file into its documents and its metadata, without decrypting.
+    static func load(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> (documents: [SOPSValue], metadata: SOPSValue?) {
+        switch format {
+        case .yaml:
+            let parsed: [Document]
+            do {
+                parsed = try YAMLParser.parse(bytes, file: file)
+            } catch {
+                throw .format("\(error)")
+            }
+            var documents: [SOPSValue] = []
+            var metadata: SOPSValue?
+            for document in parsed {
+                let root = document.root
+                if case .scalar(let text, .plain) = root.content, ["", "~", "null"].contains(text) { continue }
+                guard case .mapping = root.content else { throw .format("\(root.location): a SOPS YAML document must be a mapping") }
+                var value = try YAMLTree.value(root)
+                if case .mapping(var entries) = value {
+                    if let index = entries.firstIndex(where: { $0.key == metadataKey }) {
+                        if metadata == nil { metadata = entries[index].value }
+                        entries.remove(at: index)
+                    }
+                    value = .mapping(entries)
+                }
+                documents.append(value)
+            }
+            return (documents, metadata)
+        case .json, .binary:
+            var value = try OrderedJSON.parse(bytes)
+            guard case .mapping(var entries) = value else { throw .format("a SOPS JSON file must hold an object") }
+            var metadata: SOPSValue?
+            if let index = entries.firstIndex(where: { $0.key == metadataKey }) {
+                metadata = entries[index].value
+                entries.remove(at: index)
+            }
+            value = .mapping(entries)
+            return ([value], metadata)
+        case .dotenv:
+            guard case .mapping(let entries) = try Dotenv.parse(String(decoding: bytes, as: UTF8.self)) else { return ([], nil) }
+            let flat = entries.filter { !$0.isComment && $0.key.hasPrefix("sops_") }
+            let data = entries.filter { $0.isComment || !$0.key.hasPrefix("sops_") }
+            let metadata = flat.isEmpty ? nil : FlatMetadata.unflatten(flat.map {
+                (String($0.key.dropFirst(5)), (try? scalarText($0.value)) ?? "")
+            })
+            return ([.mapping(data)], metadata)
+        }
+    }
+
+    static func scalarText(_ value: SOPSValue) throws(SOPSError) -> String {
+        guard case .scalar(let scalar) = value else { throw .format("expected a scalar") }
+        return scalar.plainText
+    }
+
+    // MARK: - Decrypting
+
+    /// Decrypts a SOPS file with the keyring's age identities. Files whose key groups hold no age recipient
+    /// (PGP, KMS, Vault…) are handed to the real `sops -d` when it is installed.
+    public static func decrypt(
+        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, ignoreMAC: Bool = false
+    ) throws(SOPSError) -> DecryptedSOPS {
+        let (documents, metadataValue) = try load(bytes, format: format, file: file)
+        guard let metadataValue else { throw .notEncrypted }
+        let metadata = try SOPSMetadata.parse(metadataValue)
+        guard metadata.groups.contains(where: { !$0.age.isEmpty }) else {
+            let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
+            return DecryptedSOPS(
+                format: format, documents: try ExternalSOPS.decrypt(file: file, format: format, kinds: kinds),
+                metadata: metadata)
+        }
+        var dataKey = try recoverDataKey(metadata, keyring: keyring)
+        defer { secureZero(&dataKey) }
+        return try decrypt(documents, format: format, metadata: metadata, dataKey: dataKey, ignoreMAC: ignoreMAC)
+    }
+
+    /// The tree walk and MAC check with a data key in hand (tests give the key of PGP-only fixtures).
+    static func decrypt(
+        _ documents: [SOPSValue], format: Format, metadata: SOPSMetadata, dataKey: [UInt8], ignoreMAC: Bool
+    ) throws(SOPSError) -> DecryptedSOPS {
+        var walker = TreeWalker(mode: .decrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
+        var plain: [SOPSValue] = []
+        for document in documents { plain.append(try walker.walk(document, path: [])) }
+        if !ignoreMAC {
+            guard let stored = ValueCipher.parse(metadata.mac),
+                let macText = ValueCipher.decrypt(stored, key: dataKey, aad: metadata.macAAD)
+            else {
+                throw metadata.mac.isEmpty ? .macMismatch : .valueTampered(path: "sops.mac")
+            }
+            guard macText == walker.macHex else { throw .macMismatch }
+        }
+        return DecryptedSOPS(format: format, documents: plain, metadata: metadata)
+    }
+
+    static func recoverDataKey(_ metadata: SOPSMetadata, keyring: SOPSKeyring) throws(SOPSError) -> [UInt8] {
+        var shares: [[UInt8]] = []
+        for group in metadata.groups {
+            for key in group.age {
+                if let plain = try? Age.decrypt(Array(key.enc.utf8), identities: keyring.identities) {
+                    shares.append(plain)
+                    break
+                }
+            }
+        }
+        let recipients = metadata.groups.flatMap { $0.age.map(\.recipient) }
+        let noMatch = SOPSError.noIdentity(
+            "no age identity opens its data key (it is encrypted to \(recipients.joined(separator: ", "))); "
+                + (keyring.sources.isEmpty
+                    ? "set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or create ~/.config/sops/age/keys.txt"
+                    : "tried identities from \(keyring.sources.joined(separator: ", "))"))
+        if metadata.groups.count == 1 {
+            guard let key = shares.first else { throw noMatch }
+            guard key.count == 32 else { throw .format("the data key is \(key.count) bytes, not 32") }
+            return key
+        }
+        let threshold = metadata.shamirThreshold > 0 ? metadata.shamirThreshold : metadata.groups.count
+        guard shares.count >= threshold else {
+            if shares.isEmpty { throw noMatch }
+            throw .noIdentity("only \(shares.count) of the \(threshold) key groups needed could be opened")
+        }
+        guard let key = Shamir.combine(shares), key.count == 32 else { throw .format("the key group shares do not combine to a data key") }
+        return key
+    }
+
+    // MARK: - Encrypting
+
+    /// Encrypts plaintext documents to age recipients, as `sops -e` would.
+    public static func encrypt(
+        _ documents: [SOPSValue], format: Format, recipients: [X25519Recipient], rule: SelectionRule = .default,
+        macOnlyEncrypted: Bool = false, now: Date = Date()
+    ) throws(SOPSError) -> [UInt8] {
+        guard !recipients.isEmpty else { throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml") }
+        for document in documents where document[metadataKey] != nil {
+            throw .encryption("the file already has sops metadata; it is already encrypted")
+        }
+        if format == .dotenv, case .mapping(let entries)? = documents.first, entries.contains(where: { !$0.isComment && $0.key.hasPrefix("sops_") }) {
+            throw .encryption("the file already has sops_ keys; it is already encrypted")
+        }
+        var dataKey = SecureRandom.bytes(32)
+        defer { secureZero(&dataKey) }
+        let ageKeys = recipients.map {
+            SOPSMetadata.AgeKey(recipient: $0.description, enc: String(decoding: Age.encrypt(dataKey, to: [$0], armor: true), as: UTF8.self))
+        }
+        var metadata = SOPSMetadata(
+            groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])], usesKeyGroups: false, shamirThreshold: 0,
+            lastModified: lastModifiedText(now), mac: "", rule: format == .binary ? .default : rule,
+            macOnlyEncrypted: macOnlyEncrypted, version: version)
+        return try seal(documents, format: format, metadata: &metadata, dataKey: dataKey)
+    }
+
+    static func seal(
+        _ documents: [SOPSValue], format: Format, metadata: inout SOPSMetadata, dataKey: [UInt8]
+    ) throws(SOPSError) -> [UInt8] {
+        var walker = TreeWalker(mode: .encrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
+        var sealed: [SOPSValue] = []
+        for document in documents { sealed.append(try walker.walk(document, path: [])) }
+        metadata.mac = ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
+        return write(sealed, format: format, metadata: metadata)
+    }
+
+    /// Re-wraps the data key for `recipients` and keeps every value and the MAC as they are (`sops updatekeys`).
+    public static func updateKeys(
+        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, recipients: [X25519Recipient]
+    ) throws(SOPSError) -> [UInt8] {
+        let (documents, metadataValue) = try load(bytes, format: format, file: file)
+        guard let metadataValue else { throw .notEncrypted }
+        var metadata = try SOPSMetadata.parse(metadataValue)
+        guard !metadata.usesKeyGroups else { throw .encryption("files with key_groups are not re-keyed by intops; use sops updatekeys") }
+        var dataKey = try recoverDataKey(metadata, keyring: keyring)
+        defer { secureZero(&dataKey) }
+        metadata.groups[0].age = recipients.map { recipient in
+            if let existing = metadata.groups[0].age.first(where: { $0.recipient == recipient.description }) { return existing }
+            return SOPSMetadata.AgeKey(
+                recipient: recipient.description, enc: String(decoding: Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self))
+        }
+        return write(documents, format: format, metadata: metadata)
+    }
+
+    public static let version = "3.13.2"
+
+    static func lastModifiedText(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    // MARK: - Writing
+
+    static func write(_ documents: [SOPSValue], format: Format, metadata: SOPSMetadata) -> [UInt8] {
+        switch format {
+        case .yaml:
+            let nodes = documents.map { document -> Node in
+                var entries: [SOPSEntry] = []
+                if case .mapping(let existing) = document { entries = existing }
+                entries.append(SOPSEntry(key: metadataKey, value: metadata.value))
+                return YAMLOutput.node(.mapping(entries), metadata: true)
+            }
+            return Array(((try? YAMLEmitter.emit(nodes)) ?? "").utf8)
+        case .json, .binary:
+            var entries: [SOPSEntry] = []
+            if case .mapping(let existing)? = documents.first { entries = existing }
+            entries.append(SOPSEntry(key: metadataKey, value: metadata.value))
+            return Array(OrderedJSON.emit(.mapping(entries)).utf8)
+        case .dotenv:
+            var entries: [SOPSEntry] = []
+            if case .mapping(let existing)? = documents.first { entries = existing }
+            for (key, value) in FlatMetadata.flatten(metadata.value, prefix: "") {
+                entries.append(SOPSEntry(key: "sops_" + key, value: .scalar(.string(value))))
+            }
+            return Array(Dotenv.emit(.mapping(entries)).utf8)
+        }
+    }
+
+    /// Plaintext output, as `sops -d` prints it.
+    public static func render(_ decrypted: DecryptedSOPS) -> [UInt8] {
+        switch decrypted.format {
+        case .yaml:
+            return Array(((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8)
+        case .json: return Array(OrderedJSON.emit(decrypted.documents.first ?? .mapping([])).utf8)
+        case .dotenv: return Array(Dotenv.emit(decrypted.documents.first ?? .mapping([])).utf8)
+        case .binary:
+            if case .scalar(let data)? = decrypted.documents.first?["data"] { return Array(data.plainText.utf8) }
+            return []
+        }
+    }
+
+    /// Reads plaintext to encrypt.
+    public static func parsePlaintext(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> [SOPSValue] {
+        if format == .binary { return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(String(decoding: bytes, as: UTF8.self))))])] }
+        return try load(bytes, format: format, file: file).documents
+    }
+}
+
+/// Walks a document tree in MAC order, decrypting or encrypting the leaves the rule selects.
+struct TreeWalker {
+    enum Mode { case decrypt, encrypt }
+
+    let mode: Mode
+    let key: [UInt8]
+    let rule: SelectionRule
+    let macOnlyEncrypted: Bool
+    private let hasher = SHA512Hasher()
+
+    init(mode: Mode, key: [UInt8], rule: SelectionRule, macOnlyEncrypted: Bool) {
+        self.mode = mode
+        self.key = key
+        self.rule = rule
+        self.macOnlyEncrypted = macOnlyEncrypted
+        if macOnlyEncrypted { hasher.update(Digest.sha256(Array("sops".utf8))) }
+    }
+
+    var macHex: String { hasher.finalize().hex.uppercased() }
+
+    mutating func walk(_ value: SOPSValue, path: [String], comments: [String] = []) throws(SOPSError) -> SOPSValue {
+        switch value {
+        case .null: return .null
+        case .mapping(let entries):
+            var out: [SOPSEntry] = []
+            var pending: [String] = []
+            for entry in entries {
+                if entry.isComment {
+                    out.append(try comment(entry, path: path, comments: comments + pending))
+                    if case .scalar(let text) = entry.value { pending.append(text.plainText) }
+                    continue
+                }
+                out.append(SOPSEntry(key: entry.key, value: try walk(entry.value, path: path + [entry.key], comments: comments + pending)))
+                pending = []
+            }
+            return .mapping(out)
+        case .sequence(let items):
+            var out: [SOPSValue] = []
+            for item in items { out.append(try walk(item, path: path, comments: comments)) }
+            return .sequence(out)
+        case .scalar(let scalar):
+            let selected = rule.encrypts(path: path, comments: comments)
+            let aad = path.joined(separator: ":") + ":"
+            switch mode {
+            case .encrypt:
+                if !macOnlyEncrypted || selected { hasher.update(Array(scalar.canonicalText.utf8)) }
+                guard selected else { return value }
+                let text = scalar.canonicalText
+                if text.isEmpty { return .scalar(.string("")) }
+                return .scalar(.string(ValueCipher.encrypt(text, type: scalar.typeName, key: key, aad: aad)))
+            case .decrypt:
+                guard selected else {
+                    if !macOnlyEncrypted { hasher.update(Array(scalar.canonicalText.utf8)) }
+                    return value
+                }
+                guard case .string(let stored) = scalar else {
+                    throw .format("the value at \(Self.describe(path)) should be encrypted but is a \(scalar.typeName)")
+                }
+                if stored.isEmpty { return value }
+                guard let parsed = ValueCipher.parse(stored) else {
+                    throw .format("the value at \(Self.describe(path)) should be encrypted but is not an ENC[…] string")
+                }
+                guard let text = ValueCipher.decrypt(parsed, key: key, aad: aad) else {
+                    throw .valueTampered(path: Self.describe(path))
+                }
+                guard let typed = SOPSScalar.parse(text, type: parsed.type) else {
+                    throw .format("the value at \(Self.describe(path)) has the unknown type \(parsed.type)")
+                }
+                hasher.update(Array(typed.canonicalText.utf8))
+                return .scalar(typed)
+            }
+        }
+    }
+
+    /// Comments use their container's path; one that does not decrypt is kept as it is (as sops does).
+    mutating func comment(_ entry: SOPSEntry, path: [String], comments: [String]) throws(SOPSError) -> SOPSEntry {
+        guard case .scalar(let scalar) = entry.value else { return entry }
+        let text = scalar.plainText
+        let selected: Bool
+        switch rule {
+        case .encryptedCommentRegex: selected = comments.contains { SelectionRule.matches(rule.value, $0) }
+        default: selected = rule.encrypts(path: path, comments: comments + [text])
+        }
+        guard selected else { return entry }
+        let aad = path.joined(separator: ":") + ":"
+        switch mode {
+        case .encrypt:
+            return text.isEmpty ? entry : .comment(ValueCipher.encrypt(text, type: "comment", key: key, aad: aad))
+        case .decrypt:
+            guard let parsed = ValueCipher.parse(text), let plain = ValueCipher.decrypt(parsed, key: key, aad: aad) else { return entry }
+            return .comment(plain)
+        }
+    }
+
+    static func describe(_ path: [String]) -> String { path.isEmpty ? "(top level)" : path.joined(separator: ".") }
+}
+
+/// YAML nodes for output, with scalars quoted wherever go-yaml would otherwise read another type.
+enum YAMLOutput {
+    static func node(_ value: SOPSValue, metadata: Bool) -> Node {
+        switch value {
+        case .null: return Node(.scalar("null", .plain))
+        case .sequence(let items): return Node(.sequence(items.map { node($0, metadata: metadata) }))
+        case .mapping(let entries):
+            return Node(.mapping(entries.filter { !$0.isComment }.map { entry in
+                let isArmor = entry.key == "enc"
+                var child = node(entry.value, metadata: metadata)
+                if isArmor, case .scalar(let text, _) = child.content, text.contains("\n") { child.content = .scalar(text, .literal) }
+                if entry.key == "lastmodified", case .scalar(let text, _) = child.content { child.content = .scalar(text, .doubleQuoted) }
+                return Node.Pair(key: string(entry.key), value: child)
+            }))
+        case .scalar(let scalar):
+            switch scalar {
+            case .string(let text): return string(text)
+            case .time(let text): return Node(.scalar(text, .plain))
+            case .int, .float, .bool: return Node(.scalar(scalar.yamlText, .plain))
+            }
+        }
+    }
+
+    static func string(_ text: String) -> Node {
+        if text.contains("\n") { return Node(.scalar(text, .literal)) }
+        if case .string(let same) = YAMLTree.resolve(text, style: .plain, tag: nil), same == text {
+            return Node(.scalar(text, .any))
+        }
+        return Node(.scalar(text, .doubleQuoted))
+    }
+}
+
+extension SOPSScalar {
+    var yamlText: String {
+        switch self {
+        case .bool(let value): value ? "true" : "false"
+        case .float(let value):
+            if value.isNaN { ".nan" } else if value.isInfinite { value > 0 ? ".inf" : "-.inf" } else {
+                SOPSScalar.goFloat(value).contains(".") ? SOPSScalar.goFloat(value) : SOPSScalar.goFloat(value) + ".0"
+            }
+        default: canonicalText
+        }
+    }
+}
