@@ -34,8 +34,8 @@ let package = Package(
         .target(name: "IntegrationsAPI"),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
-        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "IntegrationsAPI", "Emulator"]),
-        .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
+        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "Emulator"]),
+        .target(name: "IntopsCLI", dependencies: ["Reconciler", "SOPS"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
         .executableTarget(

@@ -66,6 +66,12 @@ extension SOPS {
         return scalar.plainText
     }
 
+    /// The file's first document as stored (keys in clear, values encrypted), without decrypting: enough to check
+    /// that a reference names a key.
+    public static func structure(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> SOPSValue? {
+        try load(bytes, format: format, file: file).documents.first
+    }
+
     // MARK: - Decrypting
 
     /// Decrypts a SOPS file with the keyring's age identities. Files whose key groups hold no age recipient

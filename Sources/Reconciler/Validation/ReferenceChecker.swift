@@ -14,7 +14,7 @@ struct ReferenceChecker {
         case missing
         case outside
         case unreadable(String)
-        case tree(Node?)
+        case tree(SOPSValue?)
     }
 
     init(root: String) {
@@ -49,21 +49,12 @@ struct ReferenceChecker {
                 return [.error(reference.location, "SOPS file \(display(path)) cannot be read: \(why)")]
             case .tree(let tree):
                 guard let tree else { return [] }
-                var node = tree
-                for (depth, token) in pointer.enumerated() {
-                    let next: Node?
-                    switch node.content {
-                    case .mapping: next = depth == 0 && token == SOPS.metadataKey ? nil : node[token]
-                    case .sequence(let items): next = Int(token).flatMap { items.indices.contains($0) ? items[$0] : nil }
-                    case .scalar: next = nil
-                    }
-                    guard let next else {
-                        return [.error(reference.location, "SOPS file \(display(path)) has no value at #/\(pointer.joined(separator: "/")); check the key's spelling")]
-                    }
-                    node = next
+                let pointerText = "#/" + pointer.joined(separator: "/")
+                guard pointer.first != SOPS.metadataKey, let value = tree.lookup(pointer) else {
+                    return [.error(reference.location, "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling")]
                 }
-                guard node.isScalar else {
-                    return [.error(reference.location, "SOPS file \(display(path)) holds \(node.kindDescription) at #/\(pointer.joined(separator: "/")), not a single value")]
+                guard case .scalar = value else {
+                    return [.error(reference.location, "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value")]
                 }
                 return []
             }
@@ -89,24 +80,12 @@ struct ReferenceChecker {
     /// The key structure of a SOPS file in any of its formats.
     private static func parseSecretsFile(_ path: String) -> FileCheck {
         guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("permission denied") }
-        switch SOPS.Format(path: path) {
-        case .yaml, .json:
-            do {
-                guard let document = try YAMLParser.parse([UInt8](data), file: path).first else { return .tree(nil) }
-                return .tree(document.root)
-            } catch {
-                return .unreadable("\(error.message) at line \(error.location.line)")
-            }
-        case .dotenv:
-            var pairs: [Node.Pair] = []
-            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                guard !trimmed.isEmpty, !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") else { continue }
-                pairs.append(Node.Pair(key: .string(String(trimmed[..<equals])), value: .string("")))
-            }
-            return .tree(Node(.mapping(pairs)))
-        case .binary:
-            return .tree(nil)
+        let format = SOPS.Format(path: path)
+        guard format != .binary else { return .tree(nil) }
+        do {
+            return .tree(try SOPS.structure(Array(data), format: format, file: path))
+        } catch {
+            return .unreadable("\(error)")
         }
     }
 }

@@ -1,0 +1,79 @@
+import Age
+import CryptoPrimitives
+import Foundation
+import SOPS
+
+/// `intops init`: a new project with its age identity, recipients and encrypted fingerprint key.
+public enum ProjectInitializer {
+    public struct Report: Sendable {
+        public var projectFile: String
+        public var fingerprintKeyFile: String
+        /// Set when a new identity was written.
+        public var newIdentityFile: String?
+        public var recipient: String
+        public var warnings: [String]
+    }
+
+    public static func run(in directory: String, environment: [String: String], now: Date = Date()) throws(SecretFileError) -> Report {
+        let projectFile = directory + "/intops.yaml"
+        guard !FileManager.default.fileExists(atPath: projectFile) else {
+            throw SecretFileError("\(projectFile) already exists; intops init never overwrites a project")
+        }
+        var keyring: SOPSKeyring
+        do {
+            keyring = try SOPSKeyring.fromEnvironment(environment)
+        } catch {
+            throw SecretFileError("the age identity \(error)")
+        }
+        var newIdentityFile: String?
+        var identity = keyring.identities.compactMap { $0 as? X25519Identity }.first
+        if identity == nil {
+            let home = environment["HOME"] ?? NSHomeDirectory()
+            let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+            let path = environment["SOPS_AGE_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? config + "/sops/age/keys.txt"
+            identity = try SecretFiles.keygen(to: path, now: now).identity
+            newIdentityFile = path
+        }
+        let recipient = identity!.recipient
+
+        let keyFile = directory + "/.intops/fingerprint-key.enc.yaml"
+        var key = SecureRandom.bytes(32)
+        defer { secureZero(&key) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory + "/.intops", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory + "/integrations", withIntermediateDirectories: true)
+            let document = SOPSValue.mapping([SOPSEntry(key: "key", value: .scalar(.string(key.hex)))])
+            try AtomicFile.write(try SOPS.encrypt([document], format: .yaml, recipients: [recipient], now: now), to: keyFile, mode: 0o644)
+            try AtomicFile.write(Array(projectText(recipient: recipient.description).utf8), to: projectFile, mode: 0o644)
+        } catch {
+            throw SecretFileError("\(error)")
+        }
+        return Report(
+            projectFile: projectFile, fingerprintKeyFile: keyFile, newIdentityFile: newIdentityFile,
+            recipient: recipient.description, warnings: keyring.warnings)
+    }
+
+    static func projectText(recipient: String) -> String {
+        """
+        # yaml-language-server: $schema=https://intops.dev/schemas/project.schema.json
+        # Created by intops init. Point api.url at https://api.achievemomentum.com and set each organization's
+        # token to manage the live API; sandbox: runs the emulator inside intops.
+        apiVersion: intops/v1
+        kind: Project
+        api:
+          url: sandbox:.intops/sandbox.json
+        organizations:
+          my-org:
+            auth: bearer
+            token: ref+env://INTOPS_TOKEN_MY_ORG
+        manifests:
+          - integrations/
+        state: .intops/state.json
+        fingerprintKey: ref+sops://.intops/fingerprint-key.enc.yaml#/key
+        # Everyone who may decrypt the project's secrets (age recipients); intops secrets encrypt uses them.
+        recipients:
+          - \(recipient)
+
+        """
+    }
+}

@@ -1,0 +1,160 @@
+import Age
+import CryptoPrimitives
+import Foundation
+import SOPS
+
+/// A secrets-file operation that failed; it names the file, never a value.
+public struct SecretFileError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// `intops secrets …`: SOPS files encrypted to age, read and written natively, behaving like `sops -e/-d`.
+public enum SecretFiles {
+    /// A new age identity, as `age-keygen` writes it, to `path` with mode 0600 (never over an existing file).
+    public static func keygen(to path: String?, now: Date = Date()) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
+        let identity = X25519Identity.generate()
+        let formatter = ISO8601DateFormatter()
+        let text = AgeIdentityFile.render(identity, created: formatter.string(from: now))
+        guard let path else { return (identity, text) }
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw SecretFileError("\(path) already exists; intops never overwrites an identity (choose another --out)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try AtomicFile.write(Array(text.utf8), to: path, mode: 0o600)
+        } catch {
+            throw SecretFileError("\(error)")
+        }
+        return (identity, text)
+    }
+
+    /// The recipients to encrypt to: the ones given, else the project's `recipients`, else `SOPS_AGE_RECIPIENTS`.
+    public static func recipients(
+        given: [String], project: Project?, environment: [String: String]
+    ) throws(SecretFileError) -> [X25519Recipient] {
+        var texts = given.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if texts.isEmpty, let project { texts = project.recipients }
+        if texts.isEmpty, let fromEnvironment = environment["SOPS_AGE_RECIPIENTS"] {
+            texts = fromEnvironment.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        }
+        guard !texts.isEmpty else {
+            throw SecretFileError("no age recipient: pass --age age1…, or list recipients in intops.yaml")
+        }
+        var recipients: [X25519Recipient] = []
+        for text in texts {
+            guard let recipient = X25519Recipient(text) else {
+                throw SecretFileError("\(text) is not an age X25519 recipient (age1… in lower case)")
+            }
+            recipients.append(recipient)
+        }
+        return recipients
+    }
+
+    static func read(_ path: String) throws(SecretFileError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SecretFileError("\(path) cannot be read (missing or not permitted)")
+        }
+        return Array(data)
+    }
+
+    public static func encrypt(
+        file path: String, recipients: [X25519Recipient], rule: SelectionRule = .default, macOnlyEncrypted: Bool = false
+    ) throws(SecretFileError) -> [UInt8] {
+        let format = SOPS.Format(path: path)
+        do {
+            let documents = try SOPS.parsePlaintext(try read(path), format: format, file: path)
+            return try SOPS.encrypt(documents, format: format, recipients: recipients, rule: rule, macOnlyEncrypted: macOnlyEncrypted)
+        } catch let error as SOPSError {
+            throw SecretFileError("\(path): \(SecretResolver.sentence(error))")
+        } catch let error as SecretFileError {
+            throw error
+        } catch {
+            throw SecretFileError("\(path): \(error)")
+        }
+    }
+
+    public static func decrypt(file path: String, keyring: SOPSKeyring, ignoreMAC: Bool = false) throws(SecretFileError) -> [UInt8] {
+        let bytes = try read(path)
+        do {
+            return SOPS.render(try SOPS.decrypt(bytes, format: SOPS.Format(path: path), file: path, keyring: keyring, ignoreMAC: ignoreMAC))
+        } catch {
+            throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
+        }
+    }
+
+    public static func updateKeys(file path: String, keyring: SOPSKeyring, recipients: [X25519Recipient]) throws(SecretFileError) {
+        let bytes = try read(path)
+        do {
+            let updated = try SOPS.updateKeys(bytes, format: SOPS.Format(path: path), file: path, keyring: keyring, recipients: recipients)
+            try AtomicFile.write(updated, to: path)
+        } catch let error as SOPSError {
+            throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
+        } catch {
+            throw SecretFileError("\(error)")
+        }
+    }
+
+    /// Decrypts to a 0600 file in a private directory, runs the editor on it, re-encrypts to the same recipients
+    /// and rules when it changed, and removes the plaintext on every way out.
+    /// - Returns: whether the file changed.
+    public static func edit(
+        file path: String, keyring: SOPSKeyring, editor: String, run: (String, String) throws -> Int32
+    ) throws(SecretFileError) -> Bool {
+        let bytes = try read(path)
+        let format = SOPS.Format(path: path)
+        let decrypted: DecryptedSOPS
+        do {
+            decrypted = try SOPS.decrypt(bytes, format: format, file: path, keyring: keyring)
+        } catch {
+            throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
+        }
+        var template = Array((NSTemporaryDirectory() + "/intops-edit-XXXXXX").utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SecretFileError("cannot create a private temporary directory")
+        }
+        let directory = String(cString: created)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let plaintextPath = directory + "/" + (path as NSString).lastPathComponent
+        var plaintext = SOPS.render(decrypted)
+        defer { secureZero(&plaintext) }
+        do {
+            try AtomicFile.write(plaintext, to: plaintextPath, mode: 0o600)
+        } catch {
+            throw SecretFileError("\(error)")
+        }
+        defer {
+            // Overwrite before removing, so the plaintext does not linger in the freed blocks of a plain file.
+            if let handle = FileHandle(forWritingAtPath: plaintextPath) {
+                let size = (try? handle.seekToEnd()) ?? 0
+                try? handle.seek(toOffset: 0)
+                handle.write(Data(count: Int(size)))
+                try? handle.close()
+            }
+            unlink(plaintextPath)
+        }
+        let status: Int32
+        do {
+            status = try run(editor, plaintextPath)
+        } catch {
+            throw SecretFileError("cannot start the editor \(editor)")
+        }
+        guard status == 0 else { throw SecretFileError("the editor exited with \(status); \(path) is unchanged") }
+        var edited = try read(plaintextPath)
+        defer { secureZero(&edited) }
+        guard edited != plaintext else { return false }
+        let recipients = decrypted.metadata.groups.flatMap(\.age).compactMap { X25519Recipient($0.recipient) }
+        do {
+            let documents = try SOPS.parsePlaintext(edited, format: format, file: path)
+            let sealed = try SOPS.encrypt(
+                documents, format: format, recipients: recipients, rule: decrypted.metadata.rule,
+                macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted)
+            try AtomicFile.write(sealed, to: path)
+        } catch let error as SOPSError {
+            throw SecretFileError("the edited \(path) \(SecretResolver.sentence(error)); the file is unchanged")
+        } catch {
+            throw SecretFileError("\(error)")
+        }
+        return true
+    }
+}

@@ -1,0 +1,100 @@
+import Age
+import CryptoPrimitives
+import Foundation
+import SOPS
+import YAML
+
+/// Turns secret references into ``SecretValue``s. Each SOPS file is read and decrypted once per run however many
+/// references point into it; the keyring is looked up only when the first SOPS reference needs it.
+public final class SecretResolver: @unchecked Sendable {
+    private let root: String
+    private let environment: [String: String]
+    private let lock = NSLock()
+    private var keyring: Result<SOPSKeyring, AgeKeyError>?
+    private var decrypted: [String: Result<SOPSValue, SOPSError>] = [:]
+    /// Warnings met on the way (an identity file others can read); each once.
+    public private(set) var warnings: [String] = []
+
+    public init(root: String, environment: [String: String]) {
+        self.root = root
+        self.environment = environment
+    }
+
+    /// The value a reference names, or a diagnostic at the reference saying why not (never the value).
+    public func resolve(_ reference: SecretReference) throws(Diagnostic) -> SecretValue {
+        let display = { (path: String) in ProjectPaths.display(path, relativeTo: self.root) }
+        switch reference.source {
+        case .inline(let value):
+            return SecretValue(value)
+        case .env(let name):
+            guard let value = environment[name] else {
+                throw .error(reference.location, "environment variable \(name) is not set; export it or change the reference")
+            }
+            return SecretValue(value)
+        case .file(let path):
+            guard var data = FileManager.default.contents(atPath: path) else {
+                throw .error(reference.location, "secret file \(display(path)) cannot be read")
+            }
+            if data.last == 10 { data.removeLast() }
+            return SecretValue(bytes: Array(data))
+        case .sops(let path, let pointer):
+            let tree: SOPSValue
+            switch decrypt(path) {
+            case .success(let value): tree = value
+            case .failure(let error): throw .error(reference.location, "SOPS file \(display(path)) \(Self.sentence(error))")
+            }
+            let pointerText = "#/" + pointer.joined(separator: "/")
+            guard let value = tree.lookup(pointer) else {
+                throw .error(reference.location, "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling")
+            }
+            guard case .scalar(let scalar) = value else {
+                throw .error(reference.location, "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value")
+            }
+            return SecretValue(scalar.plainText)
+        }
+    }
+
+    /// How many SOPS files were decrypted (each once).
+    public var decryptedFileCount: Int { lock.withLock { decrypted.count } }
+
+    private func decrypt(_ path: String) -> Result<SOPSValue, SOPSError> {
+        lock.lock()
+        defer { lock.unlock() }
+        if let known = decrypted[path] { return known }
+        let result: Result<SOPSValue, SOPSError>
+        if let data = FileManager.default.contents(atPath: path) {
+            switch loadKeyring() {
+            case .failure(let error):
+                result = .failure(.noIdentity("cannot be decrypted: the age identity \(error)"))
+            case .success(let keyring):
+                result = Result { () throws(SOPSError) -> SOPSValue in
+                    let file = try SOPS.decrypt(Array(data), format: SOPS.Format(path: path), file: path, keyring: keyring)
+                    return file.documents.first ?? .mapping([])
+                }
+            }
+        } else {
+            result = .failure(.format("cannot be read"))
+        }
+        decrypted[path] = result
+        return result
+    }
+
+    private func loadKeyring() -> Result<SOPSKeyring, AgeKeyError> {
+        if let keyring { return keyring }
+        let loaded = Result { () throws(AgeKeyError) -> SOPSKeyring in try SOPSKeyring.fromEnvironment(environment) }
+        if case .success(let found) = loaded { warnings += found.warnings }
+        keyring = loaded
+        return loaded
+    }
+
+    static func sentence(_ error: SOPSError) -> String {
+        switch error {
+        case .format(let reason): "is not a valid SOPS file: \(reason)"
+        case .notEncrypted: "is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place"
+        case .noIdentity(let reason): reason.hasPrefix("cannot") ? reason : "cannot be decrypted: \(reason)"
+        case .valueTampered(let path): "was altered: the value at \(path) does not decrypt"
+        case .macMismatch: "was altered: its MAC does not match its values"
+        case .unsupportedKeys(let reason), .encryption(let reason): reason
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Whole-file writes that never leave a partial file: a temporary file beside the target, flushed to disk, then
+/// renamed over it.
+public enum AtomicFile {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// - Parameter mode: the new file's permissions; an existing file's are kept when nil.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t? = nil) throws(Failure) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let existingMode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
+        let permissions = mode ?? existingMode.map { mode_t($0) } ?? 0o644
+        var template = Array(((directory.isEmpty ? "." : directory) + "/.intops-tmp-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw Failure(description: "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))") }
+        let temporary = String(cString: template)
+        var ok = fchmod(fd, permissions) == 0
+        var offset = 0
+        while ok && offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                ok = false
+            } else {
+                offset += written
+            }
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw Failure(description: "cannot write \(path): \(reason)")
+        }
+    }
+}
