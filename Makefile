@@ -32,9 +32,12 @@ build: deps
 	$(SWIFT) build
 
 # Validates the examples project against the embedded sandbox emulator.
+# The examples' secrets are encrypted to a demo identity committed with them (public on purpose).
 demo: deps
 	$(SWIFT) build -c release --product intops
-	$(RELEASE_BIN)/intops --chdir examples validate
+	chmod 600 examples/.intops/demo-age-key.txt
+	SOPS_AGE_KEY_FILE=examples/.intops/demo-age-key.txt $(RELEASE_BIN)/intops --chdir examples validate
+	SOPS_AGE_KEY_FILE=examples/.intops/demo-age-key.txt $(RELEASE_BIN)/intops --chdir examples secrets decrypt secrets/globex.enc.yaml > /dev/null
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -113,15 +113,24 @@ extension SOPS {
 
     static func recoverDataKey(_ metadata: SOPSMetadata, keyring: SOPSKeyring) throws(SOPSError) -> [UInt8] {
         var shares: [[UInt8]] = []
+        /// A damaged age file says more than "no identity matched".
+        var damage: (recipient: String, error: AgeError)?
         for group in metadata.groups {
             for key in group.age {
-                if let plain = try? Age.decrypt(Array(key.enc.utf8), identities: keyring.identities) {
-                    shares.append(plain)
+                do {
+                    shares.append(try Age.decrypt(Array(key.enc.utf8), identities: keyring.identities))
                     break
+                } catch .noMatch {
+                    continue
+                } catch {
+                    if damage == nil { damage = (key.recipient, error) }
                 }
             }
         }
         let recipients = metadata.groups.flatMap { $0.age.map(\.recipient) }
+        if shares.isEmpty, let damage {
+            throw .format("its data key for \(damage.recipient) cannot be read: \(damage.error)")
+        }
         let noMatch = SOPSError.noIdentity(
             "no age identity opens its data key (it is encrypted to \(recipients.joined(separator: ", "))); "
                 + (keyring.sources.isEmpty

@@ -46,6 +46,13 @@ import Testing
             result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt"))
     }
 
+    @Test(arguments: ["secrets", "init"])
+    func commandHelpGolden(_ command: String) async throws {
+        let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
+        try TestSupport.expectGolden(
+            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/\(command)-help.txt"))
+    }
+
     @Test func versionTwoWays() async {
         let command = await TestSupport.run(["version"], in: TestSupport.examples)
         let flag = await TestSupport.run(["--version"], in: TestSupport.examples)

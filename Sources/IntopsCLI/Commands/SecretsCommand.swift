@@ -111,10 +111,11 @@ enum SecretsCommand {
                 console.err("error: unknown secrets subcommand '\(subcommand)'; use keygen, encrypt, decrypt, edit or updatekeys")
                 return ExitCode.usage
             }
-        } catch let error as SecretFileError {
-            return fail(error.description)
         } catch {
-            return fail("\(error)")
+            // Messages name the file as the user wrote it, relative to where intops was started.
+            var message = "\(error)"
+            if let file { message = message.replacingOccurrences(of: file, with: ProjectPaths.display(file, relativeTo: invocation.workingDirectory)) }
+            return fail(message)
         }
     }
 

@@ -1,0 +1,178 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `intops init` and `intops secrets …` run as a user runs them, against the real sops where it matters.
+@Suite struct SecretsCommandTests {
+    let directory: URL
+    let config: URL
+
+    init() throws {
+        directory = try TestSupport.temporaryDirectory()
+        config = directory.appendingPathComponent("config")
+    }
+
+    /// A private home for identities: XDG_CONFIG_HOME inside the test's folder.
+    var environment: [String: String] { ["XDG_CONFIG_HOME": config.path, "HOME": directory.path] }
+    var keyFile: String { config.appendingPathComponent("sops/age/keys.txt").path }
+
+    func intops(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> RunResult {
+        try await TestSupport.runProcess(arguments, in: directory, environment: environment.merging(extra) { $1 })
+    }
+
+    func write(_ text: String, _ name: String) throws {
+        try text.write(to: directory.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    func read(_ name: String) throws -> String {
+        try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    @Test func initCreatesAProjectAnIdentityAndAnEncryptedKey() async throws {
+        let result = try await intops(["init"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("created the age identity \(keyFile) (mode 0600)"))
+        let mode = try FileManager.default.attributesOfItem(atPath: keyFile)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try read(".intops/fingerprint-key.enc.yaml").contains("ENC[AES256_GCM,data:"))
+        // The real sops reads what init wrote.
+        try Subprocess.requireTool("sops")
+        let sops = try await Subprocess.run(
+            ["sops", "-d", directory.appendingPathComponent(".intops/fingerprint-key.enc.yaml").path],
+            environment: ["SOPS_AGE_KEY_FILE": keyFile])
+        #expect(sops.status == 0)
+        #expect(sops.stdoutText.range(of: #"^key: [0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
+        // The project validates, and a second init refuses to overwrite it.
+        #expect(try await intops(["validate"]).status == 0)
+        let again = try await intops(["init"])
+        #expect(again.status == 1 && again.stderr.contains("already exists; intops init never overwrites a project"))
+    }
+
+    @Test func encryptDecryptAndUpdateKeysInteroperateWithSops() async throws {
+        try Subprocess.requireTool("sops")
+        _ = try await intops(["init"])
+        try write("db:\n  password: s3cret\n  port: 5432\n", "app.yaml")
+        let encrypted = try await intops(["secrets", "encrypt", "--in-place", "app.yaml"])
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        #expect(try !read("app.yaml").contains("s3cret"))
+        let sops = try await Subprocess.run(["sops", "-d", directory.appendingPathComponent("app.yaml").path], environment: ["SOPS_AGE_KEY_FILE": keyFile])
+        #expect(sops.stdoutText == "db:\n    password: s3cret\n    port: 5432\n")
+        let decrypted = try await intops(["secrets", "decrypt", "app.yaml"])
+        #expect(decrypted.status == 0 && decrypted.stdout == "db:\n  password: s3cret\n  port: 5432\n")
+
+        // A teammate's key is added; both can decrypt; the values stay.
+        let teammate = try await intops(["secrets", "keygen", "--out", "teammate.txt"])
+        let recipient = String(teammate.stderr.dropFirst("Public key: ".count)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let project = try read("intops.yaml")
+        let own = project.components(separatedBy: "\n").first { $0.hasPrefix("  - age1") }!
+        let updated = try await intops(["secrets", "updatekeys", "--age", String(own.dropFirst(4)), "--age", recipient, "app.yaml"])
+        #expect(updated.status == 0, "\(updated.stderr)")
+        let asTeammate = try await intops(
+            ["secrets", "decrypt", "app.yaml"], environment: ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("teammate.txt").path, "XDG_CONFIG_HOME": "/nonexistent"])
+        #expect(asTeammate.stdout == "db:\n  password: s3cret\n  port: 5432\n", "\(asTeammate.stderr)")
+    }
+
+    @Test func editReencryptsAndLeavesNoPlaintext() async throws {
+        _ = try await intops(["init"])
+        try write("token: before\n", "t.yaml")
+        _ = try await intops(["secrets", "encrypt", "-i", "t.yaml"])
+        let scratch = directory.appendingPathComponent("scratch")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let edited = try await intops(["secrets", "edit", "t.yaml"], environment: ["EDITOR": "sed -i s/before/after/", "TMPDIR": scratch.path])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        #expect(try await intops(["secrets", "decrypt", "t.yaml"]).stdout == "token: after\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty, "the plaintext copy is gone")
+        // A failing editor changes nothing and still removes the copy.
+        let before = try read("t.yaml")
+        let failed = try await intops(["secrets", "edit", "t.yaml"], environment: ["EDITOR": "false", "TMPDIR": scratch.path])
+        #expect(failed.status == 1 && failed.stderr.contains("the editor exited with 1"))
+        #expect(try read("t.yaml") == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
+    }
+
+    /// Each damaged file gives one line, exit 1, and no crash.
+    @Test func damagedFilesGiveOneClearLine() async throws {
+        _ = try await intops(["init"])
+        try write("a: one\nb: two\nc_unencrypted: three\n", "s.yaml")
+        _ = try await intops(["secrets", "encrypt", "-i", "s.yaml"])
+        let good = try read("s.yaml")
+        let lines = good.components(separatedBy: "\n")
+        let a = lines.first { $0.hasPrefix("a: ") }!
+        let macLine = lines.first { $0.contains("mac: ENC[") }!
+        let armorLine = lines.first { $0.hasPrefix("        YWdl") || $0.hasPrefix("      YWdl") }!
+        let cases: [(String, String, String)] = [
+            ("tampered value", good.replacingOccurrences(of: a, with: a.replacingOccurrences(of: "data:", with: "data:QUFB")), "error: s.yaml was altered: the value at a does not decrypt"),
+            ("tampered MAC", good.replacingOccurrences(of: macLine, with: macLine.replacingOccurrences(of: "data:", with: "data:AA")), "s.yaml was altered: the value at sops.mac does not decrypt"),
+            ("edited clear value", good.replacingOccurrences(of: "c_unencrypted: three", with: "c_unencrypted: four"), "s.yaml was altered: its MAC does not match its values"),
+            ("truncated", String(good.prefix(good.count / 3)), "s.yaml is not a valid SOPS file"),
+            ("garbage armor", good.replacingOccurrences(of: armorLine, with: "        !!!garbage!!!"), "cannot be read: the age armor is malformed"),
+            ("unknown version", good.replacingOccurrences(of: armorLine, with: armorLine.replacingOccurrences(of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx", with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy")), "cannot be read: the age"),
+        ]
+        for (name, text, message) in cases {
+            try write(text, "s.yaml")
+            let result = try await intops(["secrets", "decrypt", "s.yaml"])
+            #expect(result.status == 1, "\(name)")
+            #expect(result.stderr.hasSuffix("\n") && result.stderr.dropLast().contains("\n") == false, "\(name): one line, got \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(name): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+        try write(good, "s.yaml")
+        let wrong = try await intops(["secrets", "decrypt", "s.yaml"], environment: ["XDG_CONFIG_HOME": "/nonexistent", "SOPS_AGE_KEY_FILE": ""])
+        #expect(wrong.status == 1)
+        #expect(wrong.stderr.contains("no age identity opens its data key") && wrong.stderr.contains("set SOPS_AGE_KEY_FILE"))
+    }
+
+    @Test func identityReadableByOthersIsWarnedAbout() async throws {
+        _ = try await intops(["init"])
+        try write("x: y\n", "w.yaml")
+        _ = try await intops(["secrets", "encrypt", "-i", "w.yaml"])
+        chmod(keyFile, 0o644)
+        let result = try await intops(["secrets", "decrypt", "w.yaml"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("can be read by other users (mode 644); run chmod 600"))
+    }
+
+    /// Canary values set as secrets never show in any output or file intops writes, plain, hex or base64.
+    @Test func canariesNeverLeak() async throws {
+        let canaries = ["canary-7f3a91-login", "canary-b2c4d8-key", "canary-e5f6a7-token"]
+        _ = try await intops(["init"])
+        try write("login: \(canaries[0])\nkey: \(canaries[1])\n", "c.yaml")
+        try write("{\"token\": \"\(canaries[2])\"}", "c.json")
+        try write("TOKEN=\(canaries[2])\n", "c.env")
+        var outputs: [String] = []
+        for file in ["c.yaml", "c.json", "c.env"] {
+            for verbose in [[], ["--verbose"]] {
+                let result = try await intops(verbose + ["secrets", "encrypt", file])
+                outputs.append(result.stderr)
+                _ = result.stdout  // the ciphertext, checked below as the files written
+            }
+            let inPlace = try await intops(["secrets", "encrypt", "-i", file])
+            outputs += [inPlace.stdout, inPlace.stderr]
+            let update = try await intops(["--verbose", "secrets", "updatekeys", file])
+            outputs += [update.stdout, update.stderr]
+            // Error paths: damaged files and a missing identity.
+            let good = try read(file)
+            try write(good.replacingOccurrences(of: "ENC[AES256_GCM,data:", with: "ENC[AES256_GCM,data:AA"), file)
+            for verbose in [[], ["--verbose"]] {
+                let damaged = try await intops(verbose + ["secrets", "decrypt", file])
+                outputs += [damaged.stdout, damaged.stderr]
+            }
+            try write(good, file)
+            let noKey = try await intops(["secrets", "decrypt", file], environment: ["XDG_CONFIG_HOME": "/nonexistent"])
+            outputs += [noKey.stdout, noKey.stderr]
+            let validate = try await intops(["--verbose", "validate"])
+            outputs += [validate.stdout, validate.stderr]
+        }
+        let writtenFiles = try FileManager.default.subpathsOfDirectory(atPath: directory.path)
+            .filter { !$0.hasPrefix("config") }
+            .compactMap { try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) }
+        for canary in canaries {
+            let forms = [canary, Data(canary.utf8).base64EncodedString(), Data(canary.utf8).map { String(format: "%02x", $0) }.joined(),
+                         Data(canary.utf8).map { String(format: "%02X", $0) }.joined()]
+            for form in forms {
+                #expect(!outputs.contains { $0.contains(form) }, "\(canary) leaked into output")
+                #expect(!writtenFiles.contains { $0.contains(form) }, "\(canary) leaked into a file")
+            }
+        }
+    }
+}
