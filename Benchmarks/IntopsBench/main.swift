@@ -7,6 +7,7 @@ import Foundation
 //   intops-bench validate --integrations N --files F [--runs R]
 //   intops-bench bad-inputs DIR [--runs R]
 //   intops-bench emulator-throughput [--connections 32] [--requests 2000] [--runs 5]
+//   intops-bench sops-decrypt [--files 1000] [--values 10] [--peer-sample 100] [--runs 5]
 //   intops-bench client-parallel [--count 2000] [--parallelism 32] [--latency-ms 20] [--runs 5]
 //
 // Wall-clock figures come from running the release `intops` binary as a user would (process start included).
@@ -274,6 +275,11 @@ case "emulator-throughput":
     try APIBenchmarks.throughput(
         emulator: emulatorBinary, connections: options.int("connections", 32),
         requestsPerConnection: options.int("requests", 2000), runs: options.int("runs", 5))
+
+case "sops-decrypt":
+    try SOPSBenchmark.run(
+        files: options.int("files", 1000), values: options.int("values", 10), peerSample: options.int("peer-sample", 100),
+        runs: options.int("runs", 5))
 
 case "client-parallel":
     try APIBenchmarks.clientParallel(
