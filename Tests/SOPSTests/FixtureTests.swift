@@ -104,3 +104,24 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
         }
     }
 }
+
+@Suite struct DelegationTests {
+    /// A file encrypted only to PGP goes to the real sops, which here has no PGP key: the error says so.
+    @Test func pgpOnlyFilesAreHandedToSops() throws {
+        let url = fixtures.appendingPathComponent("sops/upstream-sops/example.yaml")
+        let bytes = Array(try Data(contentsOf: url))
+        #expect(throws: SOPSError.self) {
+            try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
+        }
+        do {
+            _ = try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: []))
+        } catch {
+            guard case .unsupportedKeys(let reason) = error else {
+                Issue.record("expected unsupportedKeys, got \(error)")
+                return
+            }
+            #expect(reason.hasPrefix("is encrypted only to pgp keys"))
+            #expect(reason.contains("sops -d failed") || reason.contains("install sops"))
+        }
+    }
+}
