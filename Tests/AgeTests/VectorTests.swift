@@ -4,8 +4,9 @@ import Testing
 
 @testable import Age
 
+/// The vendored fixtures (Tests/Fixtures/sops-age; origin and licences in its README).
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/spec/fixtures")
+    .appendingPathComponent("Fixtures/sops-age")
 
 /// One C2SP/CCTV age test vector.
 struct Vector: CustomTestStringConvertible, Sendable {

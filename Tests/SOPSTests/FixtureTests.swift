@@ -5,8 +5,9 @@ import Testing
 
 @testable import SOPS
 
+/// The vendored fixtures (Tests/Fixtures/sops-age; origin and licences in its README).
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/spec/fixtures")
+    .appendingPathComponent("Fixtures/sops-age")
 
 func hexBytes(_ hex: String) -> [UInt8] {
     var out = [UInt8]()
