@@ -34,12 +34,17 @@ build: deps
 	$(SWIFT) build
 
 # Validates the examples project against the embedded sandbox emulator.
-# The examples' secrets are encrypted to a demo identity committed with them (public on purpose).
+# The examples' secrets are encrypted to a demo identity committed with them (public on purpose). The demo plans
+# and applies examples/ against the embedded sandbox emulator, then shows that a second plan is empty.
+DEMO_ENV := SOPS_AGE_KEY_FILE=examples/.intops/demo-age-key.txt
 demo: deps
 	$(SWIFT) build -c release --product intops
 	chmod 600 examples/.intops/demo-age-key.txt
-	SOPS_AGE_KEY_FILE=examples/.intops/demo-age-key.txt $(RELEASE_BIN)/intops --chdir examples validate
-	SOPS_AGE_KEY_FILE=examples/.intops/demo-age-key.txt $(RELEASE_BIN)/intops --chdir examples secrets decrypt secrets/globex.enc.yaml > /dev/null
+	rm -f examples/.intops/sandbox.json examples/.intops/sandbox.json.key examples/.intops/state.json
+	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples validate
+	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples plan
+	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples apply --auto-approve
+	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples plan --detailed-exitcode
 
 test: deps
 	$(SWIFT) build --build-tests

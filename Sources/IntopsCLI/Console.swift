@@ -7,15 +7,21 @@ public struct Console: Sendable {
     public var writeError: @Sendable (String) -> Void
     public var colorOutput: Bool
     public var colorError: Bool
+    /// A line from the person at the terminal (apply's confirmation); nil at end of input.
+    public var readLine: @Sendable () -> String?
+    public var inputIsTerminal: Bool
 
     public init(
         writeOutput: @escaping @Sendable (String) -> Void, writeError: @escaping @Sendable (String) -> Void,
-        colorOutput: Bool = false, colorError: Bool = false
+        colorOutput: Bool = false, colorError: Bool = false, readLine: @escaping @Sendable () -> String? = { nil },
+        inputIsTerminal: Bool = false
     ) {
         self.writeOutput = writeOutput
         self.writeError = writeError
         self.colorOutput = colorOutput
         self.colorError = colorError
+        self.readLine = readLine
+        self.inputIsTerminal = inputIsTerminal
     }
 
     /// The process's own standard output and error.
@@ -25,7 +31,9 @@ public struct Console: Sendable {
             writeOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
             writeError: { FileHandle.standardError.write(Data($0.utf8)) },
             colorOutput: colorAllowed && isatty(STDOUT_FILENO) == 1,
-            colorError: colorAllowed && isatty(STDERR_FILENO) == 1)
+            colorError: colorAllowed && isatty(STDERR_FILENO) == 1,
+            readLine: { Swift.readLine(strippingNewline: true) },
+            inputIsTerminal: isatty(STDIN_FILENO) == 1)
     }
 
     func out(_ line: String) { writeOutput(line + "\n") }

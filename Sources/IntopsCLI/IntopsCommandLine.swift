@@ -31,7 +31,10 @@ public enum IntopsCommandLine {
         OptionSpec(name: "version", help: "Print the version."),
     ]
 
-    static let commands: [CommandSpec] = [InitCommand.spec, ValidateCommand.spec, SecretsCommand.spec, VersionCommand.spec, helpSpec]
+    static let commands: [CommandSpec] = [
+        InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, StateCommand.spec, SecretsCommand.spec,
+        VersionCommand.spec, helpSpec,
+    ]
 
     static let helpSpec = CommandSpec(
         name: "help", summary: "Show help for intops or one of its commands.", arguments: "[COMMAND]",

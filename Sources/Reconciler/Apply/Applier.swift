@@ -1,0 +1,342 @@
+import CryptoPrimitives
+import Foundation
+import IntegrationsAPI
+
+/// What became of one action.
+public struct ActionResult: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case succeeded
+        case failed(String)
+        case skipped(String)
+    }
+
+    public var key: IntegrationKey
+    public var action: ActionKind
+    public var outcome: Outcome
+    public var notes: [String]
+}
+
+public struct ApplyReport: Sendable {
+    public var results: [ActionResult]
+    public var state: IntopsState
+    public var stateError: String?
+
+    public var failed: Bool { stateError != nil || results.contains { if case .succeeded = $0.outcome { false } else { true } } }
+}
+
+/// Keeps the state in memory and on disk as steps complete. Writes are coalesced: a step that completes while a
+/// write is under way is written by the next one, so the file trails the API by at most one write.
+actor StateRecorder {
+    private(set) var state: IntopsState
+    private let store: StateStore
+    private let organizations: [String]
+    private var dirty = false
+    private var writing = false
+    private(set) var error: String?
+
+    init(state: IntopsState, store: StateStore, organizations: [String]) {
+        self.state = state
+        self.store = store
+        self.organizations = organizations
+    }
+
+    func update(_ change: (inout IntopsState) -> Void) async {
+        change(&state)
+        dirty = true
+        await flush()
+    }
+
+    func flush() async {
+        guard !writing else { return }
+        writing = true
+        while dirty {
+            dirty = false
+            var snapshot = state
+            do {
+                try store.save(&snapshot, organizations: organizations)
+                state.serial = snapshot.serial
+            } catch {
+                self.error = error.description
+            }
+            await Task.yield()
+        }
+        writing = false
+    }
+}
+
+/// Plan → API calls → new state (SPEC §5): bounded parallelism across integrations, steps in order within one,
+/// dependencies between actions honoured, the state recorded as each step completes.
+public struct Applier: Sendable {
+    public let client: IntegrationsClient
+    public let desired: [IntegrationKey: DesiredIntegration]
+    public let templates: TemplateValidator
+    public let parallelism: Int
+    public let now: @Sendable () -> Date
+    /// Told when an action starts and ends (progress on stderr for long runs).
+    public let progress: @Sendable (String) -> Void
+
+    public init(
+        client: IntegrationsClient, desired: [DesiredIntegration], templates: TemplateValidator, parallelism: Int,
+        now: @escaping @Sendable () -> Date = { Date() }, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.client = client
+        self.desired = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        self.templates = templates
+        self.parallelism = max(1, parallelism)
+        self.now = now
+        self.progress = progress
+    }
+
+    public func apply(_ plan: Plan, state: IntopsState, store: StateStore, organizations: [String]) async -> ApplyReport {
+        let recorder = StateRecorder(state: state, store: store, organizations: organizations)
+        var results = [ActionResult?](repeating: nil, count: plan.actions.count)
+
+        // Temporary renames that break swaps go first, all of them.
+        var preFailed = Set<Int>()
+        for (index, action) in plan.actions.enumerated() where !action.preSteps.isEmpty {
+            do {
+                for step in action.preSteps { try await run(step, action: action, recorder: recorder, id: action.integrationId) }
+            } catch {
+                preFailed.insert(index)
+                results[index] = ActionResult(key: action.key, action: action.action, outcome: .failed(message(error)), notes: [])
+            }
+        }
+
+        // Then the actions, as their dependencies allow, at most `parallelism` at once.
+        var pending = Set(plan.actions.indices).subtracting(preFailed)
+        var running = 0
+        await withTaskGroup(of: (Int, ActionResult).self) { group in
+            func launchReady() {
+                for index in pending.sorted() where running < parallelism {
+                    let dependencies = plan.actions[index].dependsOn
+                    guard dependencies.allSatisfy({ results[$0] != nil }) else { continue }
+                    pending.remove(index)
+                    if let blocker = dependencies.first(where: { if case .succeeded = results[$0]!.outcome { false } else { true } }) {
+                        results[index] = ActionResult(
+                            key: plan.actions[index].key, action: plan.actions[index].action,
+                            outcome: .skipped("\(plan.actions[blocker].key) did not complete"), notes: [])
+                        continue
+                    }
+                    running += 1
+                    let action = plan.actions[index]
+                    group.addTask { (index, await self.perform(action, recorder: recorder)) }
+                }
+            }
+            launchReady()
+            // Skipped actions may unblock (and skip) others without anything running.
+            while !pending.isEmpty || running > 0 {
+                if running == 0 {
+                    let before = pending.count
+                    launchReady()
+                    if pending.count == before && running == 0 { break }
+                    continue
+                }
+                guard let (index, result) = await group.next() else { break }
+                running -= 1
+                results[index] = result
+                launchReady()
+            }
+        }
+
+        // One list per touched organization records each changed integration's live updatedAt.
+        let touched = Set(plan.actions.map(\.organization))
+        for organization in touched.sorted() {
+            guard let summaries = try? await client.list(organization: organization) else { continue }
+            await recorder.update { state in
+                for index in state.integrations.indices where state.integrations[index].organization == organization {
+                    let id = state.integrations[index].integrationId
+                    guard plan.actions.contains(where: { $0.key == state.integrations[index].key }) else { continue }
+                    if let summary = summaries.first(where: { $0.integrationId == id }) {
+                        state.integrations[index].updatedAt = summary.updatedAt
+                    }
+                }
+            }
+        }
+        await recorder.flush()
+        let final = await recorder.state
+        let stateError = await recorder.error
+        return ApplyReport(
+            results: results.enumerated().map { index, result in
+                result ?? ActionResult(key: plan.actions[index].key, action: plan.actions[index].action, outcome: .skipped("not reached"), notes: [])
+            },
+            state: final, stateError: stateError)
+    }
+
+    struct StepFailure: Error {
+        var message: String
+    }
+
+    func message(_ error: any Error) -> String {
+        if let failure = error as? StepFailure { return failure.message }
+        return "\(error)"
+    }
+
+    /// One action's steps, in order; the state follows each completed step.
+    func perform(_ action: PlannedAction, recorder: StateRecorder) async -> ActionResult {
+        progress("\(action.action.symbol) \(action.key) …")
+        var id = action.integrationId
+        var notes = action.notes.filter { $0.hasPrefix("authorization needed") }
+        do {
+            if action.action == .adopt, let id, let wanted = desired[action.key] {
+                await recorder.update { state in state.set(self.entry(for: wanted, id: id, previous: nil)) }
+            }
+            // A test after an update runs only when the API asks for one (or the policy is always).
+            var testWanted = true
+            for step in action.steps {
+                switch step {
+                case .update:
+                    let asked = try await runUpdate(step, action: action, recorder: recorder, id: id)
+                    testWanted = asked || desired[action.key]?.manifest.test == .always
+                case .test:
+                    if testWanted { try await run(step, action: action, recorder: recorder, id: id) }
+                case .create:
+                    id = try await runCreate(step, action: action, recorder: recorder)
+                default:
+                    try await run(step, action: action, recorder: recorder, id: id)
+                }
+            }
+            progress("\(action.action.symbol) \(action.key) done")
+            if let wanted = desired[action.key], let type = wanted.type, let provider = wanted.provider,
+                templates.template(type: type, provider: provider)?.requiresOAuth == true, action.action == .create {
+                notes = ["authorization needed: run intops connect \(action.name)"]
+            }
+            return ActionResult(key: action.key, action: action.action, outcome: .succeeded, notes: notes)
+        } catch {
+            progress("\(action.action.symbol) \(action.key) failed")
+            return ActionResult(key: action.key, action: action.action, outcome: .failed(message(error)), notes: notes)
+        }
+    }
+
+    func entry(for wanted: DesiredIntegration, id: String, previous: IntopsState.Entry?) -> IntopsState.Entry {
+        IntopsState.Entry(
+            organization: wanted.key.organization, name: wanted.key.name, integrationId: id,
+            type: wanted.type ?? previous?.type ?? .payment, provider: wanted.provider ?? previous?.provider ?? "",
+            displayName: wanted.displayName ?? previous?.displayName ?? "", updatedAt: previous?.updatedAt,
+            configurationDigest: previous?.configurationDigest, secrets: previous?.secrets ?? [:], lastTest: previous?.lastTest)
+    }
+
+    func effectiveConfiguration(_ wanted: DesiredIntegration) -> [String: String] {
+        var result: [String: String] = [:]
+        if let type = wanted.type, let provider = wanted.provider, let template = templates.template(type: type, provider: provider) {
+            for field in template.configurationFields { if let value = field.defaultValue { result[field.key] = value } }
+        }
+        result.merge(wanted.configuration) { $1 }
+        return result
+    }
+
+    func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        return formatter.string(from: now())
+    }
+
+    func runCreate(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder) async throws -> String {
+        guard case .create(let temporaryName) = step, let wanted = desired[action.key], let type = wanted.type,
+            let provider = wanted.provider, let displayName = wanted.displayName
+        else { throw StepFailure(message: "the manifest entry is incomplete") }
+        let request = CreateIntegrationRequest(
+            integrationType: type, provider: provider, displayName: temporaryName ?? displayName, isEnabled: wanted.enabled,
+            configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,
+            secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() })
+        let outcome = try await client.create(organization: action.organization, request)
+        let id = outcome.integration.integrationId
+        let setAt = timestamp()
+        if outcome.recovered && !wanted.secrets.isEmpty {
+            // The answer was lost and the integration found by listing: its secrets are set again to be sure.
+            _ = try await client.rotateSecrets(
+                organization: action.organization, id: id,
+                RotateSecretsRequest(newSecrets: wanted.secrets.mapValues { $0.exposedString() }, testConnectionAfterRotation: false))
+        }
+        let configuration = effectiveConfiguration(wanted)
+        await recorder.update { state in
+            var entry = self.entry(for: wanted, id: id, previous: nil)
+            if temporaryName != nil { entry.displayName = temporaryName! }
+            entry.configurationDigest = IntopsState.configurationDigest(configuration)
+            entry.secrets = wanted.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: setAt) }
+            // The state follows the replacement from here on.
+            state.set(entry)
+        }
+        return id
+    }
+
+    /// - Returns: whether the API asked for a connection test.
+    func runUpdate(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder, id: String?) async throws -> Bool {
+        guard case .update(let displayName, let enabled, let configuration) = step, let id else { return false }
+        let response = try await client.update(
+            organization: action.organization, id: id,
+            UpdateIntegrationRequest(displayName: displayName, isEnabled: enabled, configuration: configuration.isEmpty ? nil : configuration))
+        if let wanted = desired[action.key] {
+            let digest = IntopsState.configurationDigest(effectiveConfiguration(wanted))
+            await recorder.update { state in
+                var entry = state.entry(action.key) ?? self.entry(for: wanted, id: id, previous: nil)
+                entry.integrationId = id
+                if let displayName { entry.displayName = displayName }
+                entry.configurationDigest = digest
+                state.set(entry)
+            }
+        }
+        return response.testConnectionRequired
+    }
+
+    func run(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder, id: String?) async throws {
+        let organization = action.organization
+        switch step {
+        case .create, .update:
+            return
+        case .rename(let name):
+            guard let id = currentId(action, id) else { return }
+            _ = try await client.update(organization: organization, id: id, UpdateIntegrationRequest(displayName: name))
+            await recorder.update { state in
+                if var entry = state.entry(action.key) {
+                    entry.displayName = name
+                    state.set(entry)
+                }
+            }
+        case .rotate(let keys):
+            guard let id, let wanted = desired[action.key] else { return }
+            let secrets = Dictionary(uniqueKeysWithValues: keys.compactMap { key in wanted.secrets[key].map { (key, $0.exposedString()) } })
+            let template = wanted.type.flatMap { type in wanted.provider.flatMap { templates.template(type: type, provider: $0) } }
+            let testable = wanted.manifest.test != .never && template?.requiresOAuth != true
+            let response = try await client.rotateSecrets(
+                organization: organization, id: id, RotateSecretsRequest(newSecrets: secrets, testConnectionAfterRotation: testable))
+            let setAt = timestamp()
+            await recorder.update { state in
+                var entry = state.entry(action.key) ?? self.entry(for: wanted, id: id, previous: nil)
+                for key in keys {
+                    if let fingerprint = wanted.fingerprints[key] { entry.secrets[key] = IntopsState.SecretRecord(fingerprint: fingerprint, setAt: setAt) }
+                }
+                if testable {
+                    entry.lastTest = IntopsState.TestRecord(passed: response.testConnectionSuccessful == true, at: response.rotatedAt ?? setAt, message: response.message)
+                }
+                state.set(entry)
+            }
+            if testable && response.testConnectionSuccessful != true {
+                throw StepFailure(message: "the connection test after rotating \(keys.joined(separator: ", ")) failed: \(response.message ?? "no message")")
+            }
+        case .test:
+            guard let id else { return }
+            let result = try await client.test(organization: organization, id: id)
+            await recorder.update { state in
+                if var entry = state.entry(action.key) {
+                    entry.lastTest = IntopsState.TestRecord(passed: result.isSuccessful, at: result.testedAt ?? self.timestamp(), message: result.message)
+                    state.set(entry)
+                }
+            }
+            if !result.isSuccessful {
+                throw StepFailure(message: "the connection test failed: \(result.message ?? "no message")")
+            }
+        case .disable:
+            guard let id else { return }
+            _ = try await client.update(organization: organization, id: id, UpdateIntegrationRequest(isEnabled: false))
+        case .delete:
+            guard let id else { return }
+            try await client.delete(organization: organization, id: id)
+            await recorder.update { state in
+                if state.entry(action.key)?.integrationId == id { state.remove(action.key) }
+            }
+        case .deleteReplaced(let oldId):
+            try await client.delete(organization: organization, id: oldId)
+        }
+    }
+
+    func currentId(_ action: PlannedAction, _ id: String?) -> String? { id ?? action.integrationId }
+}

@@ -1,0 +1,403 @@
+import IntegrationsAPI
+
+/// Desired × live × state → plan (SPEC §5). A pure function: no I/O, no clock but the one in the options.
+public enum Planner {
+    public static func plan(
+        desired allDesired: [DesiredIntegration], live: LiveSnapshot, state: IntopsState, templates: TemplateValidator,
+        organizations: [String], options: PlanOptions
+    ) -> Plan {
+        var builder = Builder(live: live, state: state, templates: templates, organizations: Set(organizations), options: options)
+        let inScope = allDesired.filter { organizations.contains($0.key.organization) }
+        let desired = inScope.filter { options.targets.isEmpty || options.targets.contains($0.key.name) }
+
+        // State entries claim their integrations first, so adoption never takes one of them.
+        for entry in state.integrations where organizations.contains(entry.organization) {
+            builder.claimed.insert(entry.integrationId)
+        }
+        for item in desired where !item.isTombstone { builder.planPresent(item) }
+        for item in desired where item.isTombstone { builder.planTombstone(item) }
+        let declared = Set(inScope.map(\.key))
+        for entry in state.integrations where organizations.contains(entry.organization) && !declared.contains(entry.key) {
+            if !options.targets.isEmpty && !options.targets.contains(entry.name) { continue }
+            builder.planPrune(entry)
+        }
+        builder.checkSafety()
+        return builder.finish()
+    }
+
+    /// Accumulates actions; ordering and collision handling happen in ``finish()``.
+    struct Builder {
+        let live: LiveSnapshot
+        let state: IntopsState
+        let templates: TemplateValidator
+        let organizations: Set<String>
+        let options: PlanOptions
+        var claimed: Set<String> = []
+        var actions: [PlannedAction] = []
+        var errors: [String] = []
+        var warnings: [String] = []
+        /// Per action (by key), the displayName it will take and the integration id it applies to.
+        var targetNames: [IntegrationKey: String] = [:]
+
+        init(live: LiveSnapshot, state: IntopsState, templates: TemplateValidator, organizations: Set<String>, options: PlanOptions) {
+            self.live = live
+            self.state = state
+            self.templates = templates
+            self.organizations = organizations
+            self.options = options
+        }
+
+        func template(_ desired: DesiredIntegration) -> IntegrationTemplate? {
+            guard let type = desired.type, let provider = desired.provider else { return nil }
+            return templates.template(type: type, provider: provider)
+        }
+
+        /// The template's defaults with the manifest's values over them: what the API holds after a create.
+        func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] {
+            var result: [String: String] = [:]
+            for field in template(desired)?.configurationFields ?? [] {
+                if let value = field.defaultValue { result[field.key] = value }
+            }
+            result.merge(desired.configuration) { $1 }
+            return result
+        }
+
+        func describe(_ live: LiveIntegration) -> String {
+            "\(live.id) (\(live.summary.provider) \"\(live.summary.displayName)\")"
+        }
+
+        // MARK: - Present entries
+
+        mutating func planPresent(_ desired: DesiredIntegration) {
+            let key = desired.key
+            let organizationLive = live.organizations[key.organization] ?? []
+            var matched: LiveIntegration?
+            var adopted = false
+            var reason: String?
+            if let entry = state.entry(key) {
+                matched = organizationLive.first { $0.id == entry.integrationId }
+                if matched == nil { reason = "deleted out of band: \(entry.integrationId) is gone; it will be created again" }
+            } else {
+                let candidates = organizationLive.filter {
+                    !claimed.contains($0.id) && $0.summary.integrationType == desired.type
+                        && $0.summary.provider == desired.provider && $0.summary.displayName == desired.displayName
+                }
+                if candidates.count > 1 {
+                    errors.append("\(key): \(candidates.count) live integrations match for adoption (\(candidates.map(describe).joined(separator: ", "))); delete the duplicates or record one with intops state")
+                    return
+                }
+                if let candidate = candidates.first {
+                    matched = candidate
+                    adopted = true
+                    claimed.insert(candidate.id)
+                }
+            }
+            guard let current = matched else {
+                planCreate(desired, reason: reason)
+                return
+            }
+            planExisting(desired, current: current, adopted: adopted)
+        }
+
+        mutating func planCreate(_ desired: DesiredIntegration, reason: String?) {
+            let template = template(desired)
+            var changes: [PlannedChange] = []
+            if let displayName = desired.displayName { changes.append(PlannedChange(field: "displayName", new: displayName)) }
+            changes.append(PlannedChange(field: "enabled", new: String(desired.enabled)))
+            for key in desired.configuration.keys.sorted() {
+                changes.append(PlannedChange(field: "configuration.\(key)", new: desired.configuration[key]))
+            }
+            for key in desired.secrets.keys.sorted() {
+                changes.append(PlannedChange(field: "secrets.\(key)", sensitive: true))
+            }
+            var steps: [PlannedStep] = [.create(temporaryName: nil)]
+            var notes: [String] = []
+            if template?.requiresOAuth == true {
+                notes.append("authorization needed: run intops connect \(desired.key.name)")
+            } else if desired.manifest.test != .never {
+                steps.append(.test)
+                changes.append(PlannedChange(field: "test", new: "connection test after create"))
+            }
+            append(desired, action: .create, integrationId: nil, changes: changes, reason: reason, notes: notes, steps: steps)
+        }
+
+        mutating func planExisting(_ desired: DesiredIntegration, current: LiveIntegration, adopted: Bool) {
+            let key = desired.key
+            let summary = current.summary
+            let template = template(desired)
+            let isOAuth = template?.requiresOAuth == true
+            if summary.integrationType != desired.type || summary.provider != desired.provider {
+                planReplace(desired, current: current, why: "type/provider changes from \(summary.integrationType.name)/\(summary.provider) to \(desired.type?.name ?? "?")/\(desired.provider ?? "?")")
+                return
+            }
+
+            var changes: [PlannedChange] = []
+            var update = (displayName: String?.none, enabled: Bool?.none, configuration: [String: String]())
+            if let displayName = desired.displayName, displayName != summary.displayName {
+                changes.append(PlannedChange(field: "displayName", old: summary.displayName, new: displayName))
+                update.displayName = displayName
+            }
+            if desired.enabled != summary.isEnabled {
+                changes.append(PlannedChange(field: "enabled", old: String(summary.isEnabled), new: String(desired.enabled)))
+                update.enabled = desired.enabled
+            }
+            let wanted = effectiveConfiguration(desired)
+            let have = current.configuration ?? wanted
+            var unremovable: [String] = []
+            for field in (template?.configurationFields ?? []).map(\.key) {
+                let want = wanted[field]
+                let had = have[field]
+                if let want, want != had {
+                    changes.append(PlannedChange(field: "configuration.\(field)", old: had, new: want))
+                    update.configuration[field] = want
+                } else if want == nil, had != nil {
+                    unremovable.append(field)
+                }
+            }
+            if !unremovable.isEmpty {
+                planReplace(desired, current: current, why: "configuration \(unremovable.joined(separator: ", ")) cannot be removed in place (no default in the template)")
+                return
+            }
+
+            // Secrets: a changed or unknown keyed fingerprint means a rotation.
+            let entry = adopted ? nil : state.entry(key)
+            var rotate: [String] = []
+            var unknown = false
+            for secretKey in desired.fingerprints.keys.sorted() {
+                guard let recorded = entry?.secrets[secretKey]?.fingerprint else {
+                    rotate.append(secretKey)
+                    unknown = true
+                    changes.append(PlannedChange(field: "secrets.\(secretKey)", old: "(unknown)", new: "(sensitive)", sensitive: true))
+                    continue
+                }
+                if recorded != desired.fingerprints[secretKey] {
+                    rotate.append(secretKey)
+                    changes.append(PlannedChange(field: "secrets.\(secretKey)", old: "(sensitive)", new: "(sensitive, changed)", sensitive: true))
+                }
+            }
+
+            var steps: [PlannedStep] = []
+            let hasUpdate = update.displayName != nil || update.enabled != nil || !update.configuration.isEmpty
+            if hasUpdate {
+                steps.append(.update(displayName: update.displayName, enabled: update.enabled, configuration: update.configuration))
+            }
+            let authorized = summary.testStatus == .passed
+            let testable = desired.manifest.test != .never && (!isOAuth || authorized)
+            if !rotate.isEmpty {
+                steps.append(.rotate(keys: rotate))
+                if testable { changes.append(PlannedChange(field: "test", new: "connection test with the rotation")) }
+            } else if hasUpdate && testable && desired.manifest.test == .onChange {
+                steps.append(.test)
+                changes.append(PlannedChange(field: "test", new: "connection test if the API asks for one"))
+            }
+            var notes: [String] = []
+            if isOAuth && !authorized { notes.append("authorization needed: run intops connect \(key.name)") }
+
+            let kind: ActionKind
+            var reason: String?
+            if adopted {
+                kind = .adopt
+                reason = "adopts \(current.id), the live integration with this type, provider and displayName"
+                if !rotate.isEmpty { reason! += "; its secrets are unknown to intops and are set again" }
+            } else if hasUpdate {
+                kind = .update
+            } else if !rotate.isEmpty {
+                kind = .rotate
+                if unknown { reason = "unknown fingerprints: the state has no record of these secrets" }
+            } else if testable && (desired.manifest.test == .always || summary.testStatus == .failed) {
+                kind = .test
+                steps.append(.test)
+                reason = desired.manifest.test == .always ? "test: always" : "the last connection test failed"
+                changes.append(PlannedChange(field: "test", old: summary.testStatus?.name, new: "connection test"))
+            } else {
+                // Nothing to change; an adoption-free match with a state entry whose id moved is recorded on apply.
+                return
+            }
+            if kind == .test && rotate.isEmpty && !hasUpdate && steps.filter({ $0 == .test }).count > 1 {
+                steps = [.test]
+            }
+            append(desired, action: kind, integrationId: current.id, changes: changes, reason: reason, notes: notes, steps: steps)
+        }
+
+        mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: String) {
+            if desired.manifest.protect {
+                errors.append("\(desired.key): \(why), which needs a replace, and the integration is protected (protect: true)")
+                return
+            }
+            guard options.allowReplace else {
+                errors.append("\(desired.key): \(why); this needs a replace (create a new integration, then delete \(current.id)): run with --allow-replace")
+                return
+            }
+            let finalName = desired.displayName ?? current.summary.displayName
+            let sameName = finalName == current.summary.displayName
+            var steps: [PlannedStep] = [.create(temporaryName: sameName ? Self.temporaryName(finalName, key: desired.key) : nil)]
+            let template = template(desired)
+            if template?.requiresOAuth != true && desired.manifest.test != .never { steps.append(.test) }
+            steps.append(.deleteReplaced(integrationId: current.id))
+            if sameName { steps.append(.rename(to: finalName)) }
+            var changes = [PlannedChange(field: "integration", old: current.id, new: "(new)")]
+            changes.append(PlannedChange(field: "provider", old: "\(current.summary.integrationType.name)/\(current.summary.provider)", new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
+            let notes = sameName ? ["created under a temporary name, renamed once \(current.id) is deleted"] : []
+            append(desired, action: .replace, integrationId: current.id, changes: changes, reason: why, notes: notes, steps: steps)
+        }
+
+        static func temporaryName(_ name: String, key: IntegrationKey) -> String {
+            "\(name) (intops: \(key.name))"
+        }
+
+        // MARK: - Deletions
+
+        mutating func planTombstone(_ desired: DesiredIntegration) {
+            let key = desired.key
+            let organizationLive = live.organizations[key.organization] ?? []
+            var target: LiveIntegration?
+            if let entry = state.entry(key) {
+                target = organizationLive.first { $0.id == entry.integrationId }
+            } else {
+                let candidates = organizationLive.filter {
+                    !claimed.contains($0.id) && $0.summary.displayName == desired.displayName
+                        && (desired.provider == nil || $0.summary.provider == desired.provider)
+                        && (desired.type == nil || $0.summary.integrationType == desired.type)
+                }
+                if candidates.count > 1 {
+                    errors.append("\(key): ensure: absent matches \(candidates.count) live integrations (\(candidates.map(describe).joined(separator: ", "))); intops will not guess which to delete")
+                    return
+                }
+                target = candidates.first
+            }
+            guard let target else { return }
+            claimed.insert(target.id)
+            if desired.manifest.protect {
+                errors.append("\(key): ensure: absent on a protected integration; remove protect: true first")
+                return
+            }
+            planDelete(key, live: target, reason: "ensure: absent")
+        }
+
+        mutating func planPrune(_ entry: IntopsState.Entry) {
+            guard let target = live.integration(entry.organization, id: entry.integrationId) else { return }
+            guard options.prune else {
+                warnings.append("\(entry.key) is managed by intops but no longer in the manifests; plan --prune deletes it, or intops state rm forgets it")
+                return
+            }
+            planDelete(entry.key, live: target, reason: "pruned: no longer in the manifests")
+        }
+
+        mutating func planDelete(_ key: IntegrationKey, live target: LiveIntegration, reason: String) {
+            var steps: [PlannedStep] = []
+            if target.summary.isEnabled { steps.append(.disable) }
+            steps.append(.delete)
+            let changes = [PlannedChange(field: "integration", old: "\(target.id) \"\(target.summary.displayName)\"", new: nil)]
+            actions.append(PlannedAction(
+                organization: key.organization, name: key.name, action: .delete, integrationId: target.id,
+                type: target.summary.integrationType, provider: target.summary.provider,
+                displayName: target.summary.displayName, changes: changes, reason: reason,
+                notes: target.summary.isEnabled ? ["disabled first, then deleted"] : [], steps: steps, preSteps: [], dependsOn: []))
+        }
+
+        mutating func checkSafety() {
+            let deletes = actions.filter { $0.action == .delete }.count
+            guard deletes > 0, !options.force else { return }
+            let managed = max(1, state.integrations.filter { organizations.contains($0.organization) }.count)
+            let percent = deletes * 100 / managed
+            if deletes > options.safety.maxDeletes || percent > options.safety.maxDeletePercent {
+                errors.append("the plan deletes \(deletes) integrations (\(percent)% of the \(managed) managed), over the safety limit of \(options.safety.maxDeletes) or \(options.safety.maxDeletePercent)%; check the manifests, or run with --force")
+            }
+        }
+
+        mutating func append(
+            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: [PlannedChange], reason: String?,
+            notes: [String], steps: [PlannedStep]
+        ) {
+            actions.append(PlannedAction(
+                organization: desired.key.organization, name: desired.key.name, action: action, integrationId: integrationId,
+                type: desired.type, provider: desired.provider, displayName: desired.displayName, changes: changes,
+                reason: reason, notes: notes, steps: steps, preSteps: [], dependsOn: []))
+        }
+
+        // MARK: - Ordering
+
+        /// Sorts the actions, and orders them so that no displayName is taken while another integration still holds
+        /// it: the one vacating goes first, a swap goes through a temporary name, and deletions run after creates and
+        /// updates unless one frees a name something needs.
+        mutating func finish() -> Plan {
+            actions.sort { ($0.organization, $0.name) < ($1.organization, $1.name) }
+            var needsEarly = Set<Int>()
+            for index in actions.indices {
+                guard let wanted = takesName(actions[index]) else { continue }
+                let organization = actions[index].organization
+                let ownId = actions[index].integrationId
+                let holders = (live.organizations[organization] ?? []).filter {
+                    $0.summary.displayName == wanted && $0.id != ownId
+                }
+                for holder in holders {
+                    if let vacating = actions.firstIndex(where: { $0.organization == organization && $0.integrationId == holder.id && vacates($0) }) {
+                        actions[index].dependsOn.append(vacating)
+                        if actions[vacating].action == .delete { needsEarly.insert(vacating) }
+                    } else if actions[index].action != .replace {
+                        errors.append("\(actions[index].key): displayName \"\(wanted)\" is used by live integration \(describe(holder)), which the manifests do not rename or delete; the API would refuse it (409)")
+                    }
+                }
+            }
+            breakCycles()
+            // Deletions after every create and update of their organization, unless they free a needed name.
+            for index in actions.indices where actions[index].action == .delete && !needsEarly.contains(index) {
+                for other in actions.indices where other != index && actions[other].organization == actions[index].organization
+                    && actions[other].action != .delete {
+                    actions[index].dependsOn.append(other)
+                }
+            }
+            for index in actions.indices { actions[index].dependsOn = Array(Set(actions[index].dependsOn)).sorted() }
+            return Plan(actions: actions, errors: errors, warnings: warnings)
+        }
+
+        func takesName(_ action: PlannedAction) -> String? {
+            for step in action.steps {
+                switch step {
+                case .create(let temporary): if temporary == nil { return action.displayName }
+                case .update(let displayName, _, _): if let displayName { return displayName }
+                case .rename(let name): return name
+                default: continue
+                }
+            }
+            return nil
+        }
+
+        func vacates(_ action: PlannedAction) -> Bool {
+            action.action == .delete || action.steps.contains {
+                if case .update(let name?, _, _) = $0 { return name != action.changes.first { $0.field == "displayName" }?.old }
+                if case .rename = $0 { return true }
+                return false
+            } || action.action == .replace
+        }
+
+        /// A cycle of renames (a swap) is broken by moving one member to a temporary name first.
+        mutating func breakCycles() {
+            var visiting = Set<Int>(), done = Set<Int>()
+            func visit(_ node: Int, path: [Int]) -> [Int]? {
+                if visiting.contains(node) { return Array(path.drop { $0 != node }) }
+                if done.contains(node) { return nil }
+                visiting.insert(node)
+                for next in actions[node].dependsOn {
+                    if let cycle = visit(next, path: path + [next]) { return cycle }
+                }
+                visiting.remove(node)
+                done.insert(node)
+                return nil
+            }
+            var guardCount = 0
+            while guardCount < actions.count + 1 {
+                guardCount += 1
+                visiting = []
+                done = []
+                var found: [Int]?
+                for index in actions.indices where found == nil { found = visit(index, path: [index]) }
+                guard let cycle = found, let breaker = cycle.first else { return }
+                let temporary = Self.temporaryName(actions[breaker].changes.first { $0.field == "displayName" }?.old ?? actions[breaker].name, key: actions[breaker].key)
+                actions[breaker].preSteps = [.rename(to: temporary)]
+                actions[breaker].notes.append("renamed to \"\(temporary)\" first, to free its name for the swap")
+                for index in actions.indices { actions[index].dependsOn.removeAll { $0 == breaker } }
+            }
+        }
+    }
+}

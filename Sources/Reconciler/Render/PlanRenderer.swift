@@ -1,0 +1,164 @@
+import Foundation
+
+/// Renders a plan for people (text), pipelines (json) and pull requests (markdown).
+public enum PlanRenderer {
+    public enum Format: String, Sendable, CaseIterable {
+        case text, json, markdown
+    }
+
+    public static func render(_ plan: Plan, format: Format, color: Bool = false) -> String {
+        switch format {
+        case .text: text(plan, color: color)
+        case .json: json(plan)
+        case .markdown: markdown(plan)
+        }
+    }
+
+    static let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
+
+    public static func summaryLine(_ plan: Plan) -> String {
+        let verbs: [ActionKind: String] = [
+            .create: "to create", .update: "to update", .rotate: "to rotate", .test: "to test", .delete: "to delete",
+            .replace: "to replace", .adopt: "to adopt",
+        ]
+        return "Plan: " + order.map { "\(plan.summary[$0.rawValue] ?? 0) \(verbs[$0]!)" }.joined(separator: ", ") + "."
+    }
+
+    static func headline(_ action: PlannedAction) -> String {
+        switch action.action {
+        case .create: "will be created"
+        case .update: "will be updated in place"
+        case .rotate: "will have secrets rotated"
+        case .test: "will be tested"
+        case .delete: "will be deleted"
+        case .replace: "will be replaced"
+        case .adopt: "will be adopted"
+        }
+    }
+
+    static func value(_ text: String?, field: String = "") -> String {
+        guard let text else { return "(none)" }
+        if text.hasPrefix("(") || field == "enabled" { return text }
+        return "\"\(text)\""
+    }
+
+    static func changeLine(_ change: PlannedChange) -> (symbol: String, text: String) {
+        if change.field == "test" { return (" ", "then: \(change.new ?? "")") }
+        if change.sensitive {
+            let shown = change.old == nil ? "(sensitive)" : "\(change.old!) → \(change.new ?? "(sensitive)")"
+            return (change.old == nil ? "+" : "~", "\(change.field) = \(shown)")
+        }
+        switch (change.old, change.new) {
+        case (nil, let new?): return ("+", "\(change.field) = \(value(new, field: change.field))")
+        case (let old?, nil): return ("-", "\(change.field) = \(value(old, field: change.field))")
+        default: return ("~", "\(change.field) = \(value(change.old, field: change.field)) → \(value(change.new, field: change.field))")
+        }
+    }
+
+    public static func text(_ plan: Plan, color: Bool) -> String {
+        func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
+        func symbolColor(_ kind: ActionKind) -> String {
+            switch kind {
+            case .create, .adopt: "32"
+            case .update, .rotate, .test: "33"
+            case .delete, .replace: "31"
+            }
+        }
+        var out = ""
+        if plan.actions.isEmpty {
+            out += "No changes. The live integrations match the manifests.\n"
+        } else {
+            var organization = ""
+            for action in plan.actions {
+                if action.organization != organization {
+                    organization = action.organization
+                    out += "\(paint(organization, "1"))\n"
+                }
+                var title = "  \(paint(action.action.symbol, symbolColor(action.action))) \(action.name)"
+                if let type = action.type, let provider = action.provider { title += " (\(type.name)/\(provider))" }
+                if let id = action.integrationId { title += " \(id)" }
+                out += "  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")\n"
+                out += title + "\n"
+                for change in action.changes {
+                    let (symbol, line) = changeLine(change)
+                    out += "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(line)\n"
+                }
+                for note in action.notes { out += "      note: \(note)\n" }
+                out += "\n"
+            }
+            out += summaryLine(plan) + "\n"
+        }
+        for warning in plan.warnings { out += "\(paint("warning:", "1;33")) \(warning)\n" }
+        for error in plan.errors { out += "\(paint("error:", "1;31")) \(error)\n" }
+        return out
+    }
+
+    /// The JSON document of `plan --format json` (schemas/plan.schema.json).
+    struct Document: Encodable {
+        struct Action: Encodable {
+            var organization: String
+            var name: String
+            var action: String
+            var integrationId: String?
+            var type: String?
+            var provider: String?
+            var displayName: String?
+            var reason: String?
+            var changes: [PlannedChange]
+            var notes: [String]
+        }
+
+        var formatVersion: Int
+        var actions: [Action]
+        var summary: [String: Int]
+        var errors: [String]
+        var warnings: [String]
+    }
+
+    public static func json(_ plan: Plan) -> String {
+        let document = Document(
+            formatVersion: 1,
+            actions: plan.actions.map {
+                Document.Action(
+                    organization: $0.organization, name: $0.name, action: $0.action.rawValue, integrationId: $0.integrationId,
+                    type: $0.type?.name, provider: $0.provider, displayName: $0.displayName, reason: $0.reason,
+                    changes: $0.changes, notes: $0.notes)
+            },
+            summary: plan.summary, errors: plan.errors, warnings: plan.warnings)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self) + "\n"
+    }
+
+    public static func markdown(_ plan: Plan) -> String {
+        var out = "### intops plan\n\n"
+        if plan.actions.isEmpty {
+            out += "No changes. The live integrations match the manifests.\n"
+        } else {
+            out += "**\(summaryLine(plan))**\n"
+            let organizations = plan.actions.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            for organization in organizations {
+                let actions = plan.actions.filter { $0.organization == organization }
+                let counts = order.compactMap { kind -> String? in
+                    let count = actions.filter { $0.action == kind }.count
+                    return count == 0 ? nil : "\(count) \(kind.rawValue)"
+                }.joined(separator: ", ")
+                out += "\n<details><summary><b>\(organization)</b>: \(counts)</summary>\n\n"
+                out += "| | Integration | Action | Changes |\n|---|---|---|---|\n"
+                for action in actions {
+                    var cells = action.changes.map { change -> String in
+                        let (_, line) = changeLine(change)
+                        return line.replacingOccurrences(of: "|", with: "\\|")
+                    }
+                    cells += action.notes.map { "note: \($0)" }
+                    if let reason = action.reason { cells.insert("_\(reason)_", at: 0) }
+                    out += "| `\(action.action.symbol)` | `\(action.name)` | \(action.action.rawValue) | \(cells.joined(separator: "<br>")) |\n"
+                }
+                out += "\n</details>\n"
+            }
+        }
+        if !plan.warnings.isEmpty { out += "\n" + plan.warnings.map { "> ⚠️ \($0)" }.joined(separator: "\n") + "\n" }
+        if !plan.errors.isEmpty { out += "\n" + plan.errors.map { "> ❌ \($0)" }.joined(separator: "\n") + "\n" }
+        return out
+    }
+}

@@ -1,0 +1,297 @@
+import CryptoPrimitives
+import Emulator
+import Foundation
+import IntegrationsAPI
+
+/// Why a run stopped before changing anything: diagnostics at file:line:column, or plain sentences.
+public struct RunFailure: Error, Sendable {
+    public var diagnostics: [Diagnostic]
+    public var messages: [String]
+
+    public init(diagnostics: [Diagnostic] = [], messages: [String] = []) {
+        self.diagnostics = diagnostics
+        self.messages = messages
+    }
+}
+
+/// How much a refresh fetches (SPEC §7 `--refresh`).
+public enum RefreshMode: String, Sendable, CaseIterable {
+    /// One list per organization; a detail GET only where the configuration cannot be proven unchanged.
+    case auto
+    /// A detail GET of every live integration.
+    case full
+}
+
+/// Everything a plan or an apply works from, gathered in the order that makes no API call for invalid input:
+/// manifests, then secrets, then templates, state and the live side.
+public struct Session: Sendable {
+    public var loaded: LoadedProject
+    public var project: Project { loaded.project }
+    public var templates: TemplateValidator
+    public var desired: [DesiredIntegration]
+    public var organizations: [String]
+    public var client: IntegrationsClient
+    public var store: StateStore
+    public var state: IntopsState
+    public var live: LiveSnapshot
+    public var warnings: [String]
+
+    public struct Options: Sendable {
+        public var organizations: [String]
+        public var refresh: RefreshMode
+        public var lockState: Bool
+        public init(organizations: [String] = [], refresh: RefreshMode = .auto, lockState: Bool = false) {
+            self.organizations = organizations
+            self.refresh = refresh
+            self.lockState = lockState
+        }
+    }
+
+    public static func open(from directory: String, environment: [String: String], options: Options) async throws(RunFailure) -> Session {
+        var loaded: LoadedProject
+        do {
+            loaded = try await ProjectLoader.load(from: directory)
+        } catch {
+            throw RunFailure(diagnostics: error.diagnostics)
+        }
+        let project = loaded.project
+        var warnings = loaded.warnings.map(\.message)
+        let known = Set(project.organizations.map(\.id))
+        if let unknown = options.organizations.first(where: { !known.contains($0) }) {
+            throw RunFailure(messages: ["--org \(unknown) is not an organization of \(ProjectPaths.display(project.file, relativeTo: project.root)); it declares \(project.organizations.map(\.id).joined(separator: ", "))"])
+        }
+        let organizations = options.organizations.isEmpty ? project.organizations.map(\.id) : options.organizations
+
+        // Secrets first: a missing key or a bad file stops the run before any request.
+        let resolver = SecretResolver(root: project.root, environment: environment)
+        var diagnostics: [Diagnostic] = []
+        var tokens: [String: String] = [:]
+        if !project.api.isSandbox {
+            for organization in project.organizations where organizations.contains(organization.id) {
+                guard let reference = organization.token else {
+                    diagnostics.append(.error(organization.location, "organization \(organization.id) has no token; add token: ref+env://…"))
+                    continue
+                }
+                do { tokens[organization.id] = try resolver.resolve(reference).exposedString() } catch { diagnostics.append(error) }
+            }
+        }
+        var fingerprinter: Fingerprinter?
+        let needsSecrets = loaded.integrations.contains { organizations.contains($0.organization) && $0.ensure == .present && !$0.secrets.isEmpty }
+        if let reference = project.fingerprintKey {
+            do {
+                let key = try resolver.resolve(reference)
+                let text = key.exposedString()
+                if text.count == 64, text.allSatisfy(\.isHexDigit) {
+                    fingerprinter = Fingerprinter(key: SecretValue(bytes: hexBytes(text)))
+                } else {
+                    diagnostics.append(.error(reference.location, "the fingerprint key must be 64 hexadecimal characters (32 random bytes); intops init writes one"))
+                }
+            } catch {
+                diagnostics.append(error)
+            }
+        } else if needsSecrets {
+            diagnostics.append(.error(SourceLocationHelper.start(of: project.file), "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"))
+        }
+        var desired: [DesiredIntegration] = []
+        for manifest in loaded.integrations where organizations.contains(manifest.organization) {
+            let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
+            var secrets: [String: SecretValue] = [:]
+            var fingerprints: [String: String] = [:]
+            if manifest.ensure == .present {
+                for secret in manifest.secrets {
+                    do {
+                        let value = try resolver.resolve(secret.reference)
+                        secrets[secret.key] = value
+                        if let fingerprinter { fingerprints[secret.key] = fingerprinter.fingerprint(key, secretKey: secret.key, value: value) }
+                    } catch {
+                        diagnostics.append(error)
+                    }
+                }
+            }
+            desired.append(DesiredIntegration(
+                key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
+                displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
+                fingerprints: fingerprints))
+        }
+        warnings += resolver.warnings
+        if !diagnostics.isEmpty { throw RunFailure(diagnostics: uniqueByMessage(diagnostics)) }
+
+        let client: IntegrationsClient
+        do {
+            client = try APIConnector.client(for: project, tokens: tokens)
+        } catch {
+            throw RunFailure(messages: [error.description])
+        }
+
+        // Templates: the cache, else one request to the API.
+        let templateList: [IntegrationTemplate]
+        if let cached = try? ProjectValidation.loadTemplates(for: project, offline: true), case .cache = cached.1 {
+            templateList = cached.0
+        } else {
+            do {
+                templateList = try await client.templates(organization: organizations.first ?? project.organizations[0].id)
+            } catch {
+                throw RunFailure(messages: ["cannot read the integration templates: \(error)"])
+            }
+        }
+        let validator = TemplateValidator(templates: templateList)
+        for index in loaded.integrations.indices {
+            diagnostics += validator.validate(&loaded.integrations[index]).filter { $0.severity == .error }
+        }
+        if !diagnostics.isEmpty { throw RunFailure(diagnostics: diagnostics) }
+        let normalized = Dictionary(uniqueKeysWithValues: loaded.integrations.map {
+            (IntegrationKey(organization: $0.organization, name: $0.name), $0)
+        })
+        for index in desired.indices {
+            let manifest = normalized[desired[index].key] ?? desired[index].manifest
+            desired[index].manifest = manifest
+            desired[index].configuration = Dictionary(
+                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
+        }
+
+        let store = StateStore(path: project.statePath)
+        if options.lockState {
+            do { try store.lock(organizations: organizations) } catch { throw RunFailure(messages: [error.description]) }
+        }
+        let state: IntopsState
+        do {
+            state = try store.load(organizations: organizations)
+        } catch {
+            throw RunFailure(messages: [error.description])
+        }
+
+        let live: LiveSnapshot
+        do {
+            live = try await Refresher(client: client, templates: validator).refresh(
+                organizations: organizations, desired: desired, state: state, mode: options.refresh)
+        } catch {
+            throw RunFailure(messages: [error.description])
+        }
+        return Session(
+            loaded: loaded, templates: validator, desired: desired, organizations: organizations, client: client,
+            store: store, state: state, live: live, warnings: warnings)
+    }
+
+    /// Plans with this session's inputs.
+    public func plan(_ options: PlanOptions) -> Plan {
+        Planner.plan(desired: desired, live: live, state: state, templates: templates, organizations: organizations, options: options)
+    }
+}
+
+/// A file that cannot be decrypted is reported once, at its first reference, not once per reference.
+func uniqueByMessage(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+    var seen = Set<String>()
+    return diagnostics.filter { seen.insert($0.message).inserted }
+}
+
+enum SourceLocationHelper {
+    static func start(of file: String) -> SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
+}
+
+import YAML
+
+func hexBytes(_ text: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var index = text.startIndex
+    while index < text.endIndex {
+        let next = text.index(index, offsetBy: 2)
+        bytes.append(UInt8(text[index..<next], radix: 16) ?? 0)
+        index = next
+    }
+    return bytes
+}
+
+/// The live side with as few requests as the job allows.
+struct Refresher: Sendable {
+    let client: IntegrationsClient
+    let templates: TemplateValidator
+
+    func refresh(
+        organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
+    ) async throws(APIError) -> LiveSnapshot {
+        let client = self.client
+        let lists = try await withThrowingTaskGroupTyped(organizations) { (organization: String) async throws(APIError) -> (String, [IntegrationSummary]) in
+            (organization, try await client.list(organization: organization))
+        }
+        var snapshot = LiveSnapshot(organizations: [:])
+        var fetch: [(String, String)] = []
+        let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        for (organization, summaries) in lists {
+            var integrations: [LiveIntegration] = []
+            for summary in summaries {
+                var live = LiveIntegration(summary: summary, configuration: nil, configurationFetched: false)
+                let entry = state.integrations.first { $0.organization == organization && $0.integrationId == summary.integrationId }
+                let wanted = entry.flatMap { byKey[$0.key] }
+                var proven = false
+                if mode == .auto, let entry, let wanted, !wanted.isTombstone, let updatedAt = summary.updatedAt,
+                    updatedAt == entry.updatedAt, entry.configurationDigest == effectiveDigest(wanted) {
+                    // Unchanged since the last apply, and the manifest asks for what was applied then.
+                    live.configuration = effective(wanted)
+                    proven = true
+                }
+                let adoptable = entry == nil && desired.contains {
+                    $0.key.organization == organization && !$0.isTombstone && $0.displayName == summary.displayName
+                        && $0.provider == summary.provider && $0.type == summary.integrationType
+                }
+                let needed = mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptable
+                if needed { fetch.append((organization, summary.integrationId)) }
+                integrations.append(live)
+            }
+            snapshot.organizations[organization] = integrations
+        }
+        let details = try await withThrowingTaskGroupTyped(fetch) { (organization: String, id: String) async throws(APIError) -> (String, IntegrationDetail) in
+            (organization, try await client.get(organization: organization, id: id))
+        }
+        for (organization, detail) in details {
+            guard var list = snapshot.organizations[organization],
+                let index = list.firstIndex(where: { $0.id == detail.integrationId })
+            else { continue }
+            list[index].configuration = detail.configuration
+            list[index].configurationFetched = true
+            snapshot.organizations[organization] = list
+        }
+        return snapshot
+    }
+
+    func effective(_ desired: DesiredIntegration) -> [String: String] {
+        var result: [String: String] = [:]
+        if let type = desired.type, let provider = desired.provider, let template = templates.template(type: type, provider: provider) {
+            for field in template.configurationFields { if let value = field.defaultValue { result[field.key] = value } }
+        }
+        result.merge(desired.configuration) { $1 }
+        return result
+    }
+
+    func effectiveDigest(_ desired: DesiredIntegration) -> String { IntopsState.configurationDigest(effective(desired)) }
+}
+
+/// Runs `body` for every element concurrently (the client bounds requests in flight) and collects the results.
+func withThrowingTaskGroupTyped<Element: Sendable, Result: Sendable>(
+    _ elements: [Element], _ body: @escaping @Sendable (Element) async throws(APIError) -> Result
+) async throws(APIError) -> [Result] {
+    do {
+        return try await withThrowingTaskGroup(of: Result.self) { group in
+            for element in elements { group.addTask { try await body(element) } }
+            var results: [Result] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+    } catch let error as APIError {
+        throw error
+    } catch {
+        throw APIError(method: "-", path: "-", organizationId: nil, reason: .transport(TransportFailure(.cancelled, "cancelled")))
+    }
+}
+
+func withThrowingTaskGroupTyped<A: Sendable, B: Sendable, Result: Sendable>(
+    _ elements: [(A, B)], _ body: @escaping @Sendable (A, B) async throws(APIError) -> Result
+) async throws(APIError) -> [Result] {
+    try await withThrowingTaskGroupTyped(elements.map { Pair(first: $0.0, second: $0.1) }) { (pair: Pair<A, B>) async throws(APIError) -> Result in
+        try await body(pair.first, pair.second)
+    }
+}
+
+struct Pair<A: Sendable, B: Sendable>: Sendable {
+    var first: A
+    var second: B
+}

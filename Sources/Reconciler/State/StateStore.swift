@@ -1,0 +1,106 @@
+import Foundation
+
+/// Why the state could not be read or written.
+public struct StateError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// Reads and writes the state file(s) atomically under an exclusive lock. A `{org}` in the path keeps one file per
+/// organization, so jobs sharded by `--org` never contend for one file.
+public final class StateStore: @unchecked Sendable {
+    public let pathTemplate: String
+    private var locks: [String: Int32] = [:]
+    private let mutex = NSLock()
+
+    public init(path: String) { pathTemplate = path }
+
+    public var isSharded: Bool { pathTemplate.contains("{org}") }
+
+    public func path(for organization: String?) -> String {
+        isSharded ? pathTemplate.replacingOccurrences(of: "{org}", with: organization ?? "_") : pathTemplate
+    }
+
+    /// Takes the exclusive lock of every file the run will write; a second run waits up to `timeout` then says who
+    /// holds it.
+    public func lock(organizations: [String], timeout: Duration = .seconds(30)) throws(StateError) {
+        let paths = Set(isSharded ? organizations.map { path(for: $0) } : [pathTemplate]).sorted()
+        for path in paths {
+            let lockPath = path + ".lock"
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let fd = open(lockPath, O_RDWR | O_CREAT, 0o644)
+            guard fd >= 0 else { throw StateError(description: "cannot open the state lock \(lockPath): \(String(cString: strerror(errno)))") }
+            let deadline = ContinuousClock.now + timeout
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                guard ContinuousClock.now < deadline else {
+                    close(fd)
+                    throw StateError(description: "the state \(path) is locked by another intops run; wait for it to finish (or remove \(lockPath) if no run is active)")
+                }
+                usleep(50_000)
+            }
+            mutex.withLock { locks[path] = fd }
+        }
+    }
+
+    public func unlock() {
+        let held = mutex.withLock { () -> [Int32] in
+            defer { locks = [:] }
+            return Array(locks.values)
+        }
+        for fd in held {
+            flock(fd, LOCK_UN)
+            close(fd)
+        }
+    }
+
+    deinit { unlock() }
+
+    /// The state of the given organizations (every one for an unsharded file).
+    public func load(organizations: [String]) throws(StateError) -> IntopsState {
+        let paths = isSharded ? organizations.map { path(for: $0) } : [pathTemplate]
+        var merged: IntopsState?
+        for path in paths {
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            let state: IntopsState
+            do {
+                state = try JSONDecoder().decode(IntopsState.self, from: data)
+            } catch {
+                throw StateError(description: "\(path) is not a valid intops state file; restore it from a backup, or delete it to re-adopt everything by identity")
+            }
+            guard state.version <= IntopsState.currentVersion else {
+                throw StateError(description: "\(path) was written by a newer intops (state version \(state.version)); upgrade intops")
+            }
+            if merged == nil {
+                merged = state
+            } else {
+                merged!.integrations += state.integrations
+                merged!.serial = max(merged!.serial, state.serial)
+            }
+        }
+        var result = merged ?? IntopsState()
+        result.integrations.sort { $0.key < $1.key }
+        return result
+    }
+
+    /// Writes the state, one serial up, atomically.
+    public func save(_ state: inout IntopsState, organizations: [String]) throws(StateError) {
+        state.serial += 1
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let groups: [(String, [IntopsState.Entry])] = isSharded
+            ? organizations.map { organization in (path(for: organization), state.integrations.filter { $0.organization == organization }) }
+            : [(pathTemplate, state.integrations)]
+        for (path, entries) in groups {
+            var part = state
+            part.integrations = entries
+            do {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                var data = try encoder.encode(part)
+                data.append(10)
+                try AtomicFile.write(Array(data), to: path, mode: 0o644)
+            } catch {
+                throw StateError(description: "cannot write the state \(path): \(error)")
+            }
+        }
+    }
+}
