@@ -52,7 +52,9 @@ let package = Package(
             name: "EmulatorTests",
             dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],
             exclude: ["SeedSession"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML"]),
+        .testTarget(
+            name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML", "TestSupport", "CryptoPrimitives"],
+            exclude: ["Fixtures"]),
         .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport"],
             exclude: ["Fixtures"]),
     ],

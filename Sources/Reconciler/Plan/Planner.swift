@@ -287,7 +287,7 @@ public enum Planner {
             var steps: [PlannedStep] = []
             if target.summary.isEnabled { steps.append(.disable) }
             steps.append(.delete)
-            let changes = [PlannedChange(field: "integration", old: "\(target.id) \"\(target.summary.displayName)\"", new: nil)]
+            let changes = [PlannedChange(field: "displayName", old: target.summary.displayName, new: nil)]
             actions.append(PlannedAction(
                 organization: key.organization, name: key.name, action: .delete, integrationId: target.id,
                 type: target.summary.integrationType, provider: target.summary.provider,

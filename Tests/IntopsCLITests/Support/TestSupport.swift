@@ -98,15 +98,7 @@ enum TestSupport {
 
     /// Compares text with a golden file; RECORD_GOLDEN=1 rewrites the file instead.
     static func expectGolden(_ actual: String, file: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
-            try actual.write(to: file, atomically: true, encoding: .utf8)
-            return
-        }
-        guard let expected = try? String(contentsOf: file, encoding: .utf8) else {
-            Issue.record("missing golden file \(file.path); run with RECORD_GOLDEN=1", sourceLocation: sourceLocation)
-            return
-        }
-        #expect(actual == expected, "differs from \(file.lastPathComponent)", sourceLocation: sourceLocation)
+        try Golden.expect(actual, file: file, sourceLocation: sourceLocation)
     }
 }
 
