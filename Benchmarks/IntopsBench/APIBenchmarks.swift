@@ -49,6 +49,8 @@ final class LoadConnection: @unchecked Sendable {
     let fd: Int32
     private var buffer = [UInt8]()
     private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    /// The body of the last response.
+    private(set) var lastBody: [UInt8] = []
 
     init(port: UInt16) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -89,6 +91,7 @@ final class LoadConnection: @unchecked Sendable {
                 }
             }
             if headEnd >= 0, buffer.count >= headEnd + 4 + contentLength {
+                lastBody = Array(buffer[(headEnd + 4)..<(headEnd + 4 + contentLength)])
                 return Int(String(decoding: buffer[9..<12], as: UTF8.self)) ?? 0
             }
         }

@@ -8,6 +8,7 @@ import Foundation
 //   intops-bench bad-inputs DIR [--runs R]
 //   intops-bench emulator-throughput [--connections 32] [--requests 2000] [--runs 5]
 //   intops-bench sops-decrypt [--files 1000] [--values 10] [--peer-sample 100] [--runs 5]
+//   intops-bench reconcile [--integrations 2000] [--organizations 10] [--latency-ms 20] [--parallelism 32]
 //   intops-bench client-parallel [--count 2000] [--parallelism 32] [--latency-ms 20] [--runs 5]
 //
 // Wall-clock figures come from running the release `intops` binary as a user would (process start included).
@@ -118,14 +119,19 @@ enum Measure {
     }
 
     /// Wall time of a command, run `runs` times after one warm-up; returns sorted samples in seconds.
-    static func process(_ executable: String, _ arguments: [String], in directory: URL, runs: Int) throws -> ([Double], Int32) {
+    /// Runs the binary `runs` times after one warm-up run (unless `warmUp` is false) and returns sorted timings.
+    static func process(
+        _ executable: String, _ arguments: [String], in directory: URL, runs: Int, environment: [String: String]? = nil,
+        warmUp: Bool = true
+    ) throws -> ([Double], Int32) {
         var samples: [Double] = []
         var status: Int32 = 0
-        for run in 0...runs {
+        for run in (warmUp ? 0 : 1)...runs {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             process.currentDirectoryURL = directory
+            if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             let start = ContinuousClock.now
@@ -280,6 +286,19 @@ case "sops-decrypt":
     try SOPSBenchmark.run(
         files: options.int("files", 1000), values: options.int("values", 10), peerSample: options.int("peer-sample", 100),
         runs: options.int("runs", 5))
+
+case "reconcile":
+    try ReconcileBenchmark.run(
+        intops: intops, emulator: emulatorBinary, integrations: options.int("integrations", 2000),
+        organizations: options.int("organizations", 10), latency: options.int("latency-ms", 20),
+        parallelism: options.int("parallelism", 32))
+
+case "reconcile-project":
+    // Writes the reconcile benchmark's project for a server already running, for profiling by hand.
+    let environment = try ReconcileBenchmark.generate(
+        root: URL(fileURLWithPath: options.values["out"] ?? "bench-reconcile"), baseURL: options.values["url"] ?? "http://127.0.0.1:8080",
+        integrations: options.int("integrations", 2000), organizations: options.int("organizations", 10), parallelism: options.int("parallelism", 32))
+    print(environment.sorted { $0.key < $1.key }.map { "export \($0.key)=\($0.value)" }.joined(separator: "\n"))
 
 case "client-parallel":
     try APIBenchmarks.clientParallel(

@@ -144,7 +144,7 @@ enum ApplyCommand {
         }
 
         let parallelism = arguments.value("parallelism").flatMap(Int.init) ?? session.project.api.parallelism
-        let showProgress = invocation.global.verbose || plan.actions.count >= 20
+        let showProgress = !invocation.global.quiet && (invocation.global.verbose || plan.actions.count >= 20)
         let total = plan.actions.count
         let counter = ProgressCounter()
         let applier = Applier(

@@ -24,14 +24,17 @@ public struct ApplyReport: Sendable {
     public var failed: Bool { stateError != nil || results.contains { if case .succeeded = $0.outcome { false } else { true } } }
 }
 
-/// Keeps the state in memory and on disk as steps complete. Writes are coalesced: a step that completes while a
-/// write is under way is written by the next one, so the file trails the API by at most one write.
+/// Keeps the state in memory and on disk as steps complete. Writes run off the actor and are coalesced: steps
+/// that complete while a write is under way go out with the next one (at most `writeInterval` later), so a slow
+/// disk never holds up the API calls. A step lost by a crash in that window is recovered by the next run:
+/// creates are adopted by identity, rotations with unknown fingerprints are made again.
 actor StateRecorder {
     private(set) var state: IntopsState
     private let store: StateStore
     private let organizations: [String]
     private var dirty = false
     private var writing = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
     private(set) var error: String?
 
     init(state: IntopsState, store: StateStore, organizations: [String]) {
@@ -40,27 +43,55 @@ actor StateRecorder {
         self.organizations = organizations
     }
 
-    func update(_ change: (inout IntopsState) -> Void) async {
+    func update(_ change: (inout IntopsState) -> Void) {
         change(&state)
         dirty = true
-        await flush()
+        startWriting()
     }
 
+    /// Returns once everything recorded so far is on disk.
     func flush() async {
-        guard !writing else { return }
+        guard writing || dirty else { return }
+        startWriting()
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func startWriting() {
+        guard !writing, dirty else { return }
         writing = true
+        Task { await drain() }
+    }
+
+    /// The shortest time between two writes while steps keep completing: a large apply writes a few times a
+    /// second instead of after every one of thousands of steps, and `flush()` always writes the last of it.
+    static let writeInterval: Duration = .milliseconds(200)
+
+    private func drain() async {
+        var first = true
         while dirty {
+            if !first && waiters.isEmpty { try? await Task.sleep(for: Self.writeInterval) }
+            first = false
             dirty = false
-            var snapshot = state
-            do {
-                try store.save(&snapshot, organizations: organizations)
-                state.serial = snapshot.serial
-            } catch {
-                self.error = error.description
+            let snapshot = state
+            let store = self.store, organizations = self.organizations
+            let result = await Task.detached { () -> Result<Int, StateError> in
+                var copy = snapshot
+                do {
+                    try store.save(&copy, organizations: organizations)
+                    return .success(copy.serial)
+                } catch {
+                    return .failure(error as! StateError)
+                }
+            }.value
+            switch result {
+            case .success(let serial): state.serial = max(state.serial, serial)
+            case .failure(let failure): error = failure.description
             }
-            await Task.yield()
         }
         writing = false
+        let resumed = waiters
+        waiters = []
+        for waiter in resumed { waiter.resume() }
     }
 }
 
@@ -102,39 +133,44 @@ public struct Applier: Sendable {
             }
         }
 
-        // Then the actions, as their dependencies allow, at most `parallelism` at once.
-        var pending = Set(plan.actions.indices).subtracting(preFailed)
-        var running = 0
-        await withTaskGroup(of: (Int, ActionResult).self) { group in
-            func launchReady() {
-                for index in pending.sorted() where running < parallelism {
-                    let dependencies = plan.actions[index].dependsOn
-                    guard dependencies.allSatisfy({ results[$0] != nil }) else { continue }
-                    pending.remove(index)
-                    if let blocker = dependencies.first(where: { if case .succeeded = results[$0]!.outcome { false } else { true } }) {
-                        results[index] = ActionResult(
-                            key: plan.actions[index].key, action: plan.actions[index].action,
-                            outcome: .skipped("\(plan.actions[blocker].key) did not complete"), notes: [])
-                        continue
-                    }
-                    running += 1
-                    let action = plan.actions[index]
-                    group.addTask { (index, await self.perform(action, recorder: recorder)) }
+        // Then the actions, as their dependencies allow, at most `parallelism` at once. An action becomes ready
+        // when its last dependency finishes; one whose dependency failed is skipped, and so are its dependents.
+        var remaining = plan.actions.map { Set($0.dependsOn) }
+        var dependents = [[Int]](repeating: [], count: plan.actions.count)
+        for (index, action) in plan.actions.enumerated() {
+            for dependency in action.dependsOn { dependents[dependency].append(index) }
+        }
+        var ready = plan.actions.indices.filter { remaining[$0].isEmpty && !preFailed.contains($0) }
+        var cursor = 0
+        func finished(_ index: Int) {
+            for dependent in dependents[index] where results[dependent] == nil {
+                remaining[dependent].remove(index)
+                guard remaining[dependent].isEmpty else { continue }
+                if let blocker = plan.actions[dependent].dependsOn.first(where: { if case .succeeded = results[$0]?.outcome { false } else { true } }) {
+                    results[dependent] = ActionResult(
+                        key: plan.actions[dependent].key, action: plan.actions[dependent].action,
+                        outcome: .skipped("\(plan.actions[blocker].key) did not complete"), notes: [])
+                    finished(dependent)
+                } else {
+                    ready.append(dependent)
                 }
             }
-            launchReady()
-            // Skipped actions may unblock (and skip) others without anything running.
-            while !pending.isEmpty || running > 0 {
-                if running == 0 {
-                    let before = pending.count
-                    launchReady()
-                    if pending.count == before && running == 0 { break }
-                    continue
+        }
+        for index in preFailed { finished(index) }
+        await withTaskGroup(of: (Int, ActionResult).self) { group in
+            var running = 0
+            while true {
+                while running < parallelism, cursor < ready.count {
+                    let action = plan.actions[ready[cursor]]
+                    let index = ready[cursor]
+                    cursor += 1
+                    running += 1
+                    group.addTask { (index, await self.perform(action, recorder: recorder)) }
                 }
-                guard let (index, result) = await group.next() else { break }
+                guard running > 0, let (index, result) = await group.next() else { break }
                 running -= 1
                 results[index] = result
-                launchReady()
+                finished(index)
             }
         }
 
@@ -224,10 +260,7 @@ public struct Applier: Sendable {
         return result
     }
 
-    func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        return formatter.string(from: now())
-    }
+    func timestamp() -> String { Timestamp.string(now()) }
 
     func runCreate(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder) async throws -> String {
         guard case .create(let temporaryName) = step, let wanted = desired[action.key], let type = wanted.type,
@@ -339,4 +372,12 @@ public struct Applier: Sendable {
     }
 
     func currentId(_ action: PlannedAction, _ id: String?) -> String? { id ?? action.integrationId }
+}
+
+/// RFC 3339 timestamps; one formatter for the process (making one per call is expensive).
+enum Timestamp {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static let formatter = ISO8601DateFormatter()
+
+    static func string(_ date: Date) -> String { lock.withLock { formatter.string(from: date) } }
 }

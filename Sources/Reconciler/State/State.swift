@@ -61,24 +61,35 @@ public struct IntopsState: Codable, Sendable, Equatable {
         version = Self.currentVersion
         self.lineage = lineage
         self.serial = serial
-        self.integrations = integrations
+        self.integrations = integrations.sorted { $0.key < $1.key }
     }
 
-    public func entry(_ key: IntegrationKey) -> Entry? { integrations.first { $0.key == key } }
+    /// Entries stay sorted by key, so lookups and inserts are binary searches (thousands happen in one apply).
+    private func position(of key: IntegrationKey) -> (index: Int, found: Bool) {
+        var low = 0, high = integrations.count
+        while low < high {
+            let middle = (low + high) / 2
+            let candidate = integrations[middle].key
+            if candidate == key { return (middle, true) }
+            if candidate < key { low = middle + 1 } else { high = middle }
+        }
+        return (low, false)
+    }
+
+    public func entry(_ key: IntegrationKey) -> Entry? {
+        let (index, found) = position(of: key)
+        return found ? integrations[index] : nil
+    }
 
     public mutating func set(_ entry: Entry) {
-        if let index = integrations.firstIndex(where: { $0.key == entry.key }) {
-            integrations[index] = entry
-        } else {
-            integrations.append(entry)
-            integrations.sort { $0.key < $1.key }
-        }
+        let (index, found) = position(of: entry.key)
+        if found { integrations[index] = entry } else { integrations.insert(entry, at: index) }
     }
 
     @discardableResult
     public mutating func remove(_ key: IntegrationKey) -> Entry? {
-        guard let index = integrations.firstIndex(where: { $0.key == key }) else { return nil }
-        return integrations.remove(at: index)
+        let (index, found) = position(of: key)
+        return found ? integrations.remove(at: index) : nil
     }
 
     /// Configuration digest: SHA-256 over the sorted `key=value` lines (configuration is not secret).
