@@ -58,6 +58,7 @@ bench: deps
 	$(RELEASE_BIN)/intops-bench emulator-throughput --connections 32 --requests 2000 --runs 5
 	$(RELEASE_BIN)/intops-bench client-parallel --count 2000 --parallelism 32 --latency-ms 20 --runs 5
 	$(RELEASE_BIN)/intops-bench sops-decrypt --files 1000 --values 10 --peer-sample 100 --runs 5
+	$(RELEASE_BIN)/intops-bench reconcile --integrations 2000 --organizations 10 --latency-ms 20 --parallelism 32
 
 clean:
 	rm -rf .build
