@@ -46,7 +46,7 @@ import Testing
             result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt"))
     }
 
-    @Test(arguments: ["secrets", "init"])
+    @Test(arguments: ["secrets", "init", "plan", "apply", "state"])
     func commandHelpGolden(_ command: String) async throws {
         let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
         try TestSupport.expectGolden(
@@ -74,5 +74,36 @@ import Testing
         let parsed = try ArgumentParser.parse(
             ["help", "--", "--weird"], commands: IntopsCommandLine.commands, global: IntopsCommandLine.globalOptions)
         #expect(parsed.positionals == ["--weird"])
+    }
+}
+
+/// apply's confirmation, in process with a terminal that answers.
+@Suite struct ApplyConfirmationTests {
+    func run(answer: String?) async throws -> (Int32, String, String, URL) {
+        let project = try TestSupport.copy(TestSupport.examples)
+        for name in ["sandbox.json", "sandbox.json.key", "state.json"] { try? FileManager.default.removeItem(at: project.appendingPathComponent(".intops/\(name)")) }
+        chmod(project.appendingPathComponent(".intops/demo-age-key.txt").path, 0o600)
+        let output = CapturedOutput()
+        var console = output.console(color: false)
+        console.inputIsTerminal = true
+        console.readLine = { answer }
+        let status = await IntopsCommandLine.run(
+            arguments: ["apply"], environment: ["SOPS_AGE_KEY_FILE": project.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"],
+            workingDirectory: project.path, console: console)
+        return (status, output.stdout, output.stderr, project)
+    }
+
+    @Test func yesApplies() async throws {
+        let (status, stdout, stderr, project) = try await run(answer: "yes")
+        defer { try? FileManager.default.removeItem(at: project) }
+        #expect(status == 0 && stderr.contains("Apply these changes? Only 'yes' is accepted: ") && stdout.contains("Apply complete: 8 created."))
+    }
+
+    @Test(arguments: ["no", "y", "YES ", ""])
+    func anythingElseCancels(_ answer: String) async throws {
+        let (status, _, stderr, project) = try await run(answer: answer)
+        defer { try? FileManager.default.removeItem(at: project) }
+        #expect(status == 1 && stderr.contains("Apply cancelled."))
+        #expect(!FileManager.default.fileExists(atPath: project.appendingPathComponent(".intops/state.json").path))
     }
 }

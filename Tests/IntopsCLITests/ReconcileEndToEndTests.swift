@@ -180,6 +180,36 @@ final class ExampleProject: @unchecked Sendable {
         #expect(try await project.plan().actions.isEmpty)
     }
 
+    @Test func failuresAreReportedPerIntegrationAndTheRestGoesOn() async throws {
+        let project = try await ExampleProject(.sandbox)
+        // A secret the provider rejects (the emulator fails tests of values starting with "invalid").
+        let edit = try await project.intops(["secrets", "edit", "secrets/globex.enc.yaml"], environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-key/"])
+        #expect(edit.status == 0)
+        let apply = try await project.intops(["apply", "--auto-approve"])
+        #expect(apply.status == 1)
+        #expect(apply.stderr.contains("✗ globex-eu/eu-newsletter: create failed: the connection test failed: Connection test failed: SendGrid rejected the credentials (ApiKey)"), "\(apply.stderr)")
+        #expect(apply.stdout.contains("✓ acme-us/main-payment-gateway created") && apply.stdout.contains("Apply finished with failures: 7 created, 1 failed or skipped."), "\(apply.stdout)")
+        #expect(!apply.stdout.contains("invalid-key") && !apply.stderr.contains("invalid-key"))
+        // The integration exists (its create completed); the next plan tests it again rather than creating it twice.
+        let plan = try await project.plan()
+        #expect(plan.actions == ["test:globex-eu/eu-newsletter"], "\(plan.actions)")
+    }
+
+    @Test func stateCommandsListShowForgetAndMove() async throws {
+        let project = try await ExampleProject(.sandbox)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        let list = try await project.intops(["state", "list"])
+        #expect(list.stdout.components(separatedBy: "\n").filter { !$0.isEmpty }.count == 8)
+        let show = try await project.intops(["state", "show", "eu-newsletter"])
+        #expect(show.stdout.contains("secret ApiKey: set ") && show.stdout.contains("(keyed fingerprint recorded)"))
+        let forget = try await project.intops(["state", "rm", "globex-eu/eu-newsletter"])
+        #expect(forget.status == 0 && forget.stdout.contains("the integration itself is untouched"))
+        // Forgotten, it is adopted again by identity, its secrets unknown and so set again.
+        let plan = try await project.plan()
+        #expect(plan.actions == ["adopt:globex-eu/eu-newsletter"])
+        #expect(try await project.intops(["state", "show", "nothing"]).stderr.contains("the state records no integration nothing"))
+    }
+
     @Test func applyWithoutATerminalNeedsAutoApprove() async throws {
         let project = try await ExampleProject(.sandbox)
         let result = try await project.intops(["apply"])
