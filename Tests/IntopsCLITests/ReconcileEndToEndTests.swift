@@ -16,7 +16,7 @@ final class ExampleProject: @unchecked Sendable {
     let environment: [String: String]
     let emulator: EmulatorProcess?
 
-    init(_ backend: E2EBackend) async throws {
+    init(_ backend: E2EBackend, emulatorArguments: [String] = []) async throws {
         root = try TestSupport.copy(TestSupport.examples)
         for name in ["sandbox.json", "sandbox.json.key", "state.json", "state.json.lock"] {
             try? FileManager.default.removeItem(at: root.appendingPathComponent(".intops/\(name)"))
@@ -28,7 +28,7 @@ final class ExampleProject: @unchecked Sendable {
         case .sandbox:
             emulator = nil
         case .http:
-            let started = try await EmulatorProcess.start(["--org", "acme-us=token-acme", "--org", "globex-eu=token-globex"])
+            let started = try await EmulatorProcess.start(["--org", "acme-us=token-acme", "--org", "globex-eu=token-globex"] + emulatorArguments)
             emulator = started
             let project = root.appendingPathComponent("intops.yaml")
             let text = try String(contentsOf: project, encoding: .utf8)

@@ -147,6 +147,9 @@ enum ApplyCommand {
         let showProgress = !invocation.global.quiet && (invocation.global.verbose || plan.actions.count >= 20)
         let total = plan.actions.count
         let counter = ProgressCounter()
+        Interrupts.shared.install {
+            console.err(Style.yellow("interrupted:", console.colorError) + " finishing the steps in flight and saving the state; interrupt again to stop at once")
+        }
         let applier = Applier(
             client: session.client, desired: session.desired, templates: session.templates, parallelism: parallelism,
             progress: { line in
@@ -156,9 +159,11 @@ enum ApplyCommand {
                 } else if invocation.global.verbose {
                     console.err(line)
                 }
-            })
+            },
+            shouldStop: { Interrupts.shared.requested })
         let report = await applier.apply(plan, state: session.state, store: session.store, organizations: session.organizations)
-        return summarize(report, console: console, quiet: invocation.global.quiet)
+        let status = summarize(report, console: console, quiet: invocation.global.quiet)
+        return Interrupts.shared.requested ? ExitCode.interrupted : status
     }
 
     static func summarize(_ report: ApplyReport, console: Console, quiet: Bool) -> Int32 {

@@ -105,10 +105,13 @@ public struct Applier: Sendable {
     public let now: @Sendable () -> Date
     /// Told when an action starts and ends (progress on stderr for long runs).
     public let progress: @Sendable (String) -> Void
+    /// Asked before every new action and every next step: true after SIGINT/SIGTERM. Steps in flight finish.
+    public let shouldStop: @Sendable () -> Bool
 
     public init(
         client: IntegrationsClient, desired: [DesiredIntegration], templates: TemplateValidator, parallelism: Int,
-        now: @escaping @Sendable () -> Date = { Date() }, progress: @escaping @Sendable (String) -> Void = { _ in }
+        now: @escaping @Sendable () -> Date = { Date() }, progress: @escaping @Sendable (String) -> Void = { _ in },
+        shouldStop: @escaping @Sendable () -> Bool = { false }
     ) {
         self.client = client
         self.desired = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
@@ -116,6 +119,7 @@ public struct Applier: Sendable {
         self.parallelism = max(1, parallelism)
         self.now = now
         self.progress = progress
+        self.shouldStop = shouldStop
     }
 
     public func apply(_ plan: Plan, state: IntopsState, store: StateStore, organizations: [String]) async -> ApplyReport {
@@ -164,6 +168,11 @@ public struct Applier: Sendable {
                     let action = plan.actions[ready[cursor]]
                     let index = ready[cursor]
                     cursor += 1
+                    if shouldStop() {
+                        results[index] = ActionResult(key: action.key, action: action.action, outcome: .skipped("interrupted before it started"), notes: [])
+                        finished(index)
+                        continue
+                    }
                     running += 1
                     group.addTask { (index, await self.perform(action, recorder: recorder)) }
                 }
@@ -218,7 +227,8 @@ public struct Applier: Sendable {
             }
             // A test after an update runs only when the API asks for one (or the policy is always).
             var testWanted = true
-            for step in action.steps {
+            for (number, step) in action.steps.enumerated() {
+                if number > 0 && shouldStop() { throw StepFailure(message: "interrupted after \(number) of \(action.steps.count) steps; the next run finishes it") }
                 switch step {
                 case .update:
                     let asked = try await runUpdate(step, action: action, recorder: recorder, id: id)

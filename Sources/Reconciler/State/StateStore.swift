@@ -17,13 +17,18 @@ public final class StateStore: @unchecked Sendable {
 
     public var isSharded: Bool { pathTemplate.contains("{org}") }
 
+    /// How long a run waits for another run's lock: 30 s, or INTOPS_LOCK_TIMEOUT seconds.
+    public static var lockTimeout: Duration {
+        .seconds(ProcessInfo.processInfo.environment["INTOPS_LOCK_TIMEOUT"].flatMap(Double.init) ?? 30)
+    }
+
     public func path(for organization: String?) -> String {
         isSharded ? pathTemplate.replacingOccurrences(of: "{org}", with: organization ?? "_") : pathTemplate
     }
 
     /// Takes the exclusive lock of every file the run will write; a second run waits up to `timeout` then says who
     /// holds it.
-    public func lock(organizations: [String], timeout: Duration = .seconds(30)) throws(StateError) {
+    public func lock(organizations: [String], timeout: Duration = StateStore.lockTimeout) throws(StateError) {
         let paths = Set(isSharded ? organizations.map { path(for: $0) } : [pathTemplate]).sorted()
         for path in paths {
             let lockPath = path + ".lock"

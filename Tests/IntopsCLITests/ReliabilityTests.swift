@@ -1,0 +1,150 @@
+import Foundation
+import IntegrationsAPI
+import TestSupport
+import Testing
+
+/// intops started in the background, its error output collected as it comes, so a test can wait for a moment
+/// (polling with a deadline) and then signal it.
+final class RunningIntops: @unchecked Sendable {
+    let process = Process()
+    private let lock = NSLock()
+    private var errorText = ""
+    private var outputText = ""
+
+    init(_ arguments: [String], in directory: URL, environment: [String: String]) throws {
+        process.executableURL = try TestSupport.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        err.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            self?.lock.withLock { self?.errorText += text }
+        }
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            self?.lock.withLock { self?.outputText += text }
+        }
+        try process.run()
+    }
+
+    var stderr: String { lock.withLock { errorText } }
+    var stdout: String { lock.withLock { outputText } }
+
+    /// Polls until `condition` holds (or, with `orExit`, until the process ended on its own).
+    func waitFor(_ condition: (String) -> Bool, orExit: Bool = false, deadline: Duration = .seconds(60)) async throws {
+        let limit = ContinuousClock.now + deadline
+        while !condition(stderr) {
+            if orExit && !process.isRunning { return }
+            guard ContinuousClock.now < limit, process.isRunning else {
+                throw TestFailure("the condition was not met; stderr: \(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func exit(deadline: Duration = .seconds(60)) async throws -> Int32 {
+        let limit = ContinuousClock.now + deadline
+        while process.isRunning {
+            guard ContinuousClock.now < limit else {
+                process.terminate()
+                throw TestFailure("intops did not exit in time")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return process.terminationStatus
+    }
+}
+
+@Suite(.serialized) struct ReliabilityTests {
+    /// SIGINT mid-apply: nothing new starts, what is in flight finishes, the state is saved, exit 130; the next
+    /// apply finishes the job without duplicates.
+    @Test func interruptedApplySavesStateAndTheNextOneConverges() async throws {
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "150ms"])
+        let running = try RunningIntops(["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: project.root, environment: project.environment)
+        try await running.waitFor { $0.contains(" done") }
+        kill(running.process.processIdentifier, SIGINT)
+        let status = try await running.exit()
+        #expect(status == 130, "\(running.stderr)")
+        #expect(running.stderr.contains("interrupted: finishing the steps in flight and saving the state"))
+        let stateData = try Data(contentsOf: project.root.appendingPathComponent(".intops/state.json"))
+        let state = try #require(try JSONSerialization.jsonObject(with: stateData) as? [String: Any])
+        let recorded = (state["integrations"] as? [Any])?.count ?? 0
+        #expect(recorded >= 1 && recorded < 8, "the state holds what completed: \(recorded)")
+
+        let again = try await project.intops(["apply", "--auto-approve"])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try await project.plan().actions.isEmpty)
+        let live = try await project.liveCount()
+        #expect(live == 8, "no duplicate integration: \(live)")
+    }
+
+    /// SIGKILL at several moments of an apply: every state file left behind is valid JSON, and the next apply
+    /// converges without duplicates (the long version, 20 kills, is `make soak`).
+    @Test func killedApplyLeavesAValidStateAndConverges() async throws {
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "40ms"])
+        for moment in [1, 3, 5] {
+            let running = try RunningIntops(["--verbose", "apply", "--auto-approve", "--parallelism", "2"], in: project.root, environment: project.environment)
+            try await running.waitFor({ text in text.components(separatedBy: " done").count > moment }, orExit: true)
+            kill(running.process.processIdentifier, SIGKILL)
+            _ = try await running.exit()
+            if let data = FileManager.default.contents(atPath: project.root.appendingPathComponent(".intops/state.json").path) {
+                #expect((try? JSONSerialization.jsonObject(with: data)) != nil, "the state after a kill is valid JSON")
+            }
+        }
+        let final = try await project.intops(["apply", "--auto-approve"])
+        #expect(final.status == 0, "\(final.stderr)")
+        #expect(try await project.plan().actions.isEmpty)
+        #expect(try await project.liveCount() == 8)
+    }
+
+    /// A second apply on the same project waits for the lock, then refuses with a clear message.
+    @Test func secondApplyRefusesTheLock() async throws {
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "300ms"])
+        let first = try RunningIntops(["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: project.root, environment: project.environment)
+        try await first.waitFor { $0.contains("+ ") }
+        let second = try await project.intops(["apply", "--auto-approve"], environment: ["INTOPS_LOCK_TIMEOUT": "1"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("is locked by another intops run; wait for it to finish"), "\(second.stderr)")
+        kill(first.process.processIdentifier, SIGTERM)
+        #expect(try await first.exit() == 130)
+    }
+
+    /// 401 and 403 give one clear line per organization and no retry storm; tokens never show.
+    @Test func authenticationFailuresAreClearAndNotRetried() async throws {
+        let project = try await ExampleProject(.http)
+        let result = try await project.intops(["plan"], environment: ["INTOPS_TOKEN_ACME_US": "wrong-token-canary"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("(organization acme-us) failed with 401 Unauthorized"), "\(result.stderr)")
+        #expect(result.stderr.contains("check the organization's API token"))
+        #expect(!result.stderr.contains("wrong-token-canary") && !result.stdout.contains("wrong-token-canary"))
+        #expect(try await project.requestCount() <= 3, "no retry storm")
+    }
+
+    @Test func plainHTTPToANonLoopbackHostIsRefusedBeforeAnyRequest() async throws {
+        let project = try await ExampleProject(.sandbox)
+        try project.edit("intops.yaml") { $0.replacingOccurrences(of: "url: sandbox:.intops/sandbox.json", with: "url: http://api.achievemomentum.com") }
+        let result = try await project.intops(["plan"], environment: ["INTOPS_TOKEN_ACME_US": "t", "INTOPS_TOKEN_GLOBEX_EU": "t"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "intops.yaml:9:8: error: api.url uses http:// to a host that is not loopback; credentials need https://\n", "\(result.stderr)")
+    }
+}
+
+extension ExampleProject {
+    /// Integrations live in both organizations, as the emulator counts them.
+    func liveCount() async throws -> Int {
+        let transport = try URLSessionTransport(baseURL: emulator!.baseURL)
+        let client = IntegrationsClient(transport: transport, credentials: ["acme-us": .bearer("token-acme"), "globex-eu": .bearer("token-globex")])
+        return try await client.list(organization: "acme-us").count + client.list(organization: "globex-eu").count
+    }
+
+    func requestCount() async throws -> Int {
+        let transport = try URLSessionTransport(baseURL: emulator!.baseURL)
+        let response = try await transport.send(HTTPRequest(method: "GET", path: "/_emulator/stats"))
+        let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
+        return object?["total"] as? Int ?? -1
+    }
+}
