@@ -41,6 +41,9 @@ public final class SecretResolver: @unchecked Sendable {
             let tree: SOPSValue
             switch decrypt(path) {
             case .success(let value): tree = value
+            case .failure(.noIdentity(let reason)):
+                // The identity is the problem, not this file: one message for every file it affects.
+                throw .error(reference.location, reason.hasPrefix("cannot") ? "SOPS files \(reason)" : "SOPS files cannot be decrypted: \(reason)")
             case .failure(let error): throw .error(reference.location, "SOPS file \(display(path)) \(Self.sentence(error))")
             }
             let pointerText = "#/" + pointer.joined(separator: "/")
