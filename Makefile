@@ -5,7 +5,7 @@ APT_PACKAGES := libyaml-dev libssl-dev pkg-config curl age bsdutils
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema
 RELEASE_BIN  := .build/release
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench soak fuzz clean
 
 all: build
 
@@ -49,6 +49,17 @@ demo: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# The long reliability runs (RELIABILITY.md): 20 faulty applies of 300 changing integrations and 20 SIGKILLed
+# applies; then 10 minutes of mutation fuzzing for each parser.
+soak: deps
+	$(SWIFT) build -c release
+	$(RELEASE_BIN)/intops-bench soak --iterations 20 --integrations 300 --kills 20 --seed 42
+
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	$(SWIFT) build -c release
+	for target in yaml manifest sops age; do $(RELEASE_BIN)/intops-bench fuzz --target $$target --seconds $(FUZZ_SECONDS) --seed 1 || exit 1; done
 
 # Benchmarks run on a release build; copy their output into BENCHMARKS.md with the command.
 bench: deps

@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
         .executableTarget(
-            name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age"],
+            name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler", "Emulator"],
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.

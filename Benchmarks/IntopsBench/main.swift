@@ -1,4 +1,5 @@
 import CYAML
+import Dispatch
 import Foundation
 
 // intops-bench: synthetic projects of any size, and timings reported as ratios against a lower bound.
@@ -9,6 +10,8 @@ import Foundation
 //   intops-bench emulator-throughput [--connections 32] [--requests 2000] [--runs 5]
 //   intops-bench sops-decrypt [--files 1000] [--values 10] [--peer-sample 100] [--runs 5]
 //   intops-bench reconcile [--integrations 2000] [--organizations 10] [--latency-ms 20] [--parallelism 32]
+//   intops-bench soak [--iterations 20] [--integrations 300] [--kills 20] [--seed 42]
+//   intops-bench fuzz --target yaml|manifest|sops|age [--seconds 600] [--seed 1]   (from the package root)
 //   intops-bench client-parallel [--count 2000] [--parallelism 32] [--latency-ms 20] [--runs 5]
 //
 // Wall-clock figures come from running the release `intops` binary as a user would (process start included).
@@ -293,6 +296,47 @@ case "reconcile":
         organizations: options.int("organizations", 10), latency: options.int("latency-ms", 20),
         parallelism: options.int("parallelism", 32))
 
+case "soak":
+    let semaphore = DispatchSemaphore(value: 0)
+    let failure = FailureBox()
+    let (iterations, integrations, kills) = (options.int("iterations", 20), options.int("integrations", 300), options.int("kills", 20))
+    let seed = UInt64(options.int("seed", 42))
+    // Detached: top-level code runs on the main actor, which the semaphore below holds.
+    Task.detached {
+        do {
+            try await SoakBenchmark.run(intops: intops, emulator: emulatorBinary, iterations: iterations, integrations: integrations, kills: kills, seed: seed)
+        } catch {
+            failure.set("\(error)")
+        }
+        semaphore.signal()
+    }
+    semaphore.wait()
+    if let message = failure.message {
+        print("soak failed: \(message)")
+        exit(1)
+    }
+
+case "fuzz":
+    let semaphore = DispatchSemaphore(value: 0)
+    let failure = FailureBox()
+    let target = options.values["target"] ?? "yaml"
+    let seconds = Double(options.values["seconds"] ?? "60") ?? 60
+    let seed = UInt64(options.int("seed", 1))
+    let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    Task.detached {
+        do {
+            try await FuzzHarness.run(target: target, seconds: seconds, seed: seed, root: root)
+        } catch {
+            failure.set("\(error)")
+        }
+        semaphore.signal()
+    }
+    semaphore.wait()
+    if let message = failure.message {
+        print("fuzz failed: \(message)")
+        exit(1)
+    }
+
 case "reconcile-project":
     // Writes the reconcile benchmark's project for a server already running, for profiling by hand.
     let environment = try ReconcileBenchmark.generate(
@@ -308,4 +352,11 @@ case "client-parallel":
 default:
     print("unknown command \(command)")
     exit(64)
+}
+
+final class FailureBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text: String?
+    func set(_ value: String) { lock.withLock { text = value } }
+    var message: String? { lock.withLock { text } }
 }

@@ -76,14 +76,16 @@ extension SOPS {
 
     /// Decrypts a SOPS file with the keyring's age identities. Files whose key groups hold no age recipient
     /// (PGP, KMS, Vault…) are handed to the real `sops -d` when it is installed.
+    /// - Parameter delegate: whether a file without age recipients may be handed to the `sops` binary.
     public static func decrypt(
-        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, ignoreMAC: Bool = false
+        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, ignoreMAC: Bool = false, delegate: Bool = true
     ) throws(SOPSError) -> DecryptedSOPS {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
         guard let metadataValue else { throw .notEncrypted }
         let metadata = try SOPSMetadata.parse(metadataValue)
         guard metadata.groups.contains(where: { !$0.age.isEmpty }) else {
             let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
+            guard delegate else { throw .unsupportedKeys("is encrypted only to \(kinds) keys") }
             return DecryptedSOPS(
                 format: format, documents: try ExternalSOPS.decrypt(file: file, format: format, kinds: kinds),
                 metadata: metadata)
