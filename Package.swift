@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(
             name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML", "TestSupport", "CryptoPrimitives"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport"],
+        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport", "CryptoPrimitives"],
             exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

@@ -148,3 +148,44 @@ extension ExampleProject {
         return object?["total"] as? Int ?? -1
     }
 }
+
+/// A rotation whose connection test fails is rolled back to the values of the last successful apply, read from git.
+@Suite struct RollbackTests {
+    func git(_ arguments: [String], in directory: URL) async throws {
+        let result = try await Subprocess.run(["git", "-C", directory.path] + arguments, environment: [
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
+        ])
+        #expect(result.status == 0, "git \(arguments): \(result.stderrText)")
+    }
+
+    @Test func failedRotationRollsBackFromGit() async throws {
+        let project = try await ExampleProject(.http)
+        try await git(["init", "-q"], in: project.root)
+        try await git(["add", "-A"], in: project.root)
+        try await git(["commit", "-q", "-m", "initial"], in: project.root)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        let state = try String(contentsOf: project.root.appendingPathComponent(".intops/state.json"), encoding: .utf8)
+        #expect(state.contains("\"revision\" : \""), "a clean, successful apply records the revision")
+
+        // A bad credential is committed and applied: its rotation test fails and is rolled back.
+        _ = try await project.intops(["secrets", "edit", "secrets/globex.enc.yaml"], environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-new-key/"])
+        try await git(["commit", "-q", "-am", "bad key"], in: project.root)
+        let apply = try await project.intops(["apply", "--auto-approve", "--rollback-on-test-failure"])
+        #expect(apply.status == 1)
+        #expect(apply.stderr.contains("globex-eu/eu-newsletter: rotate failed: the connection test after rotating ApiKey failed"), "\(apply.stderr)")
+        #expect(apply.stderr.contains("rolled ApiKey back to their values at"), "\(apply.stderr)")
+        #expect(apply.stderr.contains("the connection test then passed"), "\(apply.stderr)")
+        #expect(!apply.stderr.contains("invalid-new-key") && !apply.stdout.contains("invalid-new-key"))
+
+        // The emulator holds the previous value again.
+        let transport = try URLSessionTransport(baseURL: project.emulator!.baseURL)
+        let client = IntegrationsClient(transport: transport, credentials: ["globex-eu": .bearer("token-globex")])
+        let newsletter = try #require(try await client.list(organization: "globex-eu").first { $0.displayName == "Newsletter" })
+        let digests = try await transport.send(HTTPRequest(method: "GET", path: "/_emulator/secrets/globex-eu/\(newsletter.integrationId)"))
+        #expect(String(decoding: digests.body, as: UTF8.self).contains(sha256Hex("SG.demo-globex-key")))
+    }
+}
+
+import CryptoPrimitives
+
+func sha256Hex(_ text: String) -> String { Digest.sha256(Array(text.utf8)).hex }

@@ -98,6 +98,9 @@ enum ApplyCommand {
             OptionSpec(name: "allow-replace", help: "Allow replaces (create the new integration, then delete the old)."),
             OptionSpec(name: "force", help: "Allow deletions beyond the safety limits."),
             OptionSpec(name: "parallelism", kind: .value(placeholder: "N"), help: "Integrations changed at once (default: api.parallelism)."),
+            OptionSpec(
+                name: "rollback-on-test-failure",
+                help: "When the test after a rotation fails, rotate back to the values of the last successful apply (from git) and test again."),
         ] + Reconciling.targeting,
         discussion: """
             With PLANFILE, applies a saved plan, refusing it when the manifests, the state, a live integration or a
@@ -150,7 +153,7 @@ enum ApplyCommand {
         Interrupts.shared.install {
             console.err(Style.yellow("interrupted:", console.colorError) + " finishing the steps in flight and saving the state; interrupt again to stop at once")
         }
-        let applier = Applier(
+        var applier = Applier(
             client: session.client, desired: session.desired, templates: session.templates, parallelism: parallelism,
             progress: { line in
                 guard showProgress else { return }
@@ -161,6 +164,19 @@ enum ApplyCommand {
                 }
             },
             shouldStop: { Interrupts.shared.requested })
+        let history = SecretHistory(root: session.project.root, environment: invocation.environment)
+        let secretFiles = Set(session.desired.flatMap { $0.manifest.secrets }.compactMap { secret -> String? in
+            if case .sops(let file, _) = secret.reference.source { return file }
+            return nil
+        })
+        applier.recordRevision = history.cleanRevision(of: Array(secretFiles))
+        if arguments.flag("rollback-on-test-failure") {
+            if let revision = session.state.revision {
+                applier.rollback = (history, revision)
+            } else if !invocation.global.quiet {
+                console.err(Style.yellow("warning:", console.colorError) + " --rollback-on-test-failure: the state records no git revision of a successful apply yet, so there is nothing to roll back to")
+            }
+        }
         let report = await applier.apply(plan, state: session.state, store: session.store, organizations: session.organizations)
         let status = summarize(report, console: console, quiet: invocation.global.quiet)
         return Interrupts.shared.requested ? ExitCode.interrupted : status

@@ -107,6 +107,11 @@ public struct Applier: Sendable {
     public let progress: @Sendable (String) -> Void
     /// Asked before every new action and every next step: true after SIGINT/SIGTERM. Steps in flight finish.
     public let shouldStop: @Sendable () -> Bool
+    /// With `--rollback-on-test-failure`: where the previous values of rotated secrets come from, and the
+    /// revision of the last successful apply.
+    public var rollback: (history: SecretHistory, revision: String)?
+    /// The project's git commit, recorded in the state when the apply succeeds entirely.
+    public var recordRevision: String?
 
     public init(
         client: IntegrationsClient, desired: [DesiredIntegration], templates: TemplateValidator, parallelism: Int,
@@ -196,6 +201,9 @@ public struct Applier: Sendable {
                     }
                 }
             }
+        }
+        if let revision = recordRevision, results.allSatisfy({ if case .succeeded = $0?.outcome { true } else { false } }) {
+            await recorder.update { state in state.revision = revision }
         }
         await recorder.flush()
         let final = await recorder.state
@@ -353,7 +361,11 @@ public struct Applier: Sendable {
                 state.set(entry)
             }
             if testable && response.testConnectionSuccessful != true {
-                throw StepFailure(message: "the connection test after rotating \(keys.joined(separator: ", ")) failed: \(response.message ?? "no message")")
+                var message = "the connection test after rotating \(keys.joined(separator: ", ")) failed: \(response.message ?? "no message")"
+                if let rollback {
+                    message += "; " + (await rollBack(keys, action: action, id: id, wanted: wanted, rollback: rollback, recorder: recorder))
+                }
+                throw StepFailure(message: message)
             }
         case .test:
             guard let id else { return }
@@ -382,6 +394,37 @@ public struct Applier: Sendable {
     }
 
     func currentId(_ action: PlannedAction, _ id: String?) -> String? { id ?? action.integrationId }
+
+    /// Rotates back to the values the secrets had at the last successful apply, and tests again.
+    func rollBack(
+        _ keys: [String], action: PlannedAction, id: String, wanted: DesiredIntegration,
+        rollback: (history: SecretHistory, revision: String), recorder: StateRecorder
+    ) async -> String {
+        let short = String(rollback.revision.prefix(12))
+        var previous: [String: SecretValue] = [:]
+        for key in keys {
+            guard let reference = wanted.manifest.secrets.first(where: { $0.key == key })?.reference,
+                let value = rollback.history.value(of: reference, at: rollback.revision)
+            else { return "no rollback: \(key) has no earlier value in git at \(short)" }
+            previous[key] = value
+        }
+        do {
+            let response = try await client.rotateSecrets(
+                organization: action.organization, id: id,
+                RotateSecretsRequest(newSecrets: previous.mapValues { $0.exposedString() }, testConnectionAfterRotation: true))
+            let passed = response.testConnectionSuccessful == true
+            await recorder.update { state in
+                guard var entry = state.entry(action.key) else { return }
+                // The fingerprints go back to unknown for these keys: the next plan rotates to the manifest again.
+                for key in keys { entry.secrets[key] = nil }
+                entry.lastTest = IntopsState.TestRecord(passed: passed, at: response.rotatedAt ?? self.timestamp(), message: response.message)
+                state.set(entry)
+            }
+            return "rolled \(keys.joined(separator: ", ")) back to their values at \(short); the connection test then \(passed ? "passed" : "failed too")"
+        } catch {
+            return "the rollback to \(short) failed: \(error)"
+        }
+    }
 }
 
 /// RFC 3339 timestamps; one formatter for the process (making one per call is expensive).

@@ -54,6 +54,9 @@ public struct IntopsState: Codable, Sendable, Equatable {
     public var lineage: String
     public var serial: Int
     public var integrations: [Entry]
+    /// The git commit of the project at the last apply that completed with every secrets file committed: where a
+    /// failed rotation finds the values to roll back to.
+    public var revision: String?
 
     public static let currentVersion = 1
 
