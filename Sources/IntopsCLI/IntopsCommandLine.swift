@@ -32,8 +32,9 @@ public enum IntopsCommandLine {
     ]
 
     static let commands: [CommandSpec] = [
-        InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, StateCommand.spec, SecretsCommand.spec,
-        VersionCommand.spec, helpSpec,
+        InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec, StateCommand.spec,
+        OperationsCommands.test, OperationsCommands.rotate, OperationsCommands.connect, OperationsCommands.templates,
+        SecretsCommand.spec, VersionCommand.spec, helpSpec,
     ]
 
     static let helpSpec = CommandSpec(

@@ -25,6 +25,14 @@ public struct Project: Sendable {
         organizations.first { $0.id == id }
     }
 
+    /// The same project with only these organizations (a sandbox keeps all: it needs no tokens).
+    public func limited(to organizations: [String]) -> Project {
+        guard !api.isSandbox else { return self }
+        var copy = self
+        copy.organizations = self.organizations.filter { organizations.contains($0.id) }
+        return copy
+    }
+
     /// Where the templates cache lives (`intops templates --refresh` writes it).
     public var templatesCachePath: String { root + "/.intops/templates.json" }
 }

@@ -68,6 +68,26 @@ public struct PlannedAction: Codable, Sendable, Equatable {
     public var dependsOn: [Int]
 
     public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
+
+    public init(
+        organization: String, name: String, action: ActionKind, integrationId: String?, type: IntegrationType?,
+        provider: String?, displayName: String?, changes: [PlannedChange], reason: String?, notes: [String],
+        steps: [PlannedStep], preSteps: [PlannedStep], dependsOn: [Int]
+    ) {
+        self.organization = organization
+        self.name = name
+        self.action = action
+        self.integrationId = integrationId
+        self.type = type
+        self.provider = provider
+        self.displayName = displayName
+        self.changes = changes
+        self.reason = reason
+        self.notes = notes
+        self.steps = steps
+        self.preSteps = preSteps
+        self.dependsOn = dependsOn
+    }
 }
 
 /// The plan (SPEC §5, §7): actions, a summary, and what a saved plan needs to detect staleness.
