@@ -90,3 +90,58 @@ import Testing
         #expect(offline.status == 0 && offline.stdout.contains("templates cache"), "\(offline.stdout)")
     }
 }
+
+/// An organization built by hand through the API, exported, filled in, planned and adopted.
+@Suite struct ExportTests {
+    @Test func exportFillPlanAndAdoptRoundTrip() async throws {
+        let project = try await ExampleProject(.http)
+        for file in try FileManager.default.contentsOfDirectory(atPath: project.root.appendingPathComponent("integrations").path) {
+            try FileManager.default.removeItem(at: project.root.appendingPathComponent("integrations/\(file)"))
+        }
+        let transport = try URLSessionTransport(baseURL: project.emulator!.baseURL, maximumConnections: 8)
+        let client = IntegrationsClient(transport: transport, credentials: ["globex-eu": .bearer("token-globex")])
+        for index in 0..<50 {
+            let request = index % 2 == 0
+                ? CreateIntegrationRequest(integrationType: .email, provider: "SendGrid", displayName: "Mail \(index)", isEnabled: index % 5 != 0,
+                                           configuration: ["FromAddress": "m\(index)@globex.example"], secrets: ["ApiKey": "key-\(index)"])
+                : CreateIntegrationRequest(integrationType: .payment, provider: "AuthorizeNet", displayName: "Gateway \(index) / EU",
+                                           configuration: ["IsSandbox": index % 3 == 0 ? "false" : "true"],
+                                           secrets: ["ApiLoginId": "login-\(index)", "TransactionKey": "key-\(index)"])
+            _ = try await client.create(organization: "globex-eu", request)
+        }
+
+        let export = try await project.intops(["export", "--org", "globex-eu"])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout.contains("exported 50 integrations of globex-eu to integrations/globex-eu.yaml"))
+        // Fill the skeleton with the values in use, then encrypt it.
+        let skeleton = project.root.appendingPathComponent("secrets/globex-eu.secrets.enc.yaml")
+        var text = try String(contentsOf: skeleton, encoding: .utf8)
+        #expect(text.components(separatedBy: "FILL-ME").count - 1 == 75)
+        let manifest = try String(contentsOf: project.root.appendingPathComponent("integrations/globex-eu.yaml"), encoding: .utf8)
+        for index in 0..<50 {
+            let name = index % 2 == 0 ? "mail-\(index)" : "gateway-\(index)-eu"
+            #expect(manifest.contains("name: \(name)"), "\(name)")
+            let block = index % 2 == 0 ? "\(name):\n  ApiKey: FILL-ME" : "\(name):\n  ApiLoginId: FILL-ME\n  TransactionKey: FILL-ME"
+            let filled = index % 2 == 0 ? "\(name):\n  ApiKey: key-\(index)" : "\(name):\n  ApiLoginId: login-\(index)\n  TransactionKey: key-\(index)"
+            text = text.replacingOccurrences(of: block, with: filled)
+        }
+        #expect(!text.contains("FILL-ME"))
+        try text.write(to: skeleton, atomically: true, encoding: .utf8)
+        #expect(try await project.intops(["secrets", "encrypt", "-i", "secrets/globex-eu.secrets.enc.yaml"]).status == 0)
+
+        // The plan adopts every one; its only changes are the unknown secrets.
+        let plan = try await project.intops(["plan", "--format", "json", "--org", "globex-eu"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(plan.stdout.utf8)) as? [String: Any])
+        let actions = try #require(object["actions"] as? [[String: Any]])
+        #expect(actions.count == 50 && actions.allSatisfy { $0["action"] as? String == "adopt" })
+        let fields = Set(actions.flatMap { ($0["changes"] as? [[String: Any]] ?? []).map { $0["field"] as! String } })
+        #expect(fields.allSatisfy { $0.hasPrefix("secrets.") || $0 == "test" }, "only secrets change: \(fields)")
+
+        // Adopting records them as they are: the plan is empty.
+        let adopt = try await project.intops(["export", "--org", "globex-eu", "--adopt"])
+        #expect(adopt.status == 0 && adopt.stdout.contains("adopted 50 integrations"), "\(adopt.stderr)")
+        let after = try await project.intops(["plan", "--detailed-exitcode", "--org", "globex-eu"])
+        #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
+    }
+}

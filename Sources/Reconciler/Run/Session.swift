@@ -118,7 +118,7 @@ public struct Session: Sendable {
 
         let client: IntegrationsClient
         do {
-            client = try APIConnector.client(for: project, tokens: tokens)
+            client = try APIConnector.client(for: project.limited(to: organizations), tokens: tokens)
         } catch {
             throw RunFailure(messages: [error.description])
         }
