@@ -2,7 +2,7 @@
 SWIFT        ?= swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libyaml-dev libssl-dev pkg-config curl age bsdutils
-PY_MODULES   := yaml:pyyaml jsonschema:jsonschema
+PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint
 RELEASE_BIN  := .build/release
 
 .PHONY: all deps build demo test bench soak fuzz clean
