@@ -242,6 +242,23 @@ let plannerCases: [PlannerCase] = [
 
     @Test func thereAreAtLeastFortyCases() { #expect(plannerCases.count >= 40) }
 
+    /// A create recorded as pending by a killed apply, for an entry removed since: pruned, or warned about.
+    @Test func orphansOfInterruptedCreates() {
+        let live = LiveSnapshot(organizations: ["o": [F.live("i9", displayName: "Gone")]])
+        var state = IntopsState(lineage: "l", serial: 1)
+        state.pendingCreates = [IntopsState.PendingCreate(organization: "o", name: "gone", displayName: "Gone", provider: "AuthorizeNet", type: .payment)]
+        func plan(prune: Bool) -> Plan {
+            Planner.plan(desired: [], live: live, state: state, templates: F.templates, organizations: ["o"],
+                         options: PlanOptions(prune: prune, safety: Safety(maxDeletes: 5, maxDeletePercent: 100)))
+        }
+        #expect(plan(prune: true).actions.map { "\($0.action.rawValue):\($0.name)" } == ["delete:gone"])
+        #expect(plan(prune: false).actions.isEmpty && plan(prune: false).warnings.contains { $0.contains("an interrupted apply created i9") })
+        // Still declared: the ordinary adoption takes it.
+        let adopted = Planner.plan(desired: [F.desired("gone", displayName: "Gone")], live: live, state: state, templates: F.templates,
+                                   organizations: ["o"], options: PlanOptions(prune: true, safety: Safety(maxDeletes: 5, maxDeletePercent: 100)))
+        #expect(adopted.actions.map { "\($0.action.rawValue):\($0.name)" } == ["adopt:gone"])
+    }
+
     @Test func summaryCountsEveryKind() {
         let plan = PlannerCase(title: "", desired: [F.desired("a"), F.desired("b")], expect: []).run()
         #expect(plan.summary == ["create": 2, "update": 0, "rotate": 0, "test": 0, "delete": 0, "replace": 0, "adopt": 0])

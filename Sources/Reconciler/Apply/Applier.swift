@@ -188,11 +188,19 @@ public struct Applier: Sendable {
             }
         }
 
-        // One list per touched organization records each changed integration's live updatedAt.
-        let touched = Set(plan.actions.map(\.organization))
+        // One list per touched organization records each changed integration's live updatedAt, and drops pending
+        // creates that left nothing behind.
+        let pendingOrganizations = Set((await recorder.state.pendingCreates ?? []).map(\.organization))
+        let touched = Set(plan.actions.map(\.organization)).union(pendingOrganizations)
         for organization in touched.sorted() {
             guard let summaries = try? await client.list(organization: organization) else { continue }
             await recorder.update { state in
+                state.pendingCreates?.removeAll { pending in
+                    pending.organization == organization && !summaries.contains {
+                        $0.displayName == pending.displayName && $0.provider == pending.provider && $0.integrationType == pending.type
+                    }
+                }
+                if state.pendingCreates?.isEmpty == true { state.pendingCreates = nil }
                 for index in state.integrations.indices where state.integrations[index].organization == organization {
                     let id = state.integrations[index].integrationId
                     guard plan.actions.contains(where: { $0.key == state.integrations[index].key }) else { continue }
@@ -284,6 +292,14 @@ public struct Applier: Sendable {
         guard case .create(let temporaryName) = step, let wanted = desired[action.key], let type = wanted.type,
             let provider = wanted.provider, let displayName = wanted.displayName
         else { throw StepFailure(message: "the manifest entry is incomplete") }
+        // The intent goes to disk before the request: a kill between the create and its state entry leaves a
+        // record that lets the next plan find (and, if the entry is gone from the manifests, prune) the orphan.
+        let pending = IntopsState.PendingCreate(
+            organization: action.organization, name: action.name, displayName: temporaryName ?? displayName, provider: provider, type: type)
+        await recorder.update { state in
+            state.pendingCreates = (state.pendingCreates ?? []).filter { $0.key != pending.key } + [pending]
+        }
+        await recorder.flush()
         let request = CreateIntegrationRequest(
             integrationType: type, provider: provider, displayName: temporaryName ?? displayName, isEnabled: wanted.enabled,
             configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,

@@ -21,6 +21,11 @@ public enum Planner {
             if !options.targets.isEmpty && !options.targets.contains(entry.name) { continue }
             builder.planPrune(entry)
         }
+        // Creates an interrupted apply sent for entries no longer declared: their integrations have no state entry.
+        for pending in state.pendingCreates ?? [] where organizations.contains(pending.organization) && !declared.contains(pending.key) {
+            if !options.targets.isEmpty && !options.targets.contains(pending.name) { continue }
+            builder.planOrphan(pending)
+        }
         builder.checkSafety()
         return builder.finish()
     }
@@ -281,6 +286,20 @@ public enum Planner {
                 return
             }
             planDelete(entry.key, live: target, reason: "pruned: no longer in the manifests")
+        }
+
+        mutating func planOrphan(_ pending: IntopsState.PendingCreate) {
+            let candidates = (live.organizations[pending.organization] ?? []).filter {
+                !claimed.contains($0.id) && $0.summary.displayName == pending.displayName && $0.summary.provider == pending.provider
+                    && $0.summary.integrationType == pending.type
+            }
+            guard let target = candidates.first, candidates.count == 1 else { return }
+            claimed.insert(target.id)
+            guard options.prune else {
+                warnings.append("\(pending.key): an interrupted apply created \(target.id) for an entry no longer in the manifests; plan --prune deletes it")
+                return
+            }
+            planDelete(pending.key, live: target, reason: "created by an interrupted apply for an entry no longer in the manifests")
         }
 
         mutating func planDelete(_ key: IntegrationKey, live target: LiveIntegration, reason: String) {

@@ -50,6 +50,18 @@ public struct IntopsState: Codable, Sendable, Equatable {
         public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
     }
 
+    /// A create about to be sent: recorded (and on disk) before the request, cleared once the integration is
+    /// recorded. One left behind by a killed apply names an integration that may exist without a state entry.
+    public struct PendingCreate: Codable, Sendable, Equatable {
+        public var organization: String
+        public var name: String
+        public var displayName: String
+        public var provider: String
+        public var type: IntegrationType
+
+        public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
+    }
+
     public var version: Int
     public var lineage: String
     public var serial: Int
@@ -57,6 +69,7 @@ public struct IntopsState: Codable, Sendable, Equatable {
     /// The git commit of the project at the last apply that completed with every secrets file committed: where a
     /// failed rotation finds the values to roll back to.
     public var revision: String?
+    public var pendingCreates: [PendingCreate]?
 
     public static let currentVersion = 1
 
@@ -85,6 +98,10 @@ public struct IntopsState: Codable, Sendable, Equatable {
     }
 
     public mutating func set(_ entry: Entry) {
+        if pendingCreates?.isEmpty == false {
+            pendingCreates!.removeAll { $0.key == entry.key }
+            if pendingCreates!.isEmpty { pendingCreates = nil }
+        }
         let (index, found) = position(of: entry.key)
         if found { integrations[index] = entry } else { integrations.insert(entry, at: index) }
     }
