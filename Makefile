@@ -35,7 +35,7 @@ build: deps
 
 # Validates the examples project against the embedded sandbox emulator.
 # The examples' secrets are encrypted to a demo identity committed with them (public on purpose). The demo plans
-# and applies examples/ against the embedded sandbox emulator, then shows that a second plan is empty.
+# and applies examples/ against the embedded sandbox emulator, shows that a second plan is empty, and reports drift.
 DEMO_ENV := SOPS_AGE_KEY_FILE=examples/.intops/demo-age-key.txt
 demo: deps
 	$(SWIFT) build -c release --product intops
@@ -45,6 +45,8 @@ demo: deps
 	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples plan
 	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples apply --auto-approve
 	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples plan --detailed-exitcode
+	@# drift exits 2 when it finds drift: the demo's QuickBooks integration waits for OAuth authorization.
+	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples drift || test $$? -eq 2
 
 test: deps
 	$(SWIFT) build --build-tests
