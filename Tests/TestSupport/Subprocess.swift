@@ -44,8 +44,8 @@ public enum Subprocess {
                 try? writer.close()
             }.start()
         }
-        async let out = Task.detached { outPipe.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { errPipe.fileHandleForReading.readDataToEndOfFile() }.value
+        async let out = Blocking.run { outPipe.fileHandleForReading.readDataToEndOfFile() }
+        async let err = Blocking.run { errPipe.fileHandleForReading.readDataToEndOfFile() }
         let limit = ContinuousClock.now + deadline
         while process.isRunning {
             if ContinuousClock.now > limit {
@@ -61,5 +61,16 @@ public enum Subprocess {
     /// a pseudo-terminal fed from `terminalInput`.
     public static func runWithTerminal(_ command: String, terminalInput: String) async throws -> ProcessOutput {
         try await run(["script", "-qec", command, "/dev/null"], input: Data(terminalInput.utf8))
+    }
+}
+
+/// Blocking work (reading a child's pipes, socket I/O) on a thread of its own: Swift's cooperative pool has one
+/// thread per core, and a test that blocks them starves every task in the process — including the handlers of an
+/// in-process HTTP server another test is talking to.
+public enum Blocking {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
     }
 }

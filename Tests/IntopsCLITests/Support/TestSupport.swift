@@ -81,8 +81,8 @@ enum TestSupport {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         // Read both pipes concurrently so that a chatty child never blocks on a full pipe.
-        async let out = Task.detached { outPipe.fileHandleForReading.readDataToEndOfFile() }.value
-        async let err = Task.detached { errPipe.fileHandleForReading.readDataToEndOfFile() }.value
+        async let out = Blocking.run { outPipe.fileHandleForReading.readDataToEndOfFile() }
+        async let err = Blocking.run { errPipe.fileHandleForReading.readDataToEndOfFile() }
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
