@@ -10,25 +10,13 @@ import YAML
 /// (`-sanitize=fuzzer`) would need every module rebuilt with coverage instrumentation; a mutation harness over
 /// real corpora, with a watchdog for hangs and a memory ceiling, runs on any toolchain.
 enum FuzzHarness {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
-    }
-
     static let tokens: [[UInt8]] = [
         "{", "}", "[", "]", ":", "- ", "&a ", "*a", "<<: *a", "!!str ", "!!binary ", "\t", "\0", "\u{FFFD}", "\n  ", "'", "\"",
         "ENC[AES256_GCM,data:", ",iv:", ",tag:", ",type:int]", "-----BEGIN AGE ENCRYPTED FILE-----\n", "age-encryption.org/v1\n",
         "-> X25519 ", "-> scrypt ", "--- ", "sops:", "ref+sops://", "ref+env://", "#/", "~1", "%", "0x", "1e999", "---\n", "...\n",
     ].map { Array($0.utf8) }
 
-    static func mutate(_ input: [UInt8], corpus: [[UInt8]], random: inout Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], corpus: [[UInt8]], random: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0...random.below(4) {
             switch random.below(8) {
@@ -160,7 +148,7 @@ enum FuzzHarness {
         }
         thread.start()
 
-        var random = Generator(state: seed)
+        var random = SplitMix64(state: seed)
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
         var iterations = 0
@@ -188,4 +176,19 @@ enum FuzzHarness {
             format: "fuzz %@: %d inputs in %.0f s (%.0f/s) from %d corpus files, seed %llu; no crash, no hang; slowest input %.1f ms; peak memory %d MiB",
             target, iterations, elapsed, Double(iterations) / elapsed, corpus.count, seed, slowest * 1000, peakMemory))
     }
+}
+
+/// SplitMix64: the benchmarks' seeded randomness, the same on every platform.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 }

@@ -20,7 +20,7 @@ enum SoakBenchmark {
     struct World {
         var specs: [Spec]
         var serial = 0
-        var random: SeededGenerator
+        var random: SplitMix64
 
         /// Changes about a tenth of the integrations: configuration, secrets, names; removes and adds a few.
         mutating func mutate() {
@@ -39,17 +39,6 @@ enum SoakBenchmark {
                 let name = "g\(serial)-\(extra)"
                 specs.append(Spec(organization: Int(random.next() % 3), name: name, displayName: "Gateway \(name)", sandbox: true, login: "login-\(name)", key: "key-\(name)"))
             }
-        }
-    }
-
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 
@@ -137,7 +126,7 @@ enum SoakBenchmark {
 
         var world = World(
             specs: (0..<integrations).map { Spec(organization: $0 % organizations, name: "g\($0)", displayName: "Gateway g\($0)", sandbox: $0 % 2 == 0, login: "login-\($0)", key: "key-\($0)") },
-            random: SeededGenerator(state: seed))
+            random: SplitMix64(state: seed))
         let client = IntegrationsClient(
             transport: try URLSessionTransport(baseURL: URL(string: server.baseURL)!),
             credentials: Dictionary(uniqueKeysWithValues: (0..<organizations).map { ("org\($0)", APICredential.bearer("token-\($0)")) }),
@@ -186,7 +175,7 @@ enum SoakBenchmark {
         print("")
         print("crash consistency: \(kills) applies killed with SIGKILL at random moments")
         var invalidStates = 0
-        var random = SeededGenerator(state: seed ^ 0xC0FFEE)
+        var random = SplitMix64(state: seed ^ 0xC0FFEE)
         for _ in 0..<kills {
             world.mutate()
             try write(world, root: root, identity: identity)

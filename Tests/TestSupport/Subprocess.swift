@@ -21,16 +21,25 @@ public enum Subprocess {
         }
     }
 
+    /// Runs a tool found on PATH, with this process's environment plus `environment`.
     public static func run(
         _ arguments: [String], input: Data? = nil, environment: [String: String] = [:], directory: URL? = nil,
         deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
+        try await run(
+            executable: URL(fileURLWithPath: "/usr/bin/env"), arguments, input: input,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory, deadline: deadline)
+    }
+
+    /// Runs `executable` with exactly `environment`, reading its pipes off the cooperative pool, with a deadline.
+    public static func run(
+        executable: URL, _ arguments: [String], input: Data? = nil, environment: [String: String], directory: URL? = nil,
+        deadline: Duration = .seconds(120)
+    ) async throws -> ProcessOutput {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.executableURL = executable
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = environment
         if let directory { process.currentDirectoryURL = directory }
         let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
         process.standardInput = input == nil ? FileHandle.nullDevice : inPipe
@@ -44,13 +53,14 @@ public enum Subprocess {
                 try? writer.close()
             }.start()
         }
+        // Both pipes at once, so that a chatty child never blocks on a full pipe.
         async let out = Blocking.run { outPipe.fileHandleForReading.readDataToEndOfFile() }
         async let err = Blocking.run { errPipe.fileHandleForReading.readDataToEndOfFile() }
         let limit = ContinuousClock.now + deadline
         while process.isRunning {
             if ContinuousClock.now > limit {
                 process.terminate()
-                throw TestFailure("\(arguments.joined(separator: " ")) did not finish within \(deadline)")
+                throw TestFailure("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(deadline)")
             }
             try await Task.sleep(for: .milliseconds(5))
         }

@@ -22,15 +22,7 @@ enum DriftCommand {
         let console = invocation.console
         var options = Reconciling.sessionOptions(invocation, lock: false)
         options.refresh = .full
-        let session: Session
-        do {
-            session = try await Session.open(from: invocation.global.directory, environment: invocation.environment, options: options)
-        } catch {
-            let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: .text)
-            for diagnostic in error.diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
-            for message in error.messages { console.err(Style.red("error:", console.colorError) + " " + message) }
-            return ExitCode.failure
-        }
+        guard let session = await Reconciling.open(invocation, lock: false, options: options) else { return ExitCode.failure }
         // INTOPS_NOW fixes the clock for reproducible reports (tests); it is never needed otherwise.
         let now = invocation.environment["INTOPS_NOW"].flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
         let items = DriftDetector.detect(session: session, now: now)

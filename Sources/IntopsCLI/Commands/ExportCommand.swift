@@ -26,15 +26,7 @@ enum ExportCommand {
         if invocation.arguments.flag("adopt") {
             var options = Reconciling.sessionOptions(invocation, lock: true)
             options.organizations = [organization]
-            let session: Session
-            do {
-                session = try await Session.open(from: invocation.global.directory, environment: invocation.environment, options: options)
-            } catch {
-                let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: .text)
-                for diagnostic in error.diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
-                for message in error.messages { console.err(Style.red("error:", console.colorError) + " " + message) }
-                return ExitCode.failure
-            }
+            guard let session = await Reconciling.open(invocation, lock: true, options: options) else { return ExitCode.failure }
             defer { session.store.unlock() }
             let (count, error) = await Exporter.adopt(session: session, organization: organization)
             if let error {
@@ -44,8 +36,6 @@ enum ExportCommand {
             console.out("adopted \(count) integrations of \(organization) into the state")
             return ExitCode.success
         }
-        var options = Reconciling.sessionOptions(invocation, lock: false)
-        options.organizations = [organization]
         let project: Project
         do {
             project = try ProjectLoader.loadProject(file: ProjectLoader.locate(from: invocation.global.directory))

@@ -17,11 +17,12 @@ enum Reconciling {
     }
 
     /// Opens the session, printing why not (one line per problem) when it cannot.
-    static func open(_ invocation: Invocation, lock: Bool) async -> Session? {
+    static func open(_ invocation: Invocation, lock: Bool, options: Session.Options? = nil) async -> Session? {
         let console = invocation.console
         do {
             let session = try await Session.open(
-                from: invocation.global.directory, environment: invocation.environment, options: sessionOptions(invocation, lock: lock))
+                from: invocation.global.directory, environment: invocation.environment,
+                options: options ?? sessionOptions(invocation, lock: lock))
             if !invocation.global.quiet {
                 for warning in session.warnings { console.err(Style.yellow("warning:", console.colorError) + " " + warning) }
             }

@@ -67,33 +67,11 @@ enum TestSupport {
         _ arguments: [String], in directory: URL, environment: [String: String] = [:],
         timeout: Duration = .seconds(60)
     ) async throws -> RunResult {
-        let process = Process()
-        process.executableURL = try executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        env.merge(environment) { $1 }
-        process.environment = env
-        let outPipe = Pipe()
-        let errPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // Read both pipes concurrently so that a chatty child never blocks on a full pipe.
-        async let out = Blocking.run { outPipe.fileHandleForReading.readDataToEndOfFile() }
-        async let err = Blocking.run { errPipe.fileHandleForReading.readDataToEndOfFile() }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                throw TestFailure("intops \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        return RunResult(
-            status: process.terminationStatus, stdout: String(decoding: await out, as: UTF8.self),
-            stderr: String(decoding: await err, as: UTF8.self))
+        let output = try await Subprocess.run(
+            executable: try executable, arguments,
+            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 },
+            directory: directory, deadline: timeout)
+        return RunResult(status: output.status, stdout: output.stdoutText, stderr: output.stderrText)
     }
 
     /// Compares text with a golden file; RECORD_GOLDEN=1 rewrites the file instead.
