@@ -42,6 +42,16 @@ import Testing
             #expect(result.status == 2, "\(format): \(result.stderr)")
             try TestSupport.expectGolden(result.stdout, file: golden.appendingPathComponent(file))
         }
+        // The JSON agrees with schemas/drift.schema.json.
+        let json = try await project.intops(["drift", "--format", "json"], environment: clock)
+        let document = project.root.appendingPathComponent("drift.json")
+        try json.stdout.write(to: document, atomically: true, encoding: .utf8)
+        let schema = TestSupport.packageRoot.appendingPathComponent("schemas/drift.schema.json")
+        let check = try await Subprocess.run([
+            "python3", "-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+            schema.path, document.path,
+        ])
+        #expect(check.status == 0, "\(check.stderrText)")
         let text = try await project.intops(["drift"], environment: clock)
         for kind in ["changed", "deleted", "unmanaged", "test-failing", "never-tested", "secret-changed", "secret-expired", "unauthorized"] {
             #expect(text.stdout.contains(": \(kind)"), "drift reports \(kind)")
