@@ -221,7 +221,11 @@ final class ExampleProject: @unchecked Sendable {
         let project = try await ExampleProject(.sandbox)
         var outputs: [String] = []
         for arguments in [["plan"], ["plan", "--format", "json"], ["plan", "--format", "markdown"], ["--verbose", "apply", "--auto-approve"],
-                          ["plan", "--out", "p.plan"], ["state", "list"], ["state", "show", "main-payment-gateway"], ["--verbose", "plan"]] {
+                          ["plan", "--out", "p.plan"], ["state", "list"], ["state", "show", "main-payment-gateway"], ["--verbose", "plan"],
+                          ["--verbose", "drift"], ["drift", "--format", "json"], ["drift", "--format", "github"], ["drift", "--format", "junit"],
+                          ["--verbose", "test"], ["--verbose", "rotate", "eu-newsletter"], ["connect", "books", "--return-url", "https://x.example"],
+                          ["export", "--org", "globex-eu", "--out", "exported"], ["apply", "--auto-approve", "--target", "nothing"],
+                          ["test", "not-declared"], ["plan", "--org", "nowhere"]] {
             let result = try await project.intops(arguments)
             outputs += [result.stdout, result.stderr]
         }
