@@ -236,7 +236,7 @@ public struct Applier: Sendable {
     func perform(_ action: PlannedAction, recorder: StateRecorder) async -> ActionResult {
         progress("\(action.action.symbol) \(action.key) …")
         var id = action.integrationId
-        var notes = action.notes.filter { $0.hasPrefix("authorization needed") }
+        let notes = action.notes.filter { $0.hasPrefix("authorization needed") }
         do {
             if action.action == .adopt, let id, let wanted = desired[action.key] {
                 await recorder.update { state in state.set(self.entry(for: wanted, id: id, previous: nil)) }
@@ -258,10 +258,6 @@ public struct Applier: Sendable {
                 }
             }
             progress("\(action.action.symbol) \(action.key) done")
-            if let wanted = desired[action.key], let type = wanted.type, let provider = wanted.provider,
-                templates.template(type: type, provider: provider)?.requiresOAuth == true, action.action == .create {
-                notes = ["authorization needed: run intops connect \(action.name)"]
-            }
             return ActionResult(key: action.key, action: action.action, outcome: .succeeded, notes: notes)
         } catch {
             progress("\(action.action.symbol) \(action.key) failed")
@@ -277,14 +273,7 @@ public struct Applier: Sendable {
             configurationDigest: previous?.configurationDigest, secrets: previous?.secrets ?? [:], lastTest: previous?.lastTest)
     }
 
-    func effectiveConfiguration(_ wanted: DesiredIntegration) -> [String: String] {
-        var result: [String: String] = [:]
-        if let type = wanted.type, let provider = wanted.provider, let template = templates.template(type: type, provider: provider) {
-            for field in template.configurationFields { if let value = field.defaultValue { result[field.key] = value } }
-        }
-        result.merge(wanted.configuration) { $1 }
-        return result
-    }
+    func effectiveConfiguration(_ wanted: DesiredIntegration) -> [String: String] { templates.effectiveConfiguration(wanted) }
 
     func timestamp() -> String { Timestamp.string(now()) }
 

@@ -66,3 +66,15 @@ public struct PlanOptions: Sendable {
         self.now = now
     }
 }
+
+extension TemplateValidator {
+    /// The template's defaults with the manifest's values over them: what the API holds after a create.
+    public func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] {
+        var result: [String: String] = [:]
+        if let type = desired.type, let provider = desired.provider, let template = template(type: type, provider: provider) {
+            for field in template.configurationFields { if let value = field.defaultValue { result[field.key] = value } }
+        }
+        result.merge(desired.configuration) { $1 }
+        return result
+    }
+}

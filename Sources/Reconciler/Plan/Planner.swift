@@ -57,15 +57,7 @@ public enum Planner {
             return templates.template(type: type, provider: provider)
         }
 
-        /// The template's defaults with the manifest's values over them: what the API holds after a create.
-        func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] {
-            var result: [String: String] = [:]
-            for field in template(desired)?.configurationFields ?? [] {
-                if let value = field.defaultValue { result[field.key] = value }
-            }
-            result.merge(desired.configuration) { $1 }
-            return result
-        }
+        func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] { templates.effectiveConfiguration(desired) }
 
         func describe(_ live: LiveIntegration) -> String {
             "\(live.id) (\(live.summary.provider) \"\(live.summary.displayName)\")"

@@ -110,11 +110,7 @@ public enum Exporter {
                 }),
                 let type = desired.type, let provider = desired.provider, let displayName = desired.displayName
             else { continue }
-            var configuration: [String: String] = [:]
-            if let template = session.templates.template(type: type, provider: provider) {
-                for field in template.configurationFields { if let value = field.defaultValue { configuration[field.key] = value } }
-            }
-            configuration.merge(desired.configuration) { $1 }
+            let configuration = session.templates.effectiveConfiguration(desired)
             state.set(IntopsState.Entry(
                 organization: organization, name: desired.key.name, integrationId: match.id, type: type, provider: provider,
                 displayName: displayName, updatedAt: match.summary.updatedAt,

@@ -253,14 +253,7 @@ struct Refresher: Sendable {
         return snapshot
     }
 
-    func effective(_ desired: DesiredIntegration) -> [String: String] {
-        var result: [String: String] = [:]
-        if let type = desired.type, let provider = desired.provider, let template = templates.template(type: type, provider: provider) {
-            for field in template.configurationFields { if let value = field.defaultValue { result[field.key] = value } }
-        }
-        result.merge(desired.configuration) { $1 }
-        return result
-    }
+    func effective(_ desired: DesiredIntegration) -> [String: String] { templates.effectiveConfiguration(desired) }
 
     func effectiveDigest(_ desired: DesiredIntegration) -> String { IntopsState.configurationDigest(effective(desired)) }
 }
