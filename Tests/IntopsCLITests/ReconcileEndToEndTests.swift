@@ -229,6 +229,10 @@ final class ExampleProject: @unchecked Sendable {
             let result = try await project.intops(arguments)
             outputs += [result.stdout, result.stderr]
         }
+        // A crash with every secret decrypted in memory prints one line, and no secret.
+        let crash = try await project.intops(["plan"], environment: ["INTOPS_TEST_CRASH": "after-secrets"])
+        #expect(crash.status == 70 && crash.stderr.hasSuffix("intops: internal error; nothing secret is printed. Please report it with the command you ran.\n"), "\(crash.stderr)")
+        outputs += [crash.stdout, crash.stderr]
         let secretValues = ["demo-acme-login", "demo-acme-transaction-key", "demo-worldpay-token", "SG.demo-acme-key", "demo-twilio-token",
                             "demo-globex-login", "demo-globex-transaction-key", "SG.demo-globex-key", "demo-analytics-secret"]
         let files = ["p.plan", ".intops/state.json"].map { (try? String(contentsOf: project.root.appendingPathComponent($0), encoding: .utf8)) ?? "" }

@@ -65,6 +65,10 @@ enum PlanCommand {
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
         guard let session = await Reconciling.open(invocation, lock: false) else { return ExitCode.failure }
+        // The crash-output canary test makes intops crash with every secret decrypted in memory.
+        if invocation.environment["INTOPS_TEST_CRASH"] == "after-secrets" && !session.desired.isEmpty {
+            preconditionFailure("crash requested by INTOPS_TEST_CRASH")
+        }
         var plan = session.plan(Reconciling.planOptions(invocation, session: session))
         let format = PlanRenderer.Format(rawValue: invocation.arguments.value("format") ?? "text") ?? .text
         console.writeOutput(PlanRenderer.render(plan, format: format, color: console.colorOutput))
