@@ -56,6 +56,44 @@ actor StateRecorder {
         await withCheckedContinuation { waiters.append($0) }
     }
 
+    private var intentBuffer: [IntopsState.PendingCreate] = []
+    private var intentWaiters: [CheckedContinuation<Void, Never>] = []
+    private var writingIntents = false
+
+    /// Records a create about to be sent and returns once it is synced to the journal; intents of creates
+    /// starting together share one write (group commit).
+    func recordIntent(_ intent: IntopsState.PendingCreate) async {
+        state.pendingCreates = (state.pendingCreates ?? []).filter { $0.key != intent.key } + [intent]
+        intentBuffer.append(intent)
+        await withCheckedContinuation { continuation in
+            intentWaiters.append(continuation)
+            if !writingIntents {
+                writingIntents = true
+                Task { await drainIntents() }
+            }
+        }
+    }
+
+    private func drainIntents() async {
+        while !intentBuffer.isEmpty {
+            let batch = intentBuffer, waiting = intentWaiters
+            intentBuffer = []
+            intentWaiters = []
+            let store = self.store
+            let failure = await Task.detached { () -> String? in
+                do {
+                    try store.appendIntents(batch)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
+            }.value
+            if let failure { error = failure }
+            for waiter in waiting { waiter.resume() }
+        }
+        writingIntents = false
+    }
+
     private func startWriting() {
         guard !writing, dirty else { return }
         writing = true
@@ -216,6 +254,8 @@ public struct Applier: Sendable {
         await recorder.flush()
         let final = await recorder.state
         let stateError = await recorder.error
+        // The state file now holds every pending create the journal did.
+        if stateError == nil { store.clearIntents(organizations: organizations) }
         return ApplyReport(
             results: results.enumerated().map { index, result in
                 result ?? ActionResult(key: plan.actions[index].key, action: plan.actions[index].action, outcome: .skipped("not reached"), notes: [])
@@ -283,12 +323,8 @@ public struct Applier: Sendable {
         else { throw StepFailure(message: "the manifest entry is incomplete") }
         // The intent goes to disk before the request: a kill between the create and its state entry leaves a
         // record that lets the next plan find (and, if the entry is gone from the manifests, prune) the orphan.
-        let pending = IntopsState.PendingCreate(
-            organization: action.organization, name: action.name, displayName: temporaryName ?? displayName, provider: provider, type: type)
-        await recorder.update { state in
-            state.pendingCreates = (state.pendingCreates ?? []).filter { $0.key != pending.key } + [pending]
-        }
-        await recorder.flush()
+        await recorder.recordIntent(IntopsState.PendingCreate(
+            organization: action.organization, name: action.name, displayName: temporaryName ?? displayName, provider: provider, type: type))
         let request = CreateIntegrationRequest(
             integrationType: type, provider: provider, displayName: temporaryName ?? displayName, isEnabled: wanted.enabled,
             configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,

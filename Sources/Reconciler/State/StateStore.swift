@@ -84,7 +84,58 @@ public final class StateStore: @unchecked Sendable {
         }
         var result = merged ?? IntopsState()
         result.integrations.sort { $0.key < $1.key }
+        // Intents an interrupted apply left in the journal join the state's pending creates.
+        for intent in readIntents(organizations: organizations) where result.entry(intent.key) == nil {
+            var pending = result.pendingCreates ?? []
+            if !pending.contains(intent) { pending.append(intent) }
+            result.pendingCreates = pending
+        }
         return result
+    }
+
+    // MARK: - The intent journal
+
+    /// Pending creates go to a small append-only journal beside the state, synced before each create request is
+    /// sent; rewriting the whole state for each one would make a large apply wait on the disk.
+    func journalPath(for organization: String) -> String { path(for: organization) + ".intents" }
+
+    public func appendIntents(_ intents: [IntopsState.PendingCreate]) throws(StateError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for (path, group) in Dictionary(grouping: intents, by: { journalPath(for: $0.organization) }) {
+            var bytes: [UInt8] = []
+            for intent in group {
+                guard let line = try? encoder.encode(intent) else { continue }
+                bytes += Array(line) + [10]
+            }
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            let fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            guard fd >= 0 else { throw StateError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard written == bytes.count, fsync(fd) == 0 else {
+                throw StateError(description: "cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    func readIntents(organizations: [String]) -> [IntopsState.PendingCreate] {
+        let paths = Set(isSharded ? organizations.map { journalPath(for: $0) } : [journalPath(for: "_")])
+        var intents: [IntopsState.PendingCreate] = []
+        for path in paths.sorted() {
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            for line in data.split(separator: 10) {
+                // A line cut short by a crash is skipped: its create request was never sent.
+                if let intent = try? JSONDecoder().decode(IntopsState.PendingCreate.self, from: Data(line)) { intents.append(intent) }
+            }
+        }
+        return intents
+    }
+
+    /// Called once the state file itself holds every pending create.
+    public func clearIntents(organizations: [String]) {
+        let paths = Set(isSharded ? organizations.map { journalPath(for: $0) } : [journalPath(for: "_")])
+        for path in paths { unlink(path) }
     }
 
     /// Writes the state, one serial up, atomically.
