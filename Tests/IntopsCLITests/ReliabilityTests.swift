@@ -63,7 +63,9 @@ final class RunningIntops: @unchecked Sendable {
     /// SIGINT mid-apply: nothing new starts, what is in flight finishes, the state is saved, exit 130; the next
     /// apply finishes the job without duplicates.
     @Test func interruptedApplySavesStateAndTheNextOneConverges() async throws {
-        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "150ms"])
+        // 400 ms a request, one action at a time: seconds of slack between the first completed action and the last,
+        // so the interrupt lands mid-apply even on a loaded machine.
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "400ms"])
         let running = try RunningIntops(["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: project.root, environment: project.environment)
         try await running.waitFor { $0.contains(" done") }
         kill(running.process.processIdentifier, SIGINT)
