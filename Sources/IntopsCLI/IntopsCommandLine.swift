@@ -34,7 +34,7 @@ public enum IntopsCommandLine {
     static let commands: [CommandSpec] = [
         InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec, StateCommand.spec,
         OperationsCommands.test, OperationsCommands.rotate, OperationsCommands.connect, OperationsCommands.templates,
-        ExportCommand.spec,
+        ExportCommand.spec, StatusCommand.spec,
         SecretsCommand.spec, VersionCommand.spec, helpSpec,
     ]
 

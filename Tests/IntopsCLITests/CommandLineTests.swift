@@ -46,7 +46,7 @@ import Testing
             result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt"))
     }
 
-    @Test(arguments: ["secrets", "init", "plan", "apply", "state", "drift", "test", "rotate", "connect", "templates", "export"])
+    @Test(arguments: ["secrets", "init", "plan", "apply", "state", "drift", "test", "rotate", "connect", "templates", "export", "status"])
     func commandHelpGolden(_ command: String) async throws {
         let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
         try TestSupport.expectGolden(

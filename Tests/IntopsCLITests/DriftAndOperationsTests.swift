@@ -91,6 +91,10 @@ import Testing
         let noURL = try await project.intops(["connect", "books"])
         #expect(noURL.status == 64)
 
+        let status = try await project.intops(["status", "--org", "globex-eu"])
+        #expect(status.status == 0)
+        try TestSupport.expectGolden(status.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/status.txt"))
+
         let templates = try await project.intops(["templates", "--type", "Email"])
         #expect(templates.status == 0 && templates.stdout.hasPrefix("Email/SendGrid  SendGrid\n"))
         let refresh = try await project.intops(["templates", "--refresh"])
