@@ -257,6 +257,11 @@ let plannerCases: [PlannerCase] = [
         let adopted = Planner.plan(desired: [F.desired("gone", displayName: "Gone")], live: live, state: state, templates: F.templates,
                                    organizations: ["o"], options: PlanOptions(prune: true, safety: Safety(maxDeletes: 5, maxDeletePercent: 100)))
         #expect(adopted.actions.map { "\($0.action.rawValue):\($0.name)" } == ["adopt:gone"])
+        // Still declared but renamed since: found by the name the interrupted create used, adopted and renamed.
+        let renamed = Planner.plan(desired: [F.desired("gone", displayName: "New Name")], live: live, state: state, templates: F.templates,
+                                   organizations: ["o"], options: PlanOptions(prune: true, safety: Safety(maxDeletes: 5, maxDeletePercent: 100)))
+        #expect(renamed.actions.map { "\($0.action.rawValue):\($0.name)" } == ["adopt:gone"])
+        #expect(renamed.actions.first?.changes.contains { $0.field == "displayName" && $0.new == "New Name" } == true)
     }
 
     @Test func summaryCountsEveryKind() {

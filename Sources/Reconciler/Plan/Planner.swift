@@ -75,7 +75,16 @@ public enum Planner {
                 matched = organizationLive.first { $0.id == entry.integrationId }
                 if matched == nil { reason = "deleted out of band: \(entry.integrationId) is gone; it will be created again" }
             } else {
-                let candidates = organizationLive.filter {
+                // A create an interrupted apply sent for this entry is found by the name it was sent with, even if
+                // the manifest renamed the entry since.
+                let pendingName = state.pendingCreates?.first { $0.key == key }?.displayName
+                let byPending = pendingName.map { name in
+                    organizationLive.filter {
+                        !claimed.contains($0.id) && $0.summary.integrationType == desired.type
+                            && $0.summary.provider == desired.provider && $0.summary.displayName == name
+                    }
+                } ?? []
+                let candidates = byPending.count == 1 ? byPending : organizationLive.filter {
                     !claimed.contains($0.id) && $0.summary.integrationType == desired.type
                         && $0.summary.provider == desired.provider && $0.summary.displayName == desired.displayName
                 }
