@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "SOPSTests", dependencies: ["SOPS", "Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI"]),
-        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"]),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(
             name: "EmulatorTests",
             dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],

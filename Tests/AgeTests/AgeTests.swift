@@ -1,19 +1,10 @@
 import CryptoPrimitives
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Age
 
-func hexBytes(_ hex: String) -> [UInt8] {
-    var out = [UInt8]()
-    var index = hex.startIndex
-    while index < hex.endIndex {
-        let next = hex.index(index, offsetBy: 2)
-        out.append(UInt8(hex[index..<next], radix: 16)!)
-        index = next
-    }
-    return out
-}
 
 @Suite struct AgeTests {
     /// Byte-exact re-encryption of the known-answer vectors, with their randomness injected.

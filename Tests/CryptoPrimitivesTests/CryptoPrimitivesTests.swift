@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct CryptoPrimitivesTests {
@@ -16,11 +17,11 @@ import Testing
 
     /// NIST GCM test vector (test case 16 of the GCM specification, AES-256 with additional data).
     @Test func aesGCMKnownAnswer() throws {
-        let key = bytes("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
-        let nonce = bytes("cafebabefacedbaddecaf888")
-        let plaintext = bytes(
+        let key = hexBytes("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
+        let nonce = hexBytes("cafebabefacedbaddecaf888")
+        let plaintext = hexBytes(
             "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")
-        let aad = bytes("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+        let aad = hexBytes("feedfacedeadbeeffeedfacedeadbeefabaddad2")
         let sealed = try AESGCM.seal(plaintext, key: key, nonce: nonce, additionalData: aad)
         #expect(sealed.ciphertext.hex == "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662")
         #expect(sealed.tag.hex == "76fc6ece0f4e1768cddf8853bb2d551b")
@@ -43,16 +44,5 @@ import Testing
     @Test func randomBytesDiffer() {
         #expect(SecureRandom.bytes(32) != SecureRandom.bytes(32))
         #expect(SecureRandom.bytes(0).isEmpty)
-    }
-
-    private func bytes(_ hex: String) -> [UInt8] {
-        var out = [UInt8]()
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            out.append(UInt8(hex[index..<next], radix: 16)!)
-            index = next
-        }
-        return out
     }
 }

@@ -1,6 +1,7 @@
 import Age
 import CryptoPrimitives
 import Foundation
+import TestSupport
 import Testing
 
 @testable import SOPS
@@ -9,16 +10,6 @@ import Testing
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/sops-age")
 
-func hexBytes(_ hex: String) -> [UInt8] {
-    var out = [UInt8]()
-    var index = hex.startIndex
-    while index < hex.endIndex {
-        let next = hex.index(index, offsetBy: 2)
-        out.append(UInt8(hex[index..<next], radix: 16)!)
-        index = next
-    }
-    return out
-}
 
 /// Every scalar leaf in MAC order: path, type and the exact plaintext.
 func leaves(_ value: SOPSValue, path: [String] = []) -> [(path: [String], type: String, text: String)] {

@@ -16,3 +16,15 @@ public enum Golden {
         #expect(actual == expected, "differs from \(file.lastPathComponent)", sourceLocation: sourceLocation)
     }
 }
+
+/// Hexadecimal text to bytes, for known-answer vectors.
+public func hexBytes(_ hex: String) -> [UInt8] {
+    var out = [UInt8]()
+    var index = hex.startIndex
+    while index < hex.endIndex {
+        let next = hex.index(index, offsetBy: 2)
+        out.append(UInt8(hex[index..<next], radix: 16)!)
+        index = next
+    }
+    return out
+}

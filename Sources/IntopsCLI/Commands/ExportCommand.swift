@@ -36,14 +36,7 @@ enum ExportCommand {
             console.out("adopted \(count) integrations of \(organization) into the state")
             return ExitCode.success
         }
-        let project: Project
-        do {
-            project = try ProjectLoader.loadProject(file: ProjectLoader.locate(from: invocation.global.directory))
-        } catch {
-            let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: .text)
-            for diagnostic in error.diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
-            return ExitCode.failure
-        }
+        guard let project = Reconciling.loadProject(invocation) else { return ExitCode.failure }
         guard let declared = project.organizations.first(where: { $0.id == organization }) else {
             console.err(Style.red("error:", console.colorError) + " \(organization) is not an organization of intops.yaml; declare it first")
             return ExitCode.failure

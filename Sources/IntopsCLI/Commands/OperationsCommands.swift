@@ -108,17 +108,7 @@ enum OperationsCommands {
         ],
         run: { invocation in
             let console = invocation.console
-            let project: Project
-            do {
-                project = try ProjectLoader.loadProject(file: ProjectLoader.locate(from: invocation.global.directory))
-            } catch let error as InvalidProject {
-                let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: .text)
-                for diagnostic in error.diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
-                return ExitCode.failure
-            } catch {
-                console.err(Style.red("error:", console.colorError) + " \(error)")
-                return ExitCode.failure
-            }
+            guard let project = Reconciling.loadProject(invocation) else { return ExitCode.failure }
             var type: IntegrationType?
             if let text = invocation.arguments.value("type") {
                 type = IntegrationType(name: text) ?? Int(text).flatMap(IntegrationType.init(rawValue:))

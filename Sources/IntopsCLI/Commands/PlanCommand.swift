@@ -35,6 +35,17 @@ enum Reconciling {
         }
     }
 
+    /// The project file found from the working directory, printing why not when there is none or it is invalid.
+    static func loadProject(_ invocation: Invocation) -> Project? {
+        do {
+            return try ProjectLoader.loadProject(file: ProjectLoader.locate(from: invocation.global.directory))
+        } catch {
+            let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: .text)
+            for diagnostic in error.diagnostics { invocation.console.err(printer.line(diagnostic, color: invocation.console.colorError)) }
+            return nil
+        }
+    }
+
     static let targeting: [OptionSpec] = [
         OptionSpec(name: "target", kind: .repeated(placeholder: "NAME"), help: "Only this integration (repeatable)."),
         OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable)."),

@@ -20,14 +20,7 @@ enum StateCommand {
             console.err(Style.red("error:", console.colorError) + " " + message)
             return ExitCode.failure
         }
-        let project: Project
-        do {
-            project = try ProjectLoader.loadProject(file: ProjectLoader.locate(from: invocation.global.directory))
-        } catch {
-            let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: .text)
-            for diagnostic in error.diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
-            return ExitCode.failure
-        }
+        guard let project = Reconciling.loadProject(invocation) else { return ExitCode.failure }
         let organizations = invocation.arguments.all("org").isEmpty ? project.organizations.map(\.id) : invocation.arguments.all("org")
         let store = StateStore(path: project.statePath)
         let mutating = ["rm", "mv"].contains(positionals[0])
