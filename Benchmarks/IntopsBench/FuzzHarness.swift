@@ -16,7 +16,7 @@ enum FuzzHarness {
         "-> X25519 ", "-> scrypt ", "--- ", "sops:", "ref+sops://", "ref+env://", "#/", "~1", "%", "0x", "1e999", "---\n", "...\n",
     ].map { Array($0.utf8) }
 
-    static func mutate(_ input: [UInt8], corpus: [[UInt8]], random: inout SplitMix64) -> [UInt8] {
+    static func mutate(_ input: [UInt8], corpus: [[UInt8]], random: inout SeededRandom) -> [UInt8] {
         var bytes = input
         for _ in 0...random.below(4) {
             switch random.below(8) {
@@ -148,7 +148,7 @@ enum FuzzHarness {
         }
         thread.start()
 
-        var random = SplitMix64(state: seed)
+        var random = SeededRandom(seed: seed)
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
         var iterations = 0
@@ -176,19 +176,4 @@ enum FuzzHarness {
             format: "fuzz %@: %d inputs in %.0f s (%.0f/s) from %d corpus files, seed %llu; no crash, no hang; slowest input %.1f ms; peak memory %d MiB",
             target, iterations, elapsed, Double(iterations) / elapsed, corpus.count, seed, slowest * 1000, peakMemory))
     }
-}
-
-/// SplitMix64: the benchmarks' seeded randomness, the same on every platform.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 }

@@ -1,5 +1,6 @@
 import Age
 import CryptoPrimitives
+import Emulator
 import Foundation
 import IntegrationsAPI
 import SOPS
@@ -20,7 +21,7 @@ enum SoakBenchmark {
     struct World {
         var specs: [Spec]
         var serial = 0
-        var random: SplitMix64
+        var random: SeededRandom
 
         /// Changes about a tenth of the integrations: configuration, secrets, names; removes and adds a few.
         mutating func mutate() {
@@ -126,7 +127,7 @@ enum SoakBenchmark {
 
         var world = World(
             specs: (0..<integrations).map { Spec(organization: $0 % organizations, name: "g\($0)", displayName: "Gateway g\($0)", sandbox: $0 % 2 == 0, login: "login-\($0)", key: "key-\($0)") },
-            random: SplitMix64(state: seed))
+            random: SeededRandom(seed: seed))
         let client = IntegrationsClient(
             transport: try URLSessionTransport(baseURL: URL(string: server.baseURL)!),
             credentials: Dictionary(uniqueKeysWithValues: (0..<organizations).map { ("org\($0)", APICredential.bearer("token-\($0)")) }),
@@ -175,7 +176,7 @@ enum SoakBenchmark {
         print("")
         print("crash consistency: \(kills) applies killed with SIGKILL at random moments")
         var invalidStates = 0
-        var random = SplitMix64(state: seed ^ 0xC0FFEE)
+        var random = SeededRandom(seed: seed ^ 0xC0FFEE)
         for _ in 0..<kills {
             world.mutate()
             try write(world, root: root, identity: identity)

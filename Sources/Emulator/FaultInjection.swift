@@ -45,13 +45,14 @@ public enum EmulatorOutcome: Sendable, Equatable {
     case drop
 }
 
-/// SplitMix64: small, fast and the same on every platform, which `SystemRandomNumberGenerator` is not.
-struct SeededRandom: RandomNumberGenerator, Sendable {
+/// SplitMix64: small, fast and the same on every platform, which `SystemRandomNumberGenerator` is not. The
+/// emulator's faults and the benchmarks' soak and fuzzing draw from it.
+public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -60,7 +61,10 @@ struct SeededRandom: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// Uniform in 0..<bound (0 for an empty range).
+    public mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 }
 
 /// A token bucket holding one second of requests.
