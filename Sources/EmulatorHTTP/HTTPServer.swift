@@ -14,7 +14,7 @@ public struct HTTPServerError: Error, CustomStringConvertible, Sendable {
 }
 
 /// HTTP/1.1 on POSIX sockets, enough to serve the emulator to real clients: persistent connections,
-/// `Content-Length` bodies, many connections at once. Loopback is the intended use; nothing here is hardened for
+/// `Content-Length` and chunked bodies, many connections at once. Loopback is the intended use; nothing here is hardened for
 /// the open internet.
 ///
 /// Each connection gets a thread that blocks on its socket, which keeps the parser a plain loop; the handler runs

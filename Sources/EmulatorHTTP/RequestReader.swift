@@ -63,11 +63,20 @@ struct RequestReader {
             let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
             headers[name] = headers[name].map { "\($0), \(value)" } ?? value
         }
-        if headers["transfer-encoding"] != nil {
-            return .malformed(status: 501, reason: "chunked request bodies are not supported; send Content-Length")
-        }
         var body: Data?
-        if let lengthText = headers["content-length"] {
+        if let coding = headers["transfer-encoding"] {
+            // Both framings at once is how requests are smuggled past proxies; refuse rather than pick one.
+            guard headers["content-length"] == nil else {
+                return .malformed(status: 400, reason: "a request has either Content-Length or Transfer-Encoding, not both")
+            }
+            guard coding.lowercased() == "chunked" else {
+                return .malformed(status: 501, reason: "only the chunked transfer coding is supported")
+            }
+            switch readChunkedBody() {
+            case .success(let bytes): body = Data(bytes)
+            case .failure(let problem): return .malformed(status: problem.status, reason: problem.reason)
+            }
+        } else if let lengthText = headers["content-length"] {
             guard let length = Int(lengthText), length >= 0 else {
                 return .malformed(status: 400, reason: "Content-Length is not a number")
             }
@@ -90,6 +99,58 @@ struct RequestReader {
             method: String(requestLine[0]), path: path, query: components?.queryItems ?? [], headers: headers,
             body: body)
         return .request(ParsedRequest(request: request, keepAlive: keepAlive))
+    }
+
+    struct BodyProblem: Error {
+        var status: Int
+        var reason: String
+    }
+
+    /// A chunked body (RFC 9112 §7.1): hex sizes with optional extensions, the data, a last chunk of size 0 and
+    /// optional trailer lines, which are read and ignored.
+    private mutating func readChunkedBody() -> Result<[UInt8], BodyProblem> {
+        var body: [UInt8] = []
+        while true {
+            guard let line = readLine() else {
+                return .failure(BodyProblem(status: 400, reason: "the connection closed mid-body"))
+            }
+            let sizeText = line.prefix { $0 != UInt8(ascii: ";") }
+            guard !sizeText.isEmpty, sizeText.count <= 8,
+                let size = Int(String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return .failure(BodyProblem(status: 400, reason: "a chunk size is not a hexadecimal number")) }
+            if size == 0 { break }
+            guard body.count + size <= HTTPServer.maximumBodyBytes else {
+                return .failure(BodyProblem(status: 413, reason: "the body exceeds 8 MiB"))
+            }
+            while buffer.count < size + 2 {
+                guard fill() else { return .failure(BodyProblem(status: 400, reason: "the connection closed mid-body")) }
+            }
+            guard buffer[size] == 13, buffer[size + 1] == 10 else {
+                return .failure(BodyProblem(status: 400, reason: "a chunk is longer than its size"))
+            }
+            body.append(contentsOf: buffer[0..<size])
+            buffer.removeFirst(size + 2)
+        }
+        while true {
+            guard let trailer = readLine() else {
+                return .failure(BodyProblem(status: 400, reason: "the connection closed mid-body"))
+            }
+            if trailer.isEmpty { return .success(body) }
+        }
+    }
+
+    /// One CRLF-terminated line without its terminator, or nil when the connection ends first.
+    private mutating func readLine() -> [UInt8]? {
+        var searched = 0
+        while true {
+            if buffer.count >= 2, let end = (max(0, searched - 1)..<(buffer.count - 1)).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 }) {
+                let line = Array(buffer[0..<end])
+                buffer.removeFirst(end + 2)
+                return line
+            }
+            searched = buffer.count
+            guard buffer.count <= HTTPServer.maximumHeadBytes, fill() else { return nil }
+        }
     }
 
     /// Reads more bytes; false at end of stream or on error.

@@ -128,7 +128,11 @@ struct Answer: Sendable {
     @Test(arguments: [
         ("NONSENSE\r\n\r\n", 400),
         ("GET /x HTTP/2.0\r\n\r\n", 505),
-        ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        ("POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
+        ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400),
+        ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000000\r\n", 413),
         ("POST /x HTTP/1.1\r\nContent-Length: banana\r\n\r\n", 400),
         ("POST /x HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413),
         ("GET /x HTTP/1.1\r\n: no-name\r\n\r\n", 400),
@@ -144,6 +148,28 @@ struct Answer: Sendable {
         #expect(response.status == status)
         #expect(response.headers["connection"] == "close")
         #expect(response.body.contains(#""status":\#(status)"#))
+    }
+
+    /// URLSession on Linux sends a body it can replay (a stream) chunked, so the emulator reads that framing too.
+    @Test func chunkedBodiesAreReadAndTheConnectionStaysOpen() async throws {
+        defer { server.stop() }
+        let answers = try await offPool { [server] in
+            let connection = try RawConnection(port: server.port)
+            let body = #"{"integrationType":"Payment","provider":"AuthorizeNet","displayName":"Chunked","secrets":{"ApiLoginId":"a","TransactionKey":"b"}}"#
+            let bytes = Array(body.utf8)
+            let split = bytes.count / 3
+            connection.write("POST /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            connection.write(String(split, radix: 16) + ";ext=1\r\n" + String(decoding: bytes[..<split], as: UTF8.self) + "\r\n")
+            connection.write(String(bytes.count - split, radix: 16) + "\r\n" + String(decoding: bytes[split...], as: UTF8.self) + "\r\n")
+            connection.write("0\r\nX-Trailer: ignored\r\n\r\n")
+            let created = connection.readResponse()
+            connection.write("GET /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
+            return [created, connection.readResponse()].map { $0.map { Answer(status: $0.status, headers: $0.headers, body: $0.body) } }
+        }
+        let created = try #require(answers[0])
+        #expect(created.status == 201 && created.body.contains(#""displayName":"Chunked""#))
+        let listed = try #require(answers[1])
+        #expect(listed.status == 200 && listed.body.contains(#""displayName":"Chunked""#))
     }
 
     @Test func servesManyConnectionsAtOnce() async throws {
