@@ -15,13 +15,20 @@ public struct InsecureURLError: Error, Sendable, Equatable, CustomStringConverti
 /// The API over the network, through URLSession.
 public final class URLSessionTransport: HTTPTransport {
     public let baseURL: URL
-    /// Reads reuse keep-alive connections.
-    private let readSession: URLSession
-    /// Writes go on a fresh connection each. libcurl, under URLSession on Linux, silently re-sends a request
-    /// whose reused connection died without an answer, and cannot replay the body: the server then waits for
-    /// bytes that never come and the client for an answer, until the timeout. A fresh connection is never
-    /// re-sent that way, so a write is sent exactly as often as this client decides.
-    private let writeSession: URLSession
+    /// Reads and writes with a body share keep-alive connections. libcurl, under URLSession on Linux, silently
+    /// re-sends a request whose reused connection died before any answer (a server closing an idle connection just
+    /// then, or dropping one after a commit). URLSession cannot rewind a `Data` body for that copy: it would
+    /// announce its length, send nothing and hang until the timeout. And sending a write again is this client's
+    /// decision, not the transport's: a create may already have been committed. Before re-sending a write that
+    /// has a body, libcurl asks the session's delegate for the body again; `SessionDelegate` cancels the task
+    /// instead, and the request fails at once as a lost connection, which the client retries or resolves by
+    /// listing. (A body handed out as a stream could be replayed, but a stream goes chunked and costs the client a
+    /// third more CPU per write.) Reads, and connection tests, are safe for libcurl to repeat.
+    private let session: URLSession
+    /// A delete has no body, so libcurl would repeat it without asking; it goes on a connection of its own, closed
+    /// after the answer, which libcurl never re-sends on.
+    private let closingSession: URLSession
+    private let delegate = SessionDelegate()
 
     /// - Parameters:
     ///   - timeout: how long one request may take, from sending to the last byte of the answer.
@@ -37,13 +44,13 @@ public final class URLSessionTransport: HTTPTransport {
         configuration.httpCookieStorage = nil
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        readSession = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
-        writeSession = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
+        session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
+        closingSession = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
     }
 
     deinit {
-        readSession.finishTasksAndInvalidate()
-        writeSession.finishTasksAndInvalidate()
+        session.finishTasksAndInvalidate()
+        closingSession.finishTasksAndInvalidate()
     }
 
     /// https for any host; http only for loopback, where nothing crosses a network.
@@ -74,19 +81,11 @@ public final class URLSessionTransport: HTTPTransport {
         urlRequest.httpMethod = request.method
         for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
         urlRequest.httpBody = request.body
-        let isRead = request.method == "GET" || request.method == "HEAD"
-        if !isRead { urlRequest.setValue("close", forHTTPHeaderField: "Connection") }
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await (isRead ? readSession : writeSession).data(for: urlRequest)
-        } catch let error as URLError {
-            throw Self.failure(error)
-        } catch is CancellationError {
-            throw TransportFailure(.cancelled, "cancelled")
-        } catch {
-            throw TransportFailure(.connectionLost, "the request failed")
-        }
+        // libcurl may repeat a bodiless write unasked: harmless for a connection test (the one bodiless POST), not
+        // for a delete.
+        let ownConnection = request.body?.isEmpty != false && !["GET", "HEAD", "POST"].contains(request.method)
+        if ownConnection { urlRequest.setValue("close", forHTTPHeaderField: "Connection") }
+        let (data, response) = try await perform(urlRequest, in: ownConnection ? closingSession : session)
         guard let http = response as? HTTPURLResponse else {
             throw TransportFailure(.connectionLost, "the answer was not HTTP")
         }
@@ -95,6 +94,30 @@ public final class URLSessionTransport: HTTPTransport {
             if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
         }
         return HTTPResponse(status: http.statusCode, headers: headers, body: data)
+    }
+
+    /// One task, its answer or its failure as a `TransportFailure`; cancelling the calling task cancels it.
+    private func perform(_ urlRequest: URLRequest, in session: URLSession) async throws -> (Data, URLResponse) {
+        let handle = TaskHandle()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), Error>) in
+                let task = session.dataTask(with: urlRequest) { [delegate] data, response, error in
+                    let refused = handle.task.map { delegate.takeRefusal(of: $0) } ?? false
+                    if let data, let response, error == nil {
+                        continuation.resume(returning: (data, response))
+                    } else if refused {
+                        continuation.resume(throwing: TransportFailure(.connectionLost, "the connection closed before an answer arrived"))
+                    } else if let error = error as? URLError {
+                        continuation.resume(throwing: Self.failure(error))
+                    } else {
+                        continuation.resume(throwing: TransportFailure(.connectionLost, "the request failed"))
+                    }
+                }
+                handle.start(task)
+            }
+        } onCancel: {
+            handle.cancel()
+        }
     }
 
     /// URLError descriptions can repeat the URL; these messages name only what happened.
@@ -117,12 +140,55 @@ public final class URLSessionTransport: HTTPTransport {
     }
 }
 
-/// The client reads a 302 (the OAuth callback) as an answer; it never follows it.
-private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+/// The client reads a 302 (the OAuth callback) as an answer and never follows it; a write that libcurl would
+/// send a second time on its own is cancelled instead (see `URLSessionTransport.session`).
+private final class SessionDelegate: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+    private let lock = NSLock()
+    private var refused: Set<Int> = []
+
+    /// Whether libcurl wanted to send this task's request again; asked once, when the task has ended.
+    func takeRefusal(of task: URLSessionTask) -> Bool {
+        lock.withLock { refused.remove(task.taskIdentifier) != nil }
+    }
+
     func urlSession(
         _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
         newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
     ) {
         completionHandler(nil)
+    }
+
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, needNewBodyStream completionHandler: @escaping @Sendable (InputStream?) -> Void
+    ) {
+        _ = lock.withLock { refused.insert(task.taskIdentifier) }
+        // No stream: URLSession cannot take one for a Data body. This runs on the task's own queue, which cancel()
+        // waits for, so the cancel is sent off it; it lands before an answer to the bodiless copy could.
+        completionHandler(nil)
+        DispatchQueue.global().async { task.cancel() }
+    }
+}
+
+/// The URLSession task of one request, for a cancellation that may come before the task exists.
+private final class TaskHandle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: URLSessionTask?
+    private var cancelled = false
+
+    var task: URLSessionTask? { lock.withLock { current } }
+
+    func start(_ task: URLSessionTask) {
+        let cancelledAlready = lock.withLock {
+            current = task
+            return cancelled
+        }
+        cancelledAlready ? task.cancel() : task.resume()
+    }
+
+    func cancel() {
+        lock.withLock {
+            cancelled = true
+            return current
+        }?.cancel()
     }
 }
