@@ -144,11 +144,12 @@ public final class URLSessionTransport: HTTPTransport {
 /// send a second time on its own is cancelled instead (see `URLSessionTransport.session`).
 private final class SessionDelegate: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
     private let lock = NSLock()
-    private var refused: Set<Int> = []
+    /// Tasks of both sessions, whose identifiers are numbered per session.
+    private var refused: Set<ObjectIdentifier> = []
 
     /// Whether libcurl wanted to send this task's request again; asked once, when the task has ended.
     func takeRefusal(of task: URLSessionTask) -> Bool {
-        lock.withLock { refused.remove(task.taskIdentifier) != nil }
+        lock.withLock { refused.remove(ObjectIdentifier(task)) != nil }
     }
 
     func urlSession(
@@ -161,7 +162,7 @@ private final class SessionDelegate: NSObject, URLSessionTaskDelegate, @unchecke
     func urlSession(
         _ session: URLSession, task: URLSessionTask, needNewBodyStream completionHandler: @escaping @Sendable (InputStream?) -> Void
     ) {
-        _ = lock.withLock { refused.insert(task.taskIdentifier) }
+        _ = lock.withLock { refused.insert(ObjectIdentifier(task)) }
         // No stream: URLSession cannot take one for a Data body. This runs on the task's own queue, which cancel()
         // waits for, so the cancel is sent off it; it lands before an answer to the bodiless copy could.
         completionHandler(nil)
