@@ -49,4 +49,34 @@ import Testing
         defer { first.unlock() }
         #expect(throws: StateError.self) { try second.lock(organizations: ["o"], timeout: .milliseconds(100)) }
     }
+
+    /// Saves reuse the encoding of unchanged entries; the file must stay exactly what encoding the whole state
+    /// gives, whatever changed in between.
+    @Test func savesAreByteForByteTheEncodingOfTheWholeState() throws {
+        let store = StateStore(path: try directory().appendingPathComponent("state.json").path)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        func expectSame(_ state: IntopsState) throws {
+            var copy = state
+            try store.save(&copy, organizations: ["o"])
+            let written = try Data(contentsOf: URL(fileURLWithPath: store.pathTemplate))
+            #expect(written == (try encoder.encode(copy)) + Data([10]))
+            #expect(try store.load(organizations: ["o"]) == copy)
+        }
+        var state = IntopsState()
+        try expectSame(state)
+        state.set(F.entry("a", id: "i1"))
+        state.set(F.entry("b", id: "i2"))
+        try expectSame(state)
+        var changed = F.entry("a", id: "i1")
+        changed.displayName = "Line\nbreak \"quoted\" / slash"
+        changed.lastTest = IntopsState.TestRecord(passed: false, at: "2026-11-27T00:00:00Z", message: "nope")
+        state.set(changed)
+        state.set(F.entry("c", id: "i3"))
+        state.revision = "abc123"
+        state.pendingCreates = [IntopsState.PendingCreate(organization: "o", name: "d", displayName: "D", provider: "AuthorizeNet", type: .payment)]
+        try expectSame(state)
+        state.integrations.removeAll { $0.name == "b" }
+        try expectSame(state)
+    }
 }
