@@ -201,6 +201,20 @@ func hexBytes(_ text: String) -> [UInt8] {
     return bytes
 }
 
+/// An integration as a list names it.
+private struct LiveReference: Hashable {
+    var organization: String
+    var id: String
+}
+
+/// What adoption matches a live integration by.
+private struct AdoptionName: Hashable {
+    var organization: String
+    var type: IntegrationType
+    var provider: String
+    var displayName: String
+}
+
 /// The live side with as few requests as the job allows.
 struct Refresher: Sendable {
     let client: IntegrationsClient
@@ -210,17 +224,23 @@ struct Refresher: Sendable {
         organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
     ) async throws(APIError) -> LiveSnapshot {
         let client = self.client
-        let lists = try await withThrowingTaskGroupTyped(organizations) { (organization: String) async throws(APIError) -> (String, [IntegrationSummary]) in
+        let lists = try await withThrowingTaskGroupTyped(organizations, limit: client.policy.maxInFlight) { (organization: String) async throws(APIError) -> (String, [IntegrationSummary]) in
             (organization, try await client.list(organization: organization))
         }
         var snapshot = LiveSnapshot(organizations: [:])
         var fetch: [(String, String)] = []
         let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        let entries = Dictionary(
+            state.integrations.map { (LiveReference(organization: $0.organization, id: $0.integrationId), $0) }, uniquingKeysWith: { first, _ in first })
+        let adoptable = Set(desired.compactMap { wanted -> AdoptionName? in
+            guard !wanted.isTombstone, let type = wanted.type, let provider = wanted.provider, let displayName = wanted.displayName else { return nil }
+            return AdoptionName(organization: wanted.key.organization, type: type, provider: provider, displayName: displayName)
+        })
         for (organization, summaries) in lists {
             var integrations: [LiveIntegration] = []
             for summary in summaries {
                 var live = LiveIntegration(summary: summary, configuration: nil, configurationFetched: false)
-                let entry = state.integrations.first { $0.organization == organization && $0.integrationId == summary.integrationId }
+                let entry = entries[LiveReference(organization: organization, id: summary.integrationId)]
                 let wanted = entry.flatMap { byKey[$0.key] }
                 var proven = false
                 if mode == .auto, let entry, let wanted, !wanted.isTombstone, let updatedAt = summary.updatedAt,
@@ -229,25 +249,25 @@ struct Refresher: Sendable {
                     live.configuration = effective(wanted)
                     proven = true
                 }
-                let adoptable = entry == nil && desired.contains {
-                    $0.key.organization == organization && !$0.isTombstone && $0.displayName == summary.displayName
-                        && $0.provider == summary.provider && $0.type == summary.integrationType
-                }
-                let needed = mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptable
+                let adoptionCandidate = entry == nil && adoptable.contains(AdoptionName(
+                    organization: organization, type: summary.integrationType, provider: summary.provider, displayName: summary.displayName))
+                let needed = mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptionCandidate
                 if needed { fetch.append((organization, summary.integrationId)) }
                 integrations.append(live)
             }
             snapshot.organizations[organization] = integrations
         }
-        let details = try await withThrowingTaskGroupTyped(fetch) { (organization: String, id: String) async throws(APIError) -> (String, IntegrationDetail) in
+        let details = try await withThrowingTaskGroupTyped(fetch, limit: client.policy.maxInFlight) { (organization: String, id: String) async throws(APIError) -> (String, IntegrationDetail) in
             (organization, try await client.get(organization: organization, id: id))
         }
-        for (organization, detail) in details {
-            guard var list = snapshot.organizations[organization],
-                let index = list.firstIndex(where: { $0.id == detail.integrationId })
-            else { continue }
-            list[index].configuration = detail.configuration
-            list[index].configurationFetched = true
+        for (organization, fetched) in Dictionary(grouping: details, by: \.0) {
+            guard var list = snapshot.organizations[organization] else { continue }
+            let positions = Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
+            for (_, detail) in fetched {
+                guard let index = positions[detail.integrationId] else { continue }
+                list[index].configuration = detail.configuration
+                list[index].configurationFetched = true
+            }
             snapshot.organizations[organization] = list
         }
         return snapshot
@@ -259,13 +279,19 @@ struct Refresher: Sendable {
 }
 
 /// Runs `body` for every element concurrently (the client bounds requests in flight) and collects the results.
+/// `body` over `elements`, at most `limit` at once (more would only queue for the client's own bound), results in
+/// the order they finish.
 func withThrowingTaskGroupTyped<Element: Sendable, Result: Sendable>(
-    _ elements: [Element], _ body: @escaping @Sendable (Element) async throws(APIError) -> Result
+    _ elements: [Element], limit: Int = 64, _ body: @escaping @Sendable (Element) async throws(APIError) -> Result
 ) async throws(APIError) -> [Result] {
     do {
         return try await withThrowingTaskGroup(of: Result.self) { group in
-            for element in elements { group.addTask { try await body(element) } }
             var results: [Result] = []
+            results.reserveCapacity(elements.count)
+            for (index, element) in elements.enumerated() {
+                if index >= max(1, limit), let result = try await group.next() { results.append(result) }
+                group.addTask { try await body(element) }
+            }
             for try await result in group { results.append(result) }
             return results
         }
@@ -277,9 +303,9 @@ func withThrowingTaskGroupTyped<Element: Sendable, Result: Sendable>(
 }
 
 func withThrowingTaskGroupTyped<A: Sendable, B: Sendable, Result: Sendable>(
-    _ elements: [(A, B)], _ body: @escaping @Sendable (A, B) async throws(APIError) -> Result
+    _ elements: [(A, B)], limit: Int = 64, _ body: @escaping @Sendable (A, B) async throws(APIError) -> Result
 ) async throws(APIError) -> [Result] {
-    try await withThrowingTaskGroupTyped(elements.map { Pair(first: $0.0, second: $0.1) }) { (pair: Pair<A, B>) async throws(APIError) -> Result in
+    try await withThrowingTaskGroupTyped(elements.map { Pair(first: $0.0, second: $0.1) }, limit: limit) { (pair: Pair<A, B>) async throws(APIError) -> Result in
         try await body(pair.first, pair.second)
     }
 }
