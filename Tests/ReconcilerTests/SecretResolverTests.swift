@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Foundation
 import Testing
+import YAML
 
 @testable import Reconciler
 
@@ -41,6 +42,26 @@ import Testing
         #expect(resolver.decryptedFileCount == 3, "three secrets files, each decrypted once")
         let key = try resolver.resolve(try #require(loaded.project.fingerprintKey))
         #expect(key.exposedString().count == 64)
+    }
+
+    /// Prefetching decrypts the files at once, each once; resolving afterwards gives the same values, and a
+    /// file that cannot be decrypted still fails at its reference.
+    @Test func prefetchedFilesResolveToTheSameValues() async throws {
+        let loaded = try await ProjectLoader.load(from: Self.examples.path)
+        let environment = ["SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"]
+        let references = loaded.integrations.flatMap { $0.secrets.map(\.reference) }
+        let prefetched = SecretResolver(root: loaded.project.root, environment: environment)
+        prefetched.prefetch(references)
+        #expect(prefetched.decryptedFileCount == 3)
+        let plain = SecretResolver(root: loaded.project.root, environment: environment)
+        for reference in references {
+            #expect(try prefetched.resolve(reference) == (try plain.resolve(reference)))
+        }
+        #expect(prefetched.decryptedFileCount == 3, "nothing decrypted twice")
+
+        let missing = try SecretReference.parse("ref+sops://secrets/missing.enc.yaml#/a", at: YAML.SourceLocation(file: loaded.project.root + "/m.yaml", line: 3, column: 5), root: loaded.project.root).get()
+        prefetched.prefetch(references + [missing])
+        #expect(throws: Diagnostic.self) { try prefetched.resolve(missing) }
     }
 
     @Test func failuresNameTheReferenceNotTheValue() async throws {

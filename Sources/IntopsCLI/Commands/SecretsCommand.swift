@@ -78,7 +78,7 @@ enum SecretsCommand {
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
                 var plain = try SecretFiles.decrypt(file: file, keyring: keyring, ignoreMAC: arguments.flag("ignore-mac"))
-                defer { plain.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+                defer { _ = plain.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
                 if arguments.flag("in-place") {
                     try write(plain, to: file)
                 } else {

@@ -66,6 +66,10 @@ public struct Session: Sendable {
         let resolver = SecretResolver(root: project.root, environment: environment)
         var diagnostics: [Diagnostic] = []
         var tokens: [String: String] = [:]
+        let declared = loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }
+        resolver.prefetch(
+            declared.flatMap { $0.secrets.map(\.reference) } + [project.fingerprintKey].compactMap { $0 }
+                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil })
         if !project.api.isSandbox {
             for organization in project.organizations where organizations.contains(organization.id) {
                 guard let reference = organization.token else {
@@ -123,6 +127,15 @@ public struct Session: Sendable {
             throw RunFailure(messages: [error.description])
         }
 
+        let store = StateStore(path: project.statePath)
+        if options.lockState {
+            do { try store.lock(organizations: organizations) } catch { throw RunFailure(messages: [error.description]) }
+        }
+        // The state is read while the templates request is out.
+        let stateLoad = Task.detached { () -> Result<IntopsState, StateError> in
+            Result { () throws(StateError) -> IntopsState in try store.load(organizations: organizations) }
+        }
+
         // Templates: the cache, else one request to the API.
         let templateList: [IntegrationTemplate]
         if let cached = try? ProjectValidation.loadTemplates(for: project, offline: true), case .cache = cached.1 {
@@ -149,13 +162,9 @@ public struct Session: Sendable {
                 manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
         }
 
-        let store = StateStore(path: project.statePath)
-        if options.lockState {
-            do { try store.lock(organizations: organizations) } catch { throw RunFailure(messages: [error.description]) }
-        }
         let state: IntopsState
         do {
-            state = try store.load(organizations: organizations)
+            state = try await stateLoad.value.get()
         } catch {
             throw RunFailure(messages: [error.description])
         }

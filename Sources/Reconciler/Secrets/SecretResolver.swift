@@ -60,26 +60,45 @@ public final class SecretResolver: @unchecked Sendable {
     /// How many SOPS files were decrypted (each once).
     public var decryptedFileCount: Int { lock.withLock { decrypted.count } }
 
+    /// Decrypts the SOPS files these references name, several at once, so that `resolve` finds them done: a
+    /// project with a file per organization would otherwise decrypt them one after another.
+    public func prefetch(_ references: [SecretReference]) {
+        let paths = Set(references.compactMap { reference -> String? in
+            if case .sops(let path, _) = reference.source { path } else { nil }
+        })
+        let pending = lock.withLock { paths.filter { decrypted[$0] == nil } }.sorted()
+        guard pending.count > 1, case .success(let keyring) = lock.withLock({ loadKeyring() }) else { return }
+        let results = ResultSlots<Result<SOPSValue, SOPSError>>(count: pending.count)
+        DispatchQueue.concurrentPerform(iterations: pending.count) { index in
+            results[index] = Self.decrypt(pending[index], keyring: keyring)
+        }
+        lock.withLock {
+            for (index, path) in pending.enumerated() where decrypted[path] == nil { decrypted[path] = results[index] }
+        }
+    }
+
     private func decrypt(_ path: String) -> Result<SOPSValue, SOPSError> {
         lock.lock()
         defer { lock.unlock() }
         if let known = decrypted[path] { return known }
         let result: Result<SOPSValue, SOPSError>
-        if let data = FileManager.default.contents(atPath: path) {
-            switch loadKeyring() {
-            case .failure(let error):
-                result = .failure(.noIdentity("cannot be decrypted: the age identity \(error)"))
-            case .success(let keyring):
-                result = Result { () throws(SOPSError) -> SOPSValue in
-                    let file = try SOPS.decrypt(Array(data), format: SOPS.Format(path: path), file: path, keyring: keyring)
-                    return file.documents.first ?? .mapping([])
-                }
-            }
-        } else {
-            result = .failure(.format("cannot be read"))
+        switch loadKeyring() {
+        case .failure(let error):
+            result = FileManager.default.isReadableFile(atPath: path)
+                ? .failure(.noIdentity("cannot be decrypted: the age identity \(error)")) : .failure(.format("cannot be read"))
+        case .success(let keyring):
+            result = Self.decrypt(path, keyring: keyring)
         }
         decrypted[path] = result
         return result
+    }
+
+    private static func decrypt(_ path: String, keyring: SOPSKeyring) -> Result<SOPSValue, SOPSError> {
+        guard let data = FileManager.default.contents(atPath: path) else { return .failure(.format("cannot be read")) }
+        return Result { () throws(SOPSError) -> SOPSValue in
+            let file = try SOPS.decrypt(Array(data), format: SOPS.Format(path: path), file: path, keyring: keyring)
+            return file.documents.first ?? .mapping([])
+        }
     }
 
     private func loadKeyring() -> Result<SOPSKeyring, AgeKeyError> {
@@ -99,5 +118,18 @@ public final class SecretResolver: @unchecked Sendable {
         case .macMismatch: "was altered: its MAC does not match its values"
         case .unsupportedKeys(let reason), .encryption(let reason): reason
         }
+    }
+}
+
+/// One result per index, written from concurrent iterations that each own their index.
+private final class ResultSlots<Value>: @unchecked Sendable {
+    private var slots: [Value?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    subscript(index: Int) -> Value? {
+        get { lock.withLock { slots[index] } }
+        set { lock.withLock { slots[index] = newValue } }
     }
 }
