@@ -102,18 +102,18 @@ public final class URLSessionTransport: HTTPTransport {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), Error>) in
                 let task = session.dataTask(with: urlRequest) { [delegate] data, response, error in
-                    let refused = handle.task.map { delegate.takeRefusal(of: $0) } ?? false
-                    if let data, let response, error == nil {
-                        continuation.resume(returning: (data, response))
-                    } else if refused {
+                    // An answer to the refused copy would answer a request whose body never went out.
+                    if let task = handle.task, delegate.takeRefusal(of: task) {
                         continuation.resume(throwing: TransportFailure(.connectionLost, "the connection closed before an answer arrived"))
+                    } else if let data, let response, error == nil {
+                        continuation.resume(returning: (data, response))
                     } else if let error = error as? URLError {
                         continuation.resume(throwing: Self.failure(error))
                     } else {
                         continuation.resume(throwing: TransportFailure(.connectionLost, "the request failed"))
                     }
                 }
-                handle.start(task)
+                if !handle.start(task) { continuation.resume(throwing: TransportFailure(.cancelled, "cancelled")) }
             }
         } onCancel: {
             handle.cancel()
@@ -164,7 +164,7 @@ private final class SessionDelegate: NSObject, URLSessionTaskDelegate, @unchecke
     ) {
         _ = lock.withLock { refused.insert(ObjectIdentifier(task)) }
         // No stream: URLSession cannot take one for a Data body. This runs on the task's own queue, which cancel()
-        // waits for, so the cancel is sent off it; it lands before an answer to the bodiless copy could.
+        // waits for, so the cancel is sent off it; no server answers the copy before its body, which never comes.
         completionHandler(nil)
         DispatchQueue.global().async { task.cancel() }
     }
@@ -178,12 +178,15 @@ private final class TaskHandle: @unchecked Sendable {
 
     var task: URLSessionTask? { lock.withLock { current } }
 
-    func start(_ task: URLSessionTask) {
+    /// Resumes the task, unless the request was cancelled already: then the task is never started (and never
+    /// completes), and the caller answers for it.
+    func start(_ task: URLSessionTask) -> Bool {
         let cancelledAlready = lock.withLock {
             current = task
             return cancelled
         }
-        cancelledAlready ? task.cancel() : task.resume()
+        if !cancelledAlready { task.resume() }
+        return !cancelledAlready
     }
 
     func cancel() {

@@ -11,6 +11,8 @@ enum ScriptedAnswer: Sendable {
     case answer(status: Int, headers: [String: String] = [:])
     /// Closes the connection after reading the whole request, without a byte of answer (a drop after a commit).
     case dropConnection
+    /// Never answers; the connection stays open until the client closes it.
+    case silence
 }
 
 /// A request as the scripted server saw it.
@@ -109,6 +111,9 @@ final class ScriptedServer: @unchecked Sendable {
             switch script(index, seen) {
             case .dropConnection:
                 return
+            case .silence:
+                while fill() {}
+                return
             case .answer(let status, let headers):
                 var text = "HTTP/1.1 \(status) Scripted\r\nContent-Length: 2\r\nContent-Type: application/json\r\n"
                 for (name, value) in headers { text += "\(name): \(value)\r\n" }
@@ -182,6 +187,24 @@ final class ScriptedServer: @unchecked Sendable {
         let second = try await transport.send(HTTPRequest(method: "GET", path: "/b"))
         #expect(second.status == 200)
         #expect(server.requests.map(\.path) == ["/a", "/b", "/b"])
+    }
+
+    /// Cancelling the calling task ends the request at once, as a cancellation, not a failure to retry.
+    @Test func cancellingTheCallerCancelsTheRequest() async throws {
+        let server = try ScriptedServer { _, _ in .silence }
+        defer { server.stop() }
+        let transport = try URLSessionTransport(baseURL: server.baseURL, timeout: .seconds(20), maximumConnections: 1)
+        let request = Task { try await transport.send(HTTPRequest(method: "POST", path: "/slow", body: Data("{}".utf8))) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.requests.isEmpty && ContinuousClock.now < deadline { await Task.yield() }
+        #expect(server.requests.count == 1, "the request reached the server")
+        request.cancel()
+        do {
+            _ = try await request.value
+            Issue.record("a request nobody answered succeeded")
+        } catch let failure as TransportFailure {
+            #expect(failure.kind == .cancelled, "\(failure)")
+        }
     }
 
     @Test func writesReuseTheConnectionAndRedirectsAreAnswersNotFollowed() async throws {
