@@ -58,7 +58,7 @@ actor StateRecorder {
     }
 
     /// Journals every create of the plan before the first request goes out: one synced write, instead of one on
-    /// the path of each create (a fifth of a large apply's wall time). An intent whose create is never sent is
+    /// the path of each create (7% of a large apply's wall time). An intent whose create is never sent is
     /// harmless: the next plan finds nothing live by its name, and the next apply drops it.
     func journal(_ intents: [IntopsState.PendingCreate]) async {
         guard !intents.isEmpty else { return }
