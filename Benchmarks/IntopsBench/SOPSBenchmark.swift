@@ -48,8 +48,7 @@ enum SOPSBenchmark {
                 process.environment = ProcessInfo.processInfo.environment.merging(["SOPS_AGE_KEY_FILE": keyFile.path]) { $1 }
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
-                try process.run()
-                process.waitUntilExit()
+                try process.runToExit()
                 guard process.terminationStatus == 0 else { throw BenchFailure("sops -d failed on \(path); is sops installed?") }
             }
             peerTimes.append(Measure.seconds(ContinuousClock.now - start) * Double(files) / Double(sample.count))

@@ -142,13 +142,7 @@ enum SoakBenchmark {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             let start = ContinuousClock.now
-            try process.run()
-            if let killAfter {
-                let deadline = start + .seconds(killAfter)
-                while process.isRunning && ContinuousClock.now < deadline { usleep(2_000) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            }
-            process.waitUntilExit()
+            try process.runToExit(killAfter: killAfter)
             return (process.terminationStatus, Measure.seconds(ContinuousClock.now - start))
         }
 
