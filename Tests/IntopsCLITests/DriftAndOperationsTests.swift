@@ -34,6 +34,22 @@ import Testing
         return (project, ["INTOPS_NOW": later])
     }
 
+    /// A full refresh reads every live integration in detail, those the state knows beside the lists; it plans
+    /// what the default refresh plans, one deleted out of band included (its early read answers 404).
+    @Test func aFullRefreshPlansWhatTheDefaultRefreshPlans() async throws {
+        let (project, clock) = try await Self.driftingProject()
+        let auto = try await project.intops(["plan", "--format", "json"], environment: clock)
+        #expect(auto.status == 0, "\(auto.stderr)")
+        let live = try await project.liveCount()
+        let before = try await project.requestCount()
+        let full = try await project.intops(["plan", "--refresh", "full", "--format", "json"], environment: clock)
+        #expect(full.status == 0, "\(full.stderr)")
+        #expect(full.stdout == auto.stdout, "the same plan from both refreshes")
+        #expect(full.stdout.contains("\"create\"") && full.stdout.contains("\"update\""), "the deleted and the changed integration are planned")
+        let requests = try await project.requestCount() - before
+        #expect(requests == 1 + 2 + live + 1, "templates, two lists, every live integration, and the deleted one's 404: \(requests)")
+    }
+
     @Test func everyKindInEveryFormat() async throws {
         let (project, clock) = try await Self.driftingProject()
         let golden = TestSupport.fixtures.appendingPathComponent("golden")

@@ -216,6 +216,14 @@ private struct LiveReference: Hashable {
     var id: String
 }
 
+/// One detail read: the integration, nothing for a 404, or the failure. (A struct, not a tuple: see
+/// `OrganizationList`.)
+private struct FetchedDetail: Sendable {
+    var organization: String
+    var detail: IntegrationDetail?
+    var failure: APIError?
+}
+
 /// What adoption matches a live integration by.
 private struct AdoptionName: Hashable {
     var organization: String
@@ -233,6 +241,11 @@ struct Refresher: Sendable {
         organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
     ) async throws(APIError) -> LiveSnapshot {
         let client = self.client
+        // A full refresh reads every listed integration in detail. Those the state knows are asked for beside the
+        // lists rather than a round of requests after them; one deleted out of band answers 404 and is dropped.
+        let known = mode == .full
+            ? state.integrations.filter { organizations.contains($0.organization) }.map { ($0.organization, $0.integrationId) } : []
+        async let early = Self.details(known, client: client)
         let lists = try await withThrowingTaskGroupTyped(organizations, limit: client.policy.maxInFlight) { (organization: String) async throws(APIError) -> (String, [IntegrationSummary]) in
             (organization, try await client.list(organization: organization))
         }
@@ -266,7 +279,11 @@ struct Refresher: Sendable {
             }
             snapshot.organizations[organization] = integrations
         }
-        let details = try await withThrowingTaskGroupTyped(fetch, limit: client.policy.maxInFlight) { (organization: String, id: String) async throws(APIError) -> (String, IntegrationDetail) in
+        let fetchedEarly = try await early.get()
+        let asked = Set(known.map { LiveReference(organization: $0.0, id: $0.1) })
+        let details = try await fetchedEarly + withThrowingTaskGroupTyped(
+            fetch.filter { !asked.contains(LiveReference(organization: $0.0, id: $0.1)) }, limit: client.policy.maxInFlight
+        ) { (organization: String, id: String) async throws(APIError) -> (String, IntegrationDetail) in
             (organization, try await client.get(organization: organization, id: id))
         }
         for (organization, fetched) in Dictionary(grouping: details, by: \.0) {
@@ -282,12 +299,46 @@ struct Refresher: Sendable {
         return snapshot
     }
 
+    /// The details of these integrations, at most the client's in-flight bound at once, leaving out any that
+    /// answers 404.
+    static func details(_ references: [(String, String)], client: IntegrationsClient) async -> Result<[(String, IntegrationDetail)], APIError> {
+        await withTaskGroup(of: FetchedDetail.self) { group in
+            var found: [(String, IntegrationDetail)] = []
+            var failure: APIError?
+            func collect(_ fetched: FetchedDetail) {
+                if let detail = fetched.detail { found.append((fetched.organization, detail)) }
+                if let error = fetched.failure { failure = failure ?? error }
+            }
+            for (index, (organization, id)) in references.enumerated() {
+                if index >= max(1, client.policy.maxInFlight), let fetched = await group.next() { collect(fetched) }
+                if failure != nil { break }
+                group.addTask {
+                    switch await result({ () async throws(APIError) in try await client.get(organization: organization, id: id) }) {
+                    case .success(let detail): FetchedDetail(organization: organization, detail: detail, failure: nil)
+                    case .failure(let error): FetchedDetail(organization: organization, detail: nil, failure: error.status == 404 ? nil : error)
+                    }
+                }
+            }
+            for await fetched in group { collect(fetched) }
+            return failure.map { .failure($0) } ?? .success(found)
+        }
+    }
+
     func effective(_ desired: DesiredIntegration) -> [String: String] { templates.effectiveConfiguration(desired) }
 
     func effectiveDigest(_ desired: DesiredIntegration) -> String { IntopsState.configurationDigest(effective(desired)) }
 }
 
 /// Runs `body` for every element concurrently (the client bounds requests in flight) and collects the results.
+/// The outcome of `body` as a value, to carry a typed error out of a task.
+func result<Success>(_ body: () async throws(APIError) -> Success) async -> Result<Success, APIError> {
+    do {
+        return .success(try await body())
+    } catch {
+        return .failure(error)
+    }
+}
+
 /// `body` over `elements`, at most `limit` at once (more would only queue for the client's own bound), results in
 /// the order they finish.
 func withThrowingTaskGroupTyped<Element: Sendable, Result: Sendable>(
