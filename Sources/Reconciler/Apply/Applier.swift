@@ -120,6 +120,12 @@ actor StateRecorder {
     }
 }
 
+/// One organization's list, or nil when it could not be read.
+struct OrganizationList: Sendable {
+    var organization: String
+    var summaries: [IntegrationSummary]?
+}
+
 /// Plan → API calls → new state (SPEC §5): bounded parallelism across integrations, steps in order within one,
 /// dependencies between actions honoured, the state recorded as each step completes.
 public struct Applier: Sendable {
@@ -219,11 +225,14 @@ public struct Applier: Sendable {
         let pendingOrganizations = Set((await recorder.state.pendingCreates ?? []).map(\.organization))
         let touched = Set(plan.actions.map(\.organization)).union(pendingOrganizations)
         let client = self.client
+        // A task group's child results are structs here: release builds of Swift 6.3.1 were seen to corrupt tuple
+        // results holding an optional or an existential (a crash, or a wrong index).
         let fetched = (try? await withThrowingTaskGroupTyped(Array(touched), limit: client.policy.maxInFlight) {
-            (organization: String) async throws(APIError) -> (String, [IntegrationSummary]?) in
-            (organization, try? await client.list(organization: organization))
+            (organization: String) async throws(APIError) -> OrganizationList in
+            OrganizationList(organization: organization, summaries: try? await client.list(organization: organization))
         }) ?? []
-        let lists = Dictionary(fetched.compactMap { organization, list in list.map { (organization, $0) } }, uniquingKeysWith: { first, _ in first })
+        let lists = Dictionary(
+            fetched.compactMap { list in list.summaries.map { (list.organization, $0) } }, uniquingKeysWith: { first, _ in first })
         let planned = Set(plan.actions.map(\.key))
         for organization in touched.sorted() {
             guard let summaries = lists[organization] else { continue }
