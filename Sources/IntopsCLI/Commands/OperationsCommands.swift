@@ -2,6 +2,13 @@ import Foundation
 import IntegrationsAPI
 import Reconciler
 
+/// One connection test's answer, or why there is none.
+struct TestOutcome: Sendable {
+    var index: Int
+    var result: TestConnectionResult?
+    var failure: String?
+}
+
 /// `intops test`, `intops rotate`, `intops connect`, `intops templates`: what people reach for in an incident.
 enum OperationsCommands {
     /// The live integration id of each named manifest entry (all entries when no name is given).
@@ -33,19 +40,34 @@ enum OperationsCommands {
             guard let session = await Reconciling.open(invocation, lock: false),
                 let targets = targets(session, names: invocation.arguments.positionals, console: console)
             else { return ExitCode.failure }
-            var failed = 0
-            for (desired, id) in targets {
-                do {
-                    let result = try await session.client.test(organization: desired.key.organization, id: id)
-                    if result.isSuccessful {
-                        console.out(Style.green("✓", console.colorOutput) + " \(desired.key): \(result.message ?? "passed")")
-                    } else {
-                        failed += 1
-                        console.out(Style.red("✗", console.colorOutput) + " \(desired.key): \(result.message ?? "failed")")
+            // The tests run as many at once as the client allows; the report follows the manifests' order.
+            let client = session.client
+            let outcomes = await withTaskGroup(of: TestOutcome.self) { group in
+                var outcomes = [TestOutcome?](repeating: nil, count: targets.count)
+                for (index, target) in targets.enumerated() {
+                    if index >= client.policy.maxInFlight, let done = await group.next() { outcomes[done.index] = done }
+                    let organization = target.0.key.organization, id = target.1
+                    group.addTask {
+                        do {
+                            return TestOutcome(index: index, result: try await client.test(organization: organization, id: id), failure: nil)
+                        } catch {
+                            return TestOutcome(index: index, result: nil, failure: "\(error)")
+                        }
                     }
-                } catch {
+                }
+                for await done in group { outcomes[done.index] = done }
+                return outcomes
+            }
+            var failed = 0
+            for ((desired, _), outcome) in zip(targets, outcomes) {
+                if let result = outcome?.result, result.isSuccessful {
+                    console.out(Style.green("✓", console.colorOutput) + " \(desired.key): \(result.message ?? "passed")")
+                } else if let result = outcome?.result {
                     failed += 1
-                    console.err(Style.red("✗", console.colorError) + " \(desired.key): \(error)")
+                    console.out(Style.red("✗", console.colorOutput) + " \(desired.key): \(result.message ?? "failed")")
+                } else {
+                    failed += 1
+                    console.err(Style.red("✗", console.colorError) + " \(desired.key): \(outcome?.failure ?? "not run")")
                 }
             }
             console.out("\(targets.count - failed) passed, \(failed) failed.")

@@ -2,6 +2,13 @@ import Foundation
 import IntegrationsAPI
 import Reconciler
 
+/// One organization's `/api/integrations/available`, or why there is none.
+struct AvailabilityAnswer: Sendable {
+    var organization: String
+    var available: AvailableIntegrations?
+    var failure: String?
+}
+
 /// `intops status`: per organization and type, what the API offers and holds beside what the manifests declare.
 enum StatusCommand {
     static let spec = CommandSpec(
@@ -10,12 +17,23 @@ enum StatusCommand {
         run: { invocation in
             let console = invocation.console
             guard let session = await Reconciling.open(invocation, lock: false) else { return ExitCode.failure }
+            // Every organization's availability at once (the client bounds the requests in flight).
+            let client = session.client
+            let answers = await withTaskGroup(of: AvailabilityAnswer.self) { group in
+                for organization in session.organizations {
+                    group.addTask {
+                        do {
+                            return AvailabilityAnswer(organization: organization, available: try await client.available(organization: organization), failure: nil)
+                        } catch {
+                            return AvailabilityAnswer(organization: organization, available: nil, failure: "\(error)")
+                        }
+                    }
+                }
+                return await group.reduce(into: [String: AvailabilityAnswer]()) { $0[$1.organization] = $1 }
+            }
             for organization in session.organizations {
-                let available: AvailableIntegrations
-                do {
-                    available = try await session.client.available(organization: organization)
-                } catch {
-                    console.err(Style.red("error:", console.colorError) + " \(error)")
+                guard let available = answers[organization]?.available else {
+                    console.err(Style.red("error:", console.colorError) + " \(answers[organization]?.failure ?? "no answer for \(organization)")")
                     return ExitCode.failure
                 }
                 let live = session.live.organizations[organization] ?? []
