@@ -13,24 +13,37 @@ enum ValueCipher {
 
     static let prefix = "ENC[AES256_GCM,data:"
 
+    /// Works on the UTF-8 bytes: Foundation's `range(of:)` made parsing cost more than the decryption.
     static func parse(_ text: String) -> Parsed? {
-        guard text.hasPrefix(prefix) else { return nil }
-        let rest = text.dropFirst(prefix.count)
-        guard let ivRange = rest.range(of: ",iv:"), let tagRange = rest.range(of: ",tag:", range: ivRange.upperBound..<rest.endIndex),
-            let typeRange = rest.range(of: ",type:", range: tagRange.upperBound..<rest.endIndex),
-            let close = rest[typeRange.upperBound...].firstIndex(of: "]")
+        let bytes = Array(text.utf8)
+        guard bytes.starts(with: prefixBytes) else { return nil }
+        func find(_ needle: [UInt8], from start: Int) -> Int? {
+            guard bytes.count >= needle.count, start <= bytes.count - needle.count else { return nil }
+            return (start...(bytes.count - needle.count)).first { at in
+                bytes[at] == needle[0] && bytes[at..<(at + needle.count)].elementsEqual(needle)
+            }
+        }
+        let dataStart = prefixBytes.count
+        guard let iv = find(ivMarker, from: dataStart), let tag = find(tagMarker, from: iv + ivMarker.count),
+            let type = find(typeMarker, from: tag + tagMarker.count),
+            let close = bytes[(type + typeMarker.count)...].firstIndex(of: UInt8(ascii: "]"))
         else { return nil }
-        let fields = [rest[..<ivRange.lowerBound], rest[ivRange.upperBound..<tagRange.lowerBound],
-                      rest[tagRange.upperBound..<typeRange.lowerBound], rest[typeRange.upperBound..<close]]
+        let fields = [dataStart..<iv, (iv + ivMarker.count)..<tag, (tag + tagMarker.count)..<type, (type + typeMarker.count)..<close]
         guard fields.allSatisfy({ !$0.isEmpty }) else { return nil }
         // Go's decoder skips CR and LF inside base64.
-        func decode(_ field: Substring) -> [UInt8]? {
-            StrictBase64.decode(Array(field.utf8).filter { $0 != 10 && $0 != 13 }, padded: true)
+        func decode(_ field: Range<Int>) -> [UInt8]? {
+            StrictBase64.decode(bytes[field].filter { $0 != 10 && $0 != 13 }, padded: true)
         }
-        guard let data = decode(fields[0]), let iv = decode(fields[1]), let tag = decode(fields[2]), tag.count == 16, !iv.isEmpty
+        guard let data = decode(fields[0]), let nonce = decode(fields[1]), let sealedTag = decode(fields[2]),
+            sealedTag.count == 16, !nonce.isEmpty
         else { return nil }
-        return Parsed(data: data, iv: iv, tag: tag, type: String(fields[3]))
+        return Parsed(data: data, iv: nonce, tag: sealedTag, type: String(decoding: bytes[fields[3]], as: UTF8.self))
     }
+
+    private static let prefixBytes = Array(prefix.utf8)
+    private static let ivMarker = Array(",iv:".utf8)
+    private static let tagMarker = Array(",tag:".utf8)
+    private static let typeMarker = Array(",type:".utf8)
 
     static func decrypt(_ parsed: Parsed, key: [UInt8], aad: String) -> String? {
         guard let plain = try? AESGCM.open(
