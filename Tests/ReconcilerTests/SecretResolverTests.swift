@@ -51,7 +51,7 @@ import YAML
         let environment = ["SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"]
         let references = loaded.integrations.flatMap { $0.secrets.map(\.reference) }
         let prefetched = SecretResolver(root: loaded.project.root, environment: environment)
-        prefetched.prefetch(references)
+        await prefetched.prefetch(references)
         #expect(prefetched.decryptedFileCount == 3)
         let plain = SecretResolver(root: loaded.project.root, environment: environment)
         for reference in references {
@@ -60,7 +60,7 @@ import YAML
         #expect(prefetched.decryptedFileCount == 3, "nothing decrypted twice")
 
         let missing = try SecretReference.parse("ref+sops://secrets/missing.enc.yaml#/a", at: YAML.SourceLocation(file: loaded.project.root + "/m.yaml", line: 3, column: 5), root: loaded.project.root).get()
-        prefetched.prefetch(references + [missing])
+        await prefetched.prefetch(references + [missing])
         #expect(throws: Diagnostic.self) { try prefetched.resolve(missing) }
     }
 

@@ -67,7 +67,7 @@ public struct Session: Sendable {
         var diagnostics: [Diagnostic] = []
         var tokens: [String: String] = [:]
         let declared = loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }
-        resolver.prefetch(
+        await resolver.prefetch(
             declared.flatMap { $0.secrets.map(\.reference) } + [project.fingerprintKey].compactMap { $0 }
                 + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil })
         if !project.api.isSandbox {

@@ -62,18 +62,25 @@ public final class SecretResolver: @unchecked Sendable {
 
     /// Decrypts the SOPS files these references name, several at once, so that `resolve` finds them done: a
     /// project with a file per organization would otherwise decrypt them one after another.
-    public func prefetch(_ references: [SecretReference]) {
+    public func prefetch(_ references: [SecretReference]) async {
         let paths = Set(references.compactMap { reference -> String? in
             if case .sops(let path, _) = reference.source { path } else { nil }
         })
         let pending = lock.withLock { paths.filter { decrypted[$0] == nil } }.sorted()
         guard pending.count > 1, case .success(let keyring) = lock.withLock({ loadKeyring() }) else { return }
-        let results = ResultSlots<Result<SOPSValue, SOPSError>>(count: pending.count)
-        DispatchQueue.concurrentPerform(iterations: pending.count) { index in
-            results[index] = Self.decrypt(pending[index], keyring: keyring)
+        // Child tasks, one per core at a time: DispatchQueue.concurrentPerform called from a Swift task ran the
+        // files one after another.
+        let files = await withTaskGroup(of: DecryptedFile.self) { group in
+            var files: [DecryptedFile] = []
+            for (index, path) in pending.enumerated() {
+                if index >= max(1, ProcessInfo.processInfo.activeProcessorCount), let file = await group.next() { files.append(file) }
+                group.addTask { DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring)) }
+            }
+            for await file in group { files.append(file) }
+            return files
         }
         lock.withLock {
-            for (index, path) in pending.enumerated() where decrypted[path] == nil { decrypted[path] = results[index] }
+            for file in files where decrypted[file.path] == nil { decrypted[file.path] = file.result }
         }
     }
 
@@ -121,15 +128,8 @@ public final class SecretResolver: @unchecked Sendable {
     }
 }
 
-/// One result per index, written from concurrent iterations that each own their index.
-private final class ResultSlots<Value>: @unchecked Sendable {
-    private var slots: [Value?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    subscript(index: Int) -> Value? {
-        get { lock.withLock { slots[index] } }
-        set { lock.withLock { slots[index] = newValue } }
-    }
+/// A SOPS file decrypted ahead of its references.
+private struct DecryptedFile: Sendable {
+    var path: String
+    var result: Result<SOPSValue, SOPSError>
 }
