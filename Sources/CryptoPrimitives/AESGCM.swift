@@ -2,7 +2,7 @@ internal import CCrypto
 import Foundation
 
 /// The implementation, fetched once: given the legacy `EVP_aes_256_gcm()`, OpenSSL 3 looks it up again on every
-/// initialisation, which was a third of the cost of decrypting a short SOPS value.
+/// initialisation (a few percent of decrypting a SOPS file).
 nonisolated(unsafe) private let aes256GCM: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) ?? EVP_aes_256_gcm()
 
 /// AES-256-GCM with a 128-bit tag. The nonce length is the caller's: 12 bytes is the norm, SOPS uses 32.

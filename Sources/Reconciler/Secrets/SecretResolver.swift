@@ -68,8 +68,7 @@ public final class SecretResolver: @unchecked Sendable {
         })
         let pending = lock.withLock { paths.filter { decrypted[$0] == nil } }.sorted()
         guard pending.count > 1, case .success(let keyring) = lock.withLock({ loadKeyring() }) else { return }
-        // Child tasks, one per core at a time: DispatchQueue.concurrentPerform called from a Swift task ran the
-        // files one after another.
+        // Decryption is CPU-bound: one child task per core at a time.
         let files = await withTaskGroup(of: DecryptedFile.self) { group in
             var files: [DecryptedFile] = []
             for (index, path) in pending.enumerated() {
