@@ -225,8 +225,9 @@ public struct Applier: Sendable {
         let pendingOrganizations = Set((await recorder.state.pendingCreates ?? []).map(\.organization))
         let touched = Set(plan.actions.map(\.organization)).union(pendingOrganizations)
         let client = self.client
-        // A task group's child results are structs here: release builds of Swift 6.3.1 were seen to corrupt tuple
-        // results holding an optional or an existential (a crash, or a wrong index).
+        // A task group's child results are structs here: Swift 6.3.1 with -O corrupts task-group results that are
+        // tuples holding a `Result<_, any Error>` or an optional struct (a crash or a wrong index; reproduced in a
+        // standalone program, fine at -Onone).
         let fetched = (try? await withThrowingTaskGroupTyped(Array(touched), limit: client.policy.maxInFlight) {
             (organization: String) async throws(APIError) -> OrganizationList in
             OrganizationList(organization: organization, summaries: try? await client.list(organization: organization))
