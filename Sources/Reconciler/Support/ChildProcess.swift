@@ -1,0 +1,189 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs a child process from async code without holding a thread of Swift's cooperative pool: the pool has one
+/// thread per core, and a task blocked in `waitUntilExit` or a pipe read starves every other task of the run (the
+/// applier's requests, lock renewals). The child's end is reported through `terminationHandler`, and its pipes
+/// are drained on threads of their own so that a chatty child never stalls on a full pipe.
+public enum ChildProcess {
+    public struct Result: Sendable {
+        /// The exit status, or 128 + the signal number when a signal ended it; 127 when it could not be started.
+        public var status: Int32
+        public var stdout: [UInt8]
+        public var stderr: [UInt8]
+
+        public init(status: Int32, stdout: [UInt8], stderr: [UInt8]) {
+            self.status = status
+            self.stdout = stdout
+            self.stderr = stderr
+        }
+
+        public var succeeded: Bool { status == 0 }
+        public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+        public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+    }
+
+    /// Runs `executable` with exactly `environment`; `input`, when given, is written to its standard input, which
+    /// is then closed (otherwise the child reads /dev/null). A cancelled task terminates the child.
+    public static func run(
+        _ executable: String = "/usr/bin/env", arguments: [String], input: [UInt8]? = nil, environment: [String: String]
+    ) async -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = environment
+        let outPipe = Pipe(), errPipe = Pipe()
+        let inPipe = input.map { _ in Pipe() }
+        process.standardInput = inPipe ?? FileHandle.nullDevice
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        let run = Run(process)
+
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
+                run.wait(continuation)
+                process.terminationHandler = { finished in
+                    let status = finished.terminationReason == .uncaughtSignal
+                        ? 128 + finished.terminationStatus : finished.terminationStatus
+                    run.exited(status)
+                }
+                spawn(process) { error in
+                    if let error {
+                        try? outPipe.fileHandleForWriting.close()
+                        try? errPipe.fileHandleForWriting.close()
+                        run.failedToStart("cannot run \(executable) \(arguments.first ?? ""): \(error)")
+                        return
+                    }
+                    run.started()
+                    Thread { run.stdout(drain(outPipe.fileHandleForReading)) }.start()
+                    Thread { run.stderr(drain(errPipe.fileHandleForReading)) }.start()
+                    if let input, let inPipe {
+                        Thread { feed(input, to: inPipe.fileHandleForWriting) }.start()
+                    }
+                }
+            }
+        } onCancel: {
+            run.cancel()
+        }
+    }
+
+    /// Starts a process that outlives the call (a server a test talks to), with the same signal mask as `run`.
+    static func launch(_ process: Process) async throws {
+        let failure: (any Error)? = await withCheckedContinuation { continuation in
+            spawn(process) { continuation.resume(returning: $0) }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Spawns on a thread of its own that blocks no signal: a child starts with its spawner's signal mask, and the
+    /// threads of Swift's pool block nearly all of them, which would leave git deaf to SIGTERM (a cancelled run) and
+    /// SIGINT (Ctrl-C) — and a `git` that runs a helper forwards signals only when it receives them.
+    private static func spawn(_ process: Process, then: @escaping @Sendable ((any Error)?) -> Void) {
+        Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            do {
+                try process.run()
+                then(nil)
+            } catch {
+                then(error)
+            }
+        }.start()
+    }
+
+    private static func drain(_ handle: FileHandle) -> [UInt8] {
+        let data = handle.readDataToEndOfFile()
+        try? handle.close()
+        return [UInt8](data)
+    }
+
+    /// A child that exits before reading all its input (a failing git) would raise SIGPIPE, whose default action ends
+    /// this whole process. SIGPIPE from a write is delivered to the writing thread, so it is blocked on this thread
+    /// only — the write then fails with EPIPE, and the pending signal goes away with the thread.
+    private static func feed(_ bytes: [UInt8], to handle: FileHandle) {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &blocked, nil)
+        let fd = handle.fileDescriptor
+        var offset = 0
+        bytes.withUnsafeBytes { buffer in
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return
+                }
+                offset += written
+            }
+        }
+        try? handle.close()
+    }
+
+    /// What one run has seen so far; the continuation resumes once the child has exited and both pipes reached
+    /// their end (in whatever order the three arrive).
+    private final class Run: @unchecked Sendable {
+        private let lock = NSLock()
+        private var process: Process?
+        private var continuation: CheckedContinuation<Result, Never>?
+        private var status: Int32?
+        private var out: [UInt8]?
+        private var err: [UInt8]?
+        private var running = false
+        private var cancelled = false
+
+        init(_ process: Process) { self.process = process }
+
+        func wait(_ continuation: CheckedContinuation<Result, Never>) {
+            lock.withLock { self.continuation = continuation }
+        }
+
+        func started() {
+            let terminate = lock.withLock { () -> Process? in
+                running = true
+                return cancelled ? process : nil
+            }
+            terminate?.terminate()
+        }
+
+        func cancel() {
+            let terminate = lock.withLock { () -> Process? in
+                cancelled = true
+                return running ? process : nil
+            }
+            terminate?.terminate()
+        }
+
+        func exited(_ status: Int32) { update { $0.status = status } }
+        func stdout(_ bytes: [UInt8]) { update { $0.out = bytes } }
+        func stderr(_ bytes: [UInt8]) { update { $0.err = bytes } }
+
+        func failedToStart(_ message: String) {
+            update {
+                $0.status = 127
+                $0.out = []
+                $0.err = Array(message.utf8)
+            }
+        }
+
+        private func update(_ change: (Run) -> Void) {
+            let finished = lock.withLock { () -> (CheckedContinuation<Result, Never>, Result)? in
+                change(self)
+                guard let status, let out, let err, let continuation else { return nil }
+                self.continuation = nil
+                // The process refers to its termination handler, which refers to this run: let the cycle go.
+                process?.terminationHandler = nil
+                process = nil
+                running = false
+                return (continuation, Result(status: status, stdout: out, stderr: err))
+            }
+            if let (continuation, result) = finished { continuation.resume(returning: result) }
+        }
+    }
+}
