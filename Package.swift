@@ -6,6 +6,7 @@ import PackageDescription
 //   YAML                  libyaml → nodes that know file:line:column; emitter
 //   CryptoPrimitives      digests, HMAC, AES-GCM, random bytes over libcrypto, shared by everything above
 //   Age, SOPS             encrypted secret files (know nothing of integrations)
+//   S3                    S3 objects over Signature Version 4 (conditional writes), for the state backend
 //   IntegrationsAPI       the Nymble Integrations API: models and client (knows nothing of manifests)
 //   Emulator              the API in memory (sandbox: URLs, tests, benchmarks)
 //   EmulatorHTTP          HTTP/1.1 on POSIX sockets serving the Emulator (integrations-emulator, tests, benchmarks)
@@ -31,10 +32,11 @@ let package = Package(
         .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
         .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
         .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives"]),
+        .target(name: "S3", dependencies: ["CryptoPrimitives"]),
         .target(name: "IntegrationsAPI"),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
-        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "Emulator"]),
+        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "Emulator", "S3"]),
         .target(name: "IntopsCLI", dependencies: ["Reconciler", "SOPS"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "SOPSTests", dependencies: ["SOPS", "Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI"]),
+        .testTarget(name: "S3Tests", dependencies: ["S3", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(
             name: "EmulatorTests",

@@ -110,7 +110,10 @@ final class RunningIntops: @unchecked Sendable {
         try await first.waitFor { $0.contains("+ ") }
         let second = try await project.intops(["apply", "--auto-approve"], environment: ["INTOPS_LOCK_TIMEOUT": "1"])
         #expect(second.status == 1)
-        #expect(second.stderr.contains("is locked by another intops run; wait for it to finish"), "\(second.stderr)")
+        #expect(second.stderr.contains("waiting for the state lock, held by run "), "it says whom it waits for: \(second.stderr)")
+        #expect(second.stderr.contains("is locked by run "), "\(second.stderr)")
+        #expect(second.stderr.contains("(apply on "), "the holder's operation and host: \(second.stderr)")
+        #expect(second.stderr.contains("intops state unlock "), "\(second.stderr)")
         kill(first.process.processIdentifier, SIGTERM)
         #expect(try await first.exit() == 130)
     }

@@ -10,64 +10,90 @@ import Testing
         return url
     }
 
-    @Test func journaledIntentsSurviveACrashAndJoinTheState() throws {
+    @Test func pendingCreatesAreWrittenWithTheStateAndReadBack() async throws {
         let store = StateStore(path: try directory().appendingPathComponent("state.json").path)
         var state = IntopsState()
         state.set(F.entry("a", id: "i1"))
-        try store.save(&state, organizations: ["o"])
         let intent = IntopsState.PendingCreate(organization: "o", name: "b", displayName: "B", provider: "AuthorizeNet", type: .payment)
-        try store.appendIntents([intent, IntopsState.PendingCreate(organization: "o", name: "a", displayName: "A", provider: "AuthorizeNet", type: .payment)])
-        // A torn last line (a crash mid-write) is skipped.
-        let handle = FileHandle(forWritingAtPath: store.journalPath(for: "o"))!
-        handle.seekToEndOfFile()
-        handle.write(Data("{\"organization\":\"o\",\"na".utf8))
-        try handle.close()
-
-        let loaded = try store.load(organizations: ["o"])
-        #expect(loaded.pendingCreates == [intent], "the intent of a recorded entry is dropped; the torn line is skipped")
+        state.pendingCreates = [intent]
+        try await store.save(&state, organizations: ["o"])
+        let loaded = try await StateStore(path: store.template).load(organizations: ["o"])
+        #expect(loaded.pendingCreates == [intent])
         #expect(loaded.serial == 1)
-        store.clearIntents(organizations: ["o"])
-        #expect(try store.load(organizations: ["o"]).pendingCreates == nil)
+        #expect(loaded.exists)
     }
 
-    @Test func shardedStateKeepsOneFilePerOrganization() throws {
+    @Test func noStateLoadsAsAnEmptyStateThatDoesNotExist() async throws {
+        let store = StateStore(path: try directory().appendingPathComponent("state-{org}.json").path)
+        let state = try await store.load(organizations: ["o1", "o2"])
+        #expect(!state.exists)
+        #expect(state.integrations.isEmpty && state.serial == 0)
+    }
+
+    @Test func shardedStateKeepsOneFilePerOrganization() async throws {
         let root = try directory()
         let store = StateStore(path: root.appendingPathComponent("state-{org}.json").path)
         var state = IntopsState()
         state.set(F.entry("a", id: "i1", org: "o1"))
         state.set(F.entry("b", id: "i2", org: "o2"))
-        try store.save(&state, organizations: ["o1", "o2"])
+        state.pendingCreates = [IntopsState.PendingCreate(organization: "o2", name: "c", displayName: "C", provider: "AuthorizeNet", type: .payment)]
+        try await store.save(&state, organizations: ["o1", "o2"])
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("state-o1.json").path))
-        #expect(try store.load(organizations: ["o2"]).integrations.map(\.name) == ["b"])
-        #expect(try store.load(organizations: ["o1", "o2"]).integrations.map(\.name) == ["a", "b"])
+        let o1 = try await StateStore(path: store.template).load(organizations: ["o1"])
+        #expect(o1.integrations.map(\.name) == ["a"] && o1.pendingCreates == nil, "each shard holds only its organization's entries and intents")
+        #expect(try await StateStore(path: store.template).load(organizations: ["o2"]).integrations.map(\.name) == ["b"])
+        #expect(try await StateStore(path: store.template).load(organizations: ["o1", "o2"]).integrations.map(\.name) == ["a", "b"])
     }
 
-    @Test func aSecondLockHolderIsRefusedWithTheLockName() throws {
+    @Test func aWriteOverAStateChangedSinceItWasReadIsRefused() async throws {
         let path = try directory().appendingPathComponent("state.json").path
         let first = StateStore(path: path), second = StateStore(path: path)
-        try first.lock(organizations: ["o"])
-        defer { first.unlock() }
-        #expect(throws: StateError.self) { try second.lock(organizations: ["o"], timeout: .milliseconds(100)) }
+        var state = try await first.load(organizations: ["o"])
+        var other = try await second.load(organizations: ["o"])
+        other.set(F.entry("b", id: "i2"))
+        try await second.save(&other, organizations: ["o"])
+        state.set(F.entry("a", id: "i1"))
+        await #expect(throws: StateError.self) { try await first.save(&state, organizations: ["o"]) }
+        #expect(try await StateStore(path: path).load(organizations: ["o"]).integrations.map(\.name) == ["b"], "the other run's write is kept")
+    }
+
+    @Test func aSecondLockHolderWaitsThenIsRefusedNamingTheHolder() async throws {
+        let path = try directory().appendingPathComponent("state.json").path
+        let first = StateStore(path: path), second = StateStore(path: path)
+        try await first.lock(organizations: ["o"], operation: "apply", timeout: .seconds(1))
+        let waited = WaitLog()
+        do {
+            try await second.lock(organizations: ["o"], operation: "plan", timeout: .milliseconds(300), waiting: { waited.add($0) })
+            Issue.record("a second lock was granted")
+        } catch {
+            #expect(error.kind == .locked)
+            #expect(error.description.contains(first.runID), "the message names the holder's run id: \(error)")
+            #expect(error.description.contains("intops state unlock"))
+        }
+        #expect(waited.records.first??.id == first.runID, "the waiting run was told who holds the lock")
+        await first.unlock()
+        try await second.lock(organizations: ["o"], operation: "plan", timeout: .seconds(1))
+        await second.unlock()
     }
 
     /// Saves reuse the encoding of unchanged entries; the file must stay exactly what encoding the whole state
     /// gives, whatever changed in between.
-    @Test func savesAreByteForByteTheEncodingOfTheWholeState() throws {
+    @Test func savesAreByteForByteTheEncodingOfTheWholeState() async throws {
         let store = StateStore(path: try directory().appendingPathComponent("state.json").path)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        func expectSame(_ state: IntopsState) throws {
+        func expectSame(_ state: IntopsState) async throws {
             var copy = state
-            try store.save(&copy, organizations: ["o"])
-            let written = try Data(contentsOf: URL(fileURLWithPath: store.pathTemplate))
+            try await store.save(&copy, organizations: ["o"])
+            let written = try Data(contentsOf: URL(fileURLWithPath: store.template))
             #expect(written == (try encoder.encode(copy)) + Data([10]))
-            #expect(try store.load(organizations: ["o"]) == copy)
+            #expect(try await StateStore(path: store.template).load(organizations: ["o"]) == copy)
         }
         var state = IntopsState()
-        try expectSame(state)
+        try await expectSame(state)
         state.set(F.entry("a", id: "i1"))
         state.set(F.entry("b", id: "i2"))
-        try expectSame(state)
+        try await expectSame(state)
         var changed = F.entry("a", id: "i1")
         changed.displayName = "Line\nbreak \"quoted\" / slash"
         changed.lastTest = IntopsState.TestRecord(passed: false, at: "2026-11-27T00:00:00Z", message: "nope")
@@ -75,8 +101,15 @@ import Testing
         state.set(F.entry("c", id: "i3"))
         state.revision = "abc123"
         state.pendingCreates = [IntopsState.PendingCreate(organization: "o", name: "d", displayName: "D", provider: "AuthorizeNet", type: .payment)]
-        try expectSame(state)
+        try await expectSame(state)
         state.integrations.removeAll { $0.name == "b" }
-        try expectSame(state)
+        try await expectSame(state)
     }
+}
+
+final class WaitLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [LockRecord?] = []
+    func add(_ record: LockRecord?) { lock.withLock { stored.append(record) } }
+    var records: [LockRecord?] { lock.withLock { stored } }
 }

@@ -20,9 +20,9 @@ enum DriftCommand {
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
-        var options = Reconciling.sessionOptions(invocation, lock: false)
+        var options = Reconciling.sessionOptions(invocation)
         options.refresh = .full
-        guard let session = await Reconciling.open(invocation, lock: false, options: options) else { return ExitCode.failure }
+        guard let session = await Reconciling.open(invocation, options: options) else { return ExitCode.failure }
         // INTOPS_NOW fixes the clock for reproducible reports (tests); it is never needed otherwise.
         let now = invocation.environment["INTOPS_NOW"].flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
         let items = DriftDetector.detect(session: session, now: now)

@@ -24,17 +24,17 @@ enum ExportCommand {
             return ExitCode.usage
         }
         if invocation.arguments.flag("adopt") {
-            var options = Reconciling.sessionOptions(invocation, lock: true)
+            var options = Reconciling.sessionOptions(invocation)
             options.organizations = [organization]
-            guard let session = await Reconciling.open(invocation, lock: true, options: options) else { return ExitCode.failure }
-            defer { session.store.unlock() }
-            let (count, error) = await Exporter.adopt(session: session, organization: organization)
-            if let error {
-                console.err(Style.red("error:", console.colorError) + " " + error)
-                return ExitCode.failure
+            return await Reconciling.withLockedSession(invocation, operation: "export --adopt", options: options) { session in
+                let (count, error) = await Exporter.adopt(session: session, organization: organization)
+                if let error {
+                    console.err(Style.red("error:", console.colorError) + " " + error)
+                    return ExitCode.failure
+                }
+                console.out("adopted \(count) integrations of \(organization) into the state")
+                return ExitCode.success
             }
-            console.out("adopted \(count) integrations of \(organization) into the state")
-            return ExitCode.success
         }
         guard let project = Reconciling.loadProject(invocation) else { return ExitCode.failure }
         guard let declared = project.organizations.first(where: { $0.id == organization }) else {

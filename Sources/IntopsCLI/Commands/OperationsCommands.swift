@@ -37,7 +37,7 @@ enum OperationsCommands {
         options: [OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable).")],
         run: { invocation in
             let console = invocation.console
-            guard let session = await Reconciling.open(invocation, lock: false),
+            guard let session = await Reconciling.open(invocation),
                 let targets = targets(session, names: invocation.arguments.positionals, console: console)
             else { return ExitCode.failure }
             // The tests run as many at once as the client allows; the report follows the manifests' order.
@@ -80,22 +80,23 @@ enum OperationsCommands {
         options: [
             OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable)."),
             OptionSpec(name: "auto-approve", help: "Accepted for symmetry with apply; rotate never asks."),
+            Reconciling.lockTimeout,
         ],
         run: { invocation in
             let console = invocation.console
-            guard let session = await Reconciling.open(invocation, lock: true) else { return ExitCode.failure }
-            defer { session.store.unlock() }
-            guard let targets = targets(session, names: invocation.arguments.positionals, console: console) else { return ExitCode.failure }
-            let actions = targets.filter { !$0.0.secrets.isEmpty }.map { desired, id in
-                PlannedAction(
-                    organization: desired.key.organization, name: desired.key.name, action: .rotate, integrationId: id,
-                    type: desired.type, provider: desired.provider, displayName: desired.displayName,
-                    changes: desired.secrets.keys.sorted().map { PlannedChange(field: "secrets.\($0)", old: "(sensitive)", new: "(sensitive)", sensitive: true) },
-                    reason: "intops rotate", notes: [], steps: [.rotate(keys: desired.secrets.keys.sorted())], preSteps: [], dependsOn: [])
+            return await Reconciling.withLockedSession(invocation, operation: "rotate") { session in
+                guard let targets = targets(session, names: invocation.arguments.positionals, console: console) else { return ExitCode.failure }
+                let actions = targets.filter { !$0.0.secrets.isEmpty }.map { desired, id in
+                    PlannedAction(
+                        organization: desired.key.organization, name: desired.key.name, action: .rotate, integrationId: id,
+                        type: desired.type, provider: desired.provider, displayName: desired.displayName,
+                        changes: desired.secrets.keys.sorted().map { PlannedChange(field: "secrets.\($0)", old: "(sensitive)", new: "(sensitive)", sensitive: true) },
+                        reason: "intops rotate", notes: [], steps: [.rotate(keys: desired.secrets.keys.sorted())], preSteps: [], dependsOn: [])
+                }
+                let applier = Applier(client: session.client, desired: session.desired, templates: session.templates, parallelism: session.project.api.parallelism)
+                let report = await applier.apply(Plan(actions: actions), state: session.state, store: session.store, organizations: session.organizations)
+                return ApplyCommand.summarize(report, console: console, quiet: invocation.global.quiet)
             }
-            let applier = Applier(client: session.client, desired: session.desired, templates: session.templates, parallelism: session.project.api.parallelism)
-            let report = await applier.apply(Plan(actions: actions), state: session.state, store: session.store, organizations: session.organizations)
-            return ApplyCommand.summarize(report, console: console, quiet: invocation.global.quiet)
         })
 
     static let connect = CommandSpec(
@@ -108,7 +109,7 @@ enum OperationsCommands {
                 console.err("error: intops connect needs --return-url URL")
                 return ExitCode.usage
             }
-            guard let session = await Reconciling.open(invocation, lock: false),
+            guard let session = await Reconciling.open(invocation),
                 let (desired, id) = targets(session, names: invocation.arguments.positionals, console: console)?.first
             else { return ExitCode.failure }
             do {

@@ -3,10 +3,44 @@ import Reconciler
 
 /// What plan and apply share: opening the session, reporting its failures, the planning options.
 enum Reconciling {
-    static func sessionOptions(_ invocation: Invocation, lock: Bool) -> Session.Options {
+    static func sessionOptions(_ invocation: Invocation) -> Session.Options {
         Session.Options(
             organizations: invocation.arguments.all("org"),
-            refresh: RefreshMode(rawValue: invocation.arguments.value("refresh") ?? "auto") ?? .auto, lockState: lock)
+            refresh: RefreshMode(rawValue: invocation.arguments.value("refresh") ?? "auto") ?? .auto)
+    }
+
+    /// `--lock-timeout`, else INTOPS_LOCK_TIMEOUT, else 30 s; nil (with the usage error printed) when malformed.
+    static func lockRequest(_ invocation: Invocation, operation: String) -> Session.LockRequest? {
+        let console = invocation.console
+        var timeout = StateStore.defaultLockTimeout(invocation.environment)
+        if let text = invocation.arguments.value("lock-timeout") {
+            guard let duration = ManifestDuration(text) else {
+                console.err(Style.red("error:", console.colorError) + " --lock-timeout takes a duration like 30s, 2m or 0s, not '\(text)'")
+                return nil
+            }
+            timeout = duration.duration
+        }
+        let quiet = invocation.global.quiet
+        return Session.LockRequest(
+            operation: operation, timeout: timeout, lease: StateStore.lease(invocation.environment),
+            waiting: { holder in
+                guard !quiet else { return }
+                let who = holder?.holder ?? "another run"
+                console.err("waiting for the state lock, held by \(who)")
+            })
+    }
+
+    /// Runs `body` with a session holding the state lock, and releases the lock however `body` ends.
+    static func withLockedSession(
+        _ invocation: Invocation, operation: String, options: Session.Options? = nil, _ body: (Session) async -> Int32
+    ) async -> Int32 {
+        guard let lock = lockRequest(invocation, operation: operation) else { return ExitCode.usage }
+        var options = options ?? sessionOptions(invocation)
+        options.lock = lock
+        guard let session = await open(invocation, options: options) else { return ExitCode.failure }
+        let status = await body(session)
+        await session.store.unlock()
+        return status
     }
 
     static func planOptions(_ invocation: Invocation, session: Session) -> PlanOptions {
@@ -17,12 +51,12 @@ enum Reconciling {
     }
 
     /// Opens the session, printing why not (one line per problem) when it cannot.
-    static func open(_ invocation: Invocation, lock: Bool, options: Session.Options? = nil) async -> Session? {
+    static func open(_ invocation: Invocation, options: Session.Options? = nil) async -> Session? {
         let console = invocation.console
         do {
             let session = try await Session.open(
                 from: invocation.global.directory, environment: invocation.environment,
-                options: options ?? sessionOptions(invocation, lock: lock))
+                options: options ?? sessionOptions(invocation))
             if !invocation.global.quiet {
                 for warning in session.warnings { console.err(Style.yellow("warning:", console.colorError) + " " + warning) }
             }
@@ -53,7 +87,12 @@ enum Reconciling {
         OptionSpec(
             name: "refresh", kind: .value(placeholder: "MODE"), choices: ["auto", "full"],
             help: "auto: a detail GET only where needed (default); full: fetch every integration."),
+        lockTimeout,
     ]
+
+    static let lockTimeout = OptionSpec(
+        name: "lock-timeout", kind: .value(placeholder: "DURATION"),
+        help: "How long to wait while another run holds the state lock (default 30s); plan waits without taking it.")
 }
 
 /// `intops plan`.
@@ -75,7 +114,10 @@ enum PlanCommand {
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
-        guard let session = await Reconciling.open(invocation, lock: false) else { return ExitCode.failure }
+        guard let wait = Reconciling.lockRequest(invocation, operation: "plan") else { return ExitCode.usage }
+        var options = Reconciling.sessionOptions(invocation)
+        options.waitForUnlock = wait
+        guard let session = await Reconciling.open(invocation, options: options) else { return ExitCode.failure }
         // The crash-output canary test makes intops crash with every secret decrypted in memory.
         if invocation.environment["INTOPS_TEST_CRASH"] == "after-secrets" && !session.desired.isEmpty {
             preconditionFailure("crash requested by INTOPS_TEST_CRASH")
@@ -84,13 +126,19 @@ enum PlanCommand {
         let format = PlanRenderer.Format(rawValue: invocation.arguments.value("format") ?? "text") ?? .text
         console.writeOutput(PlanRenderer.render(plan, format: format, color: console.colorOutput))
         guard plan.errors.isEmpty else { return ExitCode.failure }
+        if let warning = session.missingStateWarning(plan), !invocation.global.quiet {
+            console.err(Style.yellow("warning:", console.colorError) + " " + warning)
+        }
         if let out = invocation.arguments.value("out") {
-            plan.guards = SavedPlan.guards(
-                for: plan, session: session, targets: invocation.arguments.all("target"),
-                prune: invocation.arguments.flag("prune") || session.project.prune)
+            guard let key = session.planKey else {
+                console.err(Style.red("error:", console.colorError) + " a saved plan is authenticated with the project's fingerprint key, and fingerprintKey is not set; run intops init or add fingerprintKey: ref+sops://…")
+                return ExitCode.failure
+            }
+            let options = Reconciling.planOptions(invocation, session: session)
+            plan.guards = SavedPlan.guards(for: plan, session: session, options: options)
             let path = ProjectPaths.resolve(out, from: invocation.global.directory)
             do {
-                try SavedPlan.write(plan, to: path)
+                try SavedPlan.write(plan, key: key, to: path)
             } catch {
                 console.err(Style.red("error:", console.colorError) + " \(error)")
                 return ExitCode.failure
@@ -127,30 +175,46 @@ enum ApplyCommand {
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
         let arguments = invocation.arguments
-        guard let session = await Reconciling.open(invocation, lock: true) else { return ExitCode.failure }
-        defer { session.store.unlock() }
-        var plan = session.plan(Reconciling.planOptions(invocation, session: session))
-        if let file = arguments.positionals.first {
-            let path = ProjectPaths.resolve(file, from: invocation.global.directory)
-            guard let saved = SavedPlan.read(path), let guards = saved.guards else {
-                console.err(Style.red("error:", console.colorError) + " \(file) is not a saved intops plan; make one with intops plan --out \(file)")
+        let planFile = arguments.positionals.first
+        // A file that is not a saved plan of this format is refused before any request.
+        if let planFile {
+            let path = ProjectPaths.resolve(planFile, from: invocation.global.directory)
+            if case .failure(let refusal) = Result(catching: { () throws(SavedPlan.Refusal) in _ = try SavedPlan.read(path, key: nil, name: planFile) }),
+                refusal.kind != .noKey {
+                console.err(Style.red("error:", console.colorError) + " \(refusal)")
                 return ExitCode.failure
             }
-            let current = SavedPlan.guards(for: saved, session: session, targets: guards.targets, prune: guards.prune)
-            if let stale = SavedPlan.staleness(guards, current: current) {
-                console.err(Style.red("error:", console.colorError) + " the saved plan \(file) is stale: \(stale); run intops plan again")
+        }
+        return await Reconciling.withLockedSession(invocation, operation: "apply") { session in
+            await apply(invocation, session: session, planFile: planFile)
+        }
+    }
+
+    static func apply(_ invocation: Invocation, session: Session, planFile: String?) async -> Int32 {
+        let console = invocation.console
+        let arguments = invocation.arguments
+        let plan: Plan
+        if let planFile {
+            let path = ProjectPaths.resolve(planFile, from: invocation.global.directory)
+            do throws(SavedPlan.Refusal) {
+                plan = try SavedPlan.verify(SavedPlan.read(path, key: session.planKey, name: planFile), session: session, name: planFile)
+            } catch {
+                console.err(Style.red("error:", console.colorError) + " \(error)")
                 return ExitCode.failure
             }
-            plan = saved
         } else {
+            plan = session.plan(Reconciling.planOptions(invocation, session: session))
             console.writeOutput(PlanRenderer.render(plan, format: .text, color: console.colorOutput))
+        }
+        if let warning = session.missingStateWarning(plan), !invocation.global.quiet {
+            console.err(Style.yellow("warning:", console.colorError) + " " + warning)
         }
         guard plan.errors.isEmpty else { return ExitCode.failure }
         if plan.isEmpty {
-            if arguments.positionals.first != nil { console.out("No changes. The live integrations match the manifests.") }
+            if planFile != nil { console.out("No changes. The live integrations match the manifests.") }
             return ExitCode.success
         }
-        if !arguments.flag("auto-approve") && arguments.positionals.isEmpty {
+        if !arguments.flag("auto-approve") && planFile == nil {
             guard console.inputIsTerminal else {
                 console.err(Style.red("error:", console.colorError) + " apply asks for confirmation on a terminal; in a pipeline add --auto-approve (or apply a saved plan)")
                 return ExitCode.failure

@@ -16,7 +16,7 @@ enum StatusCommand {
         options: [OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable).")],
         run: { invocation in
             let console = invocation.console
-            guard let session = await Reconciling.open(invocation, lock: false) else { return ExitCode.failure }
+            guard let session = await Reconciling.open(invocation) else { return ExitCode.failure }
             // Every organization's availability at once (the client bounds the requests in flight).
             let client = session.client
             let answers = await withTaskGroup(of: AvailabilityAnswer.self) { group in

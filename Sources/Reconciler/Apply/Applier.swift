@@ -57,26 +57,17 @@ actor StateRecorder {
         await withCheckedContinuation { waiters.append($0) }
     }
 
-    /// Journals every create of the plan before the first request goes out: one synced write, instead of one on
-    /// the path of each create (7% of a large apply's wall time). An intent whose create is never sent is
-    /// harmless: the next plan finds nothing live by its name, and the next apply drops it.
-    func journal(_ intents: [IntopsState.PendingCreate]) async {
-        guard !intents.isEmpty else { return }
-        let store = self.store
-        let failure = await Task.detached { () -> String? in
-            do {
-                try store.appendIntents(intents)
-                return nil
-            } catch {
-                return "\(error)"
-            }
-        }.value
-        if let failure { error = failure }
-    }
-
-    /// A create about to be sent (its intent journaled already) joins the state's pending creates.
-    func recordIntent(_ intent: IntopsState.PendingCreate) {
-        state.pendingCreates = (state.pendingCreates ?? []).filter { $0.key != intent.key } + [intent]
+    /// Records every create of the plan as pending, on the store, before the first request goes out: one write,
+    /// instead of one on the path of each create. An intent whose create is never sent is harmless: the closing
+    /// lists find nothing live by its name and drop it, or the next run does.
+    func journal(_ intents: [IntopsState.PendingCreate]) async -> Bool {
+        guard !intents.isEmpty else { return true }
+        let keys = Set(intents.map(\.key))
+        update { state in
+            state.pendingCreates = (state.pendingCreates ?? []).filter { !keys.contains($0.key) } + intents
+        }
+        await flush()
+        return error == nil
     }
 
     private var drainTask: Task<Void, Never>?
@@ -87,25 +78,22 @@ actor StateRecorder {
         drainTask = Task { await drain() }
     }
 
-    /// The shortest time between two writes while steps keep completing: a large apply writes a few times a
-    /// second instead of after every one of thousands of steps, and `flush()` always writes the last of it.
-    static let writeInterval: Duration = .milliseconds(200)
-
     private func drain() async {
         var first = true
         while dirty {
-            if !first && waiters.isEmpty { try? await Task.sleep(for: Self.writeInterval) }
+            if !first && waiters.isEmpty { try? await Task.sleep(for: store.backend.writeInterval) }
             first = false
             dirty = false
             let snapshot = state
             let store = self.store, organizations = self.organizations
-            let result = await Task.detached { () -> Result<Int, StateError> in
+            // Its own task: `flush()` cancels the wait between writes, and that must not cancel a write in flight.
+            let result = await Task { () -> Result<Int, StateError> in
                 var copy = snapshot
-                do {
-                    try store.save(&copy, organizations: organizations)
+                do throws(StateError) {
+                    try await store.save(&copy, organizations: organizations)
                     return .success(copy.serial)
                 } catch {
-                    return .failure(error as! StateError)
+                    return .failure(error)
                 }
             }.value
             switch result {
@@ -161,7 +149,13 @@ public struct Applier: Sendable {
     public func apply(_ plan: Plan, state: IntopsState, store: StateStore, organizations: [String]) async -> ApplyReport {
         let recorder = StateRecorder(state: state, store: store, organizations: organizations)
         var results = [ActionResult?](repeating: nil, count: plan.actions.count)
-        await recorder.journal(plan.actions.flatMap { action in (action.preSteps + action.steps).compactMap { intent(for: $0, of: action) } })
+        let intents = plan.actions.flatMap { action in (action.preSteps + action.steps).compactMap { intent(for: $0, of: action) } }
+        guard await recorder.journal(intents) else {
+            // Nothing is sent that the state could not record.
+            return ApplyReport(
+                results: plan.actions.map { ActionResult(key: $0.key, action: $0.action, outcome: .skipped("the state could not be written before the first request"), notes: []) },
+                state: await recorder.state, stateError: await recorder.error)
+        }
 
         // Temporary renames that break swaps go first, all of them.
         var preFailed = Set<Int>()
@@ -259,8 +253,6 @@ public struct Applier: Sendable {
         await recorder.flush()
         let final = await recorder.state
         let stateError = await recorder.error
-        // The state file now holds every pending create the journal did.
-        if stateError == nil { store.clearIntents(organizations: organizations) }
         return ApplyReport(
             results: results.enumerated().map { index, result in
                 result ?? ActionResult(key: plan.actions[index].key, action: plan.actions[index].action, outcome: .skipped("not reached"), notes: [])
@@ -337,7 +329,6 @@ public struct Applier: Sendable {
         guard case .create(let temporaryName) = step, let wanted = desired[action.key], let intent = intent(for: step, of: action) else {
             throw StepFailure(message: "the manifest entry is incomplete")
         }
-        await recorder.recordIntent(intent)
         let request = CreateIntegrationRequest(
             integrationType: intent.type, provider: intent.provider, displayName: intent.displayName, isEnabled: wanted.enabled,
             configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,

@@ -119,14 +119,9 @@ enum ManifestDecoder {
             manifests = [ManifestSource(path: root + "/integrations", location: node.location)]
         }
 
-        var statePath = root + "/.intops/state.json"
-        if let value = node["state"], let path = reader.string(value, "state") {
-            let resolved = ProjectPaths.resolve(path, from: root)
-            if ProjectPaths.isInside(resolved, root: root), resolved != root {
-                statePath = resolved
-            } else {
-                reader.fail(value.location, "state path '\(path)' is outside the project root; keep the state inside it")
-            }
+        var state = StateSettings.local(path: root + "/.intops/state.json")
+        if let value = node["state"] {
+            state = stateSettings(value, root: root, reader: &reader) ?? state
         }
 
         var fingerprintKey: SecretReference?
@@ -166,8 +161,103 @@ enum ManifestDecoder {
             api: APISettings(
                 endpoint: endpoint, timeout: timeout, parallelism: parallelism,
                 maxRequestsPerSecond: maxRequestsPerSecond),
-            organizations: organizations, manifests: manifests, statePath: statePath, fingerprintKey: fingerprintKey,
+            organizations: organizations, manifests: manifests, state: state, fingerprintKey: fingerprintKey,
             prune: prune, safety: safety, allowPlaintextSecrets: allowPlaintext, recipients: recipients)
+    }
+
+    static let s3StateFields = ["backend", "bucket", "key", "region", "endpoint"]
+    static let gitStateFields = ["backend", "remote", "branch", "path"]
+
+    /// `state:` as a path inside the project, or an `s3` or `git` backend mapping (SPEC §6).
+    static func stateSettings(_ value: Node, root: String, reader: inout NodeReader) -> StateSettings? {
+        if value.isScalar {
+            guard let path = reader.string(value, "state") else { return nil }
+            let resolved = ProjectPaths.resolve(path, from: root)
+            guard ProjectPaths.isInside(resolved, root: root), resolved != root else {
+                reader.fail(value.location, "state path '\(path)' is outside the project root; keep the state inside it, or use a backend mapping (backend: s3 or git)")
+                return nil
+            }
+            guard placeholdersValid(path, value.location, "state", reader: &reader) else { return nil }
+            return .local(path: resolved)
+        }
+        guard let map = reader.mapping(value, "state") else { return nil }
+        guard let backendNode = reader.required(map, "backend", in: "state"), let backend = reader.string(backendNode, "state.backend") else { return nil }
+        func text(_ key: String) -> String? { map[key].flatMap { reader.string($0, "state.\(key)") } }
+        switch backend {
+        case "s3":
+            guard reader.mapping(value, "the s3 state backend", allowed: s3StateFields) != nil else { return nil }
+            guard let bucketNode = reader.required(map, "bucket", in: "the s3 state backend"), let bucket = reader.string(bucketNode, "state.bucket") else { return nil }
+            guard isBucketName(bucket) else {
+                reader.fail(bucketNode.location, "state.bucket '\(bucket)' is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit")
+                return nil
+            }
+            let key = text("key") ?? "intops/state.json"
+            if let keyNode = map["key"] {
+                guard !key.isEmpty, !key.hasPrefix("/"), !key.hasSuffix(".lock") else {
+                    reader.fail(keyNode.location, "state.key must be an object key like intops/state-{org}.json, not empty, not starting with / and not ending in .lock")
+                    return nil
+                }
+                guard placeholdersValid(key, keyNode.location, "state.key", reader: &reader) else { return nil }
+            }
+            var endpoint: String?
+            if let endpointNode = map["endpoint"], let url = reader.string(endpointNode, "state.endpoint") {
+                guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host?.isEmpty == false else {
+                    reader.fail(endpointNode.location, "state.endpoint must be an http(s) URL like https://s3.eu-west-1.amazonaws.com")
+                    return nil
+                }
+                guard (try? URLSessionTransport.checkSecure(parsed)) != nil else {
+                    reader.fail(endpointNode.location, "state.endpoint uses http:// to a host that is not loopback; use https:// (state would cross the network unencrypted)")
+                    return nil
+                }
+                endpoint = url
+            }
+            return .s3(bucket: bucket, key: key, region: text("region"), endpoint: endpoint)
+        case "git":
+            guard reader.mapping(value, "the git state backend", allowed: gitStateFields) != nil else { return nil }
+            let branch = text("branch") ?? "intops-state"
+            if let branchNode = map["branch"], !isBranchName(branch) {
+                reader.fail(branchNode.location, "state.branch '\(branch)' is not a usable git branch name")
+                return nil
+            }
+            let path = text("path") ?? "state.json"
+            if let pathNode = map["path"] {
+                let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+                guard !path.isEmpty, !path.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+                    reader.fail(pathNode.location, "state.path must be a relative path inside the state branch, like state-{org}.json")
+                    return nil
+                }
+                guard placeholdersValid(path, pathNode.location, "state.path", reader: &reader) else { return nil }
+            }
+            return .git(remote: text("remote"), branch: branch, path: path)
+        default:
+            let node = map["backend"]!
+            let hint = Spelling.suggestion(for: backend, among: ["s3", "git"]).map { "did you mean '\($0)'? " } ?? ""
+            reader.fail(node.location, "unknown state backend '\(backend)'; \(hint)use s3 or git, or give state a path for a local file")
+            return nil
+        }
+    }
+
+    /// `{org}` is the only placeholder a state location takes.
+    static func placeholdersValid(_ text: String, _ location: SourceLocation, _ what: String, reader: inout NodeReader) -> Bool {
+        guard text.replacingOccurrences(of: "{org}", with: "").contains(where: { $0 == "{" || $0 == "}" }) else { return true }
+        reader.fail(location, "\(what) may hold {org} (one state per organization) and no other placeholder")
+        return false
+    }
+
+    static func isBucketName(_ name: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+        guard (3...63).contains(name.count), name.allSatisfy(allowed.contains),
+            let first = name.first, let last = name.last, first.isLetter || first.isNumber, last.isLetter || last.isNumber
+        else { return false }
+        return !name.contains("..")
+    }
+
+    /// The rules of `git check-ref-format` that a name in a YAML file can break.
+    static func isBranchName(_ name: String) -> Bool {
+        guard !name.isEmpty, !name.hasPrefix("-"), !name.hasPrefix("/"), !name.hasSuffix("/"), !name.hasSuffix("."),
+            !name.hasSuffix(".lock"), !name.contains(".."), !name.contains("@{"), !name.contains("//")
+        else { return false }
+        return !name.contains { $0.isWhitespace || "~^:?*[\\".contains($0) || ($0.asciiValue ?? 32) < 32 }
     }
 
     static func isOrganizationID(_ id: String) -> Bool {
@@ -198,8 +288,8 @@ enum ManifestDecoder {
             return .remote(url)
         }
         if lower.hasPrefix("http://") {
-            let host = hostOf(String(url.dropFirst("http://".count)))
-            if ["localhost", "127.0.0.1", "::1", "[::1]"].contains(host) || host.hasPrefix("127.") {
+            // The transport's rule, so that what validates is what connects (127.example.com is not loopback).
+            if let parsed = URL(string: url), (try? URLSessionTransport.checkSecure(parsed)) != nil {
                 return .remote(url)
             }
             reader.fail(location, "api.url uses http:// to a host that is not loopback; credentials need https://")
@@ -207,15 +297,6 @@ enum ManifestDecoder {
         }
         reader.fail(location, "api.url must be an https:// URL or sandbox:FILE for the embedded emulator")
         return nil
-    }
-
-    private static func hostOf(_ rest: String) -> String {
-        let authority = rest.prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" })
-        let hostPort = authority.split(separator: "@").last.map(String.init) ?? ""
-        if hostPort.hasPrefix("[") {
-            return String(hostPort.prefix(while: { $0 != "]" })) + "]"
-        }
-        return String(hostPort.prefix(while: { $0 != ":" })).lowercased()
     }
 
     /// A secret reference field: a `ref+` string, or (only when the project allows it) plaintext.

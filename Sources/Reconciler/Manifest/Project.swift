@@ -12,8 +12,8 @@ public struct Project: Sendable {
     public var api: APISettings
     public var organizations: [Organization]
     public var manifests: [ManifestSource]
-    /// The state file's absolute path; may hold `{org}` for one file per organization.
-    public var statePath: String
+    /// Where the state lives (SPEC §6); its location may hold `{org}` for one object per organization.
+    public var state: StateSettings
     public var fingerprintKey: SecretReference?
     public var prune: Bool
     public var safety: Safety
@@ -79,4 +79,35 @@ public struct Safety: Sendable {
     public var maxDeletePercent: Int
 
     public static let `default` = Safety(maxDeletes: 5, maxDeletePercent: 25)
+}
+
+/// The `state:` of intops.yaml: a local path, or a backend mapping.
+public enum StateSettings: Sendable, Equatable {
+    /// An absolute path, inside the project root.
+    case local(path: String)
+    case s3(bucket: String, key: String, region: String?, endpoint: String?)
+    /// `remote` nil: the `origin` of the repository holding intops.yaml.
+    case git(remote: String?, branch: String, path: String)
+
+    /// The object name the store works with: the path, the key, the path in the branch.
+    public var objectTemplate: String {
+        switch self {
+        case .local(let path): path
+        case .s3(_, let key, _, _): key
+        case .git(_, _, let path): path
+        }
+    }
+
+    public var isLocal: Bool {
+        if case .local = self { return true }
+        return false
+    }
+
+    public var backendName: String {
+        switch self {
+        case .local: "local"
+        case .s3: "s3"
+        case .git: "git"
+        }
+    }
 }

@@ -116,7 +116,8 @@ public struct Plan: Codable, Sendable, Equatable {
 /// What `apply PLANFILE` checks before doing anything: nothing moved since the plan was made.
 public struct PlanGuards: Codable, Sendable, Equatable {
     public var manifestsDigest: String
-    public var stateLineage: String
+    /// nil when there was no state yet (a first deployment): the plan then applies only where there still is none.
+    public var stateLineage: String?
     public var stateSerial: Int
     /// Per touched integration, a digest of the live snapshot (updatedAt and fields); "absent" when not live.
     public var live: [String: String]
@@ -125,4 +126,6 @@ public struct PlanGuards: Codable, Sendable, Equatable {
     public var organizations: [String]
     public var targets: [String]
     public var prune: Bool
+    public var allowReplace: Bool
+    public var force: Bool
 }

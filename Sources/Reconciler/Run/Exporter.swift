@@ -118,8 +118,8 @@ public enum Exporter {
                 secrets: desired.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: now) }, lastTest: nil))
             count += 1
         }
-        do {
-            try session.store.save(&state, organizations: session.organizations)
+        do throws(StateError) {
+            try await session.store.save(&state, organizations: session.organizations)
         } catch {
             return (count, error.description)
         }

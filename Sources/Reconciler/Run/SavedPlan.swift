@@ -1,9 +1,42 @@
 import CryptoPrimitives
 import Foundation
 
-/// Saved plans (SPEC §6a): the guards a plan carries, and the check `apply PLANFILE` makes.
+/// Saved plans (SPEC §6a). The file is a header line naming the format, the plan as JSON, and an HMAC-SHA256 of
+/// both under a key derived from the project's fingerprint key:
+///
+///     intops-plan 1
+///     { …the plan… }
+///     hmac-sha256 64-HEX
+///
+/// The header is read first, so a plan of an unknown format is refused before anything else; the MAC is checked
+/// before the JSON is parsed, so an edited, truncated or foreign plan is refused before anything in it is used.
 public enum SavedPlan {
-    public static func guards(for plan: Plan, session: Session, targets: [String], prune: Bool) -> PlanGuards {
+    public static let formatVersion = 1
+    static let header = "intops-plan "
+    static let macPrefix = "hmac-sha256 "
+    /// The label of the key derivation: the plan key and the fingerprints are both keyed by the fingerprint key,
+    /// under different labels, so neither reveals the other.
+    static let keyLabel = "intops-saved-plan-v1"
+    /// Far larger than any real plan (2,000 actions are about 2 MB): a bound on what is read into memory.
+    static let maximumSize = 256 << 20
+
+    /// Why a saved plan is refused. `description` is one sentence naming the file.
+    public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public enum Kind: Sendable, Equatable {
+            case unreadable, notAPlan, unknownVersion, unauthenticated, noKey, stale, notAllowed
+        }
+
+        public var kind: Kind
+        public var description: String
+    }
+
+    public static func planKey(fingerprintKey: SecretValue) -> SecretValue {
+        fingerprintKey.withBytes { SecretValue(bytes: Digest.hmacSHA256(key: $0, data: Array(keyLabel.utf8))) }
+    }
+
+    // MARK: - Writing
+
+    public static func guards(for plan: Plan, session: Session, options: PlanOptions) -> PlanGuards {
         var live: [String: String] = [:]
         for action in plan.actions {
             let current = action.integrationId.flatMap { session.live.integration(action.organization, id: $0) }
@@ -14,50 +47,155 @@ public enum SavedPlan {
             fingerprints[desired.key.description] = desired.fingerprints
         }
         return PlanGuards(
-            manifestsDigest: manifestsDigest(session.loaded), stateLineage: session.state.lineage,
-            stateSerial: session.state.serial, live: live, fingerprints: fingerprints,
-            organizations: session.organizations, targets: targets.sorted(), prune: prune)
+            manifestsDigest: manifestsDigest(session.loaded), stateLineage: session.state.exists ? session.state.lineage : nil,
+            stateSerial: session.state.exists ? session.state.serial : 0, live: live, fingerprints: fingerprints,
+            organizations: session.organizations, targets: options.targets.sorted(), prune: options.prune,
+            allowReplace: options.allowReplace, force: options.force)
     }
 
-    /// SHA-256 over intops.yaml and every manifest file, in path order.
+    /// The file's bytes: header, JSON, MAC.
+    public static func encode(_ plan: Plan, key: SecretValue) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var body = Array("\(header)\(formatVersion)\n".utf8)
+        body += Array((try? encoder.encode(plan)) ?? Data()) + [10]
+        let mac = key.withBytes { Digest.hmacSHA256(key: $0, data: body) }.hex
+        return body + Array("\(macPrefix)\(mac)\n".utf8)
+    }
+
+    public static func write(_ plan: Plan, key: SecretValue, to path: String) throws(AtomicFile.Failure) {
+        try AtomicFile.write(encode(plan, key: key), to: path, mode: 0o600)
+    }
+
+    // MARK: - Reading
+
+    /// The plan in `bytes`, once its format and MAC hold; `name` is how messages name the file.
+    public static func decode(_ bytes: [UInt8], key: SecretValue?, name: String) throws(Refusal) -> Plan {
+        let again = "make a new one with intops plan --out \(name)"
+        guard let firstNewline = bytes.firstIndex(of: 10),
+            let headerLine = String(validating: bytes[..<firstNewline], as: UTF8.self), headerLine.hasPrefix(header)
+        else {
+            throw Refusal(kind: .notAPlan, description: "\(name) is not a saved intops plan; \(again)")
+        }
+        guard let version = Int(headerLine.dropFirst(header.count)), version == formatVersion else {
+            throw Refusal(kind: .unknownVersion, description: "\(name) is a saved plan of format \(headerLine.dropFirst(header.count)), and this intops reads format \(formatVersion) only; \(again) with this version")
+        }
+        guard let key else {
+            throw Refusal(kind: .noKey, description: "\(name) cannot be checked: saved plans are authenticated with the project's fingerprint key, and fingerprintKey is not set (intops init writes one)")
+        }
+        // The MAC line is the last line; anything short of a whole one is a truncated file.
+        let unauthenticated = Refusal(kind: .unauthenticated, description: "\(name) fails its authentication: it was edited, truncated or made for another project; \(again)")
+        guard bytes.last == 10 else { throw unauthenticated }
+        let withoutFinalNewline = bytes.dropLast()
+        guard let macLineStart = withoutFinalNewline.lastIndex(of: 10).map({ $0 + 1 }), macLineStart > firstNewline else { throw unauthenticated }
+        let body = Array(bytes[..<macLineStart])
+        let macLine = String(decoding: withoutFinalNewline[macLineStart...], as: UTF8.self)
+        guard macLine.hasPrefix(macPrefix) else { throw unauthenticated }
+        let expected = key.withBytes { Digest.hmacSHA256(key: $0, data: body) }.hex
+        guard Digest.constantTimeEqual(Array(expected.utf8), Array(macLine.dropFirst(macPrefix.count).utf8)) else { throw unauthenticated }
+        guard let plan = try? JSONDecoder().decode(Plan.self, from: Data(body[(firstNewline + 1)...])), plan.formatVersion == formatVersion,
+            plan.guards != nil
+        else {
+            throw Refusal(kind: .notAPlan, description: "\(name) is authenticated but holds no plan this intops can read; \(again)")
+        }
+        return plan
+    }
+
+    public static func read(_ path: String, key: SecretValue?, name: String) throws(Refusal) -> Plan {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw Refusal(kind: .unreadable, description: "cannot read the saved plan \(name): \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= maximumSize else {
+            throw Refusal(kind: .notAPlan, description: "\(name) is not a saved intops plan (not a regular file of a plan's size)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Refusal(kind: .unreadable, description: "cannot read the saved plan \(name)")
+        }
+        return try decode(Array(data), key: key, name: name)
+    }
+
+    /// The plan at `path`, checked with the project's key: what `intops show` renders, without any request.
+    public static func read(_ path: String, project: Project, environment: [String: String], name: String) async throws(Refusal) -> Plan {
+        let key: SecretValue?
+        do throws(Diagnostic) {
+            key = try await FingerprintKey.planKey(for: project, environment: environment)
+        } catch {
+            let location = error.location.map { "\(ProjectPaths.display($0.file, relativeTo: project.root)):\($0.line):\($0.column): " } ?? ""
+            throw Refusal(kind: .noKey, description: "\(name) cannot be checked without the project's fingerprint key: \(location)\(error.message)")
+        }
+        return try read(path, key: key, name: name)
+    }
+
+    // MARK: - Checking against now
+
+    /// SHA-256 over intops.yaml and every manifest file, in path order. Paths count relative to the project root:
+    /// a plan made in one CI job's checkout is applied in another's, at another absolute path.
     static func manifestsDigest(_ loaded: LoadedProject) -> String {
         var bytes: [UInt8] = []
+        let root = loaded.project.root
         for path in ([loaded.project.file] + loaded.manifestFiles).sorted() {
-            bytes += Array(path.utf8) + [0]
+            bytes += Array(ProjectPaths.display(path, relativeTo: root).utf8) + [0]
             bytes += Array(FileManager.default.contents(atPath: path) ?? Data()) + [0]
         }
         return Digest.sha256(bytes).hex
     }
 
-    /// Why the saved plan no longer holds, or nil when nothing it saw has moved.
-    public static func staleness(_ saved: PlanGuards, current: PlanGuards) -> String? {
-        if saved.manifestsDigest != current.manifestsDigest {
-            return "the manifests or intops.yaml changed since the plan was made"
+    /// The options the plan was made with.
+    public static func options(of guards: PlanGuards, safety: Safety) -> PlanOptions {
+        PlanOptions(prune: guards.prune, allowReplace: guards.allowReplace, force: guards.force, targets: Set(guards.targets), safety: safety)
+    }
+
+    /// The saved plan, once everything it saw still holds and it is still what the manifests ask for; else why not.
+    ///
+    /// A plan is applied as reviewed, never as stored: it is planned again from the current manifests, state and
+    /// live side with the options it was made with, and must come out the same. So `protect`, the safety limits,
+    /// the organizations and the identity of every integration are checked again, and a live integration that
+    /// appeared since the plan is never taken for one the plan creates.
+    public static func verify(_ saved: Plan, session: Session, name: String) throws(Refusal) -> Plan {
+        guard let guards = saved.guards else { throw Refusal(kind: .notAPlan, description: "\(name) holds no plan guards") }
+        let again = "run intops plan again"
+        func stale(_ why: String) -> Refusal { Refusal(kind: .stale, description: "the saved plan \(name) is stale: \(why); \(again)") }
+        if let outside = saved.actions.first(where: { !session.organizations.contains($0.organization) }) {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) changes \(outside.key), and \(outside.organization) is not an organization of this run; \(again)")
         }
-        if saved.stateLineage != current.stateLineage || saved.stateSerial != current.stateSerial {
-            return "the state changed since the plan was made (serial \(saved.stateSerial) → \(current.stateSerial))"
+        if Set(guards.organizations) != Set(session.organizations) {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made for the organizations \(guards.organizations.sorted().joined(separator: ", ")), and this run has \(session.organizations.sorted().joined(separator: ", ")); apply it with the same --org options")
         }
-        for key in saved.live.keys.sorted() where saved.live[key] != current.live[key] {
-            return "the live integration \(key) changed since the plan was made"
+        let options = options(of: guards, safety: session.project.safety)
+        let current = Self.guards(for: saved, session: session, options: options)
+        if guards.manifestsDigest != current.manifestsDigest { throw stale("the manifests or intops.yaml changed since the plan was made") }
+        switch (guards.stateLineage, current.stateLineage) {
+        case (nil, nil): break
+        case (nil, _?): throw stale("there was no state when the plan was made, and now there is one (serial \(current.stateSerial))")
+        case (_?, nil): throw stale("the state the plan was made with is gone")
+        case (let before?, let after?) where before != after: throw stale("the state was replaced by another one (lineage \(before) → \(after))")
+        default:
+            if guards.stateSerial != current.stateSerial { throw stale("the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))") }
         }
-        for key in Set(saved.fingerprints.keys).union(current.fingerprints.keys).sorted() {
-            let before = saved.fingerprints[key] ?? [:], after = current.fingerprints[key] ?? [:]
+        for key in guards.live.keys.sorted() where guards.live[key] != current.live[key] {
+            throw stale("the live integration \(key) changed since the plan was made")
+        }
+        for key in Set(guards.fingerprints.keys).union(current.fingerprints.keys).sorted() {
+            let before = guards.fingerprints[key] ?? [:], after = current.fingerprints[key] ?? [:]
             if let secret = Set(before.keys).union(after.keys).sorted().first(where: { before[$0] != after[$0] }) {
-                return "the secret \(secret) of \(key) changed since the plan was made"
+                throw stale("the secret \(secret) of \(key) changed since the plan was made")
             }
         }
-        return nil
-    }
-
-    public static func write(_ plan: Plan, to path: String) throws(AtomicFile.Failure) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(plan)) ?? Data()
-        try AtomicFile.write(Array(data) + [10], to: path, mode: 0o600)
-    }
-
-    public static func read(_ path: String) -> Plan? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(Plan.self, from: data)
+        let now = session.plan(options)
+        if let error = now.errors.first { throw Refusal(kind: .notAllowed, description: "the saved plan \(name) cannot be applied: \(error)") }
+        let planned = Dictionary(now.actions.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        for action in saved.actions {
+            guard let expected = planned[action.key] else {
+                throw Refusal(kind: .notAllowed, description: "the saved plan \(name) would \(action.action.rawValue) \(action.key), which a plan of the current manifests, state and live integrations does not do; \(again)")
+            }
+            guard expected == action else {
+                throw Refusal(kind: .stale, description: "the saved plan \(name) would \(action.action.rawValue) \(action.key) differently from a plan made now (\(expected.action.rawValue)); \(again)")
+            }
+        }
+        if let missing = now.actions.first(where: { action in !saved.actions.contains { $0.key == action.key } }) {
+            throw stale("a plan made now would also \(missing.action.rawValue) \(missing.key)")
+        }
+        return saved
     }
 }

@@ -35,15 +35,35 @@ public struct Session: Sendable {
     public var state: IntopsState
     public var live: LiveSnapshot
     public var warnings: [String]
+    /// The key saved plans are authenticated with; nil when the project has no fingerprint key.
+    public var planKey: SecretValue?
 
     public struct Options: Sendable {
         public var organizations: [String]
         public var refresh: RefreshMode
-        public var lockState: Bool
-        public init(organizations: [String] = [], refresh: RefreshMode = .auto, lockState: Bool = false) {
+        /// Set for runs that write the state: the operation named in the lock, how long to wait for another run's
+        /// lock, and whom to tell while waiting.
+        public var lock: LockRequest?
+        /// Set for runs that only read but must not read a state mid-write (plan): they wait while it is locked.
+        public var waitForUnlock: LockRequest?
+        public init(organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil, waitForUnlock: LockRequest? = nil) {
             self.organizations = organizations
             self.refresh = refresh
-            self.lockState = lockState
+            self.lock = lock
+            self.waitForUnlock = waitForUnlock
+        }
+    }
+
+    public struct LockRequest: Sendable {
+        public var operation: String
+        public var timeout: Duration
+        public var lease: Duration
+        public var waiting: @Sendable (LockRecord?) -> Void
+        public init(operation: String, timeout: Duration, lease: Duration = .seconds(30), waiting: @escaping @Sendable (LockRecord?) -> Void = { _ in }) {
+            self.operation = operation
+            self.timeout = timeout
+            self.lease = lease
+            self.waiting = waiting
         }
     }
 
@@ -80,16 +100,13 @@ public struct Session: Sendable {
             }
         }
         var fingerprinter: Fingerprinter?
+        var planKey: SecretValue?
         let needsSecrets = loaded.integrations.contains { organizations.contains($0.organization) && $0.ensure == .present && !$0.secrets.isEmpty }
         if let reference = project.fingerprintKey {
             do {
-                let key = try resolver.resolve(reference)
-                let text = key.exposedString()
-                if text.count == 64, text.allSatisfy(\.isHexDigit) {
-                    fingerprinter = Fingerprinter(key: SecretValue(bytes: hexBytes(text)))
-                } else {
-                    diagnostics.append(.error(reference.location, "the fingerprint key must be 64 hexadecimal characters (32 random bytes); intops init writes one"))
-                }
+                let key = try FingerprintKey.resolve(reference, with: resolver)
+                fingerprinter = Fingerprinter(key: key)
+                planKey = SavedPlan.planKey(fingerprintKey: key)
             } catch {
                 diagnostics.append(error)
             }
@@ -127,13 +144,26 @@ public struct Session: Sendable {
             throw RunFailure(messages: [error.description])
         }
 
-        let store = StateStore(path: project.statePath)
-        if options.lockState {
-            do { try store.lock(organizations: organizations) } catch { throw RunFailure(messages: [error.description]) }
+        let store: StateStore
+        do throws(StateError) {
+            store = try await StateBackends.store(for: project, environment: environment)
+            if let lock = options.lock {
+                try await store.lock(organizations: organizations, operation: lock.operation, timeout: lock.timeout, lease: lock.lease, waiting: lock.waiting)
+            } else if let wait = options.waitForUnlock {
+                try await store.waitUntilUnlocked(organizations: organizations, timeout: wait.timeout, waiting: wait.waiting)
+            }
+        } catch {
+            throw RunFailure(messages: [error.description])
+        }
+        // A failure from here on releases the lock first: a remote lock would otherwise hold off the next run for a
+        // whole lease.
+        func released(_ failure: RunFailure) async -> RunFailure {
+            await store.unlock()
+            return failure
         }
         // The state is read while the templates request is out.
-        let stateLoad = Task.detached { () -> Result<IntopsState, StateError> in
-            Result { () throws(StateError) -> IntopsState in try store.load(organizations: organizations) }
+        let stateLoad = Task { () -> Result<IntopsState, StateError> in
+            do throws(StateError) { return .success(try await store.load(organizations: organizations)) } catch { return .failure(error) }
         }
 
         // Templates: the cache, else one request to the API.
@@ -144,14 +174,14 @@ public struct Session: Sendable {
             do {
                 templateList = try await client.templates(organization: organizations.first ?? project.organizations[0].id)
             } catch {
-                throw RunFailure(messages: ["cannot read the integration templates: \(error)"])
+                throw await released(RunFailure(messages: ["cannot read the integration templates: \(error)"]))
             }
         }
         let validator = TemplateValidator(templates: templateList)
         for index in loaded.integrations.indices {
             diagnostics += validator.validate(&loaded.integrations[index]).filter { $0.severity == .error }
         }
-        if !diagnostics.isEmpty { throw RunFailure(diagnostics: diagnostics) }
+        if !diagnostics.isEmpty { throw await released(RunFailure(diagnostics: diagnostics)) }
         let normalized = Dictionary(uniqueKeysWithValues: loaded.integrations.map {
             (IntegrationKey(organization: $0.organization, name: $0.name), $0)
         })
@@ -163,10 +193,10 @@ public struct Session: Sendable {
         }
 
         let state: IntopsState
-        do {
-            state = try await stateLoad.value.get()
-        } catch {
-            throw RunFailure(messages: [error.description])
+        switch await stateLoad.value {
+        case .success(let loaded): state = loaded
+        case .failure(let error):
+            throw await released(RunFailure(messages: [error.description]))
         }
 
         let live: LiveSnapshot
@@ -174,11 +204,22 @@ public struct Session: Sendable {
             live = try await Refresher(client: client, templates: validator).refresh(
                 organizations: organizations, desired: desired, state: state, mode: options.refresh)
         } catch {
-            throw RunFailure(messages: [error.description])
+            throw await released(RunFailure(messages: [error.description]))
         }
         return Session(
             loaded: loaded, templates: validator, desired: desired, organizations: organizations, client: client,
-            store: store, state: state, live: live, warnings: warnings)
+            store: store, state: state, live: live, warnings: warnings, planKey: planKey)
+    }
+
+    /// A run that finds no state while live integrations match the manifests has lost its memory (a CI job on a
+    /// fresh checkout with a local state file): say so, since it adopts them and sets their secrets again.
+    public func missingStateWarning(_ plan: Plan) -> String? {
+        let adopted = plan.actions.filter { $0.action == .adopt }.count
+        guard !state.exists, adopted > 0 else { return nil }
+        let whereState = project.state.isLocal
+            ? "a state backend (state: backend: s3 or git) keeps CI runs' memory, see docs/ci.md"
+            : "if this is not the first run, the state at \(store.location(organizations)) was lost"
+        return "no state was found, although \(adopted) live integration\(adopted == 1 ? "" : "s") match the manifests: they will be adopted and their secrets, unknown to intops, set again; \(whereState)"
     }
 
     /// Plans with this session's inputs.
@@ -198,17 +239,6 @@ enum SourceLocationHelper {
 }
 
 import YAML
-
-func hexBytes(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var index = text.startIndex
-    while index < text.endIndex {
-        let next = text.index(index, offsetBy: 2)
-        bytes.append(UInt8(text[index..<next], radix: 16) ?? 0)
-        index = next
-    }
-    return bytes
-}
 
 /// An integration as a list names it.
 private struct LiveReference: Hashable {

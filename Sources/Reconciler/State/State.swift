@@ -70,6 +70,12 @@ public struct IntopsState: Codable, Sendable, Equatable {
     /// failed rotation finds the values to roll back to.
     public var revision: String?
     public var pendingCreates: [PendingCreate]?
+    /// False for the empty state of a project whose backend holds none yet (not written to the state itself).
+    public var exists = true
+
+    enum CodingKeys: String, CodingKey {
+        case version, lineage, serial, integrations, revision, pendingCreates
+    }
 
     public static let currentVersion = 1
 

@@ -1,5 +1,4 @@
 import Foundation
-import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -10,7 +9,7 @@ import Darwin
 
 /// `moto_server`, moto's emulator of AWS (S3 and IAM among others), as a child process on a free loopback port.
 ///
-/// Nothing here knows about S3, so a test target that needs another AWS service can copy this file as it is.
+/// Nothing here knows about S3: the S3 client's tests and the state backend's end-to-end tests both start it.
 /// The server is not shared between processes: each test run starts its own and stops it.
 public final class MotoServer: @unchecked Sendable {
     /// `http://127.0.0.1:PORT`
@@ -108,7 +107,7 @@ public final class MotoServer: @unchecked Sendable {
     }
 
     /// A port the kernel considers free right now: bind to port 0, read the port, close.
-    static func freePort() throws -> UInt16 {
+    public static func freePort() throws -> UInt16 {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw TestFailure("socket() failed: errno \(errno)") }
         defer { close(descriptor) }
@@ -136,7 +135,7 @@ public final class MotoServer: @unchecked Sendable {
         } == 0
     }
 
-    static func loopback(port: UInt16) -> sockaddr_in {
+    public static func loopback(port: UInt16) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
