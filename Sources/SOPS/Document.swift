@@ -72,6 +72,12 @@ extension SOPS {
         try load(bytes, format: format, file: file).documents.first
     }
 
+    /// The key structure, and whether the file carries sops metadata (a plain file has none).
+    public static func inspect(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> (structure: SOPSValue?, encrypted: Bool) {
+        let (documents, metadata) = try load(bytes, format: format, file: file)
+        return (documents.first, metadata != nil)
+    }
+
     // MARK: - Decrypting
 
     /// Decrypts a SOPS file with the keyring's age identities. Files whose key groups hold no age recipient

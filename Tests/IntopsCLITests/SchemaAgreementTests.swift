@@ -61,7 +61,8 @@ import Testing
         for folder in ["integrations", "secrets", ".intops"] {
             try manager.createDirectory(at: project.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
-        try "ApiLoginId: x\nTransactionKey: y\n".write(
+        // Shaped as a SOPS file: validate checks the keys and that the file is encrypted, without decrypting.
+        try "ApiLoginId: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nTransactionKey: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nsops:\n  version: 3.9.0\n".write(
             to: project.appendingPathComponent("secrets/s.enc.yaml"), atomically: true, encoding: .utf8)
         try "token\n".write(to: project.appendingPathComponent("secrets/token.txt"), atomically: true, encoding: .utf8)
         let templates = try JSONEncoder().encode(TemplatesResponse(templates: TemplateCatalog.standard))

@@ -7,11 +7,14 @@ import YAML
 public enum TemplateOrigin: Sendable, Equatable, CustomStringConvertible {
     case cache(path: String)
     case sandboxCatalog
+    /// Asked of the API (one request), as organization `organization`.
+    case api(organization: String)
 
     public var description: String {
         switch self {
         case .cache(let path): "the templates cache \(path)"
         case .sandboxCatalog: "the sandbox emulator's catalog"
+        case .api(let organization): "the API (as organization \(organization))"
         }
     }
 }
@@ -41,7 +44,7 @@ public enum ProjectValidation {
     ) async throws(InvalidProject) -> ValidationReport {
         var loaded = try await ProjectLoader.load(from: directory)
         let project = loaded.project
-        let (templates, origin) = try loadTemplates(for: project, offline: offline)
+        let (templates, origin) = try await templates(for: project, offline: offline, environment: environment)
 
         var diagnostics = loaded.warnings
         let validator = TemplateValidator(templates: templates)
@@ -71,7 +74,43 @@ public enum ProjectValidation {
             warnings: diagnostics)
     }
 
-    /// Templates from, in order: the cache file, the sandbox catalog, the API (SPEC §7).
+    /// Templates from, in order: the cache file, the sandbox catalog, the API (SPEC §7), in one request.
+    public static func templates(
+        for project: Project, offline: Bool, environment: [String: String]
+    ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
+        do {
+            return try loadTemplates(for: project, offline: true)
+        } catch where offline || FileManager.default.fileExists(atPath: project.templatesCachePath) {
+            throw error
+        } catch {
+            return try await fetchTemplates(for: project, environment: environment)
+        }
+    }
+
+    static func fetchTemplates(for project: Project, environment: [String: String]) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
+        guard let organization = project.organizations.first else {
+            throw InvalidProject([Diagnostic(path: project.file, "intops.yaml declares no organization to read the templates as")])
+        }
+        let advice = "or run intops templates --refresh once with network access, for validate --offline"
+        guard let reference = organization.token else {
+            throw InvalidProject([.error(organization.location, "organization \(organization.id) has no token, and validate needs one to read the templates from the API; add token: ref+env://…, \(advice)")])
+        }
+        let resolver = SecretResolver(root: project.root, environment: environment)
+        let token: String
+        do {
+            token = try resolver.resolve(reference).exposedString()
+        } catch {
+            throw InvalidProject([error])
+        }
+        do {
+            let client = try APIConnector.client(for: project.limited(to: [organization.id]), tokens: [organization.id: token])
+            return (try await client.templates(organization: organization.id), .api(organization: organization.id))
+        } catch {
+            throw InvalidProject([Diagnostic(path: project.file, "cannot read the integration templates from the API: \(error); check api.url and the token, \(advice)")])
+        }
+    }
+
+    /// Templates from the cache file or the sandbox catalog, without any request.
     public static func loadTemplates(
         for project: Project, offline: Bool
     ) throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {

@@ -14,7 +14,8 @@ struct ReferenceChecker {
         case missing
         case outside
         case unreadable(String)
-        case tree(SOPSValue?)
+        /// `encrypted` is false for a file without sops metadata (plan refuses to use it, so validate does too).
+        case tree(SOPSValue?, encrypted: Bool)
     }
 
     init(root: String) {
@@ -47,7 +48,10 @@ struct ReferenceChecker {
                 return [.error(reference.location, "SOPS file \(display(path)) resolves outside the project root through a symbolic link")]
             case .unreadable(let why):
                 return [.error(reference.location, "SOPS file \(display(path)) cannot be read: \(why)")]
-            case .tree(let tree):
+            case .tree(let tree, let encrypted):
+                guard encrypted else {
+                    return [.error(reference.location, "SOPS file \(display(path)) is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place \(display(path))")]
+                }
                 guard let tree else { return [] }
                 let pointerText = "#/" + pointer.joined(separator: "/")
                 guard pointer.first != SOPS.metadataKey, let value = tree.lookup(pointer) else {
@@ -69,7 +73,7 @@ struct ReferenceChecker {
         } else if let real = FileSystem.realPath(path), !ProjectPaths.isInside(real, root: realRoot) {
             result = .outside
         } else if !parse {
-            result = FileManager.default.isReadableFile(atPath: path) ? .tree(nil) : .unreadable("permission denied")
+            result = FileManager.default.isReadableFile(atPath: path) ? .tree(nil, encrypted: true) : .unreadable("permission denied")
         } else {
             result = Self.parseSecretsFile(path)
         }
@@ -81,9 +85,10 @@ struct ReferenceChecker {
     private static func parseSecretsFile(_ path: String) -> FileCheck {
         guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("permission denied") }
         let format = SOPS.Format(path: path)
-        guard format != .binary else { return .tree(nil) }
+        guard format != .binary else { return .tree(nil, encrypted: true) }
         do {
-            return .tree(try SOPS.structure(Array(data), format: format, file: path))
+            let inspected = try SOPS.inspect(Array(data), format: format, file: path)
+            return .tree(inspected.structure, encrypted: inspected.encrypted)
         } catch {
             return .unreadable("\(error)")
         }
