@@ -11,8 +11,11 @@ public struct DriftItem: Codable, Sendable, Equatable {
         case deleted
         /// Declared, never created.
         case missing
-        /// A secret in the manifests differs from the one last set (or it is unknown to intops).
+        /// A secret in the manifests differs from the one last set.
         case secretChanged = "secret-changed"
+        /// intops has no record of a secret (no state entry, or one without its fingerprint): it cannot tell whether
+        /// the live value differs, and the next apply sets it.
+        case secretUnknown = "secret-unknown"
         /// Live in a managed organization, in no manifest and not in the state.
         case unmanaged
         /// The last connection test failed.
@@ -51,6 +54,18 @@ public enum DriftDetector {
             if change.sensitive { return "\(change.field) differs from the manifest (values not shown)" }
             return "\(change.field): live \(change.old.map { "\"\($0)\"" } ?? "(none)"), manifest \(change.new.map { "\"\($0)\"" } ?? "(none)")"
         }
+        /// Secrets split by what the state knows of them: a recorded fingerprint that differs, or no record at all.
+        func secretItems(_ action: PlannedAction, _ secrets: [PlannedChange]) -> [DriftItem] {
+            let recorded = session.state.entry(action.key)?.secrets ?? [:]
+            let unknown = secrets.filter { recorded[String($0.field.dropFirst("secrets.".count))] == nil }
+            let changed = secrets.filter { recorded[String($0.field.dropFirst("secrets.".count))] != nil }
+            var items: [DriftItem] = []
+            if !changed.isEmpty { items.append(located(action.key, .secretChanged, changed.map(describe), id: action.integrationId)) }
+            if !unknown.isEmpty {
+                items.append(located(action.key, .secretUnknown, unknown.map { "intops has no record of \($0.field); apply sets it" }, id: action.integrationId))
+            }
+            return items
+        }
         for action in plan.actions {
             let plain = action.changes.filter { !$0.sensitive && $0.field != "test" }
             let secrets = action.changes.filter(\.sensitive)
@@ -63,9 +78,9 @@ public enum DriftDetector {
                 }
             case .update, .replace, .adopt:
                 if !plain.isEmpty { items.append(located(action.key, .changed, plain.map(describe), id: action.integrationId)) }
-                if !secrets.isEmpty { items.append(located(action.key, .secretChanged, secrets.map(describe), id: action.integrationId)) }
+                items += secretItems(action, secrets)
             case .rotate:
-                items.append(located(action.key, .secretChanged, secrets.map(describe), id: action.integrationId))
+                items += secretItems(action, secrets)
             case .delete:
                 items.append(located(action.key, .changed, ["live but \(action.reason ?? "to be deleted")"], id: action.integrationId))
             case .test:
