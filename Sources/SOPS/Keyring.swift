@@ -19,8 +19,12 @@ public struct SOPSKeyring: Sendable {
     public static func fromEnvironment(_ environment: [String: String]) throws(AgeKeyError) -> SOPSKeyring {
         var keyring = SOPSKeyring(identities: [])
         if let inline = environment["SOPS_AGE_KEY"], !inline.isEmpty {
-            // sops accepts several keys separated by newlines or other whitespace.
-            let lines = inline.split(whereSeparator: { $0 == "\n" || $0 == " " || $0 == "\t" || $0 == "\r" }).joined(separator: "\n")
+            // An identity file's text (comments included, as CI secret stores often hold keys.txt whole), where a
+            // line may also hold several keys separated by spaces or tabs.
+            let lines = inline.split(separator: "\n", omittingEmptySubsequences: false).flatMap { line -> [Substring] in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                return trimmed.hasPrefix("#") ? [] : line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            }.joined(separator: "\n")
             keyring.identities += try AgeIdentityFile.parse(lines, source: "SOPS_AGE_KEY")
             keyring.sources.append("SOPS_AGE_KEY")
         }
