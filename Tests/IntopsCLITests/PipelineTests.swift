@@ -139,6 +139,8 @@ final class SimulatedPipeline: @unchecked Sendable {
         let pullRequest = try await pipeline.job()
         let validate = try await pipeline.intops(["validate"], in: pullRequest)
         #expect(validate.status == 0, "validate in CI asks the API for the templates: \(validate.stderr)")
+        #expect(validate.stdout.contains("from the API (as organization acme-us)"), "\(validate.stdout)")
+        #expect(try await pipeline.requests().values.reduce(0, +) == 1, "one request: the templates")
         let markdown = try await pipeline.intops(["plan", "--format", "markdown"], in: pullRequest)
         #expect(markdown.status == 0 && markdown.stdout.contains("8 to create"), "\(markdown.stdout)\(markdown.stderr)")
         let saved = try await pipeline.intops(["plan", "--out", "change.plan"], in: pullRequest)

@@ -50,6 +50,25 @@ import Testing
         #expect(result.stderr.isEmpty)
     }
 
+    @Test func offlineWithoutACacheFailsInOneLine() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        try FileManager.default.removeItem(at: project.appendingPathComponent(".intops/templates.json"))
+        let result = await TestSupport.run(["validate", "--offline"], in: project, environment: ["TOKEN": "x"])
+        #expect(result.status == 1)
+        #expect(result.stderr == ".intops/templates.json: error: no templates cache at .intops/templates.json; validate --offline needs it; run intops templates --refresh once with network access\n")
+    }
+
+    @Test func aReferenceToAFileThatIsNotEncryptedIsAnError() async throws {
+        let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
+        defer { try? FileManager.default.removeItem(at: project) }
+        try "WP_ACCOUNT=plain\nWP_TOKEN=plain\n".write(to: project.appendingPathComponent("secrets/payments.env"), atomically: true, encoding: .utf8)
+        let result = await TestSupport.run(["validate", "--offline"], in: project, environment: ["TOKEN": "x"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("error: SOPS file secrets/payments.env is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place"), "\(result.stderr)")
+        #expect(!result.stderr.contains("plain"))
+    }
+
     @Test func unsetEnvironmentReferencesAreWarningsNotErrors() async throws {
         let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
         defer { try? FileManager.default.removeItem(at: project) }

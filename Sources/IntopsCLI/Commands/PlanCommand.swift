@@ -14,7 +14,7 @@ enum Reconciling {
         let console = invocation.console
         var timeout = StateStore.defaultLockTimeout(invocation.environment)
         if let text = invocation.arguments.value("lock-timeout") {
-            guard let duration = ManifestDuration(text) else {
+            guard let duration = ManifestDuration(text, allowingZero: true) else {
                 console.err(Style.red("error:", console.colorError) + " --lock-timeout takes a duration like 30s, 2m or 0s, not '\(text)'")
                 return nil
             }

@@ -13,8 +13,9 @@ public struct ManifestDuration: Sendable, Hashable, Comparable, CustomStringConv
         ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000), ("w", 604_800_000),
     ]
 
-    /// Parses one or more `<number><unit>` groups, units ms, s, m, h, d, w; the total must be positive.
-    public init?(_ text: String) {
+    /// Parses one or more `<number><unit>` groups, units ms, s, m, h, d, w; the total must be positive unless
+    /// `allowingZero` (a wait of `0s` means "do not wait").
+    public init?(_ text: String, allowingZero: Bool = false) {
         var total: Int64 = 0
         var rest = Substring(text)
         guard !rest.isEmpty else { return nil }
@@ -29,7 +30,7 @@ public struct ManifestDuration: Sendable, Hashable, Comparable, CustomStringConv
             guard !overflow else { return nil }
             total += product
         }
-        guard total > 0 else { return nil }
+        guard total > 0 || allowingZero else { return nil }
         milliseconds = total
     }
 
