@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layering (SPEC §3): data flows top to bottom, and a module only imports modules listed above it.
+// Layering: data flows top to bottom, and a module only imports modules listed above it.
 //   CYAML, CCrypto        system libraries (libyaml, OpenSSL libcrypto)
 //   YAML                  libyaml → nodes that know file:line:column; emitter
 //   CryptoPrimitives      digests, HMAC, AES-GCM, random bytes over libcrypto, shared by everything above

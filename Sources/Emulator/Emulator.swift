@@ -18,8 +18,9 @@ public struct EmulatorCredential: Sendable, Hashable {
     }
 }
 
-/// The Integrations API in memory, as the seed document and SPEC §8 describe it: routes, status codes, problem
-/// details, write-only secrets, configuration merge, recorded tests, OAuth connect and callback.
+/// The Integrations API in memory, as the API reference describes it (where it is silent, the choices the README's
+/// emulator section lists): routes, status codes, problem details, write-only secrets, configuration merge, recorded
+/// tests, OAuth connect and callback.
 ///
 /// It answers ``HTTPRequest``s, so the same instance serves the in-process `sandbox:` transport and the HTTP
 /// server.

@@ -1,7 +1,7 @@
 import IntegrationsAPI
 
 /// The templates the emulator serves: AuthorizeNet and QuickBooks exactly as the API reference shows them,
-/// WorldPay as SPEC §8 describes it, and one sample provider for every other type.
+/// WorldPay as the API reference describes them, and one sample provider for every other type.
 ///
 /// Field types use the emulator's own numbering (1 String, 2 Number, 3 Boolean, 4 Url, 5 Select), of which
 /// only 3 is documented.

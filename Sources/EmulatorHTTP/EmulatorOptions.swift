@@ -1,7 +1,7 @@
 import Emulator
 import Foundation
 
-/// The command line of `integrations-emulator` (SPEC §8).
+/// The command line of `integrations-emulator`.
 public struct EmulatorOptions: Sendable, Equatable {
     public var host = "127.0.0.1"
     public var port: UInt16 = 0

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where a command's output goes. Results go to standard output, diagnostics and progress to standard error;
-/// colour only on a terminal and never with NO_COLOR (SPEC §7).
+/// colour only on a terminal and never with NO_COLOR.
 public struct Console: Sendable {
     public var writeOutput: @Sendable (String) -> Void
     public var writeError: @Sendable (String) -> Void

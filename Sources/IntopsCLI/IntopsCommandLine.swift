@@ -61,7 +61,7 @@ public enum IntopsCommandLine {
             return ExitCode.success
         })
 
-    /// Runs one command line and returns the exit code (SPEC §7).
+    /// Runs one command line and returns the exit code.
     public static func run(
         arguments: [String], environment: [String: String], workingDirectory: String, console: Console
     ) async -> Int32 {
@@ -103,7 +103,7 @@ public enum IntopsCommandLine {
     }
 }
 
-/// Exit codes of SPEC §7.
+/// The exit codes every command shares.
 enum ExitCode {
     static let success: Int32 = 0
     static let failure: Int32 = 1

@@ -5,7 +5,7 @@ import Testing
 /// The reference's curl examples, replayed with `curl` against the `integrations-emulator` binary
 /// (SeedSession/seed-session.sh); every answer has the fields and shapes of the reference's examples.
 @Suite struct SeedSessionTests {
-    /// Examples copied verbatim from shared/seed/000_5a03f088667804ed.txt.
+    /// Examples copied verbatim from the Integrations API reference.
     static let templatesExample = #"""
 {
   "templates": [
@@ -109,7 +109,7 @@ import Testing
 
     static func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
 
-    /// `value` without the keys the emulator adds beyond the reference (documented in SPEC §8).
+    /// `value` without the keys the emulator adds beyond the reference (the emulator's own choices where the reference is silent).
     static func strip(_ value: Any, extras: Set<String>) -> Any {
         switch value {
         case let object as [String: Any]:

@@ -91,7 +91,6 @@ import Testing
 
         // The team moves to S3: migrate copies the state, keeping its lineage; a second migrate is refused.
         let moto = try await MotoServer.start()
-        defer { Task { await moto.stop() } }
         #expect(try await Subprocess.run(["curl", "-fsS", "-X", "PUT", "\(moto.endpoint.absoluteString)/team-state"]).status == 0)
         let projectFile = job.appendingPathComponent("intops.yaml")
         try String(contentsOf: projectFile, encoding: .utf8)
@@ -134,6 +133,7 @@ import Testing
         for output in [migrate, pulled, refused, blocked, unlock, finish] {
             #expect(!(output.stdout + output.stderr).contains("CANARY-S3-SECRET"), "no credential in any output")
         }
+        await moto.stop()
         await pipeline.stop()
     }
 

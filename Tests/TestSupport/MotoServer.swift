@@ -86,8 +86,10 @@ public final class MotoServer: @unchecked Sendable {
         try? FileManager.default.removeItem(at: logFile)
     }
 
+    /// A deinit cannot wait for a graceful stop, and a child started from a thread of Swift's pool may have
+    /// SIGTERM blocked: kill it outright, so that a test that threw never leaves a server behind.
     deinit {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     /// The last lines moto wrote, for a failure message.

@@ -114,7 +114,7 @@ struct OrganizationList: Sendable {
     var summaries: [IntegrationSummary]?
 }
 
-/// Plan → API calls → new state (SPEC §5): bounded parallelism across integrations, steps in order within one,
+/// Plan → API calls → new state: bounded parallelism across integrations, steps in order within one,
 /// dependencies between actions honoured, the state recorded as each step completes.
 public struct Applier: Sendable {
     public let client: IntegrationsClient

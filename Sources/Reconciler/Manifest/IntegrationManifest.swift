@@ -1,7 +1,7 @@
 import IntegrationsAPI
 import YAML
 
-/// One integration as a manifest declares it (SPEC §4.2).
+/// One integration as a manifest declares it.
 public struct IntegrationManifest: Sendable {
     public enum Ensure: String, Sendable, CaseIterable {
         case present

@@ -2,7 +2,7 @@ import Foundation
 import IntegrationsAPI
 import YAML
 
-/// Turns YAML documents into ``Project`` and ``IntegrationSet`` values, checking every field (SPEC §4).
+/// Turns YAML documents into ``Project`` and ``IntegrationSet`` values, checking every field.
 enum ManifestDecoder {
     static let projectFields = [
         "apiVersion", "kind", "api", "organizations", "manifests", "state", "fingerprintKey", "prune", "safety",
@@ -168,7 +168,7 @@ enum ManifestDecoder {
     static let s3StateFields = ["backend", "bucket", "key", "region", "endpoint"]
     static let gitStateFields = ["backend", "remote", "branch", "path"]
 
-    /// `state:` as a path inside the project, or an `s3` or `git` backend mapping (SPEC §6).
+    /// `state:` as a path inside the project, or an `s3` or `git` backend mapping.
     static func stateSettings(_ value: Node, root: String, reader: inout NodeReader) -> StateSettings? {
         if value.isScalar {
             guard let path = reader.string(value, "state") else { return nil }

@@ -12,7 +12,7 @@ public struct Project: Sendable {
     public var api: APISettings
     public var organizations: [Organization]
     public var manifests: [ManifestSource]
-    /// Where the state lives (SPEC §6); its location may hold `{org}` for one object per organization.
+    /// Where the state lives; its location may hold `{org}` for one object per organization.
     public var state: StateSettings
     public var fingerprintKey: SecretReference?
     public var prune: Bool

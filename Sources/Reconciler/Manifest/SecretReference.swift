@@ -1,6 +1,6 @@
 import YAML
 
-/// Where a secret comes from (SPEC §4.2, the syntax of helmfile's vals). A reference is not itself secret and may
+/// Where a secret comes from. A reference is not itself secret and may
 /// be printed.
 public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     public enum Source: Sendable, Hashable {

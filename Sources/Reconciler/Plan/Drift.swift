@@ -2,7 +2,7 @@ import Foundation
 import IntegrationsAPI
 import YAML
 
-/// Something a refresh found that the manifests do not say (SPEC §5 "Drift").
+/// Something a refresh found that the manifests do not say.
 public struct DriftItem: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         /// A managed integration's fields differ from the manifest.

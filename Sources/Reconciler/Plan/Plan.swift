@@ -90,7 +90,7 @@ public struct PlannedAction: Codable, Sendable, Equatable {
     }
 }
 
-/// The plan (SPEC §5, §7): actions, a summary, and what a saved plan needs to detect staleness.
+/// The plan: actions, a summary, and what a saved plan needs to detect staleness.
 public struct Plan: Codable, Sendable, Equatable {
     public var formatVersion: Int = 1
     public var actions: [PlannedAction]
@@ -98,7 +98,7 @@ public struct Plan: Codable, Sendable, Equatable {
     /// Problems that stop an apply (too many deletions without --force, ambiguous adoption, …).
     public var errors: [String]
     public var warnings: [String]
-    /// Saved-plan guards (SPEC §6a).
+    /// Saved-plan guards.
     public var guards: PlanGuards?
 
     public init(actions: [PlannedAction], errors: [String] = [], warnings: [String] = []) {

@@ -1,6 +1,6 @@
 import IntegrationsAPI
 
-/// Desired × live × state → plan (SPEC §5). A pure function: no I/O, no clock but the one in the options.
+/// Desired × live × state → plan. A pure function: no I/O, no clock but the one in the options.
 public enum Planner {
     public static func plan(
         desired allDesired: [DesiredIntegration], live: LiveSnapshot, state: IntopsState, templates: TemplateValidator,

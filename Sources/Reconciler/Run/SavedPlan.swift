@@ -1,7 +1,7 @@
 import CryptoPrimitives
 import Foundation
 
-/// Saved plans (SPEC §6a). The file is a header line naming the format, the plan as JSON, and an HMAC-SHA256 of
+/// Saved plans. The file is a header line naming the format, the plan as JSON, and an HMAC-SHA256 of
 /// both under a key derived from the project's fingerprint key:
 ///
 ///     intops-plan 1

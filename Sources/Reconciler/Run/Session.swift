@@ -14,7 +14,7 @@ public struct RunFailure: Error, Sendable {
     }
 }
 
-/// How much a refresh fetches (SPEC §7 `--refresh`).
+/// How much a refresh fetches.
 public enum RefreshMode: String, Sendable, CaseIterable {
     /// One list per organization; a detail GET only where the configuration cannot be proven unchanged.
     case auto

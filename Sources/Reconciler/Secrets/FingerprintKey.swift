@@ -1,7 +1,7 @@
 import CryptoPrimitives
 import Foundation
 
-/// The project's fingerprint key (SPEC §5): 32 random bytes written as 64 hexadecimal characters, kept behind a
+/// The project's fingerprint key: 32 random bytes written as 64 hexadecimal characters, kept behind a
 /// secret reference. Fingerprints and saved-plan authentication are both keyed by it.
 public enum FingerprintKey {
     public static func resolve(_ reference: SecretReference, with resolver: SecretResolver) throws(Diagnostic) -> SecretValue {

@@ -2,7 +2,7 @@ import CryptoPrimitives
 import Foundation
 import IntegrationsAPI
 
-/// An integration's identity: its organization and its manifest name (SPEC §5).
+/// An integration's identity: its organization and its manifest name.
 public struct IntegrationKey: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
     public var organization: String
     public var name: String
@@ -19,7 +19,7 @@ public struct IntegrationKey: Hashable, Comparable, Codable, Sendable, CustomStr
     }
 }
 
-/// The state file (SPEC §6): what intops manages and what it last applied. No secret, no plain hash of one.
+/// The state file: what intops manages and what it last applied. No secret, no plain hash of one.
 public struct IntopsState: Codable, Sendable, Equatable {
     public struct SecretRecord: Codable, Sendable, Equatable {
         /// HMAC-SHA256 under the project's fingerprint key, hex.
@@ -125,7 +125,7 @@ public struct IntopsState: Codable, Sendable, Equatable {
     }
 }
 
-/// Keyed fingerprints of write-only secrets (SPEC §5): HMAC-SHA256 under the project's fingerprint key, over the
+/// Keyed fingerprints of write-only secrets: HMAC-SHA256 under the project's fingerprint key, over the
 /// identity, the secret's key and its value, so equal values in two integrations do not show as equal.
 public struct Fingerprinter: Sendable {
     private let key: SecretValue

@@ -118,7 +118,7 @@ public enum LockAttempt: Sendable {
     case held(record: LockRecord?, version: StateVersion)
 }
 
-/// Where the state lives (SPEC §6): a local file, an S3 object, a file on a git branch. The store, the planner, the
+/// Where the state lives: a local file, an S3 object, a file on a git branch. The store, the planner, the
 /// applier and the `state` commands see only this; each backend makes reads versioned, writes compare-and-swap and
 /// locks exclusive.
 public protocol StateBackend: Sendable {

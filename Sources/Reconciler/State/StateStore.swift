@@ -1,6 +1,6 @@
 import Foundation
 
-/// Reads, writes and locks the state through its backend (SPEC §6). A `{org}` in the location keeps one object per
+/// Reads, writes and locks the state through its backend. A `{org}` in the location keeps one object per
 /// organization, so jobs sharded by `--org` never contend. Every write is a compare-and-swap on the version this
 /// run read, so a run never overwrites a state it did not see.
 public actor StateStore {

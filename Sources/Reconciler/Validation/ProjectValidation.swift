@@ -31,7 +31,7 @@ public struct ValidationReport: Sendable {
     public var integrations: [IntegrationManifest] { loaded.integrations }
 }
 
-/// `intops validate`: syntax, schema, templates, and that secret references point at something (SPEC §7).
+/// `intops validate`: syntax, schema, templates, and that secret references point at something.
 public enum ProjectValidation {
     /// Validates the project found at or above `directory`.
     ///
@@ -74,7 +74,7 @@ public enum ProjectValidation {
             warnings: diagnostics)
     }
 
-    /// Templates from, in order: the cache file, the sandbox catalog, the API (SPEC §7), in one request.
+    /// Templates from, in order: the cache file, the sandbox catalog, the API, in one request.
     public static func templates(
         for project: Project, offline: Bool, environment: [String: String]
     ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {

@@ -3,7 +3,7 @@ import IntegrationsAPI
 import YAML
 
 /// Checks integrations against their provider's template and normalizes configuration values to the API's
-/// string form (SPEC §5, "Normalization").
+/// string form.
 public struct TemplateValidator: Sendable {
     private let byTypeAndProvider: [IntegrationType: [String: IntegrationTemplate]]
 
