@@ -126,10 +126,13 @@ pipeline-test: deps
 	$(SWIFT) test --skip-build --filter PipelineTests
 
 # The long reliability runs (RELIABILITY.md): 20 faulty applies of 300 changing integrations and 20 SIGKILLed
-# applies; then 10 minutes of mutation fuzzing for each parser.
+# applies with the local state, the SIGKILL part again with the state in S3 and in git; then 10 minutes of
+# mutation fuzzing for each parser.
 soak: deps
 	$(SWIFT) build -c release
 	$(RELEASE_BIN)/intops-bench soak --iterations 20 --integrations 300 --kills 20 --seed 42
+	$(RELEASE_BIN)/intops-bench soak --backend s3 --iterations 2 --integrations 300 --kills 20 --seed 42
+	$(RELEASE_BIN)/intops-bench soak --backend git --iterations 2 --integrations 300 --kills 20 --seed 42
 
 FUZZ_SECONDS ?= 600
 fuzz: deps
@@ -145,6 +148,7 @@ bench: deps
 	$(RELEASE_BIN)/intops-bench client-parallel --count 2000 --parallelism 32 --latency-ms 20 --runs 5
 	$(RELEASE_BIN)/intops-bench sops-decrypt --files 1000 --values 10 --peer-sample 100 --runs 5
 	$(RELEASE_BIN)/intops-bench reconcile --integrations 2000 --organizations 10 --latency-ms 20 --parallelism 32
+	$(RELEASE_BIN)/intops-bench state-backend --integrations 480 --organizations 4 --latency-ms 20 --runs 9
 
 clean:
 	rm -rf .build $(DIST_BUILD) dist Sources/IntopsCLI/BuildInfo.release.swift

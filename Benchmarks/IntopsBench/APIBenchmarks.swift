@@ -207,3 +207,65 @@ final class Elapsed: @unchecked Sendable {
     func set(_ value: Double) { lock.withLock { seconds = value } }
     var value: Double { lock.withLock { seconds } }
 }
+
+/// `moto_server` on a free loopback port with the buckets `soak-state` and `bench-state`, for the state backend's
+/// soak and benchmarks; ready once a request answers, polled with a deadline.
+final class MotoProcess {
+    let process = Process()
+    let endpoint: String
+    /// moto logs one line per request ("PUT /bucket/key HTTP/1.1" 200): the benchmarks count requests from it.
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("intops-bench-moto-\(UUID().uuidString).log")
+
+    init(buckets: [String] = ["soak-state", "bench-state"]) throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        close(descriptor)
+        let port = UInt16(bigEndian: address.sin_port)
+        endpoint = "http://127.0.0.1:\(port)"
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", String(port)]
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
+        process.standardOutput = logHandle
+        process.standardError = logHandle
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while true {
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            probe.arguments = ["curl", "-fsS", "-o", "/dev/null", "-X", "PUT", "\(endpoint)/\(buckets[0])"]
+            probe.standardOutput = FileHandle.nullDevice
+            probe.standardError = FileHandle.nullDevice
+            try probe.runToExit()
+            if probe.terminationStatus == 0 { break }
+            guard process.isRunning, Date() < deadline else { throw BenchFailure("moto_server did not start on port \(port)") }
+            usleep(100_000)
+        }
+        for bucket in buckets.dropFirst() {
+            let create = Process()
+            create.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            create.arguments = ["curl", "-fsS", "-o", "/dev/null", "-X", "PUT", "\(endpoint)/\(bucket)"]
+            try create.runToExit()
+        }
+    }
+
+    /// Requests logged so far whose request line starts with `method path` (a key, without the query).
+    func count(_ method: String, _ path: String) -> Int {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        return text.components(separatedBy: "\"\(method) \(path) HTTP/1.1\"").count - 1
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: log)
+    }
+
+    deinit { stop() }
+}

@@ -101,7 +101,48 @@ enum SoakBenchmark {
         return problems
     }
 
-    static func run(intops: String, emulator: String, iterations: Int, integrations: Int, kills: Int, seed: UInt64) async throws {
+    /// Where the soak keeps the state: the project's local file, an S3 bucket on `moto_server`, or a branch of a
+    /// bare git remote. Remote locks outlive a killed run, so the soak shortens their lease to 2 s: the next run
+    /// waits that long and takes the lock over.
+    struct StateSetup {
+        var settings: String
+        var environment: [String: String]
+        var cleanup: () -> Void
+    }
+
+    static func stateSetup(_ backend: String, root: URL) throws -> StateSetup {
+        switch backend {
+        case "local":
+            return StateSetup(settings: ".intops/state.json", environment: [:], cleanup: {})
+        case "s3":
+            let moto = try MotoProcess()
+            return StateSetup(
+                settings: "{ backend: s3, bucket: soak-state, key: \"intops/state-{org}.json\", endpoint: \"\(moto.endpoint)\" }",
+                environment: ["AWS_ACCESS_KEY_ID": "AKIDSOAK", "AWS_SECRET_ACCESS_KEY": "soak-secret", "AWS_REGION": "us-east-1", "INTOPS_LOCK_LEASE": "2"],
+                cleanup: { moto.stop() })
+        case "git":
+            let remote = root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + "-remote.git")
+            try? FileManager.default.removeItem(at: remote)
+            try shell(["git", "init", "-q", "--bare", remote.path])
+            try shell(["git", "-C", root.path, "init", "-q"])
+            try shell(["git", "-C", root.path, "remote", "add", "origin", "file://" + remote.path])
+            return StateSetup(
+                settings: "{ backend: git, path: \"state-{org}.json\" }", environment: ["INTOPS_LOCK_LEASE": "2"],
+                cleanup: { try? FileManager.default.removeItem(at: remote) })
+        default:
+            throw BenchFailure("--backend takes local, s3 or git, not \(backend)")
+        }
+    }
+
+    static func shell(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        try process.runToExit()
+        guard process.terminationStatus == 0 else { throw BenchFailure("\(arguments.joined(separator: " ")) failed") }
+    }
+
+    static func run(intops: String, emulator: String, iterations: Int, integrations: Int, kills: Int, seed: UInt64, backend: String = "local") async throws {
         let faults = ["--fault-rate", "0.1", "--throttle-rate", "0.05", "--drop-rate", "0.02", "--latency", "5ms", "--jitter", "5ms", "--seed", String(seed)]
         let server = try EmulatorServerProcess(emulator, (0..<organizations).flatMap { ["--org", "org\($0)=token-\($0)"] } + faults)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("intops-soak-\(seed)")
@@ -110,6 +151,8 @@ enum SoakBenchmark {
         for folder in ["integrations", "secrets", ".intops"] {
             try FileManager.default.createDirectory(at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
+        let state = try stateSetup(backend, root: root)
+        defer { state.cleanup() }
         let identity = X25519Identity.generate()
         let keyFile = root.appendingPathComponent(".intops/key.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(to: keyFile, atomically: true, encoding: .utf8)
@@ -117,12 +160,12 @@ enum SoakBenchmark {
         let fingerprint = SOPSValue.mapping([SOPSEntry(key: "key", value: .scalar(.string(SecureRandom.bytes(32).hex)))])
         try Data(SOPS.encrypt([fingerprint], format: .yaml, recipients: [identity.recipient])).write(to: root.appendingPathComponent(".intops/fingerprint.enc.yaml"))
         var project = "apiVersion: intops/v1\nkind: Project\napi:\n  url: \(server.baseURL)\n  parallelism: 16\n  maxRequestsPerSecond: 10000\norganizations:\n"
-        var environment = ["SOPS_AGE_KEY_FILE": keyFile.path, "XDG_CONFIG_HOME": "/nonexistent"]
+        var environment = ["SOPS_AGE_KEY_FILE": keyFile.path, "XDG_CONFIG_HOME": "/nonexistent"].merging(state.environment) { $1 }
         for organization in 0..<organizations {
             project += "  org\(organization):\n    auth: bearer\n    token: ref+env://TOKEN_ORG\(organization)\n"
             environment["TOKEN_ORG\(organization)"] = "token-\(organization)"
         }
-        project += "manifests: [integrations/]\nstate: .intops/state.json\nfingerprintKey: ref+sops://.intops/fingerprint.enc.yaml#/key\nsafety: { maxDeletes: 100, maxDeletePercent: 100 }\n"
+        project += "manifests: [integrations/]\nstate: \(state.settings)\nfingerprintKey: ref+sops://.intops/fingerprint.enc.yaml#/key\nsafety: { maxDeletes: 100, maxDeletePercent: 100 }\n"
         try project.write(to: root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
 
         var world = World(
@@ -133,25 +176,30 @@ enum SoakBenchmark {
             credentials: Dictionary(uniqueKeysWithValues: (0..<organizations).map { ("org\($0)", APICredential.bearer("token-\($0)")) }),
             policy: ClientPolicy(maxInFlight: 8, maxAttempts: 20, baseDelay: .milliseconds(20), maxDelay: .milliseconds(500)))
 
-        func runIntops(_ arguments: [String], killAfter: Double? = nil) throws -> (Int32, Double) {
+        func runIntops(_ arguments: [String], killAfter: Double? = nil, stderr: URL? = nil) throws -> (Int32, Double) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: intops)
             process.arguments = arguments
             process.currentDirectoryURL = root
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
+            if let stderr {
+                FileManager.default.createFile(atPath: stderr.path, contents: nil)
+                process.standardError = try FileHandle(forWritingTo: stderr)
+            } else {
+                process.standardError = FileHandle.nullDevice
+            }
             let start = ContinuousClock.now
             try process.runToExit(killAfter: killAfter)
             return (process.terminationStatus, Measure.seconds(ContinuousClock.now - start))
         }
 
-        print("soak: \(iterations) applies of a changing set of \(integrations) integrations in \(organizations) organizations; emulator faults \(faults.joined(separator: " "))")
+        print("soak (\(backend) state): \(iterations) applies of a changing set of \(integrations) integrations in \(organizations) organizations; emulator faults \(faults.joined(separator: " "))")
         print("")
         print("| apply | integrations | exit | re-applies | wall time | problems after | next plan |")
         print("|---|---|---|---|---|---|---|")
         var failures = 0
-        for iteration in 1...iterations {
+        for iteration in stride(from: 1, through: iterations, by: 1) {
             if iteration > 1 { world.mutate() }
             try write(world, root: root, identity: identity)
             var (status, seconds) = try runIntops(["apply", "--auto-approve", "--prune", "--quiet"])
@@ -176,10 +224,11 @@ enum SoakBenchmark {
             try write(world, root: root, identity: identity)
             let moment = Double(random.next() % 1500) / 1000
             _ = try runIntops(["apply", "--auto-approve", "--prune", "--quiet"], killAfter: moment)
-            if let data = FileManager.default.contents(atPath: root.appendingPathComponent(".intops/state.json").path),
-                (try? JSONSerialization.jsonObject(with: data)) == nil {
-                invalidStates += 1
-            }
+            // What the kill left, read as the next run reads it: every object of the state must decode.
+            let pullErrors = root.appendingPathComponent(".intops/pull.err")
+            let (pulled, _) = try runIntops(["state", "pull"], stderr: pullErrors)
+            let message = (try? String(contentsOf: pullErrors, encoding: .utf8)) ?? ""
+            if pulled != 0 && !message.contains("there is no state") { invalidStates += 1 }
         }
         var (status, _) = try runIntops(["apply", "--auto-approve", "--prune", "--quiet"])
         if status != 0 { (status, _) = try runIntops(["apply", "--auto-approve", "--prune", "--quiet"]) }

@@ -10,7 +10,8 @@ import Foundation
 //   intops-bench emulator-throughput [--connections 32] [--requests 2000] [--runs 5]
 //   intops-bench sops-decrypt [--files 1000] [--values 10] [--peer-sample 100] [--runs 5]
 //   intops-bench reconcile [--integrations 2000] [--organizations 10] [--latency-ms 20] [--parallelism 32]
-//   intops-bench soak [--iterations 20] [--integrations 300] [--kills 20] [--seed 42]
+//   intops-bench state-backend [--integrations 480] [--organizations 4] [--latency-ms 20] [--runs 9]
+//   intops-bench soak [--iterations 20] [--integrations 300] [--kills 20] [--seed 42] [--backend local|s3|git]
 //   intops-bench fuzz --target yaml|manifest|sops|age [--seconds 600] [--seed 1]   (from the package root)
 //   intops-bench client-parallel [--count 2000] [--parallelism 32] [--latency-ms 20] [--runs 5]
 //
@@ -32,6 +33,7 @@ struct Options {
     }
 
     func int(_ name: String, _ fallback: Int) -> Int { values[name].flatMap(Int.init) ?? fallback }
+    func string(_ name: String, _ fallback: String) -> String { values[name] ?? fallback }
 }
 
 enum Synthetic {
@@ -154,6 +156,21 @@ enum Measure {
             if run > 0 { samples.append(seconds(ContinuousClock.now - start)) }
         }
         return samples.sorted()
+    }
+
+    /// One run's standard output and exit status.
+    static func output(_ executable: String, _ arguments: [String], in directory: URL, environment: [String: String]) throws -> (Data, Int32) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (data, process.terminationStatus)
     }
 
     static func median(_ samples: [Double]) -> Double { samples.isEmpty ? 0 : samples[samples.count / 2] }
@@ -295,15 +312,21 @@ case "reconcile":
         organizations: options.int("organizations", 10), latency: options.int("latency-ms", 20),
         parallelism: options.int("parallelism", 32))
 
+case "state-backend":
+    try StateBackendBenchmark.run(
+        intops: intops, emulator: emulatorBinary, integrations: options.int("integrations", 480),
+        organizations: options.int("organizations", 4), latency: options.int("latency-ms", 20), runs: options.int("runs", 9))
+
 case "soak":
     let semaphore = DispatchSemaphore(value: 0)
     let failure = FailureBox()
     let (iterations, integrations, kills) = (options.int("iterations", 20), options.int("integrations", 300), options.int("kills", 20))
     let seed = UInt64(options.int("seed", 42))
+    let backend = options.string("backend", "local")
     // Detached: top-level code runs on the main actor, which the semaphore below holds.
     Task.detached {
         do {
-            try await SoakBenchmark.run(intops: intops, emulator: emulatorBinary, iterations: iterations, integrations: integrations, kills: kills, seed: seed)
+            try await SoakBenchmark.run(intops: intops, emulator: emulatorBinary, iterations: iterations, integrations: integrations, kills: kills, seed: seed, backend: backend)
         } catch {
             failure.set("\(error)")
         }
