@@ -100,7 +100,9 @@ dist: deps
 	cp $(DIST_BUILD)/release/intops README.md LICENSE dist/$(DIST_NAME)/
 	strip dist/$(DIST_NAME)/intops
 	cp -R schemas dist/$(DIST_NAME)/schemas
-	tar -C dist --owner=0 --group=0 -czf dist/$(DIST_NAME).tar.gz $(DIST_NAME)
+	@# tar and gzip add nothing of their own (names sorted, owners and times fixed): the tarball changes only with its files.
+	tar -C dist --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+	  -cf - $(DIST_NAME) | gzip -9n > dist/$(DIST_NAME).tar.gz
 	cd dist && sha256sum $(DIST_NAME).tar.gz > SHA256SUMS
 	@echo "dist/$(DIST_NAME).tar.gz"
 

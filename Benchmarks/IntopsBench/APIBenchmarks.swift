@@ -260,9 +260,10 @@ final class MotoProcess {
         return text.components(separatedBy: "\"\(method) \(path) HTTP/1.1\"").count - 1
     }
 
+    /// SIGKILL: a child started from a thread of Swift's pool may have SIGTERM blocked, and moto keeps nothing.
     func stop() {
         guard process.isRunning else { return }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: log)
     }

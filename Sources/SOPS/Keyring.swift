@@ -20,12 +20,19 @@ public struct SOPSKeyring: Sendable {
         var keyring = SOPSKeyring(identities: [])
         if let inline = environment["SOPS_AGE_KEY"], !inline.isEmpty {
             // An identity file's text (comments included, as CI secret stores often hold keys.txt whole), where a
-            // line may also hold several keys separated by spaces or tabs.
-            let lines = inline.split(separator: "\n", omittingEmptySubsequences: false).flatMap { line -> [Substring] in
+            // line may also hold several keys separated by spaces or tabs. A bad key is named by its line.
+            for (number, line) in inline.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
-                return trimmed.hasPrefix("#") ? [] : line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
-            }.joined(separator: "\n")
-            keyring.identities += try AgeIdentityFile.parse(lines, source: "SOPS_AGE_KEY")
+                guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
+                for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }) {
+                    do {
+                        keyring.identities += try AgeIdentityFile.parse(String(word), source: "SOPS_AGE_KEY")
+                    } catch {
+                        throw AgeKeyError(source: "SOPS_AGE_KEY", line: number + 1, reason: error.reason)
+                    }
+                }
+            }
+            guard !keyring.identities.isEmpty else { throw AgeKeyError(source: "SOPS_AGE_KEY", line: nil, reason: "holds no age identity") }
             keyring.sources.append("SOPS_AGE_KEY")
         }
         if let path = environment["SOPS_AGE_KEY_FILE"], !path.isEmpty {

@@ -70,9 +70,30 @@ import Testing
         }
         #expect(try await pipeline.changingRequests().isEmpty, "no tampered plan changed anything")
 
-        // The plan itself still applies, and show renders it in every format offline.
-        let shown = try await pipeline.intops(["show", "change.plan", "--format", "json"], in: job)
-        #expect(shown.status == 0 && shown.stdout.contains("\"action\" : \"update\""), "\(shown.stdout)\(shown.stderr)")
+        // show renders the saved plan offline exactly as plan printed it (the json one is what plan.schema.json
+        // checks), and the plan itself still applies.
+        for format in ["text", "json", "markdown"] {
+            let printed = try await pipeline.intops(["plan", "--format", format], in: job)
+            let shown = try await pipeline.intops(["show", "change.plan", "--format", format], in: job)
+            #expect(shown.status == 0 && shown.stdout == printed.stdout, "\(format): \(shown.stdout)\(shown.stderr)")
+        }
+        // What a plan was allowed past the defaults must be allowed again where it is applied.
+        let forced = try await pipeline.intops(["plan", "--force", "--out", "forced.plan"], in: job)
+        #expect(forced.status == 0, "\(forced.stderr)")
+        let unforced = try await pipeline.intops(["apply", "forced.plan"], in: job)
+        #expect(unforced.status == 1 && unforced.stderr.contains("was made with --force; apply it with --force too"), "\(unforced.stderr)")
+        // An authentic plan that repeats an action is refused, though each copy is what a plan makes now.
+        let forcedText = try String(contentsOf: job.appendingPathComponent("forced.plan"), encoding: .utf8)
+        if let start = forcedText.range(of: "  \"actions\" : [\n"), let end = forcedText.range(of: "\n    }", range: start.upperBound..<forcedText.endIndex) {
+            let action = String(forcedText[start.upperBound..<end.upperBound])
+            let doubled = forcedText.replacingCharacters(in: start.upperBound..<end.upperBound, with: action + ",\n" + action)
+            try Data(Self.signed(Self.body(of: Array(doubled.utf8)), key: key)).write(to: job.appendingPathComponent("doubled.plan"))
+            let twice = try await pipeline.intops(["apply", "--force", "doubled.plan"], in: job)
+            #expect(twice.status == 1 && twice.stderr.contains("orders or repeats its actions differently"), "\(twice.stderr)")
+        } else {
+            Issue.record("no action to repeat in \(forcedText)")
+        }
+        #expect(try await pipeline.changingRequests().isEmpty)
         let apply = try await pipeline.intops(["apply", "change.plan"], in: job)
         #expect(apply.status == 0 && apply.stdout.contains("1 updated"), "\(apply.stdout)\(apply.stderr)")
         // Once applied, the state moved on: the same plan is stale.

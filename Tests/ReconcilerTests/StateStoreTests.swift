@@ -45,6 +45,37 @@ import Testing
         #expect(try await StateStore(path: store.template).load(organizations: ["o1", "o2"]).integrations.map(\.name) == ["a", "b"])
     }
 
+    /// Each object of a sharded state keeps its own lineage: a run over every organization must not rewrite one
+    /// organization's lineage with another's (a pulled file of that organization would then look foreign).
+    @Test func shardsKeepTheirOwnLineage() async throws {
+        let root = try directory()
+        let template = root.appendingPathComponent("state-{org}.json").path
+        var first = IntopsState(lineage: "lineage-one")
+        first.set(F.entry("a", id: "i1", org: "o1"))
+        try await StateStore(path: template).save(&first, organizations: ["o1"])
+        var second = IntopsState(lineage: "lineage-two")
+        second.set(F.entry("b", id: "i2", org: "o2"))
+        try await StateStore(path: template).save(&second, organizations: ["o2"])
+
+        let store = StateStore(path: template)
+        var both = try await store.load(organizations: ["o1", "o2"])
+        both.set(F.entry("c", id: "i3", org: "o2"))
+        try await store.save(&both, organizations: ["o1", "o2"])
+        #expect(try await StateStore(path: template).load(organizations: ["o1"]).lineage == "lineage-one")
+        let o2 = try await StateStore(path: template).load(organizations: ["o2"])
+        #expect(o2.lineage == "lineage-two" && o2.integrations.map(\.name) == ["b", "c"])
+    }
+
+    @Test func aShardHoldingAnotherOrganizationsEntryIsRefused() async throws {
+        let root = try directory()
+        var state = IntopsState()
+        state.set(F.entry("a", id: "i1", org: "o2"))
+        try await StateStore(path: root.appendingPathComponent("state-o1.json").path).save(&state, organizations: ["o1"])
+        await #expect(throws: StateError.self) {
+            try await StateStore(path: root.appendingPathComponent("state-{org}.json").path).load(organizations: ["o1"])
+        }
+    }
+
     @Test func aWriteOverAStateChangedSinceItWasReadIsRefused() async throws {
         let path = try directory().appendingPathComponent("state.json").path
         let first = StateStore(path: path), second = StateStore(path: path)

@@ -197,7 +197,9 @@ enum ApplyCommand {
         if let planFile {
             let path = ProjectPaths.resolve(planFile, from: invocation.global.directory)
             do throws(SavedPlan.Refusal) {
-                plan = try SavedPlan.verify(SavedPlan.read(path, key: session.planKey, name: planFile), session: session, name: planFile)
+                plan = try SavedPlan.verify(
+                    SavedPlan.read(path, key: session.planKey, name: planFile), session: session, name: planFile,
+                    granted: Reconciling.planOptions(invocation, session: session))
             } catch {
                 console.err(Style.red("error:", console.colorError) + " \(error)")
                 return ExitCode.failure
@@ -243,7 +245,8 @@ enum ApplyCommand {
                     console.err(line)
                 }
             },
-            shouldStop: { Interrupts.shared.requested })
+            // A lost state lock stops new work as an interrupt does: another run may be applying now.
+            shouldStop: { Interrupts.shared.requested || session.store.lockLost })
         let history = SecretHistory(root: session.project.root, environment: invocation.environment)
         let secretFiles = Set(session.desired.flatMap { $0.manifest.secrets }.compactMap { secret -> String? in
             if case .sops(let file, _) = secret.reference.source { return file }

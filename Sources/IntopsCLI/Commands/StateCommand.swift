@@ -33,7 +33,12 @@ enum StateCommand {
             return ExitCode.usage
         }
         guard let project = Reconciling.loadProject(invocation) else { return ExitCode.failure }
-        let organizations = invocation.arguments.all("org").isEmpty ? project.organizations.map(\.id) : invocation.arguments.all("org")
+        var organizations = invocation.arguments.all("org").isEmpty ? project.organizations.map(\.id) : invocation.arguments.all("org")
+        // A move to another organization writes that organization's state too.
+        if positionals[0] == "mv", positionals.count == 3, let target = positionals[2].split(separator: "/").first, positionals[2].contains("/"),
+            !organizations.contains(String(target)) {
+            organizations.append(String(target))
+        }
         if let unknown = organizations.first(where: { id in !project.organizations.contains { $0.id == id } }) {
             console.err(Style.red("error:", console.colorError) + " --org \(unknown) is not an organization of intops.yaml")
             return ExitCode.failure
@@ -150,9 +155,13 @@ enum StateCommand {
                         return fail(console, "\(positionals[1]) has the serial \(pushed.serial), older than the state's \(state.serial): it would undo later writes; add --force to replace it anyway")
                     }
                 }
+                // Only these organizations are replaced; an unsharded state keeps the others' entries as they are.
                 pushed.integrations = pushed.integrations.filter { organizations.contains($0.organization) }
+                    + state.integrations.filter { !organizations.contains($0.organization) }
+                pushed.integrations.sort { $0.key < $1.key }
+                pushed.pendingCreates = pushed.pendingCreates?.filter { organizations.contains($0.organization) }
                 pushed.serial = max(pushed.serial, state.serial)
-                try await store.save(&pushed, organizations: organizations)
+                try await store.save(&pushed, organizations: organizations, replacingLineage: true)
                 console.out("pushed \(pushed.integrations.count) integrations to \(store.location(organizations)) (serial \(pushed.serial))")
             default:
                 return await migrate(invocation: invocation, project: project, into: store, current: state, organizations: organizations)
@@ -178,8 +187,11 @@ enum StateCommand {
             if current.exists && !invocation.arguments.flag("force") {
                 return fail(console, "\(store.location(organizations)) already holds a state (lineage \(current.lineage), serial \(current.serial)); add --force to replace it with \(from)")
             }
+            if current.exists && current.lineage == state.lineage && state.serial < current.serial {
+                return fail(console, "\(from) has the serial \(state.serial), older than the backend's \(current.serial) of the same lineage: it would undo later writes; intops state push can replace it deliberately")
+            }
             state.serial = max(state.serial, current.serial)
-            try await store.save(&state, organizations: organizations)
+            try await store.save(&state, organizations: organizations, replacingLineage: true)
             console.out("copied \(state.integrations.count) integrations (lineage \(state.lineage)) from \(from) to \(store.location(organizations)); remove \(from) once the team uses the new backend")
             return ExitCode.success
         } catch {

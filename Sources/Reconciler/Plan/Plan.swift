@@ -119,6 +119,8 @@ public struct PlanGuards: Codable, Sendable, Equatable {
     /// nil when there was no state yet (a first deployment): the plan then applies only where there still is none.
     public var stateLineage: String?
     public var stateSerial: Int
+    /// A digest of the version of every state object read (each shard of a sharded state); nil without state.
+    public var stateVersions: String?
     /// Per touched integration, a digest of the live snapshot (updatedAt and fields); "absent" when not live.
     public var live: [String: String]
     /// Per integration, each secret's keyed fingerprint.
@@ -128,4 +130,6 @@ public struct PlanGuards: Codable, Sendable, Equatable {
     public var prune: Bool
     public var allowReplace: Bool
     public var force: Bool
+    /// The refresh the plan was made with: the live digests are only comparable under the same one.
+    public var refresh: String
 }

@@ -37,6 +37,10 @@ public enum SavedPlan {
     // MARK: - Writing
 
     public static func guards(for plan: Plan, session: Session, options: PlanOptions) -> PlanGuards {
+        guards(for: plan, session: session, options: options, refresh: session.refresh)
+    }
+
+    static func guards(for plan: Plan, session: Session, options: PlanOptions, refresh: RefreshMode) -> PlanGuards {
         var live: [String: String] = [:]
         for action in plan.actions {
             let current = action.integrationId.flatMap { session.live.integration(action.organization, id: $0) }
@@ -48,9 +52,9 @@ public enum SavedPlan {
         }
         return PlanGuards(
             manifestsDigest: manifestsDigest(session.loaded), stateLineage: session.state.exists ? session.state.lineage : nil,
-            stateSerial: session.state.exists ? session.state.serial : 0, live: live, fingerprints: fingerprints,
-            organizations: session.organizations, targets: options.targets.sorted(), prune: options.prune,
-            allowReplace: options.allowReplace, force: options.force)
+            stateSerial: session.state.exists ? session.state.serial : 0, stateVersions: session.stateVersions, live: live,
+            fingerprints: fingerprints, organizations: session.organizations, targets: options.targets.sorted(), prune: options.prune,
+            allowReplace: options.allowReplace, force: options.force, refresh: refresh.rawValue)
     }
 
     /// The file's bytes: header, JSON, MAC.
@@ -152,9 +156,18 @@ public enum SavedPlan {
     /// live side with the options it was made with, and must come out the same. So `protect`, the safety limits,
     /// the organizations and the identity of every integration are checked again, and a live integration that
     /// appeared since the plan is never taken for one the plan creates.
-    public static func verify(_ saved: Plan, session: Session, name: String) throws(Refusal) -> Plan {
+    ///
+    /// What the plan was allowed to do past the defaults must be allowed again where it is applied: `granted` holds
+    /// the apply command line's `--force` and `--allow-replace`, so that a plan file alone never lifts a safety limit.
+    public static func verify(_ saved: Plan, session: Session, name: String, granted: PlanOptions) throws(Refusal) -> Plan {
         guard let guards = saved.guards else { throw Refusal(kind: .notAPlan, description: "\(name) holds no plan guards") }
         let again = "run intops plan again"
+        for (needed, flag, given) in [(guards.force, "--force", granted.force), (guards.allowReplace, "--allow-replace", granted.allowReplace)] where needed && !given {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made with \(flag); apply it with \(flag) too, to show that this is meant")
+        }
+        guard guards.refresh == session.refresh.rawValue else {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made with --refresh \(guards.refresh); apply it with --refresh \(guards.refresh)")
+        }
         func stale(_ why: String) -> Refusal { Refusal(kind: .stale, description: "the saved plan \(name) is stale: \(why); \(again)") }
         if let outside = saved.actions.first(where: { !session.organizations.contains($0.organization) }) {
             throw Refusal(kind: .notAllowed, description: "the saved plan \(name) changes \(outside.key), and \(outside.organization) is not an organization of this run; \(again)")
@@ -163,7 +176,7 @@ public enum SavedPlan {
             throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made for the organizations \(guards.organizations.sorted().joined(separator: ", ")), and this run has \(session.organizations.sorted().joined(separator: ", ")); apply it with the same --org options")
         }
         let options = options(of: guards, safety: session.project.safety)
-        let current = Self.guards(for: saved, session: session, options: options)
+        let current = Self.guards(for: saved, session: session, options: options, refresh: session.refresh)
         if guards.manifestsDigest != current.manifestsDigest { throw stale("the manifests or intops.yaml changed since the plan was made") }
         switch (guards.stateLineage, current.stateLineage) {
         case (nil, nil): break
@@ -171,7 +184,9 @@ public enum SavedPlan {
         case (_?, nil): throw stale("the state the plan was made with is gone")
         case (let before?, let after?) where before != after: throw stale("the state was replaced by another one (lineage \(before) → \(after))")
         default:
-            if guards.stateSerial != current.stateSerial { throw stale("the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))") }
+            if guards.stateSerial != current.stateSerial || guards.stateVersions != current.stateVersions {
+                throw stale("the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))")
+            }
         }
         for key in guards.live.keys.sorted() where guards.live[key] != current.live[key] {
             throw stale("the live integration \(key) changed since the plan was made")
@@ -184,6 +199,8 @@ public enum SavedPlan {
         }
         let now = session.plan(options)
         if let error = now.errors.first { throw Refusal(kind: .notAllowed, description: "the saved plan \(name) cannot be applied: \(error)") }
+        // The plan made now is what runs, and the saved one must be exactly it: the same actions, steps, order and
+        // dependencies (a duplicated or reordered action is refused as surely as an added one).
         let planned = Dictionary(now.actions.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for action in saved.actions {
             guard let expected = planned[action.key] else {
@@ -196,6 +213,9 @@ public enum SavedPlan {
         if let missing = now.actions.first(where: { action in !saved.actions.contains { $0.key == action.key } }) {
             throw stale("a plan made now would also \(missing.action.rawValue) \(missing.key)")
         }
-        return saved
+        guard saved.actions == now.actions else {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) orders or repeats its actions differently from a plan made now; \(again)")
+        }
+        return now
     }
 }

@@ -37,6 +37,9 @@ public struct Session: Sendable {
     public var warnings: [String]
     /// The key saved plans are authenticated with; nil when the project has no fingerprint key.
     public var planKey: SecretValue?
+    /// What the state was read from, for saved-plan guards: a digest of every object's version.
+    public var stateVersions: String?
+    public var refresh: RefreshMode
 
     public struct Options: Sendable {
         public var organizations: [String]
@@ -157,13 +160,15 @@ public struct Session: Sendable {
         }
         // A failure from here on releases the lock first: a remote lock would otherwise hold off the next run for a
         // whole lease.
-        func released(_ failure: RunFailure) async -> RunFailure {
-            await store.unlock()
-            return failure
-        }
         // The state is read while the templates request is out.
         let stateLoad = Task { () -> Result<IntopsState, StateError> in
             do throws(StateError) { return .success(try await store.load(organizations: organizations)) } catch { return .failure(error) }
+        }
+        func released(_ failure: RunFailure) async -> RunFailure {
+            stateLoad.cancel()
+            _ = await stateLoad.value
+            await store.unlock()
+            return failure
         }
 
         // Templates: the cache, else one request to the API.
@@ -208,7 +213,8 @@ public struct Session: Sendable {
         }
         return Session(
             loaded: loaded, templates: validator, desired: desired, organizations: organizations, client: client,
-            store: store, state: state, live: live, warnings: warnings, planKey: planKey)
+            store: store, state: state, live: live, warnings: warnings, planKey: planKey,
+            stateVersions: await store.versionsDigest(organizations: organizations), refresh: options.refresh)
     }
 
     /// A run that finds no state while live integrations match the manifests has lost its memory (a CI job on a

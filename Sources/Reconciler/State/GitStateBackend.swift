@@ -48,7 +48,8 @@ public struct GitStateBackend: StateBackend {
             git = Git(location: ["-C", repository], environment: Self.childEnvironment(environment))
         } else {
             let temporary = environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? NSTemporaryDirectory()
-            let name = "intops-git-state-" + Digest.sha256(Array(remote.utf8)).hex.prefix(16)
+            // Named after the remote without its credentials: a plain hash of a token must not reach a path.
+            let name = "intops-git-state-" + Digest.sha256(Array(Self.redacted(remote).utf8)).hex.prefix(16)
             let directory = (temporary as NSString).appendingPathComponent(name)
             privateRepository = directory
             git = Git(location: ["--git-dir", directory], environment: Self.childEnvironment(environment))
@@ -622,7 +623,7 @@ public struct GitStateBackend: StateBackend {
     }
 
     /// gethostname(2) itself: Foundation's hostName may wait on a DNS lookup.
-    static let hostName: String = {
+    package static let hostName: String = {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -38,6 +38,9 @@ public struct S3StateBackend: StateBackend {
                 bucket: bucket, key: object, bytes: bytes, condition: expected.map { .ifMatch($0.token) } ?? .ifNoneMatch)
             return StateVersion(etag)
         } catch where error.kind == .preconditionFailed {
+            // The client retries a write whose answer was lost; if the first one landed, the retry finds our own
+            // bytes there and answers 412. That is a success, not a conflict.
+            if let current = try await read(object), current.bytes == bytes { return current.version }
             throw StateError(.conflict, "the state \(location(of: object)) was changed by another run since this run read it; nothing was written, run again")
         } catch {
             throw failure(error, "write the state \(location(of: object))")
@@ -59,7 +62,11 @@ public struct S3StateBackend: StateBackend {
             let etag = try await client.put(bucket: bucket, key: lockKey(scope), bytes: LockRecord.encoded(record), condition: condition)
             return .acquired(HeldLock(scope: scope, version: StateVersion(etag)))
         } catch where error.kind == .preconditionFailed {
-            if let current = try await readLock(scope) { return .held(record: current.record, version: current.version) }
+            if let current = try await readLock(scope) {
+                // Our own lock, written by an attempt whose answer was lost (see `write`).
+                if current.record?.id == record.id { return .acquired(HeldLock(scope: scope, version: current.version)) }
+                return .held(record: current.record, version: current.version)
+            }
             // Released between our write and the read: the caller tries again.
             return .held(record: nil, version: StateVersion(""))
         } catch {

@@ -1,4 +1,6 @@
+import CryptoPrimitives
 import Foundation
+import Synchronization
 
 /// Reads, writes and locks the state through its backend. A `{org}` in the location keeps one object per
 /// organization, so jobs sharded by `--org` never contend. Every write is a compare-and-swap on the version this
@@ -12,6 +14,8 @@ public actor StateStore {
 
     /// The version each object had when this run last read or wrote it; `.some(nil)` when it did not exist.
     private var versions: [String: StateVersion?] = [:]
+    /// Each object's own lineage and serial: a sharded state's objects keep theirs, whatever the others hold.
+    private var identities: [String: (lineage: String, serial: Int)] = [:]
     private var held: [HeldLock] = []
     private var heldRecord: LockRecord?
     private var renewal: Task<Void, Never>?
@@ -59,56 +63,96 @@ public actor StateStore {
     }
 
     /// Takes the lock of every object the run will write. While another run holds one, it waits up to `timeout`,
-    /// calling `waiting` every few seconds with the holder; a remote lock past its lease is taken over.
+    /// calling `waiting` every few seconds with the holder; a remote lock past its lease is taken over. Renewal
+    /// starts with the first lock taken, so a lock held while waiting for the next one never runs out.
     public func lock(
         organizations: [String], operation: String, timeout: Duration, lease: Duration = .seconds(30),
         waiting: @Sendable (LockRecord?) -> Void = { _ in }
     ) async throws(StateError) {
-        let deadline = ContinuousClock.now + timeout
-        var lastReport: ContinuousClock.Instant?
         let since = Date()
+        let host = GitStateBackend.hostName
         func record() -> LockRecord {
-            LockRecord(
-                id: runID, host: ProcessInfo.processInfo.hostName, pid: getpid(), operation: operation, since: since,
-                expires: Date().addingTimeInterval(Self.seconds(lease)))
+            LockRecord(id: runID, host: host, pid: getpid(), operation: operation, since: since, expires: Date().addingTimeInterval(Self.seconds(lease)))
         }
+        heldRecord = record()
+        if backend.locksExpire && renewal == nil {
+            renewal = Task { [weak self] in
+                while !Task.isCancelled {
+                    do { try await Task.sleep(for: lease / 3) } catch { return }
+                    guard let self else { return }
+                    await self.renew(lease: lease)
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
         do throws(StateError) {
             for scope in scopes(organizations) where !held.contains(where: { $0.scope == scope }) {
-                while true {
-                    var attempt = try await backend.acquireLock(scope, record: record())
-                    if case .held(let holder, let version) = attempt, backend.locksExpire, let holder, holder.expires < Date() {
-                        attempt = try await backend.replaceLock(scope, version: version, record: record())
+                try await wait(for: scope, deadline: deadline, waiting: waiting) { () throws(StateError) -> LockRecord?? in
+                    var attempt = try await self.backend.acquireLock(scope, record: record())
+                    if case .held(let holder, let version) = attempt, self.backend.locksExpire, let holder {
+                        if holder.id == self.runID {
+                            // Our own write, whose answer was lost and whose retry found it (S3 answers 412).
+                            attempt = .acquired(HeldLock(scope: scope, version: version))
+                        } else if holder.expires < Date() {
+                            do throws(StateError) {
+                                attempt = try await self.backend.replaceLock(scope, version: version, record: record())
+                            } catch where error.kind == .conflict {
+                                // Released or taken by another run in between: try again.
+                                return .some(nil)
+                            }
+                        }
                     }
-                    if case .acquired(let lock) = attempt {
-                        held.append(lock)
-                        break
+                    switch attempt {
+                    case .acquired(let lock):
+                        self.held.append(lock)
+                        return nil
+                    case .held(let holder, _):
+                        return .some(holder)
                     }
-                    guard case .held(let holder, _) = attempt else { continue }
-                    let now = ContinuousClock.now
-                    guard now < deadline else {
-                        let who = holder.map { "\($0.holder), lease until \(LockRecord.timestamp($0.expires))" } ?? "another run"
-                        let unlock = holder.map { " or, if that run is dead, intops state unlock \($0.id)" } ?? ""
-                        throw StateError(.locked, "the state \(backend.location(of: scope.object)) is locked by \(who); wait for it to finish (--lock-timeout)\(unlock)")
-                    }
-                    if lastReport.map({ now - $0 >= .seconds(5) }) ?? true {
-                        lastReport = now
-                        waiting(holder)
-                    }
-                    try? await Task.sleep(for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now))
                 }
             }
         } catch {
             await unlock()
             throw error
         }
-        heldRecord = record()
-        if backend.locksExpire && renewal == nil && !held.isEmpty {
-            renewal = Task { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: lease / 3)
-                    guard !Task.isCancelled, let self else { return }
-                    await self.renew(lease: lease)
-                }
+    }
+
+    /// Waits, up to `timeout`, while another run holds a lock of these organizations, without taking one: a plan
+    /// never reads a state that an apply is still writing, and writes nothing itself. A lock past its lease does
+    /// not hold a reader back.
+    public func waitUntilUnlocked(organizations: [String], timeout: Duration, waiting: @Sendable (LockRecord?) -> Void = { _ in }) async throws(StateError) {
+        let deadline = ContinuousClock.now + timeout
+        for scope in scopes(organizations) {
+            try await wait(for: scope, deadline: deadline, waiting: waiting) { () throws(StateError) -> LockRecord?? in
+                guard let (holder, _) = try await self.backend.readLock(scope) else { return nil }
+                if self.backend.locksExpire, let holder, holder.expires < Date() { return nil }
+                return .some(holder)
+            }
+        }
+    }
+
+    /// Repeats `attempt` until it answers nil (done) or the deadline passes; a non-nil answer is the holder of the
+    /// lock (itself nil when the lock says nothing readable), reported every few seconds and named when giving up.
+    private func wait(
+        for scope: LockScope, deadline: ContinuousClock.Instant, waiting: @Sendable (LockRecord?) -> Void,
+        _ attempt: () async throws(StateError) -> LockRecord??
+    ) async throws(StateError) {
+        var lastReport: ContinuousClock.Instant?
+        while let holder = try await attempt() {
+            let now = ContinuousClock.now
+            guard now < deadline else {
+                let who = holder.map { "\($0.holder), lease until \(LockRecord.timestamp($0.expires))" } ?? "another run"
+                let unlock = holder.map { " or, if that run is dead, intops state unlock \($0.id)" } ?? ""
+                throw StateError(.locked, "the state \(backend.location(of: scope.object)) is locked by \(who); wait for it to finish (--lock-timeout)\(unlock)")
+            }
+            if lastReport.map({ now - $0 >= .seconds(5) }) ?? true {
+                lastReport = now
+                waiting(holder)
+            }
+            do {
+                try await Task.sleep(for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now))
+            } catch {
+                throw StateError(.other, "stopped while waiting for the state lock of \(backend.location(of: scope.object))")
             }
         }
     }
@@ -117,52 +161,49 @@ public actor StateStore {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
+    /// Whether another run took over, or a renewal found the lock gone: the applier stops starting work then.
+    public nonisolated var lockLost: Bool { lost.withLock { $0 } }
+    private nonisolated let lost = Mutex(false)
+
     private func renew(lease: Duration) async {
         guard var record = heldRecord else { return }
         record.expires = Date().addingTimeInterval(Self.seconds(lease))
-        for (index, lock) in held.enumerated() {
-            do {
-                switch try await backend.replaceLock(lock.scope, version: lock.version, record: record) {
-                case .acquired(let renewed): held[index] = renewed
-                case .held(let holder, _):
-                    lostLock = StateError(.locked, "the lock on \(backend.location(of: lock.scope.object)) was taken over by \(holder?.holder ?? "another run") while this run held it; nothing more is written")
-                }
-            } catch {
+        for scope in held.map(\.scope) {
+            guard let current = held.first(where: { $0.scope == scope }) else { continue }
+            let outcome: LockAttempt
+            do throws(StateError) {
+                outcome = try await backend.replaceLock(scope, version: current.version, record: record)
+            } catch where error.kind == .unavailable {
                 // A renewal that did not reach the store is tried again at the next interval; the lease is three of them.
                 continue
+            } catch {
+                loseLock(scope, to: nil)
+                continue
+            }
+            // unlock() may have run while the renewal was out.
+            guard heldRecord != nil, let index = held.firstIndex(where: { $0.scope == scope }) else { return }
+            switch outcome {
+            case .acquired(let renewed): held[index] = renewed
+            case .held(let holder, _): loseLock(scope, to: holder)
             }
         }
     }
 
-    /// Releases every lock this run holds.
+    private func loseLock(_ scope: LockScope, to holder: LockRecord?) {
+        lost.withLock { $0 = true }
+        lostLock = StateError(.locked, "the lock on \(backend.location(of: scope.object)) was taken over by \(holder?.holder ?? "another run") or broken while this run held it; nothing more is written")
+    }
+
+    /// Releases every lock this run holds, once no renewal is in flight.
     public func unlock() async {
-        renewal?.cancel()
+        let renewing = renewal
         renewal = nil
+        renewing?.cancel()
+        await renewing?.value
         let locks = held
         held = []
         heldRecord = nil
         for lock in locks { try? await backend.releaseLock(lock.scope, version: lock.version) }
-    }
-
-    /// Waits, up to `timeout`, while another run holds a lock of these organizations, without taking one: a plan
-    /// never reads a state that an apply is still writing, and writes nothing itself. A lock past its lease does
-    /// not hold a reader back.
-    public func waitUntilUnlocked(organizations: [String], timeout: Duration, waiting: @Sendable (LockRecord?) -> Void = { _ in }) async throws(StateError) {
-        let deadline = ContinuousClock.now + timeout
-        var lastReport: ContinuousClock.Instant?
-        for scope in scopes(organizations) {
-            while let (holder, _) = try await backend.readLock(scope), !(backend.locksExpire && (holder?.expires ?? .distantFuture) < Date()) {
-                let now = ContinuousClock.now
-                guard now < deadline else {
-                    throw StateError(.locked, "the state \(backend.location(of: scope.object)) is locked by \(holder?.holder ?? "another run"); wait for it to finish (--lock-timeout)")
-                }
-                if lastReport.map({ now - $0 >= .seconds(5) }) ?? true {
-                    lastReport = now
-                    waiting(holder)
-                }
-                try? await Task.sleep(for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now))
-            }
-        }
     }
 
     /// Who holds each lock of these organizations now.
@@ -196,6 +237,13 @@ public actor StateStore {
         return objects
     }
 
+    /// A digest of the version of every object these organizations' state is in (nil when none exists): what a
+    /// saved plan compares, so that a write to any object, of any shard, makes it stale.
+    public func versionsDigest(organizations: [String]) -> String? {
+        let known = scopes(organizations).compactMap { scope in versions[scope.object].flatMap { $0 }.map { "\(scope.object)\u{0}\($0.token)" } }
+        return known.isEmpty ? nil : Digest.sha256(Array(known.joined(separator: "\n").utf8)).hex
+    }
+
     /// Decodes one stored state, refusing what this intops cannot use.
     public nonisolated func decode(_ bytes: [UInt8], named name: String) throws(StateError) -> IntopsState {
         let state: IntopsState
@@ -216,6 +264,10 @@ public actor StateStore {
         for (scope, bytes) in try await readObjects(organizations: organizations) {
             guard let bytes else { continue }
             let state = try decode(bytes, named: backend.location(of: scope.object))
+            identities[scope.object] = (state.lineage, state.serial)
+            if let organization = scope.organization, let stray = state.integrations.first(where: { $0.organization != organization }) {
+                throw StateError(.invalid, "\(backend.location(of: scope.object)) is the state of \(organization) but records \(stray.key); restore the right file, or remove the stray entry with intops state rm")
+            }
             if merged == nil {
                 merged = state
             } else {
@@ -230,12 +282,19 @@ public actor StateStore {
         return result
     }
 
-    /// Writes the state, one serial up, as a compare-and-swap on what this run read.
-    public func save(_ state: inout IntopsState, organizations: [String]) async throws(StateError) {
+    /// Writes the state, one serial up, as a compare-and-swap on what this run read. Each object keeps its own
+    /// lineage, unless `replacingLineage` (`state push --force`, `state migrate --force`), where the state given
+    /// replaces what the objects held.
+    public func save(_ state: inout IntopsState, organizations: [String], replacingLineage: Bool = false) async throws(StateError) {
         if let lostLock { throw lostLock }
         state.serial += 1
+        var written = state.serial
         for scope in scopes(organizations) {
             var part = state
+            if let identity = identities[scope.object] {
+                if !replacingLineage { part.lineage = identity.lineage }
+                part.serial = max(identity.serial + 1, part.serial)
+            }
             if let organization = scope.organization {
                 part.integrations = state.integrations.filter { $0.organization == organization }
                 part.pendingCreates = state.pendingCreates?.filter { $0.organization == organization }
@@ -244,21 +303,14 @@ public actor StateStore {
             var bytes: [UInt8]
             do { bytes = try encode(part) } catch { throw StateError(.other, "cannot encode the state: \(error)") }
             bytes.append(10)
-            let expected: StateVersion?
-            if let known = versions[scope.object] {
-                expected = known
-            } else {
-                expected = try await backend.read(scope.object)?.version
-            }
+            // An object this run never read is only ever created, never overwritten blind.
+            let expected: StateVersion? = versions[scope.object] ?? nil
             versions[scope.object] = .some(try await backend.write(scope.object, bytes, expected: expected))
+            identities[scope.object] = (part.lineage, part.serial)
+            written = max(written, part.serial)
         }
+        state.serial = written
         state.exists = true
-    }
-
-    /// Replaces an object outright (`state push --force`, `state migrate`): a compare-and-swap on its current version.
-    public func overwrite(_ scope: LockScope, with bytes: [UInt8]) async throws(StateError) {
-        let current = try await backend.read(scope.object)?.version
-        versions[scope.object] = .some(try await backend.write(scope.object, bytes, expected: current))
     }
 
     /// The state as `save` writes it, for `state pull`.
