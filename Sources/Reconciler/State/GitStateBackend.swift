@@ -604,12 +604,14 @@ public struct GitStateBackend: StateBackend {
     }
 
     /// The child's environment: the caller's, pointed at no other repository, never prompting, in the C locale
-    /// (git's messages are matched), and with an identity for hosts that have none.
-    static func childEnvironment(_ base: [String: String]) -> [String: String] {
+    /// (git's messages are matched), and with an identity for hosts that have none. git, its transports and
+    /// credential helpers never see the secrets intops itself reads: the age identity and the AWS keys.
+    package static func childEnvironment(_ base: [String: String]) -> [String: String] {
         var environment = base
         for key in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_NAMESPACE", "GIT_PREFIX"] {
             environment[key] = nil
         }
+        for key in ["SOPS_AGE_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] { environment[key] = nil }
         environment["GIT_TERMINAL_PROMPT"] = "0"
         environment["LC_ALL"] = "C"
         if environment["PATH"] == nil { environment["PATH"] = "/usr/local/bin:/usr/bin:/bin" }

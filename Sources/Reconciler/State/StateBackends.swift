@@ -25,7 +25,8 @@ public enum StateBackends {
 
     /// The work tree holding `directory`, or nil outside a git repository.
     static func gitRepository(containing directory: String, environment: [String: String]) async -> String? {
-        let result = await ChildProcess.run(arguments: ["git", "-C", directory, "rev-parse", "--show-toplevel"], environment: environment)
+        let result = await ChildProcess.run(
+            arguments: ["git", "-C", directory, "rev-parse", "--show-toplevel"], environment: GitStateBackend.childEnvironment(environment))
         guard result.status == 0 else { return nil }
         let path = String(decoding: result.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return path.isEmpty ? nil : path
