@@ -145,7 +145,10 @@ import Testing
         #expect(blocked.status == 1 && blocked.stderr.contains("is locked by run "), "\(blocked.stderr)")
         let id = try #require(blocked.stderr.range(of: "intops state unlock ").map { String(blocked.stderr[$0.upperBound...].prefix(36)) })
         #expect(try await pipeline.intops(["state", "unlock", "not-a-lock"], in: job, environment: s3).status == 1)
-        let unlock = try await pipeline.intops(["state", "unlock", id], in: job, environment: s3)
+        // Its lease still runs (30 s): as far as anyone can tell that run is alive, so breaking it takes --force.
+        let live = try await pipeline.intops(["state", "unlock", id], in: job, environment: s3)
+        #expect(live.status == 1 && live.stderr.contains("intops state unlock \(id) --force"), "\(live.stderr)")
+        let unlock = try await pipeline.intops(["state", "unlock", id, "--force"], in: job, environment: s3)
         #expect(unlock.status == 0 && unlock.stdout.contains("released the lock \(id)"), "\(unlock.stdout)\(unlock.stderr)")
         let finish = try await pipeline.intops(["apply", "--auto-approve"], in: job, environment: s3)
         #expect(finish.status == 0, "\(finish.stderr)")

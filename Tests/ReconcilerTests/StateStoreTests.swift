@@ -94,7 +94,7 @@ import Testing
         try await first.lock(organizations: ["o"], operation: "apply", timeout: .seconds(1))
         let waited = WaitLog()
         do {
-            try await second.lock(organizations: ["o"], operation: "plan", timeout: .milliseconds(300), waiting: { waited.add($0) })
+            try await second.lock(organizations: ["o"], operation: "plan", timeout: .milliseconds(300), waiting: { record, _ in waited.add(record) })
             Issue.record("a second lock was granted")
         } catch {
             #expect(error.kind == .locked)

@@ -23,10 +23,10 @@ enum Reconciling {
         let quiet = invocation.global.quiet
         return Session.LockRequest(
             operation: operation, timeout: timeout, lease: StateStore.lease(invocation.environment),
-            waiting: { holder in
+            waiting: { holder, location in
                 guard !quiet else { return }
                 let who = holder?.holder ?? "another run"
-                console.err("waiting for the state lock, held by \(who)")
+                console.err("waiting for the state lock, held by \(who), on \(location)")
             })
     }
 

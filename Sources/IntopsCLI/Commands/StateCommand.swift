@@ -11,7 +11,7 @@ enum StateCommand {
         positionalCount: 1...3,
         options: [
             OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable)."),
-            OptionSpec(name: "force", help: "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds."),
+            OptionSpec(name: "force", help: "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds; unlock: break a lock whose lease still runs."),
             OptionSpec(name: "from", kind: .value(placeholder: "PATH"), help: "migrate: the local state file to copy (default .intops/state.json; may hold {org})."),
             Reconciling.lockTimeout,
         ],
@@ -51,7 +51,7 @@ enum StateCommand {
         }
         let subcommand = positionals[0]
         guard ["rm", "mv", "push", "migrate"].contains(subcommand) else {
-            return await inspect(subcommand, positionals, store: store, organizations: organizations, console: console)
+            return await inspect(subcommand, positionals, store: store, organizations: organizations, force: invocation.arguments.flag("force"), console: console)
         }
         guard let lock = Reconciling.lockRequest(invocation, operation: "state \(subcommand)") else { return ExitCode.usage }
         do throws(StateError) {
@@ -80,11 +80,11 @@ enum StateCommand {
     }
 
     /// The subcommands that only read.
-    static func inspect(_ subcommand: String, _ positionals: [String], store: StateStore, organizations: [String], console: Console) async -> Int32 {
+    static func inspect(_ subcommand: String, _ positionals: [String], store: StateStore, organizations: [String], force: Bool, console: Console) async -> Int32 {
         do throws(StateError) {
             switch subcommand {
             case "unlock":
-                let location = try await store.breakLock(id: positionals[1], organizations: organizations)
+                let location = try await store.breakLock(id: positionals[1], organizations: organizations, force: force)
                 console.out("released the lock \(positionals[1]) on \(location)")
                 return ExitCode.success
             case "pull":

@@ -61,8 +61,9 @@ public struct Session: Sendable {
         public var operation: String
         public var timeout: Duration
         public var lease: Duration
-        public var waiting: @Sendable (LockRecord?) -> Void
-        public init(operation: String, timeout: Duration, lease: Duration = .seconds(30), waiting: @escaping @Sendable (LockRecord?) -> Void = { _ in }) {
+        /// Told the holder and the state's location every few seconds while the run waits.
+        public var waiting: @Sendable (LockRecord?, String) -> Void
+        public init(operation: String, timeout: Duration, lease: Duration = .seconds(30), waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }) {
             self.operation = operation
             self.timeout = timeout
             self.lease = lease

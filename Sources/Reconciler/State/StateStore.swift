@@ -63,11 +63,12 @@ public actor StateStore {
     }
 
     /// Takes the lock of every object the run will write. While another run holds one, it waits up to `timeout`,
-    /// calling `waiting` every few seconds with the holder; a remote lock past its lease is taken over. Renewal
+    /// calling `waiting` every few seconds with the holder and the state's location; a remote lock past its lease is
+    /// taken over. Renewal
     /// starts with the first lock taken, so a lock held while waiting for the next one never runs out.
     public func lock(
         organizations: [String], operation: String, timeout: Duration, lease: Duration = .seconds(30),
-        waiting: @Sendable (LockRecord?) -> Void = { _ in }
+        waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }
     ) async throws(StateError) {
         let since = Date()
         let host = GitStateBackend.hostName
@@ -120,7 +121,7 @@ public actor StateStore {
     /// Waits, up to `timeout`, while another run holds a lock of these organizations, without taking one: a plan
     /// never reads a state that an apply is still writing, and writes nothing itself. A lock past its lease does
     /// not hold a reader back.
-    public func waitUntilUnlocked(organizations: [String], timeout: Duration, waiting: @Sendable (LockRecord?) -> Void = { _ in }) async throws(StateError) {
+    public func waitUntilUnlocked(organizations: [String], timeout: Duration, waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }) async throws(StateError) {
         let deadline = ContinuousClock.now + timeout
         for scope in scopes(organizations) {
             try await wait(for: scope, deadline: deadline, waiting: waiting) { () throws(StateError) -> LockRecord?? in
@@ -134,7 +135,7 @@ public actor StateStore {
     /// Repeats `attempt` until it answers nil (done) or the deadline passes; a non-nil answer is the holder of the
     /// lock (itself nil when the lock says nothing readable), reported every few seconds and named when giving up.
     private func wait(
-        for scope: LockScope, deadline: ContinuousClock.Instant, waiting: @Sendable (LockRecord?) -> Void,
+        for scope: LockScope, deadline: ContinuousClock.Instant, waiting: @Sendable (LockRecord?, String) -> Void,
         _ attempt: () async throws(StateError) -> LockRecord??
     ) async throws(StateError) {
         var lastReport: ContinuousClock.Instant?
@@ -147,7 +148,7 @@ public actor StateStore {
             }
             if lastReport.map({ now - $0 >= .seconds(5) }) ?? true {
                 lastReport = now
-                waiting(holder)
+                waiting(holder, backend.location(of: scope.object))
             }
             do {
                 try await Task.sleep(for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now))
@@ -216,8 +217,13 @@ public actor StateStore {
     }
 
     /// Breaks the lock whose run id is `id` (`intops state unlock`); returns where it was.
-    public func breakLock(id: String, organizations: [String]) async throws(StateError) -> String {
+    /// A lock whose lease is still running belongs to a run that is alive, as far as anyone can tell: it is broken
+    /// only with `force`.
+    public func breakLock(id: String, organizations: [String], force: Bool = false) async throws(StateError) -> String {
         for (scope, record, version) in try await holders(organizations: organizations) where record?.id == id {
+            if backend.locksExpire, let record, record.expires > Date(), !force {
+                throw StateError(.locked, "the lock \(id) on \(backend.location(of: scope.object)) is held by \(record.holder), renewed until \(LockRecord.timestamp(record.expires)); if that run is gone, intops state unlock \(id) --force, or wait for the lease to run out")
+            }
             try await backend.releaseLock(scope, version: version)
             return backend.location(of: scope.object)
         }
