@@ -184,7 +184,7 @@ enum SoakBenchmark {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = FileHandle.nullDevice
             if let stderr {
-                FileManager.default.createFile(atPath: stderr.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
                 process.standardError = try FileHandle(forWritingTo: stderr)
             } else {
                 process.standardError = FileHandle.nullDevice
