@@ -59,6 +59,25 @@ import Testing
         #expect(result.stderr == ".intops/templates.json: error: no templates cache at .intops/templates.json; validate --offline needs it; run intops templates --refresh once with network access\n")
     }
 
+    /// plan reads the templates as validate does: a damaged cache is the same one-line error, not a silent request.
+    @Test func planRefusesADamagedTemplatesCacheAsValidateDoes() async throws {
+        let project = try TestSupport.copy(TestSupport.examples)
+        defer { try? FileManager.default.removeItem(at: project) }
+        for name in ["sandbox.json", "sandbox.json.key", "state.json"] {
+            try? FileManager.default.removeItem(at: project.appendingPathComponent(".intops/\(name)"))
+        }
+        let key = project.appendingPathComponent(".intops/demo-age-key.txt").path
+        chmod(key, 0o600)
+        try #"{"templates": [{"integrationType": 1}]}"#.write(to: project.appendingPathComponent(".intops/templates.json"), atomically: true, encoding: .utf8)
+        let environment = ["SOPS_AGE_KEY_FILE": key, "XDG_CONFIG_HOME": "/nonexistent"]
+        let validate = await TestSupport.run(["validate"], in: project, environment: environment)
+        let plan = await TestSupport.run(["plan"], in: project, environment: environment)
+        #expect(validate.status == 1 && plan.status == 1)
+        #expect(plan.stderr.hasPrefix(".intops/templates.json: error: the templates cache is not valid"), "\(plan.stderr)")
+        #expect(plan.stderr == validate.stderr && plan.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.appendingPathComponent(".intops/sandbox.json").path), "no request was made")
+    }
+
     @Test func aReferenceToAFileThatIsNotEncryptedIsAnError() async throws {
         let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
         defer { try? FileManager.default.removeItem(at: project) }

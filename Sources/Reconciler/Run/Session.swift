@@ -172,9 +172,18 @@ public struct Session: Sendable {
             return failure
         }
 
-        // Templates: the cache, else one request to the API.
+        // Templates: the cache, else one request to the API. A cache that is there but damaged is an error, as it is
+        // for validate, never a silent request.
         let templateList: [IntegrationTemplate]
-        if let cached = try? ProjectValidation.loadTemplates(for: project, offline: true), case .cache = cached.1 {
+        let cached: ([IntegrationTemplate], TemplateOrigin)?
+        do throws(InvalidProject) {
+            cached = try ProjectValidation.loadTemplates(for: project, offline: true)
+        } catch where FileManager.default.fileExists(atPath: project.templatesCachePath) {
+            throw await released(RunFailure(diagnostics: error.diagnostics))
+        } catch {
+            cached = nil
+        }
+        if let cached, case .cache = cached.1 {
             templateList = cached.0
         } else {
             do {
