@@ -7,6 +7,7 @@ import Testing
 /// and executes them in order, with the CI's variables, on fresh clones of the project (SimulatedPipeline), the API
 /// served by the HTTP emulator, the state in a real backend, and intops installed from a release tarball of the
 /// debug build.
+extension SimulatedPipelines {
 @Suite(.serialized) struct CIRecipeTests {
     static let folder = TestSupport.examples.appendingPathComponent("ci")
 
@@ -452,4 +453,5 @@ final class RecipePipeline: @unchecked Sendable {
             deadline: .seconds(300))
         return RecipeRun(status: output.status, stdout: output.stdoutText, stderr: output.stderrText, home: home)
     }
+}
 }

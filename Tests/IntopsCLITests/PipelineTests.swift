@@ -128,6 +128,11 @@ final class SimulatedPipeline: @unchecked Sendable {
 }
 
 /// The pipeline path end to end (`make pipeline-test`): pull request, merge, next run, schedule — each a fresh clone.
+/// The suites that start a pipeline's worth of processes (emulators, moto, git, dozens of intops runs) take turns:
+/// on two cores, all of them at once starve the timing-sensitive tests that run beside them.
+@Suite(.serialized) enum SimulatedPipelines {}
+
+extension SimulatedPipelines {
 @Suite(.serialized) struct PipelineTests {
     @Test(arguments: PipelineBackend.allCases)
     func aPipelineRemembersWhatItDidBetweenJobs(_ backend: PipelineBackend) async throws {
@@ -200,4 +205,5 @@ final class SimulatedPipeline: @unchecked Sendable {
         #expect(after.status == 0, "\(after.stdout)\(after.stderr)")
         await pipeline.stop()
     }
+}
 }

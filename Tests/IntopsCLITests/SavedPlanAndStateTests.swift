@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 /// Saved plans carried between jobs, tampered with on the way; the state commands on a remote backend.
+extension SimulatedPipelines {
 @Suite(.serialized) struct SavedPlanAndStateTests {
     /// The key a project's saved plans are authenticated with, from its decrypted fingerprint key: what an
     /// attacker who holds the CI identity could compute.
@@ -178,4 +179,5 @@ import Testing
         #expect(acme.count == Set(acme).count, "no duplicate: \(acme)")
         await pipeline.stop()
     }
+}
 }
