@@ -166,7 +166,8 @@ public struct Session: Sendable {
             do throws(StateError) { return .success(try await store.load(organizations: organizations)) } catch { return .failure(error) }
         }
         func released(_ failure: RunFailure) async -> RunFailure {
-            stateLoad.cancel()
+            // Awaited, not cancelled: cancelling a task inside URLSession's data(for:) can deadlock
+            // swift-corelibs-foundation (the S3 read), and the read is short.
             _ = await stateLoad.value
             await store.unlock()
             return failure

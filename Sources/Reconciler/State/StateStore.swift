@@ -81,7 +81,9 @@ public actor StateStore {
                 while !Task.isCancelled {
                     do { try await Task.sleep(for: lease / 3) } catch { return }
                     guard let self else { return }
-                    await self.renew(lease: lease)
+                    // Its own task: unlock() cancels this loop, and a cancellation reaching a request inside
+                    // URLSession's data(for:) can deadlock swift-corelibs-foundation.
+                    await Task { await self.renew(lease: lease) }.value
                 }
             }
         }
