@@ -10,11 +10,12 @@ public enum Age {
     public static let armorBegin = "-----BEGIN AGE ENCRYPTED FILE-----"
 
     /// Encrypts to every recipient (a passphrase must be the only one), optionally armored.
-    public static func encrypt(_ plaintext: [UInt8], to recipients: [any AgeRecipient], armor: Bool = false) -> [UInt8] {
-        precondition(!recipients.isEmpty, "age needs at least one recipient")
+    public static func encrypt(_ plaintext: [UInt8], to recipients: [any AgeRecipient], armor: Bool = false) throws(AgeError) -> [UInt8] {
+        guard !recipients.isEmpty else { throw .header("age needs at least one recipient") }
         var fileKey = SecureRandom.bytes(16)
         defer { secureZero(&fileKey) }
-        let stanzas = recipients.map { $0.wrap(fileKey: fileKey) }
+        var stanzas: [Stanza] = []
+        for recipient in recipients { stanzas.append(try recipient.wrap(fileKey: fileKey)) }
         return assemble(plaintext, stanzas: stanzas, fileKey: fileKey, nonce: SecureRandom.bytes(16), armor: armor)
     }
 

@@ -8,7 +8,8 @@ public protocol AgeIdentity: Sendable {
 
 /// Something a file key can be wrapped to.
 public protocol AgeRecipient: Sendable {
-    func wrap(fileKey: [UInt8]) -> Stanza
+    /// Fails for a recipient no file key can be wrapped to (an X25519 public key of low order).
+    func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza
 }
 
 /// An X25519 identity, `AGE-SECRET-KEY-1…`. It prints as a redaction.
@@ -32,7 +33,13 @@ public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugS
         self = identity
     }
 
-    public static func generate() -> X25519Identity { try! X25519Identity(secretKey: SecureRandom.bytes(32)) }
+    /// Any 32 random bytes are an X25519 private key; only a failing libcrypto could refuse them.
+    public static func generate() -> X25519Identity {
+        guard let identity = try? X25519Identity(secretKey: SecureRandom.bytes(32)) else {
+            preconditionFailure("libcrypto could not derive an X25519 public key")
+        }
+        return identity
+    }
 
     /// The Bech32 form, for writing identity files only.
     public var encoded: String { Bech32.encode(hrp: "AGE-SECRET-KEY-", data: secret) }
@@ -77,15 +84,17 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
 
     public var description: String { Bech32.encode(hrp: "age", data: publicKey) }
 
-    public func wrap(fileKey: [UInt8]) -> Stanza {
+    public func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza {
         var ephemeral = SecureRandom.bytes(32)
         defer { secureZero(&ephemeral) }
-        return wrap(fileKey: fileKey, ephemeral: ephemeral)
+        return try wrap(fileKey: fileKey, ephemeral: ephemeral)
     }
 
-    func wrap(fileKey: [UInt8], ephemeral: [UInt8]) -> Stanza {
-        let share = try! X25519.publicKey(privateKey: ephemeral)
-        let shared = try! X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey)
+    func wrap(fileKey: [UInt8], ephemeral: [UInt8]) throws(AgeError) -> Stanza {
+        // A recipient comes from user input: a low-order point gives no shared secret, and libcrypto refuses it.
+        guard let share = try? X25519.publicKey(privateKey: ephemeral),
+            let shared = try? X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey)
+        else { throw .header("the recipient \(self) is not a usable X25519 public key") }
         let key = KDF.hkdfSHA256(key: shared, salt: share + publicKey, info: X25519Identity.info)
         let body = ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
         return Stanza(type: "X25519", arguments: [StrictBase64.encode(share, padded: false)], body: body)
@@ -110,9 +119,11 @@ public struct ScryptPassphrase: AgeIdentity, AgeRecipient, CustomStringConvertib
 
     static let label = Array("age-encryption.org/v1/scrypt".utf8)
 
-    public func wrap(fileKey: [UInt8]) -> Stanza {
+    public func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza {
         let salt = SecureRandom.bytes(16)
-        let key = KDF.scrypt(password: passphrase, salt: Self.label + salt, logN: logN)!
+        guard let key = KDF.scrypt(password: passphrase, salt: Self.label + salt, logN: logN) else {
+            throw .header("the scrypt work factor \(logN) is out of range")
+        }
         return Stanza(
             type: "scrypt", arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
             body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12)))

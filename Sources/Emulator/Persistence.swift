@@ -53,7 +53,7 @@ struct EmulatorStorage: Sendable {
     func save(_ snapshot: EmulatorSnapshot) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard let data = try? encoder.encode(snapshot.sealed(key: key)) else { return }
+        guard let file = try? snapshot.sealed(key: key), let data = try? encoder.encode(file) else { return }
         // Foundation's atomic write goes through a temporary file and a rename.
         try? data.write(to: url, options: .atomic)
     }
@@ -104,19 +104,19 @@ struct EmulatorSnapshot: Sendable {
         }
     }
 
-    func sealed(key: [UInt8]) -> File {
-        File(
-            version: 2,
-            integrations: integrations.map { stored in
-                let sealedSecrets = stored.secrets.mapValues { value -> String in
-                    let nonce = SecureRandom.bytes(12)
-                    // The id as additional data ties each sealed value to its integration.
-                    let sealed = try! AESGCM.seal(Data(value.utf8), key: key, nonce: nonce, additionalData: Array(stored.integrationId.utf8))
-                    return Data(nonce + sealed.ciphertext + sealed.tag).base64EncodedString()
-                }
-                return Record(integration: stored, sealedSecrets: sealedSecrets)
-            },
-            pending: pending, nextId: nextId, lastTimestamp: lastTimestamp)
+    func sealed(key: [UInt8]) throws(AESGCM.Failure) -> File {
+        var records: [Record] = []
+        for stored in integrations {
+            var sealedSecrets: [String: String] = [:]
+            for (name, value) in stored.secrets {
+                let nonce = SecureRandom.bytes(12)
+                // The id as additional data ties each sealed value to its integration.
+                let sealed = try AESGCM.seal(Data(value.utf8), key: key, nonce: nonce, additionalData: Array(stored.integrationId.utf8))
+                sealedSecrets[name] = Data(nonce + sealed.ciphertext + sealed.tag).base64EncodedString()
+            }
+            records.append(Record(integration: stored, sealedSecrets: sealedSecrets))
+        }
+        return File(version: 2, integrations: records, pending: pending, nextId: nextId, lastTimestamp: lastTimestamp)
     }
 }
 

@@ -174,9 +174,8 @@ extension SOPS {
         }
         var dataKey = SecureRandom.bytes(32)
         defer { secureZero(&dataKey) }
-        let ageKeys = recipients.map {
-            SOPSMetadata.AgeKey(recipient: $0.description, enc: String(decoding: Age.encrypt(dataKey, to: [$0], armor: true), as: UTF8.self))
-        }
+        var ageKeys: [SOPSMetadata.AgeKey] = []
+        for recipient in recipients { ageKeys.append(try wrappedDataKey(dataKey, for: recipient)) }
         var metadata = SOPSMetadata(
             groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])], usesKeyGroups: false, shamirThreshold: 0,
             lastModified: lastModifiedText(now), mac: "", rule: format == .binary ? .default : rule,
@@ -190,7 +189,7 @@ extension SOPS {
         var walker = TreeWalker(mode: .encrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
         var sealed: [SOPSValue] = []
         for document in documents { sealed.append(try walker.walk(document, path: [])) }
-        metadata.mac = ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
+        metadata.mac = try ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
         return write(sealed, format: format, metadata: metadata)
     }
 
@@ -204,12 +203,25 @@ extension SOPS {
         guard !metadata.usesKeyGroups else { throw .encryption("files with key_groups are not re-keyed by intops; use sops updatekeys") }
         var dataKey = try recoverDataKey(metadata, keyring: keyring)
         defer { secureZero(&dataKey) }
-        metadata.groups[0].age = recipients.map { recipient in
-            if let existing = metadata.groups[0].age.first(where: { $0.recipient == recipient.description }) { return existing }
-            return SOPSMetadata.AgeKey(
-                recipient: recipient.description, enc: String(decoding: Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self))
+        var ageKeys: [SOPSMetadata.AgeKey] = []
+        for recipient in recipients {
+            if let existing = metadata.groups[0].age.first(where: { $0.recipient == recipient.description }) {
+                ageKeys.append(existing)
+            } else {
+                ageKeys.append(try wrappedDataKey(dataKey, for: recipient))
+            }
         }
+        metadata.groups[0].age = ageKeys
         return write(documents, format: format, metadata: metadata)
+    }
+
+    /// The data key as an armored age file to one recipient, as sops stores it.
+    static func wrappedDataKey(_ dataKey: [UInt8], for recipient: X25519Recipient) throws(SOPSError) -> SOPSMetadata.AgeKey {
+        do {
+            return SOPSMetadata.AgeKey(recipient: recipient.description, enc: String(decoding: try Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self))
+        } catch {
+            throw .encryption("the data key cannot be encrypted to \(recipient): \(error)")
+        }
     }
 
     public static let version = "3.13.2"
@@ -316,7 +328,7 @@ struct TreeWalker {
                 guard selected else { return value }
                 let text = scalar.canonicalText
                 if text.isEmpty { return .scalar(.string("")) }
-                return .scalar(.string(ValueCipher.encrypt(text, type: scalar.typeName, key: key, aad: aad)))
+                return .scalar(.string(try ValueCipher.encrypt(text, type: scalar.typeName, key: key, aad: aad)))
             case .decrypt:
                 guard selected else {
                     if !macOnlyEncrypted { hasher.update(Array(scalar.canonicalText.utf8)) }
@@ -354,7 +366,7 @@ struct TreeWalker {
         let aad = path.joined(separator: ":") + ":"
         switch mode {
         case .encrypt:
-            return text.isEmpty ? entry : .comment(ValueCipher.encrypt(text, type: "comment", key: key, aad: aad))
+            return text.isEmpty ? entry : .comment(try ValueCipher.encrypt(text, type: "comment", key: key, aad: aad))
         case .decrypt:
             guard let parsed = ValueCipher.parse(text), let plain = ValueCipher.decrypt(parsed, key: key, aad: aad) else { return entry }
             return .comment(plain)

@@ -52,8 +52,13 @@ enum ValueCipher {
         return String(decoding: plain, as: UTF8.self)
     }
 
-    static func encrypt(_ plaintext: String, type: String, key: [UInt8], aad: String, iv: [UInt8] = SecureRandom.bytes(32)) -> String {
-        let sealed = try! AESGCM.seal(Array(plaintext.utf8), key: key, nonce: iv, additionalData: Array(aad.utf8))
+    static func encrypt(_ plaintext: String, type: String, key: [UInt8], aad: String, iv: [UInt8] = SecureRandom.bytes(32)) throws(SOPSError) -> String {
+        let sealed: AESGCM.Sealed
+        do {
+            sealed = try AESGCM.seal(Array(plaintext.utf8), key: key, nonce: iv, additionalData: Array(aad.utf8))
+        } catch {
+            throw .encryption("a value cannot be encrypted with its data key (\(key.count) bytes, 32 needed)")
+        }
         return "ENC[AES256_GCM,data:\(StrictBase64.encode(sealed.ciphertext, padded: true)),iv:\(StrictBase64.encode(iv, padded: true)),tag:\(StrictBase64.encode(sealed.tag, padded: true)),type:\(type)]"
     }
 }

@@ -21,7 +21,7 @@ import Testing
             let length = vector["plaintext_len"] as! Int
             let plaintext = vector["plaintext_rule"] is NSNull
                 ? hexBytes(vector["plaintext_hex"] as! String) : (0..<length).map { UInt8($0 % 251) }
-            let stanza = recipient.wrap(fileKey: fileKey, ephemeral: ephemeral)
+            let stanza = try recipient.wrap(fileKey: fileKey, ephemeral: ephemeral)
             #expect(stanza.body.hex == vector["stanza_body_hex"] as? String)
             let files = vector["files"] as! [String]
             let binary = Age.assemble(plaintext, stanzas: [stanza], fileKey: fileKey, nonce: nonce, armor: false)
@@ -68,14 +68,22 @@ import Testing
         let identity = X25519Identity.generate()
         let other = X25519Identity.generate()
         for armor in [false, true] {
-            let file = Age.encrypt(plaintext, to: [other.recipient, identity.recipient], armor: armor)
+            let file = try Age.encrypt(plaintext, to: [other.recipient, identity.recipient], armor: armor)
             #expect(try Age.decrypt(file, identities: [identity]) == plaintext)
             #expect(throws: AgeError.noMatch) { try Age.decrypt(file, identities: [X25519Identity.generate()]) }
         }
     }
 
+    /// A recipient is user input: one of low order (here the all-zero point) gives no shared secret, and encrypting
+    /// to it is an error, not a crash; so is a scrypt work factor out of range.
+    @Test func unusableRecipientsAreErrors() {
+        #expect(throws: AgeError.self) { try Age.encrypt([1, 2, 3], to: [X25519Recipient(publicKey: [UInt8](repeating: 0, count: 32))]) }
+        #expect(throws: AgeError.self) { try Age.encrypt([1, 2, 3], to: [ScryptPassphrase("pw", logN: 64)]) }
+        #expect(throws: AgeError.self) { try Age.encrypt([1, 2, 3], to: []) }
+    }
+
     @Test func passphraseRoundTrip() throws {
-        let file = Age.encrypt(Array("secret".utf8), to: [ScryptPassphrase("correct horse", logN: 10)], armor: true)
+        let file = try Age.encrypt(Array("secret".utf8), to: [ScryptPassphrase("correct horse", logN: 10)], armor: true)
         #expect(try Age.decrypt(file, identities: [ScryptPassphrase("correct horse")]) == Array("secret".utf8))
         #expect(throws: AgeError.noMatch) { try Age.decrypt(file, identities: [ScryptPassphrase("wrong")]) }
         let strict = ScryptPassphrase("correct horse", maximumLogN: 9)
@@ -85,7 +93,7 @@ import Testing
     @Test func tamperingIsDetected() throws {
         let identity = X25519Identity.generate()
         let plaintext = SecureRandom.bytes(70_000)
-        let file = Age.encrypt(plaintext, to: [identity.recipient])
+        let file = try Age.encrypt(plaintext, to: [identity.recipient])
         let payloadStart = file.count - 70_000 - 32 - 16
         var flippedPayload = file
         flippedPayload[file.count - 5] ^= 1
