@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layering: data flows top to bottom, and a module only imports modules listed above it.
 //   CYAML, CCrypto        system libraries (libyaml, OpenSSL libcrypto)
+//   ConcurrencyToolkit    the bounded fan-out, child processes and blocking calls off the cooperative pool
 //   YAML                  libyaml → nodes that know file:line:column; emitter
 //   CryptoPrimitives      digests, HMAC, AES-GCM, random bytes over libcrypto, shared by everything above
 //   Age, SOPS             encrypted secret files (know nothing of integrations)
@@ -10,12 +11,14 @@ import PackageDescription
 //   IntegrationsAPI       the Nymble Integrations API: models and client (knows nothing of manifests)
 //   Emulator              the API in memory (sandbox: URLs, tests, benchmarks)
 //   EmulatorHTTP          HTTP/1.1 on POSIX sockets serving the Emulator (integrations-emulator, tests, benchmarks)
-//   Reconciler            manifests, validation, state, planner, applier, renderers
-//   IntopsCLI             argument parsing and commands, a thin layer over Reconciler
+//   Reconciler            the engine: manifests and validation, secrets, live side, state, planning, applying,
+//                         drift, rendering, and the Engine facade that frontends call (knows no emulator)
+//   IntopsCLI             argument parsing and commands, a thin layer over the engine (imports nothing else)
+//   EmbeddedSandbox       composition: the emulator as the engine's sandbox: transport
 //   intops, integrations-emulator   executables
 let package = Package(
     name: "intops",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "intops", targets: ["intops"]),
         .executable(name: "integrations-emulator", targets: ["integrations-emulator"]),
@@ -28,6 +31,7 @@ let package = Package(
         .systemLibrary(
             name: "CCrypto", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .target(name: "ConcurrencyToolkit"),
         .target(name: "YAML", dependencies: ["CYAML"]),
         .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
         .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
@@ -36,14 +40,16 @@ let package = Package(
         .target(name: "IntegrationsAPI"),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
-        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "Emulator", "S3"]),
-        .target(name: "IntopsCLI", dependencies: ["Reconciler", "SOPS"]),
-        .executableTarget(name: "intops", dependencies: ["IntopsCLI"]),
+        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]),
+        .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
+        .target(name: "EmbeddedSandbox", dependencies: ["Reconciler", "Emulator", "IntegrationsAPI"]),
+        .executableTarget(name: "intops", dependencies: ["IntopsCLI", "EmbeddedSandbox"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
         .executableTarget(
-            name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler", "Emulator"],
+            name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler", "Emulator", "EmbeddedSandbox"],
             path: "Benchmarks/IntopsBench"),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
@@ -56,9 +62,9 @@ let package = Package(
             dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],
             exclude: ["SeedSession"]),
         .testTarget(
-            name: "ReconcilerTests", dependencies: ["Reconciler", "IntegrationsAPI", "Emulator", "YAML", "TestSupport", "CryptoPrimitives"],
+            name: "ReconcilerTests", dependencies: ["Reconciler", "EmbeddedSandbox", "IntegrationsAPI", "Emulator", "ConcurrencyToolkit", "YAML", "TestSupport", "CryptoPrimitives"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport", "CryptoPrimitives"],
+        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "EmbeddedSandbox", "Reconciler", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport", "CryptoPrimitives"],
             exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

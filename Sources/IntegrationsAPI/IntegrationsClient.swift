@@ -107,10 +107,8 @@ public final class IntegrationsClient: Sendable {
             kind: .create)
         let find: Recovery = { [self] () async throws(APIError) -> IntegrationCreated? in
             let existing = try await list(organization: organization)
-            guard let match = existing.first(where: {
-                $0.displayName == request.displayName && $0.provider == request.provider
-                    && $0.integrationType == request.integrationType
-            }) else { return nil }
+            let identity = LiveIdentity(request)
+            guard let match = existing.first(where: identity.matches) else { return nil }
             return IntegrationCreated(
                 integrationId: match.integrationId, organizationId: match.organizationId,
                 integrationType: match.integrationType, provider: match.provider, displayName: match.displayName,

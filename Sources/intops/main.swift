@@ -1,4 +1,5 @@
 import Foundation
+import EmbeddedSandbox
 import IntopsCLI
 
 #if canImport(Glibc)
@@ -24,5 +25,5 @@ for number in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
 let environment = ProcessInfo.processInfo.environment
 let status = await IntopsCommandLine.run(
     arguments: Array(CommandLine.arguments.dropFirst()), environment: environment,
-    workingDirectory: FileManager.default.currentDirectoryPath, console: .standard(environment: environment))
+    workingDirectory: FileManager.default.currentDirectoryPath, console: .standard(environment: environment), sandbox: EmbeddedSandbox())
 exit(status)

@@ -1,3 +1,4 @@
+import EmbeddedSandbox
 import Foundation
 import Testing
 
@@ -66,9 +67,9 @@ import Testing
             ["validate", "--format=github", "--no-color", "--chdir", "x"], commands: IntopsCommandLine.commands,
             global: IntopsCommandLine.globalOptions)
         #expect(parsed.command?.name == "validate")
-        #expect(parsed.value("format") == "github")
-        #expect(parsed.value("chdir") == "x")
-        #expect(parsed.flag("no-color"))
+        #expect(parsed.value(ValidateCommand.format) == "github")
+        #expect(parsed.value(GlobalOptions.chdir) == "x")
+        #expect(parsed.flag(GlobalOptions.noColor))
     }
 
     @Test func doubleDashEndsOptions() throws {
@@ -90,7 +91,7 @@ import Testing
         console.readLine = { answer }
         let status = await IntopsCommandLine.run(
             arguments: ["apply"], environment: ["SOPS_AGE_KEY_FILE": project.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"],
-            workingDirectory: project.path, console: console)
+            workingDirectory: project.path, console: console, sandbox: EmbeddedSandbox())
         return (status, output.stdout, output.stderr, project)
     }
 

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import Reconciler
 import TestSupport
 import Testing
 
@@ -55,7 +56,8 @@ extension SimulatedPipelines {
             ("an action edited", addedDelete, "fails its authentication", true),
             ("a truncated file", Array(original.prefix(original.count / 2)), "fails its authentication", true),
             ("another project's plan", Self.signed(Self.body(of: original), key: foreignKey), "fails its authentication", true),
-            ("an unknown format", Array(text.replacingOccurrences(of: "intops-plan 1\n", with: "intops-plan 99\n").utf8), "this intops reads format 1 only", true),
+            ("an unknown format", Array(text.replacingOccurrences(of: "intops-plan \(Plan.currentFormat)\n", with: "intops-plan 99\n").utf8),
+             "this intops reads format \(Plan.currentFormat) only", true),
             ("not a plan at all", Array("{\"formatVersion\": 1, \"actions\": []}\n".utf8), "is not a saved intops plan", true),
             ("an authentic plan with a step no plan makes", withDeleteSigned, "differently from a plan made now", false),
         ]

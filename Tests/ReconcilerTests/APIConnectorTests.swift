@@ -1,3 +1,4 @@
+import EmbeddedSandbox
 import Foundation
 import IntegrationsAPI
 import Testing
@@ -24,25 +25,25 @@ import Testing
 
     @Test func sandboxPersistsAcrossRunsWithoutTokens() async throws {
         let (project, root) = try project(url: "sandbox:.intops/sandbox.json")
-        let first = try APIConnector.client(for: project, tokens: [:])
+        let first = try APIConnector.client(for: project, tokens: [:], sandbox: EmbeddedSandbox())
         let created = try await first.create(organization: "acme", CreateIntegrationRequest(
             integrationType: .email, provider: "SendGrid", displayName: "Mail",
             configuration: ["FromAddress": "a@example.com"], secrets: ["ApiKey": "k"]))
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(".intops/sandbox.json").path))
         // A later run, this time with a token from the environment, sees the same organization.
-        let second = try APIConnector.client(for: project, tokens: ["acme": "from-env"])
+        let second = try APIConnector.client(for: project, tokens: ["acme": "from-env"], sandbox: EmbeddedSandbox())
         #expect(try await second.list(organization: "acme").map(\.integrationId) == [created.integration.integrationId])
     }
 
     @Test func remoteNeedsATokenPerOrganization() throws {
         let (project, _) = try project(url: "https://api.achievemomentum.com")
-        #expect(throws: APIConnectionError.self) { try APIConnector.client(for: project, tokens: [:]) }
-        do {
-            _ = try APIConnector.client(for: project, tokens: [:])
+        #expect(throws: APIConnectionError.self) { try APIConnector.client(for: project, tokens: [:], sandbox: EmbeddedSandbox()) }
+        do throws(APIConnectionError) {
+            _ = try APIConnector.client(for: project, tokens: [:], sandbox: EmbeddedSandbox())
         } catch {
             #expect(error.description.hasSuffix("organization acme has no API token; set its token: reference"))
         }
-        let client = try APIConnector.client(for: project, tokens: ["acme": "t"])
+        let client = try APIConnector.client(for: project, tokens: ["acme": "t"], sandbox: EmbeddedSandbox())
         #expect(client.transport is URLSessionTransport)
         #expect(client.policy.maxInFlight == project.api.parallelism)
     }

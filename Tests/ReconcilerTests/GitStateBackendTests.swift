@@ -1,3 +1,4 @@
+@testable import ConcurrencyToolkit
 import Foundation
 import Testing
 import TestSupport

@@ -3,14 +3,24 @@ import Reconciler
 
 /// `intops drift`.
 enum DriftCommand {
+    struct Options {
+        static let format = OptionSpec(
+            name: "format", kind: .value(placeholder: "FORMAT"), choices: DriftRenderer.Format.allCases.map(\.rawValue),
+            help: "text (default), json, markdown, github (annotations) or junit.")
+        static let specs = [format, SharedOptions.org]
+
+        var format: DriftRenderer.Format
+        var organizations: [String]
+
+        init(_ parsed: ParsedArguments) throws(UsageError) {
+            format = parsed.value(Self.format).flatMap(DriftRenderer.Format.init(rawValue:)) ?? .text
+            organizations = parsed.all(SharedOptions.org)
+        }
+    }
+
     static let spec = CommandSpec(
         name: "drift", summary: "Report what the live organizations hold that the manifests do not say.",
-        options: [
-            OptionSpec(
-                name: "format", kind: .value(placeholder: "FORMAT"), choices: DriftRenderer.Format.allCases.map(\.rawValue),
-                help: "text (default), json, markdown, github (annotations) or junit."),
-            OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable)."),
-        ],
+        options: Options.specs,
         discussion: """
             Refreshes every integration (a full refresh) and reports changed fields, integrations deleted out of
             band, unmanaged integrations, changed secrets, failing or never-run tests, secrets past rotation.maxAge
@@ -19,17 +29,15 @@ enum DriftCommand {
         run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
-        let console = invocation.console
-        var options = Reconciling.sessionOptions(invocation)
-        options.refresh = .full
-        guard let session = await Reconciling.open(invocation, options: options) else { return ExitCode.failure }
+        guard let options = invocation.options(Options.init) else { return ExitCode.usage }
         // INTOPS_NOW fixes the clock for reproducible reports (tests); it is never needed otherwise.
-        let now = invocation.environment["INTOPS_NOW"].flatMap { ISO8601DateFormatter().date(from: $0) } ?? Date()
-        let items = DriftDetector.detect(session: session, now: now)
-        let format = DriftRenderer.Format(rawValue: invocation.arguments.value("format") ?? "text") ?? .text
-        console.writeOutput(DriftRenderer.render(
-            items, format: format, organizations: session.organizations,
-            declared: session.desired.filter { !$0.isTombstone }.map(\.key)))
-        return items.isEmpty ? ExitCode.success : ExitCode.changes
+        let now = invocation.environment["INTOPS_NOW"].flatMap(Timestamp.date) ?? Date()
+        let engine = invocation.engine
+        guard let report = await invocation.run({ () async throws(EngineError) in
+            try await engine.drift(organizations: options.organizations, now: now, observer: invocation.observer)
+        }) else { return ExitCode.failure }
+        invocation.console.writeOutput(DriftRenderer.render(
+            report.items, format: options.format, organizations: report.organizations, declared: report.declared))
+        return report.items.isEmpty ? ExitCode.success : ExitCode.changes
     }
 }

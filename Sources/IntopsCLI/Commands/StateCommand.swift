@@ -4,17 +4,17 @@ import Reconciler
 /// `intops state list | show NAME | rm NAME | mv OLD NEW | pull | push FILE | unlock LOCK-ID | migrate`.
 enum StateCommand {
     static let subcommands = ["list", "show", "rm", "mv", "pull", "push", "unlock", "migrate"]
+    static let force = OptionSpec(
+        name: "force",
+        help: "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds; unlock: break a lock whose lease still runs.")
+    static let from = OptionSpec(
+        name: "from", kind: .value(placeholder: "PATH"), help: "migrate: the local state file to copy (default .intops/state.json; may hold {org}).")
     static let usage = "intops state list | show NAME | rm NAME | mv OLD NEW | pull | push FILE | unlock LOCK-ID | migrate [--from PATH]"
 
     static let spec = CommandSpec(
         name: "state", summary: "Inspect, edit, move or unlock the state.", arguments: "list|show|rm|mv|pull|push|unlock|migrate [ARG] [ARG]",
         positionalCount: 1...3,
-        options: [
-            OptionSpec(name: "org", kind: .repeated(placeholder: "ID"), help: "Only this organization (repeatable)."),
-            OptionSpec(name: "force", help: "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds; unlock: break a lock whose lease still runs."),
-            OptionSpec(name: "from", kind: .value(placeholder: "PATH"), help: "migrate: the local state file to copy (default .intops/state.json; may hold {org})."),
-            Reconciling.lockTimeout,
-        ],
+        options: [SharedOptions.org, force, from, SharedOptions.lockTimeout],
         discussion: """
             NAME is the manifest name, or ORG/NAME. rm forgets an integration without touching it (a later plan adopts
             it again if the manifests still declare it); mv follows a rename in the manifests. pull prints the state
@@ -29,43 +29,45 @@ enum StateCommand {
         let positionals = invocation.arguments.positionals
         let arity = ["list": 1, "show": 2, "rm": 2, "mv": 3, "pull": 1, "push": 2, "unlock": 2, "migrate": 1]
         guard let expected = arity[positionals[0]], positionals.count == expected else {
-            console.err(Style.red("error:", console.colorError) + " use \(usage)")
+            invocation.error("use \(usage)")
             return ExitCode.usage
         }
-        guard let project = Reconciling.loadProject(invocation) else { return ExitCode.failure }
-        var organizations = invocation.arguments.all("org").isEmpty ? project.organizations.map(\.id) : invocation.arguments.all("org")
+        guard let lockTimeout = invocation.options(SharedOptions.lockTimeoutValue) else { return ExitCode.usage }
+        let engine = invocation.engine
+        guard let project = await invocation.run({ () throws(EngineError) in try engine.loadProject() }) else { return ExitCode.failure }
+        let given = invocation.arguments.all(SharedOptions.org)
+        var organizations = given.isEmpty ? project.organizations.map(\.id) : given
         // A move to another organization writes that organization's state too.
         if positionals[0] == "mv", positionals.count == 3, let target = positionals[2].split(separator: "/").first, positionals[2].contains("/"),
             !organizations.contains(String(target)) {
             organizations.append(String(target))
         }
         if let unknown = organizations.first(where: { id in !project.organizations.contains { $0.id == id } }) {
-            console.err(Style.red("error:", console.colorError) + " --org \(unknown) is not an organization of intops.yaml")
-            return ExitCode.failure
+            return fail(invocation, "--org \(unknown) is not an organization of intops.yaml")
         }
         let store: StateStore
         do throws(StateError) {
             store = try await StateBackends.store(for: project, environment: invocation.environment)
         } catch {
-            return fail(console, error.description)
+            return fail(invocation, error.description)
         }
         let subcommand = positionals[0]
         guard ["rm", "mv", "push", "migrate"].contains(subcommand) else {
-            return await inspect(subcommand, positionals, store: store, organizations: organizations, force: invocation.arguments.flag("force"), console: console)
+            return await inspect(subcommand, positionals, store: store, organizations: organizations, invocation: invocation)
         }
-        guard let lock = Reconciling.lockRequest(invocation, operation: "state \(subcommand)") else { return ExitCode.usage }
+        let lock = engine.lockRequest("state \(subcommand)", timeout: lockTimeout, observer: invocation.observer)
         do throws(StateError) {
             try await store.lock(organizations: organizations, operation: lock.operation, timeout: lock.timeout, lease: lock.lease, waiting: lock.waiting)
         } catch {
-            return fail(console, error.description)
+            return fail(invocation, error.description)
         }
         let status = await edit(subcommand, positionals, invocation: invocation, project: project, store: store, organizations: organizations)
         await store.unlock()
         return status
     }
 
-    static func fail(_ console: Console, _ message: String) -> Int32 {
-        console.err(Style.red("error:", console.colorError) + " " + message)
+    static func fail(_ invocation: Invocation, _ message: String) -> Int32 {
+        invocation.error(message)
         return ExitCode.failure
     }
 
@@ -80,7 +82,9 @@ enum StateCommand {
     }
 
     /// The subcommands that only read.
-    static func inspect(_ subcommand: String, _ positionals: [String], store: StateStore, organizations: [String], force: Bool, console: Console) async -> Int32 {
+    static func inspect(_ subcommand: String, _ positionals: [String], store: StateStore, organizations: [String], invocation: Invocation) async -> Int32 {
+        let console = invocation.console
+        let force = invocation.arguments.flag(force)
         do throws(StateError) {
             switch subcommand {
             case "unlock":
@@ -89,7 +93,7 @@ enum StateCommand {
                 return ExitCode.success
             case "pull":
                 let state = try await store.load(organizations: organizations)
-                guard state.exists else { return fail(console, "there is no state at \(store.location(organizations)) yet") }
+                guard state.exists else { return fail(invocation, "there is no state at \(store.location(organizations)) yet") }
                 console.writeOutput(String(decoding: try await store.encoded(state), as: UTF8.self))
                 return ExitCode.success
             default: break
@@ -113,7 +117,7 @@ enum StateCommand {
             if let test = entry.lastTest { console.out("  last test: \(test.passed ? "passed" : "failed") at \(test.at)") }
             return ExitCode.success
         } catch {
-            return fail(console, error.description)
+            return fail(invocation, error.description)
         }
     }
 
@@ -122,7 +126,7 @@ enum StateCommand {
         _ subcommand: String, _ positionals: [String], invocation: Invocation, project: Project, store: StateStore, organizations: [String]
     ) async -> Int32 {
         let console = invocation.console
-        let force = invocation.arguments.flag("force")
+        let force = invocation.arguments.flag(force)
         do throws(StateError) {
             var state = try await store.load(organizations: organizations)
             switch subcommand {
@@ -136,7 +140,7 @@ enum StateCommand {
                 let old = entry.key
                 let target = positionals[2].split(separator: "/").map(String.init)
                 if target.count == 2 { entry.organization = target[0]; entry.name = target[1] } else { entry.name = positionals[2] }
-                guard state.entry(entry.key) == nil else { return fail(console, "the state already records \(entry.key)") }
+                guard state.entry(entry.key) == nil else { return fail(invocation, "the state already records \(entry.key)") }
                 state.remove(old)
                 state.set(entry)
                 try await store.save(&state, organizations: organizations)
@@ -144,15 +148,15 @@ enum StateCommand {
             case "push":
                 let path = ProjectPaths.resolve(positionals[1], from: invocation.workingDirectory)
                 guard let data = FileManager.default.contents(atPath: path) else {
-                    return fail(console, "cannot read \(positionals[1])")
+                    return fail(invocation, "cannot read \(positionals[1])")
                 }
                 var pushed = try store.decode(Array(data), named: positionals[1])
                 if state.exists && !force {
                     guard pushed.lineage == state.lineage else {
-                        return fail(console, "\(positionals[1]) has the lineage \(pushed.lineage), and the state at \(store.location(organizations)) has \(state.lineage): it is another project's state; add --force to replace it anyway")
+                        return fail(invocation, "\(positionals[1]) has the lineage \(pushed.lineage), and the state at \(store.location(organizations)) has \(state.lineage): it is another project's state; add --force to replace it anyway")
                     }
                     guard pushed.serial >= state.serial else {
-                        return fail(console, "\(positionals[1]) has the serial \(pushed.serial), older than the state's \(state.serial): it would undo later writes; add --force to replace it anyway")
+                        return fail(invocation, "\(positionals[1]) has the serial \(pushed.serial), older than the state's \(state.serial): it would undo later writes; add --force to replace it anyway")
                     }
                 }
                 // Only these organizations are replaced; an unsharded state keeps the others' entries as they are.
@@ -168,34 +172,34 @@ enum StateCommand {
             }
             return ExitCode.success
         } catch {
-            return fail(console, error.description)
+            return fail(invocation, error.description)
         }
     }
 
     /// Copies a local state file into the configured backend, keeping its lineage.
     static func migrate(invocation: Invocation, project: Project, into store: StateStore, current: IntopsState, organizations: [String]) async -> Int32 {
         let console = invocation.console
-        let from = invocation.arguments.value("from") ?? ".intops/state.json"
+        let from = invocation.arguments.value(from) ?? ".intops/state.json"
         let sourcePath = ProjectPaths.resolve(from, from: project.root)
         if case .local(let path) = project.state, path == sourcePath {
-            return fail(console, "the state is already the local file \(from); set state: to an s3 or git backend in intops.yaml first, then run intops state migrate")
+            return fail(invocation, "the state is already the local file \(from); set state: to an s3 or git backend in intops.yaml first, then run intops state migrate")
         }
         do throws(StateError) {
             let source = StateStore(path: sourcePath)
             var state = try await source.load(organizations: organizations)
-            guard state.exists else { return fail(console, "there is no state at \(from) to migrate; name it with --from PATH") }
-            if current.exists && !invocation.arguments.flag("force") {
-                return fail(console, "\(store.location(organizations)) already holds a state (lineage \(current.lineage), serial \(current.serial)); add --force to replace it with \(from)")
+            guard state.exists else { return fail(invocation, "there is no state at \(from) to migrate; name it with --from PATH") }
+            if current.exists && !invocation.arguments.flag(force) {
+                return fail(invocation, "\(store.location(organizations)) already holds a state (lineage \(current.lineage), serial \(current.serial)); add --force to replace it with \(from)")
             }
             if current.exists && current.lineage == state.lineage && state.serial < current.serial {
-                return fail(console, "\(from) has the serial \(state.serial), older than the backend's \(current.serial) of the same lineage: it would undo later writes; intops state push can replace it deliberately")
+                return fail(invocation, "\(from) has the serial \(state.serial), older than the backend's \(current.serial) of the same lineage: it would undo later writes; intops state push can replace it deliberately")
             }
             state.serial = max(state.serial, current.serial)
             try await store.save(&state, organizations: organizations, replacingLineage: true)
             console.out("copied \(state.integrations.count) integrations (lineage \(state.lineage)) from \(from) to \(store.location(organizations)); remove \(from) once the team uses the new backend")
             return ExitCode.success
         } catch {
-            return fail(console, error.description)
+            return fail(invocation, error.description)
         }
     }
 }

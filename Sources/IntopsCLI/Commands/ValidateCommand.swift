@@ -3,17 +3,16 @@ import Reconciler
 
 /// `intops validate`: every check that needs no change to the live organizations.
 enum ValidateCommand {
+    static let offline = OptionSpec(
+        name: "offline", help: "Never contact the API; templates come from .intops/templates.json or the sandbox catalog.")
+    static let format = OptionSpec(
+        name: "format", kind: .value(placeholder: "FORMAT"), choices: ["text", "github"],
+        help: "text (default), or github for workflow annotations.")
+
     static let spec = CommandSpec(
         name: "validate",
         summary: "Check intops.yaml and every manifest: syntax, fields, templates and secret references.",
-        options: [
-            OptionSpec(
-                name: "offline",
-                help: "Never contact the API; templates come from .intops/templates.json or the sandbox catalog."),
-            OptionSpec(
-                name: "format", kind: .value(placeholder: "FORMAT"), choices: ["text", "github"],
-                help: "text (default), or github for workflow annotations."),
-        ],
+        options: [offline, format],
         discussion: """
             Errors print one per line as FILE:LINE:COLUMN: error: what is wrong and what to do; the exit code is 1
             when there is any. Nothing is sent to the API.
@@ -22,7 +21,7 @@ enum ValidateCommand {
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
-        let format = DiagnosticPrinter.Format(rawValue: invocation.arguments.value("format") ?? "text") ?? .text
+        let format = DiagnosticPrinter.Format(rawValue: invocation.arguments.value(format) ?? "text") ?? .text
         let printer = DiagnosticPrinter(displayBase: invocation.workingDirectory, format: format)
         func report(_ diagnostics: [Diagnostic]) {
             for diagnostic in diagnostics {
@@ -38,9 +37,7 @@ enum ValidateCommand {
         let start = clock.now
         let report_: ValidationReport
         do {
-            report_ = try await ProjectValidation.run(
-                from: invocation.global.directory, offline: invocation.arguments.flag("offline"),
-                environment: invocation.environment)
+            report_ = try await invocation.engine.validate(offline: invocation.arguments.flag(offline))
         } catch {
             report(error.diagnostics)
             return ExitCode.failure

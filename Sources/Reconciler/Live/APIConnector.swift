@@ -1,4 +1,3 @@
-import Emulator
 import Foundation
 import IntegrationsAPI
 
@@ -8,11 +7,14 @@ public struct APIConnectionError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Builds the one ``IntegrationsClient`` of a run from the project's `api:` settings: URLSession for an https://
-/// (or loopback http://) URL, the in-process emulator for `sandbox:PATH`. Everything above this sees one client.
+/// (or loopback http://) URL, the composition's ``SandboxProvider`` for `sandbox:PATH`. Everything above this sees
+/// one client.
 public enum APIConnector {
     /// - Parameter tokens: each organization's resolved API token, by organization id. A `sandbox:` project
     ///   needs none: an organization without one gets a sandbox-only token.
-    public static func client(for project: Project, tokens: [String: String]) throws(APIConnectionError) -> IntegrationsClient {
+    public static func client(
+        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?
+    ) throws(APIConnectionError) -> IntegrationsClient {
         let settings = project.api
         let policy = ClientPolicy(
             maxInFlight: settings.parallelism, requestsPerSecond: settings.maxRequestsPerSecond > 0 ? settings.maxRequestsPerSecond : nil,
@@ -30,7 +32,7 @@ public enum APIConnector {
         }
         var credentials: [String: APICredential] = [:]
         for organization in project.organizations {
-            let token = resolved[organization.id]!
+            guard let token = resolved[organization.id] else { continue }
             credentials[organization.id] = organization.auth == .bearer ? .bearer(token) : .apiKey(token)
         }
 
@@ -44,15 +46,49 @@ public enum APIConnector {
                 throw APIConnectionError(description: "api.url \(error)")
             }
         case .sandbox(let path):
+            guard let sandbox else {
+                throw APIConnectionError(description: "api.url is a sandbox: URL, and this program has no embedded sandbox")
+            }
             do {
-                let emulator = try Emulator.open(
-                    url: URL(fileURLWithPath: path),
-                    credentials: project.organizations.map { EmulatorCredential(token: resolved[$0.id]!, organizationId: $0.id) })
-                transport = SandboxTransport(emulator: emulator)
+                transport = try sandbox.transport(
+                    path: path,
+                    credentials: project.organizations.map { SandboxCredential(token: resolved[$0.id] ?? "", organizationId: $0.id) })
             } catch {
                 throw APIConnectionError(description: "the sandbox \(error)")
             }
         }
         return IntegrationsClient(transport: transport, credentials: credentials, policy: policy)
+    }
+
+    /// Each organization's API token, resolved from its `token:` reference; a sandbox project needs none. The one
+    /// place tokens are read: every command that reaches the API comes through here.
+    public static func tokens(
+        for project: Project, organizations: [String], resolver: SecretResolver
+    ) -> (tokens: [String: String], problems: [Diagnostic]) {
+        guard !project.api.isSandbox else { return ([:], []) }
+        var tokens: [String: String] = [:]
+        var problems: [Diagnostic] = []
+        for organization in project.organizations where organizations.contains(organization.id) {
+            guard let reference = organization.token else {
+                problems.append(.error(organization.location, "organization \(organization.id) has no token; add token: ref+env://…"))
+                continue
+            }
+            do { tokens[organization.id] = try resolver.resolve(reference).exposedString() } catch { problems.append(error) }
+        }
+        return (tokens, problems)
+    }
+
+    /// The client for these organizations of the project, tokens resolved on the way.
+    public static func client(
+        for project: Project, organizations: [String], environment: [String: String], sandbox: (any SandboxProvider)?
+    ) throws(EngineError) -> IntegrationsClient {
+        let resolver = SecretResolver(root: project.root, environment: environment)
+        let (tokens, problems) = Self.tokens(for: project, organizations: organizations, resolver: resolver)
+        guard problems.isEmpty else { throw .invalid(problems) }
+        do throws(APIConnectionError) {
+            return try client(for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox)
+        } catch {
+            throw .connection(error)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Age
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import SOPS
@@ -9,8 +10,50 @@ public struct SecretFileError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// The age identities found as sops finds them (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt).
+public struct SecretIdentities: Sendable {
+    let keyring: SOPSKeyring
+    /// Problems with identity files that did not stop the search (loose permissions, unreadable lines).
+    public var warnings: [String] { keyring.warnings }
+}
+
+/// Which values `secrets encrypt` encrypts: at most one of the four sops rules, else sops's default.
+public struct EncryptionRule: Sendable, Equatable {
+    public var encryptedRegex: String?
+    public var unencryptedRegex: String?
+    public var encryptedSuffix: String?
+    public var unencryptedSuffix: String?
+
+    public init(encryptedRegex: String? = nil, unencryptedRegex: String? = nil, encryptedSuffix: String? = nil, unencryptedSuffix: String? = nil) {
+        self.encryptedRegex = encryptedRegex
+        self.unencryptedRegex = unencryptedRegex
+        self.encryptedSuffix = encryptedSuffix
+        self.unencryptedSuffix = unencryptedSuffix
+    }
+
+    func selection() throws(SecretFileError) -> SelectionRule {
+        let given: [SelectionRule] = [
+            encryptedRegex.map { .encryptedRegex($0) }, unencryptedRegex.map { .unencryptedRegex($0) },
+            encryptedSuffix.map { .encryptedSuffix($0) }, unencryptedSuffix.map { .unencryptedSuffix($0) },
+        ].compactMap { $0 }
+        guard given.count <= 1 else {
+            throw SecretFileError("give at most one of --encrypted-regex, --unencrypted-regex, --encrypted-suffix, --unencrypted-suffix")
+        }
+        return given.first ?? .default
+    }
+}
+
 /// `intops secrets …`: SOPS files encrypted to age, read and written natively, behaving like `sops -e/-d`.
 public enum SecretFiles {
+    /// The identities in the environment, or why there are none.
+    public static func identities(environment: [String: String]) throws(SecretFileError) -> SecretIdentities {
+        do {
+            return SecretIdentities(keyring: try SOPSKeyring.fromEnvironment(environment))
+        } catch {
+            throw SecretFileError("the age identity \(error)")
+        }
+    }
+
     /// A new age identity, as `age-keygen` writes it, to `path` with mode 0600 (never over an existing file).
     public static func keygen(to path: String?, now: Date = Date()) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
         let identity = X25519Identity.generate()
@@ -59,9 +102,10 @@ public enum SecretFiles {
     }
 
     public static func encrypt(
-        file path: String, recipients: [X25519Recipient], rule: SelectionRule = .default, macOnlyEncrypted: Bool = false
+        file path: String, recipients: [X25519Recipient], rule: EncryptionRule = EncryptionRule(), macOnlyEncrypted: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
         let format = SOPS.Format(path: path)
+        let rule = try rule.selection()
         do {
             let documents = try SOPS.parsePlaintext(try read(path), format: format, file: path)
             return try SOPS.encrypt(documents, format: format, recipients: recipients, rule: rule, macOnlyEncrypted: macOnlyEncrypted)
@@ -74,7 +118,8 @@ public enum SecretFiles {
         }
     }
 
-    public static func decrypt(file path: String, keyring: SOPSKeyring, ignoreMAC: Bool = false) throws(SecretFileError) -> [UInt8] {
+    public static func decrypt(file path: String, identities: SecretIdentities, ignoreMAC: Bool = false) throws(SecretFileError) -> [UInt8] {
+        let keyring = identities.keyring
         let bytes = try read(path)
         do {
             return SOPS.render(try SOPS.decrypt(bytes, format: SOPS.Format(path: path), file: path, keyring: keyring, ignoreMAC: ignoreMAC))
@@ -83,7 +128,8 @@ public enum SecretFiles {
         }
     }
 
-    public static func updateKeys(file path: String, keyring: SOPSKeyring, recipients: [X25519Recipient]) throws(SecretFileError) {
+    public static func updateKeys(file path: String, identities: SecretIdentities, recipients: [X25519Recipient]) throws(SecretFileError) {
+        let keyring = identities.keyring
         let bytes = try read(path)
         do {
             let updated = try SOPS.updateKeys(bytes, format: SOPS.Format(path: path), file: path, keyring: keyring, recipients: recipients)
@@ -99,6 +145,31 @@ public enum SecretFiles {
     /// and rules when it changed, and removes the plaintext on every way out.
     /// - Returns: whether the file changed.
     public static func edit(
+        file path: String, identities: SecretIdentities, editor: String, environment: [String: String]
+    ) async throws(SecretFileError) -> Bool {
+        // The editor holds the terminal for as long as the person edits: a thread of its own, off the pool.
+        try await offPool { () throws(SecretFileError) -> Bool in
+            try edit(file: path, keyring: identities.keyring, editor: editor) { editor, path in
+                try runEditor(editor, path, environment: environment)
+            }
+        }
+    }
+
+    /// Runs the editor with the terminal, as sops does, through the shell so that `EDITOR="code --wait"` works.
+    static func runEditor(_ editor: String, _ path: String, environment: [String: String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "\(editor) \"$1\"", "intops-edit", path]
+        process.environment = environment
+        process.standardInput = FileHandle.standardInput
+        process.standardOutput = FileHandle.standardOutput
+        process.standardError = FileHandle.standardError
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    static func edit(
         file path: String, keyring: SOPSKeyring, editor: String, run: (String, String) throws -> Int32
     ) throws(SecretFileError) -> Bool {
         let bytes = try read(path)

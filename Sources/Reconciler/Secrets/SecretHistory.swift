@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import SOPS
@@ -15,20 +16,20 @@ public struct SecretHistory: Sendable {
 
     /// The commit the project is at, when every file in `paths` is committed as it is (else nil: the applied
     /// values could not be found again in git).
-    public func cleanRevision(of paths: [String]) -> String? {
-        guard let head = git(["rev-parse", "HEAD"]).map({ String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }),
+    public func cleanRevision(of paths: [String]) async -> String? {
+        guard let head = await git(["rev-parse", "HEAD"]).map({ String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }),
             !head.isEmpty
         else { return nil }
         let relative = paths.map { ProjectPaths.display($0, relativeTo: root) }
-        guard let status = git(["status", "--porcelain", "--"] + relative), status.isEmpty else { return nil }
+        guard let status = await git(["status", "--porcelain", "--"] + relative), status.isEmpty else { return nil }
         return head
     }
 
     /// The value a reference had at `revision`; nil when it is not a SOPS reference or cannot be read there.
-    public func value(of reference: SecretReference, at revision: String) -> SecretValue? {
-        guard case .sops(let file, let pointer) = reference.source,
-            let relative = Optional(ProjectPaths.display(file, relativeTo: root)),
-            let bytes = git(["show", "\(revision):\(relative)"]),
+    public func value(of reference: SecretReference, at revision: String) async -> SecretValue? {
+        guard case .sops(let file, let pointer) = reference.source else { return nil }
+        let relative = ProjectPaths.display(file, relativeTo: root)
+        guard let bytes = await git(["show", "\(revision):\(relative)"]),
             let keyring = try? SOPSKeyring.fromEnvironment(environment),
             let decrypted = try? SOPS.decrypt(Array(bytes), format: SOPS.Format(path: file), file: file, keyring: keyring),
             case .scalar(let scalar)? = decrypted.documents.first?.lookup(pointer)
@@ -36,16 +37,9 @@ public struct SecretHistory: Sendable {
         return SecretValue(scalar.plainText)
     }
 
-    private func git(_ arguments: [String]) -> Data? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", root] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return process.terminationStatus == 0 ? data : nil
+    /// Runs git through ``ChildProcess``, never blocking a thread of the cooperative pool.
+    private func git(_ arguments: [String]) async -> [UInt8]? {
+        let result = await ChildProcess.run(arguments: ["git", "-C", root] + arguments, environment: environment)
+        return result.succeeded ? result.stdout : nil
     }
 }

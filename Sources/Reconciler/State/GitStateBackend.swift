@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import ConcurrencyToolkit
 import Foundation
 
 #if canImport(Glibc)

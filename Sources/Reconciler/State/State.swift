@@ -48,6 +48,7 @@ public struct IntopsState: Codable, Sendable, Equatable {
         public var lastTest: TestRecord?
 
         public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
+        public var identity: LiveIdentity { LiveIdentity(type: type, provider: provider, displayName: displayName) }
     }
 
     /// A create about to be sent: recorded (and on disk) before the request, cleared once the integration is
@@ -60,6 +61,7 @@ public struct IntopsState: Codable, Sendable, Equatable {
         public var type: IntegrationType
 
         public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
+        public var identity: LiveIdentity { LiveIdentity(type: type, provider: provider, displayName: displayName) }
     }
 
     public var version: Int

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 
 /// The store for a project's `state:` setting.

@@ -1,4 +1,3 @@
-import Emulator
 import Foundation
 import IntegrationsAPI
 import YAML
@@ -40,11 +39,11 @@ public enum ProjectValidation {
     ///   - environment: where `ref+env://` references are looked up.
     /// - Throws: ``InvalidProject`` with every problem found, warnings included.
     public static func run(
-        from directory: String, offline: Bool, environment: [String: String]
+        from directory: String, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ValidationReport {
         var loaded = try await ProjectLoader.load(from: directory)
         let project = loaded.project
-        let (templates, origin) = try await templates(for: project, offline: offline, environment: environment)
+        let (templates, origin) = try await templates(for: project, offline: offline, environment: environment, sandbox: sandbox)
 
         var diagnostics = loaded.warnings
         let validator = TemplateValidator(templates: templates)
@@ -76,34 +75,35 @@ public enum ProjectValidation {
 
     /// Templates from, in order: the cache file, the sandbox catalog, the API, in one request.
     public static func templates(
-        for project: Project, offline: Bool, environment: [String: String]
+        for project: Project, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         do {
-            return try loadTemplates(for: project, offline: true)
+            return try loadTemplates(for: project, offline: true, sandbox: sandbox)
         } catch where offline || FileManager.default.fileExists(atPath: project.templatesCachePath) {
             throw error
         } catch {
-            return try await fetchTemplates(for: project, environment: environment)
+            return try await fetchTemplates(for: project, environment: environment, sandbox: sandbox)
         }
     }
 
-    static func fetchTemplates(for project: Project, environment: [String: String]) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
+    static func fetchTemplates(
+        for project: Project, environment: [String: String], sandbox: (any SandboxProvider)?
+    ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         guard let organization = project.organizations.first else {
             throw InvalidProject([Diagnostic(path: project.file, "intops.yaml declares no organization to read the templates as")])
         }
         let advice = "or run intops templates --refresh once with network access, for validate --offline"
-        guard let reference = organization.token else {
+        guard organization.token != nil else {
             throw InvalidProject([.error(organization.location, "organization \(organization.id) has no token, and validate needs one to read the templates from the API; add token: ref+env://…, \(advice)")])
         }
-        let resolver = SecretResolver(root: project.root, environment: environment)
-        let token: String
-        do {
-            token = try resolver.resolve(reference).exposedString()
+        let client: IntegrationsClient
+        do throws(EngineError) {
+            client = try APIConnector.client(for: project, organizations: [organization.id], environment: environment, sandbox: sandbox)
         } catch {
-            throw InvalidProject([error])
+            if case .invalid(let problems) = error { throw InvalidProject(problems) }
+            throw InvalidProject([Diagnostic(path: project.file, "\(error)")])
         }
         do {
-            let client = try APIConnector.client(for: project.limited(to: [organization.id]), tokens: [organization.id: token])
             return (try await client.templates(organization: organization.id), .api(organization: organization.id))
         } catch {
             throw InvalidProject([Diagnostic(path: project.file, "cannot read the integration templates from the API: \(error); check api.url and the token, \(advice)")])
@@ -112,7 +112,7 @@ public enum ProjectValidation {
 
     /// Templates from the cache file or the sandbox catalog, without any request.
     public static func loadTemplates(
-        for project: Project, offline: Bool
+        for project: Project, offline: Bool, sandbox: (any SandboxProvider)?
     ) throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         let cache = project.templatesCachePath
         let shown = ProjectPaths.display(cache, relativeTo: project.root)
@@ -126,7 +126,7 @@ public enum ProjectValidation {
                     "the templates cache is not valid (\(Self.describe(error))); delete it or run intops templates --refresh")])
             }
         }
-        if project.api.isSandbox { return (TemplateCatalog.standard, .sandboxCatalog) }
+        if project.api.isSandbox, let sandbox { return (sandbox.templates, .sandboxCatalog) }
         let advice = offline
             ? "validate --offline needs it; run intops templates --refresh once with network access"
             : "fetching templates from the API comes with intops templates --refresh; until then place a cache there"

@@ -1,3 +1,4 @@
+import EmbeddedSandbox
 import Foundation
 import IntopsCLI
 import TestSupport
@@ -38,7 +39,7 @@ enum TestSupport {
         let output = CapturedOutput()
         let status = await IntopsCommandLine.run(
             arguments: arguments, environment: environment, workingDirectory: directory.path,
-            console: output.console(color: color))
+            console: output.console(color: color), sandbox: EmbeddedSandbox())
         return RunResult(status: status, stdout: output.stdout, stderr: output.stderr)
     }
 

@@ -36,14 +36,14 @@ public enum PlanRenderer {
         }
     }
 
-    static func value(_ text: String?, field: String = "") -> String {
+    static func value(_ text: String?, field: ChangeField? = nil) -> String {
         guard let text else { return "(none)" }
-        if text.hasPrefix("(") || field == "enabled" { return text }
+        if text.hasPrefix("(") || field == .enabled { return text }
         return "\"\(text)\""
     }
 
     static func changeLine(_ change: PlannedChange) -> (symbol: String, text: String) {
-        if change.field == "test" { return (" ", "then: \(change.new ?? "")") }
+        if change.field == .test { return (" ", "then: \(change.new ?? "")") }
         if change.sensitive {
             let shown = change.old == nil ? "(sensitive)" : "\(change.old!) → \(change.new ?? "(sensitive)")"
             return (change.old == nil ? "+" : "~", "\(change.field) = \(shown)")
@@ -121,8 +121,8 @@ public enum PlanRenderer {
             actions: plan.actions.map {
                 Document.Action(
                     organization: $0.organization, name: $0.name, action: $0.action.rawValue, integrationId: $0.integrationId,
-                    type: $0.type?.name, provider: $0.provider, displayName: $0.displayName, reason: $0.reason,
-                    changes: $0.changes, notes: $0.notes)
+                    type: $0.type?.name, provider: $0.provider, displayName: $0.displayName, reason: $0.reason?.description,
+                    changes: $0.changes, notes: $0.notes.map(\.description))
             },
             summary: plan.summary, errors: plan.errors, warnings: plan.warnings)
         let encoder = JSONEncoder()

@@ -11,7 +11,7 @@ import Foundation
 /// The header is read first, so a plan of an unknown format is refused before anything else; the MAC is checked
 /// before the JSON is parsed, so an edited, truncated or foreign plan is refused before anything in it is used.
 public enum SavedPlan {
-    public static let formatVersion = 1
+    public static let formatVersion = Plan.currentFormat
     static let header = "intops-plan "
     static let macPrefix = "hmac-sha256 "
     /// The label of the key derivation: the plan key and the fingerprints are both keyed by the fingerprint key,
@@ -36,24 +36,24 @@ public enum SavedPlan {
 
     // MARK: - Writing
 
-    public static func guards(for plan: Plan, session: Session, options: PlanOptions) -> PlanGuards {
-        guards(for: plan, session: session, options: options, refresh: session.refresh)
+    public static func guards(for plan: Plan, inputs: PlanningInputs, options: PlanOptions) -> PlanGuards {
+        guards(for: plan, inputs: inputs, options: options, refresh: inputs.refresh)
     }
 
-    static func guards(for plan: Plan, session: Session, options: PlanOptions, refresh: RefreshMode) -> PlanGuards {
+    static func guards(for plan: Plan, inputs: PlanningInputs, options: PlanOptions, refresh: RefreshMode) -> PlanGuards {
         var live: [String: String] = [:]
         for action in plan.actions {
-            let current = action.integrationId.flatMap { session.live.integration(action.organization, id: $0) }
+            let current = action.integrationId.flatMap { inputs.live.integration(action.organization, id: $0) }
             live[action.key.description] = LiveSnapshot.digest(current)
         }
         var fingerprints: [String: [String: String]] = [:]
-        for desired in session.desired where !desired.fingerprints.isEmpty {
+        for desired in inputs.desired where !desired.fingerprints.isEmpty {
             fingerprints[desired.key.description] = desired.fingerprints
         }
         return PlanGuards(
-            manifestsDigest: manifestsDigest(session.loaded), stateLineage: session.state.exists ? session.state.lineage : nil,
-            stateSerial: session.state.exists ? session.state.serial : 0, stateVersions: session.stateVersions, live: live,
-            fingerprints: fingerprints, organizations: session.organizations, targets: options.targets.sorted(), prune: options.prune,
+            manifestsDigest: manifestsDigest(inputs.loaded), stateLineage: inputs.state.exists ? inputs.state.lineage : nil,
+            stateSerial: inputs.state.exists ? inputs.state.serial : 0, stateVersions: inputs.stateVersions, live: live,
+            fingerprints: fingerprints, organizations: inputs.organizations, targets: options.targets.sorted(), prune: options.prune,
             allowReplace: options.allowReplace, force: options.force, refresh: refresh.rawValue)
     }
 
@@ -159,24 +159,24 @@ public enum SavedPlan {
     ///
     /// What the plan was allowed to do past the defaults must be allowed again where it is applied: `granted` holds
     /// the apply command line's `--force` and `--allow-replace`, so that a plan file alone never lifts a safety limit.
-    public static func verify(_ saved: Plan, session: Session, name: String, granted: PlanOptions) throws(Refusal) -> Plan {
+    public static func verify(_ saved: Plan, inputs: PlanningInputs, name: String, granted: PlanOptions) throws(Refusal) -> Plan {
         guard let guards = saved.guards else { throw Refusal(kind: .notAPlan, description: "\(name) holds no plan guards") }
         let again = "run intops plan again"
         for (needed, flag, given) in [(guards.force, "--force", granted.force), (guards.allowReplace, "--allow-replace", granted.allowReplace)] where needed && !given {
             throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made with \(flag); apply it with \(flag) too, to show that this is meant")
         }
-        guard guards.refresh == session.refresh.rawValue else {
+        guard guards.refresh == inputs.refresh.rawValue else {
             throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made with --refresh \(guards.refresh); apply it with --refresh \(guards.refresh)")
         }
         func stale(_ why: String) -> Refusal { Refusal(kind: .stale, description: "the saved plan \(name) is stale: \(why); \(again)") }
-        if let outside = saved.actions.first(where: { !session.organizations.contains($0.organization) }) {
+        if let outside = saved.actions.first(where: { !inputs.organizations.contains($0.organization) }) {
             throw Refusal(kind: .notAllowed, description: "the saved plan \(name) changes \(outside.key), and \(outside.organization) is not an organization of this run; \(again)")
         }
-        if Set(guards.organizations) != Set(session.organizations) {
-            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made for the organizations \(guards.organizations.sorted().joined(separator: ", ")), and this run has \(session.organizations.sorted().joined(separator: ", ")); apply it with the same --org options")
+        if Set(guards.organizations) != Set(inputs.organizations) {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made for the organizations \(guards.organizations.sorted().joined(separator: ", ")), and this run has \(inputs.organizations.sorted().joined(separator: ", ")); apply it with the same --org options")
         }
-        let options = options(of: guards, safety: session.project.safety)
-        let current = Self.guards(for: saved, session: session, options: options, refresh: session.refresh)
+        let options = options(of: guards, safety: inputs.project.safety)
+        let current = Self.guards(for: saved, inputs: inputs, options: options, refresh: inputs.refresh)
         if guards.manifestsDigest != current.manifestsDigest { throw stale("the manifests or intops.yaml changed since the plan was made") }
         switch (guards.stateLineage, current.stateLineage) {
         case (nil, nil): break
@@ -197,7 +197,7 @@ public enum SavedPlan {
                 throw stale("the secret \(secret) of \(key) changed since the plan was made")
             }
         }
-        let now = session.plan(options)
+        let now = inputs.plan(options)
         if let error = now.errors.first { throw Refusal(kind: .notAllowed, description: "the saved plan \(name) cannot be applied: \(error)") }
         // The plan made now is what runs, and the saved one must be exactly it: the same actions, steps, order and
         // dependencies (a duplicated or reordered action is refused as surely as an added one).

@@ -70,24 +70,20 @@ public enum Planner {
             let organizationLive = live.organizations[key.organization] ?? []
             var matched: LiveIntegration?
             var adopted = false
-            var reason: String?
+            var reason: PlanReason?
             if let entry = state.entry(key) {
                 matched = organizationLive.first { $0.id == entry.integrationId }
-                if matched == nil { reason = "deleted out of band: \(entry.integrationId) is gone; it will be created again" }
+                if matched == nil { reason = .deletedOutOfBand(integrationId: entry.integrationId) }
             } else {
                 // A create an interrupted apply sent for this entry is found by the name it was sent with, even if
                 // the manifest renamed the entry since.
-                let pendingName = state.pendingCreates?.first { $0.key == key }?.displayName
-                let byPending = pendingName.map { name in
-                    organizationLive.filter {
-                        !claimed.contains($0.id) && $0.summary.integrationType == desired.type
-                            && $0.summary.provider == desired.provider && $0.summary.displayName == name
-                    }
-                } ?? []
-                let candidates = byPending.count == 1 ? byPending : organizationLive.filter {
-                    !claimed.contains($0.id) && $0.summary.integrationType == desired.type
-                        && $0.summary.provider == desired.provider && $0.summary.displayName == desired.displayName
+                func unclaimed(_ identity: LiveIdentity?) -> [LiveIntegration] {
+                    guard let identity else { return [] }
+                    return organizationLive.filter { !claimed.contains($0.id) && identity.matches($0.summary) }
                 }
+                let pending = state.pendingCreates?.first { $0.key == key }
+                let byPending = unclaimed(pending.flatMap { desired.identity?.named($0.displayName) })
+                let candidates = byPending.count == 1 ? byPending : unclaimed(desired.identity)
                 if candidates.count > 1 {
                     errors.append("\(key): \(candidates.count) live integrations match for adoption (\(candidates.map(describe).joined(separator: ", "))); delete the duplicates or record one with intops state")
                     return
@@ -105,24 +101,24 @@ public enum Planner {
             planExisting(desired, current: current, adopted: adopted)
         }
 
-        mutating func planCreate(_ desired: DesiredIntegration, reason: String?) {
+        mutating func planCreate(_ desired: DesiredIntegration, reason: PlanReason?) {
             let template = template(desired)
             var changes: [PlannedChange] = []
-            if let displayName = desired.displayName { changes.append(PlannedChange(field: "displayName", new: displayName)) }
-            changes.append(PlannedChange(field: "enabled", new: String(desired.enabled)))
+            if let displayName = desired.displayName { changes.append(PlannedChange(field: .displayName, new: displayName)) }
+            changes.append(PlannedChange(field: .enabled, new: String(desired.enabled)))
             for key in desired.configuration.keys.sorted() {
-                changes.append(PlannedChange(field: "configuration.\(key)", new: desired.configuration[key]))
+                changes.append(PlannedChange(field: .configuration(key), new: desired.configuration[key]))
             }
             for key in desired.secrets.keys.sorted() {
-                changes.append(PlannedChange(field: "secrets.\(key)", sensitive: true))
+                changes.append(PlannedChange(field: .secret(key), sensitive: true))
             }
             var steps: [PlannedStep] = [.create(temporaryName: nil)]
-            var notes: [String] = []
+            var notes: [PlanNote] = []
             if template?.requiresOAuth == true {
-                notes.append("authorization needed: run intops connect \(desired.key.name)")
+                notes.append(.authorizationNeeded(name: desired.key.name))
             } else if desired.manifest.test != .never {
                 steps.append(.test)
-                changes.append(PlannedChange(field: "test", new: "connection test after create"))
+                changes.append(PlannedChange(field: .test, new: "connection test after create"))
             }
             append(desired, action: .create, integrationId: nil, changes: changes, reason: reason, notes: notes, steps: steps)
         }
@@ -133,18 +129,19 @@ public enum Planner {
             let template = template(desired)
             let isOAuth = template?.requiresOAuth == true
             if summary.integrationType != desired.type || summary.provider != desired.provider {
-                planReplace(desired, current: current, why: "type/provider changes from \(summary.integrationType.name)/\(summary.provider) to \(desired.type?.name ?? "?")/\(desired.provider ?? "?")")
+                planReplace(desired, current: current, why: .typeOrProviderChanges(
+                    from: "\(summary.integrationType.name)/\(summary.provider)", to: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
                 return
             }
 
             var changes: [PlannedChange] = []
             var update = (displayName: String?.none, enabled: Bool?.none, configuration: [String: String]())
             if let displayName = desired.displayName, displayName != summary.displayName {
-                changes.append(PlannedChange(field: "displayName", old: summary.displayName, new: displayName))
+                changes.append(PlannedChange(field: .displayName, old: summary.displayName, new: displayName))
                 update.displayName = displayName
             }
             if desired.enabled != summary.isEnabled {
-                changes.append(PlannedChange(field: "enabled", old: String(summary.isEnabled), new: String(desired.enabled)))
+                changes.append(PlannedChange(field: .enabled, old: String(summary.isEnabled), new: String(desired.enabled)))
                 update.enabled = desired.enabled
             }
             let wanted = effectiveConfiguration(desired)
@@ -154,14 +151,14 @@ public enum Planner {
                 let want = wanted[field]
                 let had = have[field]
                 if let want, want != had {
-                    changes.append(PlannedChange(field: "configuration.\(field)", old: had, new: want))
+                    changes.append(PlannedChange(field: .configuration(field), old: had, new: want))
                     update.configuration[field] = want
                 } else if want == nil, had != nil {
                     unremovable.append(field)
                 }
             }
             if !unremovable.isEmpty {
-                planReplace(desired, current: current, why: "configuration \(unremovable.joined(separator: ", ")) cannot be removed in place (no default in the template)")
+                planReplace(desired, current: current, why: .configurationCannotBeRemoved(keys: unremovable))
                 return
             }
 
@@ -173,12 +170,12 @@ public enum Planner {
                 guard let recorded = entry?.secrets[secretKey]?.fingerprint else {
                     rotate.append(secretKey)
                     unknown = true
-                    changes.append(PlannedChange(field: "secrets.\(secretKey)", old: "(unknown)", new: "(sensitive)", sensitive: true))
+                    changes.append(PlannedChange(field: .secret(secretKey), old: "(unknown)", new: "(sensitive)", sensitive: true))
                     continue
                 }
                 if recorded != desired.fingerprints[secretKey] {
                     rotate.append(secretKey)
-                    changes.append(PlannedChange(field: "secrets.\(secretKey)", old: "(sensitive)", new: "(sensitive, changed)", sensitive: true))
+                    changes.append(PlannedChange(field: .secret(secretKey), old: "(sensitive)", new: "(sensitive, changed)", sensitive: true))
                 }
             }
 
@@ -191,30 +188,29 @@ public enum Planner {
             let testable = desired.manifest.test != .never && (!isOAuth || authorized)
             if !rotate.isEmpty {
                 steps.append(.rotate(keys: rotate))
-                if testable { changes.append(PlannedChange(field: "test", new: "connection test with the rotation")) }
+                if testable { changes.append(PlannedChange(field: .test, new: "connection test with the rotation")) }
             } else if hasUpdate && testable && desired.manifest.test == .onChange {
                 steps.append(.test)
-                changes.append(PlannedChange(field: "test", new: "connection test if the API asks for one"))
+                changes.append(PlannedChange(field: .test, new: "connection test if the API asks for one"))
             }
-            var notes: [String] = []
-            if isOAuth && !authorized { notes.append("authorization needed: run intops connect \(key.name)") }
+            var notes: [PlanNote] = []
+            if isOAuth && !authorized { notes.append(.authorizationNeeded(name: key.name)) }
 
             let kind: ActionKind
-            var reason: String?
+            var reason: PlanReason?
             if adopted {
                 kind = .adopt
-                reason = "adopts \(current.id), the live integration with this type, provider and displayName"
-                if !rotate.isEmpty { reason! += "; its secrets are unknown to intops and are set again" }
+                reason = .adopts(integrationId: current.id, secretsUnknown: !rotate.isEmpty)
             } else if hasUpdate {
                 kind = .update
             } else if !rotate.isEmpty {
                 kind = .rotate
-                if unknown { reason = "unknown fingerprints: the state has no record of these secrets" }
+                if unknown { reason = .unknownFingerprints }
             } else if testable && (desired.manifest.test == .always || summary.testStatus == .failed) {
                 kind = .test
                 steps.append(.test)
-                reason = desired.manifest.test == .always ? "test: always" : "the last connection test failed"
-                changes.append(PlannedChange(field: "test", old: summary.testStatus?.name, new: "connection test"))
+                reason = desired.manifest.test == .always ? .testAlways : .lastTestFailed
+                changes.append(PlannedChange(field: .test, old: summary.testStatus?.name, new: "connection test"))
             } else {
                 // Nothing to change; an adoption-free match with a state entry whose id moved is recorded on apply.
                 return
@@ -225,7 +221,7 @@ public enum Planner {
             append(desired, action: kind, integrationId: current.id, changes: changes, reason: reason, notes: notes, steps: steps)
         }
 
-        mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: String) {
+        mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: PlanReason) {
             if desired.manifest.protect {
                 errors.append("\(desired.key): \(why), which needs a replace, and the integration is protected (protect: true)")
                 return
@@ -241,9 +237,9 @@ public enum Planner {
             if template?.requiresOAuth != true && desired.manifest.test != .never { steps.append(.test) }
             steps.append(.deleteReplaced(integrationId: current.id))
             if sameName { steps.append(.rename(to: finalName)) }
-            var changes = [PlannedChange(field: "integration", old: current.id, new: "(new)")]
-            changes.append(PlannedChange(field: "provider", old: "\(current.summary.integrationType.name)/\(current.summary.provider)", new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
-            let notes = sameName ? ["created under a temporary name, renamed once \(current.id) is deleted"] : []
+            var changes = [PlannedChange(field: .integration, old: current.id, new: "(new)")]
+            changes.append(PlannedChange(field: .provider, old: "\(current.summary.integrationType.name)/\(current.summary.provider)", new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
+            let notes: [PlanNote] = sameName ? [.createdUnderTemporaryName(replacedId: current.id)] : []
             append(desired, action: .replace, integrationId: current.id, changes: changes, reason: why, notes: notes, steps: steps)
         }
 
@@ -260,11 +256,10 @@ public enum Planner {
             if let entry = state.entry(key) {
                 target = organizationLive.first { $0.id == entry.integrationId }
             } else {
-                let candidates = organizationLive.filter {
-                    !claimed.contains($0.id) && $0.summary.displayName == desired.displayName
-                        && (desired.provider == nil || $0.summary.provider == desired.provider)
-                        && (desired.type == nil || $0.summary.integrationType == desired.type)
+                let pattern = desired.displayName.map {
+                    LiveIdentity.Pattern(type: desired.type, provider: desired.provider, displayName: $0)
                 }
+                let candidates = organizationLive.filter { !claimed.contains($0.id) && pattern?.matches($0.summary) == true }
                 if candidates.count > 1 {
                     errors.append("\(key): ensure: absent matches \(candidates.count) live integrations (\(candidates.map(describe).joined(separator: ", "))); intops will not guess which to delete")
                     return
@@ -277,7 +272,7 @@ public enum Planner {
                 errors.append("\(key): ensure: absent on a protected integration; remove protect: true first")
                 return
             }
-            planDelete(key, live: target, reason: "ensure: absent")
+            planDelete(key, live: target, reason: .ensureAbsent)
         }
 
         mutating func planPrune(_ entry: IntopsState.Entry) {
@@ -286,13 +281,12 @@ public enum Planner {
                 warnings.append("\(entry.key) is managed by intops but no longer in the manifests; plan --prune deletes it, or intops state rm forgets it")
                 return
             }
-            planDelete(entry.key, live: target, reason: "pruned: no longer in the manifests")
+            planDelete(entry.key, live: target, reason: .pruned)
         }
 
         mutating func planOrphan(_ pending: IntopsState.PendingCreate) {
             let candidates = (live.organizations[pending.organization] ?? []).filter {
-                !claimed.contains($0.id) && $0.summary.displayName == pending.displayName && $0.summary.provider == pending.provider
-                    && $0.summary.integrationType == pending.type
+                !claimed.contains($0.id) && pending.identity.matches($0.summary)
             }
             guard let target = candidates.first, candidates.count == 1 else { return }
             claimed.insert(target.id)
@@ -300,19 +294,19 @@ public enum Planner {
                 warnings.append("\(pending.key): an interrupted apply created \(target.id) for an entry no longer in the manifests; plan --prune deletes it")
                 return
             }
-            planDelete(pending.key, live: target, reason: "created by an interrupted apply for an entry no longer in the manifests")
+            planDelete(pending.key, live: target, reason: .orphanedCreate)
         }
 
-        mutating func planDelete(_ key: IntegrationKey, live target: LiveIntegration, reason: String) {
+        mutating func planDelete(_ key: IntegrationKey, live target: LiveIntegration, reason: PlanReason) {
             var steps: [PlannedStep] = []
             if target.summary.isEnabled { steps.append(.disable) }
             steps.append(.delete)
-            let changes = [PlannedChange(field: "displayName", old: target.summary.displayName, new: nil)]
+            let changes = [PlannedChange(field: .displayName, old: target.summary.displayName, new: nil)]
             actions.append(PlannedAction(
                 organization: key.organization, name: key.name, action: .delete, integrationId: target.id,
                 type: target.summary.integrationType, provider: target.summary.provider,
                 displayName: target.summary.displayName, changes: changes, reason: reason,
-                notes: target.summary.isEnabled ? ["disabled first, then deleted"] : [], steps: steps, preSteps: [], dependsOn: []))
+                notes: target.summary.isEnabled ? [.disabledFirst] : [], steps: steps, preSteps: [], dependsOn: []))
         }
 
         mutating func checkSafety() {
@@ -326,8 +320,8 @@ public enum Planner {
         }
 
         mutating func append(
-            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: [PlannedChange], reason: String?,
-            notes: [String], steps: [PlannedStep]
+            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: [PlannedChange], reason: PlanReason?,
+            notes: [PlanNote], steps: [PlannedStep]
         ) {
             actions.append(PlannedAction(
                 organization: desired.key.organization, name: desired.key.name, action: action, integrationId: integrationId,
@@ -352,7 +346,7 @@ public enum Planner {
                 }
                 for holder in holders {
                     if let vacating = actions.firstIndex(where: { $0.organization == organization && $0.integrationId == holder.id && vacates($0) }) {
-                        actions[index].dependsOn.append(vacating)
+                        actions[index].dependsOn.append(actions[vacating].id)
                         if actions[vacating].action == .delete { needsEarly.insert(vacating) }
                     } else if actions[index].action != .replace {
                         errors.append("\(actions[index].key): displayName \"\(wanted)\" is used by live integration \(describe(holder)), which the manifests do not rename or delete; the API would refuse it (409)")
@@ -364,7 +358,7 @@ public enum Planner {
             for index in actions.indices where actions[index].action == .delete && !needsEarly.contains(index) {
                 for other in actions.indices where other != index && actions[other].organization == actions[index].organization
                     && actions[other].action != .delete {
-                    actions[index].dependsOn.append(other)
+                    actions[index].dependsOn.append(actions[other].id)
                 }
             }
             for index in actions.indices { actions[index].dependsOn = Array(Set(actions[index].dependsOn)).sorted() }
@@ -385,7 +379,7 @@ public enum Planner {
 
         func vacates(_ action: PlannedAction) -> Bool {
             action.action == .delete || action.steps.contains {
-                if case .update(let name?, _, _) = $0 { return name != action.changes.first { $0.field == "displayName" }?.old }
+                if case .update(let name?, _, _) = $0 { return name != action.liveDisplayName }
                 if case .rename = $0 { return true }
                 return false
             } || action.action == .replace
@@ -394,11 +388,13 @@ public enum Planner {
         /// A cycle of renames (a swap) is broken by moving one member to a temporary name first.
         mutating func breakCycles() {
             var visiting = Set<Int>(), done = Set<Int>()
+            var positions: [ActionID: Int] = [:]
+            for index in actions.indices { positions[actions[index].id] = index }
             func visit(_ node: Int, path: [Int]) -> [Int]? {
                 if visiting.contains(node) { return Array(path.drop { $0 != node }) }
                 if done.contains(node) { return nil }
                 visiting.insert(node)
-                for next in actions[node].dependsOn {
+                for next in actions[node].dependsOn.compactMap({ positions[$0] }) {
                     if let cycle = visit(next, path: path + [next]) { return cycle }
                 }
                 visiting.remove(node)
@@ -413,10 +409,11 @@ public enum Planner {
                 var found: [Int]?
                 for index in actions.indices where found == nil { found = visit(index, path: [index]) }
                 guard let cycle = found, let breaker = cycle.first else { return }
-                let temporary = Self.temporaryName(actions[breaker].changes.first { $0.field == "displayName" }?.old ?? actions[breaker].name, key: actions[breaker].key)
+                let temporary = Self.temporaryName(actions[breaker].liveDisplayName ?? actions[breaker].name, key: actions[breaker].key)
                 actions[breaker].preSteps = [.rename(to: temporary)]
-                actions[breaker].notes.append("renamed to \"\(temporary)\" first, to free its name for the swap")
-                for index in actions.indices { actions[index].dependsOn.removeAll { $0 == breaker } }
+                actions[breaker].notes.append(.renamedFirstForSwap(temporaryName: temporary))
+                let broken = actions[breaker].id
+                for index in actions.indices { actions[index].dependsOn.removeAll { $0 == broken } }
             }
         }
     }

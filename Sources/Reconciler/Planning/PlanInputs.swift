@@ -16,34 +16,45 @@ public struct DesiredIntegration: Sendable {
     public var fingerprints: [String: String]
 
     public var isTombstone: Bool { manifest.ensure == .absent }
+    /// What adoption and create recovery match a live integration by; nil while the entry is incomplete.
+    public var identity: LiveIdentity? {
+        guard let type, let provider, let displayName else { return nil }
+        return LiveIdentity(type: type, provider: provider, displayName: displayName)
+    }
     public var configurationDigest: String { IntopsState.configurationDigest(configuration) }
 }
 
-/// One live integration as refreshed: the list summary, and the configuration when it was fetched or proven.
-public struct LiveIntegration: Sendable {
-    public var summary: IntegrationSummary
-    /// nil when not fetched (a refresh that proved it unchanged records the applied configuration instead).
-    public var configuration: [String: String]?
-    public var configurationFetched: Bool
+/// What a plan is made from: the manifests as loaded and validated, the desired state with resolved secrets, the
+/// state and the live side. Plain data, no I/O: the planner, drift and saved plans work from it.
+public struct PlanningInputs: Sendable {
+    public var loaded: LoadedProject
+    public var templates: TemplateValidator
+    public var desired: [DesiredIntegration]
+    public var organizations: [String]
+    public var state: IntopsState
+    public var live: LiveSnapshot
+    /// What the state was read from, for saved-plan guards: a digest of every object's version.
+    public var stateVersions: String?
+    public var refresh: RefreshMode
 
-    public var id: String { summary.integrationId }
-}
-
-/// The live side of every organization in the run.
-public struct LiveSnapshot: Sendable {
-    public var organizations: [String: [LiveIntegration]]
-
-    public func integration(_ organization: String, id: String) -> LiveIntegration? {
-        organizations[organization]?.first { $0.id == id }
+    public init(
+        loaded: LoadedProject, templates: TemplateValidator, desired: [DesiredIntegration], organizations: [String],
+        state: IntopsState, live: LiveSnapshot, stateVersions: String?, refresh: RefreshMode
+    ) {
+        self.loaded = loaded
+        self.templates = templates
+        self.desired = desired
+        self.organizations = organizations
+        self.state = state
+        self.live = live
+        self.stateVersions = stateVersions
+        self.refresh = refresh
     }
 
-    /// A digest of what the plan saw of one integration (updatedAt and fields), for saved-plan guards.
-    public static func digest(_ live: LiveIntegration?) -> String {
-        guard let live else { return "absent" }
-        let summary = live.summary
-        var text = "\(summary.integrationId)|\(summary.updatedAt ?? "")|\(summary.displayName)|\(summary.isEnabled)|\(summary.provider)|\(summary.integrationType.rawValue)"
-        if let configuration = live.configuration { text += "|" + IntopsState.configurationDigest(configuration) }
-        return Digest.sha256(Array(text.utf8)).hex
+    public var project: Project { loaded.project }
+
+    public func plan(_ options: PlanOptions) -> Plan {
+        Planner.plan(desired: desired, live: live, state: state, templates: templates, organizations: organizations, options: options)
     }
 }
 

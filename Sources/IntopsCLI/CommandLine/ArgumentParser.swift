@@ -46,15 +46,21 @@ struct ParsedArguments: Sendable {
     var positionals: [String] = []
     var helpRequested = false
 
-    func value(_ name: String) -> String? { values[name]?.last }
-    func all(_ name: String) -> [String] { values[name] ?? [] }
-    func flag(_ name: String) -> Bool { flags.contains(name) }
+    /// Options are looked up by their spec, never by a string: a misspelt option is a compile error.
+    func value(_ option: OptionSpec) -> String? { values[option.name]?.last }
+    func all(_ option: OptionSpec) -> [String] { values[option.name] ?? [] }
+    func flag(_ option: OptionSpec) -> Bool { flags.contains(option.name) }
 }
 
 /// A mistake on the command line; exits 64 with the usage on stderr.
 struct UsageError: Error, Sendable {
     var message: String
     var command: CommandSpec?
+
+    init(message: String, command: CommandSpec? = nil) {
+        self.message = message
+        self.command = command
+    }
 }
 
 enum ArgumentParser {

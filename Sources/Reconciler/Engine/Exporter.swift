@@ -97,32 +97,24 @@ public enum Exporter {
     /// Records every declared integration of `organization` that matches a live one (by type, provider and
     /// displayName) in the state, with its secrets' fingerprints as the manifests give them: the secrets are
     /// trusted to be the ones in use, so the next plan is empty.
-    public static func adopt(session: Session, organization: String) async -> (adopted: Int, error: String?) {
+    public static func adopt(session: Session, organization: String) async throws(StateError) -> Int {
         var state = session.state
         let live = session.live.organizations[organization] ?? []
         var count = 0
-        let now = ISO8601DateFormatter().string(from: Date())
+        let now = Timestamp.string(Date())
         for desired in session.desired where desired.key.organization == organization && !desired.isTombstone {
             guard state.entry(desired.key) == nil,
-                let match = live.first(where: {
-                    $0.summary.displayName == desired.displayName && $0.summary.provider == desired.provider
-                        && $0.summary.integrationType == desired.type
-                }),
-                let type = desired.type, let provider = desired.provider, let displayName = desired.displayName
+                let identity = desired.identity, let match = live.first(where: { identity.matches($0.summary) })
             else { continue }
             let configuration = session.templates.effectiveConfiguration(desired)
             state.set(IntopsState.Entry(
-                organization: organization, name: desired.key.name, integrationId: match.id, type: type, provider: provider,
-                displayName: displayName, updatedAt: match.summary.updatedAt,
+                organization: organization, name: desired.key.name, integrationId: match.id, type: identity.type, provider: identity.provider,
+                displayName: identity.displayName, updatedAt: match.summary.updatedAt,
                 configurationDigest: IntopsState.configurationDigest(configuration),
                 secrets: desired.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: now) }, lastTest: nil))
             count += 1
         }
-        do throws(StateError) {
-            try await session.store.save(&state, organizations: session.organizations)
-        } catch {
-            return (count, error.description)
-        }
-        return (count, nil)
+        try await session.store.save(&state, organizations: session.organizations)
+        return count
     }
 }

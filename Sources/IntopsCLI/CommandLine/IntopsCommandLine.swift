@@ -1,23 +1,6 @@
 import Foundation
 import Reconciler
 
-/// Options every command accepts.
-struct GlobalOptions: Sendable {
-    var directory: String
-    var verbose: Bool
-    var quiet: Bool
-}
-
-/// Everything a command needs to run: its arguments, where it runs, and where its output goes.
-struct Invocation: Sendable {
-    var arguments: ParsedArguments
-    var global: GlobalOptions
-    var environment: [String: String]
-    /// The folder intops was started in; paths in messages are shown relative to it.
-    var workingDirectory: String
-    var console: Console
-}
-
 /// The `intops` command line. The executable calls ``run(arguments:environment:workingDirectory:console:)``;
 /// tests call it too, in process.
 public enum IntopsCommandLine {
@@ -29,17 +12,11 @@ public enum IntopsCommandLine {
         return "intops \(version) (commit \(commit), built \(date))"
     }
 
-    static let globalOptions: [OptionSpec] = [
-        OptionSpec(name: "chdir", kind: .value(placeholder: "DIR"), help: "Run as if started in DIR."),
-        OptionSpec(name: "no-color", help: "Never colour the output (NO_COLOR does the same)."),
-        OptionSpec(name: "verbose", short: "v", help: "Explain what is done, with timings."),
-        OptionSpec(name: "quiet", short: "q", help: "Print only errors and results."),
-        OptionSpec(name: "version", help: "Print the version."),
-    ]
+    static let globalOptions = GlobalOptions.specs
 
     static let commands: [CommandSpec] = [
         InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec, StateCommand.spec,
-        OperationsCommands.test, OperationsCommands.rotate, OperationsCommands.connect, OperationsCommands.templates,
+        TestCommand.spec, RotateCommand.spec, ConnectCommand.spec, TemplatesCommand.spec,
         ExportCommand.spec, StatusCommand.spec, ShowCommand.spec,
         SecretsCommand.spec, VersionCommand.spec, helpSpec,
     ]
@@ -62,8 +39,12 @@ public enum IntopsCommandLine {
         })
 
     /// Runs one command line and returns the exit code.
+    ///
+    /// - Parameter sandbox: what `sandbox:` API URLs connect to (the program's composition supplies the embedded
+    ///   emulator); nil refuses them.
     public static func run(
-        arguments: [String], environment: [String: String], workingDirectory: String, console: Console
+        arguments: [String], environment: [String: String], workingDirectory: String, console: Console,
+        sandbox: (any SandboxProvider)?
     ) async -> Int32 {
         let parsed: ParsedArguments
         do {
@@ -75,12 +56,12 @@ public enum IntopsCommandLine {
             return ExitCode.usage
         }
         var console = console
-        if parsed.flag("no-color") { console = console.withoutColor }
+        if parsed.flag(GlobalOptions.noColor) { console = console.withoutColor }
         if parsed.helpRequested {
             console.writeOutput(ArgumentParser.help(for: parsed.command, commands: commands, global: globalOptions))
             return ExitCode.success
         }
-        if parsed.flag("version") && parsed.command == nil {
+        if parsed.flag(GlobalOptions.version) && parsed.command == nil {
             console.out(versionLine)
             return ExitCode.success
         }
@@ -89,25 +70,16 @@ public enum IntopsCommandLine {
             console.writeError(ArgumentParser.help(for: nil, commands: commands, global: globalOptions))
             return ExitCode.usage
         }
-        if parsed.flag("verbose") && parsed.flag("quiet") {
+        if parsed.flag(GlobalOptions.verbose) && parsed.flag(GlobalOptions.quiet) {
             console.err("error: --verbose and --quiet cannot be used together")
             return ExitCode.usage
         }
-        let directory = parsed.value("chdir").map { ProjectPaths.resolve($0, from: workingDirectory) }
+        let directory = parsed.value(GlobalOptions.chdir).map { ProjectPaths.resolve($0, from: workingDirectory) }
             ?? workingDirectory
         let invocation = Invocation(
             arguments: parsed,
-            global: GlobalOptions(directory: directory, verbose: parsed.flag("verbose"), quiet: parsed.flag("quiet")),
-            environment: environment, workingDirectory: workingDirectory, console: console)
+            global: GlobalOptions(directory: directory, verbose: parsed.flag(GlobalOptions.verbose), quiet: parsed.flag(GlobalOptions.quiet)),
+            environment: environment, workingDirectory: workingDirectory, console: console, sandbox: sandbox)
         return await command.run(invocation)
     }
-}
-
-/// The exit codes every command shares.
-enum ExitCode {
-    static let success: Int32 = 0
-    static let failure: Int32 = 1
-    static let changes: Int32 = 2
-    static let usage: Int32 = 64
-    static let interrupted: Int32 = 130
 }

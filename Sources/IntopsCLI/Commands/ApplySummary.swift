@@ -1,0 +1,39 @@
+import Reconciler
+
+/// The result lines of apply and rotate: one per action, then one summary line.
+enum ApplySummary {
+    static let past: [ActionKind: String] = [
+        .create: "created", .update: "updated", .rotate: "rotated", .test: "tested", .delete: "deleted",
+        .replace: "replaced", .adopt: "adopted",
+    ]
+
+    static func print(_ report: ApplyReport, invocation: Invocation) -> Int32 {
+        let console = invocation.console
+        let quiet = invocation.global.quiet
+        var counts: [ActionKind: Int] = [:]
+        var failures = 0
+        for result in report.results {
+            let verb = past[result.action] ?? result.action.rawValue
+            switch result.outcome {
+            case .succeeded:
+                counts[result.action, default: 0] += 1
+                if !quiet { console.out(Style.green("✓", console.colorOutput) + " \(result.key) \(verb)") }
+            case .failed(let failure):
+                failures += 1
+                console.err(Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: \(failure)")
+            case .skipped(let reason):
+                failures += 1
+                console.err(Style.yellow("-", console.colorError) + " \(result.key): \(result.action.rawValue) skipped: \(reason)")
+            }
+            for note in result.notes where !quiet { console.out("  note: \(note)") }
+        }
+        if let error = report.stateError { invocation.error(error.description) }
+        let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
+        var line = "Apply " + (failures == 0 && report.stateError == nil ? "complete" : "finished with failures") + ": "
+        line += order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }.joined(separator: ", ")
+        if counts.isEmpty { line += "nothing changed" }
+        if failures > 0 { line += ", \(failures) failed or skipped" }
+        console.out(line + ".")
+        return report.failed ? ExitCode.failure : ExitCode.success
+    }
+}

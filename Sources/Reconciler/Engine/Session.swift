@@ -1,0 +1,228 @@
+import YAML
+import CryptoPrimitives
+import Foundation
+import IntegrationsAPI
+
+/// Everything a plan or an apply works from, gathered in the order that makes no API call for invalid input:
+/// manifests, then secrets, then templates, state and the live side. The data planning needs is `inputs`; the
+/// session adds what acts on the world: the client, the state store and its lock.
+public struct Session: Sendable {
+    public var inputs: PlanningInputs
+    public var client: IntegrationsClient
+    public var store: StateStore
+    public var warnings: [String]
+    /// The key saved plans are authenticated with; nil when the project has no fingerprint key.
+    public var planKey: SecretValue?
+
+    public var loaded: LoadedProject { inputs.loaded }
+    public var project: Project { inputs.project }
+    public var templates: TemplateValidator { inputs.templates }
+    public var desired: [DesiredIntegration] { inputs.desired }
+    public var organizations: [String] { inputs.organizations }
+    public var state: IntopsState { inputs.state }
+    public var live: LiveSnapshot { inputs.live }
+
+    public struct Options: Sendable {
+        public var organizations: [String]
+        public var refresh: RefreshMode
+        /// Set for runs that write the state: the operation named in the lock, how long to wait for another run's
+        /// lock, and whom to tell while waiting.
+        public var lock: LockRequest?
+        /// Set for runs that only read but must not read a state mid-write (plan): they wait while it is locked.
+        public var waitForUnlock: LockRequest?
+        public init(organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil, waitForUnlock: LockRequest? = nil) {
+            self.organizations = organizations
+            self.refresh = refresh
+            self.lock = lock
+            self.waitForUnlock = waitForUnlock
+        }
+    }
+
+    public struct LockRequest: Sendable {
+        public var operation: String
+        public var timeout: Duration
+        public var lease: Duration
+        /// Told the holder and the state's location every few seconds while the run waits.
+        public var waiting: @Sendable (LockRecord?, String) -> Void
+        public init(operation: String, timeout: Duration, lease: Duration = .seconds(30), waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }) {
+            self.operation = operation
+            self.timeout = timeout
+            self.lease = lease
+            self.waiting = waiting
+        }
+    }
+
+    public static func open(
+        from directory: String, environment: [String: String], options: Options, sandbox: (any SandboxProvider)?
+    ) async throws(EngineError) -> Session {
+        var loaded: LoadedProject
+        do {
+            loaded = try await ProjectLoader.load(from: directory)
+        } catch {
+            throw .invalid(error.diagnostics)
+        }
+        let project = loaded.project
+        var warnings = loaded.warnings.map(\.message)
+        let known = Set(project.organizations.map(\.id))
+        if let unknown = options.organizations.first(where: { !known.contains($0) }) {
+            throw .unknownOrganization(
+                unknown, project: ProjectPaths.display(project.file, relativeTo: project.root), declared: project.organizations.map(\.id))
+        }
+        let organizations = options.organizations.isEmpty ? project.organizations.map(\.id) : options.organizations
+
+        // Secrets first: a missing key or a bad file stops the run before any request.
+        let resolver = SecretResolver(root: project.root, environment: environment)
+        let declared = loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }
+        await resolver.prefetch(
+            declared.flatMap { $0.secrets.map(\.reference) } + [project.fingerprintKey].compactMap { $0 }
+                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil })
+        var (tokens, diagnostics) = APIConnector.tokens(for: project, organizations: organizations, resolver: resolver)
+        var fingerprinter: Fingerprinter?
+        var planKey: SecretValue?
+        let needsSecrets = loaded.integrations.contains { organizations.contains($0.organization) && $0.ensure == .present && !$0.secrets.isEmpty }
+        if let reference = project.fingerprintKey {
+            do {
+                let key = try FingerprintKey.resolve(reference, with: resolver)
+                fingerprinter = Fingerprinter(key: key)
+                planKey = SavedPlan.planKey(fingerprintKey: key)
+            } catch {
+                diagnostics.append(error)
+            }
+        } else if needsSecrets {
+            diagnostics.append(.error(SourceLocationHelper.start(of: project.file), "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"))
+        }
+        var desired: [DesiredIntegration] = []
+        for manifest in loaded.integrations where organizations.contains(manifest.organization) {
+            let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
+            var secrets: [String: SecretValue] = [:]
+            var fingerprints: [String: String] = [:]
+            if manifest.ensure == .present {
+                for secret in manifest.secrets {
+                    do {
+                        let value = try resolver.resolve(secret.reference)
+                        secrets[secret.key] = value
+                        if let fingerprinter { fingerprints[secret.key] = fingerprinter.fingerprint(key, secretKey: secret.key, value: value) }
+                    } catch {
+                        diagnostics.append(error)
+                    }
+                }
+            }
+            desired.append(DesiredIntegration(
+                key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
+                displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
+                fingerprints: fingerprints))
+        }
+        warnings += resolver.warnings
+        if !diagnostics.isEmpty { throw .invalid(uniqueByMessage(diagnostics)) }
+
+        let client: IntegrationsClient
+        do throws(APIConnectionError) {
+            client = try APIConnector.client(for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox)
+        } catch {
+            throw .connection(error)
+        }
+
+        let store: StateStore
+        do throws(StateError) {
+            store = try await StateBackends.store(for: project, environment: environment)
+            if let lock = options.lock {
+                try await store.lock(organizations: organizations, operation: lock.operation, timeout: lock.timeout, lease: lock.lease, waiting: lock.waiting)
+            } else if let wait = options.waitForUnlock {
+                try await store.waitUntilUnlocked(organizations: organizations, timeout: wait.timeout, waiting: wait.waiting)
+            }
+        } catch {
+            throw .state(error)
+        }
+        // A failure from here on releases the lock first: a remote lock would otherwise hold off the next run for a
+        // whole lease.
+        // The state is read while the templates request is out.
+        let stateLoad = Task { () -> Result<IntopsState, StateError> in
+            do throws(StateError) { return .success(try await store.load(organizations: organizations)) } catch { return .failure(error) }
+        }
+        func released(_ failure: EngineError) async -> EngineError {
+            // Awaited, not cancelled: cancelling a task inside URLSession's data(for:) can deadlock
+            // swift-corelibs-foundation (the S3 read), and the read is short.
+            _ = await stateLoad.value
+            await store.unlock()
+            return failure
+        }
+
+        // Templates: the cache, else one request to the API. A cache that is there but damaged is an error, as it is
+        // for validate, never a silent request.
+        let templateList: [IntegrationTemplate]
+        let cached: ([IntegrationTemplate], TemplateOrigin)?
+        do throws(InvalidProject) {
+            cached = try ProjectValidation.loadTemplates(for: project, offline: true, sandbox: sandbox)
+        } catch where FileManager.default.fileExists(atPath: project.templatesCachePath) {
+            throw await released(.invalid(error.diagnostics))
+        } catch {
+            cached = nil
+        }
+        if let cached, case .cache = cached.1 {
+            templateList = cached.0
+        } else {
+            do throws(APIError) {
+                templateList = try await client.templates(organization: organizations.first ?? project.organizations[0].id)
+            } catch {
+                throw await released(.api(error, while: "cannot read the integration templates"))
+            }
+        }
+        let validator = TemplateValidator(templates: templateList)
+        for index in loaded.integrations.indices {
+            diagnostics += validator.validate(&loaded.integrations[index]).filter { $0.severity == .error }
+        }
+        if !diagnostics.isEmpty { throw await released(.invalid(diagnostics)) }
+        let normalized = Dictionary(uniqueKeysWithValues: loaded.integrations.map {
+            (IntegrationKey(organization: $0.organization, name: $0.name), $0)
+        })
+        for index in desired.indices {
+            let manifest = normalized[desired[index].key] ?? desired[index].manifest
+            desired[index].manifest = manifest
+            desired[index].configuration = Dictionary(
+                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
+        }
+
+        let state: IntopsState
+        switch await stateLoad.value {
+        case .success(let loaded): state = loaded
+        case .failure(let error):
+            throw await released(.state(error))
+        }
+
+        let live: LiveSnapshot
+        do throws(APIError) {
+            live = try await Refresher(client: client, templates: validator).refresh(
+                organizations: organizations, desired: desired, state: state, mode: options.refresh)
+        } catch {
+            throw await released(.api(error))
+        }
+        let inputs = PlanningInputs(
+            loaded: loaded, templates: validator, desired: desired, organizations: organizations, state: state, live: live,
+            stateVersions: await store.versionsDigest(organizations: organizations), refresh: options.refresh)
+        return Session(inputs: inputs, client: client, store: store, warnings: warnings, planKey: planKey)
+    }
+
+    /// A run that finds no state while live integrations match the manifests has lost its memory (a CI job on a
+    /// fresh checkout with a local state file): say so, since it adopts them and sets their secrets again.
+    public func missingStateWarning(_ plan: Plan) -> String? {
+        let adopted = plan.actions.filter { $0.action == .adopt }.count
+        guard !state.exists, adopted > 0 else { return nil }
+        let whereState = project.state.isLocal
+            ? "a state backend (state: backend: s3 or git) keeps CI runs' memory, see docs/ci.md"
+            : "if this is not the first run, the state at \(store.location(organizations)) was lost"
+        return "no state was found, although \(adopted) live integration\(adopted == 1 ? "" : "s") match the manifests: they will be adopted and their secrets, unknown to intops, set again; \(whereState)"
+    }
+
+    public func plan(_ options: PlanOptions) -> Plan { inputs.plan(options) }
+}
+
+/// A file that cannot be decrypted is reported once, at its first reference, not once per reference.
+func uniqueByMessage(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
+    var seen = Set<String>()
+    return diagnostics.filter { seen.insert($0.message).inserted }
+}
+
+enum SourceLocationHelper {
+    static func start(of file: String) -> SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
+}
+

@@ -1,0 +1,103 @@
+import ConcurrencyToolkit
+import IntegrationsAPI
+
+/// How much a refresh fetches.
+public enum RefreshMode: String, Sendable, CaseIterable {
+    /// One list per organization; a detail GET only where the configuration cannot be proven unchanged.
+    case auto
+    /// A detail GET of every live integration.
+    case full
+}
+
+/// An integration as a list names it.
+private struct LiveReference: Hashable, Sendable {
+    var organization: String
+    var id: String
+}
+
+/// One detail read: the integration, or nothing for a 404.
+private struct FetchedDetail: Sendable {
+    var organization: String
+    var detail: IntegrationDetail?
+}
+
+/// The live side with as few requests as the job allows.
+struct Refresher: Sendable {
+    let client: IntegrationsClient
+    let templates: TemplateValidator
+
+    func refresh(
+        organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
+    ) async throws(APIError) -> LiveSnapshot {
+        let client = self.client
+        let limit = client.policy.maxInFlight
+        // A full refresh reads every listed integration in detail. Those the state knows are asked for beside the
+        // lists rather than a round of requests after them; one deleted out of band answers 404 and is dropped.
+        let known = mode == .full
+            ? state.integrations.filter { organizations.contains($0.organization) }.map { LiveReference(organization: $0.organization, id: $0.integrationId) }
+            : []
+        async let early = Result { () async throws(APIError) in try await Self.details(known, client: client, limit: limit) }
+        let lists = try await boundedMap(organizations, limit: limit) { (organization: String) async throws(APIError) -> OrganizationList in
+            OrganizationList(organization: organization, summaries: try await client.list(organization: organization))
+        }
+        var snapshot = LiveSnapshot(organizations: [:])
+        var fetch: [LiveReference] = []
+        let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        let entries = Dictionary(
+            state.integrations.map { (LiveReference(organization: $0.organization, id: $0.integrationId), $0) }, uniquingKeysWith: { first, _ in first })
+        let adoptable = Dictionary(grouping: desired.filter { !$0.isTombstone }.compactMap { wanted in
+            wanted.identity.map { (wanted.key.organization, $0) }
+        }, by: \.0).mapValues { Set($0.map(\.1)) }
+        for list in lists {
+            let organization = list.organization
+            var integrations: [LiveIntegration] = []
+            for summary in list.summaries ?? [] {
+                var live = LiveIntegration(summary: summary, configuration: nil, configurationFetched: false)
+                let entry = entries[LiveReference(organization: organization, id: summary.integrationId)]
+                let wanted = entry.flatMap { byKey[$0.key] }
+                var proven = false
+                if mode == .auto, let entry, let wanted, !wanted.isTombstone, let updatedAt = summary.updatedAt,
+                    updatedAt == entry.updatedAt, entry.configurationDigest == effectiveDigest(wanted) {
+                    // Unchanged since the last apply, and the manifest asks for what was applied then.
+                    live.configuration = templates.effectiveConfiguration(wanted)
+                    proven = true
+                }
+                let adoptionCandidate = entry == nil && adoptable[organization]?.contains(LiveIdentity(summary)) == true
+                let needed = mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptionCandidate
+                if needed { fetch.append(LiveReference(organization: organization, id: summary.integrationId)) }
+                integrations.append(live)
+            }
+            snapshot.organizations[organization] = integrations
+        }
+        let asked = Set(known)
+        let details = try await early.get() + Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit)
+        for (organization, fetched) in Dictionary(grouping: details, by: \.organization) {
+            guard var list = snapshot.organizations[organization] else { continue }
+            let positions = Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
+            for detail in fetched.compactMap(\.detail) {
+                guard let index = positions[detail.integrationId] else { continue }
+                list[index].configuration = detail.configuration
+                list[index].configurationFetched = true
+            }
+            snapshot.organizations[organization] = list
+        }
+        return snapshot
+    }
+
+    /// The details of these integrations, leaving out any that answers 404 (deleted since it was listed).
+    private static func details(
+        _ references: [LiveReference], client: IntegrationsClient, limit: Int
+    ) async throws(APIError) -> [FetchedDetail] {
+        try await boundedMap(references, limit: limit) { (reference: LiveReference) async throws(APIError) -> FetchedDetail in
+            do throws(APIError) {
+                return FetchedDetail(organization: reference.organization, detail: try await client.get(organization: reference.organization, id: reference.id))
+            } catch where error.status == 404 {
+                return FetchedDetail(organization: reference.organization, detail: nil)
+            }
+        }
+    }
+
+    func effectiveDigest(_ desired: DesiredIntegration) -> String {
+        IntopsState.configurationDigest(templates.effectiveConfiguration(desired))
+    }
+}

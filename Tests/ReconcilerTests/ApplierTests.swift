@@ -1,0 +1,218 @@
+import Emulator
+import Foundation
+import IntegrationsAPI
+import Synchronization
+import Testing
+
+@testable import Reconciler
+
+/// A transport over the in-process emulator that records every request in order and answers the ones a script
+/// names with a canned failure: the applier's order, skips and failures are observed without HTTP.
+final class ScriptedTransport: HTTPTransport {
+    let emulator: Emulator
+    private let sent = Mutex<[String]>([])
+    private let script: @Sendable (HTTPRequest) -> HTTPResponse?
+
+    init(emulator: Emulator, script: @escaping @Sendable (HTTPRequest) -> HTTPResponse? = { _ in nil }) {
+        self.emulator = emulator
+        self.script = script
+    }
+
+    var requests: [String] { sent.withLock { $0 } }
+    /// The requests that change something (not GETs).
+    var changes: [String] { requests.filter { !$0.hasPrefix("GET") } }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        sent.withLock { $0.append("\(request.method) \(request.path)") }
+        if let scripted = script(request) { return scripted }
+        return try await SandboxTransport(emulator: emulator).send(request)
+    }
+}
+
+@Suite struct ActionSchedulerTests {
+    static func action(_ name: String, dependsOn: [String] = []) -> PlannedAction {
+        PlannedAction(
+            organization: "o", name: name, action: .update, integrationId: "id-\(name)", type: .payment, provider: "AuthorizeNet",
+            displayName: name, changes: [], reason: nil, notes: [], steps: [], preSteps: [],
+            dependsOn: dependsOn.map { ActionID(organization: "o", name: $0) })
+    }
+
+    /// Runs the scheduler with `perform` recording the order of starts and ends.
+    static func run(
+        _ actions: [PlannedAction], parallelism: Int = 4, failing: Set<String> = [], settled: [ActionID: ActionResult] = [:],
+        stopAfter: Int = .max
+    ) async -> (results: [ActionResult], events: [String]) {
+        let events = Mutex<[String]>([])
+        let results = await ActionScheduler(actions: actions, parallelism: parallelism).run(
+            settled: settled, shouldStop: { events.withLock { $0.filter { $0.hasPrefix("end") }.count } >= stopAfter },
+            perform: { action in
+                events.withLock { $0.append("start \(action.name)") }
+                await Task.yield()
+                events.withLock { $0.append("end \(action.name)") }
+                return ActionResult(action, failing.contains(action.name) ? .failed(.incompleteManifest) : .succeeded)
+            })
+        return (results, events.withLock { $0 })
+    }
+
+    @Test func anActionStartsOnlyAfterItsDependenciesEnd() async {
+        let (results, events) = await Self.run([Self.action("a"), Self.action("b", dependsOn: ["a"]), Self.action("c", dependsOn: ["b"])])
+        #expect(results.allSatisfy { $0.succeeded })
+        #expect(events == ["start a", "end a", "start b", "end b", "start c", "end c"])
+    }
+
+    @Test func independentActionsRunAtOnceUpToTheBound() async {
+        let (_, events) = await Self.run((1...4).map { Self.action("a\($0)") }, parallelism: 2)
+        // Never more than two started and not ended.
+        var running = 0, most = 0
+        for event in events {
+            running += event.hasPrefix("start") ? 1 : -1
+            most = max(most, running)
+        }
+        #expect(most == 2)
+    }
+
+    @Test func aFailedDependencySkipsItsDependentsTransitively() async {
+        let (results, events) = await Self.run(
+            [Self.action("a"), Self.action("b", dependsOn: ["a"]), Self.action("c", dependsOn: ["b"]), Self.action("d")],
+            failing: ["a"])
+        #expect(results.map(\.outcome) == [
+            .failed(.incompleteManifest), .skipped(.dependencyIncomplete(ActionID(organization: "o", name: "a"))),
+            .skipped(.dependencyIncomplete(ActionID(organization: "o", name: "b"))), .succeeded,
+        ])
+        #expect(!events.contains("start b") && !events.contains("start c"))
+    }
+
+    @Test func aSettledActionIsNotRunAndItsDependentsAreSkipped() async {
+        let first = Self.action("a")
+        let (results, events) = await Self.run(
+            [first, Self.action("b", dependsOn: ["a"])], settled: [first.id: ActionResult(first, .failed(.incompleteManifest))])
+        #expect(!events.contains("start a"))
+        #expect(results[1].outcome == .skipped(.dependencyIncomplete(first.id)))
+    }
+
+    @Test func anInterruptSkipsEveryActionNotStarted() async {
+        let (results, _) = await Self.run([Self.action("a"), Self.action("b"), Self.action("c")], parallelism: 1, stopAfter: 1)
+        #expect(results.map(\.outcome) == [.succeeded, .skipped(.interrupted), .skipped(.interrupted)])
+    }
+
+    @Test func aDependencyOutsideThePlanIsAlreadyMet() async {
+        let (results, _) = await Self.run([Self.action("b", dependsOn: ["not-targeted"])])
+        #expect(results.map(\.outcome) == [.succeeded])
+    }
+}
+
+@Suite struct ApplierTests {
+    typealias F = Fixture
+
+    struct Setup {
+        let transport: ScriptedTransport
+        let client: IntegrationsClient
+        let store: StateStore
+        let directory: URL
+    }
+
+    static func setup(script: @escaping @Sendable (HTTPRequest) -> HTTPResponse? = { _ in nil }, statePath: String? = nil) throws -> Setup {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("applier-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let emulator = Emulator(credentials: [EmulatorCredential(token: "t", organizationId: "o")])
+        let transport = ScriptedTransport(emulator: emulator, script: script)
+        let client = IntegrationsClient(
+            transport: transport, credentials: ["o": .bearer("t")], policy: ClientPolicy(maxInFlight: 4, maxAttempts: 1),
+            sleep: { _ in })
+        return Setup(
+            transport: transport, client: client, store: StateStore(path: statePath ?? directory.appendingPathComponent("state.json").path),
+            directory: directory)
+    }
+
+    static func applier(_ setup: Setup, _ desired: [DesiredIntegration], shouldStop: @escaping @Sendable () -> Bool = { false }) -> Applier {
+        Applier(client: setup.client, desired: desired, templates: F.templates, settings: Applier.Settings(parallelism: 4), shouldStop: shouldStop)
+    }
+
+    static func plan(_ desired: [DesiredIntegration], setup: Setup, state: IntopsState = IntopsState()) async throws -> Plan {
+        let live = try await setup.client.list(organization: "o").map {
+            LiveIntegration(summary: $0, configuration: nil, configurationFetched: false)
+        }
+        return Planner.plan(
+            desired: desired, live: LiveSnapshot(organizations: ["o": live]), state: state, templates: F.templates,
+            organizations: ["o"], options: PlanOptions(prune: true, allowReplace: true, safety: Safety(maxDeletes: 10, maxDeletePercent: 100)))
+    }
+
+    @Test func createsAreRecordedAndTestedInOrder() async throws {
+        let setup = try Self.setup()
+        let desired = [F.desired("a", configuration: ["IsSandbox": "true"])]
+        let report = await Self.applier(setup, desired).apply(
+            try await Self.plan(desired, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.results.map(\.outcome) == [.succeeded])
+        #expect(report.state.integrations.map(\.name) == ["a"])
+        #expect(report.state.pendingCreates == nil)
+        #expect(setup.transport.changes.map { $0.split(separator: " ")[0] } == ["POST", "POST"])
+        #expect(setup.transport.changes[1].hasSuffix("/test"))
+    }
+
+    @Test func aStateThatCannotBeWrittenSendsNothing() async throws {
+        let setup = try Self.setup(statePath: "/dev/null/state.json")
+        let desired = [F.desired("a"), F.desired("b")]
+        let plan = try await Self.plan(desired, setup: setup)
+        let before = setup.transport.requests.count
+        let report = await Self.applier(setup, desired).apply(plan, state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.results.map(\.outcome) == [.skipped(.stateNotWritable), .skipped(.stateNotWritable)])
+        #expect(report.stateError != nil)
+        #expect(setup.transport.requests.count == before)
+    }
+
+    @Test func aFailedRequestFailsItsActionOnly() async throws {
+        let setup = try Self.setup(script: { request in
+            request.method == "POST" && request.body.map { String(decoding: $0, as: UTF8.self).contains("\"B\"") } == true
+                ? HTTPResponse(status: 422, body: Data(#"{"message":"refused"}"#.utf8)) : nil
+        })
+        let desired = [F.desired("a"), F.desired("b")]
+        let report = await Self.applier(setup, desired).apply(
+            try await Self.plan(desired, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.results[0].succeeded)
+        guard case .failed(.api(let error)) = report.results[1].outcome else {
+            Issue.record("b should fail with the API's error, not \(report.results[1].outcome)")
+            return
+        }
+        #expect(error.status == 422)
+        #expect(report.state.integrations.map(\.name) == ["a"])
+    }
+
+    @Test func anInterruptBetweenStepsStopsTheActionAndSaysHowFarItGot() async throws {
+        // The interrupt arrives while the create is on its way: the test step after it is not sent.
+        let created = Mutex(false)
+        let setup = try Self.setup(script: { request in
+            if request.method == "POST" && request.path.hasSuffix("/integrations") { created.withLock { $0 = true } }
+            return nil
+        })
+        let desired = [F.desired("a")]
+        let plan = try await Self.plan(desired, setup: setup)
+        let applier = Applier(
+            client: setup.client, desired: desired, templates: F.templates, settings: Applier.Settings(parallelism: 1),
+            events: { _ in }, shouldStop: { created.withLock { $0 } })
+        let report = await applier.apply(plan, state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.results.map(\.outcome) == [.failed(.interrupted(afterStep: 1, of: 2))])
+        #expect(!setup.transport.changes.contains { $0.hasSuffix("/test") })
+        // The create is recorded, so the next run finishes the action instead of creating it again.
+        #expect(report.state.integrations.map(\.name) == ["a"])
+    }
+
+    @Test func aSwapRenamesThroughATemporaryNameBeforeAnythingElse() async throws {
+        let setup = try Self.setup()
+        // Two live integrations whose displayNames the manifests swap.
+        let seed = [F.desired("a", displayName: "First"), F.desired("b", displayName: "Second")]
+        let first = await Self.applier(setup, seed).apply(
+            try await Self.plan(seed, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(first.results.allSatisfy { $0.succeeded })
+        let swapped = [F.desired("a", displayName: "Second"), F.desired("b", displayName: "First")]
+        let plan = try await Self.plan(swapped, setup: setup, state: first.state)
+        #expect(plan.errors.isEmpty)
+        let before = setup.transport.changes.count
+        let report = await Self.applier(setup, swapped).apply(plan, state: first.state, store: setup.store, organizations: ["o"])
+        #expect(report.results.allSatisfy { $0.succeeded }, "\(report.results.map(\.outcome))")
+        let puts = setup.transport.changes.dropFirst(before).filter { $0.hasPrefix("PUT") }
+        #expect(puts.count == 3, "one temporary rename and two final ones: \(puts)")
+        let live = try await setup.client.list(organization: "o")
+        #expect(Set(live.map(\.displayName)) == ["First", "Second"])
+        #expect(report.state.integrations.first { $0.name == "a" }?.displayName == "Second")
+    }
+}
