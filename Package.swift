@@ -7,6 +7,7 @@ import PackageDescription
 //   YAML                  libyaml → nodes that know file:line:column; emitter
 //   CryptoPrimitives      digests, HMAC, AES-GCM, random bytes over libcrypto, shared by everything above
 //   Age, SOPS             encrypted secret files (know nothing of integrations)
+//   HTTPSupport           the https/loopback rule and the URLSession delegate both network clients share
 //   S3                    S3 objects over Signature Version 4 (conditional writes), for the state backend
 //   IntegrationsAPI       the Nymble Integrations API: models and client (knows nothing of manifests)
 //   Emulator              the API in memory (sandbox: URLs, tests, benchmarks)
@@ -36,8 +37,9 @@ let package = Package(
         .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
         .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
         .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives"]),
-        .target(name: "S3", dependencies: ["CryptoPrimitives"]),
-        .target(name: "IntegrationsAPI"),
+        .target(name: "HTTPSupport"),
+        .target(name: "S3", dependencies: ["CryptoPrimitives", "HTTPSupport"]),
+        .target(name: "IntegrationsAPI", dependencies: ["HTTPSupport"]),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
         .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]),

@@ -11,7 +11,7 @@ public struct Stanza: Sendable, Equatable {
     }
 }
 
-/// The age v1 header, parsed strictly (age spec §header; every rule of the reference parser).
+/// The age v1 header, parsed strictly (every rule of the reference parser, age v1).
 struct Header {
     var stanzas: [Stanza]
     var mac: [UInt8]

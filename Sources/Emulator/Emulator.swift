@@ -579,7 +579,7 @@ struct JSONObject {
         }
     }
 
-    /// A string map; JSON booleans and numbers are coerced to their string form (nymble-api-notes §4.23).
+    /// A string map; JSON booleans and numbers are coerced to their string form.
     func strings(_ name: String) -> [String: String]? {
         guard let object = self[name] as? [String: Any] else { return nil }
         return object.compactMapValues { value -> String? in

@@ -1,4 +1,4 @@
-/// The API's integration types (the seed document's enumeration, values 1 to 8).
+/// The API's integration types (the API reference's enumeration, values 1 to 8).
 ///
 /// The API reference sends integers and the guide sends names; both decode. Encoding writes the integer, as
 /// the reference does.

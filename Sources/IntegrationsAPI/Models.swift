@@ -1,4 +1,4 @@
-/// Requests and responses of the Integrations API, field by field as the seed document names them. Decoding is
+/// Requests and responses of the Integrations API, field by field as the API reference names them. Decoding is
 /// tolerant: unknown fields are ignored, enums arrive as integers or names, optional fields may be missing.
 /// Timestamps stay ISO 8601 strings, exactly as sent.
 
@@ -273,7 +273,7 @@ public struct AvailableIntegrations: Codable, Sendable, Equatable {
     }
 }
 
-/// Undefined by the documentation; the emulator's choice (nymble-api-notes §4.21): template fields plus status.
+/// Undefined by the documentation; the emulator's choice: template fields plus status.
 public struct AvailableIntegration: Codable, Sendable, Equatable {
     public var type: IntegrationType
     public var provider: String

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -28,7 +29,7 @@ public final class URLSessionTransport: HTTPTransport {
     /// A delete has no body, so libcurl would repeat it without asking; it goes on a connection of its own, closed
     /// after the answer, which libcurl never re-sends on.
     private let closingSession: URLSession
-    private let delegate = SessionDelegate()
+    private let delegate = GuardedSessionDelegate()
 
     /// - Parameters:
     ///   - timeout: how long one request may take, from sending to the last byte of the answer.
@@ -36,14 +37,7 @@ public final class URLSessionTransport: HTTPTransport {
     public init(baseURL: URL, timeout: Duration = .seconds(30), maximumConnections: Int = 8) throws(InsecureURLError) {
         try Self.checkSecure(baseURL)
         self.baseURL = baseURL
-        let configuration = URLSessionConfiguration.ephemeral
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        configuration.timeoutIntervalForRequest = seconds
-        configuration.timeoutIntervalForResource = seconds
-        configuration.httpMaximumConnectionsPerHost = maximumConnections
-        configuration.httpCookieStorage = nil
-        configuration.urlCache = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        let configuration = URLSessionConfiguration.uncached(timeout: timeout, maximumConnections: maximumConnections)
         session = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
         closingSession = URLSession(configuration: configuration, delegate: delegate, delegateQueue: nil)
     }
@@ -55,20 +49,7 @@ public final class URLSessionTransport: HTTPTransport {
 
     /// https for any host; http only for loopback, where nothing crosses a network.
     public static func checkSecure(_ url: URL) throws(InsecureURLError) {
-        switch url.scheme?.lowercased() {
-        case "https" where url.host?.isEmpty == false: return
-        case "http":
-            let host = (url.host ?? "").lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-            if host == "localhost" || host == "::1" || Self.isIPv4Loopback(host) { return }
-        default: break
-        }
-        throw InsecureURLError(url: url.absoluteString)
-    }
-
-    static func isIPv4Loopback(_ host: String) -> Bool {
-        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { part in UInt8(part).map { _ in true } ?? false }
+        guard EndpointRule.allows(url) else { throw InsecureURLError(url: url.absoluteString) }
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -137,36 +118,6 @@ public final class URLSessionTransport: HTTPTransport {
             TransportFailure(.connectionLost, "the server closed the connection without a valid answer")
         default: TransportFailure(.connectionLost, "the connection failed (URLError \(error.code.rawValue))")
         }
-    }
-}
-
-/// The client reads a 302 (the OAuth callback) as an answer and never follows it; a write that libcurl would
-/// send a second time on its own is cancelled instead (see `URLSessionTransport.session`).
-private final class SessionDelegate: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
-    private let lock = NSLock()
-    /// Tasks of both sessions, whose identifiers are numbered per session.
-    private var refused: Set<ObjectIdentifier> = []
-
-    /// Whether libcurl wanted to send this task's request again; asked once, when the task has ended.
-    func takeRefusal(of task: URLSessionTask) -> Bool {
-        lock.withLock { refused.remove(ObjectIdentifier(task)) != nil }
-    }
-
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
-    ) {
-        completionHandler(nil)
-    }
-
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, needNewBodyStream completionHandler: @escaping @Sendable (InputStream?) -> Void
-    ) {
-        _ = lock.withLock { refused.insert(ObjectIdentifier(task)) }
-        // No stream: URLSession cannot take one for a Data body. This runs on the task's own queue, which cancel()
-        // waits for, so the cancel is sent off it; no server answers the copy before its body, which never comes.
-        completionHandler(nil)
-        DispatchQueue.global().async { task.cancel() }
     }
 }
 

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import HTTPSupport
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -269,14 +270,7 @@ private final class Transport: Sendable {
     private let session: URLSession
 
     init(timeout: Duration) {
-        let configuration = URLSessionConfiguration.ephemeral
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        configuration.timeoutIntervalForRequest = seconds
-        configuration.timeoutIntervalForResource = seconds
-        configuration.httpCookieStorage = nil
-        configuration.urlCache = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration, delegate: SessionDelegate(), delegateQueue: nil)
+        session = URLSession(configuration: .uncached(timeout: timeout), delegate: GuardedSessionDelegate(), delegateQueue: nil)
     }
 
     deinit { session.finishTasksAndInvalidate() }
@@ -313,36 +307,12 @@ private final class Transport: Sendable {
             // A certificate does not fix itself in a second.
             return TransportFailure(reason: "the TLS connection could not be established", retryable: false)
         case .badURL, .unsupportedURL: return TransportFailure(reason: "the request URL is not valid", retryable: false)
-        // Also what a task refused by `SessionDelegate` ends with.
+        // Also what a task refused by `GuardedSessionDelegate` ends with.
         case .cancelled, .networkConnectionLost:
             return TransportFailure(reason: "the connection closed before an answer arrived", retryable: true)
         case .badServerResponse, .zeroByteResource, .cannotParseResponse:
             return TransportFailure(reason: "the server closed the connection without a valid answer", retryable: true)
         default: return TransportFailure(reason: "the connection failed (URLError \(error.code.rawValue))", retryable: true)
         }
-    }
-}
-
-/// Refuses redirects, so that a 301 or 307 is the answer (see `S3Client`), and refuses libcurl's silent
-/// second send of a body.
-///
-/// libcurl, under URLSession on Linux, re-sends a request whose reused keep-alive connection died before an
-/// answer, and asks for the body again; URLSession cannot rewind a `Data` body, so the copy would announce its
-/// length, send nothing and hang until the timeout. Cancelling the task instead turns it into a transport
-/// failure, which `S3Client` retries with a fresh signature.
-private final class SessionDelegate: NSObject, URLSessionTaskDelegate, Sendable {
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
-    ) {
-        completionHandler(nil)
-    }
-
-    func urlSession(
-        _ session: URLSession, task: URLSessionTask, needNewBodyStream completionHandler: @escaping @Sendable (InputStream?) -> Void
-    ) {
-        completionHandler(nil)
-        // Off the task's own queue, which cancel() waits for.
-        DispatchQueue.global().async { task.cancel() }
     }
 }

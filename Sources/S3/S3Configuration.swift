@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 /// An access key pair, and the session token of temporary credentials.
 ///
@@ -123,7 +124,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         guard scheme == "https" || scheme == "http" else {
             throw S3Error.configuration("the S3 endpoint \(shown) is refused: it must be https:// (http:// only for a loopback host)")
         }
-        if scheme == "http" && !isLoopback(host) {
+        if scheme == "http" && !EndpointRule.isLoopback(host) {
             throw S3Error.configuration(
                 "the S3 endpoint \(shown) is refused: http:// would send the requests unencrypted; use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost)")
         }
@@ -138,14 +139,5 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
             throw S3Error.configuration("the S3 endpoint '\(shown)' is not a URL like https://host[:port]")
         }
         return url
-    }
-
-    /// 127.0.0.0/8, ::1 and localhost: nothing sent there crosses a network.
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if bare == "localhost" || bare == "::1" || bare == "0:0:0:0:0:0:0:1" { return true }
-        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "127" else { return false }
-        return parts.allSatisfy { part in !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && UInt8(part) != nil }
     }
 }

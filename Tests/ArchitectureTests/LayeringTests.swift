@@ -7,7 +7,7 @@ import Testing
 @Suite struct LayeringTests {
     /// Bottom to top. A module may import any module listed before it (and the system's).
     static let layers: [String] = [
-        "CYAML", "CCrypto", "ConcurrencyToolkit", "YAML", "CryptoPrimitives", "Age", "SOPS", "S3", "IntegrationsAPI",
+        "CYAML", "CCrypto", "ConcurrencyToolkit", "YAML", "CryptoPrimitives", "Age", "SOPS", "HTTPSupport", "S3", "IntegrationsAPI",
         "Emulator", "EmulatorHTTP", "Reconciler", "IntopsCLI", "EmbeddedSandbox", "intops", "integrations-emulator",
     ]
     static let system: Set<String> = ["Foundation", "Dispatch", "Synchronization", "Glibc", "Darwin", "FoundationNetworking"]

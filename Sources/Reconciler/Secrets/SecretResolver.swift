@@ -1,4 +1,5 @@
 import Age
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import SOPS
@@ -69,14 +70,8 @@ public final class SecretResolver: @unchecked Sendable {
         let pending = lock.withLock { paths.filter { decrypted[$0] == nil } }.sorted()
         guard pending.count > 1, case .success(let keyring) = lock.withLock({ loadKeyring() }) else { return }
         // Decryption is CPU-bound: one child task per core at a time.
-        let files = await withTaskGroup(of: DecryptedFile.self) { group in
-            var files: [DecryptedFile] = []
-            for (index, path) in pending.enumerated() {
-                if index >= max(1, ProcessInfo.processInfo.activeProcessorCount), let file = await group.next() { files.append(file) }
-                group.addTask { DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring)) }
-            }
-            for await file in group { files.append(file) }
-            return files
+        let files = await boundedMap(pending, limit: ProcessInfo.processInfo.activeProcessorCount) { (path: String) -> DecryptedFile in
+            DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring))
         }
         lock.withLock {
             for file in files where decrypted[file.path] == nil { decrypted[file.path] = file.result }

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import IntegrationsAPI
 import YAML
@@ -56,26 +57,10 @@ public enum ProjectLoader {
         let files = discover(project, diagnostics: &diagnostics)
 
         // Parsing dominates validation time; spread the files over the cores, at most one task per core in flight.
-        let results = await withTaskGroup(of: (Int, [IntegrationSet], [Diagnostic]).self) { group in
-            var collected = [([IntegrationSet], [Diagnostic])](repeating: ([], []), count: files.count)
-            let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
-            var next = 0
-            func start() {
-                let index = next
-                let file = files[index]
-                next += 1
-                group.addTask {
-                    let (sets, problems) = decodeFile(file, project: project)
-                    return (index, sets, problems)
-                }
-            }
-            while next < files.count && next < width { start() }
-            while let (index, sets, problems) = await group.next() {
-                collected[index] = (sets, problems)
-                if next < files.count { start() }
-            }
-            return collected
-        }
+        let results = await boundedMap(files, limit: ProcessInfo.processInfo.activeProcessorCount) { (file: String) -> DecodedFile in
+            let (sets, problems) = decodeFile(file, project: project)
+            return DecodedFile(sets: sets, problems: problems)
+        }.map { ($0.sets, $0.problems) }
 
         // Messages name the other place relative to the project root, where people read their files from.
         func shown(_ location: SourceLocation) -> String {
@@ -183,4 +168,10 @@ public enum ProjectLoader {
         }
         return files
     }
+}
+
+/// One manifest file's documents and problems (a struct, not a tuple: see ``boundedMap``).
+private struct DecodedFile: Sendable {
+    var sets: [IntegrationSet]
+    var problems: [Diagnostic]
 }

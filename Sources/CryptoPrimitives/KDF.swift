@@ -1,0 +1,77 @@
+internal import CCrypto
+import Foundation
+
+/// Key derivation functions.
+public enum KDF {
+    /// HKDF-SHA-256 (RFC 5869), extract then expand.
+    public static func hkdfSHA256(key: [UInt8], salt: [UInt8], info: [UInt8], length: Int = 32) -> [UInt8] {
+        guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else { preconditionFailure("OpenSSL lacks HKDF") }
+        defer { EVP_KDF_free(kdf) }
+        guard let context = EVP_KDF_CTX_new(kdf) else { preconditionFailure("OpenSSL HKDF context") }
+        defer { EVP_KDF_CTX_free(context) }
+        var output = [UInt8](repeating: 0, count: length)
+        var key = key, salt = salt, info = info
+        let digest = ParamName.sha256
+        let ok = key.withUnsafeMutableBytes { keyBuffer in
+            salt.withUnsafeMutableBytes { saltBuffer in
+                info.withUnsafeMutableBytes { infoBuffer in
+                    var params: [OSSL_PARAM] = [
+                        OSSL_PARAM_construct_utf8_string(ParamName.digest, digest, 0),
+                        OSSL_PARAM_construct_octet_string(ParamName.key, keyBuffer.baseAddress, keyBuffer.count),
+                        OSSL_PARAM_construct_octet_string(ParamName.salt, saltBuffer.baseAddress ?? UnsafeMutableRawPointer(digest), saltBuffer.count),
+                        OSSL_PARAM_construct_octet_string(ParamName.info, infoBuffer.baseAddress ?? UnsafeMutableRawPointer(digest), infoBuffer.count),
+                        OSSL_PARAM_construct_end(),
+                    ]
+                    return EVP_KDF_derive(context, &output, length, &params)
+                }
+            }
+        }
+        precondition(ok == 1, "OpenSSL HKDF failed")
+        return output
+    }
+
+    /// scrypt (RFC 7914) with r = 8, p = 1, a 32-byte output, and enough memory allowed for `logN`.
+    public static func scrypt(password: [UInt8], salt: [UInt8], logN: Int) -> [UInt8]? {
+        guard (1...30).contains(logN), let kdf = EVP_KDF_fetch(nil, "SCRYPT", nil) else { return nil }
+        defer { EVP_KDF_free(kdf) }
+        guard let context = EVP_KDF_CTX_new(kdf) else { return nil }
+        defer { EVP_KDF_CTX_free(context) }
+        var n = UInt64(1) << UInt64(logN)
+        var r: UInt64 = 8
+        var p: UInt64 = 1
+        var maxMemory: UInt64 = 128 * r * (n + 2) + 128 * r * p + 1024 * 1024
+        var output = [UInt8](repeating: 0, count: 32)
+        var password = password, salt = salt
+        let placeholder = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+        defer { placeholder.deallocate() }
+        let ok = password.withUnsafeMutableBytes { passwordBuffer in
+            salt.withUnsafeMutableBytes { saltBuffer in
+                var params: [OSSL_PARAM] = [
+                    OSSL_PARAM_construct_octet_string(ParamName.pass, passwordBuffer.baseAddress ?? placeholder, passwordBuffer.count),
+                    OSSL_PARAM_construct_octet_string(ParamName.salt, saltBuffer.baseAddress ?? placeholder, saltBuffer.count),
+                    OSSL_PARAM_construct_uint64(ParamName.n, &n),
+                    OSSL_PARAM_construct_uint64(ParamName.r, &r),
+                    OSSL_PARAM_construct_uint64(ParamName.p, &p),
+                    OSSL_PARAM_construct_uint64(ParamName.maxMemory, &maxMemory),
+                    OSSL_PARAM_construct_end(),
+                ]
+                return EVP_KDF_derive(context, &output, 32, &params)
+            }
+        }
+        return ok == 1 ? output : nil
+    }
+}
+
+/// OSSL_PARAM keeps the pointer to its key's name, so the names must outlive every call: C strings made once.
+private enum ParamName {
+    nonisolated(unsafe) static let digest = strdup("digest")!
+    nonisolated(unsafe) static let key = strdup("key")!
+    nonisolated(unsafe) static let salt = strdup("salt")!
+    nonisolated(unsafe) static let info = strdup("info")!
+    nonisolated(unsafe) static let pass = strdup("pass")!
+    nonisolated(unsafe) static let n = strdup("n")!
+    nonisolated(unsafe) static let r = strdup("r")!
+    nonisolated(unsafe) static let p = strdup("p")!
+    nonisolated(unsafe) static let maxMemory = strdup("maxmem_bytes")!
+    nonisolated(unsafe) static let sha256 = strdup("SHA256")!
+}

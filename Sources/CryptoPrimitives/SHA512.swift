@@ -1,0 +1,44 @@
+internal import CCrypto
+import Foundation
+
+extension Digest {
+    public static func sha512(_ data: some ContiguousBytes) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 64)
+        var length: UInt32 = 0
+        let ok = data.withUnsafeBytes { buffer in
+            EVP_Digest(buffer.baseAddress, buffer.count, &output, &length, EVP_sha512(), nil)
+        }
+        precondition(ok == 1 && length == 64, "OpenSSL SHA-512 failed")
+        return output
+    }
+
+    /// Compares in time independent of where the inputs differ.
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.count == b.count && CRYPTO_memcmp(a, b, a.count) == 0
+    }
+}
+
+/// An incremental SHA-512, for the SOPS MAC.
+public final class SHA512Hasher {
+    private let context: OpaquePointer
+
+    public init() {
+        context = EVP_MD_CTX_new()
+        precondition(EVP_DigestInit_ex(context, EVP_sha512(), nil) == 1)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: some ContiguousBytes) {
+        bytes.withUnsafeBytes { buffer in
+            if buffer.count > 0 { _ = EVP_DigestUpdate(context, buffer.baseAddress, buffer.count) }
+        }
+    }
+
+    public func finalize() -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: 64)
+        var length: UInt32 = 0
+        precondition(EVP_DigestFinal_ex(context, &output, &length) == 1)
+        return output
+    }
+}

@@ -1,0 +1,101 @@
+import Age
+import CryptoPrimitives
+import Foundation
+import YAML
+
+/// Walks a document tree in MAC order, decrypting or encrypting the leaves the rule selects.
+struct TreeWalker {
+    enum Mode { case decrypt, encrypt }
+
+    let mode: Mode
+    let key: [UInt8]
+    let rule: SelectionRule
+    let macOnlyEncrypted: Bool
+    private let hasher = SHA512Hasher()
+
+    init(mode: Mode, key: [UInt8], rule: SelectionRule, macOnlyEncrypted: Bool) {
+        self.mode = mode
+        self.key = key
+        self.rule = rule
+        self.macOnlyEncrypted = macOnlyEncrypted
+        if macOnlyEncrypted { hasher.update(Digest.sha256(Array("sops".utf8))) }
+    }
+
+    var macHex: String { hasher.finalize().hex.uppercased() }
+
+    mutating func walk(_ value: SOPSValue, path: [String], comments: [String] = []) throws(SOPSError) -> SOPSValue {
+        switch value {
+        case .null: return .null
+        case .mapping(let entries):
+            var out: [SOPSEntry] = []
+            var pending: [String] = []
+            for entry in entries {
+                if entry.isComment {
+                    out.append(try comment(entry, path: path, comments: comments + pending))
+                    if case .scalar(let text) = entry.value { pending.append(text.plainText) }
+                    continue
+                }
+                out.append(SOPSEntry(key: entry.key, value: try walk(entry.value, path: path + [entry.key], comments: comments + pending)))
+                pending = []
+            }
+            return .mapping(out)
+        case .sequence(let items):
+            var out: [SOPSValue] = []
+            for item in items { out.append(try walk(item, path: path, comments: comments)) }
+            return .sequence(out)
+        case .scalar(let scalar):
+            let selected = rule.encrypts(path: path, comments: comments)
+            let aad = path.joined(separator: ":") + ":"
+            switch mode {
+            case .encrypt:
+                if !macOnlyEncrypted || selected { hasher.update(Array(scalar.canonicalText.utf8)) }
+                guard selected else { return value }
+                let text = scalar.canonicalText
+                if text.isEmpty { return .scalar(.string("")) }
+                return .scalar(.string(try ValueCipher.encrypt(text, type: scalar.typeName, key: key, aad: aad)))
+            case .decrypt:
+                guard selected else {
+                    if !macOnlyEncrypted { hasher.update(Array(scalar.canonicalText.utf8)) }
+                    return value
+                }
+                guard case .string(let stored) = scalar else {
+                    throw .format("the value at \(Self.describe(path)) should be encrypted but is a \(scalar.typeName)")
+                }
+                if stored.isEmpty { return value }
+                guard let parsed = ValueCipher.parse(stored) else {
+                    throw .format("the value at \(Self.describe(path)) should be encrypted but is not an ENC[…] string")
+                }
+                guard let text = ValueCipher.decrypt(parsed, key: key, aad: aad) else {
+                    throw .valueTampered(path: Self.describe(path))
+                }
+                guard let typed = SOPSScalar.parse(text, type: parsed.type) else {
+                    throw .format("the value at \(Self.describe(path)) has the unknown type \(parsed.type)")
+                }
+                hasher.update(Array(typed.canonicalText.utf8))
+                return .scalar(typed)
+            }
+        }
+    }
+
+    /// Comments use their container's path; one that does not decrypt is kept as it is (as sops does).
+    mutating func comment(_ entry: SOPSEntry, path: [String], comments: [String]) throws(SOPSError) -> SOPSEntry {
+        guard case .scalar(let scalar) = entry.value else { return entry }
+        let text = scalar.plainText
+        let selected: Bool
+        switch rule {
+        case .encryptedCommentRegex: selected = comments.contains { SelectionRule.matches(rule.value, $0) }
+        default: selected = rule.encrypts(path: path, comments: comments + [text])
+        }
+        guard selected else { return entry }
+        let aad = path.joined(separator: ":") + ":"
+        switch mode {
+        case .encrypt:
+            return text.isEmpty ? entry : .comment(try ValueCipher.encrypt(text, type: "comment", key: key, aad: aad))
+        case .decrypt:
+            guard let parsed = ValueCipher.parse(text), let plain = ValueCipher.decrypt(parsed, key: key, aad: aad) else { return entry }
+            return .comment(plain)
+        }
+    }
+
+    static func describe(_ path: [String]) -> String { path.isEmpty ? "(top level)" : path.joined(separator: ".") }
+}
