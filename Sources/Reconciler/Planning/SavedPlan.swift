@@ -4,7 +4,7 @@ import Foundation
 /// Saved plans. The file is a header line naming the format, the plan as JSON, and an HMAC-SHA256 of
 /// both under a key derived from the project's fingerprint key:
 ///
-///     intops-plan 1
+///     intops-plan 2
 ///     { …the plan… }
 ///     hmac-sha256 64-HEX
 ///
