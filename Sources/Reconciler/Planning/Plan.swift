@@ -116,6 +116,59 @@ public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// Why a plan cannot be applied as it is. Each names the entry and says what to do.
+public enum PlanProblem: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// No state entry, and several live integrations have the entry's identity.
+    case ambiguousAdoption(IntegrationKey, candidates: [String])
+    /// A change needs a replace, and the entry is protected.
+    case replaceOfProtected(IntegrationKey, why: PlanReason)
+    /// A change needs a replace, which was not allowed.
+    case replaceNotAllowed(IntegrationKey, why: PlanReason, replacedId: String)
+    /// A tombstone whose identity several live integrations have.
+    case ambiguousTombstone(IntegrationKey, candidates: [String])
+    case tombstoneOfProtected(IntegrationKey)
+    /// More deletions than the safety limits allow.
+    case overSafetyLimit(deletes: Int, percent: Int, managed: Int, maxDeletes: Int, maxPercent: Int)
+    /// The displayName an action takes is held by a live integration nothing frees.
+    case displayNameTaken(IntegrationKey, displayName: String, holder: String)
+
+    public var description: String {
+        switch self {
+        case .ambiguousAdoption(let key, let candidates):
+            "\(key): \(candidates.count) live integrations match for adoption (\(candidates.joined(separator: ", "))); delete the duplicates or record one with intops state"
+        case .replaceOfProtected(let key, let why):
+            "\(key): \(why), which needs a replace, and the integration is protected (protect: true)"
+        case .replaceNotAllowed(let key, let why, let id):
+            "\(key): \(why); this needs a replace (create a new integration, then delete \(id)): run with --allow-replace"
+        case .ambiguousTombstone(let key, let candidates):
+            "\(key): ensure: absent matches \(candidates.count) live integrations (\(candidates.joined(separator: ", "))); intops will not guess which to delete"
+        case .tombstoneOfProtected(let key):
+            "\(key): ensure: absent on a protected integration; remove protect: true first"
+        case .overSafetyLimit(let deletes, let percent, let managed, let maxDeletes, let maxPercent):
+            "the plan deletes \(deletes) integrations (\(percent)% of the \(managed) managed), over the safety limit of \(maxDeletes) or \(maxPercent)%; check the manifests, or run with --force"
+        case .displayNameTaken(let key, let name, let holder):
+            "\(key): displayName \"\(name)\" is used by live integration \(holder), which the manifests do not rename or delete; the API would refuse it (409)"
+        }
+    }
+}
+
+/// Something a plan leaves alone that a person should know of.
+public enum PlanWarning: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// Managed, no longer in the manifests, and the plan does not prune.
+    case unmanagedLeftover(IntegrationKey)
+    /// A create an interrupted apply sent for an entry no longer declared, not pruned.
+    case orphanLeftover(IntegrationKey, integrationId: String)
+
+    public var description: String {
+        switch self {
+        case .unmanagedLeftover(let key):
+            "\(key) is managed by intops but no longer in the manifests; plan --prune deletes it, or intops state rm forgets it"
+        case .orphanLeftover(let key, let id):
+            "\(key): an interrupted apply created \(id) for an entry no longer in the manifests; plan --prune deletes it"
+        }
+    }
+}
+
 /// Something a person should know about an action.
 public enum PlanNote: Codable, Sendable, Equatable, CustomStringConvertible {
     /// An OAuth provider: the integration works only once someone authorizes it.
@@ -244,12 +297,12 @@ public struct Plan: Codable, Sendable, Equatable {
     public var actions: [PlannedAction]
     public var summary: [String: Int]
     /// Problems that stop an apply (too many deletions without --force, ambiguous adoption, …).
-    public var errors: [String]
-    public var warnings: [String]
+    public var errors: [PlanProblem]
+    public var warnings: [PlanWarning]
     /// Saved-plan guards.
     public var guards: PlanGuards?
 
-    public init(actions: [PlannedAction], errors: [String] = [], warnings: [String] = []) {
+    public init(actions: [PlannedAction], errors: [PlanProblem] = [], warnings: [PlanWarning] = []) {
         self.actions = actions
         self.errors = errors
         self.warnings = warnings

@@ -39,8 +39,8 @@ public enum Planner {
         let options: PlanOptions
         var claimed: Set<String> = []
         var actions: [PlannedAction] = []
-        var errors: [String] = []
-        var warnings: [String] = []
+        var errors: [PlanProblem] = []
+        var warnings: [PlanWarning] = []
         /// Per action (by key), the displayName it will take and the integration id it applies to.
         var targetNames: [IntegrationKey: String] = [:]
 
@@ -85,7 +85,7 @@ public enum Planner {
                 let byPending = unclaimed(pending.flatMap { desired.identity?.named($0.displayName) })
                 let candidates = byPending.count == 1 ? byPending : unclaimed(desired.identity)
                 if candidates.count > 1 {
-                    errors.append("\(key): \(candidates.count) live integrations match for adoption (\(candidates.map(describe).joined(separator: ", "))); delete the duplicates or record one with intops state")
+                    errors.append(.ambiguousAdoption(key, candidates: candidates.map(describe)))
                     return
                 }
                 if let candidate = candidates.first {
@@ -223,11 +223,11 @@ public enum Planner {
 
         mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: PlanReason) {
             if desired.manifest.protect {
-                errors.append("\(desired.key): \(why), which needs a replace, and the integration is protected (protect: true)")
+                errors.append(.replaceOfProtected(desired.key, why: why))
                 return
             }
             guard options.allowReplace else {
-                errors.append("\(desired.key): \(why); this needs a replace (create a new integration, then delete \(current.id)): run with --allow-replace")
+                errors.append(.replaceNotAllowed(desired.key, why: why, replacedId: current.id))
                 return
             }
             let finalName = desired.displayName ?? current.summary.displayName
@@ -261,7 +261,7 @@ public enum Planner {
                 }
                 let candidates = organizationLive.filter { !claimed.contains($0.id) && pattern?.matches($0.summary) == true }
                 if candidates.count > 1 {
-                    errors.append("\(key): ensure: absent matches \(candidates.count) live integrations (\(candidates.map(describe).joined(separator: ", "))); intops will not guess which to delete")
+                    errors.append(.ambiguousTombstone(key, candidates: candidates.map(describe)))
                     return
                 }
                 target = candidates.first
@@ -269,7 +269,7 @@ public enum Planner {
             guard let target else { return }
             claimed.insert(target.id)
             if desired.manifest.protect {
-                errors.append("\(key): ensure: absent on a protected integration; remove protect: true first")
+                errors.append(.tombstoneOfProtected(key))
                 return
             }
             planDelete(key, live: target, reason: .ensureAbsent)
@@ -278,7 +278,7 @@ public enum Planner {
         mutating func planPrune(_ entry: IntopsState.Entry) {
             guard let target = live.integration(entry.organization, id: entry.integrationId) else { return }
             guard options.prune else {
-                warnings.append("\(entry.key) is managed by intops but no longer in the manifests; plan --prune deletes it, or intops state rm forgets it")
+                warnings.append(.unmanagedLeftover(entry.key))
                 return
             }
             planDelete(entry.key, live: target, reason: .pruned)
@@ -291,7 +291,7 @@ public enum Planner {
             guard let target = candidates.first, candidates.count == 1 else { return }
             claimed.insert(target.id)
             guard options.prune else {
-                warnings.append("\(pending.key): an interrupted apply created \(target.id) for an entry no longer in the manifests; plan --prune deletes it")
+                warnings.append(.orphanLeftover(pending.key, integrationId: target.id))
                 return
             }
             planDelete(pending.key, live: target, reason: .orphanedCreate)
@@ -315,7 +315,9 @@ public enum Planner {
             let managed = max(1, state.integrations.filter { organizations.contains($0.organization) }.count)
             let percent = deletes * 100 / managed
             if deletes > options.safety.maxDeletes || percent > options.safety.maxDeletePercent {
-                errors.append("the plan deletes \(deletes) integrations (\(percent)% of the \(managed) managed), over the safety limit of \(options.safety.maxDeletes) or \(options.safety.maxDeletePercent)%; check the manifests, or run with --force")
+                errors.append(.overSafetyLimit(
+                    deletes: deletes, percent: percent, managed: managed, maxDeletes: options.safety.maxDeletes,
+                    maxPercent: options.safety.maxDeletePercent))
             }
         }
 
@@ -349,7 +351,7 @@ public enum Planner {
                         actions[index].dependsOn.append(actions[vacating].id)
                         if actions[vacating].action == .delete { needsEarly.insert(vacating) }
                     } else if actions[index].action != .replace {
-                        errors.append("\(actions[index].key): displayName \"\(wanted)\" is used by live integration \(describe(holder)), which the manifests do not rename or delete; the API would refuse it (409)")
+                        errors.append(.displayNameTaken(actions[index].key, displayName: wanted, holder: describe(holder)))
                     }
                 }
             }

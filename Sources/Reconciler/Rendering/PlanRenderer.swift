@@ -124,7 +124,7 @@ public enum PlanRenderer {
                     type: $0.type?.name, provider: $0.provider, displayName: $0.displayName, reason: $0.reason?.description,
                     changes: $0.changes, notes: $0.notes.map(\.description))
             },
-            summary: plan.summary, errors: plan.errors, warnings: plan.warnings)
+            summary: plan.summary, errors: plan.errors.map(\.description), warnings: plan.warnings.map(\.description))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self) + "\n"

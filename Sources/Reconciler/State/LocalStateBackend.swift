@@ -1,11 +1,11 @@
 import Foundation
+import Synchronization
 
 /// The state in local files: written by temporary file, fsync and rename, locked with `flock` on `PATH.lock`,
 /// which the kernel releases when the holding process ends, however it ends.
-public final class LocalStateBackend: StateBackend, @unchecked Sendable {
-    /// Open lock descriptors by lock path; guarded by `mutex` (a lock is taken and released from different tasks).
-    private var descriptors: [String: Int32] = [:]
-    private let mutex = NSLock()
+public final class LocalStateBackend: StateBackend, Sendable {
+    /// Open lock descriptors by lock path (a lock is taken and released from different tasks).
+    private let descriptors = Mutex<[String: Int32]>([:])
 
     public init() {}
 
@@ -65,13 +65,13 @@ public final class LocalStateBackend: StateBackend, @unchecked Sendable {
         let bytes = LockRecord.encoded(record)
         ftruncate(fd, 0)
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        mutex.withLock { descriptors[path] = fd }
+        descriptors.withLock { $0[path] = fd }
         return .acquired(HeldLock(scope: scope, version: StateVersion(record.id)))
     }
 
     /// A local lock never expires (it ends with its process), so a renewal keeps it and a takeover is a new try.
     public func replaceLock(_ scope: LockScope, version: StateVersion, record: LockRecord) async throws(StateError) -> LockAttempt {
-        if mutex.withLock({ descriptors[lockPath(scope)] != nil }) { return .acquired(HeldLock(scope: scope, version: version)) }
+        if descriptors.withLock({ $0[lockPath(scope)] != nil }) { return .acquired(HeldLock(scope: scope, version: version)) }
         return try await acquireLock(scope, record: record)
     }
 
@@ -91,7 +91,7 @@ public final class LocalStateBackend: StateBackend, @unchecked Sendable {
 
     public func releaseLock(_ scope: LockScope, version: StateVersion) async throws(StateError) {
         let path = lockPath(scope)
-        guard let fd = mutex.withLock({ descriptors.removeValue(forKey: path) }) else {
+        guard let fd = descriptors.withLock({ $0.removeValue(forKey: path) }) else {
             throw StateError(.locked, "the lock \(path) is held by a running process; it is released when that process ends")
         }
         ftruncate(fd, 0)
@@ -106,6 +106,6 @@ public final class LocalStateBackend: StateBackend, @unchecked Sendable {
     }
 
     deinit {
-        for fd in descriptors.values { close(fd) }
+        descriptors.withLock { for fd in $0.values { close(fd) } }
     }
 }
