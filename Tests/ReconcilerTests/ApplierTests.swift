@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Emulator
 import Foundation
 import IntegrationsAPI
@@ -214,5 +215,62 @@ final class ScriptedTransport: HTTPTransport {
         let live = try await setup.client.list(organization: "o")
         #expect(Set(live.map(\.displayName)) == ["First", "Second"])
         #expect(report.state.integrations.first { $0.name == "a" }?.displayName == "Second")
+    }
+
+    /// A rotation whose connection test fails is rolled back to the value the secret had at the last successful
+    /// apply, read from git, and tested again; the fingerprint goes back to unknown so the next plan rotates again.
+    @Test func aFailedTestAfterARotationRollsBackToTheValueInGit() async throws {
+        let setup = try Self.setup(script: { request in
+            // The first rotation's test fails; the rollback's passes.
+            guard request.path.hasSuffix("/rotate-secrets"), let body = request.body else { return nil }
+            let passed = String(decoding: body, as: UTF8.self).contains("old-key")
+            return HTTPResponse(status: 200, body: Data(#"{"rotationSuccessful":true,"testConnectionSuccessful":\#(passed)}"#.utf8))
+        })
+        let root = setup.directory.path
+        func git(_ arguments: [String]) async throws {
+            let result = await ChildProcess.run(
+                arguments: ["git", "-C", root, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
+                environment: ProcessInfo.processInfo.environment)
+            #expect(result.succeeded, "git \(arguments): \(result.stderrText)")
+        }
+        // The secrets file at the last successful apply, encrypted to an identity of the test's own.
+        let identityFile = setup.directory.appendingPathComponent("key.txt").path
+        let (identity, _) = try SecretFiles.keygen(to: identityFile)
+        let secretsFile = setup.directory.appendingPathComponent("secrets.enc.yaml").path
+        try "key: old-key\n".write(toFile: secretsFile, atomically: true, encoding: .utf8)
+        let sealed = try SecretFiles.encrypt(file: secretsFile, recipients: [identity.recipient])
+        try Data(sealed).write(to: URL(fileURLWithPath: secretsFile))
+        try await git(["init", "-q"])
+        try await git(["add", "secrets.enc.yaml"])
+        try await git(["commit", "-q", "-m", "applied"])
+        let revision = String(decoding: await ChildProcess.run(
+            arguments: ["git", "-C", root, "rev-parse", "HEAD"], environment: ProcessInfo.processInfo.environment).stdout,
+            as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+
+        // Live with a recorded fingerprint; the manifest now says new-key, so the plan rotates.
+        var wanted = F.desired("a", secrets: ["TransactionKey": "new-key"])
+        wanted.manifest.secrets = [IntegrationManifest.Secret(
+            key: "TransactionKey",
+            reference: SecretReference(source: .sops(file: secretsFile, pointer: ["key"]), text: "ref+sops://secrets.enc.yaml#/key", location: F.here),
+            location: F.here)]
+        let created = try await setup.client.create(organization: "o", CreateIntegrationRequest(
+            integrationType: .payment, provider: "AuthorizeNet", displayName: "A", isEnabled: true,
+            configuration: ["IsSandbox": "true"], secrets: ["ApiLoginId": "login", "TransactionKey": "old-key"]))
+        var state = IntopsState()
+        state.set(F.entry("a", id: created.integration.integrationId, secrets: ["TransactionKey": "old-key"]))
+        let plan = try await Self.plan([wanted], setup: setup, state: state)
+        #expect(plan.actions.map(\.action) == [.rotate])
+
+        let history = SecretHistory(root: root, environment: ["SOPS_AGE_KEY_FILE": identityFile, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""])
+        let applier = Applier(
+            client: setup.client, desired: [wanted], templates: F.templates,
+            settings: Applier.Settings(parallelism: 1, rollback: Applier.Rollback(history: history, revision: revision)))
+        let report = await applier.apply(plan, state: state, store: setup.store, organizations: ["o"])
+        #expect(report.results.map(\.outcome) == [.failed(.testFailedAfterRotation(
+            keys: ["TransactionKey"], message: nil, rollback: .rolledBack(keys: ["TransactionKey"], revision: revision, testPassed: true)))])
+        let rotations = setup.transport.changes.filter { $0.hasSuffix("/rotate-secrets") }
+        #expect(rotations.count == 2, "the rotation and its rollback: \(rotations)")
+        #expect(report.state.entry(wanted.key)?.secrets["TransactionKey"] == nil, "unknown again, so the next plan rotates")
+        #expect(report.state.entry(wanted.key)?.lastTest?.passed == true)
     }
 }
