@@ -5,7 +5,7 @@ APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age 
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint
 RELEASE_BIN  := .build/release
 
-.PHONY: all deps build demo test smoke dist dist-check install pipeline-test bench soak fuzz clean
+.PHONY: all deps build demo test smoke dist dist-check install pipeline-test bench soak fuzz man clean
 
 all: build
 
@@ -151,6 +151,11 @@ bench: deps
 	$(RELEASE_BIN)/intops-bench sops-decrypt --files 1000 --values 10 --peer-sample 100 --runs 5
 	$(RELEASE_BIN)/intops-bench reconcile --integrations 2000 --organizations 10 --latency-ms 20 --parallelism 32
 	$(RELEASE_BIN)/intops-bench state-backend --integrations 480 --organizations 4 --latency-ms 20 --runs 9
+
+# The man page, rendered by `intops man` from the command table that the help and `intops completion` come from. A
+# test compares man/intops.1 with it: run this after changing a command, an option or the version.
+man: deps
+	$(SWIFT) build --product intops && .build/debug/intops man > man/intops.1.tmp && mv man/intops.1.tmp man/intops.1
 
 clean:
 	rm -rf .build $(DIST_BUILD) dist Sources/IntopsCLI/BuildInfo.release.swift

@@ -18,7 +18,7 @@ public enum IntopsCommandLine {
         InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec, StateCommand.spec,
         TestCommand.spec, RotateCommand.spec, ConnectCommand.spec, TemplatesCommand.spec,
         ExportCommand.spec, StatusCommand.spec, ShowCommand.spec,
-        SecretsCommand.spec, VersionCommand.spec, helpSpec,
+        SecretsCommand.spec, VersionCommand.spec, CompletionCommand.spec, ManCommand.spec, helpSpec,
     ]
 
     static let helpSpec = CommandSpec(
