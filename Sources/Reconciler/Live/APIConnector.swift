@@ -1,9 +1,28 @@
 import Foundation
+import YAML
 import IntegrationsAPI
 
 /// Why the project's API could not be reached before any request was made.
-public struct APIConnectionError: Error, Sendable, CustomStringConvertible {
-    public var description: String
+public enum APIConnectionError: Error, Sendable, CustomStringConvertible {
+    /// A remote API and an organization without a resolved token.
+    case noToken(organization: String, at: SourceLocation)
+    case notAURL(String)
+    /// http:// to a host that is not loopback.
+    case insecure(InsecureURLError)
+    /// A `sandbox:` URL, and the program was composed without a sandbox.
+    case noSandbox
+    /// The sandbox's data file could not be opened.
+    case sandbox(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .noToken(let organization, let location): "\(location): organization \(organization) has no API token; set its token: reference"
+        case .notAURL(let text): "api.url \(text) is not a URL"
+        case .insecure(let error): "api.url \(error)"
+        case .noSandbox: "api.url is a sandbox: URL, and this program has no embedded sandbox"
+        case .sandbox(_, let reason): "the sandbox \(reason)"
+        }
+    }
 }
 
 /// Builds the one ``IntegrationsClient`` of a run from the project's `api:` settings: URLSession for an https://
@@ -27,7 +46,7 @@ public enum APIConnector {
             }
         case .remote:
             if let missing = project.organizations.first(where: { resolved[$0.id] == nil }) {
-                throw APIConnectionError(description: "\(missing.location): organization \(missing.id) has no API token; set its token: reference")
+                throw .noToken(organization: missing.id, at: missing.location)
             }
         }
         var credentials: [String: APICredential] = [:]
@@ -39,22 +58,20 @@ public enum APIConnector {
         let transport: any HTTPTransport
         switch settings.endpoint {
         case .remote(let text):
-            guard let url = URL(string: text) else { throw APIConnectionError(description: "api.url \(text) is not a URL") }
-            do {
+            guard let url = URL(string: text) else { throw .notAURL(text) }
+            do throws(InsecureURLError) {
                 transport = try URLSessionTransport(baseURL: url, timeout: settings.timeout.duration, maximumConnections: settings.parallelism)
             } catch {
-                throw APIConnectionError(description: "api.url \(error)")
+                throw .insecure(error)
             }
         case .sandbox(let path):
-            guard let sandbox else {
-                throw APIConnectionError(description: "api.url is a sandbox: URL, and this program has no embedded sandbox")
-            }
+            guard let sandbox else { throw .noSandbox }
             do {
                 transport = try sandbox.transport(
                     path: path,
                     credentials: project.organizations.map { SandboxCredential(token: resolved[$0.id] ?? "", organizationId: $0.id) })
             } catch {
-                throw APIConnectionError(description: "the sandbox \(error)")
+                throw .sandbox(path: path, reason: "\(error)")
             }
         }
         return IntegrationsClient(transport: transport, credentials: credentials, policy: policy)
