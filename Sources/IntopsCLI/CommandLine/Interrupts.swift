@@ -1,15 +1,20 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Signals seen, written by the signal handler (a plain store, which is async-signal-safe) and read by polling.
-nonisolated(unsafe) private var signalsSeen: Int32 = 0
+/// Signals seen. An atomic store is async-signal-safe, and the handler touches nothing else but `write`.
+private let signalsSeen = Atomic<Int32>(0)
+/// The handler writes a byte to this pipe to wake the thread that tells the user: a blocking read, no polling.
+private let wakeDescriptor = Atomic<Int32>(-1)
 
 private func onInterrupt(_ number: Int32) {
-    signalsSeen += 1
-    if signalsSeen > 1 { _exit(130) }
+    let seen = signalsSeen.add(1, ordering: .sequentiallyConsistent).newValue
+    if seen > 1 { _exit(130) }
+    var byte: UInt8 = 1
+    _ = write(wakeDescriptor.load(ordering: .sequentiallyConsistent), &byte, 1)
 }
 
 /// SIGINT and SIGTERM during an apply: the first asks the applier to start nothing new and to let what is in
@@ -18,27 +23,30 @@ private func onInterrupt(_ number: Int32) {
 /// A C signal handler rather than a dispatch source: libdispatch on Linux reads signals through signalfd, which
 /// only sees a signal when every thread blocks it; under load the kernel picked a thread that did not, and with
 /// SIG_IGN the signal was lost.
-final class Interrupts: @unchecked Sendable {
+final class Interrupts: Sendable {
     static let shared = Interrupts()
 
-    private let lock = NSLock()
-    private var installed = false
+    private let installed = Mutex(false)
 
-    var requested: Bool { signalsSeen > 0 }
+    var requested: Bool { signalsSeen.load(ordering: .sequentiallyConsistent) > 0 }
 
     /// Starts listening; `notice` is told once, on the first signal.
     func install(notice: @escaping @Sendable () -> Void) {
-        let first = lock.withLock { () -> Bool in
+        let first = installed.withLock { installed in
             defer { installed = true }
             return !installed
         }
         guard first else { return }
+        var descriptors: [Int32] = [-1, -1]
+        guard pipe(&descriptors) == 0 else { return }
+        wakeDescriptor.store(descriptors[1], ordering: .sequentiallyConsistent)
         signal(SIGINT, onInterrupt)
         signal(SIGTERM, onInterrupt)
-        let watcher = Thread {
-            while signalsSeen == 0 { usleep(20_000) }
+        let readEnd = descriptors[0]
+        Thread {
+            var byte: UInt8 = 0
+            while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
             notice()
-        }
-        watcher.start()
+        }.start()
     }
 }
