@@ -27,11 +27,15 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
-            name: "CYAML", pkgConfig: "yaml-0.1",
-            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
         .systemLibrary(
-            name: "CCrypto", pkgConfig: "libcrypto",
-            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+            name: "CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
         .target(name: "ConcurrencyToolkit"),
         .target(name: "YAML", dependencies: ["CYAML"]),
         .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
@@ -42,14 +46,22 @@ let package = Package(
         .target(name: "IntegrationsAPI", dependencies: ["HTTPSupport"]),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
-        .target(name: "Reconciler", dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]),
+        .target(
+            name: "Reconciler",
+            dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]
+        ),
         .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
         .target(name: "EmbeddedSandbox", dependencies: ["Reconciler", "Emulator", "IntegrationsAPI"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI", "EmbeddedSandbox"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
         .executableTarget(
-            name: "intops-bench", dependencies: ["CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler", "Emulator", "EmbeddedSandbox"],
-            path: "Benchmarks/IntopsBench"),
+            name: "intops-bench",
+            dependencies: [
+                "CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler",
+                "Emulator", "EmbeddedSandbox",
+            ],
+            path: "Benchmarks/IntopsBench"
+        ),
         .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
@@ -62,12 +74,24 @@ let package = Package(
         .testTarget(
             name: "EmulatorTests",
             dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],
-            exclude: ["SeedSession"]),
+            exclude: ["SeedSession"]
+        ),
         .testTarget(
-            name: "ReconcilerTests", dependencies: ["Reconciler", "EmbeddedSandbox", "IntegrationsAPI", "Emulator", "ConcurrencyToolkit", "YAML", "TestSupport", "CryptoPrimitives"],
-            exclude: ["Fixtures"]),
-        .testTarget(name: "IntopsCLITests", dependencies: ["IntopsCLI", "EmbeddedSandbox", "Reconciler", "intops", "integrations-emulator", "Emulator", "IntegrationsAPI", "TestSupport", "CryptoPrimitives"],
-            exclude: ["Fixtures"]),
+            name: "ReconcilerTests",
+            dependencies: [
+                "Reconciler", "EmbeddedSandbox", "IntegrationsAPI", "Emulator", "ConcurrencyToolkit", "YAML",
+                "TestSupport", "CryptoPrimitives",
+            ],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "IntopsCLITests",
+            dependencies: [
+                "IntopsCLI", "EmbeddedSandbox", "Reconciler", "intops", "integrations-emulator", "Emulator",
+                "IntegrationsAPI", "TestSupport", "CryptoPrimitives",
+            ],
+            exclude: ["Fixtures"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

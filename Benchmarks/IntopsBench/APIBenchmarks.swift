@@ -25,7 +25,8 @@ final class EmulatorServerProcess {
             line.append(more)
         }
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("listening on http://127.0.0.1:"), let port = UInt16(text.split(separator: ":").last ?? "") else {
+        guard text.hasPrefix("listening on http://127.0.0.1:"), let port = UInt16(text.split(separator: ":").last ?? "")
+        else {
             throw BenchFailure("integrations-emulator printed '\(text)'")
         }
         baseURL = String(text.dropFirst("listening on ".count))
@@ -59,7 +60,9 @@ final class LoadConnection: @unchecked Sendable {
         address.sin_port = port.bigEndian
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw BenchFailure("cannot connect to 127.0.0.1:\(port)") }
         var yes: Int32 = 1
@@ -72,7 +75,9 @@ final class LoadConnection: @unchecked Sendable {
     func exchange(_ request: [UInt8]) -> Int {
         var offset = 0
         while offset < request.count {
-            let sent = request.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = request.withUnsafeBytes {
+                send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { return 0 }
             offset += sent
         }
@@ -108,19 +113,27 @@ final class LoadConnection: @unchecked Sendable {
 }
 
 enum APIBenchmarks {
-    static let createBody = #"{"integrationType":1,"provider":"AuthorizeNet","displayName":"Main Payment Gateway","configuration":{"IsSandbox":"true"},"secrets":{"ApiLoginId":"id","TransactionKey":"key"}}"#
+    static let createBody =
+        #"{"integrationType":1,"provider":"AuthorizeNet","displayName":"Main Payment Gateway","configuration":{"IsSandbox":"true"},"secrets":{"ApiLoginId":"id","TransactionKey":"key"}}"#
 
     static func createRequest() -> [UInt8] {
-        Array("POST /api/organizations/org123/integrations HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer TOKEN\r\nContent-Type: application/json\r\nContent-Length: \(createBody.utf8.count)\r\n\r\n\(createBody)".utf8)
+        Array(
+            "POST /api/organizations/org123/integrations HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer TOKEN\r\nContent-Type: application/json\r\nContent-Length: \(createBody.utf8.count)\r\n\r\n\(createBody)"
+                .utf8
+        )
     }
 
     /// Requests per second the HTTP emulator serves over `connections` keep-alive connections, each sending
     /// `GET …/integrations/{id}` back to back.
-    static func throughput(emulator executable: String, connections: Int, requestsPerConnection: Int, runs: Int) throws {
+    static func throughput(emulator executable: String, connections: Int, requestsPerConnection: Int, runs: Int) throws
+    {
         let server = try EmulatorServerProcess(executable, ["--org", "org123=TOKEN"])
         let setup = try LoadConnection(port: server.port)
         guard setup.exchange(createRequest()) == 201 else { throw BenchFailure("the setup create failed") }
-        let get = Array("GET /api/organizations/org123/integrations/int_100000001 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer TOKEN\r\n\r\n".utf8)
+        let get = Array(
+            "GET /api/organizations/org123/integrations/int_100000001 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer TOKEN\r\n\r\n"
+                .utf8
+        )
 
         func round(_ perConnection: Int) throws -> (seconds: Double, failures: Int) {
             let pool = try (0..<connections).map { _ in try LoadConnection(port: server.port) }
@@ -141,7 +154,9 @@ enum APIBenchmarks {
         }
         rates.sort()
         let median = rates[rates.count / 2]
-        print("emulator throughput: \(connections) keep-alive connections × \(requestsPerConnection) `GET …/integrations/{id}` each, \(runs) runs after a warm-up, \(ProcessInfo.processInfo.activeProcessorCount) cores (load generator on the same cores)")
+        print(
+            "emulator throughput: \(connections) keep-alive connections × \(requestsPerConnection) `GET …/integrations/{id}` each, \(runs) runs after a warm-up, \(ProcessInfo.processInfo.activeProcessorCount) cores (load generator on the same cores)"
+        )
         print("")
         print("| measurement | median | min | max |")
         print("|---|---|---|---|")
@@ -153,13 +168,25 @@ enum APIBenchmarks {
 
     /// The client's `get` calls with `parallelism` in flight against `latency` of server delay, compared with
     /// the lower bound ⌈count/parallelism⌉ × latency.
-    static func clientParallel(emulator executable: String, count: Int, parallelism: Int, latencyMilliseconds: Int, runs: Int) throws {
-        let server = try EmulatorServerProcess(executable, ["--org", "org123=TOKEN", "--latency", "\(latencyMilliseconds)ms"])
+    static func clientParallel(
+        emulator executable: String,
+        count: Int,
+        parallelism: Int,
+        latencyMilliseconds: Int,
+        runs: Int
+    ) throws {
+        let server = try EmulatorServerProcess(
+            executable,
+            ["--org", "org123=TOKEN", "--latency", "\(latencyMilliseconds)ms"]
+        )
         let setup = try LoadConnection(port: server.port)
         guard setup.exchange(createRequest()) == 201 else { throw BenchFailure("the setup create failed") }
         let transport = try URLSessionTransport(baseURL: URL(string: server.baseURL)!, maximumConnections: parallelism)
         let client = IntegrationsClient(
-            transport: transport, credentials: ["org123": .bearer("TOKEN")], policy: ClientPolicy(maxInFlight: parallelism))
+            transport: transport,
+            credentials: ["org123": .bearer("TOKEN")],
+            policy: ClientPolicy(maxInFlight: parallelism)
+        )
 
         func round(_ requests: Int) -> Double {
             let finished = DispatchSemaphore(value: 0)
@@ -182,15 +209,22 @@ enum APIBenchmarks {
         samples.sort()
         let median = Measure.median(samples)
         let lowerBound = Double((count + parallelism - 1) / parallelism) * Double(latencyMilliseconds) / 1000
-        print("client: \(count) `get` calls, \(parallelism) in flight, \(latencyMilliseconds) ms of emulator latency per request, \(runs) runs after a warm-up")
+        print(
+            "client: \(count) `get` calls, \(parallelism) in flight, \(latencyMilliseconds) ms of emulator latency per request, \(runs) runs after a warm-up"
+        )
         print("")
         print("| measurement | median | min | max |")
         print("|---|---|---|---|")
-        print("| \(count) GETs through IntegrationsClient over URLSession | \(Measure.ms(median)) | \(Measure.ms(samples.first!)) | \(Measure.ms(samples.last!)) |")
+        print(
+            "| \(count) GETs through IntegrationsClient over URLSession | \(Measure.ms(median)) | \(Measure.ms(samples.first!)) | \(Measure.ms(samples.last!)) |"
+        )
         print("| lower bound ⌈\(count)/\(parallelism)⌉ × \(latencyMilliseconds) ms | \(Measure.ms(lowerBound)) | | |")
         print("")
         print(String(format: "ratio to lower bound: %.2f×", median / lowerBound))
-        print(median / lowerBound <= 1.3 ? "target met: within 1.3× of the lower bound" : "TARGET MISSED: more than 1.3× the lower bound")
+        print(
+            median / lowerBound <= 1.3
+                ? "target met: within 1.3× of the lower bound" : "TARGET MISSED: more than 1.3× the lower bound"
+        )
     }
 }
 
@@ -214,7 +248,9 @@ final class MotoProcess {
     let process = Process()
     let endpoint: String
     /// moto logs one line per request ("PUT /bucket/key HTTP/1.1" 200): the benchmarks count requests from it.
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("intops-bench-moto-\(UUID().uuidString).log")
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "intops-bench-moto-\(UUID().uuidString).log"
+    )
 
     init(buckets: [String] = ["soak-state", "bench-state"]) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -222,8 +258,12 @@ final class MotoProcess {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
         close(descriptor)
         let port = UInt16(bigEndian: address.sin_port)
         endpoint = "http://127.0.0.1:\(port)"
@@ -243,7 +283,9 @@ final class MotoProcess {
             probe.standardError = FileHandle.nullDevice
             try probe.runToExit()
             if probe.terminationStatus == 0 { break }
-            guard process.isRunning, Date() < deadline else { throw BenchFailure("moto_server did not start on port \(port)") }
+            guard process.isRunning, Date() < deadline else {
+                throw BenchFailure("moto_server did not start on port \(port)")
+            }
             usleep(100_000)
         }
         for bucket in buckets.dropFirst() {

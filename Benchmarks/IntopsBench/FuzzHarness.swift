@@ -11,9 +11,12 @@ import YAML
 /// real corpora, with a watchdog for hangs and a memory ceiling, runs on any toolchain.
 enum FuzzHarness {
     static let tokens: [[UInt8]] = [
-        "{", "}", "[", "]", ":", "- ", "&a ", "*a", "<<: *a", "!!str ", "!!binary ", "\t", "\0", "\u{FFFD}", "\n  ", "'", "\"",
-        "ENC[AES256_GCM,data:", ",iv:", ",tag:", ",type:int]", "-----BEGIN AGE ENCRYPTED FILE-----\n", "age-encryption.org/v1\n",
-        "-> X25519 ", "-> scrypt ", "--- ", "sops:", "ref+sops://", "ref+env://", "#/", "~1", "%", "0x", "1e999", "---\n", "...\n",
+        "{", "}", "[", "]", ":", "- ", "&a ", "*a", "<<: *a", "!!str ", "!!binary ", "\t", "\0", "\u{FFFD}", "\n  ",
+        "'", "\"",
+        "ENC[AES256_GCM,data:", ",iv:", ",tag:", ",type:int]", "-----BEGIN AGE ENCRYPTED FILE-----\n",
+        "age-encryption.org/v1\n",
+        "-> X25519 ", "-> scrypt ", "--- ", "sops:", "ref+sops://", "ref+env://", "#/", "~1", "%", "0x", "1e999",
+        "---\n", "...\n",
     ].map { Array($0.utf8) }
 
     static func mutate(_ input: [UInt8], corpus: [[UInt8]], random: inout SeededRandom) -> [UInt8] {
@@ -33,15 +36,21 @@ enum FuzzHarness {
                 let cut = random.below(bytes.count + 1), from = random.below(other.count + 1)
                 bytes = Array(bytes[..<cut]) + Array(other[from...])
             default:
-                if !bytes.isEmpty { bytes[random.below(bytes.count)] = [0, 0xFF, 0x0A, 0x20, 0x3A, 0x2D][random.below(6)] }
+                if !bytes.isEmpty {
+                    bytes[random.below(bytes.count)] = [0, 0xFF, 0x0A, 0x20, 0x3A, 0x2D][random.below(6)]
+                }
             }
         }
         return bytes
     }
 
     static func files(under root: URL, matching extensions: [String]) -> [URL] {
-        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
-        return enumerator.compactMap { $0 as? URL }.filter { url in extensions.contains { url.lastPathComponent.hasSuffix($0) } }.sorted { $0.path < $1.path }
+        guard let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else {
+            return []
+        }
+        return enumerator.compactMap { $0 as? URL }.filter { url in
+            extensions.contains { url.lastPathComponent.hasSuffix($0) }
+        }.sorted { $0.path < $1.path }
     }
 
     /// Watchdog state: when the current input started, in nanoseconds of the monotonic clock (0 when idle).
@@ -49,7 +58,12 @@ enum FuzzHarness {
         private let lock = NSLock()
         private var started: UInt64 = 0
         private var iteration = 0
-        func begin(_ number: Int) { lock.withLock { started = DispatchTime.now().uptimeNanoseconds; iteration = number } }
+        func begin(_ number: Int) {
+            lock.withLock {
+                started = DispatchTime.now().uptimeNanoseconds
+                iteration = number
+            }
+        }
         func end() { lock.withLock { started = 0 } }
         var stuck: (Int, Double)? {
             lock.withLock {
@@ -73,7 +87,8 @@ enum FuzzHarness {
         var oneInput: (([UInt8]) async -> Void)!
         switch target {
         case "yaml", "manifest":
-            let sources = files(under: root.appendingPathComponent("examples"), matching: [".yaml"])
+            let sources =
+                files(under: root.appendingPathComponent("examples"), matching: [".yaml"])
                 + files(under: root.appendingPathComponent("Tests/IntopsCLITests/Fixtures"), matching: [".yaml"])
             corpus = sources.compactMap { try? Array(Data(contentsOf: $0)) }
             if target == "yaml" {
@@ -81,15 +96,18 @@ enum FuzzHarness {
             } else {
                 let project = FileManager.default.temporaryDirectory.appendingPathComponent("intops-fuzz-\(seed)")
                 try? FileManager.default.removeItem(at: project)
-                try FileManager.default.createDirectory(at: project.appendingPathComponent("integrations"), withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(
+                    at: project.appendingPathComponent("integrations"),
+                    withIntermediateDirectories: true
+                )
                 try """
-                    apiVersion: intops/v1
-                    kind: Project
-                    api: { url: "sandbox:.intops/sandbox.json" }
-                    organizations: { acme-us: { auth: bearer }, globex-eu: { auth: api-key }, org123: { auth: bearer } }
-                    manifests: [integrations/]
-                    allowPlaintextSecrets: true
-                    """.write(to: project.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
+                apiVersion: intops/v1
+                kind: Project
+                api: { url: "sandbox:.intops/sandbox.json" }
+                organizations: { acme-us: { auth: bearer }, globex-eu: { auth: api-key }, org123: { auth: bearer } }
+                manifests: [integrations/]
+                allowPlaintextSecrets: true
+                """.write(to: project.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
                 let manifest = project.appendingPathComponent("integrations/m.yaml")
                 let validator = TemplateValidator(templates: TemplateCatalog.standard)
                 oneInput = { bytes in
@@ -114,7 +132,10 @@ enum FuzzHarness {
             }
         case "age":
             let vectors = files(under: fixtures.appendingPathComponent("age"), matching: [""])
-                .filter { !$0.hasDirectoryPath && !$0.lastPathComponent.hasSuffix(".json") && !$0.lastPathComponent.hasSuffix(".md") }
+                .filter {
+                    !$0.hasDirectoryPath && !$0.lastPathComponent.hasSuffix(".json")
+                        && !$0.lastPathComponent.hasSuffix(".md")
+                }
             corpus = vectors.compactMap { url -> [UInt8]? in
                 guard let data = try? Array(Data(contentsOf: url)) else { return nil }
                 // CCTV vectors: a text header, a blank line, then the file.
@@ -172,8 +193,19 @@ enum FuzzHarness {
         }
         peakMemory = max(peakMemory, residentMegabytes())
         let elapsed = Measure.seconds(ContinuousClock.now - start)
-        print(String(
-            format: "fuzz %@: %d inputs in %.0f s (%.0f/s) from %d corpus files, seed %llu; no crash, no hang; slowest input %.1f ms; peak memory %d MiB",
-            target, iterations, elapsed, Double(iterations) / elapsed, corpus.count, seed, slowest * 1000, peakMemory))
+        print(
+            String(
+                format:
+                    "fuzz %@: %d inputs in %.0f s (%.0f/s) from %d corpus files, seed %llu; no crash, no hang; slowest input %.1f ms; peak memory %d MiB",
+                target,
+                iterations,
+                elapsed,
+                Double(iterations) / elapsed,
+                corpus.count,
+                seed,
+                slowest * 1000,
+                peakMemory
+            )
+        )
     }
 }

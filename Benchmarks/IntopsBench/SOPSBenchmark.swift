@@ -13,10 +13,16 @@ enum SOPSBenchmark {
         defer { try? FileManager.default.removeItem(at: directory) }
         let identity = X25519Identity.generate()
         let keyFile = directory.appendingPathComponent("keys.txt")
-        try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(to: keyFile, atomically: true, encoding: .utf8)
+        try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
+            to: keyFile,
+            atomically: true,
+            encoding: .utf8
+        )
         var paths: [String] = []
         for index in 0..<files {
-            let entries = (0..<values).map { SOPSEntry(key: "Secret\($0)", value: .scalar(.string("value-\(index)-\($0)-\(UUID().uuidString)"))) }
+            let entries = (0..<values).map {
+                SOPSEntry(key: "Secret\($0)", value: .scalar(.string("value-\(index)-\($0)-\(UUID().uuidString)")))
+            }
             let bytes = try SOPS.encrypt([.mapping(entries)], format: .yaml, recipients: [identity.recipient])
             let path = directory.appendingPathComponent("secrets-\(index).enc.yaml").path
             try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -45,25 +51,38 @@ enum SOPSBenchmark {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = ["sops", "-d", path]
-                process.environment = ProcessInfo.processInfo.environment.merging(["SOPS_AGE_KEY_FILE": keyFile.path]) { $1 }
+                process.environment = ProcessInfo.processInfo.environment.merging(["SOPS_AGE_KEY_FILE": keyFile.path]) {
+                    $1
+                }
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = FileHandle.nullDevice
                 try process.runToExit()
-                guard process.terminationStatus == 0 else { throw BenchFailure("sops -d failed on \(path); is sops installed?") }
+                guard process.terminationStatus == 0 else {
+                    throw BenchFailure("sops -d failed on \(path); is sops installed?")
+                }
             }
             peerTimes.append(Measure.seconds(ContinuousClock.now - start) * Double(files) / Double(sample.count))
         }
         peerTimes.sort()
         let nativeMedian = Measure.median(native)
         let peerMedian = Measure.median(peerTimes)
-        print("sops decrypt: \(files) YAML files × \(values) values, encrypted to one age recipient; \(runs) runs after a warm-up")
+        print(
+            "sops decrypt: \(files) YAML files × \(values) values, encrypted to one age recipient; \(runs) runs after a warm-up"
+        )
         print("")
         print("| measurement | median | min | max |")
         print("|---|---|---|---|")
-        print("| intops (native SOPS + age, one process, one core) | \(Measure.ms(nativeMedian)) | \(Measure.ms(native.first!)) | \(Measure.ms(native.last!)) |")
-        print("| peer: `sops -d` per file (\(sample.count)-file sample × \(files / max(1, sample.count))) | \(Measure.ms(peerMedian)) | \(Measure.ms(peerTimes.first!)) | \(Measure.ms(peerTimes.last!)) |")
+        print(
+            "| intops (native SOPS + age, one process, one core) | \(Measure.ms(nativeMedian)) | \(Measure.ms(native.first!)) | \(Measure.ms(native.last!)) |"
+        )
+        print(
+            "| peer: `sops -d` per file (\(sample.count)-file sample × \(files / max(1, sample.count))) | \(Measure.ms(peerMedian)) | \(Measure.ms(peerTimes.first!)) | \(Measure.ms(peerTimes.last!)) |"
+        )
         print("")
         print(String(format: "speed-up over the peer: %.0f×", peerMedian / nativeMedian))
-        print(peerMedian / nativeMedian >= 20 ? "target met: at least 20× faster than sops -d per file" : "TARGET MISSED: under 20× faster")
+        print(
+            peerMedian / nativeMedian >= 20
+                ? "target met: at least 20× faster than sops -d per file" : "TARGET MISSED: under 20× faster"
+        )
     }
 }

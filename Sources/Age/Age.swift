@@ -10,7 +10,11 @@ public enum Age {
     public static let armorBegin = "-----BEGIN AGE ENCRYPTED FILE-----"
 
     /// Encrypts to every recipient (a passphrase must be the only one), optionally armored.
-    public static func encrypt(_ plaintext: [UInt8], to recipients: [any AgeRecipient], armor: Bool = false) throws(AgeError) -> [UInt8] {
+    public static func encrypt(
+        _ plaintext: [UInt8],
+        to recipients: [any AgeRecipient],
+        armor: Bool = false
+    ) throws(AgeError) -> [UInt8] {
         guard !recipients.isEmpty else { throw .header("age needs at least one recipient") }
         var fileKey = SecureRandom.bytes(16)
         defer { secureZero(&fileKey) }
@@ -20,7 +24,13 @@ public enum Age {
     }
 
     /// The file from its parts; the randomness is the caller's (known-answer tests inject it).
-    static func assemble(_ plaintext: [UInt8], stanzas: [Stanza], fileKey: [UInt8], nonce: [UInt8], armor: Bool) -> [UInt8] {
+    static func assemble(
+        _ plaintext: [UInt8],
+        stanzas: [Stanza],
+        fileKey: [UInt8],
+        nonce: [UInt8],
+        armor: Bool
+    ) -> [UInt8] {
         var header = Header.serialize(stanzas)
         let macKey = KDF.hkdfSHA256(key: fileKey, salt: [], info: Array("header".utf8))
         let mac = Digest.hmacSHA256(key: macKey, data: header)

@@ -10,7 +10,9 @@ public enum AgeArmor {
         return data.prefix(1100).firstRange(of: Array("-----".utf8)) != nil
     }
 
-    static func isWhitespace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 11 || byte == 12 }
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 32 || byte == 9 || byte == 10 || byte == 13 || byte == 11 || byte == 12
+    }
 
     public static func encode(_ file: [UInt8]) -> [UInt8] {
         var out = begin + [10]
@@ -70,7 +72,9 @@ public enum AgeArmor {
             guard !sawShort else { throw .armor("a short line is not the last line") }
             guard !line.isEmpty else { throw .armor("an empty line inside the armor") }
             guard line.count <= 64 else { throw .armor("a line longer than 64 characters") }
-            guard let chunk = StrictBase64.decode(line, padded: true) else { throw .armor("a line is not canonical padded base64") }
+            guard let chunk = StrictBase64.decode(line, padded: true) else {
+                throw .armor("a line is not canonical padded base64")
+            }
             if chunk.count < 48 { sawShort = true }
             decoded += chunk
         }

@@ -52,7 +52,8 @@ public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugS
     public func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]? {
         for stanza in stanzas where stanza.type == "X25519" {
             guard stanza.arguments.count == 1 else { throw .header("an X25519 stanza takes one argument") }
-            guard let share = StrictBase64.decode(Array(stanza.arguments[0].utf8), padded: false), share.count == 32 else {
+            guard let share = StrictBase64.decode(Array(stanza.arguments[0].utf8), padded: false), share.count == 32
+            else {
                 throw .header("an X25519 share is 32 bytes of canonical base64")
             }
             guard stanza.body.count == 32 else { throw .header("an X25519 stanza body is 32 bytes") }
@@ -125,8 +126,10 @@ public struct ScryptPassphrase: AgeIdentity, AgeRecipient, CustomStringConvertib
             throw .header("the scrypt work factor \(logN) is out of range")
         }
         return Stanza(
-            type: "scrypt", arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
-            body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12)))
+            type: "scrypt",
+            arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
+            body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
+        )
     }
 
     public func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]? {

@@ -26,7 +26,11 @@ enum PayloadStream {
         repeat {
             let stop = min(offset + chunkSize, plaintext.count)
             let final = stop == plaintext.count
-            out += ChaChaPoly.seal(Array(plaintext[offset..<stop]), key: key, nonce: nonce(counter: counter, final: final))
+            out += ChaChaPoly.seal(
+                Array(plaintext[offset..<stop]),
+                key: key,
+                nonce: nonce(counter: counter, final: final)
+            )
             offset = stop
             counter += 1
         } while offset < plaintext.count

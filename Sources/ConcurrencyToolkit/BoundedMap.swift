@@ -3,7 +3,9 @@
 /// cancelling a task inside URLSession's `data(for:)` can deadlock swift-corelibs-foundation) and the failure is
 /// thrown. Callers that want every outcome make `body` return a `Result` and never throw.
 public func boundedMap<Element: Sendable, Output: Sendable, Failure: Error>(
-    _ elements: [Element], limit: Int, _ body: @escaping @Sendable (Element) async throws(Failure) -> Output
+    _ elements: [Element],
+    limit: Int,
+    _ body: @escaping @Sendable (Element) async throws(Failure) -> Output
 ) async throws(Failure) -> [Output] {
     let limit = max(1, limit)
     let settled = await withTaskGroup(of: Settled<Output, Failure>.self) { group in

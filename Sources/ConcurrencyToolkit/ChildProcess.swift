@@ -31,7 +31,10 @@ public enum ChildProcess {
     /// Runs `executable` with exactly `environment`; `input`, when given, is written to its standard input, which
     /// is then closed (otherwise the child reads /dev/null). A cancelled task terminates the child.
     public static func run(
-        _ executable: String = "/usr/bin/env", arguments: [String], input: [UInt8]? = nil, environment: [String: String]
+        _ executable: String = "/usr/bin/env",
+        arguments: [String],
+        input: [UInt8]? = nil,
+        environment: [String: String]
     ) async -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -48,7 +51,8 @@ public enum ChildProcess {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
                 run.wait(continuation)
                 process.terminationHandler = { finished in
-                    let status = finished.terminationReason == .uncaughtSignal
+                    let status =
+                        finished.terminationReason == .uncaughtSignal
                         ? 128 + finished.terminationStatus : finished.terminationStatus
                     run.exited(status)
                 }

@@ -3,7 +3,8 @@ import Foundation
 
 /// The implementation, fetched once: given the legacy `EVP_aes_256_gcm()`, OpenSSL 3 looks it up again on every
 /// initialisation (a few percent of decrypting a SOPS file).
-nonisolated(unsafe) private let aes256GCM: OpaquePointer? = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) ?? EVP_aes_256_gcm()
+nonisolated(unsafe) private let aes256GCM: OpaquePointer? =
+    EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) ?? EVP_aes_256_gcm()
 
 /// AES-256-GCM with a 128-bit tag. The nonce length is the caller's: 12 bytes is the norm, SOPS uses 32.
 public enum AESGCM {
@@ -23,7 +24,10 @@ public enum AESGCM {
     }
 
     public static func seal(
-        _ plaintext: some ContiguousBytes, key: [UInt8], nonce: [UInt8], additionalData: [UInt8] = []
+        _ plaintext: some ContiguousBytes,
+        key: [UInt8],
+        nonce: [UInt8],
+        additionalData: [UInt8] = []
     ) throws(Failure) -> Sealed {
         guard key.count == 32, !nonce.isEmpty else { throw .invalidParameters }
         guard let context = EVP_CIPHER_CTX_new() else { throw .invalidParameters }
@@ -42,14 +46,21 @@ public enum AESGCM {
                 guard EVP_EncryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1
                 else { return false }
             }
-            guard EVP_EncryptUpdate(
-                context, &ciphertext, &length, input.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                Int32(input.count)) == 1
+            guard
+                EVP_EncryptUpdate(
+                    context,
+                    &ciphertext,
+                    &length,
+                    input.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    Int32(input.count)
+                ) == 1
             else { return false }
             let written = Int(length)
-            guard ciphertext.withUnsafeMutableBufferPointer({
-                EVP_EncryptFinal_ex(context, $0.baseAddress! + written, &final)
-            }) == 1 else { return false }
+            guard
+                ciphertext.withUnsafeMutableBufferPointer({
+                    EVP_EncryptFinal_ex(context, $0.baseAddress! + written, &final)
+                }) == 1
+            else { return false }
             ciphertext.removeLast(ciphertext.count - written - Int(final))
             return EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_GET_TAG, 16, &tag) == 1
         }
@@ -58,7 +69,10 @@ public enum AESGCM {
     }
 
     public static func open(
-        _ sealed: Sealed, key: [UInt8], nonce: [UInt8], additionalData: [UInt8] = []
+        _ sealed: Sealed,
+        key: [UInt8],
+        nonce: [UInt8],
+        additionalData: [UInt8] = []
     ) throws(Failure) -> [UInt8] {
         guard key.count == 32, !nonce.isEmpty, sealed.tag.count == 16 else { throw .invalidParameters }
         guard let context = EVP_CIPHER_CTX_new() else { throw .invalidParameters }

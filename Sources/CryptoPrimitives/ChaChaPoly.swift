@@ -11,9 +11,13 @@ public enum ChaChaPoly {
         var length: Int32 = 0
         var final: Int32 = 0
         var tag = [UInt8](repeating: 0, count: 16)
-        let ok = EVP_EncryptInit_ex(context, EVP_chacha20_poly1305(), nil, key, nonce) == 1
-            && (plaintext.isEmpty || EVP_EncryptUpdate(context, &output, &length, plaintext, Int32(plaintext.count)) == 1)
-            && output.withUnsafeMutableBufferPointer { EVP_EncryptFinal_ex(context, $0.baseAddress! + Int(length), &final) } == 1
+        let ok =
+            EVP_EncryptInit_ex(context, EVP_chacha20_poly1305(), nil, key, nonce) == 1
+            && (plaintext.isEmpty
+                || EVP_EncryptUpdate(context, &output, &length, plaintext, Int32(plaintext.count)) == 1)
+            && output.withUnsafeMutableBufferPointer {
+                EVP_EncryptFinal_ex(context, $0.baseAddress! + Int(length), &final)
+            } == 1
             && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, 16, &tag) == 1
         precondition(ok, "OpenSSL ChaCha20-Poly1305 failed")
         let count = Int(length + final)
@@ -34,10 +38,13 @@ public enum ChaChaPoly {
         var length: Int32 = 0
         var final: Int32 = 0
         guard EVP_DecryptInit_ex(context, EVP_chacha20_poly1305(), nil, key, nonce) == 1,
-            ciphertext.isEmpty || EVP_DecryptUpdate(context, &output, &length, ciphertext, Int32(ciphertext.count)) == 1,
+            ciphertext.isEmpty
+                || EVP_DecryptUpdate(context, &output, &length, ciphertext, Int32(ciphertext.count)) == 1,
             EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, 16, &tag) == 1
         else { return nil }
-        let verified = output.withUnsafeMutableBufferPointer { EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(length), &final) }
+        let verified = output.withUnsafeMutableBufferPointer {
+            EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(length), &final)
+        }
         guard verified == 1 else {
             output.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
             return nil

@@ -19,8 +19,14 @@ public enum Digest {
         let result = key.withUnsafeBytes { keyBuffer in
             data.withUnsafeBytes { dataBuffer in
                 HMAC(
-                    EVP_sha256(), keyBuffer.baseAddress, Int32(keyBuffer.count),
-                    dataBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self), dataBuffer.count, &output, &length)
+                    EVP_sha256(),
+                    keyBuffer.baseAddress,
+                    Int32(keyBuffer.count),
+                    dataBuffer.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    dataBuffer.count,
+                    &output,
+                    &length
+                )
             }
         }
         precondition(result != nil && length == 32, "OpenSSL HMAC-SHA256 failed")

@@ -3,7 +3,9 @@ import Foundation
 /// A secret in memory: it prints, debug-prints, interpolates, dumps and encodes as `(sensitive)`, compares in
 /// constant time, and its bytes are zeroed when the last copy is released (as far as Swift allows: a `String`
 /// made by ``exposedString()`` is the caller's to keep short-lived).
-public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable, Codable {
+public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable,
+    Codable
+{
     private final class Storage: @unchecked Sendable {
         var bytes: [UInt8]
         init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -47,6 +49,8 @@ public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDe
 
     /// Secrets never come from serialized data.
     public init(from decoder: any Decoder) throws {
-        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a secret is never decoded"))
+        throw DecodingError.dataCorrupted(
+            .init(codingPath: decoder.codingPath, debugDescription: "a secret is never decoded")
+        )
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import CryptoPrimitives
+import Foundation
 import IntegrationsAPI
 
 /// Who may call the emulator: a token, the organization it belongs to, and whether it holds the Admin role.
@@ -73,15 +73,21 @@ public actor Emulator {
     let storage: EmulatorStorage?
 
     public init(
-        credentials: [EmulatorCredential], templates: [IntegrationTemplate] = TemplateCatalog.standard,
-        now: @escaping @Sendable () -> Date = { Date() }, faults: EmulatorFaults = EmulatorFaults()
+        credentials: [EmulatorCredential],
+        templates: [IntegrationTemplate] = TemplateCatalog.standard,
+        now: @escaping @Sendable () -> Date = { Date() },
+        faults: EmulatorFaults = EmulatorFaults()
     ) {
         self.init(credentials: credentials, templates: templates, now: now, faults: faults, storage: nil, snapshot: nil)
     }
 
     init(
-        credentials: [EmulatorCredential], templates: [IntegrationTemplate], now: @escaping @Sendable () -> Date,
-        faults: EmulatorFaults, storage: EmulatorStorage?, snapshot: EmulatorSnapshot?
+        credentials: [EmulatorCredential],
+        templates: [IntegrationTemplate],
+        now: @escaping @Sendable () -> Date,
+        faults: EmulatorFaults,
+        storage: EmulatorStorage?,
+        snapshot: EmulatorSnapshot?
     ) {
         self.credentials = Dictionary(credentials.map { ($0.token, $0) }, uniquingKeysWith: { $1 })
         self.templates = templates
@@ -144,10 +150,14 @@ public actor Emulator {
     private func dispatch(_ request: HTTPRequest, parts: [String]) -> HTTPResponse {
 
         // The OAuth callback is reached by the provider's browser redirect, without a token.
-        if request.method == "GET", parts.count == 4, parts[0] == "api", parts[1] == "integrations", parts[3] == "callback" {
+        if request.method == "GET", parts.count == 4, parts[0] == "api", parts[1] == "integrations",
+            parts[3] == "callback"
+        {
             return callback(provider: parts[2], request: request)
         }
-        guard parts.first == "api" else { return problem(404, "Not Found", "no route \(request.method) \(request.path)") }
+        guard parts.first == "api" else {
+            return problem(404, "Not Found", "no route \(request.method) \(request.path)")
+        }
         guard let credential = authenticate(request) else {
             return problem(401, "Unauthorized", "a valid Authorization: Bearer or x-api-key credential is required")
         }
@@ -165,21 +175,31 @@ public actor Emulator {
             guard organizationId == credential.organizationId else {
                 return problem(404, "Not Found", "organization \(organizationId) was not found")
             }
-            return organizationRoute(request, organizationId: organizationId, rest: Array(rest.dropFirst(3)), credential: credential)
+            return organizationRoute(
+                request,
+                organizationId: organizationId,
+                rest: Array(rest.dropFirst(3)),
+                credential: credential
+            )
         default:
             return problem(404, "Not Found", "no route \(request.method) \(request.path)")
         }
     }
 
     private func organizationRoute(
-        _ request: HTTPRequest, organizationId: String, rest: [String], credential: EmulatorCredential
+        _ request: HTTPRequest,
+        organizationId: String,
+        rest: [String],
+        credential: EmulatorCredential
     ) -> HTTPResponse {
         switch (request.method, rest.count) {
         case ("POST", 0): return create(request, organizationId: organizationId, credential: credential)
         case ("GET", 0): return list(request, organizationId: organizationId)
         default: break
         }
-        guard let id = rest.first else { return problem(405, "Method Not Allowed", "\(request.method) is not allowed here") }
+        guard let id = rest.first else {
+            return problem(405, "Method Not Allowed", "\(request.method) is not allowed here")
+        }
         guard var stored = integrations[id], stored.organizationId == organizationId else {
             return problem(404, "Not Found", "integration \(id) was not found")
         }
@@ -237,19 +257,33 @@ public actor Emulator {
         var byType: [String: [AvailableIntegration]] = [:]
         for template in templates {
             let existing = mine.first { $0.provider == template.provider && $0.integrationType == template.type }
-            byType[template.type.name, default: []].append(AvailableIntegration(
-                type: template.type, provider: template.provider, displayName: template.displayName,
-                requiresOAuth: template.requiresOAuth, isConfigured: existing != nil,
-                isEnabled: existing?.isEnabled ?? false, integrationId: existing?.integrationId,
-                testStatus: existing?.testStatus))
+            byType[template.type.name, default: []].append(
+                AvailableIntegration(
+                    type: template.type,
+                    provider: template.provider,
+                    displayName: template.displayName,
+                    requiresOAuth: template.requiresOAuth,
+                    isConfigured: existing != nil,
+                    isEnabled: existing?.isEnabled ?? false,
+                    integrationId: existing?.integrationId,
+                    testStatus: existing?.testStatus
+                )
+            )
         }
-        return json(200, AvailableIntegrations(
-            organizationId: organizationId, totalAvailable: templates.count,
-            configuredCount: Set(mine.map { "\($0.integrationType.rawValue)/\($0.provider)" }).count,
-            enabledCount: mine.filter(\.isEnabled).count, integrationsByType: byType))
+        return json(
+            200,
+            AvailableIntegrations(
+                organizationId: organizationId,
+                totalAvailable: templates.count,
+                configuredCount: Set(mine.map { "\($0.integrationType.rawValue)/\($0.provider)" }).count,
+                enabledCount: mine.filter(\.isEnabled).count,
+                integrationsByType: byType
+            )
+        )
     }
 
-    private func create(_ request: HTTPRequest, organizationId: String, credential: EmulatorCredential) -> HTTPResponse {
+    private func create(_ request: HTTPRequest, organizationId: String, credential: EmulatorCredential) -> HTTPResponse
+    {
         guard let body = JSONObject(request.body) else { return validation(["body": ["a JSON object is required"]]) }
         var errors: [String: [String]] = [:]
         let type = body["integrationType"].flatMap(Self.integrationType)
@@ -274,21 +308,44 @@ public actor Emulator {
         }
         nextId += 1
         let stamp = timestamp()
-        var merged = Dictionary(uniqueKeysWithValues: template.configurationFields.compactMap { field in
-            field.defaultValue.map { (field.key, $0) }
-        })
+        var merged = Dictionary(
+            uniqueKeysWithValues: template.configurationFields.compactMap { field in
+                field.defaultValue.map { (field.key, $0) }
+            }
+        )
         merged.merge(configuration) { $1 }
         let stored = StoredIntegration(
-            integrationId: "int_\(nextId)", organizationId: organizationId, integrationType: type, provider: provider,
-            displayName: displayName, isEnabled: body.bool("isEnabled") ?? true, configuration: merged,
-            secrets: secrets, createdAt: stamp, updatedAt: stamp, createdBy: credential.subject, testStatus: .notTested,
-            lastTestedAt: nil, lastTestMessage: nil, authorized: false)
+            integrationId: "int_\(nextId)",
+            organizationId: organizationId,
+            integrationType: type,
+            provider: provider,
+            displayName: displayName,
+            isEnabled: body.bool("isEnabled") ?? true,
+            configuration: merged,
+            secrets: secrets,
+            createdAt: stamp,
+            updatedAt: stamp,
+            createdBy: credential.subject,
+            testStatus: .notTested,
+            lastTestedAt: nil,
+            lastTestMessage: nil,
+            authorized: false
+        )
         integrations[stored.integrationId] = stored
         order.append(stored.integrationId)
-        return json(201, IntegrationCreated(
-            integrationId: stored.integrationId, organizationId: organizationId, integrationType: type,
-            provider: provider, displayName: displayName, isEnabled: stored.isEnabled, createdAt: stamp),
-            headers: ["location": "/api/organizations/\(organizationId)/integrations/\(stored.integrationId)"])
+        return json(
+            201,
+            IntegrationCreated(
+                integrationId: stored.integrationId,
+                organizationId: organizationId,
+                integrationType: type,
+                provider: provider,
+                displayName: displayName,
+                isEnabled: stored.isEnabled,
+                createdAt: stamp
+            ),
+            headers: ["location": "/api/organizations/\(organizationId)/integrations/\(stored.integrationId)"]
+        )
     }
 
     private func list(_ request: HTTPRequest, organizationId: String) -> HTTPResponse {
@@ -308,14 +365,20 @@ public actor Emulator {
 
     private func update(_ request: HTTPRequest, _ stored: inout StoredIntegration) -> HTTPResponse {
         guard let body = JSONObject(request.body) else { return validation(["body": ["a JSON object is required"]]) }
-        guard let template = template(of: stored) else { return problem(500, "Internal Server Error", "template missing") }
+        guard let template = template(of: stored) else {
+            return problem(500, "Internal Server Error", "template missing")
+        }
         let configuration = body.strings("configuration") ?? [:]
         let secrets = body.strings("secrets") ?? [:]
         let errors = fieldErrors(template: template, configuration: configuration, secrets: secrets, creating: false)
         guard errors.isEmpty else { return validation(errors) }
         if let displayName = body.string("displayName") {
             guard !displayName.isEmpty else { return validation(["displayName": ["must not be empty"]]) }
-            if let clash = displayNameClash(displayName, organizationId: stored.organizationId, except: stored.integrationId) {
+            if let clash = displayNameClash(
+                displayName,
+                organizationId: stored.organizationId,
+                except: stored.integrationId
+            ) {
                 return problem(409, "Conflict", "displayName '\(displayName)' is already used by integration \(clash)")
             }
             stored.displayName = displayName
@@ -341,7 +404,12 @@ public actor Emulator {
         stored.lastTestMessage = message
         stored.updatedAt = stamp
         integrations[stored.integrationId] = stored
-        return TestConnectionResult(integrationId: stored.integrationId, isSuccessful: passed, message: message, testedAt: stamp)
+        return TestConnectionResult(
+            integrationId: stored.integrationId,
+            isSuccessful: passed,
+            message: message,
+            testedAt: stamp
+        )
     }
 
     /// A test fails when the provider is OAuth and not yet authorized, when a required secret is missing, or
@@ -369,8 +437,11 @@ public actor Emulator {
         }
         let token = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         pending[token] = PendingAuthorization(
-            organizationId: stored.organizationId, integrationId: stored.integrationId, returnURL: state,
-            expires: now().addingTimeInterval(15 * 60))
+            organizationId: stored.organizationId,
+            integrationId: stored.integrationId,
+            returnURL: state,
+            expires: now().addingTimeInterval(15 * 60)
+        )
         var components = URLComponents(string: "https://appcenter.intuit.com/connect/oauth2")!
         if stored.provider != "QuickBooks" {
             components = URLComponents(string: "https://oauth.example.com/\(stored.provider.lowercased())/authorize")!
@@ -409,10 +480,13 @@ public actor Emulator {
     }
 
     private func rotate(_ request: HTTPRequest, _ stored: inout StoredIntegration) -> HTTPResponse {
-        guard let body = JSONObject(request.body), let newSecrets = body.strings("newSecrets"), !newSecrets.isEmpty else {
+        guard let body = JSONObject(request.body), let newSecrets = body.strings("newSecrets"), !newSecrets.isEmpty
+        else {
             return validation(["newSecrets": ["at least one secret is required"]])
         }
-        guard let template = template(of: stored) else { return problem(500, "Internal Server Error", "template missing") }
+        guard let template = template(of: stored) else {
+            return problem(500, "Internal Server Error", "template missing")
+        }
         let errors = fieldErrors(template: template, configuration: [:], secrets: newSecrets, creating: false)
         guard errors.isEmpty else { return validation(errors) }
         stored.secrets.merge(newSecrets) { $1 }
@@ -431,10 +505,18 @@ public actor Emulator {
             stored.testStatus = .notTested
         }
         integrations[stored.integrationId] = stored
-        return json(200, RotateSecretsResponse(
-            integrationId: stored.integrationId, organizationId: stored.organizationId, rotationSuccessful: true,
-            testConnectionSuccessful: tested ?? false, message: message, rotatedAt: stamp,
-            rotatedSecretKeys: newSecrets.keys.sorted()))
+        return json(
+            200,
+            RotateSecretsResponse(
+                integrationId: stored.integrationId,
+                organizationId: stored.organizationId,
+                rotationSuccessful: true,
+                testConnectionSuccessful: tested ?? false,
+                message: message,
+                rotatedAt: stamp,
+                rotatedSecretKeys: newSecrets.keys.sorted()
+            )
+        )
     }
 
     // MARK: - Helpers
@@ -444,7 +526,10 @@ public actor Emulator {
     }
 
     private func fieldErrors(
-        template: IntegrationTemplate, configuration: [String: String], secrets: [String: String], creating: Bool
+        template: IntegrationTemplate,
+        configuration: [String: String],
+        secrets: [String: String],
+        creating: Bool
     ) -> [String: [String]] {
         var errors: [String: [String]] = [:]
         for key in configuration.keys where template.configurationField(key) == nil {
@@ -454,7 +539,8 @@ public actor Emulator {
             errors["secrets.\(key)", default: []].append("not a secret field of \(template.provider)")
         }
         if creating {
-            for field in template.configurationFields where field.required && field.defaultValue == nil && configuration[field.key] == nil {
+            for field in template.configurationFields
+            where field.required && field.defaultValue == nil && configuration[field.key] == nil {
                 errors["configuration.\(field.key)", default: []].append("is required")
             }
             for field in template.secretFields where field.required && secrets[field.key] == nil {
@@ -472,26 +558,46 @@ public actor Emulator {
 
     func summary(_ stored: StoredIntegration) -> IntegrationSummary {
         IntegrationSummary(
-            integrationId: stored.integrationId, organizationId: stored.organizationId,
-            integrationType: stored.integrationType, provider: stored.provider, displayName: stored.displayName,
-            isEnabled: stored.isEnabled, createdAt: stored.createdAt, updatedAt: stored.updatedAt,
-            testStatus: stored.testStatus, lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage)
+            integrationId: stored.integrationId,
+            organizationId: stored.organizationId,
+            integrationType: stored.integrationType,
+            provider: stored.provider,
+            displayName: stored.displayName,
+            isEnabled: stored.isEnabled,
+            createdAt: stored.createdAt,
+            updatedAt: stored.updatedAt,
+            testStatus: stored.testStatus,
+            lastTestedAt: stored.lastTestedAt,
+            lastTestMessage: stored.lastTestMessage
+        )
     }
 
     func detail(_ stored: StoredIntegration) -> IntegrationDetail {
         let template = template(of: stored)
         return IntegrationDetail(
-            integrationId: stored.integrationId, organizationId: stored.organizationId,
-            integrationType: stored.integrationType, provider: stored.provider, displayName: stored.displayName,
-            isEnabled: stored.isEnabled, createdAt: stored.createdAt, updatedAt: stored.updatedAt,
-            configuration: stored.configuration, createdBy: stored.createdBy,
+            integrationId: stored.integrationId,
+            organizationId: stored.organizationId,
+            integrationType: stored.integrationType,
+            provider: stored.provider,
+            displayName: stored.displayName,
+            isEnabled: stored.isEnabled,
+            createdAt: stored.createdAt,
+            updatedAt: stored.updatedAt,
+            configuration: stored.configuration,
+            createdBy: stored.createdBy,
             availableFields: template.map {
                 AvailableFields(
-                    configurationFields: $0.configurationFields, secretFields: $0.secretFields,
-                    requiresOAuth: $0.requiresOAuth, documentationUrl: $0.documentationUrl,
-                    supportedFeatures: $0.supportedFeatures)
+                    configurationFields: $0.configurationFields,
+                    secretFields: $0.secretFields,
+                    requiresOAuth: $0.requiresOAuth,
+                    documentationUrl: $0.documentationUrl,
+                    supportedFeatures: $0.supportedFeatures
+                )
             },
-            testStatus: stored.testStatus, lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage)
+            testStatus: stored.testStatus,
+            lastTestedAt: stored.lastTestedAt,
+            lastTestMessage: stored.lastTestMessage
+        )
     }
 
     /// ISO 8601 with milliseconds, strictly increasing in its printed form, so that every change moves
@@ -514,7 +620,9 @@ public actor Emulator {
 
     static func integrationType(_ value: Any) -> IntegrationType? {
         if let number = value as? Int { return IntegrationType(rawValue: number) }
-        if let text = value as? String { return IntegrationType(name: text) ?? Int(text).flatMap(IntegrationType.init(rawValue:)) }
+        if let text = value as? String {
+            return IntegrationType(name: text) ?? Int(text).flatMap(IntegrationType.init(rawValue:))
+        }
         return nil
     }
 
@@ -543,8 +651,12 @@ public actor Emulator {
         default: section = "15.6.1"
         }
         let body = ProblemDetails(
-            type: "https://tools.ietf.org/html/rfc9110#section-\(section)", title: title, status: status,
-            detail: detail, errors: errors)
+            type: "https://tools.ietf.org/html/rfc9110#section-\(section)",
+            title: title,
+            status: status,
+            detail: detail,
+            errors: errors
+        )
         var response = json(status, body)
         response.headers["content-type"] = "application/problem+json; charset=utf-8"
         return response

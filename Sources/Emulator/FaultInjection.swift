@@ -21,8 +21,14 @@ public struct EmulatorFaults: Sendable, Equatable {
     public var seed: UInt64
 
     public init(
-        latency: Duration = .zero, jitter: Duration = .zero, faultRate: Double = 0, throttleRate: Double = 0,
-        rateLimit: Double? = nil, dropRate: Double = 0, retryAfterSeconds: Int = 1, seed: UInt64 = 0
+        latency: Duration = .zero,
+        jitter: Duration = .zero,
+        faultRate: Double = 0,
+        throttleRate: Double = 0,
+        rateLimit: Double? = nil,
+        dropRate: Double = 0,
+        retryAfterSeconds: Int = 1,
+        seed: UInt64 = 0
     ) {
         self.latency = latency
         self.jitter = jitter
@@ -112,7 +118,12 @@ extension Emulator {
         if wait != nil || fault || throttle { count(request) }
         if let wait {
             let seconds = max(1, Int(Self.seconds(wait).rounded(.up)))
-            return .respond(throttled(retryAfter: seconds, reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"))
+            return .respond(
+                throttled(
+                    retryAfter: seconds,
+                    reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"
+                )
+            )
         }
         if fault {
             return .respond(problem(faultStatus, "Service Unavailable", "injected fault"))

@@ -29,12 +29,16 @@ struct EmulatorStorage: Sendable {
         let key: [UInt8]
         if let existing = try? Data(contentsOf: keyURL) {
             guard existing.count == 32 else {
-                throw EmulatorStorageError(path: keyURL.path, reason: "the key file is not 32 bytes; delete it together with the data file")
+                throw EmulatorStorageError(
+                    path: keyURL.path,
+                    reason: "the key file is not 32 bytes; delete it together with the data file"
+                )
             }
             key = Array(existing)
         } else {
             key = SecureRandom.bytes(32)
-            guard manager.createFile(atPath: keyURL.path, contents: Data(key), attributes: [.posixPermissions: 0o600]) else {
+            guard manager.createFile(atPath: keyURL.path, contents: Data(key), attributes: [.posixPermissions: 0o600])
+            else {
                 throw EmulatorStorageError(path: keyURL.path, reason: "cannot write the key file")
             }
         }
@@ -46,7 +50,10 @@ struct EmulatorStorage: Sendable {
         } catch let error as EmulatorStorageError {
             throw EmulatorStorageError(path: url.path, reason: error.reason)
         } catch {
-            throw EmulatorStorageError(path: url.path, reason: "is not an emulator data file (\(error.localizedDescription))")
+            throw EmulatorStorageError(
+                path: url.path,
+                reason: "is not an emulator data file (\(error.localizedDescription))"
+            )
         }
     }
 
@@ -76,8 +83,11 @@ struct EmulatorSnapshot: Sendable {
         func unsealed(key: [UInt8]) throws -> EmulatorSnapshot {
             guard version == 2 else { throw EmulatorStorageError(path: "", reason: "has unknown version \(version)") }
             return EmulatorSnapshot(
-                integrations: try integrations.map { try $0.unsealed(key: key) }, pending: pending, nextId: nextId,
-                lastTimestamp: lastTimestamp)
+                integrations: try integrations.map { try $0.unsealed(key: key) },
+                pending: pending,
+                nextId: nextId,
+                lastTimestamp: lastTimestamp
+            )
         }
     }
 
@@ -93,8 +103,17 @@ struct EmulatorSnapshot: Sendable {
                 guard let bytes = Data(base64Encoded: text).map(Array.init), bytes.count >= 28 else {
                     throw EmulatorStorageError(path: "", reason: "holds a malformed secret of \(id)")
                 }
-                let sealed = AESGCM.Sealed(ciphertext: Array(bytes[12..<(bytes.count - 16)]), tag: Array(bytes.suffix(16)))
-                guard let plain = try? AESGCM.open(sealed, key: key, nonce: Array(bytes[0..<12]), additionalData: Array(id.utf8))
+                let sealed = AESGCM.Sealed(
+                    ciphertext: Array(bytes[12..<(bytes.count - 16)]),
+                    tag: Array(bytes.suffix(16))
+                )
+                guard
+                    let plain = try? AESGCM.open(
+                        sealed,
+                        key: key,
+                        nonce: Array(bytes[0..<12]),
+                        additionalData: Array(id.utf8)
+                    )
                 else {
                     throw EmulatorStorageError(path: "", reason: "its secrets do not open with the key file beside it")
                 }
@@ -111,7 +130,12 @@ struct EmulatorSnapshot: Sendable {
             for (name, value) in stored.secrets {
                 let nonce = SecureRandom.bytes(12)
                 // The id as additional data ties each sealed value to its integration.
-                let sealed = try AESGCM.seal(Data(value.utf8), key: key, nonce: nonce, additionalData: Array(stored.integrationId.utf8))
+                let sealed = try AESGCM.seal(
+                    Data(value.utf8),
+                    key: key,
+                    nonce: nonce,
+                    additionalData: Array(stored.integrationId.utf8)
+                )
                 sealedSecrets[name] = Data(nonce + sealed.ciphertext + sealed.tag).base64EncodedString()
             }
             records.append(Record(integration: stored, sealedSecrets: sealedSecrets))
@@ -123,18 +147,29 @@ struct EmulatorSnapshot: Sendable {
 extension Emulator {
     /// An emulator persisted to `url`: what the file holds is loaded, and every committed change is written back.
     public static func open(
-        url: URL, credentials: [EmulatorCredential], templates: [IntegrationTemplate] = TemplateCatalog.standard,
-        now: @escaping @Sendable () -> Date = { Date() }, faults: EmulatorFaults = EmulatorFaults()
+        url: URL,
+        credentials: [EmulatorCredential],
+        templates: [IntegrationTemplate] = TemplateCatalog.standard,
+        now: @escaping @Sendable () -> Date = { Date() },
+        faults: EmulatorFaults = EmulatorFaults()
     ) throws(EmulatorStorageError) -> Emulator {
         let (storage, snapshot) = try EmulatorStorage.open(url)
         return Emulator(
-            credentials: credentials, templates: templates, now: now, faults: faults, storage: storage,
-            snapshot: snapshot)
+            credentials: credentials,
+            templates: templates,
+            now: now,
+            faults: faults,
+            storage: storage,
+            snapshot: snapshot
+        )
     }
 
     func snapshot() -> EmulatorSnapshot {
         EmulatorSnapshot(
-            integrations: order.compactMap { integrations[$0] }, pending: pending, nextId: nextId,
-            lastTimestamp: lastTimestamp)
+            integrations: order.compactMap { integrations[$0] },
+            pending: pending,
+            nextId: nextId,
+            lastTimestamp: lastTimestamp
+        )
     }
 }

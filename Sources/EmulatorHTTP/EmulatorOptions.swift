@@ -67,7 +67,9 @@ public struct EmulatorOptions: Sendable, Equatable {
                     isAdmin = false
                 }
                 guard !token.isEmpty else { throw Failure(description: "--org \(text[..<equals]) has an empty token") }
-                options.credentials.append(EmulatorCredential(token: token, organizationId: String(text[..<equals]), isAdmin: isAdmin))
+                options.credentials.append(
+                    EmulatorCredential(token: token, organizationId: String(text[..<equals]), isAdmin: isAdmin)
+                )
             case "--data": options.dataFile = try value(argument)
             case "--latency": options.faults.latency = try duration(argument, value(argument))
             case "--jitter": options.faults.jitter = try duration(argument, value(argument))

@@ -52,7 +52,9 @@ public final class HTTPServer: @unchecked Sendable {
         socketAddress.sin_port = port.bigEndian
         socketAddress.sin_addr = address
         let bound = withUnsafePointer(to: &socketAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(fd, 512) == 0 else {
             let reason = String(cString: strerror(errno))
@@ -96,7 +98,10 @@ public final class HTTPServer: @unchecked Sendable {
             let fd = accept(listener, nil, nil)
             if fd < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
-                if errno == EMFILE || errno == ENFILE { usleep(10_000); continue }
+                if errno == EMFILE || errno == ENFILE {
+                    usleep(10_000)
+                    continue
+                }
                 return
             }
             var yes: Int32 = 1
@@ -112,7 +117,10 @@ public final class HTTPServer: @unchecked Sendable {
                 connections.insert(fd)
                 return true
             }
-            guard accepted else { close(fd); return }
+            guard accepted else {
+                close(fd)
+                return
+            }
             let thread = Thread { [self] in
                 serve(connection: fd)
                 lock.withLock { _ = connections.remove(fd) }
@@ -189,11 +197,16 @@ public final class HTTPServer: @unchecked Sendable {
 
     static func errorResponse(_ status: Int, _ reason: String) -> HTTPResponse {
         let body = ProblemDetails(
-            type: "https://tools.ietf.org/html/rfc9110#section-15.5.1", title: Self.reason(status), status: status,
-            detail: reason)
+            type: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+            title: Self.reason(status),
+            status: status,
+            detail: reason
+        )
         return HTTPResponse(
-            status: status, headers: ["content-type": "application/problem+json; charset=utf-8"],
-            body: (try? JSONEncoder().encode(body)) ?? Data())
+            status: status,
+            headers: ["content-type": "application/problem+json; charset=utf-8"],
+            body: (try? JSONEncoder().encode(body)) ?? Data()
+        )
     }
 
     static func reason(_ status: Int) -> String {

@@ -67,7 +67,10 @@ struct RequestReader {
         if let coding = headers["transfer-encoding"] {
             // Both framings at once is how requests are smuggled past proxies; refuse rather than pick one.
             guard headers["content-length"] == nil else {
-                return .malformed(status: 400, reason: "a request has either Content-Length or Transfer-Encoding, not both")
+                return .malformed(
+                    status: 400,
+                    reason: "a request has either Content-Length or Transfer-Encoding, not both"
+                )
             }
             guard coding.lowercased() == "chunked" else {
                 return .malformed(status: 501, reason: "only the chunked transfer coding is supported")
@@ -96,8 +99,12 @@ struct RequestReader {
         let components = URLComponents(string: target)
         let path = components?.percentEncodedPath.removingPercentEncoding ?? target
         let request = HTTPRequest(
-            method: String(requestLine[0]), path: path, query: components?.queryItems ?? [], headers: headers,
-            body: body)
+            method: String(requestLine[0]),
+            path: path,
+            query: components?.queryItems ?? [],
+            headers: headers,
+            body: body
+        )
         return .request(ParsedRequest(request: request, keepAlive: keepAlive))
     }
 
@@ -116,14 +123,19 @@ struct RequestReader {
             }
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }
             guard !sizeText.isEmpty, sizeText.count <= 8,
-                let size = Int(String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .whitespaces), radix: 16)
+                let size = Int(
+                    String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .whitespaces),
+                    radix: 16
+                )
             else { return .failure(BodyProblem(status: 400, reason: "a chunk size is not a hexadecimal number")) }
             if size == 0 { break }
             guard body.count + size <= HTTPServer.maximumBodyBytes else {
                 return .failure(BodyProblem(status: 413, reason: "the body exceeds 8 MiB"))
             }
             while buffer.count < size + 2 {
-                guard fill() else { return .failure(BodyProblem(status: 400, reason: "the connection closed mid-body")) }
+                guard fill() else {
+                    return .failure(BodyProblem(status: 400, reason: "the connection closed mid-body"))
+                }
             }
             guard buffer[size] == 13, buffer[size + 1] == 10 else {
                 return .failure(BodyProblem(status: 400, reason: "a chunk is longer than its size"))
@@ -143,7 +155,11 @@ struct RequestReader {
     private mutating func readLine() -> [UInt8]? {
         var searched = 0
         while true {
-            if buffer.count >= 2, let end = (max(0, searched - 1)..<(buffer.count - 1)).first(where: { buffer[$0] == 13 && buffer[$0 + 1] == 10 }) {
+            if buffer.count >= 2,
+                let end = (max(0, searched - 1)..<(buffer.count - 1)).first(where: {
+                    buffer[$0] == 13 && buffer[$0 + 1] == 10
+                })
+            {
                 let line = Array(buffer[0..<end])
                 buffer.removeFirst(end + 2)
                 return line

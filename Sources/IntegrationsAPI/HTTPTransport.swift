@@ -12,7 +12,11 @@ public struct HTTPRequest: Sendable, Equatable {
     public var body: Data?
 
     public init(
-        method: String, path: String, query: [URLQueryItem] = [], headers: [String: String] = [:], body: Data? = nil
+        method: String,
+        path: String,
+        query: [URLQueryItem] = [],
+        headers: [String: String] = [:],
+        body: Data? = nil
     ) {
         self.method = method
         self.path = path

@@ -22,9 +22,15 @@ public struct IntegrationTemplate: Codable, Sendable, Hashable {
     public var secretFields: [SecretField]
 
     public init(
-        type: IntegrationType, provider: String, displayName: String, description: String? = nil,
-        requiresOAuth: Bool = false, callbackUrl: String? = nil, documentationUrl: String? = nil,
-        supportedFeatures: [String]? = nil, configurationFields: [ConfigurationField] = [],
+        type: IntegrationType,
+        provider: String,
+        displayName: String,
+        description: String? = nil,
+        requiresOAuth: Bool = false,
+        callbackUrl: String? = nil,
+        documentationUrl: String? = nil,
+        supportedFeatures: [String]? = nil,
+        configurationFields: [ConfigurationField] = [],
         secretFields: [SecretField] = []
     ) {
         self.type = type
@@ -54,7 +60,8 @@ public struct IntegrationTemplate: Codable, Sendable, Hashable {
         callbackUrl = try container.decodeIfPresent(String.self, forKey: .callbackUrl)
         documentationUrl = try container.decodeIfPresent(String.self, forKey: .documentationUrl)
         supportedFeatures = try container.decodeIfPresent([String].self, forKey: .supportedFeatures)
-        configurationFields = try container.decodeIfPresent([ConfigurationField].self, forKey: .configurationFields) ?? []
+        configurationFields =
+            try container.decodeIfPresent([ConfigurationField].self, forKey: .configurationFields) ?? []
         secretFields = try container.decodeIfPresent([SecretField].self, forKey: .secretFields) ?? []
     }
 
@@ -149,8 +156,13 @@ public struct ConfigurationField: Codable, Sendable, Hashable {
     public var options: [String]?
 
     public init(
-        key: String, displayName: String? = nil, description: String? = nil, type: FieldType = .string,
-        required: Bool = false, defaultValue: String? = nil, options: [String]? = nil
+        key: String,
+        displayName: String? = nil,
+        description: String? = nil,
+        type: FieldType = .string,
+        required: Bool = false,
+        defaultValue: String? = nil,
+        options: [String]? = nil
     ) {
         self.key = key
         self.displayName = displayName
@@ -188,8 +200,12 @@ public struct SecretField: Codable, Sendable, Hashable {
     public var isSecret: Bool?
 
     public init(
-        key: String, displayName: String? = nil, description: String? = nil, required: Bool = true,
-        isSensitive: Bool? = true, isSecret: Bool? = nil
+        key: String,
+        displayName: String? = nil,
+        description: String? = nil,
+        required: Bool = true,
+        isSensitive: Bool? = true,
+        isSecret: Bool? = nil
     ) {
         self.key = key
         self.displayName = displayName

@@ -54,7 +54,9 @@ public final class IntegrationsClient: Sendable {
     ///   - sleep: how the client waits between attempts (tests pass one that records instead of waiting).
     ///   - random: uniform in [0, 1), for the jitter.
     public init(
-        transport: any HTTPTransport, credentials: [String: APICredential], policy: ClientPolicy = ClientPolicy(),
+        transport: any HTTPTransport,
+        credentials: [String: APICredential],
+        policy: ClientPolicy = ClientPolicy(),
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
@@ -70,7 +72,10 @@ public final class IntegrationsClient: Sendable {
     // MARK: - Endpoints
 
     /// `GET /api/integration-templates[?integrationType=N]`, with the organization's credential.
-    public func templates(organization: String, type: IntegrationType? = nil) async throws(APIError) -> [IntegrationTemplate] {
+    public func templates(
+        organization: String,
+        type: IntegrationType? = nil
+    ) async throws(APIError) -> [IntegrationTemplate] {
         let query = type.map { [URLQueryItem(name: "integrationType", value: String($0.rawValue))] } ?? []
         let call = Call(method: "GET", path: "/api/integration-templates", query: query, organizationId: organization)
         return try await decode(TemplatesResponse.self, perform(call), call).templates
@@ -84,7 +89,9 @@ public final class IntegrationsClient: Sendable {
 
     /// `GET /api/organizations/{organizationId}/integrations[?integrationType=N&isEnabled=B]`.
     public func list(
-        organization: String, type: IntegrationType? = nil, isEnabled: Bool? = nil
+        organization: String,
+        type: IntegrationType? = nil,
+        isEnabled: Bool? = nil
     ) async throws(APIError) -> [IntegrationSummary] {
         var query: [URLQueryItem] = []
         if let type { query.append(URLQueryItem(name: "integrationType", value: String(type.rawValue))) }
@@ -100,19 +107,30 @@ public final class IntegrationsClient: Sendable {
     }
 
     /// `POST /api/organizations/{organizationId}/integrations`, never duplicated (see the type's documentation).
-    public func create(organization: String, _ request: CreateIntegrationRequest) async throws(APIError) -> CreateOutcome {
+    public func create(
+        organization: String,
+        _ request: CreateIntegrationRequest
+    ) async throws(APIError) -> CreateOutcome {
         let call = Call(
-            method: "POST", path: Self.collection(organization), organizationId: organization,
+            method: "POST",
+            path: Self.collection(organization),
+            organizationId: organization,
             body: try encode(request, method: "POST", path: Self.collection(organization), organization: organization),
-            kind: .create)
+            kind: .create
+        )
         let find: Recovery = { [self] () async throws(APIError) -> IntegrationCreated? in
             let existing = try await list(organization: organization)
             let identity = LiveIdentity(request)
             guard let match = existing.first(where: identity.matches) else { return nil }
             return IntegrationCreated(
-                integrationId: match.integrationId, organizationId: match.organizationId,
-                integrationType: match.integrationType, provider: match.provider, displayName: match.displayName,
-                isEnabled: match.isEnabled, createdAt: match.createdAt ?? "")
+                integrationId: match.integrationId,
+                organizationId: match.organizationId,
+                integrationType: match.integrationType,
+                provider: match.provider,
+                displayName: match.displayName,
+                isEnabled: match.isEnabled,
+                createdAt: match.createdAt ?? ""
+            )
         }
         switch try await perform(call, recover: find) {
         case .answered(let response):
@@ -124,15 +142,22 @@ public final class IntegrationsClient: Sendable {
 
     /// `PUT /api/organizations/{organizationId}/integrations/{integrationId}` (configuration is merged).
     public func update(
-        organization: String, id: String, _ request: UpdateIntegrationRequest
+        organization: String,
+        id: String,
+        _ request: UpdateIntegrationRequest
     ) async throws(APIError) -> UpdateIntegrationResponse {
         let path = Self.member(organization, id)
         let call = Call(
-            method: "PUT", path: path, organizationId: organization,
-            body: try encode(request, method: "PUT", path: path, organization: organization))
+            method: "PUT",
+            path: path,
+            organizationId: organization,
+            body: try encode(request, method: "PUT", path: path, organization: organization)
+        )
         let response = try await perform(call)
         // The reference documents a body; a 204 from "some PUTs" (errors page) means no test is asked for.
-        if response.status == 204 || response.body.isEmpty { return UpdateIntegrationResponse(testConnectionRequired: false) }
+        if response.status == 204 || response.body.isEmpty {
+            return UpdateIntegrationResponse(testConnectionRequired: false)
+        }
         return try decode(UpdateIntegrationResponse.self, response, call)
     }
 
@@ -146,26 +171,39 @@ public final class IntegrationsClient: Sendable {
     public func connect(organization: String, id: String, state: String) async throws(APIError) -> ConnectResponse {
         let path = Self.member(organization, id) + "/connect"
         let call = Call(
-            method: "POST", path: path, organizationId: organization,
-            body: try encode(ConnectRequest(state: state), method: "POST", path: path, organization: organization))
+            method: "POST",
+            path: path,
+            organizationId: organization,
+            body: try encode(ConnectRequest(state: state), method: "POST", path: path, organization: organization)
+        )
         return try await decode(ConnectResponse.self, perform(call), call)
     }
 
     /// `POST …/{integrationId}/rotate-secrets`.
     public func rotateSecrets(
-        organization: String, id: String, _ request: RotateSecretsRequest
+        organization: String,
+        id: String,
+        _ request: RotateSecretsRequest
     ) async throws(APIError) -> RotateSecretsResponse {
         let path = Self.member(organization, id) + "/rotate-secrets"
         let call = Call(
-            method: "POST", path: path, organizationId: organization,
-            body: try encode(request, method: "POST", path: path, organization: organization))
+            method: "POST",
+            path: path,
+            organizationId: organization,
+            body: try encode(request, method: "POST", path: path, organization: organization)
+        )
         return try await decode(RotateSecretsResponse.self, perform(call), call)
     }
 
     /// `DELETE /api/organizations/{organizationId}/integrations/{integrationId}`. A 404 after an attempt whose
     /// answer was lost means that attempt did the work.
     public func delete(organization: String, id: String) async throws(APIError) {
-        let call = Call(method: "DELETE", path: Self.member(organization, id), organizationId: organization, kind: .delete)
+        let call = Call(
+            method: "DELETE",
+            path: Self.member(organization, id),
+            organizationId: organization,
+            kind: .delete
+        )
         _ = try await perform(call)
     }
 
@@ -173,8 +211,13 @@ public final class IntegrationsClient: Sendable {
     /// reaches by URL such as the OAuth callback).
     public func send(_ request: HTTPRequest, organization: String?) async throws(APIError) -> HTTPResponse {
         let call = Call(
-            method: request.method, path: request.path, query: request.query, organizationId: organization,
-            body: request.body, extraHeaders: request.headers)
+            method: request.method,
+            path: request.path,
+            query: request.query,
+            organizationId: organization,
+            body: request.body,
+            extraHeaders: request.headers
+        )
         return try await perform(call)
     }
 
@@ -207,7 +250,13 @@ public final class IntegrationsClient: Sendable {
 
     private func perform(_ call: Call, recover: Recovery?) async throws(APIError) -> Outcome {
         func failure(_ reason: APIError.Reason, _ attempts: Int) -> APIError {
-            APIError(method: call.method, path: call.path, organizationId: call.organizationId, reason: reason, attempts: attempts)
+            APIError(
+                method: call.method,
+                path: call.path,
+                organizationId: call.organizationId,
+                reason: reason,
+                attempts: attempts
+            )
         }
         var headers = call.extraHeaders
         if let organization = call.organizationId {
@@ -216,7 +265,13 @@ public final class IntegrationsClient: Sendable {
         }
         headers["accept"] = "application/json"
         if call.body != nil { headers["content-type"] = "application/json" }
-        let request = HTTPRequest(method: call.method, path: call.path, query: call.query, headers: headers, body: call.body)
+        let request = HTTPRequest(
+            method: call.method,
+            path: call.path,
+            query: call.query,
+            headers: headers,
+            body: call.body
+        )
 
         /// True once an attempt may have been acted on without the client seeing the answer.
         var ambiguous = false
@@ -277,8 +332,12 @@ public final class IntegrationsClient: Sendable {
             try await sleep(delay)
         } catch {
             throw APIError(
-                method: call.method, path: call.path, organizationId: call.organizationId,
-                reason: .transport(TransportFailure(.cancelled, "cancelled")), attempts: attempt)
+                method: call.method,
+                path: call.path,
+                organizationId: call.organizationId,
+                reason: .transport(TransportFailure(.cancelled, "cancelled")),
+                attempts: attempt
+            )
         }
     }
 
@@ -290,11 +349,22 @@ public final class IntegrationsClient: Sendable {
         return encoder
     }()
 
-    private func encode<T: Encodable>(_ value: T, method: String, path: String, organization: String) throws(APIError) -> Data {
+    private func encode<T: Encodable>(
+        _ value: T,
+        method: String,
+        path: String,
+        organization: String
+    ) throws(APIError) -> Data {
         do {
             return try Self.encoder.encode(value)
         } catch {
-            throw APIError(method: method, path: path, organizationId: organization, reason: .undecodable("the request could not be encoded"), attempts: 0)
+            throw APIError(
+                method: method,
+                path: path,
+                organizationId: organization,
+                reason: .undecodable("the request could not be encoded"),
+                attempts: 0
+            )
         }
     }
 
@@ -312,7 +382,12 @@ public final class IntegrationsClient: Sendable {
     }
 
     private func undecodable(_ call: Call, _ detail: String) -> APIError {
-        APIError(method: call.method, path: call.path, organizationId: call.organizationId, reason: .undecodable(detail))
+        APIError(
+            method: call.method,
+            path: call.path,
+            organizationId: call.organizationId,
+            reason: .undecodable(detail)
+        )
     }
 
     /// The problem-details explanation only; an error body that is not problem details is not repeated.

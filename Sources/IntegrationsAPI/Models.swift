@@ -12,8 +12,12 @@ public struct CreateIntegrationRequest: Codable, Sendable, Equatable {
     public var secrets: [String: String]?
 
     public init(
-        integrationType: IntegrationType, provider: String, displayName: String, isEnabled: Bool? = nil,
-        configuration: [String: String]? = nil, secrets: [String: String]? = nil
+        integrationType: IntegrationType,
+        provider: String,
+        displayName: String,
+        isEnabled: Bool? = nil,
+        configuration: [String: String]? = nil,
+        secrets: [String: String]? = nil
     ) {
         self.integrationType = integrationType
         self.provider = provider
@@ -34,7 +38,15 @@ public struct IntegrationCreated: Codable, Sendable, Equatable {
     public var isEnabled: Bool
     public var createdAt: String
 
-    public init(integrationId: String, organizationId: String, integrationType: IntegrationType, provider: String, displayName: String, isEnabled: Bool, createdAt: String) {
+    public init(
+        integrationId: String,
+        organizationId: String,
+        integrationType: IntegrationType,
+        provider: String,
+        displayName: String,
+        isEnabled: Bool,
+        createdAt: String
+    ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
         self.integrationType = integrationType
@@ -91,7 +103,19 @@ public struct IntegrationSummary: Codable, Sendable, Equatable {
     public var lastTestedAt: String?
     public var lastTestMessage: String?
 
-    public init(integrationId: String, organizationId: String, integrationType: IntegrationType, provider: String, displayName: String, isEnabled: Bool, createdAt: String? = nil, updatedAt: String? = nil, testStatus: TestStatus? = nil, lastTestedAt: String? = nil, lastTestMessage: String? = nil) {
+    public init(
+        integrationId: String,
+        organizationId: String,
+        integrationType: IntegrationType,
+        provider: String,
+        displayName: String,
+        isEnabled: Bool,
+        createdAt: String? = nil,
+        updatedAt: String? = nil,
+        testStatus: TestStatus? = nil,
+        lastTestedAt: String? = nil,
+        lastTestMessage: String? = nil
+    ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
         self.integrationType = integrationType
@@ -122,7 +146,13 @@ public struct AvailableFields: Codable, Sendable, Equatable {
     public var documentationUrl: String?
     public var supportedFeatures: [String]?
 
-    public init(configurationFields: [ConfigurationField]? = nil, secretFields: [SecretField]? = nil, requiresOAuth: Bool? = nil, documentationUrl: String? = nil, supportedFeatures: [String]? = nil) {
+    public init(
+        configurationFields: [ConfigurationField]? = nil,
+        secretFields: [SecretField]? = nil,
+        requiresOAuth: Bool? = nil,
+        documentationUrl: String? = nil,
+        supportedFeatures: [String]? = nil
+    ) {
         self.configurationFields = configurationFields
         self.secretFields = secretFields
         self.requiresOAuth = requiresOAuth
@@ -148,7 +178,22 @@ public struct IntegrationDetail: Codable, Sendable, Equatable {
     public var lastTestedAt: String?
     public var lastTestMessage: String?
 
-    public init(integrationId: String, organizationId: String, integrationType: IntegrationType, provider: String, displayName: String, isEnabled: Bool, createdAt: String? = nil, updatedAt: String? = nil, configuration: [String: String], createdBy: String? = nil, availableFields: AvailableFields? = nil, testStatus: TestStatus? = nil, lastTestedAt: String? = nil, lastTestMessage: String? = nil) {
+    public init(
+        integrationId: String,
+        organizationId: String,
+        integrationType: IntegrationType,
+        provider: String,
+        displayName: String,
+        isEnabled: Bool,
+        createdAt: String? = nil,
+        updatedAt: String? = nil,
+        configuration: [String: String],
+        createdBy: String? = nil,
+        availableFields: AvailableFields? = nil,
+        testStatus: TestStatus? = nil,
+        lastTestedAt: String? = nil,
+        lastTestMessage: String? = nil
+    ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
         self.integrationType = integrationType
@@ -175,7 +220,9 @@ public struct UpdateIntegrationRequest: Codable, Sendable, Equatable {
     public var secrets: [String: String]?
 
     public init(
-        displayName: String? = nil, isEnabled: Bool? = nil, configuration: [String: String]? = nil,
+        displayName: String? = nil,
+        isEnabled: Bool? = nil,
+        configuration: [String: String]? = nil,
         secrets: [String: String]? = nil
     ) {
         self.displayName = displayName
@@ -245,7 +292,15 @@ public struct RotateSecretsResponse: Codable, Sendable, Equatable {
     public var rotatedAt: String?
     public var rotatedSecretKeys: [String]?
 
-    public init(integrationId: String? = nil, organizationId: String? = nil, rotationSuccessful: Bool? = nil, testConnectionSuccessful: Bool? = nil, message: String? = nil, rotatedAt: String? = nil, rotatedSecretKeys: [String]? = nil) {
+    public init(
+        integrationId: String? = nil,
+        organizationId: String? = nil,
+        rotationSuccessful: Bool? = nil,
+        testConnectionSuccessful: Bool? = nil,
+        message: String? = nil,
+        rotatedAt: String? = nil,
+        rotatedSecretKeys: [String]? = nil
+    ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
         self.rotationSuccessful = rotationSuccessful
@@ -264,7 +319,13 @@ public struct AvailableIntegrations: Codable, Sendable, Equatable {
     public var enabledCount: Int
     public var integrationsByType: [String: [AvailableIntegration]]
 
-    public init(organizationId: String, totalAvailable: Int, configuredCount: Int, enabledCount: Int, integrationsByType: [String: [AvailableIntegration]]) {
+    public init(
+        organizationId: String,
+        totalAvailable: Int,
+        configuredCount: Int,
+        enabledCount: Int,
+        integrationsByType: [String: [AvailableIntegration]]
+    ) {
         self.organizationId = organizationId
         self.totalAvailable = totalAvailable
         self.configuredCount = configuredCount
@@ -284,7 +345,16 @@ public struct AvailableIntegration: Codable, Sendable, Equatable {
     public var integrationId: String?
     public var testStatus: TestStatus?
 
-    public init(type: IntegrationType, provider: String, displayName: String, requiresOAuth: Bool? = nil, isConfigured: Bool, isEnabled: Bool, integrationId: String? = nil, testStatus: TestStatus? = nil) {
+    public init(
+        type: IntegrationType,
+        provider: String,
+        displayName: String,
+        requiresOAuth: Bool? = nil,
+        isConfigured: Bool,
+        isEnabled: Bool,
+        integrationId: String? = nil,
+        testStatus: TestStatus? = nil
+    ) {
         self.type = type
         self.provider = provider
         self.displayName = displayName
@@ -305,7 +375,10 @@ public struct ProblemDetails: Codable, Sendable, Equatable {
     public var errors: [String: [String]]?
 
     public init(
-        type: String? = nil, title: String? = nil, status: Int? = nil, detail: String? = nil,
+        type: String? = nil,
+        title: String? = nil,
+        status: Int? = nil,
+        detail: String? = nil,
         errors: [String: [String]]? = nil
     ) {
         self.type = type
@@ -319,7 +392,10 @@ public struct ProblemDetails: Codable, Sendable, Equatable {
     public var summary: String {
         var text = detail ?? title ?? "no details given"
         if let errors, !errors.isEmpty {
-            text += " (" + errors.keys.sorted().map { "\($0): \(errors[$0]!.joined(separator: "; "))" }.joined(separator: ", ") + ")"
+            text +=
+                " ("
+                + errors.keys.sorted().map { "\($0): \(errors[$0]!.joined(separator: "; "))" }.joined(separator: ", ")
+                + ")"
         }
         return text
     }

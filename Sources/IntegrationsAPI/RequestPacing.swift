@@ -61,9 +61,13 @@ public struct ClientPolicy: Sendable, Equatable {
     public var timeout: Duration
 
     public init(
-        maxInFlight: Int = 8, requestsPerSecond: Double? = nil, maxAttempts: Int = 6,
-        baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(15),
-        maxRetryAfter: Duration = .seconds(120), timeout: Duration = .seconds(30)
+        maxInFlight: Int = 8,
+        requestsPerSecond: Double? = nil,
+        maxAttempts: Int = 6,
+        baseDelay: Duration = .milliseconds(200),
+        maxDelay: Duration = .seconds(15),
+        maxRetryAfter: Duration = .seconds(120),
+        timeout: Duration = .seconds(30)
     ) {
         self.maxInFlight = maxInFlight
         self.requestsPerSecond = requestsPerSecond

@@ -81,11 +81,17 @@ public final class URLSessionTransport: HTTPTransport {
     private func perform(_ urlRequest: URLRequest, in session: URLSession) async throws -> (Data, URLResponse) {
         let handle = TaskHandle()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), Error>) in
+            try await withCheckedThrowingContinuation {
+                (continuation: CheckedContinuation<(Data, URLResponse), Error>) in
                 let task = session.dataTask(with: urlRequest) { [delegate] data, response, error in
                     // An answer to the refused copy would answer a request whose body never went out.
                     if let task = handle.task, delegate.takeRefusal(of: task) {
-                        continuation.resume(throwing: TransportFailure(.connectionLost, "the connection closed before an answer arrived"))
+                        continuation.resume(
+                            throwing: TransportFailure(
+                                .connectionLost,
+                                "the connection closed before an answer arrived"
+                            )
+                        )
                     } else if let data, let response, error == nil {
                         continuation.resume(returning: (data, response))
                     } else if let error = error as? URLError {

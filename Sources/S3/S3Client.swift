@@ -65,7 +65,11 @@ public struct S3Client: Sendable, CustomStringConvertible {
     /// Writes the object if `condition` holds, and returns its new ETag.
     @discardableResult
     public func put(
-        bucket: String, key: String, bytes: [UInt8], condition: S3WriteCondition, contentType: String = "application/json"
+        bucket: String,
+        key: String,
+        bytes: [UInt8],
+        condition: S3WriteCondition,
+        contentType: String = "application/json"
     ) async throws(S3Error) -> String {
         var headers: [(name: String, value: String)] = [("Content-Type", contentType)]
         switch condition {
@@ -74,7 +78,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
         case .ifNoneMatch: headers.append(("If-None-Match", "*"))
         }
         let answer = try await send(
-            Request(operation: "PutObject", method: "PUT", bucket: bucket, key: key, headers: headers, body: bytes))
+            Request(operation: "PutObject", method: "PUT", bucket: bucket, key: key, headers: headers, body: bytes)
+        )
         guard answer.status == 200 else { throw failure(answer, "PutObject", bucket, key) }
         return try answer.etag(for: self, "PutObject", bucket, key)
     }
@@ -83,7 +88,9 @@ public struct S3Client: Sendable, CustomStringConvertible {
     /// not an error: the object is gone either way.
     public func delete(bucket: String, key: String, ifMatch: String? = nil) async throws(S3Error) {
         let headers: [(name: String, value: String)] = ifMatch.map { [("If-Match", $0)] } ?? []
-        let answer = try await send(Request(operation: "DeleteObject", method: "DELETE", bucket: bucket, key: key, headers: headers))
+        let answer = try await send(
+            Request(operation: "DeleteObject", method: "DELETE", bucket: bucket, key: key, headers: headers)
+        )
         switch answer.status {
         case 200, 204: return
         case 404 where answer.code != "NoSuchBucket": return
@@ -101,10 +108,12 @@ public struct S3Client: Sendable, CustomStringConvertible {
                 """
                 <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\
                 <LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>
-                """.utf8)
+                """.utf8
+            )
         let headers: [(name: String, value: String)] = body.isEmpty ? [] : [("Content-Type", "application/xml")]
         let answer = try await send(
-            Request(operation: "CreateBucket", method: "PUT", bucket: bucket, key: nil, headers: headers, body: body))
+            Request(operation: "CreateBucket", method: "PUT", bucket: bucket, key: nil, headers: headers, body: body)
+        )
         switch answer.status {
         case 200: return
         case 409 where answer.code == "BucketAlreadyOwnedByYou": return
@@ -132,11 +141,17 @@ public struct S3Client: Sendable, CustomStringConvertible {
         /// S3 sends its error code in the XML body.
         var code: String? { status >= 300 ? S3Error.element("Code", in: String(decoding: body, as: UTF8.self)) : nil }
 
-        func etag(for client: S3Client, _ operation: String, _ bucket: String, _ key: String) throws(S3Error) -> String {
+        func etag(for client: S3Client, _ operation: String, _ bucket: String, _ key: String) throws(S3Error) -> String
+        {
             guard let etag = headers["etag"], !etag.isEmpty else {
                 var error = S3Error(
-                    .server, operation: operation, bucket: bucket, key: key, status: status,
-                    detail: "the answer had no ETag header")
+                    .server,
+                    operation: operation,
+                    bucket: bucket,
+                    key: key,
+                    status: status,
+                    detail: "the answer had no ETag header"
+                )
                 error.region = client.configuration.region
                 throw error
             }
@@ -146,9 +161,15 @@ public struct S3Client: Sendable, CustomStringConvertible {
 
     private func failure(_ answer: Answer, _ operation: String, _ bucket: String, _ key: String?) -> S3Error {
         var error = S3Error.response(
-            operation: operation, bucket: bucket, key: key, status: answer.status, body: answer.body,
-            bucketRegion: answer.headers["x-amz-bucket-region"], credentials: configuration.credentials,
-            region: configuration.region)
+            operation: operation,
+            bucket: bucket,
+            key: key,
+            status: answer.status,
+            body: answer.body,
+            bucketRegion: answer.headers["x-amz-bucket-region"],
+            credentials: configuration.credentials,
+            region: configuration.region
+        )
         error.attempts = answer.attempts
         return error
     }
@@ -160,8 +181,16 @@ public struct S3Client: Sendable, CustomStringConvertible {
         var attempt = 1
         while true {
             let signed = SigV4.sign(
-                method: request.method, url: url, headers: request.headers, payloadSHA256: payloadHash, date: Date(),
-                region: configuration.region, service: "s3", credentials: configuration.credentials, pathEncoding: .once)
+                method: request.method,
+                url: url,
+                headers: request.headers,
+                payloadSHA256: payloadHash,
+                date: Date(),
+                region: configuration.region,
+                service: "s3",
+                credentials: configuration.credentials,
+                pathEncoding: .once
+            )
             var urlRequest = URLRequest(url: url)
             urlRequest.httpMethod = request.method
             for header in request.headers + signed.addedHeaders {
@@ -179,8 +208,12 @@ public struct S3Client: Sendable, CustomStringConvertible {
             } catch {
                 if !error.retryable || attempt == Self.maximumAttempts {
                     var failure = S3Error(
-                        .transport, operation: request.operation, bucket: request.bucket, key: request.key,
-                        detail: "\(error.reason) (\(SigV4.hostHeader(for: url) ?? "the endpoint"))")
+                        .transport,
+                        operation: request.operation,
+                        bucket: request.bucket,
+                        key: request.key,
+                        detail: "\(error.reason) (\(SigV4.hostHeader(for: url) ?? "the endpoint"))"
+                    )
                     failure.attempts = attempt
                     failure.region = configuration.region
                     throw failure
@@ -198,7 +231,13 @@ public struct S3Client: Sendable, CustomStringConvertible {
         do {
             try await Task.sleep(for: .milliseconds(Int(Double(milliseconds) * Double.random(in: 0.5...1.0))))
         } catch {
-            throw S3Error(.transport, operation: request.operation, bucket: request.bucket, key: request.key, detail: "cancelled")
+            throw S3Error(
+                .transport,
+                operation: request.operation,
+                bucket: request.bucket,
+                key: request.key,
+                detail: "cancelled"
+            )
         }
     }
 
@@ -209,7 +248,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
     func url(bucket: String, key: String?) throws(S3Error) -> URL {
         try Self.checkBucket(bucket)
         let path = try key.map { key throws(S3Error) in "/" + (try Self.encodedKey(key, bucket: bucket)) } ?? ""
-        let endpoint = configuration.endpoint.absoluteString.hasSuffix("/")
+        let endpoint =
+            configuration.endpoint.absoluteString.hasSuffix("/")
             ? String(configuration.endpoint.absoluteString.dropLast()) : configuration.endpoint.absoluteString
         let text: String
         if configuration.pathStyle || bucket.contains(".") {
@@ -229,7 +269,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
     static func checkBucket(_ bucket: String) throws(S3Error) {
         let bytes = Array(bucket.utf8)
         let allowed = bytes.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
         }
         let edgesAlphanumeric = [bytes.first, bytes.last].allSatisfy { byte in
@@ -238,7 +279,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
         guard (3...63).contains(bytes.count), allowed, edgesAlphanumeric, !bucket.contains("..") else {
             throw S3Error.configuration(
                 "'\(S3Error.oneLine(String(bucket.prefix(80))))' is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit",
-                bucket: bucket)
+                bucket: bucket
+            )
         }
     }
 
@@ -251,7 +293,9 @@ public struct S3Client: Sendable, CustomStringConvertible {
         guard !key.isEmpty, key.utf8.count <= 1024, !segments.contains(where: { $0 == "." || $0 == ".." }) else {
             throw S3Error.configuration(
                 "the S3 key '\(S3Error.oneLine(String(key.prefix(200))))' cannot be used: it must be 1 to 1024 bytes, without '.' or '..' segments",
-                bucket: bucket, key: key)
+                bucket: bucket,
+                key: key
+            )
         }
         return segments.map { SigV4.uriEncode($0.utf8) }.joined(separator: "/")
     }
@@ -270,12 +314,18 @@ private final class Transport: Sendable {
     private let session: URLSession
 
     init(timeout: Duration) {
-        session = URLSession(configuration: .uncached(timeout: timeout), delegate: GuardedSessionDelegate(), delegateQueue: nil)
+        session = URLSession(
+            configuration: .uncached(timeout: timeout),
+            delegate: GuardedSessionDelegate(),
+            delegateQueue: nil
+        )
     }
 
     deinit { session.finishTasksAndInvalidate() }
 
-    func perform(_ request: URLRequest) async throws(TransportFailure) -> (status: Int, headers: [String: String], body: [UInt8]) {
+    func perform(
+        _ request: URLRequest
+    ) async throws(TransportFailure) -> (status: Int, headers: [String: String], body: [UInt8]) {
         let data: Data
         let response: URLResponse
         do {
@@ -312,7 +362,8 @@ private final class Transport: Sendable {
             return TransportFailure(reason: "the connection closed before an answer arrived", retryable: true)
         case .badServerResponse, .zeroByteResource, .cannotParseResponse:
             return TransportFailure(reason: "the server closed the connection without a valid answer", retryable: true)
-        default: return TransportFailure(reason: "the connection failed (URLError \(error.code.rawValue))", retryable: true)
+        default:
+            return TransportFailure(reason: "the connection failed (URLError \(error.code.rawValue))", retryable: true)
         }
     }
 }

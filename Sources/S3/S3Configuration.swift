@@ -26,8 +26,12 @@ public struct S3Credentials: Sendable, CustomStringConvertible, CustomDebugStrin
     public var customMirror: Mirror {
         Mirror(
             self,
-            children: ["accessKeyID": accessKeyID, "secretAccessKey": "(redacted)", "sessionToken": sessionToken.map { _ in "(redacted)" } as Any],
-            displayStyle: .struct)
+            children: [
+                "accessKeyID": accessKeyID, "secretAccessKey": "(redacted)",
+                "sessionToken": sessionToken.map { _ in "(redacted)" } as Any,
+            ],
+            displayStyle: .struct
+        )
     }
 }
 
@@ -59,7 +63,11 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     /// addressing — else AWS's regional endpoint. Credentials come from `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY` and, for temporary credentials, `AWS_SESSION_TOKEN`. Empty values count as unset,
     /// as shells and CI systems leave them.
-    public static func resolve(region: String?, endpoint: String?, environment: [String: String]) throws(S3Error) -> S3Configuration {
+    public static func resolve(
+        region: String?,
+        endpoint: String?,
+        environment: [String: String]
+    ) throws(S3Error) -> S3Configuration {
         func value(_ name: String) -> String? {
             guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
             return text
@@ -72,7 +80,8 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         let region = given(region) ?? value("AWS_REGION") ?? value("AWS_DEFAULT_REGION") ?? "us-east-1"
         guard isValidRegion(region) else {
             throw S3Error.configuration(
-                "the S3 region '\(region.prefix(64))' is not a region name (lowercase letters, digits and hyphens, like eu-west-1)")
+                "the S3 region '\(region.prefix(64))' is not a region name (lowercase letters, digits and hyphens, like eu-west-1)"
+            )
         }
 
         let explicitEndpoint = given(endpoint) ?? value("AWS_ENDPOINT_URL_S3") ?? value("AWS_ENDPOINT_URL")
@@ -87,51 +96,71 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         let accessKeyID = value("AWS_ACCESS_KEY_ID")
         let secretAccessKey = value("AWS_SECRET_ACCESS_KEY")
         guard let accessKeyID, let secretAccessKey else {
-            let missing = [accessKeyID == nil ? "AWS_ACCESS_KEY_ID" : nil, secretAccessKey == nil ? "AWS_SECRET_ACCESS_KEY" : nil]
-                .compactMap { $0 }
+            let missing = [
+                accessKeyID == nil ? "AWS_ACCESS_KEY_ID" : nil, secretAccessKey == nil ? "AWS_SECRET_ACCESS_KEY" : nil,
+            ]
+            .compactMap { $0 }
             throw S3Error.configuration(
-                "S3 credentials are missing: set \(missing.joined(separator: " and ")) in the environment (and AWS_SESSION_TOKEN for temporary credentials)")
+                "S3 credentials are missing: set \(missing.joined(separator: " and ")) in the environment (and AWS_SESSION_TOKEN for temporary credentials)"
+            )
         }
         let credentials = S3Credentials(
-            accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: value("AWS_SESSION_TOKEN"))
-        return S3Configuration(region: region, endpoint: endpointURL, pathStyle: explicitEndpoint != nil, credentials: credentials)
+            accessKeyID: accessKeyID,
+            secretAccessKey: secretAccessKey,
+            sessionToken: value("AWS_SESSION_TOKEN")
+        )
+        return S3Configuration(
+            region: region,
+            endpoint: endpointURL,
+            pathStyle: explicitEndpoint != nil,
+            credentials: credentials
+        )
     }
 
     /// The region goes into a host name and into the signature's scope, so only what a region name can hold.
     static func isValidRegion(_ region: String) -> Bool {
-        !region.isEmpty && region.count <= 64 && region.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "-")
-        } && !region.hasPrefix("-") && !region.hasSuffix("-")
+        !region.isEmpty && region.count <= 64
+            && region.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "-")
+            } && !region.hasPrefix("-") && !region.hasSuffix("-")
     }
 
     /// `scheme://host[:port]` with the default port dropped, since HTTP clients leave a default port out of
     /// the `Host` header and the signature must name the host exactly as sent.
     static func checkedEndpoint(_ text: String) throws(S3Error) -> URL {
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else {
             throw S3Error.configuration("the S3 endpoint '\(text.prefix(200))' is not a URL like https://host[:port]")
         }
         // The text may hold a password: it is not repeated.
         if components.user != nil || components.password != nil {
-            throw S3Error.configuration("the S3 endpoint must not carry a user name or password; credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            throw S3Error.configuration(
+                "the S3 endpoint must not carry a user name or password; credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            )
         }
         let port = components.port
         let portText = port.map { ":\($0)" } ?? ""
         let bracketedHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         let shown = "\(scheme)://\(bracketedHost)\(portText)"
         guard scheme == "https" || scheme == "http" else {
-            throw S3Error.configuration("the S3 endpoint \(shown) is refused: it must be https:// (http:// only for a loopback host)")
+            throw S3Error.configuration(
+                "the S3 endpoint \(shown) is refused: it must be https:// (http:// only for a loopback host)"
+            )
         }
         if scheme == "http" && !EndpointRule.isLoopback(host) {
             throw S3Error.configuration(
-                "the S3 endpoint \(shown) is refused: http:// would send the requests unencrypted; use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost)")
+                "the S3 endpoint \(shown) is refused: http:// would send the requests unencrypted; use https://, or http:// only for a loopback host (127.0.0.1, ::1, localhost)"
+            )
         }
         guard components.percentEncodedPath.isEmpty || components.percentEncodedPath == "/", components.query == nil,
-              components.fragment == nil
+            components.fragment == nil
         else {
-            throw S3Error.configuration("the S3 endpoint \(shown) must be just scheme://host[:port], without a path, query or fragment: the bucket and key make the path")
+            throw S3Error.configuration(
+                "the S3 endpoint \(shown) must be just scheme://host[:port], without a path, query or fragment: the bucket and key make the path"
+            )
         }
         let defaultPort = scheme == "https" ? 443 : 80
         let keptPort = port == nil || port == defaultPort ? "" : portText

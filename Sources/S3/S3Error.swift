@@ -39,8 +39,14 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     var attempts = 1
 
     init(
-        _ kind: Kind, operation: String, bucket: String? = nil, key: String? = nil, status: Int? = nil, code: String? = nil,
-        message: String? = nil, detail: String? = nil
+        _ kind: Kind,
+        operation: String,
+        bucket: String? = nil,
+        key: String? = nil,
+        status: Int? = nil,
+        code: String? = nil,
+        message: String? = nil,
+        detail: String? = nil
     ) {
         self.kind = kind
         self.operation = operation
@@ -81,31 +87,38 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     var hint: String? {
         let here = region.map { " (\($0))" } ?? ""
         if let bucketRegion, bucketRegion != region, status.map({ (300..<500).contains($0) }) ?? false {
-            return "the bucket is in region \(bucketRegion), not \(region ?? "the configured one"): set the region to \(bucketRegion)"
+            return
+                "the bucket is in region \(bucketRegion), not \(region ?? "the configured one"): set the region to \(bucketRegion)"
         }
         switch code {
         case "NoSuchBucket":
             return "the bucket does not exist: create it, or check the bucket name, the region\(here) and the endpoint"
         case "InvalidAccessKeyId":
-            return "S3 does not know this access key id: check AWS_ACCESS_KEY_ID (temporary credentials also need AWS_SESSION_TOKEN)"
+            return
+                "S3 does not know this access key id: check AWS_ACCESS_KEY_ID (temporary credentials also need AWS_SESSION_TOKEN)"
         case "SignatureDoesNotMatch":
             return "the secret access key does not belong to the access key id: check AWS_SECRET_ACCESS_KEY"
         case "ExpiredToken", "TokenRefreshRequired":
-            return "the temporary credentials expired: renew AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
+            return
+                "the temporary credentials expired: renew AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
         case "InvalidToken":
             return "the session token is not valid for these credentials: check AWS_SESSION_TOKEN"
         case "RequestTimeTooSkewed":
             return "this machine's clock is more than 15 minutes away from S3's: correct the clock"
-        case "AuthorizationHeaderMalformed", "PermanentRedirect", "TemporaryRedirect", "IllegalLocationConstraintException":
-            return "the bucket is in another region than\(here.isEmpty ? " the one configured" : here): set the bucket's region"
+        case "AuthorizationHeaderMalformed", "PermanentRedirect", "TemporaryRedirect",
+            "IllegalLocationConstraintException":
+            return
+                "the bucket is in another region than\(here.isEmpty ? " the one configured" : here): set the bucket's region"
         default: break
         }
         switch kind {
         case .preconditionFailed:
             return "the object was changed or created by another writer since it was read: read it again before writing"
         case .accessDenied:
-            let resource = "arn:aws:s3:::\(bucket.map(Self.oneLine) ?? "*")" + (key.map { "/\(Self.oneLine($0))" } ?? "")
-            return "these credentials may not \(action) on \(resource): grant it (IAM or bucket policy), or check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            let resource =
+                "arn:aws:s3:::\(bucket.map(Self.oneLine) ?? "*")" + (key.map { "/\(Self.oneLine($0))" } ?? "")
+            return
+                "these credentials may not \(action) on \(resource): grant it (IAM or bucket policy), or check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         case .notFound:
             return "check the bucket name, the key and the endpoint"
         case .server where (status ?? 0) >= 500:
@@ -134,8 +147,14 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
 
     /// The error for an HTTP answer that is not the success the operation expected.
     static func response(
-        operation: String, bucket: String?, key: String?, status: Int, body: [UInt8], bucketRegion: String?,
-        credentials: S3Credentials, region: String
+        operation: String,
+        bucket: String?,
+        key: String?,
+        status: Int,
+        body: [UInt8],
+        bucketRegion: String?,
+        credentials: S3Credentials,
+        region: String
     ) -> S3Error {
         let xml = String(decoding: body, as: UTF8.self)
         let code = element("Code", in: xml).map { String($0.prefix(100)) }
@@ -148,8 +167,14 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
             default: .server
             }
         var error = S3Error(
-            kind, operation: operation, bucket: bucket, key: key, status: status, code: code,
-            message: element("Message", in: xml).map { sanitizedMessage($0, credentials: credentials) })
+            kind,
+            operation: operation,
+            bucket: bucket,
+            key: key,
+            status: status,
+            code: code,
+            message: element("Message", in: xml).map { sanitizedMessage($0, credentials: credentials) }
+        )
         error.region = region
         // A header is not trusted to hold a region name: it is repeated in the hint only if it looks like one.
         error.bucketRegion = bucketRegion.flatMap { S3Configuration.isValidRegion($0) ? $0 : nil }
@@ -159,7 +184,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     /// The text of the first `<name>` element, entities decoded. S3's error bodies are flat and small; this
     /// avoids a dependency on an XML parser (FoundationXML on Linux pulls in libxml2).
     static func element(_ name: String, in xml: String) -> String? {
-        guard let open = xml.range(of: "<\(name)>"), let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex)
+        guard let open = xml.range(of: "<\(name)>"),
+            let close = xml.range(of: "</\(name)>", range: open.upperBound..<xml.endIndex)
         else { return nil }
         let raw = xml[open.upperBound..<close.lowerBound]
         return raw.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
@@ -172,10 +198,14 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     /// before the text is clipped, so that clipping cannot leave a fragment of one.
     static func sanitizedMessage(_ message: String, credentials: S3Credentials) -> String {
         var text = oneLine(message)
-        for secret in [credentials.accessKeyID, credentials.secretAccessKey, credentials.sessionToken ?? ""] where !secret.isEmpty {
+        for secret in [credentials.accessKeyID, credentials.secretAccessKey, credentials.sessionToken ?? ""]
+        where !secret.isEmpty {
             text = text.replacingOccurrences(of: secret, with: "(redacted)")
         }
-        text = text.replacing(#/(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|APKA|ABIA|ACCA)[A-Z0-9]{12,}/#, with: "(redacted)")
+        text = text.replacing(
+            #/(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|APKA|ABIA|ACCA)[A-Z0-9]{12,}/#,
+            with: "(redacted)"
+        )
         text = text.trimmingCharacters(in: .whitespaces)
         return text.count > 200 ? String(text.prefix(199)) + "…" : text
     }

@@ -47,8 +47,16 @@ public enum SigV4 {
     ///   - payloadSHA256: lowercase hexadecimal SHA-256 of the body.
     ///   - signsPayloadHash: whether `x-amz-content-sha256` is added and signed (S3 requires it).
     public static func sign(
-        method: String, path: String, query: String, headers: [(name: String, value: String)], payloadSHA256: String,
-        date: Date, region: String, service: String, credentials: S3Credentials, pathEncoding: PathEncoding,
+        method: String,
+        path: String,
+        query: String,
+        headers: [(name: String, value: String)],
+        payloadSHA256: String,
+        date: Date,
+        region: String,
+        service: String,
+        credentials: S3Credentials,
+        pathEncoding: PathEncoding,
         signsPayloadHash: Bool = true
     ) -> SignedRequest {
         let timestamp = Timestamp(date)
@@ -72,20 +80,37 @@ public enum SigV4 {
         let stringToSign = [algorithm, timestamp.dateTime, scope, Digest.sha256(Array(canonicalRequest.utf8)).hex]
             .joined(separator: "\n")
 
-        let key = signingKey(secret: credentials.secretAccessKey, date: timestamp.date, region: region, service: service)
+        let key = signingKey(
+            secret: credentials.secretAccessKey,
+            date: timestamp.date,
+            region: region,
+            service: service
+        )
         let signature = Digest.hmacSHA256(key: key, data: Array(stringToSign.utf8)).hex
         let authorization =
             "\(algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return SignedRequest(
-            canonicalRequest: canonicalRequest, stringToSign: stringToSign, signedHeaders: signedHeaders,
-            signature: signature, authorization: authorization, addedHeaders: added)
+            canonicalRequest: canonicalRequest,
+            stringToSign: stringToSign,
+            signedHeaders: signedHeaders,
+            signature: signature,
+            authorization: authorization,
+            addedHeaders: added
+        )
     }
 
     /// Signs a request to `url`: its percent-encoded path and query are what goes on the wire, and a `Host`
     /// header is signed from the URL unless `headers` has one.
     public static func sign(
-        method: String, url: URL, headers: [(name: String, value: String)], payloadSHA256: String, date: Date,
-        region: String, service: String, credentials: S3Credentials, pathEncoding: PathEncoding,
+        method: String,
+        url: URL,
+        headers: [(name: String, value: String)],
+        payloadSHA256: String,
+        date: Date,
+        region: String,
+        service: String,
+        credentials: S3Credentials,
+        pathEncoding: PathEncoding,
         signsPayloadHash: Bool = true
     ) -> SignedRequest {
         let components = URLComponents(url: url, resolvingAgainstBaseURL: true)
@@ -94,16 +119,25 @@ public enum SigV4 {
             all.append(("host", host))
         }
         return sign(
-            method: method, path: components?.percentEncodedPath ?? "/", query: components?.percentEncodedQuery ?? "",
-            headers: all, payloadSHA256: payloadSHA256, date: date, region: region, service: service,
-            credentials: credentials, pathEncoding: pathEncoding, signsPayloadHash: signsPayloadHash)
+            method: method,
+            path: components?.percentEncodedPath ?? "/",
+            query: components?.percentEncodedQuery ?? "",
+            headers: all,
+            payloadSHA256: payloadSHA256,
+            date: date,
+            region: region,
+            service: service,
+            credentials: credentials,
+            pathEncoding: pathEncoding,
+            signsPayloadHash: signsPayloadHash
+        )
     }
 
     /// The `Host` header an HTTP client sends for `url`: the port only when the URL names one, IPv6 literals in
     /// brackets.
     public static func hostHeader(for url: URL) -> String? {
         guard let components = URLComponents(url: url, resolvingAgainstBaseURL: true),
-              let host = components.host, !host.isEmpty
+            let host = components.host, !host.isEmpty
         else { return nil }
         let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return components.port.map { "\(bracketed):\($0)" } ?? bracketed
@@ -133,9 +167,11 @@ public enum SigV4 {
             let value = parts.count > 1 ? uriEncode(percentDecoded(parts[1])) : ""
             return (name, value)
         }
-        return parameters
+        return
+            parameters
             .sorted { lhs, rhs in
-                lhs.0 != rhs.0 ? Array(lhs.0.utf8).lexicographicallyPrecedes(rhs.0.utf8)
+                lhs.0 != rhs.0
+                    ? Array(lhs.0.utf8).lexicographicallyPrecedes(rhs.0.utf8)
                     : Array(lhs.1.utf8).lexicographicallyPrecedes(rhs.1.utf8)
             }
             .map { "\($0.0)=\($0.1)" }
@@ -185,7 +221,8 @@ public enum SigV4 {
 
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
             true
         default: false
@@ -201,7 +238,8 @@ public enum SigV4 {
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-               let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) {
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
                 out.append(high << 4 | low)
                 index += 3
             } else {
@@ -246,7 +284,8 @@ public enum SigV4 {
             let secondOfDay = seconds - days * 86_400
             let (year, month, day) = Self.civil(fromDays: days)
             date = Self.digits(year, 4) + Self.digits(month, 2) + Self.digits(day, 2)
-            dateTime = date + "T" + Self.digits(secondOfDay / 3600, 2) + Self.digits(secondOfDay / 60 % 60, 2)
+            dateTime =
+                date + "T" + Self.digits(secondOfDay / 3600, 2) + Self.digits(secondOfDay / 60 % 60, 2)
                 + Self.digits(secondOfDay % 60, 2) + "Z"
         }
 

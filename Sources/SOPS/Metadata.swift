@@ -64,8 +64,10 @@ public struct SOPSMetadata: Sendable, Equatable {
         }
         var rules: [SelectionRule] = []
         for entry in entries {
-            if case .scalar(let scalar) = entry.value, let rule = SelectionRule.from(key: entry.key, value: scalar.plainText),
-                !rule.value.isEmpty {
+            if case .scalar(let scalar) = entry.value,
+                let rule = SelectionRule.from(key: entry.key, value: scalar.plainText),
+                !rule.value.isEmpty
+            {
                 rules.append(rule)
             }
         }
@@ -74,10 +76,15 @@ public struct SOPSMetadata: Sendable, Equatable {
             throw .format("the sops metadata has no lastmodified")
         }
         return SOPSMetadata(
-            groups: groups, usesKeyGroups: usesKeyGroups, shamirThreshold: text("shamir_threshold").flatMap { Int($0) } ?? 0,
-            lastModified: lastModified, mac: text("mac") ?? "", rule: rules.first ?? .default,
+            groups: groups,
+            usesKeyGroups: usesKeyGroups,
+            shamirThreshold: text("shamir_threshold").flatMap { Int($0) } ?? 0,
+            lastModified: lastModified,
+            mac: text("mac") ?? "",
+            rule: rules.first ?? .default,
             macOnlyEncrypted: text("mac_only_encrypted").map { ["true", "True", "TRUE", "1"].contains($0) } ?? false,
-            version: text("version") ?? "")
+            version: text("version") ?? ""
+        )
     }
 
     /// The section as sops ≥ 3.13 writes it: keys sorted.
@@ -85,21 +92,33 @@ public struct SOPSMetadata: Sendable, Equatable {
         func groupEntries(_ group: KeyGroup) -> [SOPSEntry] {
             var entries = group.others
             if !group.age.isEmpty {
-                entries.append(SOPSEntry(key: "age", value: .sequence(group.age.map {
-                    .mapping([SOPSEntry(key: "enc", value: .scalar(.string($0.enc))),
-                              SOPSEntry(key: "recipient", value: .scalar(.string($0.recipient)))])
-                })))
+                entries.append(
+                    SOPSEntry(
+                        key: "age",
+                        value: .sequence(
+                            group.age.map {
+                                .mapping([
+                                    SOPSEntry(key: "enc", value: .scalar(.string($0.enc))),
+                                    SOPSEntry(key: "recipient", value: .scalar(.string($0.recipient))),
+                                ])
+                            }
+                        )
+                    )
+                )
             }
             return entries.sorted { $0.key < $1.key }
         }
-        var entries: [SOPSEntry] = usesKeyGroups
+        var entries: [SOPSEntry] =
+            usesKeyGroups
             ? [SOPSEntry(key: "key_groups", value: .sequence(groups.map { .mapping(groupEntries($0)) }))]
             : groupEntries(groups[0])
         entries.append(SOPSEntry(key: "lastmodified", value: .scalar(.string(lastModified))))
         entries.append(SOPSEntry(key: "mac", value: .scalar(.string(mac))))
         if macOnlyEncrypted { entries.append(SOPSEntry(key: "mac_only_encrypted", value: .scalar(.bool(true)))) }
         entries.append(SOPSEntry(key: rule.metadataKey, value: .scalar(.string(rule.value))))
-        if shamirThreshold > 0 { entries.append(SOPSEntry(key: "shamir_threshold", value: .scalar(.int(Int64(shamirThreshold))))) }
+        if shamirThreshold > 0 {
+            entries.append(SOPSEntry(key: "shamir_threshold", value: .scalar(.int(Int64(shamirThreshold)))))
+        }
         entries.append(SOPSEntry(key: "version", value: .scalar(.string(version))))
         return .mapping(entries.sorted { $0.key < $1.key })
     }
@@ -107,7 +126,9 @@ public struct SOPSMetadata: Sendable, Equatable {
     /// `lastmodified` as the MAC's additional data: RFC 3339 re-formatted without fractions, `Z` for UTC.
     var macAAD: String {
         var text = lastModified
-        if let dot = text.firstIndex(of: "."), let zoneStart = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" }) {
+        if let dot = text.firstIndex(of: "."),
+            let zoneStart = text[dot...].firstIndex(where: { $0 == "Z" || $0 == "+" || $0 == "-" })
+        {
             text.removeSubrange(dot..<zoneStart)
         }
         if text.hasSuffix("+00:00") || text.hasSuffix("-00:00") { text = String(text.dropLast(6)) + "Z" }
@@ -137,7 +158,10 @@ enum FlatMetadata {
         return convert(root)
     }
 
-    enum Component { case key(String), index(Int) }
+    enum Component {
+        case key(String)
+        case index(Int)
+    }
 
     /// `age__list_0__map_enc` → age, 0, enc.
     static func components(_ key: String) -> [Component] {

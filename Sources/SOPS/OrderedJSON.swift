@@ -18,7 +18,12 @@ enum OrderedJSON {
         func failure(_ reason: String) -> SOPSError {
             var line = 1, column = 1
             for byte in bytes[0..<min(index, bytes.count)] {
-                if byte == 10 { line += 1; column = 1 } else { column += 1 }
+                if byte == 10 {
+                    line += 1
+                    column = 1
+                } else {
+                    column += 1
+                }
             }
             return .format("\(line):\(column): \(reason)")
         }
@@ -35,10 +40,15 @@ enum OrderedJSON {
                 index += 1
                 var entries: [SOPSEntry] = []
                 skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .mapping(entries) }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return .mapping(entries)
+                }
                 while true {
                     skipWhitespace()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                        throw failure("expected a key")
+                    }
                     let key = try string()
                     skipWhitespace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
@@ -47,35 +57,57 @@ enum OrderedJSON {
                     entries.append(SOPSEntry(key: key, value: try value(depth: depth + 1)))
                     skipWhitespace()
                     guard index < bytes.count else { throw failure("unexpected end of JSON") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "}") { index += 1; return .mapping(entries) }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if bytes[index] == UInt8(ascii: "}") {
+                        index += 1
+                        return .mapping(entries)
+                    }
                     throw failure("expected ',' or '}'")
                 }
             case UInt8(ascii: "["):
                 index += 1
                 var items: [SOPSValue] = []
                 skipWhitespace()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .sequence(items) }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return .sequence(items)
+                }
                 while true {
                     skipWhitespace()
                     items.append(try value(depth: depth + 1))
                     skipWhitespace()
                     guard index < bytes.count else { throw failure("unexpected end of JSON") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "]") { index += 1; return .sequence(items) }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if bytes[index] == UInt8(ascii: "]") {
+                        index += 1
+                        return .sequence(items)
+                    }
                     throw failure("expected ',' or ']'")
                 }
             case UInt8(ascii: "\""): return .scalar(.string(try string()))
-            case UInt8(ascii: "t"): try literal("true"); return .scalar(.bool(true))
-            case UInt8(ascii: "f"): try literal("false"); return .scalar(.bool(false))
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .scalar(.bool(true))
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .scalar(.bool(false))
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             default: return try number()
             }
         }
 
         mutating func literal(_ word: String) throws(SOPSError) {
             let expected = Array(word.utf8)
-            guard bytes.count - index >= expected.count, Array(bytes[index..<(index + expected.count)]) == expected else {
+            guard bytes.count - index >= expected.count, Array(bytes[index..<(index + expected.count)]) == expected
+            else {
                 throw failure("unexpected character")
             }
             index += expected.count
@@ -114,7 +146,8 @@ enum OrderedJSON {
                     case UInt8(ascii: "u"):
                         var scalar = try hex4()
                         if (0xD800..<0xDC00).contains(scalar), index + 1 < bytes.count,
-                            bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                            bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                        {
                             index += 2
                             let low = try hex4()
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -131,7 +164,8 @@ enum OrderedJSON {
         }
 
         mutating func hex4() throws(SOPSError) -> UInt32 {
-            guard bytes.count - index >= 4, let value = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
+            guard bytes.count - index >= 4,
+                let value = UInt32(String(decoding: bytes[index..<(index + 4)], as: UTF8.self), radix: 16)
             else { throw failure("a malformed \\u escape") }
             index += 4
             return value
@@ -154,11 +188,15 @@ enum OrderedJSON {
             switch scalar {
             case .string(let text), .time(let text): out += quote(text)
             case .int(let number): out += String(number)
-            case .float(let number): out += number.isFinite ? SOPSScalar.goFloat(number) : quote(SOPSScalar.goFloat(number))
+            case .float(let number):
+                out += number.isFinite ? SOPSScalar.goFloat(number) : quote(SOPSScalar.goFloat(number))
             case .bool(let flag): out += flag ? "true" : "false"
             }
         case .sequence(let items):
-            guard !items.isEmpty else { out += "[]"; return }
+            guard !items.isEmpty else {
+                out += "[]"
+                return
+            }
             out += "[\n"
             for (offset, item) in items.enumerated() {
                 out += pad
@@ -167,7 +205,10 @@ enum OrderedJSON {
             }
             out += closing + "]"
         case .mapping(let entries):
-            guard !entries.isEmpty else { out += "{}"; return }
+            guard !entries.isEmpty else {
+                out += "{}"
+                return
+            }
             out += "{\n"
             for (offset, entry) in entries.enumerated() {
                 out += pad + quote(entry.key) + ": "
@@ -191,7 +232,11 @@ enum OrderedJSON {
             case ">": out += "\\u003e"
             case "&": out += "\\u0026"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out + "\""

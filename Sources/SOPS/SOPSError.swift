@@ -20,7 +20,8 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notEncrypted: "has no sops metadata; it is not a SOPS-encrypted file"
         case .noIdentity(let reason): reason
         case .valueTampered(let path): "the value at \(path) does not decrypt: the file was altered or the key renamed"
-        case .macMismatch: "the MAC does not match: values were changed after encryption (sops --ignore-mac exists for recovery)"
+        case .macMismatch:
+            "the MAC does not match: values were changed after encryption (sops --ignore-mac exists for recovery)"
         case .unsupportedKeys(let reason): reason
         case .encryption(let reason): reason
         }

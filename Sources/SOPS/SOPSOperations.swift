@@ -14,7 +14,11 @@ extension SOPS {
     // MARK: - Reading the store
 
     /// Splits a file into its documents and its metadata, without decrypting.
-    static func load(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> (documents: [SOPSValue], metadata: SOPSValue?) {
+    static func load(
+        _ bytes: [UInt8],
+        format: Format,
+        file: String
+    ) throws(SOPSError) -> (documents: [SOPSValue], metadata: SOPSValue?) {
         switch format {
         case .yaml:
             let parsed: [Document]
@@ -28,7 +32,9 @@ extension SOPS {
             for document in parsed {
                 let root = document.root
                 if case .scalar(let text, .plain) = root.content, ["", "~", "null"].contains(text) { continue }
-                guard case .mapping = root.content else { throw .format("\(root.location): a SOPS YAML document must be a mapping") }
+                guard case .mapping = root.content else {
+                    throw .format("\(root.location): a SOPS YAML document must be a mapping")
+                }
                 var value = try YAMLTree.value(root)
                 if case .mapping(var entries) = value {
                     if let index = entries.firstIndex(where: { $0.key == metadataKey }) {
@@ -51,12 +57,19 @@ extension SOPS {
             value = .mapping(entries)
             return ([value], metadata)
         case .dotenv:
-            guard case .mapping(let entries) = try Dotenv.parse(String(decoding: bytes, as: UTF8.self)) else { return ([], nil) }
+            guard case .mapping(let entries) = try Dotenv.parse(String(decoding: bytes, as: UTF8.self)) else {
+                return ([], nil)
+            }
             let flat = entries.filter { !$0.isComment && $0.key.hasPrefix("sops_") }
             let data = entries.filter { $0.isComment || !$0.key.hasPrefix("sops_") }
-            let metadata = flat.isEmpty ? nil : FlatMetadata.unflatten(flat.map {
-                (String($0.key.dropFirst(5)), (try? scalarText($0.value)) ?? "")
-            })
+            let metadata =
+                flat.isEmpty
+                ? nil
+                : FlatMetadata.unflatten(
+                    flat.map {
+                        (String($0.key.dropFirst(5)), (try? scalarText($0.value)) ?? "")
+                    }
+                )
             return ([.mapping(data)], metadata)
         }
     }
@@ -73,7 +86,11 @@ extension SOPS {
     }
 
     /// The key structure, and whether the file carries sops metadata (a plain file has none).
-    public static func inspect(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> (structure: SOPSValue?, encrypted: Bool) {
+    public static func inspect(
+        _ bytes: [UInt8],
+        format: Format,
+        file: String
+    ) throws(SOPSError) -> (structure: SOPSValue?, encrypted: Bool) {
         let (documents, metadata) = try load(bytes, format: format, file: file)
         return (documents.first, metadata != nil)
     }
@@ -84,7 +101,12 @@ extension SOPS {
     /// (PGP, KMS, Vault…) are handed to the real `sops -d` when it is installed.
     /// - Parameter delegate: whether a file without age recipients may be handed to the `sops` binary.
     public static func decrypt(
-        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, ignoreMAC: Bool = false, delegate: Bool = true
+        _ bytes: [UInt8],
+        format: Format,
+        file: String,
+        keyring: SOPSKeyring,
+        ignoreMAC: Bool = false,
+        delegate: Bool = true
     ) throws(SOPSError) -> DecryptedSOPS {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
         guard let metadataValue else { throw .notEncrypted }
@@ -93,8 +115,10 @@ extension SOPS {
             let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
             guard delegate else { throw .unsupportedKeys("is encrypted only to \(kinds) keys") }
             return DecryptedSOPS(
-                format: format, documents: try ExternalSOPS.decrypt(file: file, format: format, kinds: kinds),
-                metadata: metadata)
+                format: format,
+                documents: try ExternalSOPS.decrypt(file: file, format: format, kinds: kinds),
+                metadata: metadata
+            )
         }
         var dataKey = try recoverDataKey(metadata, keyring: keyring)
         defer { secureZero(&dataKey) }
@@ -103,9 +127,18 @@ extension SOPS {
 
     /// The tree walk and MAC check with a data key in hand (tests give the key of PGP-only fixtures).
     static func decrypt(
-        _ documents: [SOPSValue], format: Format, metadata: SOPSMetadata, dataKey: [UInt8], ignoreMAC: Bool
+        _ documents: [SOPSValue],
+        format: Format,
+        metadata: SOPSMetadata,
+        dataKey: [UInt8],
+        ignoreMAC: Bool
     ) throws(SOPSError) -> DecryptedSOPS {
-        var walker = TreeWalker(mode: .decrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
+        var walker = TreeWalker(
+            mode: .decrypt,
+            key: dataKey,
+            rule: metadata.rule,
+            macOnlyEncrypted: metadata.macOnlyEncrypted
+        )
         var plain: [SOPSValue] = []
         for document in documents { plain.append(try walker.walk(document, path: [])) }
         if !ignoreMAC {
@@ -143,7 +176,8 @@ extension SOPS {
             "no age identity opens its data key (it is encrypted to \(recipients.joined(separator: ", "))); "
                 + (keyring.sources.isEmpty
                     ? "set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or create ~/.config/sops/age/keys.txt"
-                    : "tried identities from \(keyring.sources.joined(separator: ", "))"))
+                    : "tried identities from \(keyring.sources.joined(separator: ", "))")
+        )
         if metadata.groups.count == 1 {
             guard let key = shares.first else { throw noMatch }
             guard key.count == 32 else { throw .format("the data key is \(key.count) bytes, not 32") }
@@ -154,7 +188,9 @@ extension SOPS {
             if shares.isEmpty { throw noMatch }
             throw .noIdentity("only \(shares.count) of the \(threshold) key groups needed could be opened")
         }
-        guard let key = Shamir.combine(shares), key.count == 32 else { throw .format("the key group shares do not combine to a data key") }
+        guard let key = Shamir.combine(shares), key.count == 32 else {
+            throw .format("the key group shares do not combine to a data key")
+        }
         return key
     }
 
@@ -162,14 +198,22 @@ extension SOPS {
 
     /// Encrypts plaintext documents to age recipients, as `sops -e` would.
     public static func encrypt(
-        _ documents: [SOPSValue], format: Format, recipients: [X25519Recipient], rule: SelectionRule = .default,
-        macOnlyEncrypted: Bool = false, now: Date = Date()
+        _ documents: [SOPSValue],
+        format: Format,
+        recipients: [X25519Recipient],
+        rule: SelectionRule = .default,
+        macOnlyEncrypted: Bool = false,
+        now: Date = Date()
     ) throws(SOPSError) -> [UInt8] {
-        guard !recipients.isEmpty else { throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml") }
+        guard !recipients.isEmpty else {
+            throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml")
+        }
         for document in documents where document[metadataKey] != nil {
             throw .encryption("the file already has sops metadata; it is already encrypted")
         }
-        if format == .dotenv, case .mapping(let entries)? = documents.first, entries.contains(where: { !$0.isComment && $0.key.hasPrefix("sops_") }) {
+        if format == .dotenv, case .mapping(let entries)? = documents.first,
+            entries.contains(where: { !$0.isComment && $0.key.hasPrefix("sops_") })
+        {
             throw .encryption("the file already has sops_ keys; it is already encrypted")
         }
         var dataKey = SecureRandom.bytes(32)
@@ -177,16 +221,30 @@ extension SOPS {
         var ageKeys: [SOPSMetadata.AgeKey] = []
         for recipient in recipients { ageKeys.append(try wrappedDataKey(dataKey, for: recipient)) }
         var metadata = SOPSMetadata(
-            groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])], usesKeyGroups: false, shamirThreshold: 0,
-            lastModified: lastModifiedText(now), mac: "", rule: format == .binary ? .default : rule,
-            macOnlyEncrypted: macOnlyEncrypted, version: version)
+            groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])],
+            usesKeyGroups: false,
+            shamirThreshold: 0,
+            lastModified: lastModifiedText(now),
+            mac: "",
+            rule: format == .binary ? .default : rule,
+            macOnlyEncrypted: macOnlyEncrypted,
+            version: version
+        )
         return try seal(documents, format: format, metadata: &metadata, dataKey: dataKey)
     }
 
     static func seal(
-        _ documents: [SOPSValue], format: Format, metadata: inout SOPSMetadata, dataKey: [UInt8]
+        _ documents: [SOPSValue],
+        format: Format,
+        metadata: inout SOPSMetadata,
+        dataKey: [UInt8]
     ) throws(SOPSError) -> [UInt8] {
-        var walker = TreeWalker(mode: .encrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
+        var walker = TreeWalker(
+            mode: .encrypt,
+            key: dataKey,
+            rule: metadata.rule,
+            macOnlyEncrypted: metadata.macOnlyEncrypted
+        )
         var sealed: [SOPSValue] = []
         for document in documents { sealed.append(try walker.walk(document, path: [])) }
         metadata.mac = try ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
@@ -195,12 +253,18 @@ extension SOPS {
 
     /// Re-wraps the data key for `recipients` and keeps every value and the MAC as they are (`sops updatekeys`).
     public static func updateKeys(
-        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, recipients: [X25519Recipient]
+        _ bytes: [UInt8],
+        format: Format,
+        file: String,
+        keyring: SOPSKeyring,
+        recipients: [X25519Recipient]
     ) throws(SOPSError) -> [UInt8] {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
         guard let metadataValue else { throw .notEncrypted }
         var metadata = try SOPSMetadata.parse(metadataValue)
-        guard !metadata.usesKeyGroups else { throw .encryption("files with key_groups are not re-keyed by intops; use sops updatekeys") }
+        guard !metadata.usesKeyGroups else {
+            throw .encryption("files with key_groups are not re-keyed by intops; use sops updatekeys")
+        }
         var dataKey = try recoverDataKey(metadata, keyring: keyring)
         defer { secureZero(&dataKey) }
         var ageKeys: [SOPSMetadata.AgeKey] = []
@@ -216,9 +280,15 @@ extension SOPS {
     }
 
     /// The data key as an armored age file to one recipient, as sops stores it.
-    static func wrappedDataKey(_ dataKey: [UInt8], for recipient: X25519Recipient) throws(SOPSError) -> SOPSMetadata.AgeKey {
+    static func wrappedDataKey(
+        _ dataKey: [UInt8],
+        for recipient: X25519Recipient
+    ) throws(SOPSError) -> SOPSMetadata.AgeKey {
         do {
-            return SOPSMetadata.AgeKey(recipient: recipient.description, enc: String(decoding: try Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self))
+            return SOPSMetadata.AgeKey(
+                recipient: recipient.description,
+                enc: String(decoding: try Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self)
+            )
         } catch {
             throw .encryption("the data key cannot be encrypted to \(recipient): \(error)")
         }
@@ -263,7 +333,9 @@ extension SOPS {
     public static func render(_ decrypted: DecryptedSOPS) -> [UInt8] {
         switch decrypted.format {
         case .yaml:
-            return Array(((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8)
+            return Array(
+                ((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8
+            )
         case .json: return Array(OrderedJSON.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .dotenv: return Array(Dotenv.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .binary:
@@ -274,7 +346,9 @@ extension SOPS {
 
     /// Reads plaintext to encrypt.
     public static func parsePlaintext(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> [SOPSValue] {
-        if format == .binary { return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(String(decoding: bytes, as: UTF8.self))))])] }
+        if format == .binary {
+            return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(String(decoding: bytes, as: UTF8.self))))])]
+        }
         return try load(bytes, format: format, file: file).documents
     }
 }

@@ -26,7 +26,9 @@ public struct SOPSEntry: Sendable, Equatable {
         self.isComment = isComment
     }
 
-    static func comment(_ text: String) -> SOPSEntry { SOPSEntry(key: "", value: .scalar(.string(text)), isComment: true) }
+    static func comment(_ text: String) -> SOPSEntry {
+        SOPSEntry(key: "", value: .scalar(.string(text)), isComment: true)
+    }
 }
 
 /// A typed leaf, with sops' type tags (`str`, `int`, `float`, `bool`, `time`).
@@ -157,7 +159,9 @@ enum YAMLTree {
     }
 
     static func resolve(_ text: String, style: ScalarStyle, tag: String?) -> Resolved {
-        if style != .plain || tag == Tag.string || (tag != nil && tag != Tag.nonSpecific && !(tag?.hasPrefix("tag:yaml.org,2002:") ?? false)) {
+        if style != .plain || tag == Tag.string
+            || (tag != nil && tag != Tag.nonSpecific && !(tag?.hasPrefix("tag:yaml.org,2002:") ?? false))
+        {
             return .string(text)
         }
         switch tag {
@@ -207,10 +211,19 @@ enum YAMLTree {
         guard !text.isEmpty else { return nil }
         var radix = 10
         let lower = text.lowercased()
-        if lower.hasPrefix("0x") { radix = 16; text.removeFirst(2) }
-        else if lower.hasPrefix("0o") { radix = 8; text.removeFirst(2) }
-        else if lower.hasPrefix("0b") { radix = 2; text.removeFirst(2) }
-        else if text.count > 1, text.hasPrefix("0") { radix = 8; text.removeFirst() }
+        if lower.hasPrefix("0x") {
+            radix = 16
+            text.removeFirst(2)
+        } else if lower.hasPrefix("0o") {
+            radix = 8
+            text.removeFirst(2)
+        } else if lower.hasPrefix("0b") {
+            radix = 2
+            text.removeFirst(2)
+        } else if text.count > 1, text.hasPrefix("0") {
+            radix = 8
+            text.removeFirst()
+        }
         guard !text.isEmpty, let magnitude = UInt64(text, radix: radix) else { return nil }
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
@@ -230,7 +243,9 @@ enum YAMLTree {
         let mantissa = characters[..<mantissaEnd]
         let parts = mantissa.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
         let digits: (Substring) -> Bool = { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
-        let mantissaOK = parts.count == 1 ? digits(parts[0])
+        let mantissaOK =
+            parts.count == 1
+            ? digits(parts[0])
             : (parts[0].isEmpty ? digits(parts[1]) : digits(parts[0]) && (parts[1].isEmpty || digits(parts[1])))
         guard mantissaOK else { return false }
         guard mantissaEnd != characters.endIndex else { return true }
@@ -242,7 +257,8 @@ enum YAMLTree {
     /// go-yaml's timestamp forms, normalized as Go's `time.MarshalText` (RFC 3339, trailing fraction zeros
     /// dropped, `Z` for UTC).
     static func timestamp(_ text: String) -> String? {
-        let pattern = #"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|\s+)(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?\s*(Z|[+-]\d{1,2}(?::?\d{2})?)?)?$"#
+        let pattern =
+            #"^(\d{4})-(\d{1,2})-(\d{1,2})(?:(?:[Tt]|\s+)(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?\s*(Z|[+-]\d{1,2}(?::?\d{2})?)?)?$"#
         guard let regex = try? NSRegularExpression(pattern: pattern),
             let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text))
         else { return nil }

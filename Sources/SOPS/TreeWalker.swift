@@ -35,7 +35,12 @@ struct TreeWalker {
                     if case .scalar(let text) = entry.value { pending.append(text.plainText) }
                     continue
                 }
-                out.append(SOPSEntry(key: entry.key, value: try walk(entry.value, path: path + [entry.key], comments: comments + pending)))
+                out.append(
+                    SOPSEntry(
+                        key: entry.key,
+                        value: try walk(entry.value, path: path + [entry.key], comments: comments + pending)
+                    )
+                )
                 pending = []
             }
             return .mapping(out)
@@ -92,7 +97,8 @@ struct TreeWalker {
         case .encrypt:
             return text.isEmpty ? entry : .comment(try ValueCipher.encrypt(text, type: "comment", key: key, aad: aad))
         case .decrypt:
-            guard let parsed = ValueCipher.parse(text), let plain = ValueCipher.decrypt(parsed, key: key, aad: aad) else { return entry }
+            guard let parsed = ValueCipher.parse(text), let plain = ValueCipher.decrypt(parsed, key: key, aad: aad)
+            else { return entry }
             return .comment(plain)
         }
     }

@@ -28,7 +28,10 @@ enum ValueCipher {
             let type = find(typeMarker, from: tag + tagMarker.count),
             let close = bytes[(type + typeMarker.count)...].firstIndex(of: UInt8(ascii: "]"))
         else { return nil }
-        let fields = [dataStart..<iv, (iv + ivMarker.count)..<tag, (tag + tagMarker.count)..<type, (type + typeMarker.count)..<close]
+        let fields = [
+            dataStart..<iv, (iv + ivMarker.count)..<tag, (tag + tagMarker.count)..<type,
+            (type + typeMarker.count)..<close,
+        ]
         guard fields.allSatisfy({ !$0.isEmpty }) else { return nil }
         // Go's decoder skips CR and LF inside base64.
         func decode(_ field: Range<Int>) -> [UInt8]? {
@@ -46,20 +49,32 @@ enum ValueCipher {
     private static let typeMarker = Array(",type:".utf8)
 
     static func decrypt(_ parsed: Parsed, key: [UInt8], aad: String) -> String? {
-        guard let plain = try? AESGCM.open(
-            AESGCM.Sealed(ciphertext: parsed.data, tag: parsed.tag), key: key, nonce: parsed.iv, additionalData: Array(aad.utf8))
+        guard
+            let plain = try? AESGCM.open(
+                AESGCM.Sealed(ciphertext: parsed.data, tag: parsed.tag),
+                key: key,
+                nonce: parsed.iv,
+                additionalData: Array(aad.utf8)
+            )
         else { return nil }
         return String(decoding: plain, as: UTF8.self)
     }
 
-    static func encrypt(_ plaintext: String, type: String, key: [UInt8], aad: String, iv: [UInt8] = SecureRandom.bytes(32)) throws(SOPSError) -> String {
+    static func encrypt(
+        _ plaintext: String,
+        type: String,
+        key: [UInt8],
+        aad: String,
+        iv: [UInt8] = SecureRandom.bytes(32)
+    ) throws(SOPSError) -> String {
         let sealed: AESGCM.Sealed
         do {
             sealed = try AESGCM.seal(Array(plaintext.utf8), key: key, nonce: iv, additionalData: Array(aad.utf8))
         } catch {
             throw .encryption("a value cannot be encrypted with its data key (\(key.count) bytes, 32 needed)")
         }
-        return "ENC[AES256_GCM,data:\(StrictBase64.encode(sealed.ciphertext, padded: true)),iv:\(StrictBase64.encode(iv, padded: true)),tag:\(StrictBase64.encode(sealed.tag, padded: true)),type:\(type)]"
+        return
+            "ENC[AES256_GCM,data:\(StrictBase64.encode(sealed.ciphertext, padded: true)),iv:\(StrictBase64.encode(iv, padded: true)),tag:\(StrictBase64.encode(sealed.tag, padded: true)),type:\(type)]"
     }
 }
 
@@ -88,8 +103,10 @@ public enum SelectionRule: Sendable, Equatable {
 
     var value: String {
         switch self {
-        case .unencryptedSuffix(let text), .encryptedSuffix(let text), .unencryptedRegex(let text), .encryptedRegex(let text),
-            .unencryptedCommentRegex(let text), .encryptedCommentRegex(let text): text
+        case .unencryptedSuffix(let text), .encryptedSuffix(let text), .unencryptedRegex(let text),
+            .encryptedRegex(let text),
+            .unencryptedCommentRegex(let text), .encryptedCommentRegex(let text):
+            text
         }
     }
 

@@ -10,13 +10,21 @@ enum YAMLOutput {
         case .null: return Node(.scalar("null", .plain))
         case .sequence(let items): return Node(.sequence(items.map { node($0, metadata: metadata) }))
         case .mapping(let entries):
-            return Node(.mapping(entries.filter { !$0.isComment }.map { entry in
-                let isArmor = entry.key == "enc"
-                var child = node(entry.value, metadata: metadata)
-                if isArmor, case .scalar(let text, _) = child.content, text.contains("\n") { child.content = .scalar(text, .literal) }
-                if entry.key == "lastmodified", case .scalar(let text, _) = child.content { child.content = .scalar(text, .doubleQuoted) }
-                return Node.Pair(key: string(entry.key), value: child)
-            }))
+            return Node(
+                .mapping(
+                    entries.filter { !$0.isComment }.map { entry in
+                        let isArmor = entry.key == "enc"
+                        var child = node(entry.value, metadata: metadata)
+                        if isArmor, case .scalar(let text, _) = child.content, text.contains("\n") {
+                            child.content = .scalar(text, .literal)
+                        }
+                        if entry.key == "lastmodified", case .scalar(let text, _) = child.content {
+                            child.content = .scalar(text, .doubleQuoted)
+                        }
+                        return Node.Pair(key: string(entry.key), value: child)
+                    }
+                )
+            )
         case .scalar(let scalar):
             switch scalar {
             case .string(let text): return string(text)
@@ -40,7 +48,11 @@ extension SOPSScalar {
         switch self {
         case .bool(let value): value ? "true" : "false"
         case .float(let value):
-            if value.isNaN { ".nan" } else if value.isInfinite { value > 0 ? ".inf" : "-.inf" } else {
+            if value.isNaN {
+                ".nan"
+            } else if value.isInfinite {
+                value > 0 ? ".inf" : "-.inf"
+            } else {
                 SOPSScalar.goFloat(value).contains(".") ? SOPSScalar.goFloat(value) : SOPSScalar.goFloat(value) + ".0"
             }
         default: canonicalText

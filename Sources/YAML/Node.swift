@@ -66,8 +66,10 @@ public struct Node: Sendable {
     public var flowStyle: Bool
 
     public init(
-        _ content: Content, tag: String? = nil,
-        location: SourceLocation = SourceLocation(file: "", line: 0, column: 0), flowStyle: Bool = false
+        _ content: Content,
+        tag: String? = nil,
+        location: SourceLocation = SourceLocation(file: "", line: 0, column: 0),
+        flowStyle: Bool = false
     ) {
         self.content = content
         self.tag = tag

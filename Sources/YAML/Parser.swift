@@ -21,12 +21,16 @@ public enum YAMLParser {
     ///   - limits: bounds on size, depth and alias expansion.
     /// - Throws: ``YAMLError`` naming the position of the first problem.
     public static func parse(
-        _ bytes: [UInt8], file: String, limits: ParseLimits = .default
+        _ bytes: [UInt8],
+        file: String,
+        limits: ParseLimits = .default
     ) throws(YAMLError) -> [Document] {
         guard bytes.count <= limits.maxBytes else {
             throw YAMLError(
-                .sizeLimit, at: SourceLocation(file: file, line: 1, column: 1),
-                "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files")
+                .sizeLimit,
+                at: SourceLocation(file: file, line: 1, column: 1),
+                "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files"
+            )
         }
         var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
         let result: Result<[Document], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
@@ -41,7 +45,9 @@ public enum YAMLParser {
 
     /// Parses a string; convenient for tests and generated text.
     public static func parse(
-        _ text: String, file: String = "<string>", limits: ParseLimits = .default
+        _ text: String,
+        file: String = "<string>",
+        limits: ParseLimits = .default
     ) throws(YAMLError) -> [Document] {
         try parse(Array(text.utf8), file: file, limits: limits)
     }
@@ -124,12 +130,18 @@ private struct TreeBuilder {
             anchors.removeAll(keepingCapacity: true)
             root = nil
         case YAML_DOCUMENT_END_EVENT:
-            documents.append(Document(root: root ?? Node(.scalar("", .plain), location: documentLocation),
-                                      location: documentLocation))
+            documents.append(
+                Document(
+                    root: root ?? Node(.scalar("", .plain), location: documentLocation),
+                    location: documentLocation
+                )
+            )
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let text = String(
-                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)), as: UTF8.self)
+                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)),
+                as: UTF8.self
+            )
             let style: ScalarStyle
             switch scalar.style {
             case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
@@ -151,8 +163,10 @@ private struct TreeBuilder {
             let isMapping = event.type == YAML_MAPPING_START_EVENT
             guard stack.count < limits.maxDepth else {
                 throw YAMLError(
-                    .depthLimit, at: here,
-                    "collections nest deeper than \(limits.maxDepth) levels; flatten the document")
+                    .depthLimit,
+                    at: here,
+                    "collections nest deeper than \(limits.maxDepth) levels; flatten the document"
+                )
             }
             let anchor: String?
             let tag: String?
@@ -171,8 +185,12 @@ private struct TreeBuilder {
             guard let frame = stack.popLast() else { return }
             let node: Node
             if frame.isMapping {
-                node = Node(.mapping(try mergedPairs(frame)), tag: frame.tag, location: frame.location,
-                            flowStyle: frame.flow)
+                node = Node(
+                    .mapping(try mergedPairs(frame)),
+                    tag: frame.tag,
+                    location: frame.location,
+                    flowStyle: frame.flow
+                )
             } else {
                 node = Node(.sequence(frame.children), tag: frame.tag, location: frame.location, flowStyle: frame.flow)
             }
@@ -184,7 +202,10 @@ private struct TreeBuilder {
 
     /// Attaches a finished node to its parent (or makes it the document's root).
     private mutating func add(
-        _ node: Node, weight: Int, anchor: String?, aliasLocation: SourceLocation? = nil
+        _ node: Node,
+        weight: Int,
+        anchor: String?,
+        aliasLocation: SourceLocation? = nil
     ) throws(YAMLError) {
         if let anchor { anchors[anchor] = (node, weight) }
         guard !stack.isEmpty else {
@@ -199,16 +220,21 @@ private struct TreeBuilder {
         stack[index].weight += weight
         if stack[index].weight > limits.maxExpandedNodes {
             throw YAMLError(
-                .aliasExpansionLimit, at: aliasLocation ?? node.location,
+                .aliasExpansionLimit,
+                at: aliasLocation ?? node.location,
                 "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; "
-                    + "this looks like an alias bomb, remove the nested aliases")
+                    + "this looks like an alias bomb, remove the nested aliases"
+            )
         }
     }
 
     private mutating func registerKey(_ key: Node, at location: SourceLocation, in index: Int) throws(YAMLError) {
         guard case .scalar(let text, let style) = key.content else {
             throw YAMLError(
-                .complexKey, at: location, "mapping keys must be plain values, not \(key.kindDescription)")
+                .complexKey,
+                at: location,
+                "mapping keys must be plain values, not \(key.kindDescription)"
+            )
         }
         if text == "<<" && style == .plain && (key.tag == nil || key.tag == "tag:yaml.org,2002:merge") {
             if stack[index].hasMergeKey {
@@ -220,9 +246,11 @@ private struct TreeBuilder {
         let identity = Self.keyIdentity(key)
         if let previous = stack[index].keys[identity] {
             throw YAMLError(
-                .duplicateKey(previous: previous), at: location,
+                .duplicateKey(previous: previous),
+                at: location,
                 "duplicate key \"\(text)\" (first defined at line \(previous.line), column \(previous.column)); "
-                    + "remove one of them")
+                    + "remove one of them"
+            )
         }
         stack[index].keys[identity] = location
     }
@@ -258,7 +286,10 @@ private struct TreeBuilder {
             case .sequence(let items) where items.allSatisfy(\.isMapping): sources = items
             default:
                 throw YAMLError(
-                    .syntax, at: value.location, "a << merge key takes a mapping or a list of mappings")
+                    .syntax,
+                    at: value.location,
+                    "a << merge key takes a mapping or a list of mappings"
+                )
             }
             for source in sources {
                 for pair in source.pairs ?? [] where seen.insert(Self.keyIdentity(pair.key)).inserted {
@@ -282,7 +313,11 @@ private struct TreeBuilder {
         guard valid else {
             let prefix = "tag:yaml.org,2002:"
             let short = tag.hasPrefix(prefix) ? "!!" + tag.dropFirst(prefix.count) : tag
-            throw YAMLError(.invalidTaggedValue, at: node.location, "value does not match its tag \(short); fix the value or drop the tag")
+            throw YAMLError(
+                .invalidTaggedValue,
+                at: node.location,
+                "value does not match its tag \(short); fix the value or drop the tag"
+            )
         }
     }
 
@@ -295,15 +330,19 @@ private struct TreeBuilder {
             let (line, column) = Self.lineAndColumn(in: bytes, offset: offset)
             let byte = offset < bytes.count ? " (byte 0x\(String(bytes[offset], radix: 16, uppercase: true)))" : ""
             return YAMLError(
-                .invalidEncoding, at: location(line: line, column: column),
-                "\(problem)\(byte): the file is not valid UTF-8 text; save it as UTF-8")
+                .invalidEncoding,
+                at: location(line: line, column: column),
+                "\(problem)\(byte): the file is not valid UTF-8 text; save it as UTF-8"
+            )
         }
         let mark = parser.problem_mark
         let at = location(mark)
         if let tabColumn = Self.tabInIndentation(bytes, line: Int(mark.line)) {
             return YAMLError(
-                .tabIndentation, at: location(line: Int(mark.line), column: tabColumn),
-                "tab character in indentation; YAML indents with spaces only, replace the tab with spaces")
+                .tabIndentation,
+                at: location(line: Int(mark.line), column: tabColumn),
+                "tab character in indentation; YAML indents with spaces only, replace the tab with spaces"
+            )
         }
         var message = "YAML syntax error: \(problem)"
         if let context = parser.context.map({ String(cString: $0) }) {

@@ -20,7 +20,11 @@ do {
 do {
     let emulator: Emulator
     if let path = options.dataFile {
-        emulator = try Emulator.open(url: URL(fileURLWithPath: path), credentials: options.credentials, faults: options.faults)
+        emulator = try Emulator.open(
+            url: URL(fileURLWithPath: path),
+            credentials: options.credentials,
+            faults: options.faults
+        )
     } else {
         emulator = Emulator(credentials: options.credentials, faults: options.faults)
     }

@@ -1,5 +1,5 @@
-import Foundation
 import EmbeddedSandbox
+import Foundation
 import IntopsCLI
 
 #if canImport(Glibc)
@@ -13,7 +13,8 @@ signal(SIGPIPE, SIG_IGN)
 // them, which can hold decrypted secrets. The handler only writes a buffer made beforehand and exits (nothing in
 // it may allocate: the crash may have happened inside the allocator).
 nonisolated(unsafe) let crashMessage = strdup(
-    "intops: internal error; nothing secret is printed. Please report it with the command you ran.\n")!
+    "intops: internal error; nothing secret is printed. Please report it with the command you ran.\n"
+)!
 let crashMessageLength = strlen(crashMessage)
 for number in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
     signal(number) { _ in
@@ -24,6 +25,10 @@ for number in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
 
 let environment = ProcessInfo.processInfo.environment
 let status = await IntopsCommandLine.run(
-    arguments: Array(CommandLine.arguments.dropFirst()), environment: environment,
-    workingDirectory: FileManager.default.currentDirectoryPath, console: .standard(environment: environment), sandbox: EmbeddedSandbox())
+    arguments: Array(CommandLine.arguments.dropFirst()),
+    environment: environment,
+    workingDirectory: FileManager.default.currentDirectoryPath,
+    console: .standard(environment: environment),
+    sandbox: EmbeddedSandbox()
+)
 exit(status)

@@ -5,12 +5,14 @@ import Testing
 
 @testable import Age
 
-
 @Suite struct AgeTests {
     /// Byte-exact re-encryption of the known-answer vectors, with their randomness injected.
     @Test func knownAnswers() throws {
         let directory = fixtures.appendingPathComponent("age/kat")
-        let kat = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("kat.json"))) as? [String: Any])
+        let kat = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("kat.json")))
+                as? [String: Any]
+        )
         let identity = try #require(X25519Identity(kat["identity"] as! String))
         #expect(identity.recipient.description == kat["recipient"] as? String)
         let recipient = try #require(X25519Recipient(kat["recipient"] as! String))
@@ -19,7 +21,8 @@ import Testing
         let nonce = hexBytes(kat["payload_nonce_hex"] as! String)
         for vector in kat["vectors"] as! [[String: Any]] {
             let length = vector["plaintext_len"] as! Int
-            let plaintext = vector["plaintext_rule"] is NSNull
+            let plaintext =
+                vector["plaintext_rule"] is NSNull
                 ? hexBytes(vector["plaintext_hex"] as! String) : (0..<length).map { UInt8($0 % 251) }
             let stanza = try recipient.wrap(fileKey: fileKey, ephemeral: ephemeral)
             #expect(stanza.body.hex == vector["stanza_body_hex"] as? String)
@@ -33,11 +36,16 @@ import Testing
     }
 
     @Test func bech32KnownAnswers() throws {
-        let identity = try #require(X25519Identity("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"))
+        let identity = try #require(
+            X25519Identity("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX")
+        )
         #expect(identity.secret == [UInt8](repeating: 0x42, count: 32))
         #expect(identity.recipient.description == "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj")
         #expect(identity.encoded == "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX")
-        #expect(X25519Recipient(publicKey: [UInt8](repeating: 0, count: 32)).description == "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z")
+        #expect(
+            X25519Recipient(publicKey: [UInt8](repeating: 0, count: 32)).description
+                == "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
+        )
         // Refused: upper-case recipient, lower-case identity, mixed case, bad checksum, wrong length.
         #expect(X25519Recipient("AGE1ZVKYG2LQZRAA2LNJVQEJ32NKUU0UES2S82HZRYE869XEEXVN73EQUNUJWJ") == nil)
         #expect(X25519Identity("age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex") == nil)
@@ -77,7 +85,9 @@ import Testing
     /// A recipient is user input: one of low order (here the all-zero point) gives no shared secret, and encrypting
     /// to it is an error, not a crash; so is a scrypt work factor out of range.
     @Test func unusableRecipientsAreErrors() {
-        #expect(throws: AgeError.self) { try Age.encrypt([1, 2, 3], to: [X25519Recipient(publicKey: [UInt8](repeating: 0, count: 32))]) }
+        #expect(throws: AgeError.self) {
+            try Age.encrypt([1, 2, 3], to: [X25519Recipient(publicKey: [UInt8](repeating: 0, count: 32))])
+        }
         #expect(throws: AgeError.self) { try Age.encrypt([1, 2, 3], to: [ScryptPassphrase("pw", logN: 64)]) }
         #expect(throws: AgeError.self) { try Age.encrypt([1, 2, 3], to: []) }
     }
@@ -87,7 +97,9 @@ import Testing
         #expect(try Age.decrypt(file, identities: [ScryptPassphrase("correct horse")]) == Array("secret".utf8))
         #expect(throws: AgeError.noMatch) { try Age.decrypt(file, identities: [ScryptPassphrase("wrong")]) }
         let strict = ScryptPassphrase("correct horse", maximumLogN: 9)
-        #expect(throws: AgeError.header("the scrypt work factor 10 exceeds 9")) { try Age.decrypt(file, identities: [strict]) }
+        #expect(throws: AgeError.header("the scrypt work factor 10 exceeds 9")) {
+            try Age.decrypt(file, identities: [strict])
+        }
     }
 
     @Test func tamperingIsDetected() throws {
@@ -97,7 +109,9 @@ import Testing
         let payloadStart = file.count - 70_000 - 32 - 16
         var flippedPayload = file
         flippedPayload[file.count - 5] ^= 1
-        #expect(throws: AgeError.payload("chunk 1 does not authenticate")) { try Age.decrypt(flippedPayload, identities: [identity]) }
+        #expect(throws: AgeError.payload("chunk 1 does not authenticate")) {
+            try Age.decrypt(flippedPayload, identities: [identity])
+        }
         #expect(throws: AgeError.self) { try Age.decrypt(Array(file.dropLast(10)), identities: [identity]) }
         var flippedMAC = file
         let macLine = file.firstRange(of: Array("--- ".utf8))!.upperBound
@@ -114,17 +128,33 @@ import Testing
     @Test func identityFiles() throws {
         let identity = X25519Identity.generate()
         let text = AgeIdentityFile.render(identity, created: "2026-11-27T09:00:00Z")
-        #expect(try AgeIdentityFile.parse(text.replacingOccurrences(of: "\n", with: "\r\n"), source: "keys.txt").map(\.recipient) == [identity.recipient])
-        #expect(throws: AgeKeyError(source: "keys.txt", line: 2, reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)")) {
+        #expect(
+            try AgeIdentityFile.parse(text.replacingOccurrences(of: "\n", with: "\r\n"), source: "keys.txt").map(
+                \.recipient
+            ) == [identity.recipient]
+        )
+        #expect(
+            throws: AgeKeyError(
+                source: "keys.txt",
+                line: 2,
+                reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)"
+            )
+        ) {
             try AgeIdentityFile.parse("# c\n \(identity.encoded)\n", source: "keys.txt")
         }
         #expect(throws: AgeKeyError(source: "keys.txt", line: nil, reason: "holds no age identity")) {
             try AgeIdentityFile.parse("# only a comment\n", source: "keys.txt")
         }
         // The real fixtures.
-        let keys = try String(contentsOf: fixtures.appendingPathComponent("age/filosottile-age/example_keys.txt"), encoding: .utf8)
+        let keys = try String(
+            contentsOf: fixtures.appendingPathComponent("age/filosottile-age/example_keys.txt"),
+            encoding: .utf8
+        )
         let example = try Data(contentsOf: fixtures.appendingPathComponent("age/filosottile-age/example.age"))
-        let plaintext = try Age.decrypt(Array(example), identities: try AgeIdentityFile.parse(keys, source: "example_keys.txt"))
+        let plaintext = try Age.decrypt(
+            Array(example),
+            identities: try AgeIdentityFile.parse(keys, source: "example_keys.txt")
+        )
         #expect(String(decoding: plaintext, as: UTF8.self).hasPrefix("Black lives matter."))
     }
 }

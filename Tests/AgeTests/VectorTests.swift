@@ -56,7 +56,9 @@ struct Vector: CustomTestStringConvertible, Sendable {
     static func inflate(_ bytes: [UInt8]) throws -> [UInt8] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys,zlib;sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read()))"]
+        process.arguments = [
+            "python3", "-c", "import sys,zlib;sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read()))",
+        ]
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -81,10 +83,14 @@ struct Vector: CustomTestStringConvertible, Sendable {
             if let hash = vector.payloadHash {
                 #expect(Digest.sha256(plaintext).hex == hash, "payload of \(vector.name)")
             }
-        } catch .armor { outcome = "armor failure"
-        } catch .header { outcome = "header failure"
-        } catch .noMatch { outcome = "no match"
-        } catch .headerMAC { outcome = "HMAC failure"
+        } catch .armor {
+            outcome = "armor failure"
+        } catch .header {
+            outcome = "header failure"
+        } catch .noMatch {
+            outcome = "no match"
+        } catch .headerMAC {
+            outcome = "HMAC failure"
         } catch .payload { outcome = "payload failure" }
         #expect(outcome == vector.expect, "\(vector.name)")
         let detected = AgeArmor.isArmored(vector.file)

@@ -7,21 +7,28 @@ import Testing
 @Suite struct LayeringTests {
     /// Bottom to top. A module may import any module listed before it (and the system's).
     static let layers: [String] = [
-        "CYAML", "CCrypto", "ConcurrencyToolkit", "YAML", "CryptoPrimitives", "Age", "SOPS", "HTTPSupport", "S3", "IntegrationsAPI",
+        "CYAML", "CCrypto", "ConcurrencyToolkit", "YAML", "CryptoPrimitives", "Age", "SOPS", "HTTPSupport", "S3",
+        "IntegrationsAPI",
         "Emulator", "EmulatorHTTP", "Reconciler", "IntopsCLI", "EmbeddedSandbox", "intops", "integrations-emulator",
     ]
-    static let system: Set<String> = ["Foundation", "Dispatch", "Synchronization", "Glibc", "Darwin", "FoundationNetworking"]
+    static let system: Set<String> = [
+        "Foundation", "Dispatch", "Synchronization", "Glibc", "Darwin", "FoundationNetworking",
+    ]
 
     static func imports(of module: String) throws -> [String: Set<String>] {
         let folder = Executables.packageRoot.appendingPathComponent("Sources/\(module)")
-        guard let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { return [:] }
+        guard let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else {
+            return [:]
+        }
         var found: [String: Set<String>] = [:]
         for case let file as URL in files where file.pathExtension == "swift" {
             let text = try String(contentsOf: file, encoding: .utf8)
             for line in text.split(separator: "\n") {
                 let words = line.split(separator: " ").map(String.init)
                 guard let index = words.firstIndex(of: "import"), index + 1 < words.count,
-                    words[..<index].allSatisfy({ ["@testable", "internal", "public", "private", "@_implementationOnly"].contains($0) })
+                    words[..<index].allSatisfy({
+                        ["@testable", "internal", "public", "private", "@_implementationOnly"].contains($0)
+                    })
                 else { continue }
                 found[file.lastPathComponent, default: []].insert(words[index + 1])
             }
@@ -33,7 +40,10 @@ import Testing
     func importsOnlyModulesBelow(_ module: String) throws {
         let below = Set(Self.layers.prefix { $0 != module })
         let imports = try Self.imports(of: module)
-        #expect(!imports.isEmpty, "Sources/\(module) has no Swift file that imports anything; is the layer list current?")
+        #expect(
+            !imports.isEmpty,
+            "Sources/\(module) has no Swift file that imports anything; is the layer list current?"
+        )
         for (file, modules) in imports {
             for imported in modules.subtracting(Self.system) {
                 #expect(below.contains(imported), "\(module)/\(file) imports \(imported), which is not below \(module)")
@@ -43,12 +53,17 @@ import Testing
 
     @Test func commandLineImportsOnlyTheEngine() throws {
         for (file, modules) in try Self.imports(of: "IntopsCLI") {
-            #expect(modules.subtracting(Self.system).isSubset(of: ["Reconciler"]), "IntopsCLI/\(file) imports \(modules.sorted())")
+            #expect(
+                modules.subtracting(Self.system).isSubset(of: ["Reconciler"]),
+                "IntopsCLI/\(file) imports \(modules.sorted())"
+            )
         }
     }
 
     @Test func everyModuleIsInTheLayering() throws {
-        let folders = try FileManager.default.contentsOfDirectory(atPath: Executables.packageRoot.appendingPathComponent("Sources").path)
+        let folders = try FileManager.default.contentsOfDirectory(
+            atPath: Executables.packageRoot.appendingPathComponent("Sources").path
+        )
         #expect(Set(folders) == Set(Self.layers), "Sources/ and the layering list disagree")
     }
 }

@@ -5,7 +5,9 @@ import Testing
 
 @Suite struct CryptoPrimitivesTests {
     @Test func sha256KnownAnswer() {
-        #expect(Digest.sha256(Data("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            Digest.sha256(Data("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        )
         #expect(Digest.sha256(Data()).hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
     }
 
@@ -20,10 +22,14 @@ import Testing
         let key = hexBytes("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")
         let nonce = hexBytes("cafebabefacedbaddecaf888")
         let plaintext = hexBytes(
-            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+        )
         let aad = hexBytes("feedfacedeadbeeffeedfacedeadbeefabaddad2")
         let sealed = try AESGCM.seal(plaintext, key: key, nonce: nonce, additionalData: aad)
-        #expect(sealed.ciphertext.hex == "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662")
+        #expect(
+            sealed.ciphertext.hex
+                == "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662"
+        )
         #expect(sealed.tag.hex == "76fc6ece0f4e1768cddf8853bb2d551b")
         #expect(try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: aad) == plaintext)
     }
@@ -32,12 +38,20 @@ import Testing
         let key = SecureRandom.bytes(32)
         let nonce = SecureRandom.bytes(32)  // SOPS' nonce length
         let sealed = try AESGCM.seal(Data("payload".utf8), key: key, nonce: nonce, additionalData: Array("a:b:".utf8))
-        #expect(try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: Array("a:b:".utf8)) == Array("payload".utf8))
+        #expect(
+            try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: Array("a:b:".utf8)) == Array("payload".utf8)
+        )
         var flipped = sealed
         flipped.ciphertext[0] ^= 1
-        #expect(throws: AESGCM.Failure.authenticationFailed) { try AESGCM.open(flipped, key: key, nonce: nonce, additionalData: Array("a:b:".utf8)) }
-        #expect(throws: AESGCM.Failure.authenticationFailed) { try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: Array("a:c:".utf8)) }
-        #expect(throws: AESGCM.Failure.authenticationFailed) { try AESGCM.open(sealed, key: SecureRandom.bytes(32), nonce: nonce, additionalData: Array("a:b:".utf8)) }
+        #expect(throws: AESGCM.Failure.authenticationFailed) {
+            try AESGCM.open(flipped, key: key, nonce: nonce, additionalData: Array("a:b:".utf8))
+        }
+        #expect(throws: AESGCM.Failure.authenticationFailed) {
+            try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: Array("a:c:".utf8))
+        }
+        #expect(throws: AESGCM.Failure.authenticationFailed) {
+            try AESGCM.open(sealed, key: SecureRandom.bytes(32), nonce: nonce, additionalData: Array("a:b:".utf8))
+        }
         #expect(throws: AESGCM.Failure.invalidParameters) { try AESGCM.seal(Data(), key: [1, 2], nonce: nonce) }
     }
 

@@ -1,4 +1,5 @@
 import Emulator
+import EmulatorHTTP
 import Foundation
 import IntegrationsAPI
 import TestSupport
@@ -18,7 +19,9 @@ final class ContractHarness: @unchecked Sendable {
     let transport: any HTTPTransport
     private let process: EmulatorProcess?
 
-    static let arguments = ["--org", "org123=admin-token", "--org", "org123=viewer-token:viewer", "--org", "org999=other-token"]
+    static let arguments = [
+        "--org", "org123=admin-token", "--org", "org123=viewer-token:viewer", "--org", "org999=other-token",
+    ]
 
     init(_ backend: Backend, extraArguments: [String] = []) async throws {
         switch backend {
@@ -44,7 +47,10 @@ final class ContractHarness: @unchecked Sendable {
 
     /// The emulator's test-only view of an integration's secrets.
     func digests(_ organization: String, _ id: String) async throws -> [String: String] {
-        let response = try await client().send(HTTPRequest(method: "GET", path: "/_emulator/secrets/\(organization)/\(id)"), organization: nil)
+        let response = try await client().send(
+            HTTPRequest(method: "GET", path: "/_emulator/secrets/\(organization)/\(id)"),
+            organization: nil
+        )
         return try JSONDecoder().decode([String: String].self, from: response.body)
     }
 
@@ -54,7 +60,6 @@ final class ContractHarness: @unchecked Sendable {
     }
 }
 
-import EmulatorHTTP
 typealias EmulatorOptionsForTests = EmulatorOptions
 
 func sha256(_ text: String) -> String {
@@ -77,9 +82,13 @@ func sha256(_ text: String) -> String {
 
 @Suite struct ContractTests {
     static let authorizeNet = CreateIntegrationRequest(
-        integrationType: .payment, provider: "AuthorizeNet", displayName: "Main Payment Gateway", isEnabled: true,
+        integrationType: .payment,
+        provider: "AuthorizeNet",
+        displayName: "Main Payment Gateway",
+        isEnabled: true,
         configuration: ["IsSandbox": "true"],
-        secrets: ["ApiLoginId": "your-api-login-id", "TransactionKey": "your-transaction-key"])
+        secrets: ["ApiLoginId": "your-api-login-id", "TransactionKey": "your-transaction-key"]
+    )
 
     @Test(arguments: Backend.allCases)
     func templates(_ backend: Backend) async throws {
@@ -94,14 +103,22 @@ func sha256(_ text: String) -> String {
         #expect(authorizeNet.secretFields.map(\.key) == ["ApiLoginId", "TransactionKey"])
         #expect(authorizeNet.secretFields.allSatisfy { $0.isSensitive == true && $0.required == true })
         let quickBooks = try #require(all.first { $0.provider == "QuickBooks" })
-        #expect(quickBooks.requiresOAuth && quickBooks.callbackUrl == "https://api.achievemomentum.com/api/integrations/QuickBooks/callback")
+        #expect(
+            quickBooks.requiresOAuth
+                && quickBooks.callbackUrl == "https://api.achievemomentum.com/api/integrations/QuickBooks/callback"
+        )
 
         let payments = try await client.templates(organization: "org123", type: .payment)
         #expect(!payments.isEmpty && payments.allSatisfy { $0.type == .payment })
         let bad = await #expect(throws: APIError.self) {
             _ = try await client.send(
-                HTTPRequest(method: "GET", path: "/api/integration-templates", query: [URLQueryItem(name: "integrationType", value: "Telepathy")]),
-                organization: "org123")
+                HTTPRequest(
+                    method: "GET",
+                    path: "/api/integration-templates",
+                    query: [URLQueryItem(name: "integrationType", value: "Telepathy")]
+                ),
+                organization: "org123"
+            )
         }
         #expect(bad?.status == 400)
     }
@@ -138,8 +155,14 @@ func sha256(_ text: String) -> String {
         let outcome = try await client.create(organization: "org123", Self.authorizeNet)
         #expect(!outcome.recovered)
         let created = outcome.integration
-        #expect(created.organizationId == "org123" && created.provider == "AuthorizeNet" && created.integrationType == .payment)
-        #expect(created.displayName == "Main Payment Gateway" && created.isEnabled && created.integrationId.hasPrefix("int_"))
+        #expect(
+            created.organizationId == "org123" && created.provider == "AuthorizeNet"
+                && created.integrationType == .payment
+        )
+        #expect(
+            created.displayName == "Main Payment Gateway" && created.isEnabled
+                && created.integrationId.hasPrefix("int_")
+        )
 
         // 409: displayName is unique within an organization.
         let duplicate = await #expect(throws: APIError.self) {
@@ -153,27 +176,52 @@ func sha256(_ text: String) -> String {
         // 400 with field errors: unknown provider, missing required secret, unknown configuration key.
         for request in [
             CreateIntegrationRequest(integrationType: .payment, provider: "Stripe", displayName: "x"),
-            CreateIntegrationRequest(integrationType: .payment, provider: "AuthorizeNet", displayName: "y", secrets: ["ApiLoginId": "a"]),
             CreateIntegrationRequest(
-                integrationType: .payment, provider: "AuthorizeNet", displayName: "z", configuration: ["Colour": "red"],
-                secrets: ["ApiLoginId": "a", "TransactionKey": "b"]),
+                integrationType: .payment,
+                provider: "AuthorizeNet",
+                displayName: "y",
+                secrets: ["ApiLoginId": "a"]
+            ),
+            CreateIntegrationRequest(
+                integrationType: .payment,
+                provider: "AuthorizeNet",
+                displayName: "z",
+                configuration: ["Colour": "red"],
+                secrets: ["ApiLoginId": "a", "TransactionKey": "b"]
+            ),
             CreateIntegrationRequest(integrationType: .email, provider: "AuthorizeNet", displayName: "w"),
         ] {
-            let invalid = await #expect(throws: APIError.self) { _ = try await client.create(organization: "org123", request) }
+            let invalid = await #expect(throws: APIError.self) {
+                _ = try await client.create(organization: "org123", request)
+            }
             #expect(invalid?.status == 400)
             #expect(invalid?.description.contains("(organization org123) failed with 400 Bad Request: ") == true)
         }
 
-        let email = try await client.create(organization: "org123", CreateIntegrationRequest(
-            integrationType: .email, provider: "SendGrid", displayName: "Mail", isEnabled: false,
-            configuration: ["FromAddress": "shop@example.com"], secrets: ["ApiKey": "SG.key"])).integration
+        let email = try await client.create(
+            organization: "org123",
+            CreateIntegrationRequest(
+                integrationType: .email,
+                provider: "SendGrid",
+                displayName: "Mail",
+                isEnabled: false,
+                configuration: ["FromAddress": "shop@example.com"],
+                secrets: ["ApiKey": "SG.key"]
+            )
+        ).integration
         #expect(!email.isEnabled)
 
         let all = try await client.list(organization: "org123")
         #expect(all.map(\.integrationId) == [created.integrationId, email.integrationId])
         #expect(all.allSatisfy { $0.testStatus == .notTested && $0.updatedAt != nil })
-        #expect(try await client.list(organization: "org123", type: .email).map(\.integrationId) == [email.integrationId])
-        #expect(try await client.list(organization: "org123", isEnabled: true).map(\.integrationId) == [created.integrationId])
+        #expect(
+            try await client.list(organization: "org123", type: .email).map(\.integrationId) == [email.integrationId]
+        )
+        #expect(
+            try await client.list(organization: "org123", isEnabled: true).map(\.integrationId) == [
+                created.integrationId
+            ]
+        )
         #expect(try await client.list(organization: "org999").isEmpty, "organizations are isolated")
 
         let detail = try await client.get(organization: "org123", id: created.integrationId)
@@ -182,15 +230,25 @@ func sha256(_ text: String) -> String {
         #expect(detail.availableFields?.secretFields?.map(\.key) == ["ApiLoginId", "TransactionKey"])
         #expect(detail.createdAt == created.createdAt && detail.updatedAt == created.createdAt)
 
-        let missing = await #expect(throws: APIError.self) { try await client.get(organization: "org123", id: "int_404") }
+        let missing = await #expect(throws: APIError.self) {
+            try await client.get(organization: "org123", id: "int_404")
+        }
         #expect(missing?.status == 404)
-        #expect(missing?.description == "GET /api/organizations/org123/integrations/int_404 (organization org123) failed with 404 Not Found: integration int_404 was not found")
-        let otherOrg = await #expect(throws: APIError.self) { try await client.get(organization: "org999", id: created.integrationId) }
+        #expect(
+            missing?.description
+                == "GET /api/organizations/org123/integrations/int_404 (organization org123) failed with 404 Not Found: integration int_404 was not found"
+        )
+        let otherOrg = await #expect(throws: APIError.self) {
+            try await client.get(organization: "org999", id: created.integrationId)
+        }
         #expect(otherOrg?.status == 404)
 
         let available = try await client.available(organization: "org123")
         #expect(available.organizationId == "org123" && available.configuredCount == 2 && available.enabledCount == 1)
-        #expect(available.integrationsByType["Payment"]?.contains { $0.provider == "AuthorizeNet" && $0.isConfigured } == true)
+        #expect(
+            available.integrationsByType["Payment"]?.contains { $0.provider == "AuthorizeNet" && $0.isConfigured }
+                == true
+        )
     }
 
     @Test(arguments: Backend.allCases)
@@ -200,26 +258,49 @@ func sha256(_ text: String) -> String {
         let id = try await client.create(organization: "org123", Self.authorizeNet).integration.integrationId
         let before = try await client.get(organization: "org123", id: id)
 
-        let rename = try await client.update(organization: "org123", id: id, UpdateIntegrationRequest(displayName: "Production Payment Gateway"))
+        let rename = try await client.update(
+            organization: "org123",
+            id: id,
+            UpdateIntegrationRequest(displayName: "Production Payment Gateway")
+        )
         #expect(!rename.testConnectionRequired)
-        let critical = try await client.update(organization: "org123", id: id, UpdateIntegrationRequest(isEnabled: false, configuration: ["IsSandbox": "false"]))
+        let critical = try await client.update(
+            organization: "org123",
+            id: id,
+            UpdateIntegrationRequest(isEnabled: false, configuration: ["IsSandbox": "false"])
+        )
         #expect(critical.testConnectionRequired)
         let after = try await client.get(organization: "org123", id: id)
         #expect(after.displayName == "Production Payment Gateway" && !after.isEnabled)
         #expect(after.configuration == ["IsSandbox": "false"])
         #expect(after.updatedAt! > before.updatedAt!, "updatedAt moves on every change")
 
-        let secrets = try await client.update(organization: "org123", id: id, UpdateIntegrationRequest(secrets: ["TransactionKey": "tk-2"]))
+        let secrets = try await client.update(
+            organization: "org123",
+            id: id,
+            UpdateIntegrationRequest(secrets: ["TransactionKey": "tk-2"])
+        )
         #expect(secrets.testConnectionRequired)
         #expect(try await harness.digests("org123", id)["TransactionKey"] == sha256("tk-2"))
 
         let unknown = await #expect(throws: APIError.self) {
-            _ = try await client.update(organization: "org123", id: id, UpdateIntegrationRequest(configuration: ["Colour": "red"]))
+            _ = try await client.update(
+                organization: "org123",
+                id: id,
+                UpdateIntegrationRequest(configuration: ["Colour": "red"])
+            )
         }
         #expect(unknown?.status == 400)
-        _ = try await client.create(organization: "org123", CreateIntegrationRequest(
-            integrationType: .sms, provider: "Twilio", displayName: "Texts",
-            configuration: ["FromNumber": "+15550100", "Environment": "sandbox"], secrets: ["AccountSid": "AC1", "AuthToken": "t"]))
+        _ = try await client.create(
+            organization: "org123",
+            CreateIntegrationRequest(
+                integrationType: .sms,
+                provider: "Twilio",
+                displayName: "Texts",
+                configuration: ["FromNumber": "+15550100", "Environment": "sandbox"],
+                secrets: ["AccountSid": "AC1", "AuthToken": "t"]
+            )
+        )
         let clash = await #expect(throws: APIError.self) {
             _ = try await client.update(organization: "org123", id: id, UpdateIntegrationRequest(displayName: "Texts"))
         }
@@ -231,17 +312,23 @@ func sha256(_ text: String) -> String {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let id = try await client.create(organization: "org123", Self.authorizeNet).integration.integrationId
-        #expect(try await harness.digests("org123", id) == [
-            "ApiLoginId": sha256("your-api-login-id"), "TransactionKey": sha256("your-transaction-key"),
-        ])
+        #expect(
+            try await harness.digests("org123", id) == [
+                "ApiLoginId": sha256("your-api-login-id"), "TransactionKey": sha256("your-transaction-key"),
+            ]
+        )
         #expect(sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
 
         let passed = try await client.test(organization: "org123", id: id)
         #expect(passed.isSuccessful && passed.integrationId == id && passed.message == "Connection test successful")
         #expect(try await client.list(organization: "org123").first?.testStatus == .passed)
 
-        let rotated = try await client.rotateSecrets(organization: "org123", id: id, RotateSecretsRequest(
-            newSecrets: ["ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "invalid-key"]))
+        let rotated = try await client.rotateSecrets(
+            organization: "org123",
+            id: id,
+            RotateSecretsRequest(
+                newSecrets: ["ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "invalid-key"])
+        )
         #expect(rotated.rotationSuccessful == true && rotated.testConnectionSuccessful == false)
         #expect(rotated.rotatedSecretKeys == ["ApiLoginId", "TransactionKey"])
         #expect(try await harness.digests("org123", id)["TransactionKey"] == sha256("invalid-key"))
@@ -250,8 +337,14 @@ func sha256(_ text: String) -> String {
         let failed = try await client.test(organization: "org123", id: id)
         #expect(!failed.isSuccessful)
 
-        let fixed = try await client.rotateSecrets(organization: "org123", id: id, RotateSecretsRequest(
-            newSecrets: ["TransactionKey": "good"], testConnectionAfterRotation: false))
+        let fixed = try await client.rotateSecrets(
+            organization: "org123",
+            id: id,
+            RotateSecretsRequest(
+                newSecrets: ["TransactionKey": "good"],
+                testConnectionAfterRotation: false
+            )
+        )
         #expect(fixed.rotatedSecretKeys == ["TransactionKey"])
         #expect(try await client.get(organization: "org123", id: id).testStatus == .notTested)
 
@@ -261,7 +354,10 @@ func sha256(_ text: String) -> String {
         #expect(empty?.status == 400)
 
         // No read path returns a secret value.
-        let raw = try await client.send(HTTPRequest(method: "GET", path: "/api/organizations/org123/integrations/\(id)"), organization: "org123")
+        let raw = try await client.send(
+            HTTPRequest(method: "GET", path: "/api/organizations/org123/integrations/\(id)"),
+            organization: "org123"
+        )
         let text = String(decoding: raw.body, as: UTF8.self)
         #expect(!text.contains("good") && !text.contains("new-rotated-api-login-id"))
     }
@@ -270,8 +366,14 @@ func sha256(_ text: String) -> String {
     func oauthConnectAndCallback(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
-        let id = try await client.create(organization: "org123", CreateIntegrationRequest(
-            integrationType: .accounting, provider: "QuickBooks", displayName: "Books")).integration.integrationId
+        let id = try await client.create(
+            organization: "org123",
+            CreateIntegrationRequest(
+                integrationType: .accounting,
+                provider: "QuickBooks",
+                displayName: "Books"
+            )
+        ).integration.integrationId
         let untested = try await client.test(organization: "org123", id: id)
         #expect(!untested.isSuccessful, "an OAuth integration not yet authorized fails its test")
 
@@ -284,8 +386,10 @@ func sha256(_ text: String) -> String {
         let state = try #require(query["state"])
 
         let callback = HTTPRequest(
-            method: "GET", path: "/api/integrations/QuickBooks/callback",
-            query: [URLQueryItem(name: "code", value: "auth-code"), URLQueryItem(name: "state", value: state)])
+            method: "GET",
+            path: "/api/integrations/QuickBooks/callback",
+            query: [URLQueryItem(name: "code", value: "auth-code"), URLQueryItem(name: "state", value: state)]
+        )
         let redirect = try await client.send(callback, organization: nil)
         #expect(redirect.status == 302 && redirect.header("location") == returnURL)
         #expect(try await client.get(organization: "org123", id: id).testStatus == .passed)

@@ -24,17 +24,28 @@ final class ManualClock: @unchecked Sendable {
                 EmulatorCredential(token: "other-token", organizationId: "org999"),
                 EmulatorCredential(token: "viewer-token", organizationId: "org123", isAdmin: false),
             ],
-            now: { clock.now })
+            now: { clock.now }
+        )
     }
 
     private let base = "/api/organizations/org123/integrations"
 
     func send(
-        _ method: String, _ path: String, json: String? = nil, query: [URLQueryItem] = [],
+        _ method: String,
+        _ path: String,
+        json: String? = nil,
+        query: [URLQueryItem] = [],
         headers: [String: String] = ["Authorization": "Bearer admin-token"]
     ) async -> HTTPResponse {
-        await emulator.handle(HTTPRequest(
-            method: method, path: path, query: query, headers: headers, body: json.map { Data($0.utf8) }))
+        await emulator.handle(
+            HTTPRequest(
+                method: method,
+                path: path,
+                query: query,
+                headers: headers,
+                body: json.map { Data($0.utf8) }
+            )
+        )
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws -> T {
@@ -56,8 +67,13 @@ final class ManualClock: @unchecked Sendable {
 
     @Test func authenticationAndAuthorization() async throws {
         #expect(await send("GET", "/api/integration-templates", headers: [:]).status == 401)
-        #expect(await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer nope"]).status == 401)
-        #expect(await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer viewer-token"]).status == 403)
+        #expect(
+            await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer nope"]).status == 401
+        )
+        #expect(
+            await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer viewer-token"]).status
+                == 403
+        )
         #expect(await send("GET", "/api/integration-templates", headers: ["x-api-key": "admin-token"]).status == 200)
         let crossOrg = await send("GET", base, headers: ["Authorization": "Bearer other-token"])
         #expect(crossOrg.status == 404)
@@ -73,7 +89,12 @@ final class ManualClock: @unchecked Sendable {
         #expect(Set(all.templates.map(\.type)) == Set(IntegrationType.allCases))
         let payments = try decode(
             TemplatesResponse.self,
-            await send("GET", "/api/integration-templates", query: [URLQueryItem(name: "integrationType", value: "payment")]))
+            await send(
+                "GET",
+                "/api/integration-templates",
+                query: [URLQueryItem(name: "integrationType", value: "payment")]
+            )
+        )
         #expect(payments.templates.allSatisfy { $0.type == .payment } && payments.templates.count == 2)
         let raw = String(decoding: await send("GET", "/api/integration-templates").body, as: UTF8.self)
         #expect(raw.contains("\"isSensitive\":true") && raw.contains("\"type\":1"))
@@ -96,16 +117,26 @@ final class ManualClock: @unchecked Sendable {
 
     @Test func createIsCaseInsensitiveAndTakesEnumNames() async throws {
         let created = try await createAuthorizeNet(
-            #"{"IntegrationType": "Payment", "PROVIDER": "AuthorizeNet", "displayname": "X", "Secrets": {"ApiLoginId": "a", "TransactionKey": "b"}, "configuration": {"IsSandbox": false}}"#)
+            #"{"IntegrationType": "Payment", "PROVIDER": "AuthorizeNet", "displayname": "X", "Secrets": {"ApiLoginId": "a", "TransactionKey": "b"}, "configuration": {"IsSandbox": false}}"#
+        )
         let detail = try decode(IntegrationDetail.self, await send("GET", "\(base)/\(created.integrationId)"))
         #expect(detail.configuration["IsSandbox"] == "false")
     }
 
     @Test func validationErrorsAndConflicts() async throws {
-        let bad = await send("POST", base, json: #"{"integrationType": 2, "provider": "AuthorizeNet", "displayName": "X"}"#)
+        let bad = await send(
+            "POST",
+            base,
+            json: #"{"integrationType": 2, "provider": "AuthorizeNet", "displayName": "X"}"#
+        )
         #expect(bad.status == 400)
         #expect(try decode(ProblemDetails.self, bad).errors?["integrationType"] != nil)
-        let missing = await send("POST", base, json: #"{"integrationType": 1, "provider": "AuthorizeNet", "displayName": "X", "secrets": {"ApiLoginId": "a", "Bogus": "b"}}"#)
+        let missing = await send(
+            "POST",
+            base,
+            json:
+                #"{"integrationType": 1, "provider": "AuthorizeNet", "displayName": "X", "secrets": {"ApiLoginId": "a", "Bogus": "b"}}"#
+        )
         let errors = try decode(ProblemDetails.self, missing).errors ?? [:]
         #expect(errors["secrets.TransactionKey"] != nil && errors["secrets.Bogus"] != nil)
         try await createAuthorizeNet()
@@ -114,12 +145,22 @@ final class ManualClock: @unchecked Sendable {
 
     @Test func listFilters() async throws {
         try await createAuthorizeNet()
-        _ = await send("POST", base, json: #"{"integrationType": 2, "provider": "QuickBooks", "displayName": "Books", "isEnabled": false}"#)
+        _ = await send(
+            "POST",
+            base,
+            json: #"{"integrationType": 2, "provider": "QuickBooks", "displayName": "Books", "isEnabled": false}"#
+        )
         let all = try decode(IntegrationList.self, await send("GET", base))
         #expect(all.integrations.count == 2)
-        let disabled = try decode(IntegrationList.self, await send("GET", base, query: [URLQueryItem(name: "isEnabled", value: "false")]))
+        let disabled = try decode(
+            IntegrationList.self,
+            await send("GET", base, query: [URLQueryItem(name: "isEnabled", value: "false")])
+        )
         #expect(disabled.integrations.map(\.provider) == ["QuickBooks"])
-        let accounting = try decode(IntegrationList.self, await send("GET", base, query: [URLQueryItem(name: "integrationType", value: "2")]))
+        let accounting = try decode(
+            IntegrationList.self,
+            await send("GET", base, query: [URLQueryItem(name: "integrationType", value: "2")])
+        )
         #expect(accounting.integrations.count == 1)
         #expect(await send("GET", base, query: [URLQueryItem(name: "integrationType", value: "9")]).status == 400)
     }
@@ -128,13 +169,22 @@ final class ManualClock: @unchecked Sendable {
         let created = try await createAuthorizeNet()
         let path = "\(base)/\(created.integrationId)"
         let before = try decode(IntegrationDetail.self, await send("GET", path)).updatedAt
-        let rename = try decode(UpdateIntegrationResponse.self, await send("PUT", path, json: #"{"displayName": "Production Payment Gateway"}"#))
+        let rename = try decode(
+            UpdateIntegrationResponse.self,
+            await send("PUT", path, json: #"{"displayName": "Production Payment Gateway"}"#)
+        )
         #expect(!rename.testConnectionRequired)
         let after = try decode(IntegrationDetail.self, await send("GET", path))
         #expect(after.displayName == "Production Payment Gateway" && after.updatedAt != before)
-        let critical = try decode(UpdateIntegrationResponse.self, await send("PUT", path, json: #"{"configuration": {"IsSandbox": "false"}}"#))
+        let critical = try decode(
+            UpdateIntegrationResponse.self,
+            await send("PUT", path, json: #"{"configuration": {"IsSandbox": "false"}}"#)
+        )
         #expect(critical.testConnectionRequired)
-        let secrets = try decode(UpdateIntegrationResponse.self, await send("PUT", path, json: #"{"secrets": {"TransactionKey": "k2"}}"#))
+        let secrets = try decode(
+            UpdateIntegrationResponse.self,
+            await send("PUT", path, json: #"{"secrets": {"TransactionKey": "k2"}}"#)
+        )
         #expect(secrets.testConnectionRequired)
     }
 
@@ -155,7 +205,13 @@ final class ManualClock: @unchecked Sendable {
         let path = "\(base)/\(created.integrationId)/rotate-secrets"
         let response = try decode(
             RotateSecretsResponse.self,
-            await send("POST", path, json: #"{"newSecrets": {"ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "new-rotated-transaction-key"}, "testConnectionAfterRotation": true}"#))
+            await send(
+                "POST",
+                path,
+                json:
+                    #"{"newSecrets": {"ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "new-rotated-transaction-key"}, "testConnectionAfterRotation": true}"#
+            )
+        )
         #expect(response.rotationSuccessful == true && response.testConnectionSuccessful == true)
         #expect(response.rotatedSecretKeys == ["ApiLoginId", "TransactionKey"])
         #expect(response.message == "Secrets rotated successfully and connection test passed")
@@ -165,27 +221,47 @@ final class ManualClock: @unchecked Sendable {
     @Test func oauthConnectAndCallback() async throws {
         let created = try decode(
             IntegrationCreated.self,
-            await send("POST", base, json: #"{"integrationType": 2, "provider": "QuickBooks", "displayName": "Books"}"#))
+            await send("POST", base, json: #"{"integrationType": 2, "provider": "QuickBooks", "displayName": "Books"}"#)
+        )
         let path = "\(base)/\(created.integrationId)"
         #expect(try decode(TestConnectionResult.self, await send("POST", "\(path)/test")).isSuccessful == false)
-        let connect = try decode(ConnectResponse.self, await send("POST", "\(path)/connect", json: #"{"state": "https://yourapp.com/done"}"#))
+        let connect = try decode(
+            ConnectResponse.self,
+            await send("POST", "\(path)/connect", json: #"{"state": "https://yourapp.com/done"}"#)
+        )
         let components = try #require(URLComponents(string: connect.authorizationUrl))
         let state = try #require(components.queryItems?.first { $0.name == "state" }?.value)
-        #expect(components.queryItems?.first { $0.name == "redirect_uri" }?.value?.hasSuffix("/QuickBooks/callback") == true)
+        #expect(
+            components.queryItems?.first { $0.name == "redirect_uri" }?.value?.hasSuffix("/QuickBooks/callback") == true
+        )
         let callback = await send(
-            "GET", "/api/integrations/QuickBooks/callback",
-            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: state)], headers: [:])
+            "GET",
+            "/api/integrations/QuickBooks/callback",
+            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: state)],
+            headers: [:]
+        )
         #expect(callback.status == 302 && callback.header("Location") == "https://yourapp.com/done")
         #expect(try decode(IntegrationDetail.self, await send("GET", path)).testStatus == .passed)
 
         let again = try decode(ConnectResponse.self, await send("POST", "\(path)/connect", json: #"{"state": "x"}"#))
-        let expired = try #require(URLComponents(string: again.authorizationUrl)?.queryItems?.first { $0.name == "state" }?.value)
+        let expired = try #require(
+            URLComponents(string: again.authorizationUrl)?.queryItems?.first { $0.name == "state" }?.value
+        )
         clock.advance(16 * 60)
         let late = await send(
-            "GET", "/api/integrations/QuickBooks/callback",
-            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: expired)], headers: [:])
+            "GET",
+            "/api/integrations/QuickBooks/callback",
+            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: expired)],
+            headers: [:]
+        )
         #expect(late.status == 400)
-        #expect(await send("POST", "\(base)/\(try await createAuthorizeNet().integrationId)/connect", json: #"{"state": "x"}"#).status == 400)
+        #expect(
+            await send(
+                "POST",
+                "\(base)/\(try await createAuthorizeNet().integrationId)/connect",
+                json: #"{"state": "x"}"#
+            ).status == 400
+        )
     }
 
     @Test func deleteThenGone() async throws {

@@ -19,7 +19,9 @@ final class RawConnection {
         address.sin_port = port.bigEndian
         inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else { throw RawError(description: "connect failed") }
         // Generous: the suite runs beside end-to-end tests that load both cores; this test is about correctness.
@@ -47,7 +49,10 @@ final class RawConnection {
         }
         var headEnd: Int?
         while headEnd == nil {
-            if let range = buffer.firstRange(of: Array("\r\n\r\n".utf8)) { headEnd = range.lowerBound; break }
+            if let range = buffer.firstRange(of: Array("\r\n\r\n".utf8)) {
+                headEnd = range.lowerBound
+                break
+            }
             guard fill() else { return nil }
         }
         let head = String(decoding: buffer[0..<headEnd!], as: UTF8.self).components(separatedBy: "\r\n")
@@ -95,11 +100,13 @@ struct Answer: Sendable {
         defer { server.stop() }
         let answers = try await offPool { [server] in
             let connection = try RawConnection(port: server.port)
-            let body = #"{"integrationType":"Payment","provider":"AuthorizeNet","displayName":"Main","secrets":{"ApiLoginId":"a","TransactionKey":"b"}}"#
+            let body =
+                #"{"integrationType":"Payment","provider":"AuthorizeNet","displayName":"Main","secrets":{"ApiLoginId":"a","TransactionKey":"b"}}"#
             // Two requests in one write (pipelined), then a third after the answers, then the close.
             connection.write(
                 "POST /api/organizations/o/integrations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-                    + "GET /api/organizations/o/integrations?isEnabled=true HTTP/1.1\r\nHost: x\r\nx-api-key: t\r\n\r\n")
+                    + "GET /api/organizations/o/integrations?isEnabled=true HTTP/1.1\r\nHost: x\r\nx-api-key: t\r\n\r\n"
+            )
             var answers = [connection.readResponse(), connection.readResponse()]
             connection.write("GET /_emulator/stats HTTP/1.1\r\nConnection: close\r\n\r\n")
             answers += [connection.readResponse(), connection.readResponse()]
@@ -156,16 +163,26 @@ struct Answer: Sendable {
         defer { server.stop() }
         let answers = try await offPool { [server] in
             let connection = try RawConnection(port: server.port)
-            let body = #"{"integrationType":"Payment","provider":"AuthorizeNet","displayName":"Chunked","secrets":{"ApiLoginId":"a","TransactionKey":"b"}}"#
+            let body =
+                #"{"integrationType":"Payment","provider":"AuthorizeNet","displayName":"Chunked","secrets":{"ApiLoginId":"a","TransactionKey":"b"}}"#
             let bytes = Array(body.utf8)
             let split = bytes.count / 3
-            connection.write("POST /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-            connection.write(String(split, radix: 16) + ";ext=1\r\n" + String(decoding: bytes[..<split], as: UTF8.self) + "\r\n")
-            connection.write(String(bytes.count - split, radix: 16) + "\r\n" + String(decoding: bytes[split...], as: UTF8.self) + "\r\n")
+            connection.write(
+                "POST /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            connection.write(
+                String(split, radix: 16) + ";ext=1\r\n" + String(decoding: bytes[..<split], as: UTF8.self) + "\r\n"
+            )
+            connection.write(
+                String(bytes.count - split, radix: 16) + "\r\n" + String(decoding: bytes[split...], as: UTF8.self)
+                    + "\r\n"
+            )
             connection.write("0\r\nX-Trailer: ignored\r\n\r\n")
             let created = connection.readResponse()
             connection.write("GET /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
-            return [created, connection.readResponse()].map { $0.map { Answer(status: $0.status, headers: $0.headers, body: $0.body) } }
+            return [created, connection.readResponse()].map {
+                $0.map { Answer(status: $0.status, headers: $0.headers, body: $0.body) }
+            }
         }
         let created = try #require(answers[0])
         #expect(created.status == 201 && created.body.contains(#""displayName":"Chunked""#))
@@ -183,7 +200,9 @@ struct Answer: Sendable {
                         let connection = try RawConnection(port: port)
                         var seen: [Int] = []
                         for _ in 0..<10 {
-                            connection.write("GET /api/integration-templates HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
+                            connection.write(
+                                "GET /api/integration-templates HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n"
+                            )
                             seen.append(connection.readResponse()?.status ?? 0)
                         }
                         return seen
@@ -199,11 +218,15 @@ struct Answer: Sendable {
         defer { server.stop() }
         let answer = try await offPool { [server] in
             let connection = try RawConnection(port: server.port)
-            connection.write("GET /api/integration-templates?integrationType=%50ayment HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
+            connection.write(
+                "GET /api/integration-templates?integrationType=%50ayment HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n"
+            )
             return connection.readResponse().map { Answer(status: $0.status, headers: $0.headers, body: $0.body) }
         }
         let response = try #require(answer)
-        #expect(response.status == 200 && response.body.contains("AuthorizeNet") && !response.body.contains("QuickBooks"))
+        #expect(
+            response.status == 200 && response.body.contains("AuthorizeNet") && !response.body.contains("QuickBooks")
+        )
     }
 }
 
@@ -215,13 +238,25 @@ struct Answer: Sendable {
             "--rate-limit", "100", "--drop-rate", "0.02", "--seed", "42", "--retry-after", "2s",
         ])
         #expect(options.port == 8080 && options.host == "127.0.0.1" && options.dataFile == "/tmp/d.json")
-        #expect(options.credentials == [
-            EmulatorCredential(token: "TOKEN", organizationId: "org123"),
-            EmulatorCredential(token: "V", organizationId: "org9", isAdmin: false),
-        ])
-        #expect(options.faults == EmulatorFaults(
-            latency: .milliseconds(20), jitter: .milliseconds(5), faultRate: 0.05, throttleRate: 0.1, rateLimit: 100,
-            dropRate: 0.02, retryAfterSeconds: 2, seed: 42))
+        #expect(
+            options.credentials == [
+                EmulatorCredential(token: "TOKEN", organizationId: "org123"),
+                EmulatorCredential(token: "V", organizationId: "org9", isAdmin: false),
+            ]
+        )
+        #expect(
+            options.faults
+                == EmulatorFaults(
+                    latency: .milliseconds(20),
+                    jitter: .milliseconds(5),
+                    faultRate: 0.05,
+                    throttleRate: 0.1,
+                    rateLimit: 100,
+                    dropRate: 0.02,
+                    retryAfterSeconds: 2,
+                    seed: 42
+                )
+        )
     }
 
     @Test(arguments: [

@@ -17,10 +17,19 @@ import Testing
     static let credential = EmulatorCredential(token: "t", organizationId: "o")
 
     func create(_ emulator: Emulator) async throws -> String {
-        let client = IntegrationsClient(transport: SandboxTransport(emulator: emulator), credentials: ["o": .bearer("t")])
-        return try await client.create(organization: "o", CreateIntegrationRequest(
-            integrationType: .payment, provider: "AuthorizeNet", displayName: "Main",
-            secrets: ["ApiLoginId": Self.canary, "TransactionKey": "k"])).integration.integrationId
+        let client = IntegrationsClient(
+            transport: SandboxTransport(emulator: emulator),
+            credentials: ["o": .bearer("t")]
+        )
+        return try await client.create(
+            organization: "o",
+            CreateIntegrationRequest(
+                integrationType: .payment,
+                provider: "AuthorizeNet",
+                displayName: "Main",
+                secrets: ["ApiLoginId": Self.canary, "TransactionKey": "k"]
+            )
+        ).integration.integrationId
     }
 
     @Test func survivesARestartWithSecretsSealedAtRest() async throws {
@@ -34,14 +43,27 @@ import Testing
         #expect(mode == 0o600)
 
         let reopened = try Emulator.open(url: url, credentials: [Self.credential])
-        #expect(await reopened.secretDigests(organizationId: "o", integrationId: id)?["ApiLoginId"] == Digest.sha256(Data(Self.canary.utf8)).hex)
+        #expect(
+            await reopened.secretDigests(organizationId: "o", integrationId: id)?["ApiLoginId"]
+                == Digest.sha256(Data(Self.canary.utf8)).hex
+        )
         let all = await reopened.allIntegrations()
         #expect(all.map(\.integrationId) == [id])
         // Ids and timestamps continue where they stopped.
-        let second = try await IntegrationsClient(transport: SandboxTransport(emulator: reopened), credentials: ["o": .bearer("t")])
-            .create(organization: "o", CreateIntegrationRequest(
-                integrationType: .email, provider: "SendGrid", displayName: "Mail",
-                configuration: ["FromAddress": "a@example.com"], secrets: ["ApiKey": "x"])).integration
+        let second = try await IntegrationsClient(
+            transport: SandboxTransport(emulator: reopened),
+            credentials: ["o": .bearer("t")]
+        )
+        .create(
+            organization: "o",
+            CreateIntegrationRequest(
+                integrationType: .email,
+                provider: "SendGrid",
+                displayName: "Mail",
+                configuration: ["FromAddress": "a@example.com"],
+                secrets: ["ApiKey": "x"]
+            )
+        ).integration
         #expect(second.integrationId != id && second.createdAt > all[0].createdAt!)
     }
 
@@ -62,7 +84,11 @@ import Testing
     @Test func droppedAnswersReachTheClientAsLostConnections() async throws {
         let emulator = Emulator(credentials: [Self.credential], faults: EmulatorFaults(dropRate: 1))
         let transport = SandboxTransport(emulator: emulator)
-        let request = HTTPRequest(method: "GET", path: "/api/integration-templates", headers: ["authorization": "Bearer t"])
+        let request = HTTPRequest(
+            method: "GET",
+            path: "/api/integration-templates",
+            headers: ["authorization": "Bearer t"]
+        )
         await #expect(throws: TransportFailure(.connectionLost, "the connection closed before an answer arrived")) {
             try await transport.send(request)
         }
@@ -72,11 +98,19 @@ import Testing
 
     @Test func seededFaultsRepeat() async throws {
         func statuses(seed: UInt64) async -> [Int] {
-            let emulator = Emulator(credentials: [Self.credential], faults: EmulatorFaults(faultRate: 0.3, throttleRate: 0.2, seed: seed))
+            let emulator = Emulator(
+                credentials: [Self.credential],
+                faults: EmulatorFaults(faultRate: 0.3, throttleRate: 0.2, seed: seed)
+            )
             var seen: [Int] = []
             for _ in 0..<40 {
-                if case .respond(let response) = await emulator.serve(HTTPRequest(
-                    method: "GET", path: "/api/integration-templates", headers: ["authorization": "Bearer t"])) {
+                if case .respond(let response) = await emulator.serve(
+                    HTTPRequest(
+                        method: "GET",
+                        path: "/api/integration-templates",
+                        headers: ["authorization": "Bearer t"]
+                    )
+                ) {
                     seen.append(response.status)
                 }
             }
@@ -93,8 +127,13 @@ import Testing
         var statuses: [Int] = []
         var retryAfter: String?
         for _ in 0..<8 {
-            if case .respond(let response) = await emulator.serve(HTTPRequest(
-                method: "GET", path: "/api/integration-templates", headers: ["authorization": "Bearer t"])) {
+            if case .respond(let response) = await emulator.serve(
+                HTTPRequest(
+                    method: "GET",
+                    path: "/api/integration-templates",
+                    headers: ["authorization": "Bearer t"]
+                )
+            ) {
                 statuses.append(response.status)
                 if response.status == 429 { retryAfter = response.header("retry-after") }
             }

@@ -7,86 +7,86 @@ import Testing
 @Suite struct SeedSessionTests {
     /// Examples copied verbatim from the Integrations API reference.
     static let templatesExample = #"""
-{
-  "templates": [
-    {
-      "type": 1,
-      "provider": "AuthorizeNet",
-      "displayName": "Authorize.Net",
-      "description": "Accept credit card payments through Authorize.Net payment gateway",
-      "requiresOAuth": false,
-      "documentationUrl": "https://developer.authorize.net/",
-      "supportedFeatures": ["payments", "refunds"],
-      "configurationFields": [
         {
-          "key": "IsSandbox",
-          "displayName": "Sandbox Mode",
-          "description": "Enable sandbox/test mode",
-          "type": 3,
-          "required": true,
-          "defaultValue": "true"
+          "templates": [
+            {
+              "type": 1,
+              "provider": "AuthorizeNet",
+              "displayName": "Authorize.Net",
+              "description": "Accept credit card payments through Authorize.Net payment gateway",
+              "requiresOAuth": false,
+              "documentationUrl": "https://developer.authorize.net/",
+              "supportedFeatures": ["payments", "refunds"],
+              "configurationFields": [
+                {
+                  "key": "IsSandbox",
+                  "displayName": "Sandbox Mode",
+                  "description": "Enable sandbox/test mode",
+                  "type": 3,
+                  "required": true,
+                  "defaultValue": "true"
+                }
+              ],
+              "secretFields": [
+                {
+                  "key": "ApiLoginId",
+                  "displayName": "API Login ID",
+                  "description": "Your Authorize.Net API Login ID",
+                  "required": true,
+                  "isSensitive": true
+                },
+                {
+                  "key": "TransactionKey",
+                  "displayName": "Transaction Key",
+                  "description": "Your Authorize.Net Transaction Key",
+                  "required": true,
+                  "isSensitive": true
+                }
+              ]
+            },
+            {
+              "type": 2,
+              "provider": "QuickBooks",
+              "displayName": "QuickBooks Online",
+              "description": "Sync customer and product data with QuickBooks Online",
+              "requiresOAuth": true,
+              "callbackUrl": "https://api.achievemomentum.com/api/integrations/QuickBooks/callback",
+              "configurationFields": [],
+              "secretFields": []
+            }
+          ]
         }
-      ],
-      "secretFields": [
-        {
-          "key": "ApiLoginId",
-          "displayName": "API Login ID",
-          "description": "Your Authorize.Net API Login ID",
-          "required": true,
-          "isSensitive": true
-        },
-        {
-          "key": "TransactionKey",
-          "displayName": "Transaction Key",
-          "description": "Your Authorize.Net Transaction Key",
-          "required": true,
-          "isSensitive": true
-        }
-      ]
-    },
-    {
-      "type": 2,
-      "provider": "QuickBooks",
-      "displayName": "QuickBooks Online",
-      "description": "Sync customer and product data with QuickBooks Online",
-      "requiresOAuth": true,
-      "callbackUrl": "https://api.achievemomentum.com/api/integrations/QuickBooks/callback",
-      "configurationFields": [],
-      "secretFields": []
-    }
-  ]
-}
-"""#
+        """#
     static let createExample = #"""
-{
-  "integrationId": "int_123456789",
-  "organizationId": "org123",
-  "integrationType": 1,
-  "provider": "AuthorizeNet",
-  "displayName": "Main Payment Gateway",
-  "isEnabled": true,
-  "createdAt": "2024-01-15T10:30:00Z"
-}
-"""#
+        {
+          "integrationId": "int_123456789",
+          "organizationId": "org123",
+          "integrationType": 1,
+          "provider": "AuthorizeNet",
+          "displayName": "Main Payment Gateway",
+          "isEnabled": true,
+          "createdAt": "2024-01-15T10:30:00Z"
+        }
+        """#
     static let testExample = #"""
-{
-  "integrationId": "int_123456789",
-  "isSuccessful": true,
-  "message": "Connection test successful",
-  "testedAt": "2024-01-15T14:22:00Z"
-}
-"""#
+        {
+          "integrationId": "int_123456789",
+          "isSuccessful": true,
+          "message": "Connection test successful",
+          "testedAt": "2024-01-15T14:22:00Z"
+        }
+        """#
     static let rotateExample = #"""
-{
-  "integrationId": "int_123456789",
-  "organizationId": "org123",
-  "rotationSuccessful": true,
-  "testConnectionSuccessful": true,
-  "message": "Secrets rotated successfully and connection test passed",
-  "rotatedAt": "2024-01-15T15:00:00Z",
-  "rotatedSecretKeys": ["ApiLoginId", "TransactionKey"]
-}
-"""#
+        {
+          "integrationId": "int_123456789",
+          "organizationId": "org123",
+          "rotationSuccessful": true,
+          "testConnectionSuccessful": true,
+          "message": "Secrets rotated successfully and connection test passed",
+          "rotatedAt": "2024-01-15T15:00:00Z",
+          "rotatedSecretKeys": ["ApiLoginId", "TransactionKey"]
+        }
+        """#
 
     /// The shape of a JSON value: object keys with their shapes, the shape of an array's first element, or a
     /// scalar's type.
@@ -145,9 +145,15 @@ import Testing
         let example = try #require(try Self.json(Self.templatesExample) as? [String: [[String: Any]]])
         for documented in example["templates"]! {
             let provider = documented["provider"] as! String
-            let served = try #require(live["templates"]?.first { $0["provider"] as? String == provider }, "\(provider) is served")
+            let served = try #require(
+                live["templates"]?.first { $0["provider"] as? String == provider },
+                "\(provider) is served"
+            )
             let stripped = Self.strip(served, extras: ["isSecret"])
-            #expect(try Self.canonical(stripped) == Self.canonical(documented), "\(provider) differs from the reference")
+            #expect(
+                try Self.canonical(stripped) == Self.canonical(documented),
+                "\(provider) differs from the reference"
+            )
         }
         let byType = try answer("02-templates-by-type")
         #expect(byType.status == "200")
@@ -157,7 +163,11 @@ import Testing
         let available = try answer("03-available")
         #expect(available.status == "200")
         let availableKeys = Set((try Self.json(available.body) as! [String: Any]).keys)
-        #expect(availableKeys == ["organizationId", "totalAvailable", "configuredCount", "enabledCount", "integrationsByType"])
+        #expect(
+            availableKeys == [
+                "organizationId", "totalAvailable", "configuredCount", "enabledCount", "integrationsByType",
+            ]
+        )
 
         // Examples with a response body: the same fields with the same types.
         for (step, status, documented) in [
@@ -166,10 +176,16 @@ import Testing
         ] {
             let served = try answer(step)
             #expect(served.status == status, "\(step)")
-            #expect(Self.shape(try Self.json(served.body)) == Self.shape(try Self.json(documented)), "\(step) has the reference's shape")
+            #expect(
+                Self.shape(try Self.json(served.body)) == Self.shape(try Self.json(documented)),
+                "\(step) has the reference's shape"
+            )
         }
         let created = try #require(try Self.json(answer("04-create").body) as? [String: Any])
-        #expect(created["provider"] as? String == "AuthorizeNet" && created["displayName"] as? String == "Main Payment Gateway")
+        #expect(
+            created["provider"] as? String == "AuthorizeNet"
+                && created["displayName"] as? String == "Main Payment Gateway"
+        )
         let tested = try #require(try Self.json(answer("08-test").body) as? [String: Any])
         #expect(tested["isSuccessful"] as? Bool == true && tested["message"] as? String == "Connection test successful")
         let rotated = try #require(try Self.json(answer("11-rotate-secrets").body) as? [String: Any])
@@ -181,22 +197,37 @@ import Testing
         #expect(list.status == "200")
         let summaries = try #require((try Self.json(list.body) as? [String: Any])?["integrations"] as? [[String: Any]])
         #expect(summaries.count == 1)
-        #expect(Set(summaries[0].keys).isSuperset(of: ["integrationId", "organizationId", "integrationType", "provider", "displayName", "isEnabled", "createdAt"]))
+        #expect(
+            Set(summaries[0].keys).isSuperset(of: [
+                "integrationId", "organizationId", "integrationType", "provider", "displayName", "isEnabled",
+                "createdAt",
+            ])
+        )
         #expect(!list.body.contains("your-transaction-key"), "secrets are omitted")
         let detail = try answer("06-get")
         #expect(detail.status == "200")
         let detailKeys = Set((try Self.json(detail.body) as! [String: Any]).keys)
-        #expect(detailKeys.isSuperset(of: [
-            "integrationId", "organizationId", "integrationType", "provider", "displayName", "isEnabled", "createdAt",
-            "updatedAt", "configuration", "createdBy", "availableFields",
-        ]))
+        #expect(
+            detailKeys.isSuperset(of: [
+                "integrationId", "organizationId", "integrationType", "provider", "displayName", "isEnabled",
+                "createdAt",
+                "updatedAt", "configuration", "createdBy", "availableFields",
+            ])
+        )
         let fields = (try Self.json(detail.body) as! [String: Any])["availableFields"] as! [String: Any]
-        #expect(Set(fields.keys).isSuperset(of: ["configurationFields", "secretFields", "requiresOAuth", "documentationUrl", "supportedFeatures"]))
+        #expect(
+            Set(fields.keys).isSuperset(of: [
+                "configurationFields", "secretFields", "requiresOAuth", "documentationUrl", "supportedFeatures",
+            ])
+        )
         #expect(!detail.body.contains("your-api-login-id"), "secrets are never returned")
         let update = try answer("07-update")
         let updateShape = Self.shape(try Self.json(update.body))
         #expect(update.status == "200" && updateShape == "{testConnectionRequired:bool}")
-        #expect((try Self.json(update.body) as! [String: Any])["testConnectionRequired"] as? Bool == true, "IsSandbox changed")
+        #expect(
+            (try Self.json(update.body) as! [String: Any])["testConnectionRequired"] as? Bool == true,
+            "IsSandbox changed"
+        )
         let connect = try answer("10-connect")
         let connectShape = Self.shape(try Self.json(connect.body))
         #expect(connect.status == "200" && connectShape == "{authorizationUrl:string}")

@@ -51,16 +51,29 @@ final class RecordedSleeps: @unchecked Sendable {
 }
 
 @Suite struct ClientTests {
-    static let created = #"{"integrationId":"int_1","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z"}"#
-    static let listWithMain = #"{"integrations":[{"integrationId":"int_7","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z","updatedAt":"2024-01-15T10:30:00Z","testStatus":"NotTested"}]}"#
+    static let created =
+        #"{"integrationId":"int_1","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z"}"#
+    static let listWithMain =
+        #"{"integrations":[{"integrationId":"int_7","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z","updatedAt":"2024-01-15T10:30:00Z","testStatus":"NotTested"}]}"#
     static let request = CreateIntegrationRequest(
-        integrationType: .payment, provider: "AuthorizeNet", displayName: "Main",
-        secrets: ["ApiLoginId": "canary-login-7f3a", "TransactionKey": "canary-key-91bc"])
+        integrationType: .payment,
+        provider: "AuthorizeNet",
+        displayName: "Main",
+        secrets: ["ApiLoginId": "canary-login-7f3a", "TransactionKey": "canary-key-91bc"]
+    )
 
-    func client(_ transport: ScriptedTransport, sleeps: RecordedSleeps = RecordedSleeps(), policy: ClientPolicy = ClientPolicy()) -> IntegrationsClient {
+    func client(
+        _ transport: ScriptedTransport,
+        sleeps: RecordedSleeps = RecordedSleeps(),
+        policy: ClientPolicy = ClientPolicy()
+    ) -> IntegrationsClient {
         IntegrationsClient(
-            transport: transport, credentials: ["org1": .bearer("canary-token-5d2e")], policy: policy,
-            sleep: { sleeps.record($0) }, random: { 0.5 })
+            transport: transport,
+            credentials: ["org1": .bearer("canary-token-5d2e")],
+            policy: policy,
+            sleep: { sleeps.record($0) },
+            random: { 0.5 }
+        )
     }
 
     @Test func retriesThrottlingHonouringRetryAfter() async throws {
@@ -96,20 +109,29 @@ final class RecordedSleeps: @unchecked Sendable {
 
     @Test func clientErrorsAreNotRetried() async throws {
         for status in [400, 401, 403, 404, 409, 500] {
-            let transport = ScriptedTransport([.respond(status, #"{"title":"Nope","status":\#(status),"detail":"said the server"}"#)])
-            let error = await #expect(throws: APIError.self) { try await client(transport).get(organization: "org1", id: "int_1") }
+            let transport = ScriptedTransport([
+                .respond(status, #"{"title":"Nope","status":\#(status),"detail":"said the server"}"#)
+            ])
+            let error = await #expect(throws: APIError.self) {
+                try await client(transport).get(organization: "org1", id: "int_1")
+            }
             #expect(error?.status == status && error?.attempts == 1)
             #expect(transport.requests.count == 1, "status \(status) is answered once")
         }
     }
 
     @Test func givesUpAfterMaxAttemptsAndSaysSo() async throws {
-        let transport = ScriptedTransport(Array(repeating: .respond(503, #"{"title":"Service Unavailable","status":503}"#), count: 10))
+        let transport = ScriptedTransport(
+            Array(repeating: .respond(503, #"{"title":"Service Unavailable","status":503}"#), count: 10)
+        )
         let error = await #expect(throws: APIError.self) {
             try await client(transport, policy: ClientPolicy(maxAttempts: 3)).list(organization: "org1")
         }
         #expect(transport.requests.count == 3)
-        #expect(error?.description == "GET /api/organizations/org1/integrations (organization org1) failed with 503 Service Unavailable: Service Unavailable (after 3 attempts)")
+        #expect(
+            error?.description
+                == "GET /api/organizations/org1/integrations (organization org1) failed with 503 Service Unavailable: Service Unavailable (after 3 attempts)"
+        )
     }
 
     @Test func retryAfterBeyondTheLimitFailsInsteadOfWaiting() async throws {
@@ -136,7 +158,9 @@ final class RecordedSleeps: @unchecked Sendable {
     }
 
     @Test func throttledCreateIsRepeatedWithoutListing() async throws {
-        let transport = ScriptedTransport([.respond(429, "", headers: ["retry-after": "1"]), .respond(201, Self.created)])
+        let transport = ScriptedTransport([
+            .respond(429, "", headers: ["retry-after": "1"]), .respond(201, Self.created),
+        ])
         let outcome = try await client(transport).create(organization: "org1", Self.request)
         #expect(!outcome.recovered)
         #expect(transport.requests.map(\.method) == ["POST", "POST"])
@@ -144,11 +168,17 @@ final class RecordedSleeps: @unchecked Sendable {
 
     @Test func conflictForTheNameJustSentIsRecovered() async throws {
         // The HTTP stack may repeat a POST on a reused connection; the 409 is then for our own create.
-        let transport = ScriptedTransport([.respond(409, #"{"title":"Conflict","status":409}"#), .respond(200, Self.listWithMain)])
+        let transport = ScriptedTransport([
+            .respond(409, #"{"title":"Conflict","status":409}"#), .respond(200, Self.listWithMain),
+        ])
         let outcome = try await client(transport).create(organization: "org1", Self.request)
         #expect(outcome.recovered)
-        let other = ScriptedTransport([.respond(409, #"{"title":"Conflict","status":409}"#), .respond(200, #"{"integrations":[]}"#)])
-        let error = await #expect(throws: APIError.self) { try await client(other).create(organization: "org1", Self.request) }
+        let other = ScriptedTransport([
+            .respond(409, #"{"title":"Conflict","status":409}"#), .respond(200, #"{"integrations":[]}"#),
+        ])
+        let error = await #expect(throws: APIError.self) {
+            try await client(other).create(organization: "org1", Self.request)
+        }
         #expect(error?.status == 409)
     }
 
@@ -163,13 +193,21 @@ final class RecordedSleeps: @unchecked Sendable {
         let error = await #expect(throws: APIError.self) {
             try await client(transport, policy: ClientPolicy(maxAttempts: 3)).list(organization: "org1")
         }
-        #expect(error?.description == "GET /api/organizations/org1/integrations (organization org1) failed: scripted cannotConnect (after 3 attempts)")
+        #expect(
+            error?.description
+                == "GET /api/organizations/org1/integrations (organization org1) failed: scripted cannotConnect (after 3 attempts)"
+        )
     }
 
     @Test func errorsNeverCarryBodiesOrTokens() async throws {
-        let echo = #"{"title":"One or more validation errors occurred.","status":400,"errors":{"secrets.ApiLoginId":["is required"]}}"#
-        let transport = ScriptedTransport([.respond(400, echo), .respond(502, "canary-key-91bc <html>"), .respond(502, "canary-key-91bc")])
-        let error = await #expect(throws: APIError.self) { try await client(transport).create(organization: "org1", Self.request) }
+        let echo =
+            #"{"title":"One or more validation errors occurred.","status":400,"errors":{"secrets.ApiLoginId":["is required"]}}"#
+        let transport = ScriptedTransport([
+            .respond(400, echo), .respond(502, "canary-key-91bc <html>"), .respond(502, "canary-key-91bc"),
+        ])
+        let error = await #expect(throws: APIError.self) {
+            try await client(transport).create(organization: "org1", Self.request)
+        }
         let text = try #require(error?.description)
         #expect(text.contains("secrets.ApiLoginId: is required"))
         for canary in ["canary-login-7f3a", "canary-key-91bc", "canary-token-5d2e"] {
@@ -181,7 +219,10 @@ final class RecordedSleeps: @unchecked Sendable {
         let opaque = await #expect(throws: APIError.self) {
             try await client(gateway, policy: ClientPolicy(maxAttempts: 1)).get(organization: "org1", id: "int_1")
         }
-        #expect(opaque?.description == "GET /api/organizations/org1/integrations/int_1 (organization org1) failed with 502 Bad Gateway")
+        #expect(
+            opaque?.description
+                == "GET /api/organizations/org1/integrations/int_1 (organization org1) failed with 502 Bad Gateway"
+        )
         #expect("\(APICredential.bearer("canary-token-5d2e"))" == "Bearer (redacted)")
     }
 
@@ -197,10 +238,15 @@ final class RecordedSleeps: @unchecked Sendable {
     @Test func boundsRequestsInFlight() async throws {
         let transport = ScriptedTransport([], delay: .milliseconds(20))
         let client = IntegrationsClient(
-            transport: transport, credentials: ["org1": .bearer("t")], policy: ClientPolicy(maxInFlight: 3))
+            transport: transport,
+            credentials: ["org1": .bearer("t")],
+            policy: ClientPolicy(maxInFlight: 3)
+        )
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<12 {
-                group.addTask { _ = try await client.send(HTTPRequest(method: "GET", path: "/p\(index)"), organization: "org1") }
+                group.addTask {
+                    _ = try await client.send(HTTPRequest(method: "GET", path: "/p\(index)"), organization: "org1")
+                }
             }
             try await group.waitForAll()
         }
@@ -217,21 +263,33 @@ final class RecordedSleeps: @unchecked Sendable {
     }
 
     @Test func refusesPlainHTTPBeyondLoopback() throws {
-        for allowed in ["https://api.achievemomentum.com", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "http://127.1.2.3"] {
+        for allowed in [
+            "https://api.achievemomentum.com", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9",
+            "http://127.1.2.3",
+        ] {
             #expect(throws: Never.self) { try URLSessionTransport.checkSecure(URL(string: allowed)!) }
         }
-        for refused in ["http://api.achievemomentum.com", "http://10.0.0.1", "http://127.0.0.1.evil.com", "ftp://x", "http://localhost.example.com"] {
+        for refused in [
+            "http://api.achievemomentum.com", "http://10.0.0.1", "http://127.0.0.1.evil.com", "ftp://x",
+            "http://localhost.example.com",
+        ] {
             #expect(throws: InsecureURLError.self) { try URLSessionTransport.checkSecure(URL(string: refused)!) }
         }
         #expect(throws: InsecureURLError.self) { try URLSessionTransport(baseURL: URL(string: "http://example.com")!) }
     }
 
     @Test func decodesTolerantlyAndExplainsMismatches() async throws {
-        let extra = #"{"integrations":[{"integrationId":"i","organizationId":"o","integrationType":"Payment","provider":"P","displayName":"D","isEnabled":true,"newField":{"x":1},"testStatus":"Passed"}]}"#
+        let extra =
+            #"{"integrations":[{"integrationId":"i","organizationId":"o","integrationType":"Payment","provider":"P","displayName":"D","isEnabled":true,"newField":{"x":1},"testStatus":"Passed"}]}"#
         let list = try await client(ScriptedTransport([.respond(200, extra)])).list(organization: "org1")
         #expect(list.first?.integrationType == .payment && list.first?.testStatus == .passed)
         let broken = #"{"integrations":[{"integrationId":"i"}]}"#
-        let error = await #expect(throws: APIError.self) { try await client(ScriptedTransport([.respond(200, broken)])).list(organization: "org1") }
-        #expect(error?.description.hasSuffix("returned a response intops cannot read: the field organizationId is missing") == true)
+        let error = await #expect(throws: APIError.self) {
+            try await client(ScriptedTransport([.respond(200, broken)])).list(organization: "org1")
+        }
+        #expect(
+            error?.description.hasSuffix("returned a response intops cannot read: the field organizationId is missing")
+                == true
+        )
     }
 }

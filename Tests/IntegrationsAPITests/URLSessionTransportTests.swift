@@ -94,19 +94,34 @@ final class ScriptedServer: @unchecked Sendable {
             let head = String(decoding: buffer[..<headEnd!], as: UTF8.self).components(separatedBy: "\r\n")
             buffer.removeFirst(headEnd! + 4)
             let requestLine = head[0].split(separator: " ")
-            let closeAfter = head.dropFirst().contains { $0.lowercased().replacingOccurrences(of: " ", with: "") == "connection:close" }
-            let length = head.dropFirst().compactMap { line -> Int? in
-                let parts = line.split(separator: ":", maxSplits: 1)
-                return parts.count == 2 && parts[0].lowercased() == "content-length" ? Int(parts[1].trimmingCharacters(in: .whitespaces)) : nil
-            }.first ?? 0
+            let closeAfter = head.dropFirst().contains {
+                $0.lowercased().replacingOccurrences(of: " ", with: "") == "connection:close"
+            }
+            let length =
+                head.dropFirst().compactMap { line -> Int? in
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    return parts.count == 2 && parts[0].lowercased() == "content-length"
+                        ? Int(parts[1].trimmingCharacters(in: .whitespaces)) : nil
+                }.first ?? 0
             var complete = true
             while buffer.count < length {
-                if !fill() { complete = false; break }
+                if !fill() {
+                    complete = false
+                    break
+                }
             }
             let body = String(decoding: buffer.prefix(length), as: UTF8.self)
             buffer.removeFirst(min(length, buffer.count))
-            let seen = SeenRequest(method: String(requestLine[0]), path: String(requestLine[1]), body: body, complete: complete)
-            let index = lock.withLock { seenRequests.append(seen); return seenRequests.count - 1 }
+            let seen = SeenRequest(
+                method: String(requestLine[0]),
+                path: String(requestLine[1]),
+                body: body,
+                complete: complete
+            )
+            let index = lock.withLock {
+                seenRequests.append(seen)
+                return seenRequests.count - 1
+            }
             guard complete else { return }
             switch script(index, seen) {
             case .dropConnection:
@@ -140,7 +155,13 @@ final class ScriptedServer: @unchecked Sendable {
         let body = Data(#"{"displayName":"Main"}"#.utf8)
         do {
             _ = try await transport.send(
-                HTTPRequest(method: "POST", path: "/api/integrations", headers: ["content-type": "application/json"], body: body))
+                HTTPRequest(
+                    method: "POST",
+                    path: "/api/integrations",
+                    headers: ["content-type": "application/json"],
+                    body: body
+                )
+            )
             Issue.record("the dropped write succeeded")
         } catch let failure as TransportFailure {
             #expect(failure.kind == .connectionLost, "a lost connection, not a hang until the timeout: \(failure)")
@@ -153,7 +174,9 @@ final class ScriptedServer: @unchecked Sendable {
     /// A delete has no body for libcurl to ask for again, so it goes on a connection of its own, which libcurl
     /// never re-sends on: a dropped delete fails once, and the client decides (a later 404 then means done).
     @Test func aDeleteIsNeverRepeatedBehindTheClientsBack() async throws {
-        let server = try ScriptedServer { _, request in request.method == "DELETE" ? .dropConnection : .answer(status: 200) }
+        let server = try ScriptedServer { _, request in
+            request.method == "DELETE" ? .dropConnection : .answer(status: 200)
+        }
         defer { server.stop() }
         let transport = try URLSessionTransport(baseURL: server.baseURL, timeout: .seconds(20), maximumConnections: 1)
         _ = try await transport.send(HTTPRequest(method: "GET", path: "/a"))
@@ -194,7 +217,9 @@ final class ScriptedServer: @unchecked Sendable {
         let server = try ScriptedServer { _, _ in .silence }
         defer { server.stop() }
         let transport = try URLSessionTransport(baseURL: server.baseURL, timeout: .seconds(20), maximumConnections: 1)
-        let request = Task { try await transport.send(HTTPRequest(method: "POST", path: "/slow", body: Data("{}".utf8))) }
+        let request = Task {
+            try await transport.send(HTTPRequest(method: "POST", path: "/slow", body: Data("{}".utf8)))
+        }
         let deadline = ContinuousClock.now + .seconds(10)
         while server.requests.isEmpty && ContinuousClock.now < deadline { await Task.yield() }
         #expect(server.requests.count == 1, "the request reached the server")
@@ -209,12 +234,15 @@ final class ScriptedServer: @unchecked Sendable {
 
     @Test func writesReuseTheConnectionAndRedirectsAreAnswersNotFollowed() async throws {
         let server = try ScriptedServer { _, request in
-            request.path == "/callback" ? .answer(status: 302, headers: ["Location": "/elsewhere"]) : .answer(status: 201)
+            request.path == "/callback"
+                ? .answer(status: 302, headers: ["Location": "/elsewhere"]) : .answer(status: 201)
         }
         defer { server.stop() }
         let transport = try URLSessionTransport(baseURL: server.baseURL, maximumConnections: 1)
         for index in 0..<3 {
-            let response = try await transport.send(HTTPRequest(method: "POST", path: "/w\(index)", body: Data("{}".utf8)))
+            let response = try await transport.send(
+                HTTPRequest(method: "POST", path: "/w\(index)", body: Data("{}".utf8))
+            )
             #expect(response.status == 201)
         }
         let redirect = try await transport.send(HTTPRequest(method: "GET", path: "/callback"))

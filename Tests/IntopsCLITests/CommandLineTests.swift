@@ -38,20 +38,30 @@ import Testing
         let result = await TestSupport.run(["--help"], in: TestSupport.examples)
         #expect(result.status == 0)
         for command in IntopsCommandLine.commands { #expect(result.stdout.contains("  \(command.name) ")) }
-        try TestSupport.expectGolden(result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/help.txt"))
+        try TestSupport.expectGolden(
+            result.stdout,
+            file: TestSupport.fixtures.appendingPathComponent("golden/help.txt")
+        )
     }
 
     @Test func validateHelpGolden() async throws {
         let result = await TestSupport.run(["validate", "-h"], in: TestSupport.examples)
         try TestSupport.expectGolden(
-            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt"))
+            result.stdout,
+            file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt")
+        )
     }
 
-    @Test(arguments: ["secrets", "init", "plan", "apply", "state", "drift", "test", "rotate", "connect", "templates", "export", "status"])
+    @Test(arguments: [
+        "secrets", "init", "plan", "apply", "state", "drift", "test", "rotate", "connect", "templates", "export",
+        "status",
+    ])
     func commandHelpGolden(_ command: String) async throws {
         let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
         try TestSupport.expectGolden(
-            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/\(command)-help.txt"))
+            result.stdout,
+            file: TestSupport.fixtures.appendingPathComponent("golden/\(command)-help.txt")
+        )
     }
 
     @Test func versionTwoWays() async {
@@ -64,8 +74,10 @@ import Testing
 
     @Test func optionsParseInEitherOrderAndWithEquals() throws {
         let parsed = try ArgumentParser.parse(
-            ["validate", "--format=github", "--no-color", "--chdir", "x"], commands: IntopsCommandLine.commands,
-            global: IntopsCommandLine.globalOptions)
+            ["validate", "--format=github", "--no-color", "--chdir", "x"],
+            commands: IntopsCommandLine.commands,
+            global: IntopsCommandLine.globalOptions
+        )
         #expect(parsed.command?.name == "validate")
         #expect(parsed.value(ValidateCommand.format) == "github")
         #expect(parsed.value(GlobalOptions.chdir) == "x")
@@ -74,7 +86,10 @@ import Testing
 
     @Test func doubleDashEndsOptions() throws {
         let parsed = try ArgumentParser.parse(
-            ["help", "--", "--weird"], commands: IntopsCommandLine.commands, global: IntopsCommandLine.globalOptions)
+            ["help", "--", "--weird"],
+            commands: IntopsCommandLine.commands,
+            global: IntopsCommandLine.globalOptions
+        )
         #expect(parsed.positionals == ["--weird"])
     }
 }
@@ -83,22 +98,34 @@ import Testing
 @Suite struct ApplyConfirmationTests {
     func run(answer: String?) async throws -> (Int32, String, String, URL) {
         let project = try TestSupport.copy(TestSupport.examples)
-        for name in ["sandbox.json", "sandbox.json.key", "state.json"] { try? FileManager.default.removeItem(at: project.appendingPathComponent(".intops/\(name)")) }
+        for name in ["sandbox.json", "sandbox.json.key", "state.json"] {
+            try? FileManager.default.removeItem(at: project.appendingPathComponent(".intops/\(name)"))
+        }
         chmod(project.appendingPathComponent(".intops/demo-age-key.txt").path, 0o600)
         let output = CapturedOutput()
         var console = output.console(color: false)
         console.inputIsTerminal = true
         console.readLine = { answer }
         let status = await IntopsCommandLine.run(
-            arguments: ["apply"], environment: ["SOPS_AGE_KEY_FILE": project.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"],
-            workingDirectory: project.path, console: console, sandbox: EmbeddedSandbox())
+            arguments: ["apply"],
+            environment: [
+                "SOPS_AGE_KEY_FILE": project.appendingPathComponent(".intops/demo-age-key.txt").path,
+                "XDG_CONFIG_HOME": "/nonexistent",
+            ],
+            workingDirectory: project.path,
+            console: console,
+            sandbox: EmbeddedSandbox()
+        )
         return (status, output.stdout, output.stderr, project)
     }
 
     @Test func yesApplies() async throws {
         let (status, stdout, stderr, project) = try await run(answer: "yes")
         defer { try? FileManager.default.removeItem(at: project) }
-        #expect(status == 0 && stderr.contains("Apply these changes? Only 'yes' is accepted: ") && stdout.contains("Apply complete: 8 created."))
+        #expect(
+            status == 0 && stderr.contains("Apply these changes? Only 'yes' is accepted: ")
+                && stdout.contains("Apply complete: 8 created.")
+        )
     }
 
     @Test(arguments: ["no", "y", "YES ", ""])

@@ -14,7 +14,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: project) }
         let result = try await TestSupport.runProcess(["validate"], in: project)
         #expect(result.status == 1)
-        #expect(result.stderr == "integrations/m.yaml:5:67: error: collections nest deeper than 64 levels; flatten the document\n")
+        #expect(
+            result.stderr
+                == "integrations/m.yaml:5:67: error: collections nest deeper than 64 levels; flatten the document\n"
+        )
     }
 
     @Test func missingProjectFileExitsOne() async throws {

@@ -20,7 +20,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: project) }
         let before = try Self.listing(project)
 
-        let extra = (try? String(contentsOf: fixture.appendingPathComponent("args"), encoding: .utf8))
+        let extra =
+            (try? String(contentsOf: fixture.appendingPathComponent("args"), encoding: .utf8))
             .map { $0.split(whereSeparator: \.isWhitespace).map(String.init) } ?? []
         let result = await TestSupport.run(["validate"] + extra, in: project)
 
@@ -32,7 +33,8 @@ import Testing
         #expect(!result.stderr.contains("CANARY"), "a secret value reached the output")
         try TestSupport.expectGolden(
             result.stderr.replacingOccurrences(of: project.path, with: "<TMP>"),
-            file: fixture.appendingPathComponent("expected.txt"))
+            file: fixture.appendingPathComponent("expected.txt")
+        )
         #expect(try Self.listing(project) == before, "validate must not write files")
     }
 
@@ -44,7 +46,8 @@ import Testing
         #expect(
             result.stdout
                 == "::error file=integrations/m.yaml,line=7,col=5::integration gateway: unknown provider 'AuthorizeNett' "
-                + "for type Payment; did you mean 'AuthorizeNet'?\n")
+                + "for type Payment; did you mean 'AuthorizeNet'?\n"
+        )
     }
 
     private static func listing(_ directory: URL) throws -> [String] {

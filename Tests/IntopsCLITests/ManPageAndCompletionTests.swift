@@ -39,12 +39,14 @@ import Testing
         let first = (0..<common).first { renderedLines[$0] != checkedInLines[$0] } ?? common
         let now = first < renderedLines.count ? String(renderedLines[first]) : "(end of page)"
         let was = first < checkedInLines.count ? String(checkedInLines[first]) : "(end of file)"
-        Issue.record("""
+        Issue.record(
+            """
             man/intops.1 is not what the command table renders (the help, an option or the version changed): run make man.
             First difference, line \(first + 1):
               checked in: \(was)
               rendered:   \(now)
-            """)
+            """
+        )
     }
 
     @Test func manCommandPrintsThePage() async {
@@ -59,24 +61,36 @@ import Testing
         let lines = page.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         guard let start = lines.firstIndex(of: heading) else { return nil }
         let level = heading.hasPrefix(".SH") ? [".SH"] : [".SH", ".SS"]
-        let end = lines[(start + 1)...].firstIndex { line in level.contains { line.hasPrefix($0 + " ") } } ?? lines.count
+        let end =
+            lines[(start + 1)...].firstIndex { line in level.contains { line.hasPrefix($0 + " ") } } ?? lines.count
         return lines[start..<end].joined(separator: "\n")
     }
 
     @Test func manPageHasEveryCommandAndOptionOfTheTable() throws {
         let page = ManPage.render()
-        for heading in [".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH COMMANDS", #".SH "GLOBAL OPTIONS""#,
-                        #".SH "EXIT STATUS""#, ".SH ENVIRONMENT", ".SH FILES", #".SH "SEE ALSO""#] {
+        for heading in [
+            ".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH COMMANDS", #".SH "GLOBAL OPTIONS""#,
+            #".SH "EXIT STATUS""#, ".SH ENVIRONMENT", ".SH FILES", #".SH "SEE ALSO""#,
+        ] {
             #expect(page.contains("\n\(heading)\n"), "the man page has no \(heading)")
         }
         #expect(page.contains(#".TH INTOPS 1 "" "intops \#(IntopsCommandLine.version)""#))
         for command in Self.commands {
-            let section = try #require(Self.section(page, ".SS \(command.name)"), "the man page has no entry for \(command.name)")
+            let section = try #require(
+                Self.section(page, ".SS \(command.name)"),
+                "the man page has no entry for \(command.name)"
+            )
             #expect(section.contains(ManPage.escape(command.summary)), "\(command.name): the summary is missing")
             for option in command.options {
-                #expect(section.contains(".TP\n" + ManPage.optionItem(option)[1]), "\(command.name) --\(option.name) is missing")
+                #expect(
+                    section.contains(".TP\n" + ManPage.optionItem(option)[1]),
+                    "\(command.name) --\(option.name) is missing"
+                )
                 for choice in option.choices ?? [] {
-                    #expect(section.contains("\\fB\(choice)\\fR"), "\(command.name) --\(option.name) \(choice) is missing")
+                    #expect(
+                        section.contains("\\fB\(choice)\\fR"),
+                        "\(command.name) --\(option.name) \(choice) is missing"
+                    )
                 }
             }
             for verb in command.subcommands {
@@ -85,7 +99,10 @@ import Testing
         }
         let global = try #require(Self.section(page, #".SH "GLOBAL OPTIONS""#))
         for option in Self.globalOptions {
-            #expect(global.contains(".TP\n" + ManPage.optionItem(option)[1]), "the global option --\(option.name) is missing")
+            #expect(
+                global.contains(".TP\n" + ManPage.optionItem(option)[1]),
+                "the global option --\(option.name) is missing"
+            )
         }
     }
 
@@ -114,18 +131,26 @@ import Testing
         #expect(ManPage.escape(".intops/state.json") == #"\&.intops/state.json"#)
         #expect(ManPage.escape("'quoted'") == #"\&'quoted'"#)
         #expect(ManPage.escape(#"a\b"#) == #"a\eb"#)
-        #expect(ManPage.escape("--lock-timeout or -i, (--force), age-keygen") == #"\-\-lock\-timeout or \-i, (\-\-force), age-keygen"#)
+        #expect(
+            ManPage.escape("--lock-timeout or -i, (--force), age-keygen")
+                == #"\-\-lock\-timeout or \-i, (\-\-force), age-keygen"#
+        )
         #expect(ManPage.escape("NAME…") == #"NAME\[u2026]"#)
-        #expect(ManPage.formatUsage("intops plan [--out FILE]") == #"\fBintops\fR \fBplan\fR [\fB\-\-out\fR \fIFILE\fR]"#)
+        #expect(
+            ManPage.formatUsage("intops plan [--out FILE]") == #"\fBintops\fR \fBplan\fR [\fB\-\-out\fR \fIFILE\fR]"#
+        )
         #expect(ManPage.paragraphs("one\n.two\n\n'three") == [".PP", "one", #"\&.two"#, ".PP", #"\&'three"#])
     }
 
     @Test(.enabled(if: installed("man") || installed("groff"), "neither man nor groff is installed"))
     func manPageRendersWithoutWarnings() async throws {
         let file = try Self.file(ManPage.render(), named: "intops.1")
-        let output = Self.installed("man")
+        let output =
+            Self.installed("man")
             ? try await Subprocess.run(
-                ["man", "--warnings", "-l", file.path], environment: ["MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"])
+                ["man", "--warnings", "-l", file.path],
+                environment: ["MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"]
+            )
             : try await Subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", file.path])
         #expect(output.status == 0)
         #expect(output.stderrText.isEmpty, "the man page renders with warnings:\n\(output.stderrText)")
@@ -145,7 +170,11 @@ import Testing
     @Test func completionOfAnotherShellIsAUsageError() async {
         let result = await TestSupport.run(["completion", "tcsh"], in: TestSupport.examples)
         #expect(result.status == 64)
-        #expect(result.stderr.hasPrefix("error: intops completion takes bash, zsh or fish, not 'tcsh'\nUSAGE: intops completion"))
+        #expect(
+            result.stderr.hasPrefix(
+                "error: intops completion takes bash, zsh or fish, not 'tcsh'\nUSAGE: intops completion"
+            )
+        )
         #expect(await TestSupport.run(["completion"], in: TestSupport.examples).status == 64)
         #expect(await TestSupport.run(["completion", "bash", "zsh"], in: TestSupport.examples).status == 64)
     }
@@ -169,8 +198,10 @@ import Testing
             let end = lines[start...].firstIndex(of: "                    ;;") ?? lines.count
             return lines[start..<end].joined(separator: "\n")
         case .fish:
-            return lines.filter { $0.contains("'__intops_using \(command)'") || $0.contains("'__intops_positional \(command) ") }
-                .joined(separator: "\n")
+            return lines.filter {
+                $0.contains("'__intops_using \(command)'") || $0.contains("'__intops_positional \(command) ")
+            }
+            .joined(separator: "\n")
         }
     }
 
@@ -194,11 +225,17 @@ import Testing
                     #expect(part.contains(spelling), "\(shell): \(command.name) \(spelling) is missing")
                 }
                 if let choices = option.choices {
-                    #expect(part.contains(choices.joined(separator: " ")), "\(shell): the choices of \(command.name) --\(option.name) are missing")
+                    #expect(
+                        part.contains(choices.joined(separator: " ")),
+                        "\(shell): the choices of \(command.name) --\(option.name) are missing"
+                    )
                 }
             }
             if !command.subcommands.isEmpty {
-                #expect(part.contains(command.subcommands.joined(separator: " ")), "\(shell): the sub-verbs of \(command.name) are missing")
+                #expect(
+                    part.contains(command.subcommands.joined(separator: " ")),
+                    "\(shell): the sub-verbs of \(command.name) are missing"
+                )
             }
         }
         for option in Self.globalOptions {
@@ -260,8 +297,14 @@ import Testing
             let output = try await Subprocess.run(["bash", "-c", program], directory: TestSupport.packageRoot)
             let replies = Set(output.stdoutText.split(separator: "\n").map(String.init))
             #expect(output.status == 0, "\(line): \(output.stderrText)")
-            #expect(Set(offered).isSubset(of: replies), "bash, \(line.joined(separator: " ")): offered \(replies.sorted())")
-            #expect(replies.isDisjoint(with: notOffered), "bash, \(line.joined(separator: " ")): offered \(replies.sorted())")
+            #expect(
+                Set(offered).isSubset(of: replies),
+                "bash, \(line.joined(separator: " ")): offered \(replies.sorted())"
+            )
+            #expect(
+                replies.isDisjoint(with: notOffered),
+                "bash, \(line.joined(separator: " ")): offered \(replies.sorted())"
+            )
         }
     }
 
@@ -272,11 +315,20 @@ import Testing
             let commandLine = line.joined(separator: " ").replacing("'", with: "\\'")
             // string replace (dropping the descriptions) fails when there is none to drop: stderr tells the errors.
             let program = "source '\(file.path)'; complete -C '\(commandLine)' | string replace -r '\\t.*' ''"
-            let output = try await Subprocess.run(["fish", "--no-config", "-c", program], directory: TestSupport.packageRoot)
+            let output = try await Subprocess.run(
+                ["fish", "--no-config", "-c", program],
+                directory: TestSupport.packageRoot
+            )
             let replies = Set(output.stdoutText.split(separator: "\n").map(String.init))
             #expect(output.stderrText.isEmpty, "\(line): \(output.stderrText)")
-            #expect(Set(offered).isSubset(of: replies), "fish, \(line.joined(separator: " ")): offered \(replies.sorted())")
-            #expect(replies.isDisjoint(with: notOffered), "fish, \(line.joined(separator: " ")): offered \(replies.sorted())")
+            #expect(
+                Set(offered).isSubset(of: replies),
+                "fish, \(line.joined(separator: " ")): offered \(replies.sorted())"
+            )
+            #expect(
+                replies.isDisjoint(with: notOffered),
+                "fish, \(line.joined(separator: " ")): offered \(replies.sorted())"
+            )
         }
     }
 }

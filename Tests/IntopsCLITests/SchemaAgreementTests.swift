@@ -62,8 +62,13 @@ import Testing
             try manager.createDirectory(at: project.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         // Shaped as a SOPS file: validate checks the keys and that the file is encrypted, without decrypting.
-        try "ApiLoginId: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nTransactionKey: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nsops:\n  version: 3.9.0\n".write(
-            to: project.appendingPathComponent("secrets/s.enc.yaml"), atomically: true, encoding: .utf8)
+        try
+            "ApiLoginId: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nTransactionKey: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nsops:\n  version: 3.9.0\n"
+            .write(
+                to: project.appendingPathComponent("secrets/s.enc.yaml"),
+                atomically: true,
+                encoding: .utf8
+            )
         try "token\n".write(to: project.appendingPathComponent("secrets/token.txt"), atomically: true, encoding: .utf8)
         let templates = try JSONEncoder().encode(TemplatesResponse(templates: TemplateCatalog.standard))
         try templates.write(to: project.appendingPathComponent(".intops/templates.json"))
@@ -71,11 +76,11 @@ import Testing
             try manager.copyItem(at: document, to: project.appendingPathComponent("intops.yaml"))
         } else {
             try """
-                apiVersion: intops/v1
-                kind: Project
-                api: {url: "sandbox:.intops/sandbox.json"}
-                organizations: {org1: , org2: }
-                """.write(to: project.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
+            apiVersion: intops/v1
+            kind: Project
+            api: {url: "sandbox:.intops/sandbox.json"}
+            organizations: {org1: , org2: }
+            """.write(to: project.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
             try manager.copyItem(at: document, to: project.appendingPathComponent("integrations/doc.yaml"))
         }
         return project

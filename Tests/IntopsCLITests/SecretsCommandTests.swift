@@ -39,7 +39,8 @@ import Testing
         try Subprocess.requireTool("sops")
         let sops = try await Subprocess.run(
             ["sops", "-d", directory.appendingPathComponent(".intops/fingerprint-key.enc.yaml").path],
-            environment: ["SOPS_AGE_KEY_FILE": keyFile])
+            environment: ["SOPS_AGE_KEY_FILE": keyFile]
+        )
         #expect(sops.status == 0)
         #expect(sops.stdoutText.range(of: #"^key: [0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
         // The project validates, and a second init refuses to overwrite it.
@@ -55,20 +56,32 @@ import Testing
         let encrypted = try await intops(["secrets", "encrypt", "--in-place", "app.yaml"])
         #expect(encrypted.status == 0, "\(encrypted.stderr)")
         #expect(try !read("app.yaml").contains("s3cret"))
-        let sops = try await Subprocess.run(["sops", "-d", directory.appendingPathComponent("app.yaml").path], environment: ["SOPS_AGE_KEY_FILE": keyFile])
+        let sops = try await Subprocess.run(
+            ["sops", "-d", directory.appendingPathComponent("app.yaml").path],
+            environment: ["SOPS_AGE_KEY_FILE": keyFile]
+        )
         #expect(sops.stdoutText == "db:\n    password: s3cret\n    port: 5432\n")
         let decrypted = try await intops(["secrets", "decrypt", "app.yaml"])
         #expect(decrypted.status == 0 && decrypted.stdout == "db:\n  password: s3cret\n  port: 5432\n")
 
         // A teammate's key is added; both can decrypt; the values stay.
         let teammate = try await intops(["secrets", "keygen", "--out", "teammate.txt"])
-        let recipient = String(teammate.stderr.dropFirst("Public key: ".count)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let recipient = String(teammate.stderr.dropFirst("Public key: ".count)).trimmingCharacters(
+            in: .whitespacesAndNewlines
+        )
         let project = try read("intops.yaml")
         let own = project.components(separatedBy: "\n").first { $0.hasPrefix("  - age1") }!
-        let updated = try await intops(["secrets", "updatekeys", "--age", String(own.dropFirst(4)), "--age", recipient, "app.yaml"])
+        let updated = try await intops([
+            "secrets", "updatekeys", "--age", String(own.dropFirst(4)), "--age", recipient, "app.yaml",
+        ])
         #expect(updated.status == 0, "\(updated.stderr)")
         let asTeammate = try await intops(
-            ["secrets", "decrypt", "app.yaml"], environment: ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("teammate.txt").path, "XDG_CONFIG_HOME": "/nonexistent"])
+            ["secrets", "decrypt", "app.yaml"],
+            environment: [
+                "SOPS_AGE_KEY_FILE": directory.appendingPathComponent("teammate.txt").path,
+                "XDG_CONFIG_HOME": "/nonexistent",
+            ]
+        )
         #expect(asTeammate.stdout == "db:\n  password: s3cret\n  port: 5432\n", "\(asTeammate.stderr)")
     }
 
@@ -78,13 +91,19 @@ import Testing
         _ = try await intops(["secrets", "encrypt", "-i", "t.yaml"])
         let scratch = directory.appendingPathComponent("scratch")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        let edited = try await intops(["secrets", "edit", "t.yaml"], environment: ["EDITOR": "sed -i s/before/after/", "TMPDIR": scratch.path])
+        let edited = try await intops(
+            ["secrets", "edit", "t.yaml"],
+            environment: ["EDITOR": "sed -i s/before/after/", "TMPDIR": scratch.path]
+        )
         #expect(edited.status == 0, "\(edited.stderr)")
         #expect(try await intops(["secrets", "decrypt", "t.yaml"]).stdout == "token: after\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty, "the plaintext copy is gone")
         // A failing editor changes nothing and still removes the copy.
         let before = try read("t.yaml")
-        let failed = try await intops(["secrets", "edit", "t.yaml"], environment: ["EDITOR": "false", "TMPDIR": scratch.path])
+        let failed = try await intops(
+            ["secrets", "edit", "t.yaml"],
+            environment: ["EDITOR": "false", "TMPDIR": scratch.path]
+        )
         #expect(failed.status == 1 && failed.stderr.contains("the editor exited with 1"))
         #expect(try read("t.yaml") == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
@@ -101,25 +120,60 @@ import Testing
         let macLine = lines.first { $0.contains("mac: ENC[") }!
         let armorLine = lines.first { $0.hasPrefix("        YWdl") || $0.hasPrefix("      YWdl") }!
         let cases: [(String, String, String)] = [
-            ("tampered value", good.replacingOccurrences(of: a, with: a.replacingOccurrences(of: "data:", with: "data:QUFB")), "error: s.yaml was altered: the value at a does not decrypt"),
-            ("tampered MAC", good.replacingOccurrences(of: macLine, with: macLine.replacingOccurrences(of: "data:", with: "data:AA")), "s.yaml was altered: the value at sops.mac does not decrypt"),
-            ("edited clear value", good.replacingOccurrences(of: "c_unencrypted: three", with: "c_unencrypted: four"), "s.yaml was altered: its MAC does not match its values"),
+            (
+                "tampered value",
+                good.replacingOccurrences(of: a, with: a.replacingOccurrences(of: "data:", with: "data:QUFB")),
+                "error: s.yaml was altered: the value at a does not decrypt"
+            ),
+            (
+                "tampered MAC",
+                good.replacingOccurrences(
+                    of: macLine,
+                    with: macLine.replacingOccurrences(of: "data:", with: "data:AA")
+                ), "s.yaml was altered: the value at sops.mac does not decrypt"
+            ),
+            (
+                "edited clear value",
+                good.replacingOccurrences(of: "c_unencrypted: three", with: "c_unencrypted: four"),
+                "s.yaml was altered: its MAC does not match its values"
+            ),
             ("truncated", String(good.prefix(good.count / 3)), "s.yaml is not a valid SOPS file"),
-            ("garbage armor", good.replacingOccurrences(of: armorLine, with: "        !!!garbage!!!"), "cannot be read: the age armor is malformed"),
-            ("unknown version", good.replacingOccurrences(of: armorLine, with: armorLine.replacingOccurrences(of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx", with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy")), "cannot be read: the age"),
+            (
+                "garbage armor", good.replacingOccurrences(of: armorLine, with: "        !!!garbage!!!"),
+                "cannot be read: the age armor is malformed"
+            ),
+            (
+                "unknown version",
+                good.replacingOccurrences(
+                    of: armorLine,
+                    with: armorLine.replacingOccurrences(
+                        of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx",
+                        with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy"
+                    )
+                ), "cannot be read: the age"
+            ),
         ]
         for (name, text, message) in cases {
             try write(text, "s.yaml")
             let result = try await intops(["secrets", "decrypt", "s.yaml"])
             #expect(result.status == 1, "\(name)")
-            #expect(result.stderr.hasSuffix("\n") && result.stderr.dropLast().contains("\n") == false, "\(name): one line, got \(result.stderr)")
+            #expect(
+                result.stderr.hasSuffix("\n") && result.stderr.dropLast().contains("\n") == false,
+                "\(name): one line, got \(result.stderr)"
+            )
             #expect(result.stderr.contains(message), "\(name): \(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
         try write(good, "s.yaml")
-        let wrong = try await intops(["secrets", "decrypt", "s.yaml"], environment: ["XDG_CONFIG_HOME": "/nonexistent", "SOPS_AGE_KEY_FILE": ""])
+        let wrong = try await intops(
+            ["secrets", "decrypt", "s.yaml"],
+            environment: ["XDG_CONFIG_HOME": "/nonexistent", "SOPS_AGE_KEY_FILE": ""]
+        )
         #expect(wrong.status == 1)
-        #expect(wrong.stderr.contains("no age identity opens its data key") && wrong.stderr.contains("set SOPS_AGE_KEY_FILE"))
+        #expect(
+            wrong.stderr.contains("no age identity opens its data key")
+                && wrong.stderr.contains("set SOPS_AGE_KEY_FILE")
+        )
     }
 
     @Test func identityReadableByOthersIsWarnedAbout() async throws {
@@ -158,7 +212,10 @@ import Testing
                 outputs += [damaged.stdout, damaged.stderr]
             }
             try write(good, file)
-            let noKey = try await intops(["secrets", "decrypt", file], environment: ["XDG_CONFIG_HOME": "/nonexistent"])
+            let noKey = try await intops(
+                ["secrets", "decrypt", file],
+                environment: ["XDG_CONFIG_HOME": "/nonexistent"]
+            )
             outputs += [noKey.stdout, noKey.stderr]
             let validate = try await intops(["--verbose", "validate"])
             outputs += [validate.stdout, validate.stderr]
@@ -167,8 +224,11 @@ import Testing
             .filter { !$0.hasPrefix("config") }
             .compactMap { try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) }
         for canary in canaries {
-            let forms = [canary, Data(canary.utf8).base64EncodedString(), Data(canary.utf8).map { String(format: "%02x", $0) }.joined(),
-                         Data(canary.utf8).map { String(format: "%02X", $0) }.joined()]
+            let forms = [
+                canary, Data(canary.utf8).base64EncodedString(),
+                Data(canary.utf8).map { String(format: "%02x", $0) }.joined(),
+                Data(canary.utf8).map { String(format: "%02X", $0) }.joined(),
+            ]
             for form in forms {
                 #expect(!outputs.contains { $0.contains(form) }, "\(canary) leaked into output")
                 #expect(!writtenFiles.contains { $0.contains(form) }, "\(canary) leaked into a file")

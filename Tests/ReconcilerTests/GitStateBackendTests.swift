@@ -1,8 +1,8 @@
-@testable import ConcurrencyToolkit
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
+@testable import ConcurrencyToolkit
 @testable import Reconciler
 
 #if canImport(Glibc)
@@ -37,7 +37,9 @@ import Glibc
         @discardableResult
         func git(_ arguments: [String], in directory: String? = nil) async throws -> String {
             let output = try await Subprocess.run(
-                ["git"] + (directory.map { ["-C", $0] } ?? []) + arguments, environment: environment)
+                ["git"] + (directory.map { ["-C", $0] } ?? []) + arguments,
+                environment: environment
+            )
             guard output.status == 0 else {
                 throw TestFailure("git \(arguments.joined(separator: " ")) failed: \(output.stderrText)")
             }
@@ -46,7 +48,8 @@ import Glibc
 
         /// On the remote's side: the files of the state branch.
         func files(_ branch: String = "intops-state") async throws -> [String] {
-            try await git(["--git-dir", remoteDirectory, "ls-tree", "-r", "--name-only", branch]).split(separator: "\n").map(String.init)
+            try await git(["--git-dir", remoteDirectory, "ls-tree", "-r", "--name-only", branch]).split(separator: "\n")
+                .map(String.init)
         }
 
         func content(_ path: String, _ branch: String = "intops-state") async throws -> String {
@@ -63,14 +66,21 @@ import Glibc
                 try await git(["init", "-q", "-b", "main", path])
                 try Data("apiVersion: intops/v1\n".utf8).write(to: URL(fileURLWithPath: path + "/intops.yaml"))
                 try await git(["add", "intops.yaml"], in: path)
-                try await git(["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", "project"], in: path)
+                try await git(
+                    ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", "project"],
+                    in: path
+                )
                 try await git(["remote", "add", "origin", remoteURL], in: path)
                 try await git(["push", "-q", "origin", "main"], in: path)
             }
             return path
         }
 
-        func backend(_ repository: String?, remote: String = "origin", branch: String = "intops-state") -> GitStateBackend {
+        func backend(
+            _ repository: String?,
+            remote: String = "origin",
+            branch: String = "intops-state"
+        ) -> GitStateBackend {
             GitStateBackend(repository: repository, remote: remote, branch: branch, environment: environment)
         }
     }
@@ -81,7 +91,14 @@ import Glibc
 
     static func record(_ id: String, pid: Int32 = 4242) -> LockRecord {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        return LockRecord(id: id, host: "ci-runner-7", pid: pid, operation: "apply", since: now, expires: now.addingTimeInterval(300))
+        return LockRecord(
+            id: id,
+            host: "ci-runner-7",
+            pid: pid,
+            operation: "apply",
+            since: now,
+            expires: now.addingTimeInterval(300)
+        )
     }
 
     static func outcome<T>(_ body: () async throws(StateError) -> T) async -> Result<T, StateError> {
@@ -115,11 +132,20 @@ import Glibc
         let version = try await backend.write("state-org123.json", Self.state(serial: 1), expected: nil)
 
         #expect(try await fixture.files() == ["state-org123.json"])
-        #expect(try await fixture.content("state-org123.json") + "\n" == String(decoding: Self.state(serial: 1), as: UTF8.self))
+        #expect(
+            try await fixture.content("state-org123.json") + "\n"
+                == String(decoding: Self.state(serial: 1), as: UTF8.self)
+        )
         let git = ["--git-dir", fixture.remoteDirectory]
-        #expect(try await fixture.git(git + ["rev-list", "--parents", "-n", "1", "intops-state"]).split(separator: " ").count == 1)
+        #expect(
+            try await fixture.git(git + ["rev-list", "--parents", "-n", "1", "intops-state"]).split(separator: " ")
+                .count == 1
+        )
         #expect(try await fixture.git(git + ["rev-parse", "intops-state:state-org123.json"]) == version.token)
-        #expect(try await fixture.git(git + ["log", "-1", "--format=%an <%ae>|%s", "intops-state"]) == "intops <intops@localhost>|intops: state-org123.json serial 1")
+        #expect(
+            try await fixture.git(git + ["log", "-1", "--format=%an <%ae>|%s", "intops-state"])
+                == "intops <intops@localhost>|intops: state-org123.json serial 1"
+        )
     }
 
     @Test func readsReturnTheBytesAndVersionAndStaleWritesConflict() async throws {
@@ -132,20 +158,31 @@ import Glibc
 
         let second = try await backend.write("state.json", Self.state(serial: 2), expected: first)
         #expect(second != first)
-        await expectKind(.conflict) { () throws(StateError) in _ = try await backend.write("state.json", Self.state(serial: 3), expected: first) }
+        await expectKind(.conflict) { () throws(StateError) in
+            _ = try await backend.write("state.json", Self.state(serial: 3), expected: first)
+        }
         let error = await expectKind(.conflict) { () throws(StateError) in
             _ = try await backend.write("state.json", Self.state(serial: 3), expected: nil)
         }
-        #expect(error?.description == "the state at git origin intops-state:state.json was changed by another run since it was read")
+        #expect(
+            error?.description
+                == "the state at git origin intops-state:state.json was changed by another run since it was read"
+        )
 
         // Another run (no cache) sees what this one wrote; the remote kept both commits, linearly.
         let other = fixture.backend(try await fixture.checkout("other"))
         let seen = try #require(try await other.read("state.json"))
         #expect(seen.bytes == Self.state(serial: 2) && seen.version == second)
-        #expect(try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-list", "--count", "intops-state"]) == "2")
+        #expect(
+            try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-list", "--count", "intops-state"]) == "2"
+        )
         // A version learnt elsewhere than this backend's last read is checked against a fresh fetch.
         _ = try await backend.write("state.json", Self.state(serial: 3), expected: second)
-        let third = try await other.write("state.json", Self.state(serial: 4), expected: try #require(try await backend.read("state.json")).version)
+        let third = try await other.write(
+            "state.json",
+            Self.state(serial: 4),
+            expected: try #require(try await backend.read("state.json")).version
+        )
         #expect(try await backend.read("state.json")?.version == third)
     }
 
@@ -158,9 +195,15 @@ import Glibc
         let fresh = fixture.backend(try await fixture.checkout("fresh"))
         _ = try await fresh.write("state.json", Self.state(serial: 1), expected: nil)
         let version = try await fresh.write("prod/deep/state.json", Self.state(serial: 1), expected: nil)
-        #expect(try await fixture.files() == ["prod/deep/state.json", "prod/state-o1.json", "prod/state-o2.json", "state.json"])
+        #expect(
+            try await fixture.files() == [
+                "prod/deep/state.json", "prod/state-o1.json", "prod/state-o2.json", "state.json",
+            ]
+        )
         #expect(try await backend.read("prod/deep/state.json")?.version == version)
-        await expectKind(.invalid) { () throws(StateError) in _ = try await backend.write("state.json/x", Self.state(serial: 1), expected: nil) }
+        await expectKind(.invalid) { () throws(StateError) in
+            _ = try await backend.write("state.json/x", Self.state(serial: 1), expected: nil)
+        }
         await expectKind(.unavailable) { () throws(StateError) in _ = try await backend.read("../x.json") }
     }
 
@@ -197,7 +240,9 @@ import Glibc
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         let log = fixture.root.appendingPathComponent("git.log").path
         let wrapper = bin.appendingPathComponent("git").path
-        try Data("#!/bin/sh\necho \"$*\" >> '\(log)'\nexec '\(real)' \"$@\"\n".utf8).write(to: URL(fileURLWithPath: wrapper))
+        try Data("#!/bin/sh\necho \"$*\" >> '\(log)'\nexec '\(real)' \"$@\"\n".utf8).write(
+            to: URL(fileURLWithPath: wrapper)
+        )
         chmod(wrapper, 0o755)
         let a = fixture.backend(try await fixture.checkout("job-a"))
         let b = fixture.backend(try await fixture.checkout("job-b"))
@@ -207,32 +252,66 @@ import Glibc
             try? FileManager.default.removeItem(atPath: log)
             try await body()
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            return text.split(separator: "\n").map { $0.split(separator: " ").first { ["fetch", "cat-file", "hash-object", "mktree", "commit-tree", "push", "init"].contains($0) }.map(String.init) ?? String($0) }
+            return text.split(separator: "\n").map {
+                $0.split(separator: " ").first {
+                    ["fetch", "cat-file", "hash-object", "mktree", "commit-tree", "push", "init"].contains($0)
+                }.map(String.init) ?? String($0)
+            }
         }
         #expect(try await count { _ = try await countedA.read("state.json") } == ["fetch"])
         var version: StateVersion?
-        #expect(try await count { version = try await countedA.write("state.json", Self.state(serial: 1), expected: nil) }
-            == ["hash-object", "mktree", "commit-tree", "push"])
+        #expect(
+            try await count { version = try await countedA.write("state.json", Self.state(serial: 1), expected: nil) }
+                == ["hash-object", "mktree", "commit-tree", "push"]
+        )
         #expect(try await count { _ = try await countedA.read("state.json") } == ["fetch", "cat-file"])
-        #expect(try await count { version = try await countedA.write("state.json", Self.state(serial: 2), expected: version) }
-            == ["hash-object", "mktree", "commit-tree", "push"])
+        #expect(
+            try await count {
+                version = try await countedA.write("state.json", Self.state(serial: 2), expected: version)
+            }
+                == ["hash-object", "mktree", "commit-tree", "push"]
+        )
         // Without a read first, the write fetches the tip itself.
-        #expect(try await count { _ = try await countedB.write("state-b.json", Self.state(serial: 1), expected: nil) }
-            == ["fetch", "cat-file", "hash-object", "mktree", "commit-tree", "push"])
+        #expect(
+            try await count { _ = try await countedB.write("state-b.json", Self.state(serial: 1), expected: nil) }
+                == ["fetch", "cat-file", "hash-object", "mktree", "commit-tree", "push"]
+        )
         // b's cached tip predates a's newer write: its push is rejected, it fetches the new tip and builds again.
         _ = try await countedA.write("state.json", Self.state(serial: 3), expected: version)
-        let retried = try await count { _ = try await countedB.write("state-b.json", Self.state(serial: 3), expected: try #require(try await b.read("state-b.json")).version) }
-        #expect(retried == ["hash-object", "mktree", "commit-tree", "push", "fetch", "cat-file", "mktree", "commit-tree", "push"])
+        let retried = try await count {
+            _ = try await countedB.write(
+                "state-b.json",
+                Self.state(serial: 3),
+                expected: try #require(try await b.read("state-b.json")).version
+            )
+        }
+        #expect(
+            retried == [
+                "hash-object", "mktree", "commit-tree", "push", "fetch", "cat-file", "mktree", "commit-tree", "push",
+            ]
+        )
         #expect(try await fixture.files() == ["state-b.json", "state.json"])
 
         let scope = LockScope(object: "state.json", organization: nil)
         var held: HeldLock?
-        #expect(try await count { if case .acquired(let lock) = try await countedA.acquireLock(scope, record: Self.record("a")) { held = lock } }
-            == ["mktree", "commit-tree", "push"])
-        #expect(try await count { _ = try await countedB.acquireLock(scope, record: Self.record("b")) }
-            == ["mktree", "commit-tree", "push", "fetch", "cat-file"])
+        #expect(
+            try await count {
+                if case .acquired(let lock) = try await countedA.acquireLock(scope, record: Self.record("a")) {
+                    held = lock
+                }
+            }
+                == ["mktree", "commit-tree", "push"]
+        )
+        #expect(
+            try await count { _ = try await countedB.acquireLock(scope, record: Self.record("b")) }
+                == ["mktree", "commit-tree", "push", "fetch", "cat-file"]
+        )
         let lock = try #require(held)
-        #expect(try await count { _ = try await countedA.replaceLock(scope, version: lock.version, record: Self.record("a")) } == ["commit-tree", "push"])
+        #expect(
+            try await count {
+                _ = try await countedA.replaceLock(scope, version: lock.version, record: Self.record("a"))
+            } == ["commit-tree", "push"]
+        )
         #expect(try await count { _ = try await countedA.readLock(scope) } == ["fetch", "cat-file"])
         let current = try #require(try await a.readLock(scope)).version
         #expect(try await count { try await countedA.releaseLock(scope, version: current) } == ["push"])
@@ -246,8 +325,12 @@ import Glibc
         for round in 1...4 {
             let base = try await a.read("state.json")?.version
             #expect(try await b.read("state.json")?.version == base)
-            async let fromA = Self.outcome { () throws(StateError) in try await a.write("state.json", Self.state(serial: round, "a"), expected: base) }
-            async let fromB = Self.outcome { () throws(StateError) in try await b.write("state.json", Self.state(serial: round, "b"), expected: base) }
+            async let fromA = Self.outcome { () throws(StateError) in
+                try await a.write("state.json", Self.state(serial: round, "a"), expected: base)
+            }
+            async let fromB = Self.outcome { () throws(StateError) in
+                try await b.write("state.json", Self.state(serial: round, "b"), expected: base)
+            }
             let results = await [fromA, fromB]
             let winners = results.enumerated().filter { if case .success = $0.element { true } else { false } }
             #expect(winners.count == 1, "round \(round): \(results)")
@@ -261,13 +344,19 @@ import Glibc
         let fixture = try await Fixture()
         let checkout = try await fixture.checkout("job")
         let head = try await fixture.git(["rev-parse", "HEAD"], in: checkout)
-        let refsBefore = try await fixture.git(["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"], in: checkout)
+        let refsBefore = try await fixture.git(
+            ["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"],
+            in: checkout
+        )
         let index = try Data(contentsOf: URL(fileURLWithPath: checkout + "/.git/index"))
         let backend = fixture.backend(checkout)
         var version = try await backend.write("state.json", Self.state(serial: 1), expected: nil)
         version = try await backend.write("state.json", Self.state(serial: 2), expected: version)
         _ = try await backend.read("state.json")
-        let held = try await backend.acquireLock(LockScope(object: "state.json", organization: nil), record: Self.record("r1"))
+        let held = try await backend.acquireLock(
+            LockScope(object: "state.json", organization: nil),
+            record: Self.record("r1")
+        )
         guard case .acquired(let lock) = held else { throw TestFailure("not acquired: \(held)") }
         try await backend.releaseLock(lock.scope, version: lock.version)
 
@@ -277,11 +366,19 @@ import Glibc
         #expect(try Data(contentsOf: URL(fileURLWithPath: checkout + "/.git/index")) == index)
         // A push to a remote by name records the pushed branch as its remote-tracking ref, as a `git fetch`
         // would; nothing else of the checkout's refs moves.
-        let refsAfter = try await fixture.git(["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"], in: checkout)
-        #expect(refsAfter.split(separator: "\n").filter { $0 != "refs/remotes/origin/intops-state" } == refsBefore.split(separator: "\n"))
+        let refsAfter = try await fixture.git(
+            ["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"],
+            in: checkout
+        )
+        #expect(
+            refsAfter.split(separator: "\n").filter { $0 != "refs/remotes/origin/intops-state" }
+                == refsBefore.split(separator: "\n")
+        )
         if refsAfter.contains("refs/remotes/origin/intops-state") {
-            #expect(try await fixture.git(["rev-parse", "refs/remotes/origin/intops-state"], in: checkout)
-                == (try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-parse", "intops-state"])))
+            #expect(
+                try await fixture.git(["rev-parse", "refs/remotes/origin/intops-state"], in: checkout)
+                    == (try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-parse", "intops-state"]))
+            )
         }
     }
 
@@ -294,36 +391,67 @@ import Glibc
         guard case .acquired(let first) = try await a.acquireLock(scope, record: Self.record("run-a")) else {
             throw TestFailure("a did not get the lock")
         }
-        guard case .held(let record, let version) = try await b.acquireLock(scope, record: Self.record("run-b", pid: 7)) else {
+        guard case .held(let record, let version) = try await b.acquireLock(scope, record: Self.record("run-b", pid: 7))
+        else {
             throw TestFailure("b got a held lock")
         }
         #expect(record == Self.record("run-a") && version == first.version)
         #expect(record?.id == "run-a" && record?.host == "ci-runner-7" && record?.pid == 4242)
         let seen = try #require(try await b.readLock(scope))
         #expect(seen.record == Self.record("run-a") && seen.version == first.version)
-        #expect(try await fixture.git(["--git-dir", fixture.remoteDirectory, "for-each-ref", "--format=%(refname)", "refs/intops"]) == "refs/intops/locks/o1")
+        #expect(
+            try await fixture.git([
+                "--git-dir", fixture.remoteDirectory, "for-each-ref", "--format=%(refname)", "refs/intops",
+            ]) == "refs/intops/locks/o1"
+        )
 
         // Other organizations, and the unsharded state, have locks of their own.
-        guard case .acquired(let other) = try await b.acquireLock(LockScope(object: "state-o2.json", organization: "o2"), record: Self.record("run-b")),
-              case .acquired(let whole) = try await b.acquireLock(LockScope(object: "state.json", organization: nil), record: Self.record("run-b"))
+        guard
+            case .acquired(let other) = try await b.acquireLock(
+                LockScope(object: "state-o2.json", organization: "o2"),
+                record: Self.record("run-b")
+            ),
+            case .acquired(let whole) = try await b.acquireLock(
+                LockScope(object: "state.json", organization: nil),
+                record: Self.record("run-b")
+            )
         else { throw TestFailure("independent locks were refused") }
 
         // Renewal with the right version; a stale version finds the renewed holder.
         var renewed = Self.record("run-a")
         renewed.expires = renewed.expires.addingTimeInterval(300)
-        guard case .acquired(let second) = try await a.replaceLock(scope, version: first.version, record: renewed) else {
+        guard case .acquired(let second) = try await a.replaceLock(scope, version: first.version, record: renewed)
+        else {
             throw TestFailure("renewal refused")
         }
         #expect(second.version != first.version)
-        guard case .held(let holder, let current) = try await b.replaceLock(scope, version: first.version, record: Self.record("run-b")) else {
+        guard
+            case .held(let holder, let current) = try await b.replaceLock(
+                scope,
+                version: first.version,
+                record: Self.record("run-b")
+            )
+        else {
             throw TestFailure("a stale takeover won")
         }
         #expect(holder == renewed && current == second.version)
-        guard case .held = try await b.replaceLock(scope, version: StateVersion("not-a-version"), record: Self.record("run-b")) else {
+        guard
+            case .held = try await b.replaceLock(
+                scope,
+                version: StateVersion("not-a-version"),
+                record: Self.record("run-b")
+            )
+        else {
             throw TestFailure("a bogus takeover won")
         }
         // Taking over (as after an expired lease) with the version read works.
-        guard case .acquired(let takenOver) = try await b.replaceLock(scope, version: current, record: Self.record("run-b")) else {
+        guard
+            case .acquired(let takenOver) = try await b.replaceLock(
+                scope,
+                version: current,
+                record: Self.record("run-b")
+            )
+        else {
             throw TestFailure("takeover refused")
         }
         #expect(try await a.readLock(scope)?.record?.id == "run-b")
@@ -371,18 +499,30 @@ import Glibc
             #expect(backend.location(of: "state.json") == "git http://127.0.0.1:1/x.git intops-state:state.json")
             let errors = [
                 await expectKind(.unavailable) { () throws(StateError) in _ = try await backend.read("state.json") },
-                await expectKind(.unavailable) { () throws(StateError) in _ = try await backend.write("state.json", [1], expected: nil) },
                 await expectKind(.unavailable) { () throws(StateError) in
-                    _ = try await backend.acquireLock(LockScope(object: "state.json", organization: "o"), record: Self.record("r"))
+                    _ = try await backend.write("state.json", [1], expected: nil)
+                },
+                await expectKind(.unavailable) { () throws(StateError) in
+                    _ = try await backend.acquireLock(
+                        LockScope(object: "state.json", organization: "o"),
+                        record: Self.record("r")
+                    )
                 },
             ]
             for case let error? in errors {
                 #expect(!error.description.contains("CANARY") && !error.description.contains("user:"), "\(error)")
                 #expect(!error.description.contains("\n"), "one line: \(error)")
             }
-            #expect(errors.first??.description.hasPrefix("cannot read git http://127.0.0.1:1/x.git intops-state: fatal:") == true, "\(String(describing: errors.first))")
+            #expect(
+                errors.first??.description.hasPrefix("cannot read git http://127.0.0.1:1/x.git intops-state: fatal:")
+                    == true,
+                "\(String(describing: errors.first))"
+            )
         }
-        #expect(GitStateBackend.redacted("fatal: 'https://x-access-token:ghp_abc@github.com/o/r.git/' and ssh://git@host/x") == "fatal: 'https://github.com/o/r.git/' and ssh://host/x")
+        #expect(
+            GitStateBackend.redacted("fatal: 'https://x-access-token:ghp_abc@github.com/o/r.git/' and ssh://git@host/x")
+                == "fatal: 'https://github.com/o/r.git/' and ssh://host/x"
+        )
     }
 
     @Test func withoutARepositoryAURLRemoteWorksThroughAPrivateBareRepository() async throws {
@@ -392,17 +532,26 @@ import Glibc
         let version = try await backend.write("state.json", Self.state(serial: 1), expected: nil)
         #expect(try await fixture.backend(nil, remote: fixture.remoteURL).read("state.json")?.version == version)
         #expect(try await fixture.files() == ["state.json"])
-        guard case .acquired(let lock) = try await backend.acquireLock(LockScope(object: "state.json", organization: nil), record: Self.record("r")) else {
+        guard
+            case .acquired(let lock) = try await backend.acquireLock(
+                LockScope(object: "state.json", organization: nil),
+                record: Self.record("r")
+            )
+        else {
             throw TestFailure("lock refused")
         }
         try await backend.releaseLock(lock.scope, version: lock.version)
 
-        let made = try FileManager.default.contentsOfDirectory(atPath: fixture.root.path).filter { $0.hasPrefix("intops-git-state-") }
+        let made = try FileManager.default.contentsOfDirectory(atPath: fixture.root.path).filter {
+            $0.hasPrefix("intops-git-state-")
+        }
         #expect(made.count == 1)
         let privateRepository = fixture.root.appendingPathComponent(made[0]).path
         #expect(try await fixture.git(["--git-dir", privateRepository, "rev-parse", "--is-bare-repository"]) == "true")
 
-        let named = await expectKind(.unavailable) { () throws(StateError) in _ = try await fixture.backend(nil, remote: "origin").read("state.json") }
+        let named = await expectKind(.unavailable) { () throws(StateError) in
+            _ = try await fixture.backend(nil, remote: "origin").read("state.json")
+        }
         #expect(named?.description.contains("not in a git repository") == true)
     }
 
@@ -441,15 +590,27 @@ import Glibc
         _ = try await b.write("state-b.json", Self.state(serial: 1), expected: nil)
         let second = try await a.write("state.json", Self.state(serial: 2), expected: first)
         #expect(try await b.read("state.json")?.bytes == Self.state(serial: 2))
-        await expectKind(.conflict) { () throws(StateError) in _ = try await b.write("state.json", Self.state(serial: 3), expected: first) }
+        await expectKind(.conflict) { () throws(StateError) in
+            _ = try await b.write("state.json", Self.state(serial: 3), expected: first)
+        }
         #expect(try await fixture.files() == ["state-b.json", "state.json"])
         #expect(try await a.read("state.json")?.version == second)
 
         let scope = LockScope(object: "state.json", organization: "o1")
-        guard case .acquired(let lock) = try await a.acquireLock(scope, record: Self.record("run-a")) else { throw TestFailure("lock refused") }
-        guard case .held(let record, _) = try await b.acquireLock(scope, record: Self.record("run-b")) else { throw TestFailure("lock shared") }
+        guard case .acquired(let lock) = try await a.acquireLock(scope, record: Self.record("run-a")) else {
+            throw TestFailure("lock refused")
+        }
+        guard case .held(let record, _) = try await b.acquireLock(scope, record: Self.record("run-b")) else {
+            throw TestFailure("lock shared")
+        }
         #expect(record?.id == "run-a")
-        guard case .acquired(let renewed) = try await a.replaceLock(scope, version: lock.version, record: Self.record("run-a")) else {
+        guard
+            case .acquired(let renewed) = try await a.replaceLock(
+                scope,
+                version: lock.version,
+                record: Self.record("run-a")
+            )
+        else {
             throw TestFailure("renewal refused")
         }
         try await a.releaseLock(scope, version: renewed.version)
@@ -488,7 +649,11 @@ import Glibc
 
     @Test func outputInputAndStatusComeBack() async {
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 3_000_000)
-        let echoed = await ChildProcess.run(arguments: ["sh", "-c", "cat; echo done >&2; exit 3"], input: big, environment: environment)
+        let echoed = await ChildProcess.run(
+            arguments: ["sh", "-c", "cat; echo done >&2; exit 3"],
+            input: big,
+            environment: environment
+        )
         #expect(echoed.status == 3 && echoed.stdout == big && echoed.stderrText == "done\n")
         // A child that never reads its input: the write fails quietly instead of SIGPIPE ending the test process.
         let ignoring = await ChildProcess.run(arguments: ["true"], input: big, environment: environment)
@@ -510,7 +675,10 @@ import Glibc
     @Test func manyRunsAtOnceDoNotStarveThePool() async {
         let results = await withTaskGroup(of: Int32.self) { group in
             for index in 0..<64 {
-                group.addTask { await ChildProcess.run(arguments: ["sh", "-c", "exit \(index % 5)"], environment: environment).status }
+                group.addTask {
+                    await ChildProcess.run(arguments: ["sh", "-c", "exit \(index % 5)"], environment: environment)
+                        .status
+                }
             }
             return await group.reduce(into: [Int32]()) { $0.append($1) }
         }

@@ -6,7 +6,9 @@ import YAML
 @testable import Reconciler
 
 @Suite struct DurationTests {
-    @Test(arguments: [("30s", 30_000), ("90d", 7_776_000_000), ("1h30m", 5_400_000), ("500ms", 500), ("2w", 1_209_600_000)])
+    @Test(arguments: [
+        ("30s", 30_000), ("90d", 7_776_000_000), ("1h30m", 5_400_000), ("500ms", 500), ("2w", 1_209_600_000),
+    ])
     func parses(text: String, milliseconds: Int64) {
         #expect(ManifestDuration(text)?.milliseconds == milliseconds)
     }
@@ -58,8 +60,16 @@ import YAML
     private func normalize(_ yaml: String, _ type: FieldType, options: [String]? = nil) -> String? {
         let node = try! YAMLParser.parse("v: \(yaml)").first!.root["v"]!
         let value = IntegrationManifest.ConfigurationValue(
-            key: "K", value: node.resolved, text: node.scalarText ?? "", normalized: nil, location: node.location)
-        return try? TemplateValidator.normalize(value, field: ConfigurationField(key: "K", type: type, options: options)).get()
+            key: "K",
+            value: node.resolved,
+            text: node.scalarText ?? "",
+            normalized: nil,
+            location: node.location
+        )
+        return try? TemplateValidator.normalize(
+            value,
+            field: ConfigurationField(key: "K", type: type, options: options)
+        ).get()
     }
 
     @Test func booleansNormalizeToLowercaseWords() {

@@ -6,7 +6,9 @@ import Testing
 
 /// Every renderer, on a plan with every kind of action, against golden files.
 @Suite struct RendererTests {
-    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/golden")
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures/golden"
+    )
 
     /// A plan with a create, an update, a rotation, a test, an adoption, a replace and a delete, plus a warning.
     static var everyKind: Plan {
@@ -23,8 +25,10 @@ import Testing
                 F.desired("old", displayName: "Old", ensure: .absent),
             ],
             live: [
-                F.live("int_1", displayName: "RENAMED"), F.live("int_2", displayName: "ROTATED"), F.live("int_3", displayName: "TESTED"),
-                F.live("int_4", displayName: "Adopted"), F.live("int_5", displayName: "Moved"), F.live("int_6", displayName: "Old"),
+                F.live("int_1", displayName: "RENAMED"), F.live("int_2", displayName: "ROTATED"),
+                F.live("int_3", displayName: "TESTED"),
+                F.live("int_4", displayName: "Adopted"), F.live("int_5", displayName: "Moved"),
+                F.live("int_6", displayName: "Old"),
                 F.live("int_7", displayName: "Forgotten"),
             ],
             state: [
@@ -32,21 +36,31 @@ import Testing
                 F.entry("moved", id: "int_5", displayName: "Moved"), F.entry("old", id: "int_6", displayName: "Old"),
                 F.entry("forgotten", id: "int_7", displayName: "Forgotten"),
             ],
-            allowReplace: true, expect: []
+            allowReplace: true,
+            expect: []
         ).run()
     }
 
-    @Test(arguments: [("plan.txt", PlanRenderer.Format.text, false), ("plan-color.txt", .text, true), ("plan.json", .json, false), ("plan.md", .markdown, false)])
+    @Test(arguments: [
+        ("plan.txt", PlanRenderer.Format.text, false), ("plan-color.txt", .text, true), ("plan.json", .json, false),
+        ("plan.md", .markdown, false),
+    ])
     func goldenRendering(_ name: String, _ format: PlanRenderer.Format, _ color: Bool) throws {
         let plan = Self.everyKind
         #expect(plan.errors.isEmpty, "\(plan.errors)")
         #expect(Set(plan.actions.map(\.action)) == Set(ActionKind.allCases))
-        try Golden.expect(PlanRenderer.render(plan, format: format, color: color), file: Self.golden.appendingPathComponent(name))
+        try Golden.expect(
+            PlanRenderer.render(plan, format: format, color: color),
+            file: Self.golden.appendingPathComponent(name)
+        )
     }
 
     @Test(arguments: [("empty.txt", PlanRenderer.Format.text), ("empty.json", .json), ("empty.md", .markdown)])
     func goldenEmptyPlan(_ name: String, _ format: PlanRenderer.Format) throws {
-        try Golden.expect(PlanRenderer.render(Plan(actions: []), format: format), file: Self.golden.appendingPathComponent(name))
+        try Golden.expect(
+            PlanRenderer.render(Plan(actions: []), format: format),
+            file: Self.golden.appendingPathComponent(name)
+        )
     }
 
     /// The JSON output agrees with schemas/plan.schema.json (checked with Python's jsonschema, as the other schemas).
@@ -54,19 +68,26 @@ import Testing
         let output = PlanRenderer.json(Self.everyKind)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("plan-\(UUID().uuidString).json")
         try output.write(to: file, atomically: true, encoding: .utf8)
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", """
+        process.arguments = [
+            "python3", "-c",
+            """
             import json,sys,jsonschema
             schema=json.load(open(sys.argv[1])); doc=json.load(open(sys.argv[2]))
             jsonschema.validate(doc, schema); print("ok")
-            """, root.appendingPathComponent("schemas/plan.schema.json").path, file.path]
+            """, root.appendingPathComponent("schemas/plan.schema.json").path, file.path,
+        ]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        #expect(
+            process.terminationStatus == 0,
+            "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))"
+        )
     }
 }

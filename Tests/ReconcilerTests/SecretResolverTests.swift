@@ -19,7 +19,9 @@ import YAML
         #expect(!dumped.contains("canary"))
         let encoded = String(decoding: try JSONEncoder().encode(["k": secret]), as: UTF8.self)
         #expect(encoded == #"{"k":"(sensitive)"}"#)
-        #expect(throws: DecodingError.self) { try JSONDecoder().decode([String: SecretValue].self, from: Data(encoded.utf8)) }
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode([String: SecretValue].self, from: Data(encoded.utf8))
+        }
         #expect(secret == SecretValue("canary-5150-value") && secret != SecretValue("other"))
         #expect(secret.exposedString() == "canary-5150-value")
     }
@@ -28,7 +30,11 @@ import YAML
         let loaded = try await ProjectLoader.load(from: Self.examples.path)
         let resolver = SecretResolver(
             root: loaded.project.root,
-            environment: ["SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"])
+            environment: [
+                "SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path,
+                "XDG_CONFIG_HOME": "/nonexistent",
+            ]
+        )
         var count = 0
         for integration in loaded.integrations {
             for secret in integration.secrets {
@@ -48,7 +54,10 @@ import YAML
     /// file that cannot be decrypted still fails at its reference.
     @Test func prefetchedFilesResolveToTheSameValues() async throws {
         let loaded = try await ProjectLoader.load(from: Self.examples.path)
-        let environment = ["SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path, "XDG_CONFIG_HOME": "/nonexistent"]
+        let environment = [
+            "SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path,
+            "XDG_CONFIG_HOME": "/nonexistent",
+        ]
         let references = loaded.integrations.flatMap { $0.secrets.map(\.reference) }
         let prefetched = SecretResolver(root: loaded.project.root, environment: environment)
         await prefetched.prefetch(references)
@@ -59,15 +68,24 @@ import YAML
         }
         #expect(prefetched.decryptedFileCount == 3, "nothing decrypted twice")
 
-        let missing = try SecretReference.parse("ref+sops://secrets/missing.enc.yaml#/a", at: YAML.SourceLocation(file: loaded.project.root + "/m.yaml", line: 3, column: 5), root: loaded.project.root).get()
+        let missing = try SecretReference.parse(
+            "ref+sops://secrets/missing.enc.yaml#/a",
+            at: YAML.SourceLocation(file: loaded.project.root + "/m.yaml", line: 3, column: 5),
+            root: loaded.project.root
+        ).get()
         await prefetched.prefetch(references + [missing])
         #expect(throws: Diagnostic.self) { try prefetched.resolve(missing) }
     }
 
     @Test func failuresNameTheReferenceNotTheValue() async throws {
         let loaded = try await ProjectLoader.load(from: Self.examples.path)
-        let resolver = SecretResolver(root: loaded.project.root, environment: ["XDG_CONFIG_HOME": "/nonexistent", "HOME": "/nonexistent"])
-        let reference = try #require(loaded.integrations.flatMap { $0.secrets.map(\.reference) }.first { $0.text.hasPrefix("ref+sops://") })
+        let resolver = SecretResolver(
+            root: loaded.project.root,
+            environment: ["XDG_CONFIG_HOME": "/nonexistent", "HOME": "/nonexistent"]
+        )
+        let reference = try #require(
+            loaded.integrations.flatMap { $0.secrets.map(\.reference) }.first { $0.text.hasPrefix("ref+sops://") }
+        )
         #expect(throws: Diagnostic.self) { try resolver.resolve(reference) }
         do {
             _ = try resolver.resolve(reference)

@@ -14,7 +14,13 @@ import Testing
         let store = StateStore(path: try directory().appendingPathComponent("state.json").path)
         var state = IntopsState()
         state.set(F.entry("a", id: "i1"))
-        let intent = IntopsState.PendingCreate(organization: "o", name: "b", displayName: "B", provider: "AuthorizeNet", type: .payment)
+        let intent = IntopsState.PendingCreate(
+            organization: "o",
+            name: "b",
+            displayName: "B",
+            provider: "AuthorizeNet",
+            type: .payment
+        )
         state.pendingCreates = [intent]
         try await store.save(&state, organizations: ["o"])
         let loaded = try await StateStore(path: store.template).load(organizations: ["o"])
@@ -36,13 +42,30 @@ import Testing
         var state = IntopsState()
         state.set(F.entry("a", id: "i1", org: "o1"))
         state.set(F.entry("b", id: "i2", org: "o2"))
-        state.pendingCreates = [IntopsState.PendingCreate(organization: "o2", name: "c", displayName: "C", provider: "AuthorizeNet", type: .payment)]
+        state.pendingCreates = [
+            IntopsState.PendingCreate(
+                organization: "o2",
+                name: "c",
+                displayName: "C",
+                provider: "AuthorizeNet",
+                type: .payment
+            )
+        ]
         try await store.save(&state, organizations: ["o1", "o2"])
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("state-o1.json").path))
         let o1 = try await StateStore(path: store.template).load(organizations: ["o1"])
-        #expect(o1.integrations.map(\.name) == ["a"] && o1.pendingCreates == nil, "each shard holds only its organization's entries and intents")
-        #expect(try await StateStore(path: store.template).load(organizations: ["o2"]).integrations.map(\.name) == ["b"])
-        #expect(try await StateStore(path: store.template).load(organizations: ["o1", "o2"]).integrations.map(\.name) == ["a", "b"])
+        #expect(
+            o1.integrations.map(\.name) == ["a"] && o1.pendingCreates == nil,
+            "each shard holds only its organization's entries and intents"
+        )
+        #expect(
+            try await StateStore(path: store.template).load(organizations: ["o2"]).integrations.map(\.name) == ["b"]
+        )
+        #expect(
+            try await StateStore(path: store.template).load(organizations: ["o1", "o2"]).integrations.map(\.name) == [
+                "a", "b",
+            ]
+        )
     }
 
     /// Each object of a sharded state keeps its own lineage: a run over every organization must not rewrite one
@@ -70,7 +93,10 @@ import Testing
         let root = try directory()
         var state = IntopsState()
         state.set(F.entry("a", id: "i1", org: "o2"))
-        try await StateStore(path: root.appendingPathComponent("state-o1.json").path).save(&state, organizations: ["o1"])
+        try await StateStore(path: root.appendingPathComponent("state-o1.json").path).save(
+            &state,
+            organizations: ["o1"]
+        )
         await #expect(throws: StateError.self) {
             try await StateStore(path: root.appendingPathComponent("state-{org}.json").path).load(organizations: ["o1"])
         }
@@ -85,7 +111,10 @@ import Testing
         try await second.save(&other, organizations: ["o"])
         state.set(F.entry("a", id: "i1"))
         await #expect(throws: StateError.self) { try await first.save(&state, organizations: ["o"]) }
-        #expect(try await StateStore(path: path).load(organizations: ["o"]).integrations.map(\.name) == ["b"], "the other run's write is kept")
+        #expect(
+            try await StateStore(path: path).load(organizations: ["o"]).integrations.map(\.name) == ["b"],
+            "the other run's write is kept"
+        )
     }
 
     @Test func aSecondLockHolderWaitsThenIsRefusedNamingTheHolder() async throws {
@@ -94,7 +123,12 @@ import Testing
         try await first.lock(organizations: ["o"], operation: "apply", timeout: .seconds(1))
         let waited = WaitLog()
         do {
-            try await second.lock(organizations: ["o"], operation: "plan", timeout: .milliseconds(300), waiting: { record, _ in waited.add(record) })
+            try await second.lock(
+                organizations: ["o"],
+                operation: "plan",
+                timeout: .milliseconds(300),
+                waiting: { record, _ in waited.add(record) }
+            )
             Issue.record("a second lock was granted")
         } catch {
             #expect(error.kind == .locked)
@@ -131,7 +165,15 @@ import Testing
         state.set(changed)
         state.set(F.entry("c", id: "i3"))
         state.revision = "abc123"
-        state.pendingCreates = [IntopsState.PendingCreate(organization: "o", name: "d", displayName: "D", provider: "AuthorizeNet", type: .payment)]
+        state.pendingCreates = [
+            IntopsState.PendingCreate(
+                organization: "o",
+                name: "d",
+                displayName: "D",
+                provider: "AuthorizeNet",
+                type: .payment
+            )
+        ]
         try await expectSame(state)
         state.integrations.removeAll { $0.name == "b" }
         try await expectSame(state)

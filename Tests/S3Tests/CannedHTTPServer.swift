@@ -93,8 +93,10 @@ final class CannedHTTPServer: @unchecked Sendable {
             if headerEnd == nil, let range = data.firstRange(of: separator) {
                 headerEnd = range.upperBound
                 let head = String(decoding: data[0..<range.lowerBound], as: UTF8.self)
-                for line in head.split(separator: "\r\n").dropFirst() where line.lowercased().hasPrefix("content-length:") {
-                    expectedLength = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
+                for line in head.split(separator: "\r\n").dropFirst()
+                where line.lowercased().hasPrefix("content-length:") {
+                    expectedLength =
+                        Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
                 }
             }
         }
@@ -104,11 +106,16 @@ final class CannedHTTPServer: @unchecked Sendable {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
         }
         return Received(
-            method: String(requestLine[0]), target: String(requestLine[1]), headers: headers,
-            body: Array(data[end..<(end + expectedLength)]))
+            method: String(requestLine[0]),
+            target: String(requestLine[1]),
+            headers: headers,
+            body: Array(data[end..<(end + expectedLength)])
+        )
     }
 
     #if os(Linux)

@@ -20,8 +20,14 @@ struct S3ClientMotoTests {
     func client(_ credentials: S3Credentials = canary, region: String = "us-east-1") throws -> S3Client {
         let server = try MotoServer.require()
         return S3Client(
-            configuration: S3Configuration(region: region, endpoint: server.endpoint, pathStyle: true, credentials: credentials),
-            timeout: .seconds(20))
+            configuration: S3Configuration(
+                region: region,
+                endpoint: server.endpoint,
+                pathStyle: true,
+                credentials: credentials
+            ),
+            timeout: .seconds(20)
+        )
     }
 
     /// A bucket of its own for each test, so that no test depends on another's objects.
@@ -57,10 +63,20 @@ struct S3ClientMotoTests {
     func createOnlyOnce() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
-        let etag = try await s3.put(bucket: bucket, key: "state.json", bytes: Array(#"{"serial":1}"#.utf8), condition: .ifNoneMatch)
+        let etag = try await s3.put(
+            bucket: bucket,
+            key: "state.json",
+            bytes: Array(#"{"serial":1}"#.utf8),
+            condition: .ifNoneMatch
+        )
         #expect(etag.hasPrefix("\"") && etag.hasSuffix("\""))
         let error = await #expect(throws: S3Error.self) {
-            try await s3.put(bucket: bucket, key: "state.json", bytes: Array(#"{"serial":2}"#.utf8), condition: .ifNoneMatch)
+            try await s3.put(
+                bucket: bucket,
+                key: "state.json",
+                bytes: Array(#"{"serial":2}"#.utf8),
+                condition: .ifNoneMatch
+            )
         }
         #expect(error?.kind == .preconditionFailed)
         #expect(error?.status == 412)
@@ -71,8 +87,18 @@ struct S3ClientMotoTests {
     func compareAndSwap() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
-        let first = try await s3.put(bucket: bucket, key: "state.json", bytes: Array("one".utf8), condition: .ifNoneMatch)
-        let second = try await s3.put(bucket: bucket, key: "state.json", bytes: Array("two".utf8), condition: .ifMatch(first))
+        let first = try await s3.put(
+            bucket: bucket,
+            key: "state.json",
+            bytes: Array("one".utf8),
+            condition: .ifNoneMatch
+        )
+        let second = try await s3.put(
+            bucket: bucket,
+            key: "state.json",
+            bytes: Array("two".utf8),
+            condition: .ifMatch(first)
+        )
         #expect(second != first)
 
         let stale = await #expect(throws: S3Error.self) {
@@ -91,7 +117,12 @@ struct S3ClientMotoTests {
         let bucket = try await freshBucket(s3)
         try await s3.put(bucket: bucket, key: "k", bytes: Array("v1".utf8), condition: .none)
         let read = try #require(try await s3.get(bucket: bucket, key: "k"))
-        let written = try await s3.put(bucket: bucket, key: "k", bytes: Array("v2".utf8), condition: .ifMatch(read.etag))
+        let written = try await s3.put(
+            bucket: bucket,
+            key: "k",
+            bytes: Array("v2".utf8),
+            condition: .ifMatch(read.etag)
+        )
         #expect(try await s3.get(bucket: bucket, key: "k") == S3Object(bytes: Array("v2".utf8), etag: written))
     }
 
@@ -102,7 +133,9 @@ struct S3ClientMotoTests {
         let old = try await s3.put(bucket: bucket, key: "lock", bytes: Array("a".utf8), condition: .ifNoneMatch)
         let current = try await s3.put(bucket: bucket, key: "lock", bytes: Array("b".utf8), condition: .ifMatch(old))
 
-        let error = await #expect(throws: S3Error.self) { try await s3.delete(bucket: bucket, key: "lock", ifMatch: old) }
+        let error = await #expect(throws: S3Error.self) {
+            try await s3.delete(bucket: bucket, key: "lock", ifMatch: old)
+        }
         #expect(error?.kind == .preconditionFailed)
         #expect(try await s3.get(bucket: bucket, key: "lock") != nil)
 
@@ -119,10 +152,13 @@ struct S3ClientMotoTests {
     @Test(
         "keys with spaces, non-ASCII characters, slashes and reserved characters round-trip",
         arguments: [
-            "intops/prod org/state.json", "états/naïve ünïcode/ключ.json", "a/b/c/d/e.json", "with+plus & amp=eq,comma;semi.json",
-            "(parens) [brackets] {braces}!*'@$.json", "percent%20literal%.json", "tilde~under_score-dash.json", "emoji 🚀/x.json",
+            "intops/prod org/state.json", "états/naïve ünïcode/ключ.json", "a/b/c/d/e.json",
+            "with+plus & amp=eq,comma;semi.json",
+            "(parens) [brackets] {braces}!*'@$.json", "percent%20literal%.json", "tilde~under_score-dash.json",
+            "emoji 🚀/x.json",
             "/leading-slash", "double//slash",
-        ])
+        ]
+    )
     func keyRoundTrip(key: String) async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
@@ -143,7 +179,13 @@ struct S3ClientMotoTests {
         #expect(try await s3.get(bucket: bucket, key: "empty") == S3Object(bytes: [], etag: empty))
         var generator = SystemRandomNumberGenerator()
         let large = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let etag = try await s3.put(bucket: bucket, key: "large", bytes: large, condition: .ifNoneMatch, contentType: "application/octet-stream")
+        let etag = try await s3.put(
+            bucket: bucket,
+            key: "large",
+            bytes: large,
+            condition: .ifNoneMatch,
+            contentType: "application/octet-stream"
+        )
         let read = try #require(try await s3.get(bucket: bucket, key: "large"))
         #expect(read.etag == etag)
         #expect(read.bytes.count == large.count)
@@ -167,7 +209,9 @@ struct S3ClientMotoTests {
         #expect(text.contains("create it"))
         #expect(!text.contains("\n"))
 
-        let put = await #expect(throws: S3Error.self) { try await s3.put(bucket: bucket, key: "k", bytes: [1], condition: .ifNoneMatch) }
+        let put = await #expect(throws: S3Error.self) {
+            try await s3.put(bucket: bucket, key: "k", bytes: [1], condition: .ifNoneMatch)
+        }
         #expect(put?.code == "NoSuchBucket")
     }
 
@@ -215,8 +259,15 @@ struct S3ClientMotoTests {
             let bucket = try await freshBucket(s3)
             let key = "intops/prod org/state.json"
             let first = try await s3.put(bucket: bucket, key: key, bytes: Array("{}".utf8), condition: .ifNoneMatch)
-            let second = try await s3.put(bucket: bucket, key: key, bytes: Array("{\"a\":1}".utf8), condition: .ifMatch(first))
-            #expect(try await s3.get(bucket: bucket, key: key) == S3Object(bytes: Array("{\"a\":1}".utf8), etag: second))
+            let second = try await s3.put(
+                bucket: bucket,
+                key: key,
+                bytes: Array("{\"a\":1}".utf8),
+                condition: .ifMatch(first)
+            )
+            #expect(
+                try await s3.get(bucket: bucket, key: key) == S3Object(bytes: Array("{\"a\":1}".utf8), etag: second)
+            )
             let stale = await #expect(throws: S3Error.self) {
                 try await s3.put(bucket: bucket, key: key, bytes: [1], condition: .ifMatch(first))
             }
@@ -227,13 +278,17 @@ struct S3ClientMotoTests {
             // The same key id with another secret: only the signature differs.
             var wrongSecret = credentials
             wrongSecret.secretAccessKey = "not-the-secret"
-            let mismatch = await #expect(throws: S3Error.self) { try await client(wrongSecret).get(bucket: bucket, key: key) }
+            let mismatch = await #expect(throws: S3Error.self) {
+                try await client(wrongSecret).get(bucket: bucket, key: key)
+            }
             #expect(mismatch?.kind == .accessDenied)
             #expect(mismatch?.code == "SignatureDoesNotMatch")
             #expect(mismatch?.description.contains(credentials.accessKeyID) == false)
             #expect(mismatch?.description.contains("not-the-secret") == false)
 
-            let unknown = await #expect(throws: S3Error.self) { try await client(Self.canary).get(bucket: bucket, key: key) }
+            let unknown = await #expect(throws: S3Error.self) {
+                try await client(Self.canary).get(bucket: bucket, key: key)
+            }
             #expect(unknown?.kind == .accessDenied)
             #expect(unknown?.code == "InvalidAccessKeyId")
             #expect(unknown?.description.contains("CANARYKEYID123") == false)
@@ -257,7 +312,9 @@ struct S3ClientMotoTests {
         request.setValue("text/plain", forHTTPHeaderField: "Content-Type")
         let (_, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode
-        guard status == 200 else { throw TestFailure("moto's reset-auth answered \(status.map(String.init) ?? "no HTTP")") }
+        guard status == 200 else {
+            throw TestFailure("moto's reset-auth answered \(status.map(String.init) ?? "no HTTP")")
+        }
     }
 
     /// An IAM user allowed everything, and its access key. moto routes a request to IAM by the service in the
@@ -269,18 +326,26 @@ struct S3ClientMotoTests {
         _ = try await iam(server, ["Action": "CreateUser", "UserName": user], bootstrap)
         let created = try await iam(server, ["Action": "CreateAccessKey", "UserName": user], bootstrap)
         _ = try await iam(
-            server, ["Action": "PutUserPolicy", "UserName": user, "PolicyName": "everything", "PolicyDocument": policy], bootstrap)
-        guard let id = S3Error.element("AccessKeyId", in: created), let secret = S3Error.element("SecretAccessKey", in: created) else {
+            server,
+            ["Action": "PutUserPolicy", "UserName": user, "PolicyName": "everything", "PolicyDocument": policy],
+            bootstrap
+        )
+        guard let id = S3Error.element("AccessKeyId", in: created),
+            let secret = S3Error.element("SecretAccessKey", in: created)
+        else {
             throw TestFailure("moto's CreateAccessKey answer has no key: \(created.prefix(500))")
         }
         let credentials = S3Credentials(accessKeyID: id, secretAccessKey: secret)
         // Checked already: the same signer in its other services' mode, verified by moto's IAM.
         let me = try await iam(server, ["Action": "GetUser"], credentials)
-        guard me.contains("<UserName>\(user)</UserName>") else { throw TestFailure("GetUser answered \(me.prefix(500))") }
+        guard me.contains("<UserName>\(user)</UserName>") else {
+            throw TestFailure("GetUser answered \(me.prefix(500))")
+        }
         return credentials
     }
 
-    func iam(_ server: MotoServer, _ parameters: [String: String], _ credentials: S3Credentials) async throws -> String {
+    func iam(_ server: MotoServer, _ parameters: [String: String], _ credentials: S3Credentials) async throws -> String
+    {
         let form = (parameters.merging(["Version": "2010-05-08"]) { $1 })
             .sorted { $0.key < $1.key }
             .map { "\(SigV4.uriEncode($0.key.utf8))=\(SigV4.uriEncode($0.value.utf8))" }
@@ -289,8 +354,16 @@ struct S3ClientMotoTests {
         let url = server.endpoint.appendingPathComponent("/")
         let contentType = "application/x-www-form-urlencoded; charset=utf-8"
         let signed = SigV4.sign(
-            method: "POST", url: url, headers: [("Content-Type", contentType)], payloadSHA256: Digest.sha256(body).hex,
-            date: Date(), region: "us-east-1", service: "iam", credentials: credentials, pathEncoding: .twice)
+            method: "POST",
+            url: url,
+            headers: [("Content-Type", contentType)],
+            payloadSHA256: Digest.sha256(body).hex,
+            date: Date(),
+            region: "us-east-1",
+            service: "iam",
+            credentials: credentials,
+            pathEncoding: .twice
+        )
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.httpBody = Data(body)
@@ -300,7 +373,9 @@ struct S3ClientMotoTests {
         let (data, response) = try await URLSession.shared.data(for: request)
         let text = String(decoding: data, as: UTF8.self)
         guard (response as? HTTPURLResponse)?.statusCode == 200 else {
-            throw TestFailure("moto's IAM \(parameters["Action"] ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0): \(text.prefix(500))")
+            throw TestFailure(
+                "moto's IAM \(parameters["Action"] ?? "") answered \((response as? HTTPURLResponse)?.statusCode ?? 0): \(text.prefix(500))"
+            )
         }
         return text
     }

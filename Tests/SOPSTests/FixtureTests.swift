@@ -10,14 +10,14 @@ import Testing
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/sops-age")
 
-
 /// Every scalar leaf in MAC order: path, type and the exact plaintext.
 func leaves(_ value: SOPSValue, path: [String] = []) -> [(path: [String], type: String, text: String)] {
     switch value {
     case .null: return []
     case .scalar(let scalar): return [(path, scalar.typeName, scalar.canonicalText)]
     case .sequence(let items): return items.flatMap { leaves($0, path: path) }
-    case .mapping(let entries): return entries.filter { !$0.isComment }.flatMap { leaves($0.value, path: path + [$0.key]) }
+    case .mapping(let entries):
+        return entries.filter { !$0.isComment }.flatMap { leaves($0.value, path: path + [$0.key]) }
     }
 }
 
@@ -37,15 +37,21 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
     }
 
     static func load() throws -> [SOPSFixture] {
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtures.appendingPathComponent("sops/expected.json"))) as! [String: Any]
+        let object =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: fixtures.appendingPathComponent("sops/expected.json"))
+            ) as! [String: Any]
         return (object["sops_fixtures"] as! [[String: Any]]).map { entry in
             let leafList = entry["leaves_in_walk_order"] as! [[String: Any]]
             return SOPSFixture(
-                file: entry["file"] as! String, store: entry["store"] as! String,
-                identityFiles: entry["age_identity_files"] as! [String], dataKey: entry["data_key_hex"] as! String,
+                file: entry["file"] as! String,
+                store: entry["store"] as! String,
+                identityFiles: entry["age_identity_files"] as! [String],
+                dataKey: entry["data_key_hex"] as! String,
                 expect: entry["expect"] as! String,
                 leaves: leafList.map { ["type": "\($0["type"]!)", "plaintext": "\($0["plaintext"]!)"] },
-                leafPaths: leafList.map { $0["path"] as! [String] })
+                leafPaths: leafList.map { $0["path"] as! [String] }
+            )
         }
     }
 }
@@ -63,18 +69,37 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
             let parsed = try SOPSMetadata.parse(metadata!)
             if macMustFail {
                 #expect(throws: SOPSError.macMismatch) {
-                    try SOPS.decrypt(documents, format: fixture.format, metadata: parsed, dataKey: hexBytes(fixture.dataKey), ignoreMAC: false)
+                    try SOPS.decrypt(
+                        documents,
+                        format: fixture.format,
+                        metadata: parsed,
+                        dataKey: hexBytes(fixture.dataKey),
+                        ignoreMAC: false
+                    )
                 }
                 return
             }
-            decrypted = try SOPS.decrypt(documents, format: fixture.format, metadata: parsed, dataKey: hexBytes(fixture.dataKey), ignoreMAC: false)
+            decrypted = try SOPS.decrypt(
+                documents,
+                format: fixture.format,
+                metadata: parsed,
+                dataKey: hexBytes(fixture.dataKey),
+                ignoreMAC: false
+            )
         } else {
             var identities: [any AgeIdentity] = []
             for name in fixture.identityFiles {
                 identities += try AgeIdentityFile.parse(
-                    String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8), source: name)
+                    String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8),
+                    source: name
+                )
             }
-            decrypted = try SOPS.decrypt(bytes, format: fixture.format, file: fixture.file, keyring: SOPSKeyring(identities: identities))
+            decrypted = try SOPS.decrypt(
+                bytes,
+                format: fixture.format,
+                file: fixture.file,
+                keyring: SOPSKeyring(identities: identities)
+            )
         }
         let found = decrypted.documents.flatMap { leaves($0) }
         #expect(found.map(\.path) == fixture.leafPaths, "leaf order of \(fixture.file)")
@@ -82,7 +107,10 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
             let expected = fixture.leaves[index]
             // An empty value carries no type (it is stored as "" and never encrypted).
             let typeMatches = expected["type"] == "<null>" || leaf.type == expected["type"]
-            #expect(typeMatches && leaf.text == expected["plaintext"], "\(fixture.file) leaf \(leaf.path): \(leaf.type) '\(leaf.text)' vs \(expected["type"]!) '\(expected["plaintext"]!)'")
+            #expect(
+                typeMatches && leaf.text == expected["plaintext"],
+                "\(fixture.file) leaf \(leaf.path): \(leaf.type) '\(leaf.text)' vs \(expected["type"]!) '\(expected["plaintext"]!)'"
+            )
         }
         #expect(found.count == fixture.leaves.count)
     }
@@ -90,9 +118,16 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
     @Test func postQuantumOnlyFileFindsNoIdentity() throws {
         let file = fixtures.appendingPathComponent("sops/fluxcd/algorithms_age-pq.yaml")
         let other = try AgeIdentityFile.parse(
-            String(contentsOf: fixtures.appendingPathComponent("sops/fluxcd/keys_age.txt"), encoding: .utf8), source: "keys_age.txt")
+            String(contentsOf: fixtures.appendingPathComponent("sops/fluxcd/keys_age.txt"), encoding: .utf8),
+            source: "keys_age.txt"
+        )
         #expect(throws: SOPSError.self) {
-            try SOPS.decrypt(Array(try Data(contentsOf: file)), format: .yaml, file: "age-pq.yaml", keyring: SOPSKeyring(identities: other))
+            try SOPS.decrypt(
+                Array(try Data(contentsOf: file)),
+                format: .yaml,
+                file: "age-pq.yaml",
+                keyring: SOPSKeyring(identities: other)
+            )
         }
     }
 }
@@ -103,7 +138,12 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
         let url = fixtures.appendingPathComponent("sops/upstream-sops/example.yaml")
         let bytes = Array(try Data(contentsOf: url))
         #expect(throws: SOPSError.self) {
-            try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
+            try SOPS.decrypt(
+                bytes,
+                format: .yaml,
+                file: url.path,
+                keyring: SOPSKeyring(identities: [X25519Identity.generate()])
+            )
         }
         do {
             _ = try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: []))

@@ -57,7 +57,8 @@ import Testing
     static let dotenv = "# leading comment\nDB_PASSWORD=hunter2\nAPI_KEY=abc=def\nMULTI=one\\ntwo\nEMPTY=\n# trailing\n"
 
     static let options: [[String]] = [
-        [], ["--unencrypted-suffix", "_unencrypted"], ["--encrypted-suffix", "word"], ["--unencrypted-regex", "^(name|port)$"],
+        [], ["--unencrypted-suffix", "_unencrypted"], ["--encrypted-suffix", "word"],
+        ["--unencrypted-regex", "^(name|port)$"],
         ["--encrypted-regex", "^(password|token|secret.*)$"],
     ]
 
@@ -69,7 +70,10 @@ import Testing
 
     func sops(_ arguments: [String]) async throws -> ProcessOutput {
         try await Subprocess.run(
-            ["sops"] + arguments, environment: ["SOPS_AGE_KEY_FILE": keyFile, "SOPS_DISABLE_VERSION_CHECK": "1"], directory: directory)
+            ["sops"] + arguments,
+            environment: ["SOPS_AGE_KEY_FILE": keyFile, "SOPS_DISABLE_VERSION_CHECK": "1"],
+            directory: directory
+        )
     }
 
     var keyring: SOPSKeyring { SOPSKeyring(identities: [identity]) }
@@ -80,18 +84,25 @@ import Testing
         let source = format == .yaml ? Self.yaml : format == .json ? Self.json : Self.dotenv
         for option in Self.options {
             let plain = try write(source, name)
-            let encrypted = try await sops(["encrypt", "--age", identity.recipient.description] + option + ["--output", plain + ".enc", plain])
+            let encrypted = try await sops(
+                ["encrypt", "--age", identity.recipient.description] + option + ["--output", plain + ".enc", plain]
+            )
             #expect(encrypted.status == 0, "sops encrypt \(option): \(encrypted.stderrText)")
             let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: plain + ".enc")))
             let decrypted = try SOPS.decrypt(bytes, format: format, file: name, keyring: keyring)
-            let reference = try await sops(["decrypt", "--input-type", format == .dotenv ? "dotenv" : format.rawValue,
-                                            "--output-type", format == .dotenv ? "dotenv" : format.rawValue, plain + ".enc"])
+            let reference = try await sops([
+                "decrypt", "--input-type", format == .dotenv ? "dotenv" : format.rawValue,
+                "--output-type", format == .dotenv ? "dotenv" : format.rawValue, plain + ".enc",
+            ])
             #expect(reference.status == 0, "\(reference.stderrText)")
             if format == .dotenv {
                 #expect(SOPS.render(decrypted) == Array(reference.stdout), "dotenv bytes with \(option)")
             } else {
                 let expected = try SOPS.load(Array(reference.stdout), format: format, file: "reference").documents
-                #expect(normalized(decrypted.documents) == normalized(expected), "\(name) with \(option): \(difference(decrypted.documents, expected))")
+                #expect(
+                    normalized(decrypted.documents) == normalized(expected),
+                    "\(name) with \(option): \(difference(decrypted.documents, expected))"
+                )
             }
         }
     }
@@ -100,19 +111,34 @@ import Testing
     func intopsEncryptsSopsDecrypts(_ name: String, _ format: SOPS.Format) async throws {
         try Subprocess.requireTool("sops")
         let source = format == .yaml ? Self.yaml : format == .json ? Self.json : Self.dotenv
-        let rules: [SelectionRule] = [.default, .encryptedSuffix("word"), .unencryptedRegex("^(name|port)$"), .encryptedRegex("^(password|token)$")]
+        let rules: [SelectionRule] = [
+            .default, .encryptedSuffix("word"), .unencryptedRegex("^(name|port)$"),
+            .encryptedRegex("^(password|token)$"),
+        ]
         for rule in rules {
             for macOnly in [false, true] {
                 let documents = try SOPS.parsePlaintext(Array(source.utf8), format: format, file: name)
-                let encrypted = try SOPS.encrypt(documents, format: format, recipients: [identity.recipient], rule: rule, macOnlyEncrypted: macOnly)
+                let encrypted = try SOPS.encrypt(
+                    documents,
+                    format: format,
+                    recipients: [identity.recipient],
+                    rule: rule,
+                    macOnlyEncrypted: macOnly
+                )
                 let path = try write(String(decoding: encrypted, as: UTF8.self), "by-intops-" + name)
                 let reference = try await sops(["decrypt", path])
-                #expect(reference.status == 0, "sops decrypt of intops' \(name) (\(rule), macOnly \(macOnly)): \(reference.stderrText)")
+                #expect(
+                    reference.status == 0,
+                    "sops decrypt of intops' \(name) (\(rule), macOnly \(macOnly)): \(reference.stderrText)"
+                )
                 if format == .dotenv {
                     #expect(reference.stdoutText == source, "dotenv round trip with \(rule)")
                 } else {
                     let expected = try SOPS.load(Array(reference.stdout), format: format, file: "reference").documents
-                    #expect(normalized(expected) == normalized(documents), "\(name) round trip with \(rule): \(difference(documents, expected))")
+                    #expect(
+                        normalized(expected) == normalized(documents),
+                        "\(name) round trip with \(rule): \(difference(documents, expected))"
+                    )
                 }
             }
         }
@@ -123,18 +149,32 @@ import Testing
         let plain = try write(Self.yaml, "keys.yaml")
         let other = X25519Identity.generate()
         _ = try await sops(["encrypt", "--age", identity.recipient.description, "--in-place", plain])
-        let before = try SOPS.decrypt(Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring)
+        let before = try SOPS.decrypt(
+            Array(try Data(contentsOf: URL(fileURLWithPath: plain))),
+            format: .yaml,
+            file: plain,
+            keyring: keyring
+        )
         // intops adds a recipient; sops and the new key both read the result.
         let rekeyed = try SOPS.updateKeys(
-            Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring,
-            recipients: [identity.recipient, other.recipient])
+            Array(try Data(contentsOf: URL(fileURLWithPath: plain))),
+            format: .yaml,
+            file: plain,
+            keyring: keyring,
+            recipients: [identity.recipient, other.recipient]
+        )
         try Data(rekeyed).write(to: URL(fileURLWithPath: plain))
         #expect(try await sops(["decrypt", plain]).status == 0)
         let byOther = try SOPS.decrypt(rekeyed, format: .yaml, file: plain, keyring: SOPSKeyring(identities: [other]))
         #expect(byOther.documents == before.documents)
         // sops rotate re-encrypts every value with a new data key; the values stay.
         #expect(try await sops(["rotate", "--in-place", plain]).status == 0)
-        let rotated = try SOPS.decrypt(Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring)
+        let rotated = try SOPS.decrypt(
+            Array(try Data(contentsOf: URL(fileURLWithPath: plain))),
+            format: .yaml,
+            file: plain,
+            keyring: keyring
+        )
         #expect(rotated.documents == before.documents)
     }
 
@@ -146,19 +186,39 @@ import Testing
         let lines = text.components(separatedBy: "\n")
         let a = lines.first { $0.hasPrefix("a: ") }!, b = lines.first { $0.hasPrefix("b: ") }!
         // Values swapped between keys: the AAD no longer matches.
-        let swapped = text.replacingOccurrences(of: a, with: "a: " + b.dropFirst(3)).replacingOccurrences(of: b, with: "b: " + a.dropFirst(3))
-        #expect(throws: SOPSError.valueTampered(path: "a")) { try SOPS.decrypt(Array(swapped.utf8), format: .yaml, file: "t.yaml", keyring: keyring) }
+        let swapped = text.replacingOccurrences(of: a, with: "a: " + b.dropFirst(3)).replacingOccurrences(
+            of: b,
+            with: "b: " + a.dropFirst(3)
+        )
+        #expect(throws: SOPSError.valueTampered(path: "a")) {
+            try SOPS.decrypt(Array(swapped.utf8), format: .yaml, file: "t.yaml", keyring: keyring)
+        }
         // An unencrypted value edited: the MAC no longer matches.
         let edited = text.replacingOccurrences(of: "c_unencrypted: three", with: "c_unencrypted: four")
-        #expect(throws: SOPSError.macMismatch) { try SOPS.decrypt(Array(edited.utf8), format: .yaml, file: "t.yaml", keyring: keyring) }
-        #expect(try SOPS.decrypt(Array(edited.utf8), format: .yaml, file: "t.yaml", keyring: keyring, ignoreMAC: true).documents.count == 1)
+        #expect(throws: SOPSError.macMismatch) {
+            try SOPS.decrypt(Array(edited.utf8), format: .yaml, file: "t.yaml", keyring: keyring)
+        }
+        #expect(
+            try SOPS.decrypt(Array(edited.utf8), format: .yaml, file: "t.yaml", keyring: keyring, ignoreMAC: true)
+                .documents.count == 1
+        )
         // The wrong identity.
         #expect(throws: SOPSError.self) {
-            try SOPS.decrypt(Array(text.utf8), format: .yaml, file: "t.yaml", keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
+            try SOPS.decrypt(
+                Array(text.utf8),
+                format: .yaml,
+                file: "t.yaml",
+                keyring: SOPSKeyring(identities: [X25519Identity.generate()])
+            )
         }
         // Truncated.
         #expect(throws: SOPSError.self) {
-            try SOPS.decrypt(Array(text.utf8.prefix(text.utf8.count / 2)), format: .yaml, file: "t.yaml", keyring: keyring)
+            try SOPS.decrypt(
+                Array(text.utf8.prefix(text.utf8.count / 2)),
+                format: .yaml,
+                file: "t.yaml",
+                keyring: keyring
+            )
         }
     }
 }
@@ -169,7 +229,8 @@ func difference(_ a: [SOPSValue], _ b: [SOPSValue]) -> String {
     for (x, y) in zip(left, right) where x.path != y.path || x.type != y.type || x.text != y.text {
         return "\(x.path) \(x.type) '\(x.text)' vs \(y.path) \(y.type) '\(y.text)'"
     }
-    return left.count == right.count ? "same leaves (differs in structure or comments)" : "\(left.count) leaves vs \(right.count)"
+    return left.count == right.count
+        ? "same leaves (differs in structure or comments)" : "\(left.count) leaves vs \(right.count)"
 }
 
 /// Numbers compare by value (a YAML `1e3` is the float 1000 that sops prints as `1000`; sops ≤ 3.13.1 types
@@ -181,7 +242,8 @@ func normalized(_ documents: [SOPSValue]) -> [SOPSValue] {
         case .scalar: value
         case .null: value
         case .sequence(let items): .sequence(items.map(walk))
-        case .mapping(let entries): .mapping(entries.map { SOPSEntry(key: $0.key, value: walk($0.value), isComment: $0.isComment) })
+        case .mapping(let entries):
+            .mapping(entries.map { SOPSEntry(key: $0.key, value: walk($0.value), isComment: $0.isComment) })
         }
     }
     return documents.map(walk)

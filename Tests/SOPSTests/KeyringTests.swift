@@ -12,19 +12,25 @@ import Testing
         // The comment lines hold spaces and colons: split into words, they are not identities.
         let second = X25519Identity.generate().encoded
         let text = "# created: 2026-11-27T09:08:33Z\n# public key: age1…\n\(Self.first)\n\n  # another\n\(second) \n"
-        let keyring = try SOPSKeyring.fromEnvironment(["SOPS_AGE_KEY": text, "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent"])
+        let keyring = try SOPSKeyring.fromEnvironment([
+            "SOPS_AGE_KEY": text, "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
+        ])
         #expect(keyring.identities.count == 2)
     }
 
     @Test func sopsAgeKeyTakesSeveralKeysOnOneLine() throws {
         let second = X25519Identity.generate().encoded
-        let keyring = try SOPSKeyring.fromEnvironment(["SOPS_AGE_KEY": "\(Self.first)\t\(second)", "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent"])
+        let keyring = try SOPSKeyring.fromEnvironment([
+            "SOPS_AGE_KEY": "\(Self.first)\t\(second)", "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
+        ])
         #expect(keyring.identities.count == 2)
     }
 
     @Test func aBadLineIsNamedByNumberNeverEchoed() {
         #expect {
-            try SOPSKeyring.fromEnvironment(["SOPS_AGE_KEY": "# c\nnot-a-key-CANARY", "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent"])
+            try SOPSKeyring.fromEnvironment([
+                "SOPS_AGE_KEY": "# c\nnot-a-key-CANARY", "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
+            ])
         } throws: { error in
             "\(error)".contains("SOPS_AGE_KEY:2") && !"\(error)".contains("CANARY")
         }

@@ -57,7 +57,9 @@ public final class EmulatorProcess: @unchecked Sendable {
         while ContinuousClock.now < limit {
             if let line = collected.firstLine() {
                 out.fileHandleForReading.readabilityHandler = nil
-                guard line.hasPrefix("listening on "), let url = URL(string: String(line.dropFirst("listening on ".count))) else {
+                guard line.hasPrefix("listening on "),
+                    let url = URL(string: String(line.dropFirst("listening on ".count)))
+                else {
                     process.terminate()
                     throw TestFailure("integrations-emulator printed '\(line)' instead of its address")
                 }

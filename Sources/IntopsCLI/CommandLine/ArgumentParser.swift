@@ -65,7 +65,9 @@ struct UsageError: Error, Sendable {
 
 enum ArgumentParser {
     static func parse(
-        _ arguments: [String], commands: [CommandSpec], global: [OptionSpec]
+        _ arguments: [String],
+        commands: [CommandSpec],
+        global: [OptionSpec]
     ) throws(UsageError) -> ParsedArguments {
         var parsed = ParsedArguments()
         var index = 0
@@ -97,7 +99,8 @@ enum ArgumentParser {
                 if let choices = option.choices, !choices.contains(value) {
                     throw UsageError(
                         message: "--\(option.name) takes \(choices.joined(separator: ", ")), not '\(value)'",
-                        command: parsed.command)
+                        command: parsed.command
+                    )
                 }
                 parsed.values[option.name, default: []].append(value)
             }
@@ -205,11 +208,15 @@ enum ArgumentParser {
             lines.append("COMMANDS:")
             let width = (commands.map(\.name.count).max() ?? 0) + 4
             for command in commands {
-                lines.append("  \(command.name)\(String(repeating: " ", count: width - command.name.count))\(command.summary)")
+                lines.append(
+                    "  \(command.name)\(String(repeating: " ", count: width - command.name.count))\(command.summary)"
+                )
             }
             lines.append("")
             lines.append("GLOBAL OPTIONS:")
-            optionLines(global + [OptionSpec(name: "help", short: "h", help: "Show help; intops COMMAND --help for a command.")])
+            optionLines(
+                global + [OptionSpec(name: "help", short: "h", help: "Show help; intops COMMAND --help for a command.")]
+            )
             lines.append("")
             lines.append("Exit codes: 0 success, 1 error, 2 changes or drift found, 64 usage error, 130 interrupted.")
         }

@@ -12,8 +12,11 @@ public struct Console: Sendable {
     public var inputIsTerminal: Bool
 
     public init(
-        writeOutput: @escaping @Sendable (String) -> Void, writeError: @escaping @Sendable (String) -> Void,
-        colorOutput: Bool = false, colorError: Bool = false, readLine: @escaping @Sendable () -> String? = { nil },
+        writeOutput: @escaping @Sendable (String) -> Void,
+        writeError: @escaping @Sendable (String) -> Void,
+        colorOutput: Bool = false,
+        colorError: Bool = false,
+        readLine: @escaping @Sendable () -> String? = { nil },
         inputIsTerminal: Bool = false
     ) {
         self.writeOutput = writeOutput
@@ -33,7 +36,8 @@ public struct Console: Sendable {
             colorOutput: colorAllowed && isatty(STDOUT_FILENO) == 1,
             colorError: colorAllowed && isatty(STDERR_FILENO) == 1,
             readLine: { Swift.readLine(strippingNewline: true) },
-            inputIsTerminal: isatty(STDIN_FILENO) == 1)
+            inputIsTerminal: isatty(STDIN_FILENO) == 1
+        )
     }
 
     func out(_ line: String) { writeOutput(line + "\n") }

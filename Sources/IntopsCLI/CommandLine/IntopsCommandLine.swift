@@ -8,21 +8,26 @@ public enum IntopsCommandLine {
 
     /// "0.2.0 (commit 1a2b3c4d5e6f, built 2026-12-01T10:00:00Z)", or "(development build)" from `swift build`.
     public static var versionLine: String {
-        guard let commit = BuildInfo.commit, let date = BuildInfo.date else { return "intops \(version) (development build)" }
+        guard let commit = BuildInfo.commit, let date = BuildInfo.date else {
+            return "intops \(version) (development build)"
+        }
         return "intops \(version) (commit \(commit), built \(date))"
     }
 
     static let globalOptions = GlobalOptions.specs
 
     static let commands: [CommandSpec] = [
-        InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec, StateCommand.spec,
+        InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec,
+        StateCommand.spec,
         TestCommand.spec, RotateCommand.spec, ConnectCommand.spec, TemplatesCommand.spec,
         ExportCommand.spec, StatusCommand.spec, ShowCommand.spec,
         SecretsCommand.spec, VersionCommand.spec, CompletionCommand.spec, ManCommand.spec, helpSpec,
     ]
 
     static let helpSpec = CommandSpec(
-        name: "help", summary: "Show help for intops or one of its commands.", arguments: "[COMMAND]",
+        name: "help",
+        summary: "Show help for intops or one of its commands.",
+        arguments: "[COMMAND]",
         positionalCount: 0...1,
         run: { invocation in
             let name = invocation.arguments.positionals.first
@@ -36,14 +41,18 @@ public enum IntopsCommandLine {
             }
             invocation.console.writeOutput(ArgumentParser.help(for: command, commands: commands, global: globalOptions))
             return ExitCode.success
-        })
+        }
+    )
 
     /// Runs one command line and returns the exit code.
     ///
     /// - Parameter sandbox: what `sandbox:` API URLs connect to (the program's composition supplies the embedded
     ///   emulator); nil refuses them.
     public static func run(
-        arguments: [String], environment: [String: String], workingDirectory: String, console: Console,
+        arguments: [String],
+        environment: [String: String],
+        workingDirectory: String,
+        console: Console,
         sandbox: (any SandboxProvider)?
     ) async -> Int32 {
         let parsed: ParsedArguments
@@ -74,12 +83,21 @@ public enum IntopsCommandLine {
             console.err("error: --verbose and --quiet cannot be used together")
             return ExitCode.usage
         }
-        let directory = parsed.value(GlobalOptions.chdir).map { ProjectPaths.resolve($0, from: workingDirectory) }
+        let directory =
+            parsed.value(GlobalOptions.chdir).map { ProjectPaths.resolve($0, from: workingDirectory) }
             ?? workingDirectory
         let invocation = Invocation(
             arguments: parsed,
-            global: GlobalOptions(directory: directory, verbose: parsed.flag(GlobalOptions.verbose), quiet: parsed.flag(GlobalOptions.quiet)),
-            environment: environment, workingDirectory: workingDirectory, console: console, sandbox: sandbox)
+            global: GlobalOptions(
+                directory: directory,
+                verbose: parsed.flag(GlobalOptions.verbose),
+                quiet: parsed.flag(GlobalOptions.quiet)
+            ),
+            environment: environment,
+            workingDirectory: workingDirectory,
+            console: console,
+            sandbox: sandbox
+        )
         return await command.run(invocation)
     }
 }

@@ -42,8 +42,13 @@ struct Invocation: Sendable {
     func usage(_ error: UsageError) {
         let console = console.withoutColor
         console.err("error: \(error.message)")
-        console.writeError(ArgumentParser.help(
-            for: error.command ?? arguments.command, commands: IntopsCommandLine.commands, global: GlobalOptions.specs))
+        console.writeError(
+            ArgumentParser.help(
+                for: error.command ?? arguments.command,
+                commands: IntopsCommandLine.commands,
+                global: GlobalOptions.specs
+            )
+        )
     }
 
     /// An error, one line per problem: diagnostics at file:line:column, every other error as its sentence.
@@ -82,8 +87,11 @@ struct Invocation: Sendable {
         return EngineObserver(
             warning: { invocation.warning($0) },
             waitingForLock: { holder, location in
-                invocation.notice("waiting for the state lock, held by \(holder?.holder ?? "another run"), on \(location)")
-            })
+                invocation.notice(
+                    "waiting for the state lock, held by \(holder?.holder ?? "another run"), on \(location)"
+                )
+            }
+        )
     }
 
     /// Runs an engine operation, reporting its error; nil when it failed.

@@ -20,17 +20,24 @@ enum ApplySummary {
                 if !quiet { console.out(Style.green("✓", console.colorOutput) + " \(result.key) \(verb)") }
             case .failed(let failure):
                 failures += 1
-                console.err(Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: \(failure)")
+                console.err(
+                    Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: \(failure)"
+                )
             case .skipped(let reason):
                 failures += 1
-                console.err(Style.yellow("-", console.colorError) + " \(result.key): \(result.action.rawValue) skipped: \(reason)")
+                console.err(
+                    Style.yellow("-", console.colorError)
+                        + " \(result.key): \(result.action.rawValue) skipped: \(reason)"
+                )
             }
             for note in result.notes where !quiet { console.out("  note: \(note)") }
         }
         if let error = report.stateError { invocation.error(error.description) }
         let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
         var line = "Apply " + (failures == 0 && report.stateError == nil ? "complete" : "finished with failures") + ": "
-        line += order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }.joined(separator: ", ")
+        line += order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }.joined(
+            separator: ", "
+        )
         if counts.isEmpty { line += "nothing changed" }
         if failures > 0 { line += ", \(failures) failed or skipped" }
         console.out(line + ".")

@@ -2,41 +2,65 @@ import Reconciler
 
 /// `intops export --org ID [--out DIR] [--adopt]`.
 enum ExportCommand {
-    static let org = OptionSpec(name: "org", kind: .value(placeholder: "ID"), help: "The organization to export (required).")
+    static let org = OptionSpec(
+        name: "org",
+        kind: .value(placeholder: "ID"),
+        help: "The organization to export (required)."
+    )
     static let out = OptionSpec(
-        name: "out", kind: .value(placeholder: "DIR"), help: "Where to write the manifest (default integrations/; the secrets skeleton goes to secrets/).")
-    static let adopt = OptionSpec(name: "adopt", help: "Record the declared integrations of --org in the state, trusting the manifests' secrets.")
+        name: "out",
+        kind: .value(placeholder: "DIR"),
+        help: "Where to write the manifest (default integrations/; the secrets skeleton goes to secrets/)."
+    )
+    static let adopt = OptionSpec(
+        name: "adopt",
+        help: "Record the declared integrations of --org in the state, trusting the manifests' secrets."
+    )
 
     static let spec = CommandSpec(
-        name: "export", summary: "Write manifests for an organization's live integrations, or adopt them once filled in.",
+        name: "export",
+        summary: "Write manifests for an organization's live integrations, or adopt them once filled in.",
         options: [org, out, adopt],
         discussion: """
             export writes ORG.yaml and a secrets skeleton ORG.secrets.enc.yaml (plaintext, mode 0600) to fill in and
             encrypt. After that, intops plan shows the rotations of the unknown secrets; export --adopt instead records
             them as already set, so the plan is empty.
             """,
-        run: run)
+        run: run
+    )
 
     static func run(_ invocation: Invocation) async -> Int32 {
-        guard let organization = invocation.options({ (parsed: ParsedArguments) throws(UsageError) -> String in
-            guard let organization = parsed.value(org) else { throw UsageError(message: "intops export needs --org ID") }
-            return organization
-        }) else { return ExitCode.usage }
+        guard
+            let organization = invocation.options({ (parsed: ParsedArguments) throws(UsageError) -> String in
+                guard let organization = parsed.value(org) else {
+                    throw UsageError(message: "intops export needs --org ID")
+                }
+                return organization
+            })
+        else { return ExitCode.usage }
         let console = invocation.console
         let engine = invocation.engine
         if invocation.arguments.flag(adopt) {
-            guard let count = await invocation.run({ () async throws(EngineError) in
-                try await engine.adopt(organization: organization, lockTimeout: nil, observer: invocation.observer)
-            }) else { return ExitCode.failure }
+            guard
+                let count = await invocation.run({ () async throws(EngineError) in
+                    try await engine.adopt(organization: organization, lockTimeout: nil, observer: invocation.observer)
+                })
+            else { return ExitCode.failure }
             console.out("adopted \(count) integrations of \(organization) into the state")
             return ExitCode.success
         }
         let directory = invocation.arguments.value(out)
-        guard let result = await invocation.run({ () async throws(EngineError) in
-            try await engine.export(organization: organization, into: directory)
-        }) else { return ExitCode.failure }
-        console.out("exported \(result.count) integrations of \(organization) to \(invocation.display(result.manifestFile))")
-        console.out("fill in \(invocation.display(result.secretsFile)), then: intops secrets encrypt --in-place \(invocation.display(result.secretsFile))")
+        guard
+            let result = await invocation.run({ () async throws(EngineError) in
+                try await engine.export(organization: organization, into: directory)
+            })
+        else { return ExitCode.failure }
+        console.out(
+            "exported \(result.count) integrations of \(organization) to \(invocation.display(result.manifestFile))"
+        )
+        console.out(
+            "fill in \(invocation.display(result.secretsFile)), then: intops secrets encrypt --in-place \(invocation.display(result.secretsFile))"
+        )
         return ExitCode.success
     }
 }

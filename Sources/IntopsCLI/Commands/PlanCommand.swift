@@ -3,12 +3,23 @@ import Reconciler
 /// `intops plan`.
 enum PlanCommand {
     struct Options {
-        static let out = OptionSpec(name: "out", kind: .value(placeholder: "FILE"), help: "Save the plan for intops apply FILE.")
+        static let out = OptionSpec(
+            name: "out",
+            kind: .value(placeholder: "FILE"),
+            help: "Save the plan for intops apply FILE."
+        )
         static let format = OptionSpec(
-            name: "format", kind: .value(placeholder: "FORMAT"), choices: PlanRenderer.Format.allCases.map(\.rawValue),
-            help: "text (default), json or markdown.")
-        static let detailedExitcode = OptionSpec(name: "detailed-exitcode", help: "Exit 2 when there are changes, 0 when there are none.")
-        static let specs = [out, format, detailedExitcode, SharedOptions.allowReplace, SharedOptions.force] + SharedOptions.targeting
+            name: "format",
+            kind: .value(placeholder: "FORMAT"),
+            choices: PlanRenderer.Format.allCases.map(\.rawValue),
+            help: "text (default), json or markdown."
+        )
+        static let detailedExitcode = OptionSpec(
+            name: "detailed-exitcode",
+            help: "Exit 2 when there are changes, 0 when there are none."
+        )
+        static let specs =
+            [out, format, detailedExitcode, SharedOptions.allowReplace, SharedOptions.force] + SharedOptions.targeting
 
         var settings: PlanSettings
         var out: String?
@@ -24,20 +35,25 @@ enum PlanCommand {
     }
 
     static let spec = CommandSpec(
-        name: "plan", summary: "Show what apply would change, without changing anything.", options: Options.specs,
+        name: "plan",
+        summary: "Show what apply would change, without changing anything.",
+        options: Options.specs,
         discussion: """
             Reads the manifests and secrets, refreshes the live organizations with as few requests as it can, and
             prints the actions. Secrets show as (sensitive). A saved plan holds no secret.
             """,
-        run: run)
+        run: run
+    )
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard let options = invocation.options(Options.init) else { return ExitCode.usage }
         let console = invocation.console
         let engine = invocation.engine
-        guard let report = await invocation.run({ () async throws(EngineError) in
-            try await engine.plan(options.settings, saveTo: options.out, observer: invocation.observer)
-        }) else { return ExitCode.failure }
+        guard
+            let report = await invocation.run({ () async throws(EngineError) in
+                try await engine.plan(options.settings, saveTo: options.out, observer: invocation.observer)
+            })
+        else { return ExitCode.failure }
         console.writeOutput(PlanRenderer.render(report.plan, format: options.format, color: console.colorOutput))
         guard report.plan.errors.isEmpty else { return ExitCode.failure }
         for warning in report.warnings { invocation.warning(warning) }

@@ -3,37 +3,70 @@ import Reconciler
 
 /// `intops secrets keygen | encrypt | decrypt | edit | updatekeys`.
 enum SecretsCommand {
-    static let out = OptionSpec(name: "out", kind: .value(placeholder: "FILE"), help: "keygen: write the identity to FILE (mode 0600).")
+    static let out = OptionSpec(
+        name: "out",
+        kind: .value(placeholder: "FILE"),
+        help: "keygen: write the identity to FILE (mode 0600)."
+    )
     static let age = OptionSpec(
-        name: "age", kind: .repeated(placeholder: "RECIPIENT"), help: "encrypt/updatekeys: an age recipient (default: the project's recipients).")
-    static let inPlace = OptionSpec(name: "in-place", short: "i", help: "encrypt/decrypt: replace FILE instead of printing.")
+        name: "age",
+        kind: .repeated(placeholder: "RECIPIENT"),
+        help: "encrypt/updatekeys: an age recipient (default: the project's recipients)."
+    )
+    static let inPlace = OptionSpec(
+        name: "in-place",
+        short: "i",
+        help: "encrypt/decrypt: replace FILE instead of printing."
+    )
     static let ignoreMAC = OptionSpec(name: "ignore-mac", help: "decrypt: do not verify the MAC (recovery only).")
     static let encryptedRegex = OptionSpec(
-        name: "encrypted-regex", kind: .value(placeholder: "REGEX"), help: "encrypt: only keys matching REGEX are encrypted.")
+        name: "encrypted-regex",
+        kind: .value(placeholder: "REGEX"),
+        help: "encrypt: only keys matching REGEX are encrypted."
+    )
     static let unencryptedRegex = OptionSpec(
-        name: "unencrypted-regex", kind: .value(placeholder: "REGEX"), help: "encrypt: keys matching REGEX stay clear.")
+        name: "unencrypted-regex",
+        kind: .value(placeholder: "REGEX"),
+        help: "encrypt: keys matching REGEX stay clear."
+    )
     static let encryptedSuffix = OptionSpec(
-        name: "encrypted-suffix", kind: .value(placeholder: "SUFFIX"), help: "encrypt: only keys ending in SUFFIX are encrypted.")
+        name: "encrypted-suffix",
+        kind: .value(placeholder: "SUFFIX"),
+        help: "encrypt: only keys ending in SUFFIX are encrypted."
+    )
     static let unencryptedSuffix = OptionSpec(
-        name: "unencrypted-suffix", kind: .value(placeholder: "SUFFIX"), help: "encrypt: keys ending in SUFFIX stay clear (default _unencrypted).")
-    static let macOnlyEncrypted = OptionSpec(name: "mac-only-encrypted", help: "encrypt: the MAC covers encrypted values only.")
+        name: "unencrypted-suffix",
+        kind: .value(placeholder: "SUFFIX"),
+        help: "encrypt: keys ending in SUFFIX stay clear (default _unencrypted)."
+    )
+    static let macOnlyEncrypted = OptionSpec(
+        name: "mac-only-encrypted",
+        help: "encrypt: the MAC covers encrypted values only."
+    )
 
     static let spec = CommandSpec(
-        name: "secrets", summary: "Create age identities and read or write SOPS files, like age-keygen and sops.",
-        arguments: "keygen|encrypt|decrypt|edit|updatekeys [FILE]", positionalCount: 1...2,
-        options: [out, age, inPlace, ignoreMAC, encryptedRegex, unencryptedRegex, encryptedSuffix, unencryptedSuffix, macOnlyEncrypted],
+        name: "secrets",
+        summary: "Create age identities and read or write SOPS files, like age-keygen and sops.",
+        arguments: "keygen|encrypt|decrypt|edit|updatekeys [FILE]",
+        positionalCount: 1...2,
+        options: [
+            out, age, inPlace, ignoreMAC, encryptedRegex, unencryptedRegex, encryptedSuffix, unencryptedSuffix,
+            macOnlyEncrypted,
+        ],
         discussion: """
             Identities come from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and ~/.config/sops/age/keys.txt, as sops finds them.
             The file format follows the extension: .yaml/.yml, .json, .env, anything else as binary.
             edit opens $VISUAL or $EDITOR on a 0600 copy in a private directory and removes it on every way out.
             """,
-        run: run)
+        run: run
+    )
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
         let arguments = invocation.arguments
         let subcommand = arguments.positionals[0]
-        let file = arguments.positionals.count > 1
+        let file =
+            arguments.positionals.count > 1
             ? ProjectPaths.resolve(arguments.positionals[1], from: invocation.global.directory) : nil
         func fail(_ message: String) -> Int32 {
             invocation.error(message)
@@ -46,7 +79,9 @@ enum SecretsCommand {
         func keyring() -> SecretIdentities? {
             do throws(SecretFileError) {
                 let found = try SecretFiles.identities(environment: invocation.environment)
-                for warning in found.warnings { console.err(Style.yellow("warning:", console.colorError) + " " + warning) }
+                for warning in found.warnings {
+                    console.err(Style.yellow("warning:", console.colorError) + " " + warning)
+                }
                 return found
             } catch {
                 _ = fail(error.description)
@@ -64,9 +99,16 @@ enum SecretsCommand {
             case "encrypt":
                 guard let file = requireFile() else { return ExitCode.usage }
                 let recipients = try SecretFiles.recipients(
-                    given: arguments.all(age), project: try? invocation.engine.loadProject(), environment: invocation.environment)
+                    given: arguments.all(age),
+                    project: try? invocation.engine.loadProject(),
+                    environment: invocation.environment
+                )
                 let sealed = try SecretFiles.encrypt(
-                    file: file, recipients: recipients, rule: rule(arguments), macOnlyEncrypted: arguments.flag(macOnlyEncrypted))
+                    file: file,
+                    recipients: recipients,
+                    rule: rule(arguments),
+                    macOnlyEncrypted: arguments.flag(macOnlyEncrypted)
+                )
                 if arguments.flag(inPlace) {
                     try write(sealed, to: file)
                 } else {
@@ -76,7 +118,11 @@ enum SecretsCommand {
             case "decrypt":
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
-                var plain = try SecretFiles.decrypt(file: file, identities: keyring, ignoreMAC: arguments.flag(ignoreMAC))
+                var plain = try SecretFiles.decrypt(
+                    file: file,
+                    identities: keyring,
+                    ignoreMAC: arguments.flag(ignoreMAC)
+                )
                 defer { _ = plain.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
                 if arguments.flag(inPlace) {
                     try write(plain, to: file)
@@ -88,39 +134,63 @@ enum SecretsCommand {
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
                 let recipients = try SecretFiles.recipients(
-                    given: arguments.all(age), project: try? invocation.engine.loadProject(), environment: invocation.environment)
+                    given: arguments.all(age),
+                    project: try? invocation.engine.loadProject(),
+                    environment: invocation.environment
+                )
                 try SecretFiles.updateKeys(file: file, identities: keyring, recipients: recipients)
                 if !invocation.global.quiet {
-                    console.err("\(ProjectPaths.display(file, relativeTo: invocation.workingDirectory)): data key wrapped for \(recipients.count) recipient(s)")
+                    console.err(
+                        "\(ProjectPaths.display(file, relativeTo: invocation.workingDirectory)): data key wrapped for \(recipients.count) recipient(s)"
+                    )
                 }
                 return ExitCode.success
             case "edit":
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
-                let editor = invocation.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 }
+                let editor =
+                    invocation.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 }
                     ?? invocation.environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
                 let changed = try await SecretFiles.edit(
-                    file: file, identities: keyring, editor: editor, environment: invocation.environment)
+                    file: file,
+                    identities: keyring,
+                    editor: editor,
+                    environment: invocation.environment
+                )
                 if !invocation.global.quiet {
-                    console.err(changed ? "re-encrypted \(ProjectPaths.display(file, relativeTo: invocation.workingDirectory))" : "no change")
+                    console.err(
+                        changed
+                            ? "re-encrypted \(ProjectPaths.display(file, relativeTo: invocation.workingDirectory))"
+                            : "no change"
+                    )
                 }
                 return ExitCode.success
             default:
-                console.err("error: unknown secrets subcommand '\(subcommand)'; use keygen, encrypt, decrypt, edit or updatekeys")
+                console.err(
+                    "error: unknown secrets subcommand '\(subcommand)'; use keygen, encrypt, decrypt, edit or updatekeys"
+                )
                 return ExitCode.usage
             }
         } catch {
             // Messages name the file as the user wrote it, relative to where intops was started.
             var message = "\(error)"
-            if let file { message = message.replacingOccurrences(of: file, with: ProjectPaths.display(file, relativeTo: invocation.workingDirectory)) }
+            if let file {
+                message = message.replacingOccurrences(
+                    of: file,
+                    with: ProjectPaths.display(file, relativeTo: invocation.workingDirectory)
+                )
+            }
             return fail(message)
         }
     }
 
     static func rule(_ arguments: ParsedArguments) -> EncryptionRule {
         EncryptionRule(
-            encryptedRegex: arguments.value(encryptedRegex), unencryptedRegex: arguments.value(unencryptedRegex),
-            encryptedSuffix: arguments.value(encryptedSuffix), unencryptedSuffix: arguments.value(unencryptedSuffix))
+            encryptedRegex: arguments.value(encryptedRegex),
+            unencryptedRegex: arguments.value(unencryptedRegex),
+            encryptedSuffix: arguments.value(encryptedSuffix),
+            unencryptedSuffix: arguments.value(unencryptedSuffix)
+        )
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {

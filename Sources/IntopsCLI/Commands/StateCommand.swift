@@ -6,13 +6,21 @@ enum StateCommand {
     static let subcommands = ["list", "show", "rm", "mv", "pull", "push", "unlock", "migrate"]
     static let force = OptionSpec(
         name: "force",
-        help: "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds; unlock: break a lock whose lease still runs.")
+        help:
+            "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds; unlock: break a lock whose lease still runs."
+    )
     static let from = OptionSpec(
-        name: "from", kind: .value(placeholder: "PATH"), help: "migrate: the local state file to copy (default .intops/state.json; may hold {org}).")
-    static let usage = "intops state list | show NAME | rm NAME | mv OLD NEW | pull | push FILE | unlock LOCK-ID | migrate [--from PATH]"
+        name: "from",
+        kind: .value(placeholder: "PATH"),
+        help: "migrate: the local state file to copy (default .intops/state.json; may hold {org})."
+    )
+    static let usage =
+        "intops state list | show NAME | rm NAME | mv OLD NEW | pull | push FILE | unlock LOCK-ID | migrate [--from PATH]"
 
     static let spec = CommandSpec(
-        name: "state", summary: "Inspect, edit, move or unlock the state.", arguments: "list|show|rm|mv|pull|push|unlock|migrate [ARG] [ARG]",
+        name: "state",
+        summary: "Inspect, edit, move or unlock the state.",
+        arguments: "list|show|rm|mv|pull|push|unlock|migrate [ARG] [ARG]",
         positionalCount: 1...3,
         options: [SharedOptions.org, force, from, SharedOptions.lockTimeout],
         discussion: """
@@ -22,22 +30,30 @@ enum StateCommand {
             --force). unlock breaks the lock of a run that died, by the run id a waiting run prints. migrate copies a
             local state file into the backend intops.yaml now configures: how a team moves its state to s3 or git.
             """,
-        run: run)
+        run: run
+    )
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard let operation = invocation.options(operation) else { return ExitCode.usage }
         guard let lockTimeout = invocation.options(SharedOptions.lockTimeoutValue) else { return ExitCode.usage }
         let settings = StateCommandSettings(
-            organizations: invocation.arguments.all(SharedOptions.org), force: invocation.arguments.flag(force), lockTimeout: lockTimeout)
+            organizations: invocation.arguments.all(SharedOptions.org),
+            force: invocation.arguments.flag(force),
+            lockTimeout: lockTimeout
+        )
         let engine = invocation.engine
-        guard let outcome = await invocation.run({ () async throws(EngineError) in
-            try await engine.state(operation, settings, observer: invocation.observer)
-        }) else { return ExitCode.failure }
+        guard
+            let outcome = await invocation.run({ () async throws(EngineError) in
+                try await engine.state(operation, settings, observer: invocation.observer)
+            })
+        else { return ExitCode.failure }
         let console = invocation.console
         switch outcome {
         case .entries(let entries):
             for entry in entries {
-                console.out("\(entry.key)\t\(entry.integrationId)\t\(entry.type.name)/\(entry.provider)\t\(entry.displayName)")
+                console.out(
+                    "\(entry.key)\t\(entry.integrationId)\t\(entry.type.name)/\(entry.provider)\t\(entry.displayName)"
+                )
             }
         case .entry(let entry):
             console.out("\(entry.key)")
@@ -48,7 +64,9 @@ enum StateCommand {
             for (key, record) in entry.secrets.sorted(by: { $0.key < $1.key }) {
                 console.out("  secret \(key): set \(record.setAt) (keyed fingerprint recorded)")
             }
-            if let test = entry.lastTest { console.out("  last test: \(test.passed ? "passed" : "failed") at \(test.at)") }
+            if let test = entry.lastTest {
+                console.out("  last test: \(test.passed ? "passed" : "failed") at \(test.at)")
+            }
         case .pulled(let json):
             console.writeOutput(json)
         case .removed(let entry):
@@ -60,7 +78,9 @@ enum StateCommand {
         case .unlocked(let id, let location):
             console.out("released the lock \(id) on \(location)")
         case .migrated(let count, let lineage, let from, let location):
-            console.out("copied \(count) integrations (lineage \(lineage)) from \(from) to \(location); remove \(from) once the team uses the new backend")
+            console.out(
+                "copied \(count) integrations (lineage \(lineage)) from \(from) to \(location); remove \(from) once the team uses the new backend"
+            )
         }
         return ExitCode.success
     }

@@ -2,25 +2,40 @@ import Reconciler
 
 /// `intops templates [--type TYPE] [--refresh]`.
 enum TemplatesCommand {
-    static let type = OptionSpec(name: "type", kind: .value(placeholder: "TYPE"), help: "Only this integration type (name or number).")
+    static let type = OptionSpec(
+        name: "type",
+        kind: .value(placeholder: "TYPE"),
+        help: "Only this integration type (name or number)."
+    )
     static let refresh = OptionSpec(name: "refresh", help: "Fetch from the API and write .intops/templates.json.")
 
     static let spec = CommandSpec(
-        name: "templates", summary: "List the provider templates; --refresh saves them for offline validation.",
-        options: [type, refresh], run: run)
+        name: "templates",
+        summary: "List the provider templates; --refresh saves them for offline validation.",
+        options: [type, refresh],
+        run: run
+    )
 
     static func run(_ invocation: Invocation) async -> Int32 {
-        guard let typeName = invocation.options({ (parsed: ParsedArguments) throws(UsageError) -> String? in
-            guard let text = parsed.value(type) else { return nil }
-            guard let name = Engine.integrationTypeName(text) else {
-                throw UsageError(message: "--type \(text) is not an integration type (Payment … Inventory, or 1 to 8)")
-            }
-            return name
-        }) else { return ExitCode.usage }
+        guard
+            let typeName = invocation.options({ (parsed: ParsedArguments) throws(UsageError) -> String? in
+                guard let text = parsed.value(type) else { return nil }
+                guard let name = Engine.integrationTypeName(text) else {
+                    throw UsageError(
+                        message: "--type \(text) is not an integration type (Payment … Inventory, or 1 to 8)"
+                    )
+                }
+                return name
+            })
+        else { return ExitCode.usage }
         let console = invocation.console
         let engine = invocation.engine
         let refresh = invocation.arguments.flag(refresh)
-        guard let report = await invocation.run({ () async throws(EngineError) in try await engine.templates(refresh: refresh) }) else {
+        guard
+            let report = await invocation.run({ () async throws(EngineError) in
+                try await engine.templates(refresh: refresh)
+            })
+        else {
             return ExitCode.failure
         }
         if let written = report.cacheWritten {
@@ -28,8 +43,12 @@ enum TemplatesCommand {
         }
         for template in report.templates where typeName == nil || template.type.name == typeName {
             let secrets = template.secretFields.map(\.key).joined(separator: ", ")
-            let configuration = template.configurationFields.map { $0.required ? "\($0.key)*" : $0.key }.joined(separator: ", ")
-            console.out("\(template.type.name)/\(template.provider)\(template.requiresOAuth ? " (OAuth)" : "")  \(template.displayName)")
+            let configuration = template.configurationFields.map { $0.required ? "\($0.key)*" : $0.key }.joined(
+                separator: ", "
+            )
+            console.out(
+                "\(template.type.name)/\(template.provider)\(template.requiresOAuth ? " (OAuth)" : "")  \(template.displayName)"
+            )
             if !configuration.isEmpty { console.out("    configuration: \(configuration)") }
             if !secrets.isEmpty { console.out("    secrets: \(secrets)") }
         }

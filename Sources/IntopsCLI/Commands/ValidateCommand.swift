@@ -4,10 +4,15 @@ import Reconciler
 /// `intops validate`: every check that needs no change to the live organizations.
 enum ValidateCommand {
     static let offline = OptionSpec(
-        name: "offline", help: "Never contact the API; templates come from .intops/templates.json or the sandbox catalog.")
+        name: "offline",
+        help: "Never contact the API; templates come from .intops/templates.json or the sandbox catalog."
+    )
     static let format = OptionSpec(
-        name: "format", kind: .value(placeholder: "FORMAT"), choices: ["text", "github"],
-        help: "text (default), or github for workflow annotations.")
+        name: "format",
+        kind: .value(placeholder: "FORMAT"),
+        choices: ["text", "github"],
+        help: "text (default), or github for workflow annotations."
+    )
 
     static let spec = CommandSpec(
         name: "validate",
@@ -17,7 +22,8 @@ enum ValidateCommand {
             Errors print one per line as FILE:LINE:COLUMN: error: what is wrong and what to do; the exit code is 1
             when there is any. Nothing is sent to the API.
             """,
-        run: run)
+        run: run
+    )
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console

@@ -9,7 +9,9 @@ enum CompletionScript {
     }
 
     static func render(
-        _ shell: Shell, commands: [CommandSpec] = HelpTable.commands, global: [OptionSpec] = IntopsCommandLine.globalOptions,
+        _ shell: Shell,
+        commands: [CommandSpec] = HelpTable.commands,
+        global: [OptionSpec] = IntopsCommandLine.globalOptions,
         version: String = IntopsCommandLine.version
     ) -> String {
         let global = global + [HelpTable.helpOption]
@@ -37,7 +39,9 @@ enum CompletionScript {
         }
 
         var lines: [String] = []
-        lines.append("# bash completion for intops \(version), generated from its command table by `intops completion bash`.")
+        lines.append(
+            "# bash completion for intops \(version), generated from its command table by `intops completion bash`."
+        )
         lines.append("# Install: intops completion bash > /etc/bash_completion.d/intops (or source it from ~/.bashrc).")
         lines.append("")
         lines.append("_intops_commands=\(list(commands.map(\.name)))")
@@ -104,7 +108,8 @@ enum CompletionScript {
         lines.append("    esac")
         lines.append("}")
         lines.append("")
-        lines.append(#"""
+        lines.append(
+            #"""
             # Sets COMPREPLY from a word list, or from @files, @dirs or @commands, for the word $cur.
             _intops_reply() {
                 case "$1" in
@@ -166,7 +171,8 @@ enum CompletionScript {
             }
 
             complete -F _intops intops
-            """#)
+            """#
+        )
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -221,8 +227,12 @@ enum CompletionScript {
 
         var lines: [String] = []
         lines.append("#compdef intops")
-        lines.append("# zsh completion for intops \(version), generated from its command table by `intops completion zsh`.")
-        lines.append("# Install: intops completion zsh > \"${fpath[1]}/_intops\" (a new shell picks it up), or source it after compinit.")
+        lines.append(
+            "# zsh completion for intops \(version), generated from its command table by `intops completion zsh`."
+        )
+        lines.append(
+            "# Install: intops completion zsh > \"${fpath[1]}/_intops\" (a new shell picks it up), or source it after compinit."
+        )
         lines.append("")
         lines.append("_intops() {")
         lines.append("    local curcontext=\"$curcontext\" state state_descr line ret=1")
@@ -236,7 +246,9 @@ enum CompletionScript {
             lines.append("        \(shellQuote("\(zshEscapeDescribeName(command.name)):\(command.summary)"))")
         }
         lines.append("    )")
-        lines.append("    _arguments -C -s \"${global_options[@]}\" '1:command:->command' '*::argument:->argument' && ret=0")
+        lines.append(
+            "    _arguments -C -s \"${global_options[@]}\" '1:command:->command' '*::argument:->argument' && ret=0"
+        )
         lines.append("    case $state in")
         lines.append("        (command)")
         lines.append("            _describe -t commands 'intops command' commands && ret=0")
@@ -247,9 +259,13 @@ enum CompletionScript {
         for command in commands {
             let arguments = command.options.flatMap(specs) + positionalSpecs(command)
             lines.append("                (\(zshEscapeWord(command.name)))")
-            lines.append("                    _arguments -s \"${global_options[@]}\"" + (arguments.isEmpty ? " && ret=0" : " \\"))
+            lines.append(
+                "                    _arguments -s \"${global_options[@]}\"" + (arguments.isEmpty ? " && ret=0" : " \\")
+            )
             for (offset, argument) in arguments.enumerated() {
-                lines.append("                        \(argument)" + (offset == arguments.count - 1 ? " && ret=0" : " \\"))
+                lines.append(
+                    "                        \(argument)" + (offset == arguments.count - 1 ? " && ret=0" : " \\")
+                )
             }
             lines.append("                    ;;")
         }
@@ -259,7 +275,9 @@ enum CompletionScript {
         lines.append("    return ret")
         lines.append("}")
         lines.append("")
-        lines.append("# Autoloaded from fpath, the file is the completion function's body; sourced, it registers the function.")
+        lines.append(
+            "# Autoloaded from fpath, the file is the completion function's body; sourced, it registers the function."
+        )
         lines.append("if [ \"$funcstack[1]\" = \"_intops\" ]; then")
         lines.append("    _intops \"$@\"")
         lines.append("else")
@@ -289,7 +307,9 @@ enum CompletionScript {
         }
 
         var lines: [String] = []
-        lines.append("# fish completion for intops \(version), generated from its command table by `intops completion fish`.")
+        lines.append(
+            "# fish completion for intops \(version), generated from its command table by `intops completion fish`."
+        )
         lines.append("# Install: intops completion fish > ~/.config/fish/completions/intops.fish")
         lines.append("")
         lines.append("# Whether option $argv[2] of command $argv[1] (or a global option) takes a value.")
@@ -306,7 +326,8 @@ enum CompletionScript {
         lines.append("    return 1")
         lines.append("end")
         lines.append("")
-        lines.append(#"""
+        lines.append(
+            #"""
             # The command given so far and how many positionals follow it: the words that are neither options nor
             # the values of options.
             function __intops_words
@@ -362,9 +383,12 @@ enum CompletionScript {
             end
 
             complete -c intops -f
-            """#)
+            """#
+        )
         for command in commands {
-            lines.append("complete -c intops -n __intops_needs_command -a \(fishQuote(command.name)) -d \(fishQuote(command.summary))")
+            lines.append(
+                "complete -c intops -n __intops_needs_command -a \(fishQuote(command.name)) -d \(fishQuote(command.summary))"
+            )
         }
         lines.append("")
         lines.append("# Global options, anywhere on the line.")
@@ -380,14 +404,18 @@ enum CompletionScript {
             }
             let shape = command.positionalShape
             for (offset, part) in shape.enumerated() {
-                let before = " \(offset + 1 < shape.count ? shape[offset + 1].from : command.positionalCount.upperBound)"
+                let before =
+                    " \(offset + 1 < shape.count ? shape[offset + 1].from : command.positionalCount.upperBound)"
                 let position = fishQuote("__intops_positional \(command.name) \(part.from)\(before)")
                 switch part.words {
                 case .nothing: break
                 case .files: lines.append("complete -c intops -n \(position) -F")
-                case .directories: lines.append("complete -c intops -n \(position) -x -a '(__fish_complete_directories)'")
+                case .directories:
+                    lines.append("complete -c intops -n \(position) -x -a '(__fish_complete_directories)'")
                 case .commands:
-                    lines.append("complete -c intops -n \(position) -x -a \(fishQuote(commands.map(\.name).joined(separator: " ")))")
+                    lines.append(
+                        "complete -c intops -n \(position) -x -a \(fishQuote(commands.map(\.name).joined(separator: " ")))"
+                    )
                 case .words(let words):
                     lines.append("complete -c intops -n \(position) -x -a \(fishQuote(words.joined(separator: " ")))")
                 }

@@ -6,31 +6,49 @@ enum ManPage {
     /// Files the page describes; each is named in the table's text (a test checks it), so none outlives its mention.
     static let files: [(path: String, description: String)] = [
         ("intops.yaml", "The project, looked up from the working directory (or from --chdir DIR) upward."),
-        (".intops/templates.json", "The provider templates that intops templates --refresh saves; intops validate --offline reads them."),
-        (".intops/state.json", "The state of the local backend, the default; intops state migrate copies it into the backend intops.yaml configures."),
-        ("~/.config/sops/age/keys.txt",
-         "Age identities, read besides SOPS_AGE_KEY and SOPS_AGE_KEY_FILE, as sops reads them ($XDG_CONFIG_HOME/sops/age/keys.txt when XDG_CONFIG_HOME is set)."),
+        (
+            ".intops/templates.json",
+            "The provider templates that intops templates --refresh saves; intops validate --offline reads them."
+        ),
+        (
+            ".intops/state.json",
+            "The state of the local backend, the default; intops state migrate copies it into the backend intops.yaml configures."
+        ),
+        (
+            "~/.config/sops/age/keys.txt",
+            "Age identities, read besides SOPS_AGE_KEY and SOPS_AGE_KEY_FILE, as sops reads them ($XDG_CONFIG_HOME/sops/age/keys.txt when XDG_CONFIG_HOME is set)."
+        ),
     ]
 
     static let seeAlso = ["sops(1)", "age(1)", "age-keygen(1)", "git(1)"]
 
     static func render(
-        commands: [CommandSpec] = HelpTable.commands, global: [OptionSpec] = IntopsCommandLine.globalOptions,
+        commands: [CommandSpec] = HelpTable.commands,
+        global: [OptionSpec] = IntopsCommandLine.globalOptions,
         version: String = IntopsCommandLine.version
     ) -> String {
-        let rootHelp = ArgumentParser.help(for: nil, commands: commands, global: global).split(separator: "\n", omittingEmptySubsequences: false)
+        let rootHelp = ArgumentParser.help(for: nil, commands: commands, global: global).split(
+            separator: "\n",
+            omittingEmptySubsequences: false
+        )
         let usage = rootHelp.first.map { usageLine(String($0)) } ?? "intops COMMAND [OPTIONS]"
-        let description = rootHelp.dropFirst().first { !$0.isEmpty && !$0.hasSuffix(":") }.map(String.init)
+        let description =
+            rootHelp.dropFirst().first { !$0.isEmpty && !$0.hasSuffix(":") }.map(String.init)
             ?? "Reconcile integrations with the files kept in git."
         let globalOptions = global + [HelpTable.helpOption]
 
         var page: [String] = []
-        page.append(#".\" intops(1), generated from the command table by `intops man`; do not edit: `make man` regenerates it."#)
+        page.append(
+            #".\" intops(1), generated from the command table by `intops man`; do not edit: `make man` regenerates it."#
+        )
         page.append(".TH INTOPS 1 \"\" \"intops \(escape(version))\" \"User Commands\"")
         // No hyphenation: paths and option names break at a hyphen of their own, never at one roff adds.
         page.append(".nh")
         page.append(".SH NAME")
-        page.append("intops \\- " + escape(lowercasingFirst(description.hasSuffix(".") ? String(description.dropLast()) : description)))
+        page.append(
+            "intops \\- "
+                + escape(lowercasingFirst(description.hasSuffix(".") ? String(description.dropLast()) : description))
+        )
         page.append(".SH SYNOPSIS")
         page.append(formatUsage(usage))
         page.append(".br")
@@ -38,14 +56,21 @@ enum ManPage {
         page.append(".SH DESCRIPTION")
         page.append(escape(description))
         page.append(".PP")
-        page.append(escape("Options may come before or after a command's arguments, and global options anywhere on the line."))
-        page.append(escape("intops COMMAND --help prints the entry of COMMAND below, from the same command table as this page and the shell completions of intops completion."))
+        page.append(
+            escape("Options may come before or after a command's arguments, and global options anywhere on the line.")
+        )
+        page.append(
+            escape(
+                "intops COMMAND --help prints the entry of COMMAND below, from the same command table as this page and the shell completions of intops completion."
+            )
+        )
 
         page.append(".SH COMMANDS")
         for command in commands {
             page.append(".SS \(escape(command.name))")
             let help = ArgumentParser.help(for: command, commands: commands, global: global)
-            let commandUsage = help.split(separator: "\n").first.map { usageLine(String($0)) } ?? "intops \(command.name)"
+            let commandUsage =
+                help.split(separator: "\n").first.map { usageLine(String($0)) } ?? "intops \(command.name)"
             page.append(formatUsage(commandUsage))
             page.append(".PP")
             page.append(escape(command.summary))
@@ -88,13 +113,17 @@ enum ManPage {
         }
 
         page.append(".SH \"SEE ALSO\"")
-        page.append(seeAlso.enumerated().map { offset, reference in
-            let name = reference.prefix { $0 != "(" }
-            let section = reference.dropFirst(name.count)
-            return ".BR \(escape(String(name), hyphens: true)) \(section)" + (offset < seeAlso.count - 1 ? "," : "")
-        }.joined(separator: "\n"))
+        page.append(
+            seeAlso.enumerated().map { offset, reference in
+                let name = reference.prefix { $0 != "(" }
+                let section = reference.dropFirst(name.count)
+                return ".BR \(escape(String(name), hyphens: true)) \(section)" + (offset < seeAlso.count - 1 ? "," : "")
+            }.joined(separator: "\n")
+        )
         page.append(".PP")
-        page.append(escape("README.md and docs/ in the intops sources explain the concepts, secrets, CI and troubleshooting."))
+        page.append(
+            escape("README.md and docs/ in the intops sources explain the concepts, secrets, CI and troubleshooting.")
+        )
         return page.joined(separator: "\n") + "\n"
     }
 
@@ -109,7 +138,10 @@ enum ManPage {
     static func exitCodes(_ rootHelp: [String]) -> [(code: String, meaning: String)] {
         let prefix = "Exit codes: "
         guard let line = rootHelp.first(where: { $0.hasPrefix(prefix) }) else {
-            return [("\(ExitCode.success)", "Success."), ("\(ExitCode.failure)", "Error."), ("\(ExitCode.usage)", "Usage error.")]
+            return [
+                ("\(ExitCode.success)", "Success."), ("\(ExitCode.failure)", "Error."),
+                ("\(ExitCode.usage)", "Usage error."),
+            ]
         }
         var list = line.dropFirst(prefix.count)
         if list.hasSuffix(".") { list = list.dropLast() }
@@ -124,7 +156,8 @@ enum ManPage {
     /// The environment variables the table's text names (NO_COLOR, SOPS_AGE_KEY, $EDITOR), each with the
     /// sentences that name it and where they are: "intops secrets", "--no-color", "intops plan --out".
     static func environmentMentions(
-        commands: [CommandSpec], global: [OptionSpec]
+        commands: [CommandSpec],
+        global: [OptionSpec]
     ) -> [(variable: String, mentions: [(source: String, sentence: String)])] {
         var texts: [(source: String, text: String)] = global.map { ("--\($0.name)", $0.help) }
         for command in commands {
@@ -149,7 +182,9 @@ enum ManPage {
 
     /// Words that name environment variables: `$NAME`, or an upper-case NAME_WITH_UNDERSCORES; without the `$`.
     static func environmentVariables(in text: String) -> [String] {
-        let upper = { (character: Character) in character.isASCII && (character.isUppercase || character.isNumber || character == "_") }
+        let upper = { (character: Character) in
+            character.isASCII && (character.isUppercase || character.isNumber || character == "_")
+        }
         var found: [String] = []
         for word in text.split(whereSeparator: { !(upper($0) || $0 == "$" || $0.isLetter) }) {
             let dollar = word.hasPrefix("$")
@@ -212,7 +247,8 @@ enum ManPage {
         var word = ""
         func flush() {
             guard !word.isEmpty else { return }
-            let isPlaceholder = word.contains { $0.isUppercase } && !word.contains { $0.isLowercase } && !word.hasPrefix("-")
+            let isPlaceholder =
+                word.contains { $0.isUppercase } && !word.contains { $0.isLowercase } && !word.hasPrefix("-")
             output += (isPlaceholder ? "\\fI" : "\\fB") + escape(word, hyphens: true) + "\\fR"
             word = ""
         }
@@ -236,7 +272,9 @@ enum ManPage {
         var previous: Character? = nil
         for scalar in text.unicodeScalars {
             let character = Character(scalar)
-            if character == "-" && (previous == nil || previous == "-" || " ([\"'`/|,=".contains(previous!)) { inOption = true }
+            if character == "-" && (previous == nil || previous == "-" || " ([\"'`/|,=".contains(previous!)) {
+                inOption = true
+            }
             if character == " " || character == "\t" { inOption = allHyphens }
             switch character {
             case "\\": output += "\\e"

@@ -9,7 +9,8 @@ struct ActionScheduler {
     ///   - settled: results known before scheduling (actions whose pre-steps failed).
     ///   - shouldStop: asked before each action starts; true skips it as interrupted.
     func run(
-        settled: [ActionID: ActionResult], shouldStop: @escaping @Sendable () -> Bool,
+        settled: [ActionID: ActionResult],
+        shouldStop: @escaping @Sendable () -> Bool,
         perform: @escaping @Sendable (PlannedAction) async -> ActionResult
     ) async -> [ActionResult] {
         var positions: [ActionID: Int] = [:]
@@ -30,7 +31,10 @@ struct ActionScheduler {
                 remaining[dependent].remove(index)
                 guard remaining[dependent].isEmpty else { continue }
                 if let blocker = dependencies[dependent].sorted().first(where: { results[$0]?.succeeded != true }) {
-                    results[dependent] = ActionResult(actions[dependent], .skipped(.dependencyIncomplete(actions[blocker].id)))
+                    results[dependent] = ActionResult(
+                        actions[dependent],
+                        .skipped(.dependencyIncomplete(actions[blocker].id))
+                    )
                     finished(dependent)
                 } else {
                     ready.append(dependent)

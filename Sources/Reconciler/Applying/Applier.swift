@@ -17,7 +17,12 @@ public struct Applier: Sendable {
         public var recordRevision: String?
         public var now: @Sendable () -> Date
 
-        public init(parallelism: Int, rollback: Rollback? = nil, recordRevision: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+        public init(
+            parallelism: Int,
+            rollback: Rollback? = nil,
+            recordRevision: String? = nil,
+            now: @escaping @Sendable () -> Date = { Date() }
+        ) {
             self.parallelism = max(1, parallelism)
             self.rollback = rollback
             self.recordRevision = recordRevision
@@ -45,8 +50,12 @@ public struct Applier: Sendable {
     let shouldStop: @Sendable () -> Bool
 
     public init(
-        client: IntegrationsClient, desired: [DesiredIntegration], templates: TemplateValidator, settings: Settings,
-        events: @escaping @Sendable (ApplyEvent) -> Void = { _ in }, shouldStop: @escaping @Sendable () -> Bool = { false }
+        client: IntegrationsClient,
+        desired: [DesiredIntegration],
+        templates: TemplateValidator,
+        settings: Settings,
+        events: @escaping @Sendable (ApplyEvent) -> Void = { _ in },
+        shouldStop: @escaping @Sendable () -> Bool = { false }
     ) {
         self.client = client
         self.desired = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
@@ -56,27 +65,37 @@ public struct Applier: Sendable {
         self.shouldStop = shouldStop
     }
 
-    public func apply(_ plan: Plan, state: IntopsState, store: StateStore, organizations: [String]) async -> ApplyReport {
+    public func apply(_ plan: Plan, state: IntopsState, store: StateStore, organizations: [String]) async -> ApplyReport
+    {
         let recorder = StateRecorder(state: state, store: store, organizations: organizations)
-        let intents = plan.actions.flatMap { action in (action.preSteps + action.steps).compactMap { intent(for: $0, of: action) } }
+        let intents = plan.actions.flatMap { action in
+            (action.preSteps + action.steps).compactMap { intent(for: $0, of: action) }
+        }
         guard await recorder.journal(intents) else {
             // Nothing is sent that the state could not record.
             return ApplyReport(
                 results: plan.actions.map { ActionResult($0, .skipped(.stateNotWritable)) },
-                state: await recorder.state, stateError: await recorder.error)
+                state: await recorder.state,
+                stateError: await recorder.error
+            )
         }
 
         // Temporary renames that break swaps go first, all of them.
         var settled: [ActionID: ActionResult] = [:]
         for action in plan.actions where !action.preSteps.isEmpty {
             do throws(ApplyFailure) {
-                for step in action.preSteps { try await run(step, action: action, recorder: recorder, id: action.integrationId) }
+                for step in action.preSteps {
+                    try await run(step, action: action, recorder: recorder, id: action.integrationId)
+                }
             } catch {
                 settled[action.id] = ActionResult(action, .failed(error))
             }
         }
         let results = await ActionScheduler(actions: plan.actions, parallelism: settings.parallelism).run(
-            settled: settled, shouldStop: shouldStop, perform: { action in await self.perform(action, recorder: recorder) })
+            settled: settled,
+            shouldStop: shouldStop,
+            perform: { action in await self.perform(action, recorder: recorder) }
+        )
 
         await recordLiveVersions(plan, recorder: recorder)
         if let revision = settings.recordRevision, results.allSatisfy(\.succeeded) {
@@ -92,14 +111,18 @@ public struct Applier: Sendable {
         let pendingOrganizations = Set((await recorder.state.pendingCreates ?? []).map(\.organization))
         let touched = Set(plan.actions.map(\.organization)).union(pendingOrganizations).sorted()
         let client = self.client
-        let lists = await boundedMap(touched, limit: client.policy.maxInFlight) { (organization: String) async -> OrganizationList in
+        let lists = await boundedMap(touched, limit: client.policy.maxInFlight) {
+            (organization: String) async -> OrganizationList in
             OrganizationList(organization: organization, summaries: try? await client.list(organization: organization))
         }
         let planned = Set(plan.actions.map(\.key))
         for list in lists {
             guard let summaries = list.summaries else { continue }
             let organization = list.organization
-            let updatedAt = Dictionary(summaries.map { ($0.integrationId, $0.updatedAt) }, uniquingKeysWith: { first, _ in first })
+            let updatedAt = Dictionary(
+                summaries.map { ($0.integrationId, $0.updatedAt) },
+                uniquingKeysWith: { first, _ in first }
+            )
             await recorder.update { state in
                 state.pendingCreates?.removeAll { pending in
                     pending.organization == organization && !summaries.contains(where: pending.identity.matches)
@@ -151,10 +174,17 @@ public struct Applier: Sendable {
 
     func entry(for wanted: DesiredIntegration, id: String, previous: IntopsState.Entry?) -> IntopsState.Entry {
         IntopsState.Entry(
-            organization: wanted.key.organization, name: wanted.key.name, integrationId: id,
-            type: wanted.type ?? previous?.type ?? .payment, provider: wanted.provider ?? previous?.provider ?? "",
-            displayName: wanted.displayName ?? previous?.displayName ?? "", updatedAt: previous?.updatedAt,
-            configurationDigest: previous?.configurationDigest, secrets: previous?.secrets ?? [:], lastTest: previous?.lastTest)
+            organization: wanted.key.organization,
+            name: wanted.key.name,
+            integrationId: id,
+            type: wanted.type ?? previous?.type ?? .payment,
+            provider: wanted.provider ?? previous?.provider ?? "",
+            displayName: wanted.displayName ?? previous?.displayName ?? "",
+            updatedAt: previous?.updatedAt,
+            configurationDigest: previous?.configurationDigest,
+            secrets: previous?.secrets ?? [:],
+            lastTest: previous?.lastTest
+        )
     }
 
     func timestamp() -> String { Timestamp.string(settings.now()) }
@@ -165,30 +195,51 @@ public struct Applier: Sendable {
     func intent(for step: PlannedStep, of action: PlannedAction) -> IntopsState.PendingCreate? {
         guard case .create(let temporaryName) = step, let identity = desired[action.key]?.identity else { return nil }
         return IntopsState.PendingCreate(
-            organization: action.organization, name: action.name, displayName: temporaryName ?? identity.displayName,
-            provider: identity.provider, type: identity.type)
+            organization: action.organization,
+            name: action.name,
+            displayName: temporaryName ?? identity.displayName,
+            provider: identity.provider,
+            type: identity.type
+        )
     }
 
     func call<Output>(_ body: () async throws(APIError) -> Output) async throws(ApplyFailure) -> Output {
         do throws(APIError) { return try await body() } catch { throw .api(error) }
     }
 
-    func runCreate(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder) async throws(ApplyFailure) -> String {
-        guard case .create(let temporaryName) = step, let wanted = desired[action.key], let intent = intent(for: step, of: action) else {
+    func runCreate(
+        _ step: PlannedStep,
+        action: PlannedAction,
+        recorder: StateRecorder
+    ) async throws(ApplyFailure) -> String {
+        guard case .create(let temporaryName) = step, let wanted = desired[action.key],
+            let intent = intent(for: step, of: action)
+        else {
             throw .incompleteManifest
         }
         let request = CreateIntegrationRequest(
-            integrationType: intent.type, provider: intent.provider, displayName: intent.displayName, isEnabled: wanted.enabled,
+            integrationType: intent.type,
+            provider: intent.provider,
+            displayName: intent.displayName,
+            isEnabled: wanted.enabled,
             configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,
-            secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() })
+            secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() }
+        )
         let client = self.client
-        let outcome = try await call { () async throws(APIError) in try await client.create(organization: action.organization, request) }
+        let outcome = try await call { () async throws(APIError) in
+            try await client.create(organization: action.organization, request)
+        }
         let id = outcome.integration.integrationId
         let setAt = timestamp()
         if outcome.recovered && !wanted.secrets.isEmpty {
             // The answer was lost and the integration found by listing: its secrets are set again to be sure.
-            let rotation = RotateSecretsRequest(newSecrets: wanted.secrets.mapValues { $0.exposedString() }, testConnectionAfterRotation: false)
-            _ = try await call { () async throws(APIError) in try await client.rotateSecrets(organization: action.organization, id: id, rotation) }
+            let rotation = RotateSecretsRequest(
+                newSecrets: wanted.secrets.mapValues { $0.exposedString() },
+                testConnectionAfterRotation: false
+            )
+            _ = try await call { () async throws(APIError) in
+                try await client.rotateSecrets(organization: action.organization, id: id, rotation)
+            }
         }
         let digest = IntopsState.configurationDigest(templates.effectiveConfiguration(wanted))
         await recorder.update { state in
@@ -203,11 +254,22 @@ public struct Applier: Sendable {
     }
 
     /// - Returns: whether the API asked for a connection test.
-    func runUpdate(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder, id: String?) async throws(ApplyFailure) -> Bool {
+    func runUpdate(
+        _ step: PlannedStep,
+        action: PlannedAction,
+        recorder: StateRecorder,
+        id: String?
+    ) async throws(ApplyFailure) -> Bool {
         guard case .update(let displayName, let enabled, let configuration) = step, let id else { return false }
         let client = self.client
-        let request = UpdateIntegrationRequest(displayName: displayName, isEnabled: enabled, configuration: configuration.isEmpty ? nil : configuration)
-        let response = try await call { () async throws(APIError) in try await client.update(organization: action.organization, id: id, request) }
+        let request = UpdateIntegrationRequest(
+            displayName: displayName,
+            isEnabled: enabled,
+            configuration: configuration.isEmpty ? nil : configuration
+        )
+        let response = try await call { () async throws(APIError) in
+            try await client.update(organization: action.organization, id: id, request)
+        }
         if let wanted = desired[action.key] {
             let digest = IntopsState.configurationDigest(templates.effectiveConfiguration(wanted))
             await recorder.update { state in
@@ -221,7 +283,12 @@ public struct Applier: Sendable {
         return response.testConnectionRequired
     }
 
-    func run(_ step: PlannedStep, action: PlannedAction, recorder: StateRecorder, id: String?) async throws(ApplyFailure) {
+    func run(
+        _ step: PlannedStep,
+        action: PlannedAction,
+        recorder: StateRecorder,
+        id: String?
+    ) async throws(ApplyFailure) {
         let organization = action.organization
         let client = self.client
         switch step {
@@ -243,10 +310,16 @@ public struct Applier: Sendable {
             try await rotate(keys, action: action, id: id, wanted: wanted, recorder: recorder)
         case .test:
             guard let id else { return }
-            let result = try await call { () async throws(APIError) in try await client.test(organization: organization, id: id) }
+            let result = try await call { () async throws(APIError) in
+                try await client.test(organization: organization, id: id)
+            }
             await recorder.update { state in
                 if var entry = state.entry(action.key) {
-                    entry.lastTest = IntopsState.TestRecord(passed: result.isSuccessful, at: result.testedAt ?? self.timestamp(), message: result.message)
+                    entry.lastTest = IntopsState.TestRecord(
+                        passed: result.isSuccessful,
+                        at: result.testedAt ?? self.timestamp(),
+                        message: result.message
+                    )
                     state.set(entry)
                 }
             }
@@ -263,15 +336,24 @@ public struct Applier: Sendable {
                 if state.entry(action.key)?.integrationId == id { state.remove(action.key) }
             }
         case .deleteReplaced(let oldId):
-            try await call { () async throws(APIError) in try await client.delete(organization: organization, id: oldId) }
+            try await call { () async throws(APIError) in try await client.delete(organization: organization, id: oldId)
+            }
         }
     }
 
     func rotate(
-        _ keys: [String], action: PlannedAction, id: String, wanted: DesiredIntegration, recorder: StateRecorder
+        _ keys: [String],
+        action: PlannedAction,
+        id: String,
+        wanted: DesiredIntegration,
+        recorder: StateRecorder
     ) async throws(ApplyFailure) {
-        let secrets = Dictionary(uniqueKeysWithValues: keys.compactMap { key in wanted.secrets[key].map { (key, $0.exposedString()) } })
-        let template = wanted.type.flatMap { type in wanted.provider.flatMap { templates.template(type: type, provider: $0) } }
+        let secrets = Dictionary(
+            uniqueKeysWithValues: keys.compactMap { key in wanted.secrets[key].map { (key, $0.exposedString()) } }
+        )
+        let template = wanted.type.flatMap { type in
+            wanted.provider.flatMap { templates.template(type: type, provider: $0) }
+        }
         let testable = wanted.manifest.test != .never && template?.requiresOAuth != true
         let client = self.client
         let request = RotateSecretsRequest(newSecrets: secrets, testConnectionAfterRotation: testable)
@@ -282,17 +364,30 @@ public struct Applier: Sendable {
         await recorder.update { state in
             var entry = state.entry(action.key) ?? self.entry(for: wanted, id: id, previous: nil)
             for key in keys {
-                if let fingerprint = wanted.fingerprints[key] { entry.secrets[key] = IntopsState.SecretRecord(fingerprint: fingerprint, setAt: setAt) }
+                if let fingerprint = wanted.fingerprints[key] {
+                    entry.secrets[key] = IntopsState.SecretRecord(fingerprint: fingerprint, setAt: setAt)
+                }
             }
             if testable {
-                entry.lastTest = IntopsState.TestRecord(passed: response.testConnectionSuccessful == true, at: response.rotatedAt ?? setAt, message: response.message)
+                entry.lastTest = IntopsState.TestRecord(
+                    passed: response.testConnectionSuccessful == true,
+                    at: response.rotatedAt ?? setAt,
+                    message: response.message
+                )
             }
             state.set(entry)
         }
         if testable && response.testConnectionSuccessful != true {
             var rolledBack: RollbackOutcome?
             if let rollback = settings.rollback {
-                rolledBack = await rollBack(keys, action: action, id: id, wanted: wanted, rollback: rollback, recorder: recorder)
+                rolledBack = await rollBack(
+                    keys,
+                    action: action,
+                    id: id,
+                    wanted: wanted,
+                    rollback: rollback,
+                    recorder: recorder
+                )
             }
             throw .testFailedAfterRotation(keys: keys, message: response.message, rollback: rolledBack)
         }
@@ -300,7 +395,11 @@ public struct Applier: Sendable {
 
     /// Rotates back to the values the secrets had at the last successful apply, and tests again.
     func rollBack(
-        _ keys: [String], action: PlannedAction, id: String, wanted: DesiredIntegration, rollback: Rollback,
+        _ keys: [String],
+        action: PlannedAction,
+        id: String,
+        wanted: DesiredIntegration,
+        rollback: Rollback,
         recorder: StateRecorder
     ) async -> RollbackOutcome {
         var previous: [String: SecretValue] = [:]
@@ -312,14 +411,23 @@ public struct Applier: Sendable {
         }
         do throws(APIError) {
             let response = try await client.rotateSecrets(
-                organization: action.organization, id: id,
-                RotateSecretsRequest(newSecrets: previous.mapValues { $0.exposedString() }, testConnectionAfterRotation: true))
+                organization: action.organization,
+                id: id,
+                RotateSecretsRequest(
+                    newSecrets: previous.mapValues { $0.exposedString() },
+                    testConnectionAfterRotation: true
+                )
+            )
             let passed = response.testConnectionSuccessful == true
             await recorder.update { state in
                 guard var entry = state.entry(action.key) else { return }
                 // The fingerprints go back to unknown for these keys: the next plan rotates to the manifest again.
                 for key in keys { entry.secrets[key] = nil }
-                entry.lastTest = IntopsState.TestRecord(passed: passed, at: response.rotatedAt ?? self.timestamp(), message: response.message)
+                entry.lastTest = IntopsState.TestRecord(
+                    passed: passed,
+                    at: response.rotatedAt ?? self.timestamp(),
+                    message: response.message
+                )
                 state.set(entry)
             }
             return .rolledBack(keys: keys, revision: rollback.revision, testPassed: passed)

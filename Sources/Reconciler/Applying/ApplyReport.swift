@@ -52,7 +52,8 @@ public enum RollbackOutcome: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .noEarlierValue(let key, let revision): "no rollback: \(key) has no earlier value in git at \(revision.prefix(12))"
+        case .noEarlierValue(let key, let revision):
+            "no rollback: \(key) has no earlier value in git at \(revision.prefix(12))"
         case .rolledBack(let keys, let revision, let passed):
             "rolled \(keys.joined(separator: ", ")) back to their values at \(revision.prefix(12)); the connection test then \(passed ? "passed" : "failed too")"
         case .failed(let revision, let error): "the rollback to \(revision.prefix(12)) failed: \(error)"

@@ -47,12 +47,19 @@ public enum DriftDetector {
         func located(_ key: IntegrationKey, _ kind: DriftItem.Kind, _ details: [String], id: String?) -> DriftItem {
             let location = desired[key]?.manifest.location
             return DriftItem(
-                organization: key.organization, name: key.name, kind: kind, details: details, integrationId: id,
-                file: location.map { ProjectPaths.display($0.file, relativeTo: inputs.project.root) }, line: location?.line)
+                organization: key.organization,
+                name: key.name,
+                kind: kind,
+                details: details,
+                integrationId: id,
+                file: location.map { ProjectPaths.display($0.file, relativeTo: inputs.project.root) },
+                line: location?.line
+            )
         }
         func describe(_ change: PlannedChange) -> String {
             if change.sensitive { return "\(change.field) differs from the manifest (values not shown)" }
-            return "\(change.field): live \(change.old.map { "\"\($0)\"" } ?? "(none)"), manifest \(change.new.map { "\"\($0)\"" } ?? "(none)")"
+            return
+                "\(change.field): live \(change.old.map { "\"\($0)\"" } ?? "(none)"), manifest \(change.new.map { "\"\($0)\"" } ?? "(none)")"
         }
         /// Secrets split by what the state knows of them: a recorded fingerprint that differs, or no record at all.
         func secretItems(_ action: PlannedAction, _ secrets: [PlannedChange]) -> [DriftItem] {
@@ -60,9 +67,18 @@ public enum DriftDetector {
             let unknown = secrets.filter { $0.field.secretKey.map { recorded[$0] == nil } ?? false }
             let changed = secrets.filter { $0.field.secretKey.map { recorded[$0] != nil } ?? false }
             var items: [DriftItem] = []
-            if !changed.isEmpty { items.append(located(action.key, .secretChanged, changed.map(describe), id: action.integrationId)) }
+            if !changed.isEmpty {
+                items.append(located(action.key, .secretChanged, changed.map(describe), id: action.integrationId))
+            }
             if !unknown.isEmpty {
-                items.append(located(action.key, .secretUnknown, unknown.map { "intops has no record of \($0.field); apply sets it" }, id: action.integrationId))
+                items.append(
+                    located(
+                        action.key,
+                        .secretUnknown,
+                        unknown.map { "intops has no record of \($0.field); apply sets it" },
+                        id: action.integrationId
+                    )
+                )
             }
             return items
         }
@@ -74,15 +90,26 @@ public enum DriftDetector {
                 if let reason = action.reason, case .deletedOutOfBand = reason {
                     items.append(located(action.key, .deleted, [reason.description], id: nil))
                 } else {
-                    items.append(located(action.key, .missing, ["declared in the manifests but not created yet"], id: nil))
+                    items.append(
+                        located(action.key, .missing, ["declared in the manifests but not created yet"], id: nil)
+                    )
                 }
             case .update, .replace, .adopt:
-                if !plain.isEmpty { items.append(located(action.key, .changed, plain.map(describe), id: action.integrationId)) }
+                if !plain.isEmpty {
+                    items.append(located(action.key, .changed, plain.map(describe), id: action.integrationId))
+                }
                 items += secretItems(action, secrets)
             case .rotate:
                 items += secretItems(action, secrets)
             case .delete:
-                items.append(located(action.key, .changed, ["live but \(action.reason?.description ?? "to be deleted")"], id: action.integrationId))
+                items.append(
+                    located(
+                        action.key,
+                        .changed,
+                        ["live but \(action.reason?.description ?? "to be deleted")"],
+                        id: action.integrationId
+                    )
+                )
             case .test:
                 break
             }
@@ -92,34 +119,73 @@ public enum DriftDetector {
         for organization in inputs.organizations {
             for live in inputs.live.organizations[organization] ?? [] {
                 let summary = live.summary
-                let key = inputs.state.integrations.first { $0.integrationId == live.id }?.key
-                    ?? inputs.desired.first { $0.key.organization == organization && $0.identity?.matches(summary) == true }?.key
+                let key =
+                    inputs.state.integrations.first { $0.integrationId == live.id }?.key
+                    ?? inputs.desired.first {
+                        $0.key.organization == organization && $0.identity?.matches(summary) == true
+                    }?.key
                 guard let key, managed.contains(live.id) || desired[key] != nil else {
-                    items.append(DriftItem(
-                        organization: organization, name: summary.displayName, kind: .unmanaged,
-                        details: ["\(summary.provider) \(live.id) is in no manifest; adopt it with a manifest entry or delete it"],
-                        integrationId: live.id, file: nil, line: nil))
+                    items.append(
+                        DriftItem(
+                            organization: organization,
+                            name: summary.displayName,
+                            kind: .unmanaged,
+                            details: [
+                                "\(summary.provider) \(live.id) is in no manifest; adopt it with a manifest entry or delete it"
+                            ],
+                            integrationId: live.id,
+                            file: nil,
+                            line: nil
+                        )
+                    )
                     continue
                 }
                 let template = inputs.templates.template(type: summary.integrationType, provider: summary.provider)
                 if template?.requiresOAuth == true && summary.testStatus != .passed {
-                    items.append(located(key, .unauthorized, ["authorization needed: run intops connect \(key.name)"], id: live.id))
+                    items.append(
+                        located(
+                            key,
+                            .unauthorized,
+                            ["authorization needed: run intops connect \(key.name)"],
+                            id: live.id
+                        )
+                    )
                 } else if summary.testStatus == .failed {
-                    items.append(located(key, .testFailing, ["last test failed\(summary.lastTestMessage.map { ": \($0)" } ?? "")"], id: live.id))
+                    items.append(
+                        located(
+                            key,
+                            .testFailing,
+                            ["last test failed\(summary.lastTestMessage.map { ": \($0)" } ?? "")"],
+                            id: live.id
+                        )
+                    )
                 } else if summary.testStatus == .notTested || summary.testStatus == nil {
                     items.append(located(key, .neverTested, ["no connection test has run"], id: live.id))
                 }
                 if let maxAge = desired[key]?.manifest.rotationMaxAge, let entry = inputs.state.entry(key) {
                     for secretKey in entry.secrets.keys.sorted() {
-                        guard let record = entry.secrets[secretKey], let set = Timestamp.date(record.setAt) else { continue }
+                        guard let record = entry.secrets[secretKey], let set = Timestamp.date(record.setAt) else {
+                            continue
+                        }
                         let age = now.timeIntervalSince(set)
                         if age > maxAge.seconds {
-                            items.append(located(key, .secretExpired, ["\(secretKey) was set \(Int(age / 86_400)) days ago, over rotation.maxAge \(maxAge)"], id: live.id))
+                            items.append(
+                                located(
+                                    key,
+                                    .secretExpired,
+                                    [
+                                        "\(secretKey) was set \(Int(age / 86_400)) days ago, over rotation.maxAge \(maxAge)"
+                                    ],
+                                    id: live.id
+                                )
+                            )
                         }
                     }
                 }
             }
         }
-        return items.sorted { ($0.organization, $0.name, $0.kind.rawValue) < ($1.organization, $1.name, $1.kind.rawValue) }
+        return items.sorted {
+            ($0.organization, $0.name, $0.kind.rawValue) < ($1.organization, $1.name, $1.kind.rawValue)
+        }
     }
 }

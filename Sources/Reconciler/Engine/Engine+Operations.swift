@@ -45,11 +45,17 @@ extension Engine {
     /// Drift from a full refresh: what the live organizations hold that the manifests do not say.
     ///
     /// - Parameter now: the clock secrets' ages are measured with.
-    public func drift(organizations: [String], now: Date, observer: EngineObserver) async throws(EngineError) -> DriftReport {
+    public func drift(
+        organizations: [String],
+        now: Date,
+        observer: EngineObserver
+    ) async throws(EngineError) -> DriftReport {
         let session = try await open(Session.Options(organizations: organizations, refresh: .full), observer: observer)
         return DriftReport(
-            items: DriftDetector.detect(inputs: session.inputs, now: now), organizations: session.organizations,
-            declared: session.desired.filter { !$0.isTombstone }.map(\.key))
+            items: DriftDetector.detect(inputs: session.inputs, now: now),
+            organizations: session.organizations,
+            declared: session.desired.filter { !$0.isTombstone }.map(\.key)
+        )
     }
 
     /// The live integration id of each named manifest entry (all present entries when no name is given).
@@ -61,7 +67,8 @@ extension Engine {
         var result: [(DesiredIntegration, String)] = []
         for desired in present where names.isEmpty || names.contains(desired.key.name) {
             let live = session.live.organizations[desired.key.organization] ?? []
-            let id = session.state.entry(desired.key)?.integrationId
+            let id =
+                session.state.entry(desired.key)?.integrationId
                 ?? desired.identity.flatMap { identity in live.first { identity.matches($0.summary) }?.id }
             guard let id, live.contains(where: { $0.id == id }) else { throw .notLive(desired.key) }
             result.append((desired, id))
@@ -71,11 +78,16 @@ extension Engine {
 
     /// Connection tests of the named entries (all when none is named), as many at once as the client allows; the
     /// outcomes follow the manifests' order.
-    public func test(names: [String], organizations: [String], observer: EngineObserver) async throws(EngineError) -> [ConnectionTestOutcome] {
+    public func test(
+        names: [String],
+        organizations: [String],
+        observer: EngineObserver
+    ) async throws(EngineError) -> [ConnectionTestOutcome] {
         let session = try await open(Session.Options(organizations: organizations), observer: observer)
         let targets = try liveTargets(session, names: names).map { LiveTarget(key: $0.0.key, id: $0.1) }
         let client = session.client
-        return await boundedMap(targets, limit: client.policy.maxInFlight) { (target: LiveTarget) async -> ConnectionTestOutcome in
+        return await boundedMap(targets, limit: client.policy.maxInFlight) {
+            (target: LiveTarget) async -> ConnectionTestOutcome in
             let result = await Result { () async throws(APIError) in
                 try await client.test(organization: target.key.organization, id: target.id)
             }
@@ -84,30 +96,69 @@ extension Engine {
     }
 
     /// Rotates the named entries' secrets to the manifests' values even when their fingerprints match.
-    public func rotate(names: [String], organizations: [String], lockTimeout: Duration?, observer: EngineObserver) async throws(EngineError) -> ApplyReport {
-        try await withLockedSession("rotate", organizations: organizations, lockTimeout: lockTimeout, observer: observer) {
+    public func rotate(
+        names: [String],
+        organizations: [String],
+        lockTimeout: Duration?,
+        observer: EngineObserver
+    ) async throws(EngineError) -> ApplyReport {
+        try await withLockedSession(
+            "rotate",
+            organizations: organizations,
+            lockTimeout: lockTimeout,
+            observer: observer
+        ) {
             (session: Session) async throws(EngineError) -> ApplyReport in
             let actions = try liveTargets(session, names: names).filter { !$0.0.secrets.isEmpty }.map { desired, id in
                 let keys = desired.secrets.keys.sorted()
                 return PlannedAction(
-                    organization: desired.key.organization, name: desired.key.name, action: .rotate, integrationId: id,
-                    type: desired.type, provider: desired.provider, displayName: desired.displayName,
-                    changes: keys.map { PlannedChange(field: .secret($0), old: "(sensitive)", new: "(sensitive)", sensitive: true) },
-                    reason: nil, notes: [], steps: [.rotate(keys: keys)], preSteps: [], dependsOn: [])
+                    organization: desired.key.organization,
+                    name: desired.key.name,
+                    action: .rotate,
+                    integrationId: id,
+                    type: desired.type,
+                    provider: desired.provider,
+                    displayName: desired.displayName,
+                    changes: keys.map {
+                        PlannedChange(field: .secret($0), old: "(sensitive)", new: "(sensitive)", sensitive: true)
+                    },
+                    reason: nil,
+                    notes: [],
+                    steps: [.rotate(keys: keys)],
+                    preSteps: [],
+                    dependsOn: []
+                )
             }
             let applier = Applier(
-                client: session.client, desired: session.desired, templates: session.templates,
-                settings: Applier.Settings(parallelism: session.project.api.parallelism), events: observer.apply)
-            return await applier.apply(Plan(actions: actions), state: session.state, store: session.store, organizations: session.organizations)
+                client: session.client,
+                desired: session.desired,
+                templates: session.templates,
+                settings: Applier.Settings(parallelism: session.project.api.parallelism),
+                events: observer.apply
+            )
+            return await applier.apply(
+                Plan(actions: actions),
+                state: session.state,
+                store: session.store,
+                organizations: session.organizations
+            )
         }
     }
 
     /// Starts the OAuth authorization of one entry; returns the URL to open.
-    public func connect(name: String, returnURL: String, observer: EngineObserver) async throws(EngineError) -> (key: IntegrationKey, url: String) {
+    public func connect(
+        name: String,
+        returnURL: String,
+        observer: EngineObserver
+    ) async throws(EngineError) -> (key: IntegrationKey, url: String) {
         let session = try await open(Session.Options(), observer: observer)
         guard let (desired, id) = try liveTargets(session, names: [name]).first else { throw .unknownIntegration(name) }
         do throws(APIError) {
-            let response = try await session.client.connect(organization: desired.key.organization, id: id, state: returnURL)
+            let response = try await session.client.connect(
+                organization: desired.key.organization,
+                id: id,
+                state: returnURL
+            )
             return (desired.key, response.authorizationUrl)
         } catch {
             throw .api(error)
@@ -119,11 +170,18 @@ extension Engine {
     public func templates(refresh: Bool) async throws(EngineError) -> TemplatesReport {
         let project = try loadProject()
         let cached = try? ProjectValidation.loadTemplates(for: project, offline: true, sandbox: sandbox)
-        if !refresh, let cached, cached.1 != .sandboxCatalog { return TemplatesReport(templates: cached.0, cacheWritten: nil) }
+        if !refresh, let cached, cached.1 != .sandboxCatalog {
+            return TemplatesReport(templates: cached.0, cacheWritten: nil)
+        }
         guard let organization = project.organizations.first else {
             throw .missingSetting("intops.yaml declares no organization to read the templates as")
         }
-        let client = try APIConnector.client(for: project, organizations: [organization.id], environment: environment, sandbox: sandbox)
+        let client = try APIConnector.client(
+            for: project,
+            organizations: [organization.id],
+            environment: environment,
+            sandbox: sandbox
+        )
         let list: [IntegrationTemplate]
         do throws(APIError) {
             list = try await client.templates(organization: organization.id)
@@ -136,7 +194,9 @@ extension Engine {
         let data = (try? encoder.encode(TemplatesResponse(templates: list))) ?? Data()
         do throws(AtomicFile.Failure) {
             try? FileManager.default.createDirectory(
-                atPath: (project.templatesCachePath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                atPath: (project.templatesCachePath as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
             try AtomicFile.write(Array(data) + [10], to: project.templatesCachePath)
         } catch {
             throw .file(error)
@@ -145,7 +205,10 @@ extension Engine {
     }
 
     /// Per organization and integration type: what the API offers and holds beside what the manifests declare.
-    public func status(organizations: [String], observer: EngineObserver) async throws(EngineError) -> [OrganizationStatus] {
+    public func status(
+        organizations: [String],
+        observer: EngineObserver
+    ) async throws(EngineError) -> [OrganizationStatus] {
         let session = try await open(Session.Options(organizations: organizations), observer: observer)
         let client = session.client
         let answers: [AvailableIntegrations]
@@ -163,14 +226,23 @@ extension Engine {
             let rows = IntegrationType.allCases.compactMap { type -> StatusRow? in
                 let ofType = live.filter { $0.summary.integrationType == type }
                 let row = StatusRow(
-                    type: type.name, available: (available.integrationsByType[type.name] ?? []).count, configured: ofType.count,
-                    enabled: ofType.filter(\.summary.isEnabled).count, tested: ofType.filter { $0.summary.testStatus == .passed }.count,
-                    declared: declared.filter { $0.type == type }.count)
-                return [row.available, row.configured, row.enabled, row.tested, row.declared].contains { $0 > 0 } ? row : nil
+                    type: type.name,
+                    available: (available.integrationsByType[type.name] ?? []).count,
+                    configured: ofType.count,
+                    enabled: ofType.filter(\.summary.isEnabled).count,
+                    tested: ofType.filter { $0.summary.testStatus == .passed }.count,
+                    declared: declared.filter { $0.type == type }.count
+                )
+                return [row.available, row.configured, row.enabled, row.tested, row.declared].contains { $0 > 0 }
+                    ? row : nil
             }
             return OrganizationStatus(
-                organization: organization, configured: available.configuredCount, enabled: available.enabledCount,
-                providersAvailable: available.totalAvailable, rows: rows)
+                organization: organization,
+                configured: available.configuredCount,
+                enabled: available.enabledCount,
+                providersAvailable: available.totalAvailable,
+                rows: rows
+            )
         }
     }
 
@@ -182,13 +254,22 @@ extension Engine {
         guard project.organizations.contains(where: { $0.id == organization }) else {
             throw .missingSetting("\(organization) is not an organization of intops.yaml; declare it first")
         }
-        let client = try APIConnector.client(for: project, organizations: [organization], environment: environment, sandbox: sandbox)
+        let client = try APIConnector.client(
+            for: project,
+            organizations: [organization],
+            environment: environment,
+            sandbox: sandbox
+        )
         do throws(APIError) {
             let templates = try await client.templates(organization: organization)
             return try await Exporter.export(
-                organization: organization, client: client, templates: TemplateValidator(templates: templates),
-                into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations",
-                secretsDirectory: project.root + "/secrets")
+                organization: organization,
+                client: client,
+                templates: TemplateValidator(templates: templates),
+                into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root
+                    + "/integrations",
+                secretsDirectory: project.root + "/secrets"
+            )
         } catch {
             throw .api(error)
         }
@@ -196,8 +277,17 @@ extension Engine {
 
     /// Records the declared integrations of `organization` that match live ones in the state, trusting the
     /// manifests' secrets; returns how many.
-    public func adopt(organization: String, lockTimeout: Duration?, observer: EngineObserver) async throws(EngineError) -> Int {
-        try await withLockedSession("export --adopt", organizations: [organization], lockTimeout: lockTimeout, observer: observer) {
+    public func adopt(
+        organization: String,
+        lockTimeout: Duration?,
+        observer: EngineObserver
+    ) async throws(EngineError) -> Int {
+        try await withLockedSession(
+            "export --adopt",
+            organizations: [organization],
+            lockTimeout: lockTimeout,
+            observer: observer
+        ) {
             (session: Session) async throws(EngineError) -> Int in
             do throws(StateError) {
                 return try await Exporter.adopt(session: session, organization: organization)

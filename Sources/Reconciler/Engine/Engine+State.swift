@@ -67,12 +67,18 @@ public struct StateCommandSettings: Sendable, Equatable {
 
 extension Engine {
     /// Inspects or edits the state; the operations that write hold the state lock.
-    public func state(_ operation: StateOperation, _ settings: StateCommandSettings, observer: EngineObserver) async throws(EngineError) -> StateOutcome {
+    public func state(
+        _ operation: StateOperation,
+        _ settings: StateCommandSettings,
+        observer: EngineObserver
+    ) async throws(EngineError) -> StateOutcome {
         let project = try loadProject()
         var organizations = settings.organizations.isEmpty ? project.organizations.map(\.id) : settings.organizations
         // A move to another organization writes that organization's state too.
-        if case .move(_, let target) = operation, let organization = target.split(separator: "/").first, target.contains("/"),
-            !organizations.contains(String(organization)) {
+        if case .move(_, let target) = operation, let organization = target.split(separator: "/").first,
+            target.contains("/"),
+            !organizations.contains(String(organization))
+        {
             organizations.append(String(organization))
         }
         if let unknown = organizations.first(where: { id in !project.organizations.contains { $0.id == id } }) {
@@ -85,12 +91,24 @@ extension Engine {
                 return try await inspect(operation, store: store, organizations: organizations, force: settings.force)
             }
             let lock = lockRequest("state \(operation.name)", timeout: settings.lockTimeout, observer: observer)
-            try await store.lock(organizations: organizations, operation: lock.operation, timeout: lock.timeout, lease: lock.lease, waiting: lock.waiting)
+            try await store.lock(
+                organizations: organizations,
+                operation: lock.operation,
+                timeout: lock.timeout,
+                lease: lock.lease,
+                waiting: lock.waiting
+            )
         } catch {
             throw .state(error)
         }
         do throws(EngineError) {
-            let outcome = try await edit(operation, project: project, store: store, organizations: organizations, force: settings.force)
+            let outcome = try await edit(
+                operation,
+                project: project,
+                store: store,
+                organizations: organizations,
+                force: settings.force
+            )
             await store.unlock()
             return outcome
         } catch {
@@ -99,13 +117,23 @@ extension Engine {
         }
     }
 
-    func inspect(_ operation: StateOperation, store: StateStore, organizations: [String], force: Bool) async throws(StateError) -> StateOutcome {
+    func inspect(
+        _ operation: StateOperation,
+        store: StateStore,
+        organizations: [String],
+        force: Bool
+    ) async throws(StateError) -> StateOutcome {
         switch operation {
         case .unlock(let id):
-            return .unlocked(lockID: id, location: try await store.breakLock(id: id, organizations: organizations, force: force))
+            return .unlocked(
+                lockID: id,
+                location: try await store.breakLock(id: id, organizations: organizations, force: force)
+            )
         case .pull:
             let state = try await store.load(organizations: organizations)
-            guard state.exists else { throw StateError(.invalid, "there is no state at \(store.location(organizations)) yet") }
+            guard state.exists else {
+                throw StateError(.invalid, "there is no state at \(store.location(organizations)) yet")
+            }
             return .pulled(String(decoding: try await store.encoded(state), as: UTF8.self))
         case .show(let name):
             return .entry(try Self.find(name, in: try await store.load(organizations: organizations)))
@@ -117,16 +145,23 @@ extension Engine {
     static func find(_ text: String, in state: IntopsState) throws(StateError) -> IntopsState.Entry {
         let matches = state.integrations.filter { $0.key.description == text || $0.name == text }
         guard matches.count == 1 else {
-            throw StateError(.invalid, matches.isEmpty
-                ? "the state records no integration \(text)"
-                : "\(text) is in several organizations (\(matches.map(\.organization).joined(separator: ", "))); write ORG/\(text)")
+            throw StateError(
+                .invalid,
+                matches.isEmpty
+                    ? "the state records no integration \(text)"
+                    : "\(text) is in several organizations (\(matches.map(\.organization).joined(separator: ", "))); write ORG/\(text)"
+            )
         }
         return matches[0]
     }
 
     /// The operations that write, under the lock.
     func edit(
-        _ operation: StateOperation, project: Project, store: StateStore, organizations: [String], force: Bool
+        _ operation: StateOperation,
+        project: Project,
+        store: StateStore,
+        organizations: [String],
+        force: Bool
     ) async throws(EngineError) -> StateOutcome {
         do throws(StateError) {
             var state = try await store.load(organizations: organizations)
@@ -146,7 +181,9 @@ extension Engine {
                 } else {
                     entry.name = target
                 }
-                guard state.entry(entry.key) == nil else { throw StateError(.invalid, "the state already records \(entry.key)") }
+                guard state.entry(entry.key) == nil else {
+                    throw StateError(.invalid, "the state already records \(entry.key)")
+                }
                 state.remove(old)
                 state.set(entry)
                 try await store.save(&state, organizations: organizations)
@@ -154,7 +191,14 @@ extension Engine {
             case .push(let file):
                 return try await push(file, over: state, store: store, organizations: organizations, force: force)
             case .migrate(let from):
-                return try await migrate(from: from ?? ".intops/state.json", project: project, into: store, current: state, organizations: organizations, force: force)
+                return try await migrate(
+                    from: from ?? ".intops/state.json",
+                    project: project,
+                    into: store,
+                    current: state,
+                    organizations: organizations,
+                    force: force
+                )
             case .list, .show, .pull, .unlock:
                 return try await inspect(operation, store: store, organizations: organizations, force: force)
             }
@@ -164,20 +208,35 @@ extension Engine {
     }
 
     /// Replaces the stored state with a file, refused unless it has the state's lineage and at least its serial.
-    func push(_ file: String, over state: IntopsState, store: StateStore, organizations: [String], force: Bool) async throws(StateError) -> StateOutcome {
+    func push(
+        _ file: String,
+        over state: IntopsState,
+        store: StateStore,
+        organizations: [String],
+        force: Bool
+    ) async throws(StateError) -> StateOutcome {
         let path = ProjectPaths.resolve(file, from: directory)
-        guard let data = FileManager.default.contents(atPath: path) else { throw StateError(.other, "cannot read \(file)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StateError(.other, "cannot read \(file)")
+        }
         var pushed = try store.decode(Array(data), named: file)
         if state.exists && !force {
             guard pushed.lineage == state.lineage else {
-                throw StateError(.invalid, "\(file) has the lineage \(pushed.lineage), and the state at \(store.location(organizations)) has \(state.lineage): it is another project's state; add --force to replace it anyway")
+                throw StateError(
+                    .invalid,
+                    "\(file) has the lineage \(pushed.lineage), and the state at \(store.location(organizations)) has \(state.lineage): it is another project's state; add --force to replace it anyway"
+                )
             }
             guard pushed.serial >= state.serial else {
-                throw StateError(.invalid, "\(file) has the serial \(pushed.serial), older than the state's \(state.serial): it would undo later writes; add --force to replace it anyway")
+                throw StateError(
+                    .invalid,
+                    "\(file) has the serial \(pushed.serial), older than the state's \(state.serial): it would undo later writes; add --force to replace it anyway"
+                )
             }
         }
         // Only these organizations are replaced; an unsharded state keeps the others' entries as they are.
-        pushed.integrations = pushed.integrations.filter { organizations.contains($0.organization) }
+        pushed.integrations =
+            pushed.integrations.filter { organizations.contains($0.organization) }
             + state.integrations.filter { !organizations.contains($0.organization) }
         pushed.integrations.sort { $0.key < $1.key }
         pushed.pendingCreates = pushed.pendingCreates?.filter { organizations.contains($0.organization) }
@@ -188,23 +247,44 @@ extension Engine {
 
     /// Copies a local state file into the configured backend, keeping its lineage.
     func migrate(
-        from: String, project: Project, into store: StateStore, current: IntopsState, organizations: [String], force: Bool
+        from: String,
+        project: Project,
+        into store: StateStore,
+        current: IntopsState,
+        organizations: [String],
+        force: Bool
     ) async throws(StateError) -> StateOutcome {
         let sourcePath = ProjectPaths.resolve(from, from: project.root)
         if case .local(let path) = project.state, path == sourcePath {
-            throw StateError(.invalid, "the state is already the local file \(from); set state: to an s3 or git backend in intops.yaml first, then run intops state migrate")
+            throw StateError(
+                .invalid,
+                "the state is already the local file \(from); set state: to an s3 or git backend in intops.yaml first, then run intops state migrate"
+            )
         }
         let source = StateStore(path: sourcePath)
         var state = try await source.load(organizations: organizations)
-        guard state.exists else { throw StateError(.invalid, "there is no state at \(from) to migrate; name it with --from PATH") }
+        guard state.exists else {
+            throw StateError(.invalid, "there is no state at \(from) to migrate; name it with --from PATH")
+        }
         if current.exists && !force {
-            throw StateError(.invalid, "\(store.location(organizations)) already holds a state (lineage \(current.lineage), serial \(current.serial)); add --force to replace it with \(from)")
+            throw StateError(
+                .invalid,
+                "\(store.location(organizations)) already holds a state (lineage \(current.lineage), serial \(current.serial)); add --force to replace it with \(from)"
+            )
         }
         if current.exists && current.lineage == state.lineage && state.serial < current.serial {
-            throw StateError(.invalid, "\(from) has the serial \(state.serial), older than the backend's \(current.serial) of the same lineage: it would undo later writes; intops state push can replace it deliberately")
+            throw StateError(
+                .invalid,
+                "\(from) has the serial \(state.serial), older than the backend's \(current.serial) of the same lineage: it would undo later writes; intops state push can replace it deliberately"
+            )
         }
         state.serial = max(state.serial, current.serial)
         try await store.save(&state, organizations: organizations, replacingLineage: true)
-        return .migrated(count: state.integrations.count, lineage: state.lineage, from: from, location: store.location(organizations))
+        return .migrated(
+            count: state.integrations.count,
+            lineage: state.lineage,
+            from: from,
+            location: store.location(organizations)
+        )
     }
 }

@@ -64,8 +64,12 @@ public struct PlanSettings: Sendable, Equatable {
     public var lockTimeout: Duration?
 
     public init(
-        scope: Scope = Scope(), refresh: RefreshMode = .auto, prune: Bool = false, allowReplace: Bool = false,
-        force: Bool = false, lockTimeout: Duration? = nil
+        scope: Scope = Scope(),
+        refresh: RefreshMode = .auto,
+        prune: Bool = false,
+        allowReplace: Bool = false,
+        force: Bool = false,
+        lockTimeout: Duration? = nil
     ) {
         self.scope = scope
         self.refresh = refresh
@@ -80,25 +84,39 @@ extension Engine {
     /// The lock (or the wait for one) an operation asks for.
     public func lockRequest(_ operation: String, timeout: Duration?, observer: EngineObserver) -> Session.LockRequest {
         Session.LockRequest(
-            operation: operation, timeout: timeout ?? StateStore.defaultLockTimeout(environment),
-            lease: StateStore.lease(environment), waiting: observer.waitingForLock)
+            operation: operation,
+            timeout: timeout ?? StateStore.defaultLockTimeout(environment),
+            lease: StateStore.lease(environment),
+            waiting: observer.waitingForLock
+        )
     }
 
     /// Opens a session and tells its warnings.
     func open(_ options: Session.Options, observer: EngineObserver) async throws(EngineError) -> Session {
-        let session = try await Session.open(from: directory, environment: environment, options: options, sandbox: sandbox)
+        let session = try await Session.open(
+            from: directory,
+            environment: environment,
+            options: options,
+            sandbox: sandbox
+        )
         for warning in session.warnings { observer.warning(warning) }
         return session
     }
 
     /// Runs `body` with a session holding the state lock, and releases the lock however `body` ends.
     func withLockedSession<Output>(
-        _ operation: String, organizations: [String], refresh: RefreshMode = .auto, lockTimeout: Duration?,
-        observer: EngineObserver, _ body: (Session) async throws(EngineError) -> Output
+        _ operation: String,
+        organizations: [String],
+        refresh: RefreshMode = .auto,
+        lockTimeout: Duration?,
+        observer: EngineObserver,
+        _ body: (Session) async throws(EngineError) -> Output
     ) async throws(EngineError) -> Output {
         let options = Session.Options(
-            organizations: organizations, refresh: refresh,
-            lock: lockRequest(operation, timeout: lockTimeout, observer: observer))
+            organizations: organizations,
+            refresh: refresh,
+            lock: lockRequest(operation, timeout: lockTimeout, observer: observer)
+        )
         let session = try await open(options, observer: observer)
         do throws(EngineError) {
             let output = try await body(session)
@@ -112,8 +130,12 @@ extension Engine {
 
     func planOptions(_ settings: PlanSettings, project: Project) -> PlanOptions {
         PlanOptions(
-            prune: settings.prune || project.prune, allowReplace: settings.allowReplace, force: settings.force,
-            targets: Set(settings.scope.targets), safety: project.safety)
+            prune: settings.prune || project.prune,
+            allowReplace: settings.allowReplace,
+            force: settings.force,
+            targets: Set(settings.scope.targets),
+            safety: project.safety
+        )
     }
 
     /// The project file found from the directory, without secrets or the API.

@@ -13,7 +13,9 @@ public enum Exporter {
 
     /// A manifest name from a displayName: lower case, `[a-z0-9-]`, unique within the organization.
     static func name(for displayName: String, taken: inout Set<String>) -> String {
-        var slug = displayName.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }.reduce(into: "") { text, character in
+        var slug = displayName.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }.reduce(
+            into: ""
+        ) { text, character in
             if !(character == "-" && text.hasSuffix("-")) { text.append(character) }
         }
         slug = slug.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
@@ -41,35 +43,52 @@ public enum Exporter {
     ///   - directory: where the manifest goes.
     ///   - secretsDirectory: where the secrets skeleton goes (never among the manifests: it is not one).
     public static func export(
-        organization: String, client: IntegrationsClient, templates: TemplateValidator, into directory: String,
+        organization: String,
+        client: IntegrationsClient,
+        templates: TemplateValidator,
+        into directory: String,
         secretsDirectory: String
     ) async throws(APIError) -> Result {
         let summaries = try await client.list(organization: organization)
         var details: [IntegrationDetail] = []
-        for summary in summaries { details.append(try await client.get(organization: organization, id: summary.integrationId)) }
+        for summary in summaries {
+            details.append(try await client.get(organization: organization, id: summary.integrationId))
+        }
         var taken = Set<String>()
         let secretsName = "\(organization).secrets.enc.yaml"
         let secretsFile = secretsDirectory + "/\(secretsName)"
         let secretsReference = relative(secretsFile, from: directory)
         var manifest: [(String, Node)] = [
-            ("apiVersion", .plain("intops/v1")), ("kind", .plain("IntegrationSet")), ("organization", .string(organization)),
+            ("apiVersion", .plain("intops/v1")), ("kind", .plain("IntegrationSet")),
+            ("organization", .string(organization)),
         ]
         var integrations: [Node] = []
         var skeleton: [(String, Node)] = []
         for detail in details {
             let name = name(for: detail.displayName, taken: &taken)
             var entry: [(String, Node)] = [
-                ("name", .string(name)), ("type", .plain(detail.integrationType.name)), ("provider", .string(detail.provider)),
+                ("name", .string(name)), ("type", .plain(detail.integrationType.name)),
+                ("provider", .string(detail.provider)),
                 ("displayName", .string(detail.displayName)),
             ]
             if !detail.isEnabled { entry.append(("enabled", .plain("false"))) }
             if !detail.configuration.isEmpty {
-                entry.append(("configuration", .mapping(detail.configuration.keys.sorted().map { ($0, .string(detail.configuration[$0]!)) })))
+                entry.append(
+                    (
+                        "configuration",
+                        .mapping(detail.configuration.keys.sorted().map { ($0, .string(detail.configuration[$0]!)) })
+                    )
+                )
             }
             let template = templates.template(type: detail.integrationType, provider: detail.provider)
             let secretKeys = (template?.secretFields ?? []).filter(\.required).map(\.key)
             if !secretKeys.isEmpty {
-                entry.append(("secrets", .mapping(secretKeys.map { ($0, .string("ref+sops://\(secretsReference)#/\(name)/\($0)")) })))
+                entry.append(
+                    (
+                        "secrets",
+                        .mapping(secretKeys.map { ($0, .string("ref+sops://\(secretsReference)#/\(name)/\($0)")) })
+                    )
+                )
                 skeleton.append((name, .mapping(secretKeys.map { ($0, .string("FILL-ME")) })))
             }
             integrations.append(.mapping(entry))
@@ -79,17 +98,31 @@ public enum Exporter {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: secretsDirectory, withIntermediateDirectories: true)
-            let header = ["Exported by intops export --org \(organization). Review, then move into the project's manifests."]
-            try AtomicFile.write(Array(try YAMLEmitter.emit([.mapping(manifest)], header: header).utf8), to: manifestFile)
+            let header = [
+                "Exported by intops export --org \(organization). Review, then move into the project's manifests."
+            ]
+            try AtomicFile.write(
+                Array(try YAMLEmitter.emit([.mapping(manifest)], header: header).utf8),
+                to: manifestFile
+            )
             let skeletonHeader = [
                 "The secrets of \(organization)'s integrations, as intops export found them: write-only, so unknown here.",
                 "Replace each placeholder with the value in use, then: intops secrets encrypt --in-place \(secretsName)",
             ]
             if !FileManager.default.fileExists(atPath: secretsFile) {
-                try AtomicFile.write(Array(try YAMLEmitter.emit([.mapping(skeleton)], header: skeletonHeader).utf8), to: secretsFile, mode: 0o600)
+                try AtomicFile.write(
+                    Array(try YAMLEmitter.emit([.mapping(skeleton)], header: skeletonHeader).utf8),
+                    to: secretsFile,
+                    mode: 0o600
+                )
             }
         } catch {
-            throw APIError(method: "-", path: directory, organizationId: organization, reason: .undecodable("cannot write the export: \(error)"))
+            throw APIError(
+                method: "-",
+                path: directory,
+                organizationId: organization,
+                reason: .undecodable("cannot write the export: \(error)")
+            )
         }
         return Result(manifestFile: manifestFile, secretsFile: secretsFile, count: details.count)
     }
@@ -107,11 +140,20 @@ public enum Exporter {
                 let identity = desired.identity, let match = live.first(where: { identity.matches($0.summary) })
             else { continue }
             let configuration = session.templates.effectiveConfiguration(desired)
-            state.set(IntopsState.Entry(
-                organization: organization, name: desired.key.name, integrationId: match.id, type: identity.type, provider: identity.provider,
-                displayName: identity.displayName, updatedAt: match.summary.updatedAt,
-                configurationDigest: IntopsState.configurationDigest(configuration),
-                secrets: desired.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: now) }, lastTest: nil))
+            state.set(
+                IntopsState.Entry(
+                    organization: organization,
+                    name: desired.key.name,
+                    integrationId: match.id,
+                    type: identity.type,
+                    provider: identity.provider,
+                    displayName: identity.displayName,
+                    updatedAt: match.summary.updatedAt,
+                    configurationDigest: IntopsState.configurationDigest(configuration),
+                    secrets: desired.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: now) },
+                    lastTest: nil
+                )
+            )
             count += 1
         }
         try await session.store.save(&state, organizations: session.organizations)

@@ -1,7 +1,7 @@
-import YAML
 import CryptoPrimitives
 import Foundation
 import IntegrationsAPI
+import YAML
 
 /// Everything a plan or an apply works from, gathered in the order that makes no API call for invalid input:
 /// manifests, then secrets, then templates, state and the live side. The data planning needs is `inputs`; the
@@ -30,7 +30,12 @@ public struct Session: Sendable {
         public var lock: LockRequest?
         /// Set for runs that only read but must not read a state mid-write (plan): they wait while it is locked.
         public var waitForUnlock: LockRequest?
-        public init(organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil, waitForUnlock: LockRequest? = nil) {
+        public init(
+            organizations: [String] = [],
+            refresh: RefreshMode = .auto,
+            lock: LockRequest? = nil,
+            waitForUnlock: LockRequest? = nil
+        ) {
             self.organizations = organizations
             self.refresh = refresh
             self.lock = lock
@@ -44,7 +49,12 @@ public struct Session: Sendable {
         public var lease: Duration
         /// Told the holder and the state's location every few seconds while the run waits.
         public var waiting: @Sendable (LockRecord?, String) -> Void
-        public init(operation: String, timeout: Duration, lease: Duration = .seconds(30), waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }) {
+        public init(
+            operation: String,
+            timeout: Duration,
+            lease: Duration = .seconds(30),
+            waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }
+        ) {
             self.operation = operation
             self.timeout = timeout
             self.lease = lease
@@ -53,7 +63,10 @@ public struct Session: Sendable {
     }
 
     public static func open(
-        from directory: String, environment: [String: String], options: Options, sandbox: (any SandboxProvider)?
+        from directory: String,
+        environment: [String: String],
+        options: Options,
+        sandbox: (any SandboxProvider)?
     ) async throws(EngineError) -> Session {
         var loaded: LoadedProject
         do {
@@ -66,7 +79,10 @@ public struct Session: Sendable {
         let known = Set(project.organizations.map(\.id))
         if let unknown = options.organizations.first(where: { !known.contains($0) }) {
             throw .unknownOrganization(
-                unknown, project: ProjectPaths.display(project.file, relativeTo: project.root), declared: project.organizations.map(\.id))
+                unknown,
+                project: ProjectPaths.display(project.file, relativeTo: project.root),
+                declared: project.organizations.map(\.id)
+            )
         }
         let organizations = options.organizations.isEmpty ? project.organizations.map(\.id) : options.organizations
 
@@ -75,11 +91,14 @@ public struct Session: Sendable {
         let declared = loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }
         await resolver.prefetch(
             declared.flatMap { $0.secrets.map(\.reference) } + [project.fingerprintKey].compactMap { $0 }
-                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil })
+                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil }
+        )
         var (tokens, diagnostics) = APIConnector.tokens(for: project, organizations: organizations, resolver: resolver)
         var fingerprinter: Fingerprinter?
         var planKey: SecretValue?
-        let needsSecrets = loaded.integrations.contains { organizations.contains($0.organization) && $0.ensure == .present && !$0.secrets.isEmpty }
+        let needsSecrets = loaded.integrations.contains {
+            organizations.contains($0.organization) && $0.ensure == .present && !$0.secrets.isEmpty
+        }
         if let reference = project.fingerprintKey {
             do {
                 let key = try FingerprintKey.resolve(reference, with: resolver)
@@ -89,7 +108,12 @@ public struct Session: Sendable {
                 diagnostics.append(error)
             }
         } else if needsSecrets {
-            diagnostics.append(.error(SourceLocationHelper.start(of: project.file), "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"))
+            diagnostics.append(
+                .error(
+                    SourceLocationHelper.start(of: project.file),
+                    "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"
+                )
+            )
         }
         var desired: [DesiredIntegration] = []
         for manifest in loaded.integrations where organizations.contains(manifest.organization) {
@@ -101,16 +125,31 @@ public struct Session: Sendable {
                     do {
                         let value = try resolver.resolve(secret.reference)
                         secrets[secret.key] = value
-                        if let fingerprinter { fingerprints[secret.key] = fingerprinter.fingerprint(key, secretKey: secret.key, value: value) }
+                        if let fingerprinter {
+                            fingerprints[secret.key] = fingerprinter.fingerprint(
+                                key,
+                                secretKey: secret.key,
+                                value: value
+                            )
+                        }
                     } catch {
                         diagnostics.append(error)
                     }
                 }
             }
-            desired.append(DesiredIntegration(
-                key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
-                displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
-                fingerprints: fingerprints))
+            desired.append(
+                DesiredIntegration(
+                    key: key,
+                    manifest: manifest,
+                    type: manifest.type,
+                    provider: manifest.provider,
+                    displayName: manifest.displayName,
+                    enabled: manifest.enabled,
+                    configuration: [:],
+                    secrets: secrets,
+                    fingerprints: fingerprints
+                )
+            )
         }
         warnings += resolver.warnings
         if !diagnostics.isEmpty { throw .invalid(uniqueByMessage(diagnostics)) }
@@ -126,9 +165,19 @@ public struct Session: Sendable {
         do throws(StateError) {
             store = try await StateBackends.store(for: project, environment: environment)
             if let lock = options.lock {
-                try await store.lock(organizations: organizations, operation: lock.operation, timeout: lock.timeout, lease: lock.lease, waiting: lock.waiting)
+                try await store.lock(
+                    organizations: organizations,
+                    operation: lock.operation,
+                    timeout: lock.timeout,
+                    lease: lock.lease,
+                    waiting: lock.waiting
+                )
             } else if let wait = options.waitForUnlock {
-                try await store.waitUntilUnlocked(organizations: organizations, timeout: wait.timeout, waiting: wait.waiting)
+                try await store.waitUntilUnlocked(
+                    organizations: organizations,
+                    timeout: wait.timeout,
+                    waiting: wait.waiting
+                )
             }
         } catch {
             throw .state(error)
@@ -137,7 +186,9 @@ public struct Session: Sendable {
         // whole lease.
         // The state is read while the templates request is out.
         let stateLoad = Task { () -> Result<IntopsState, StateError> in
-            do throws(StateError) { return .success(try await store.load(organizations: organizations)) } catch { return .failure(error) }
+            do throws(StateError) { return .success(try await store.load(organizations: organizations)) } catch {
+                return .failure(error)
+            }
         }
         func released(_ failure: EngineError) async -> EngineError {
             // Awaited, not cancelled: cancelling a task inside URLSession's data(for:) can deadlock
@@ -153,7 +204,7 @@ public struct Session: Sendable {
         let cached: ([IntegrationTemplate], TemplateOrigin)?
         do throws(InvalidProject) {
             cached = try ProjectValidation.loadTemplates(for: project, offline: true, sandbox: sandbox)
-        } catch where FileManager.default.fileExists(atPath: project.templatesCachePath) {
+        } catch  where FileManager.default.fileExists(atPath: project.templatesCachePath) {
             throw await released(.invalid(error.diagnostics))
         } catch {
             cached = nil
@@ -162,7 +213,9 @@ public struct Session: Sendable {
             templateList = cached.0
         } else {
             do throws(APIError) {
-                templateList = try await client.templates(organization: organizations.first ?? project.organizations[0].id)
+                templateList = try await client.templates(
+                    organization: organizations.first ?? project.organizations[0].id
+                )
             } catch {
                 throw await released(.api(error, while: "cannot read the integration templates"))
             }
@@ -172,14 +225,18 @@ public struct Session: Sendable {
             diagnostics += validator.validate(&loaded.integrations[index]).filter { $0.severity == .error }
         }
         if !diagnostics.isEmpty { throw await released(.invalid(diagnostics)) }
-        let normalized = Dictionary(uniqueKeysWithValues: loaded.integrations.map {
-            (IntegrationKey(organization: $0.organization, name: $0.name), $0)
-        })
+        let normalized = Dictionary(
+            uniqueKeysWithValues: loaded.integrations.map {
+                (IntegrationKey(organization: $0.organization, name: $0.name), $0)
+            }
+        )
         for index in desired.indices {
             let manifest = normalized[desired[index].key] ?? desired[index].manifest
             desired[index].manifest = manifest
             desired[index].configuration = Dictionary(
-                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
+                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) },
+                uniquingKeysWith: { $1 }
+            )
         }
 
         let state: IntopsState
@@ -192,13 +249,24 @@ public struct Session: Sendable {
         let live: LiveSnapshot
         do throws(APIError) {
             live = try await Refresher(client: client, templates: validator).refresh(
-                organizations: organizations, desired: desired, state: state, mode: options.refresh)
+                organizations: organizations,
+                desired: desired,
+                state: state,
+                mode: options.refresh
+            )
         } catch {
             throw await released(.api(error))
         }
         let inputs = PlanningInputs(
-            loaded: loaded, templates: validator, desired: desired, organizations: organizations, state: state, live: live,
-            stateVersions: await store.versionsDigest(organizations: organizations), refresh: options.refresh)
+            loaded: loaded,
+            templates: validator,
+            desired: desired,
+            organizations: organizations,
+            state: state,
+            live: live,
+            stateVersions: await store.versionsDigest(organizations: organizations),
+            refresh: options.refresh
+        )
         return Session(inputs: inputs, client: client, store: store, warnings: warnings, planKey: planKey)
     }
 
@@ -207,10 +275,12 @@ public struct Session: Sendable {
     public func missingStateWarning(_ plan: Plan) -> String? {
         let adopted = plan.actions.filter { $0.action == .adopt }.count
         guard !state.exists, adopted > 0 else { return nil }
-        let whereState = project.state.isLocal
+        let whereState =
+            project.state.isLocal
             ? "a state backend (state: backend: s3 or git) keeps CI runs' memory, see docs/ci.md"
             : "if this is not the first run, the state at \(store.location(organizations)) was lost"
-        return "no state was found, although \(adopted) live integration\(adopted == 1 ? "" : "s") match the manifests: they will be adopted and their secrets, unknown to intops, set again; \(whereState)"
+        return
+            "no state was found, although \(adopted) live integration\(adopted == 1 ? "" : "s") match the manifests: they will be adopted and their secrets, unknown to intops, set again; \(whereState)"
     }
 
     public func plan(_ options: PlanOptions) -> Plan { inputs.plan(options) }
@@ -225,4 +295,3 @@ func uniqueByMessage(_ diagnostics: [Diagnostic]) -> [Diagnostic] {
 enum SourceLocationHelper {
     static func start(of file: String) -> SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
 }
-

@@ -1,6 +1,6 @@
 import Foundation
-import YAML
 import IntegrationsAPI
+import YAML
 
 /// Why the project's API could not be reached before any request was made.
 public enum APIConnectionError: Error, Sendable, CustomStringConvertible {
@@ -16,7 +16,8 @@ public enum APIConnectionError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .noToken(let organization, let location): "\(location): organization \(organization) has no API token; set its token: reference"
+        case .noToken(let organization, let location):
+            "\(location): organization \(organization) has no API token; set its token: reference"
         case .notAURL(let text): "api.url \(text) is not a URL"
         case .insecure(let error): "api.url \(error)"
         case .noSandbox: "api.url is a sandbox: URL, and this program has no embedded sandbox"
@@ -32,12 +33,16 @@ public enum APIConnector {
     /// - Parameter tokens: each organization's resolved API token, by organization id. A `sandbox:` project
     ///   needs none: an organization without one gets a sandbox-only token.
     public static func client(
-        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?
+        for project: Project,
+        tokens: [String: String],
+        sandbox: (any SandboxProvider)?
     ) throws(APIConnectionError) -> IntegrationsClient {
         let settings = project.api
         let policy = ClientPolicy(
-            maxInFlight: settings.parallelism, requestsPerSecond: settings.maxRequestsPerSecond > 0 ? settings.maxRequestsPerSecond : nil,
-            timeout: settings.timeout.duration)
+            maxInFlight: settings.parallelism,
+            requestsPerSecond: settings.maxRequestsPerSecond > 0 ? settings.maxRequestsPerSecond : nil,
+            timeout: settings.timeout.duration
+        )
         var resolved = tokens
         switch settings.endpoint {
         case .sandbox:
@@ -60,7 +65,11 @@ public enum APIConnector {
         case .remote(let text):
             guard let url = URL(string: text) else { throw .notAURL(text) }
             do throws(InsecureURLError) {
-                transport = try URLSessionTransport(baseURL: url, timeout: settings.timeout.duration, maximumConnections: settings.parallelism)
+                transport = try URLSessionTransport(
+                    baseURL: url,
+                    timeout: settings.timeout.duration,
+                    maximumConnections: settings.parallelism
+                )
             } catch {
                 throw .insecure(error)
             }
@@ -69,7 +78,10 @@ public enum APIConnector {
             do {
                 transport = try sandbox.transport(
                     path: path,
-                    credentials: project.organizations.map { SandboxCredential(token: resolved[$0.id] ?? "", organizationId: $0.id) })
+                    credentials: project.organizations.map {
+                        SandboxCredential(token: resolved[$0.id] ?? "", organizationId: $0.id)
+                    }
+                )
             } catch {
                 throw .sandbox(path: path, reason: "\(error)")
             }
@@ -80,24 +92,36 @@ public enum APIConnector {
     /// Each organization's API token, resolved from its `token:` reference; a sandbox project needs none. The one
     /// place tokens are read: every command that reaches the API comes through here.
     public static func tokens(
-        for project: Project, organizations: [String], resolver: SecretResolver
+        for project: Project,
+        organizations: [String],
+        resolver: SecretResolver
     ) -> (tokens: [String: String], problems: [Diagnostic]) {
         guard !project.api.isSandbox else { return ([:], []) }
         var tokens: [String: String] = [:]
         var problems: [Diagnostic] = []
         for organization in project.organizations where organizations.contains(organization.id) {
             guard let reference = organization.token else {
-                problems.append(.error(organization.location, "organization \(organization.id) has no token; add token: ref+env://…"))
+                problems.append(
+                    .error(
+                        organization.location,
+                        "organization \(organization.id) has no token; add token: ref+env://…"
+                    )
+                )
                 continue
             }
-            do { tokens[organization.id] = try resolver.resolve(reference).exposedString() } catch { problems.append(error) }
+            do { tokens[organization.id] = try resolver.resolve(reference).exposedString() } catch {
+                problems.append(error)
+            }
         }
         return (tokens, problems)
     }
 
     /// The client for these organizations of the project, tokens resolved on the way.
     public static func client(
-        for project: Project, organizations: [String], environment: [String: String], sandbox: (any SandboxProvider)?
+        for project: Project,
+        organizations: [String],
+        environment: [String: String],
+        sandbox: (any SandboxProvider)?
     ) throws(EngineError) -> IntegrationsClient {
         let resolver = SecretResolver(root: project.root, environment: environment)
         let (tokens, problems) = Self.tokens(for: project, organizations: organizations, resolver: resolver)

@@ -23,7 +23,8 @@ public struct LiveSnapshot: Sendable {
     public static func digest(_ live: LiveIntegration?) -> String {
         guard let live else { return "absent" }
         let summary = live.summary
-        var text = "\(summary.integrationId)|\(summary.updatedAt ?? "")|\(summary.displayName)|\(summary.isEnabled)|\(summary.provider)|\(summary.integrationType.rawValue)"
+        var text =
+            "\(summary.integrationId)|\(summary.updatedAt ?? "")|\(summary.displayName)|\(summary.isEnabled)|\(summary.provider)|\(summary.integrationType.rawValue)"
         if let configuration = live.configuration { text += "|" + IntopsState.configurationDigest(configuration) }
         return Digest.sha256(Array(text.utf8)).hex
     }

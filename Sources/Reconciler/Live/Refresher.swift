@@ -27,27 +27,41 @@ struct Refresher: Sendable {
     let templates: TemplateValidator
 
     func refresh(
-        organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
+        organizations: [String],
+        desired: [DesiredIntegration],
+        state: IntopsState,
+        mode: RefreshMode
     ) async throws(APIError) -> LiveSnapshot {
         let client = self.client
         let limit = client.policy.maxInFlight
         // A full refresh reads every listed integration in detail. Those the state knows are asked for beside the
         // lists rather than a round of requests after them; one deleted out of band answers 404 and is dropped.
-        let known = mode == .full
-            ? state.integrations.filter { organizations.contains($0.organization) }.map { LiveReference(organization: $0.organization, id: $0.integrationId) }
+        let known =
+            mode == .full
+            ? state.integrations.filter { organizations.contains($0.organization) }.map {
+                LiveReference(organization: $0.organization, id: $0.integrationId)
+            }
             : []
-        async let early = Result { () async throws(APIError) in try await Self.details(known, client: client, limit: limit) }
-        let lists = try await boundedMap(organizations, limit: limit) { (organization: String) async throws(APIError) -> OrganizationList in
+        async let early = Result { () async throws(APIError) in
+            try await Self.details(known, client: client, limit: limit)
+        }
+        let lists = try await boundedMap(organizations, limit: limit) {
+            (organization: String) async throws(APIError) -> OrganizationList in
             OrganizationList(organization: organization, summaries: try await client.list(organization: organization))
         }
         var snapshot = LiveSnapshot(organizations: [:])
         var fetch: [LiveReference] = []
         let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
         let entries = Dictionary(
-            state.integrations.map { (LiveReference(organization: $0.organization, id: $0.integrationId), $0) }, uniquingKeysWith: { first, _ in first })
-        let adoptable = Dictionary(grouping: desired.filter { !$0.isTombstone }.compactMap { wanted in
-            wanted.identity.map { (wanted.key.organization, $0) }
-        }, by: \.0).mapValues { Set($0.map(\.1)) }
+            state.integrations.map { (LiveReference(organization: $0.organization, id: $0.integrationId), $0) },
+            uniquingKeysWith: { first, _ in first }
+        )
+        let adoptable = Dictionary(
+            grouping: desired.filter { !$0.isTombstone }.compactMap { wanted in
+                wanted.identity.map { (wanted.key.organization, $0) }
+            },
+            by: \.0
+        ).mapValues { Set($0.map(\.1)) }
         for list in lists {
             let organization = list.organization
             var integrations: [LiveIntegration] = []
@@ -57,20 +71,23 @@ struct Refresher: Sendable {
                 let wanted = entry.flatMap { byKey[$0.key] }
                 var proven = false
                 if mode == .auto, let entry, let wanted, !wanted.isTombstone, let updatedAt = summary.updatedAt,
-                    updatedAt == entry.updatedAt, entry.configurationDigest == effectiveDigest(wanted) {
+                    updatedAt == entry.updatedAt, entry.configurationDigest == effectiveDigest(wanted)
+                {
                     // Unchanged since the last apply, and the manifest asks for what was applied then.
                     live.configuration = templates.effectiveConfiguration(wanted)
                     proven = true
                 }
                 let adoptionCandidate = entry == nil && adoptable[organization]?.contains(LiveIdentity(summary)) == true
-                let needed = mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptionCandidate
+                let needed =
+                    mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptionCandidate
                 if needed { fetch.append(LiveReference(organization: organization, id: summary.integrationId)) }
                 integrations.append(live)
             }
             snapshot.organizations[organization] = integrations
         }
         let asked = Set(known)
-        let details = try await early.get() + Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit)
+        let details =
+            try await early.get() + Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit)
         for (organization, fetched) in Dictionary(grouping: details, by: \.organization) {
             guard var list = snapshot.organizations[organization] else { continue }
             let positions = Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -86,12 +103,18 @@ struct Refresher: Sendable {
 
     /// The details of these integrations, leaving out any that answers 404 (deleted since it was listed).
     private static func details(
-        _ references: [LiveReference], client: IntegrationsClient, limit: Int
+        _ references: [LiveReference],
+        client: IntegrationsClient,
+        limit: Int
     ) async throws(APIError) -> [FetchedDetail] {
-        try await boundedMap(references, limit: limit) { (reference: LiveReference) async throws(APIError) -> FetchedDetail in
+        try await boundedMap(references, limit: limit) {
+            (reference: LiveReference) async throws(APIError) -> FetchedDetail in
             do throws(APIError) {
-                return FetchedDetail(organization: reference.organization, detail: try await client.get(organization: reference.organization, id: reference.id))
-            } catch where error.status == 404 {
+                return FetchedDetail(
+                    organization: reference.organization,
+                    detail: try await client.get(organization: reference.organization, id: reference.id)
+                )
+            } catch  where error.status == 404 {
                 return FetchedDetail(organization: reference.organization, detail: nil)
             }
         }

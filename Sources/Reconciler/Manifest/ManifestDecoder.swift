@@ -26,7 +26,8 @@ enum ManifestDecoder {
         guard let document = documents.first else {
             reader.fail(
                 SourceLocation(file: file, line: 1, column: 1),
-                "intops.yaml is empty; it needs apiVersion: intops/v1, kind: Project, api and organizations")
+                "intops.yaml is empty; it needs apiVersion: intops/v1, kind: Project, api and organizations"
+            )
             return nil
         }
         if documents.count > 1 {
@@ -52,7 +53,8 @@ enum ManifestDecoder {
                 parallelism = reader.int(value, "api.parallelism", range: 1...64) ?? parallelism
             }
             if let value = api["maxRequestsPerSecond"] {
-                maxRequestsPerSecond = reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000)
+                maxRequestsPerSecond =
+                    reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000)
                     ?? maxRequestsPerSecond
             }
         }
@@ -74,7 +76,8 @@ enum ManifestDecoder {
                 guard isOrganizationID(id) else {
                     reader.fail(
                         pair.key.location,
-                        "organization id '\(id)' is not valid; use letters, digits, '_', '.' and '-' (up to 128)")
+                        "organization id '\(id)' is not valid; use letters, digits, '_', '.' and '-' (up to 128)"
+                    )
                     continue
                 }
                 var organization = Organization(id: id, auth: .bearer, token: nil, location: pair.key.location)
@@ -82,16 +85,23 @@ enum ManifestDecoder {
                     organizations.append(organization)
                     continue
                 }
-                guard let settings = reader.mapping(pair.value, "organization \(id)", allowed: organizationFields) else {
+                guard let settings = reader.mapping(pair.value, "organization \(id)", allowed: organizationFields)
+                else {
                     continue
                 }
                 if let value = settings["auth"] {
-                    organization.auth = reader.choice(value, "organizations.\(id).auth", as: Organization.Auth.self)
+                    organization.auth =
+                        reader.choice(value, "organizations.\(id).auth", as: Organization.Auth.self)
                         ?? .bearer
                 }
                 if let value = settings["token"] {
                     organization.token = reference(
-                        value, "organizations.\(id).token", root: root, allowPlaintext: allowPlaintext, reader: &reader)
+                        value,
+                        "organizations.\(id).token",
+                        root: root,
+                        allowPlaintext: allowPlaintext,
+                        reader: &reader
+                    )
                 }
                 organizations.append(organization)
             }
@@ -100,7 +110,8 @@ enum ManifestDecoder {
             for organization in organizations where organization.token == nil {
                 reader.fail(
                     organization.location,
-                    "organization \(organization.id) has no token; add token: ref+env://NAME (the API needs one)")
+                    "organization \(organization.id) has no token; add token: ref+env://NAME (the API needs one)"
+                )
             }
         }
 
@@ -110,7 +121,10 @@ enum ManifestDecoder {
                 guard let path = reader.string(item, "a manifests entry") else { continue }
                 let resolved = ProjectPaths.resolve(path, from: root)
                 guard ProjectPaths.isInside(resolved, root: root) else {
-                    reader.fail(item.location, "manifests entry '\(path)' is outside the project root; list folders inside it")
+                    reader.fail(
+                        item.location,
+                        "manifests entry '\(path)' is outside the project root; list folders inside it"
+                    )
                     continue
                 }
                 manifests.append(ManifestSource(path: resolved, location: item.location))
@@ -138,7 +152,8 @@ enum ManifestDecoder {
                 safety.maxDeletes = reader.int(item, "safety.maxDeletes", range: 0...1_000_000) ?? safety.maxDeletes
             }
             if let item = map["maxDeletePercent"] {
-                safety.maxDeletePercent = reader.int(item, "safety.maxDeletePercent", range: 0...100)
+                safety.maxDeletePercent =
+                    reader.int(item, "safety.maxDeletePercent", range: 0...100)
                     ?? safety.maxDeletePercent
             }
         }
@@ -157,12 +172,23 @@ enum ManifestDecoder {
 
         guard let endpoint else { return nil }
         return Project(
-            root: root, file: file,
+            root: root,
+            file: file,
             api: APISettings(
-                endpoint: endpoint, timeout: timeout, parallelism: parallelism,
-                maxRequestsPerSecond: maxRequestsPerSecond),
-            organizations: organizations, manifests: manifests, state: state, fingerprintKey: fingerprintKey,
-            prune: prune, safety: safety, allowPlaintextSecrets: allowPlaintext, recipients: recipients)
+                endpoint: endpoint,
+                timeout: timeout,
+                parallelism: parallelism,
+                maxRequestsPerSecond: maxRequestsPerSecond
+            ),
+            organizations: organizations,
+            manifests: manifests,
+            state: state,
+            fingerprintKey: fingerprintKey,
+            prune: prune,
+            safety: safety,
+            allowPlaintextSecrets: allowPlaintext,
+            recipients: recipients
+        )
     }
 
     static let s3StateFields = ["backend", "bucket", "key", "region", "endpoint"]
@@ -174,39 +200,60 @@ enum ManifestDecoder {
             guard let path = reader.string(value, "state") else { return nil }
             let resolved = ProjectPaths.resolve(path, from: root)
             guard ProjectPaths.isInside(resolved, root: root), resolved != root else {
-                reader.fail(value.location, "state path '\(path)' is outside the project root; keep the state inside it, or use a backend mapping (backend: s3 or git)")
+                reader.fail(
+                    value.location,
+                    "state path '\(path)' is outside the project root; keep the state inside it, or use a backend mapping (backend: s3 or git)"
+                )
                 return nil
             }
             guard placeholdersValid(path, value.location, "state", reader: &reader) else { return nil }
             return .local(path: resolved)
         }
         guard let map = reader.mapping(value, "state") else { return nil }
-        guard let backendNode = reader.required(map, "backend", in: "state"), let backend = reader.string(backendNode, "state.backend") else { return nil }
+        guard let backendNode = reader.required(map, "backend", in: "state"),
+            let backend = reader.string(backendNode, "state.backend")
+        else { return nil }
         func text(_ key: String) -> String? { map[key].flatMap { reader.string($0, "state.\(key)") } }
         switch backend {
         case "s3":
             guard reader.mapping(value, "the s3 state backend", allowed: s3StateFields) != nil else { return nil }
-            guard let bucketNode = reader.required(map, "bucket", in: "the s3 state backend"), let bucket = reader.string(bucketNode, "state.bucket") else { return nil }
+            guard let bucketNode = reader.required(map, "bucket", in: "the s3 state backend"),
+                let bucket = reader.string(bucketNode, "state.bucket")
+            else { return nil }
             guard isBucketName(bucket) else {
-                reader.fail(bucketNode.location, "state.bucket '\(bucket)' is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit")
+                reader.fail(
+                    bucketNode.location,
+                    "state.bucket '\(bucket)' is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit"
+                )
                 return nil
             }
             let key = text("key") ?? "intops/state.json"
             if let keyNode = map["key"] {
                 guard !key.isEmpty, !key.hasPrefix("/"), !key.hasSuffix(".lock") else {
-                    reader.fail(keyNode.location, "state.key must be an object key like intops/state-{org}.json, not empty, not starting with / and not ending in .lock")
+                    reader.fail(
+                        keyNode.location,
+                        "state.key must be an object key like intops/state-{org}.json, not empty, not starting with / and not ending in .lock"
+                    )
                     return nil
                 }
                 guard placeholdersValid(key, keyNode.location, "state.key", reader: &reader) else { return nil }
             }
             var endpoint: String?
             if let endpointNode = map["endpoint"], let url = reader.string(endpointNode, "state.endpoint") {
-                guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host?.isEmpty == false else {
-                    reader.fail(endpointNode.location, "state.endpoint must be an http(s) URL like https://s3.eu-west-1.amazonaws.com")
+                guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
+                    parsed.host?.isEmpty == false
+                else {
+                    reader.fail(
+                        endpointNode.location,
+                        "state.endpoint must be an http(s) URL like https://s3.eu-west-1.amazonaws.com"
+                    )
                     return nil
                 }
                 guard (try? URLSessionTransport.checkSecure(parsed)) != nil else {
-                    reader.fail(endpointNode.location, "state.endpoint uses http:// to a host that is not loopback; use https:// (state would cross the network unencrypted)")
+                    reader.fail(
+                        endpointNode.location,
+                        "state.endpoint uses http:// to a host that is not loopback; use https:// (state would cross the network unencrypted)"
+                    )
                     return nil
                 }
                 endpoint = url
@@ -222,8 +269,13 @@ enum ManifestDecoder {
             let path = text("path") ?? "state.json"
             if let pathNode = map["path"] {
                 let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-                guard !path.isEmpty, !path.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
-                    reader.fail(pathNode.location, "state.path must be a relative path inside the state branch, like state-{org}.json")
+                guard !path.isEmpty, !path.hasPrefix("/"),
+                    !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+                else {
+                    reader.fail(
+                        pathNode.location,
+                        "state.path must be a relative path inside the state branch, like state-{org}.json"
+                    )
                     return nil
                 }
                 guard placeholdersValid(path, pathNode.location, "state.path", reader: &reader) else { return nil }
@@ -232,14 +284,24 @@ enum ManifestDecoder {
         default:
             let node = map["backend"]!
             let hint = Spelling.suggestion(for: backend, among: ["s3", "git"]).map { "did you mean '\($0)'? " } ?? ""
-            reader.fail(node.location, "unknown state backend '\(backend)'; \(hint)use s3 or git, or give state a path for a local file")
+            reader.fail(
+                node.location,
+                "unknown state backend '\(backend)'; \(hint)use s3 or git, or give state a path for a local file"
+            )
             return nil
         }
     }
 
     /// `{org}` is the only placeholder a state location takes.
-    static func placeholdersValid(_ text: String, _ location: SourceLocation, _ what: String, reader: inout NodeReader) -> Bool {
-        guard text.replacingOccurrences(of: "{org}", with: "").contains(where: { $0 == "{" || $0 == "}" }) else { return true }
+    static func placeholdersValid(
+        _ text: String,
+        _ location: SourceLocation,
+        _ what: String,
+        reader: inout NodeReader
+    ) -> Bool {
+        guard text.replacingOccurrences(of: "{org}", with: "").contains(where: { $0 == "{" || $0 == "}" }) else {
+            return true
+        }
         reader.fail(location, "\(what) may hold {org} (one state per organization) and no other placeholder")
         return false
     }
@@ -247,7 +309,8 @@ enum ManifestDecoder {
     static func isBucketName(_ name: String) -> Bool {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
         guard (3...63).contains(name.count), name.allSatisfy(allowed.contains),
-            let first = name.first, let last = name.last, first.isLetter || first.isNumber, last.isLetter || last.isNumber
+            let first = name.first, let last = name.last, first.isLetter || first.isNumber,
+            last.isLetter || last.isNumber
         else { return false }
         return !name.contains("..")
     }
@@ -268,17 +331,26 @@ enum ManifestDecoder {
     }
 
     static func apiEndpoint(
-        _ url: String, at location: SourceLocation, root: String, reader: inout NodeReader
+        _ url: String,
+        at location: SourceLocation,
+        root: String,
+        reader: inout NodeReader
     ) -> APISettings.Endpoint? {
         if url.hasPrefix("sandbox:") {
             let path = String(url.dropFirst("sandbox:".count))
             guard !path.isEmpty else {
-                reader.fail(location, "api.url sandbox: needs a file for the emulator's data, as in sandbox:.intops/sandbox.json")
+                reader.fail(
+                    location,
+                    "api.url sandbox: needs a file for the emulator's data, as in sandbox:.intops/sandbox.json"
+                )
                 return nil
             }
             let resolved = ProjectPaths.resolve(path, from: root)
             guard ProjectPaths.isInside(resolved, root: root) else {
-                reader.fail(location, "api.url sandbox file is outside the project root; keep it inside, as in sandbox:.intops/sandbox.json")
+                reader.fail(
+                    location,
+                    "api.url sandbox file is outside the project root; keep it inside, as in sandbox:.intops/sandbox.json"
+                )
                 return nil
             }
             return .sandbox(path: resolved)
@@ -301,10 +373,17 @@ enum ManifestDecoder {
 
     /// A secret reference field: a `ref+` string, or (only when the project allows it) plaintext.
     static func reference(
-        _ node: Node, _ what: String, root: String, allowPlaintext: Bool, reader: inout NodeReader
+        _ node: Node,
+        _ what: String,
+        root: String,
+        allowPlaintext: Bool,
+        reader: inout NodeReader
     ) -> SecretReference? {
         guard node.isScalar, case .string(let text) = node.resolved else {
-            reader.fail(node.location, "\(what) must be a secret reference string such as ref+sops://FILE#/key, not \(node.kindDescription)")
+            reader.fail(
+                node.location,
+                "\(what) must be a secret reference string such as ref+sops://FILE#/key, not \(node.kindDescription)"
+            )
             return nil
         }
         guard SecretReference.looksLikeReference(text) else {
@@ -314,7 +393,8 @@ enum ManifestDecoder {
             reader.fail(
                 node.location,
                 "plaintext secret in manifest: \(what) must be a reference (ref+sops://FILE#/key, ref+env://NAME or "
-                    + "ref+file://FILE); move the value into a SOPS file and rotate it, it is in git history now")
+                    + "ref+file://FILE); move the value into a SOPS file and rotate it, it is in git history now"
+            )
             return nil
         }
         switch SecretReference.parse(text, at: node.location, root: root) {
@@ -330,13 +410,17 @@ enum ManifestDecoder {
     /// Decodes the documents of one manifest file. An empty file is an error; empty documents between `---`
     /// separators are skipped.
     static func integrationSets(
-        _ documents: [Document], file: String, project: Project, reader: inout NodeReader
+        _ documents: [Document],
+        file: String,
+        project: Project,
+        reader: inout NodeReader
     ) -> [IntegrationSet] {
         let nonEmpty = documents.filter { !($0.root.isScalar && $0.root.resolved == .null) }
         guard !nonEmpty.isEmpty else {
             reader.fail(
                 SourceLocation(file: file, line: 1, column: 1),
-                "manifest file holds no document; add an IntegrationSet or delete the file")
+                "manifest file holds no document; add an IntegrationSet or delete the file"
+            )
             return []
         }
         return nonEmpty.compactMap { integrationSet($0.root, project: project, reader: &reader) }
@@ -356,7 +440,8 @@ enum ManifestDecoder {
                 orgNode.location,
                 "organization '\(organization)' is not declared in intops.yaml; "
                     + (Spelling.suggestion(for: organization, among: known).map { "did you mean '\($0)'?" }
-                        ?? "add it under organizations:"))
+                        ?? "add it under organizations:")
+            )
             return nil
         }
         guard let listNode = reader.required(node, "integrations", in: "the IntegrationSet"),
@@ -376,7 +461,10 @@ enum ManifestDecoder {
     }
 
     static func integration(
-        _ item: Node, organization: String, project: Project, reader: inout NodeReader
+        _ item: Node,
+        organization: String,
+        project: Project,
+        reader: inout NodeReader
     ) -> IntegrationManifest? {
         guard let node = reader.mapping(item, "an integration", allowed: integrationFields) else { return nil }
         var fieldLocations: [String: SourceLocation] = [:]
@@ -389,7 +477,8 @@ enum ManifestDecoder {
         guard isIntegrationName(name) else {
             reader.fail(
                 nameNode.location,
-                "integration name '\(name)' is not valid; use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit")
+                "integration name '\(name)' is not valid; use 1 to 63 lowercase letters, digits and '-', starting with a letter or digit"
+            )
             return nil
         }
         let what = "integration \(name)"
@@ -429,17 +518,26 @@ enum ManifestDecoder {
                 guard pair.value.isScalar else {
                     reader.fail(
                         pair.value.location,
-                        "\(what): configuration.\(key) must be a single value (text, number or true/false), not \(pair.value.kindDescription)")
+                        "\(what): configuration.\(key) must be a single value (text, number or true/false), not \(pair.value.kindDescription)"
+                    )
                     continue
                 }
                 if pair.value.resolved == .null {
-                    reader.fail(pair.value.location, "\(what): configuration.\(key) has no value; give one or remove the key")
+                    reader.fail(
+                        pair.value.location,
+                        "\(what): configuration.\(key) has no value; give one or remove the key"
+                    )
                     continue
                 }
                 configuration.append(
                     .init(
-                        key: key, value: pair.value.resolved, text: pair.value.scalarText ?? "", normalized: nil,
-                        location: pair.value.location))
+                        key: key,
+                        value: pair.value.resolved,
+                        text: pair.value.scalarText ?? "",
+                        normalized: nil,
+                        location: pair.value.location
+                    )
+                )
             }
         }
 
@@ -450,9 +548,12 @@ enum ManifestDecoder {
             for pair in map.pairs ?? [] {
                 guard let key = reader.string(pair.key, "a secret key"), !key.isEmpty else { continue }
                 if let reference = reference(
-                    pair.value, "\(what): secrets.\(key)", root: project.root,
-                    allowPlaintext: project.allowPlaintextSecrets, reader: &reader)
-                {
+                    pair.value,
+                    "\(what): secrets.\(key)",
+                    root: project.root,
+                    allowPlaintext: project.allowPlaintextSecrets,
+                    reader: &reader
+                ) {
                     secrets.append(.init(key: key, reference: reference, location: pair.value.location))
                 }
             }
@@ -473,14 +574,27 @@ enum ManifestDecoder {
         if protect && !present, let ensureNode = node["ensure"] {
             reader.fail(
                 ensureNode.location,
-                "\(what) is protected and cannot be deleted; remove protect: true first, in its own change")
+                "\(what) is protected and cannot be deleted; remove protect: true first, in its own change"
+            )
         }
 
         guard reader.diagnostics.count == errorsBefore else { return nil }
         return IntegrationManifest(
-            organization: organization, name: name, ensure: ensure, type: type, provider: provider,
-            displayName: displayName, enabled: enabled, configuration: configuration, secrets: secrets, test: test,
-            rotationMaxAge: maxAge, protect: protect, location: node.location, fieldLocations: fieldLocations)
+            organization: organization,
+            name: name,
+            ensure: ensure,
+            type: type,
+            provider: provider,
+            displayName: displayName,
+            enabled: enabled,
+            configuration: configuration,
+            secrets: secrets,
+            test: test,
+            rotationMaxAge: maxAge,
+            protect: protect,
+            location: node.location,
+            fieldLocations: fieldLocations
+        )
     }
 
     static func integrationType(_ node: Node, what: String, reader: inout NodeReader) -> IntegrationType? {
@@ -498,12 +612,16 @@ enum ManifestDecoder {
                     node.location,
                     "\(what): unknown type '\(text)'; "
                         + (Spelling.suggestion(for: text, among: names).map { "did you mean '\($0)'?" }
-                            ?? "use one of \(Spelling.list(names)) or 1 to 8"))
+                            ?? "use one of \(Spelling.list(names)) or 1 to 8")
+                )
                 return nil
             }
             return type
         default:
-            reader.fail(node.location, "\(what): type must be a type name or a number from 1 to 8, not \(node.kindDescription)")
+            reader.fail(
+                node.location,
+                "\(what): type must be a type name or a number from 1 to 8, not \(node.kindDescription)"
+            )
             return nil
         }
     }

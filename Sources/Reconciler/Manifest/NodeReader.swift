@@ -24,7 +24,8 @@ struct NodeReader {
                 continue
             }
             guard allowed.contains(key) else {
-                let hint = Spelling.suggestion(for: key, among: allowed).map { "did you mean '\($0)'?" }
+                let hint =
+                    Spelling.suggestion(for: key, among: allowed).map { "did you mean '\($0)'?" }
                     ?? "allowed fields are \(Spelling.list(allowed))"
                 fail(pair.key.location, "unknown field '\(key)' in \(what); \(hint)")
                 continue
@@ -94,7 +95,10 @@ struct NodeReader {
     mutating func duration(_ node: Node, _ what: String) -> ManifestDuration? {
         guard let text = string(node, what) else { return nil }
         guard let duration = ManifestDuration(text) else {
-            fail(node.location, "\(what) '\(text)' is not a duration; write a number and a unit, as in 30s, 15m, 12h or 90d")
+            fail(
+                node.location,
+                "\(what) '\(text)' is not a duration; write a number and a unit, as in 30s, 15m, 12h or 90d"
+            )
             return nil
         }
         return duration
@@ -106,7 +110,10 @@ struct NodeReader {
         guard let text = string(node, what) else { return nil }
         guard let value = T(rawValue: text) else {
             let allowed = T.allCases.map(\.rawValue)
-            fail(node.location, "\(what) '\(text)' is not one of \(Spelling.list(allowed))\(Spelling.hint(for: text, among: allowed))")
+            fail(
+                node.location,
+                "\(what) '\(text)' is not one of \(Spelling.list(allowed))\(Spelling.hint(for: text, among: allowed))"
+            )
             return nil
         }
         return value
@@ -136,7 +143,8 @@ struct NodeReader {
                 let hint: String
                 switch text {
                 case "Project": hint = "a Project document belongs in intops.yaml, not among the manifests"
-                case "IntegrationSet": hint = "intops.yaml holds the Project document; put IntegrationSet documents in a manifests folder"
+                case "IntegrationSet":
+                    hint = "intops.yaml holds the Project document; put IntegrationSet documents in a manifests folder"
                 default: hint = "expected kind \(kind)"
                 }
                 fail(kindNode.location, "kind '\(text)' is wrong here: \(hint)")

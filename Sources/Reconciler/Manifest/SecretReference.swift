@@ -30,7 +30,11 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     /// inside `root`.
     ///
     /// - Returns: the reference, or a sentence saying what is wrong with it.
-    public static func parse(_ text: String, at location: SourceLocation, root: String) -> Result<SecretReference, Diagnostic> {
+    public static func parse(
+        _ text: String,
+        at location: SourceLocation,
+        root: String
+    ) -> Result<SecretReference, Diagnostic> {
         func failure(_ message: String) -> Result<SecretReference, Diagnostic> {
             .failure(.error(location, message))
         }
@@ -39,9 +43,12 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
             guard !path.isEmpty else { return .failure(.error(location, "secret reference \(text) names no file")) }
             let resolved = ProjectPaths.resolve(path, from: directory)
             guard ProjectPaths.isInside(resolved, root: root) else {
-                return .failure(.error(
-                    location,
-                    "secret reference \(text) points outside the project root; keep secret files inside the project"))
+                return .failure(
+                    .error(
+                        location,
+                        "secret reference \(text) points outside the project root; keep secret files inside the project"
+                    )
+                )
             }
             return .success(resolved)
         }
@@ -54,7 +61,8 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
             let pointerText = body[body.index(after: hash)...]
             guard let pointer = parsePointer(pointerText) else {
                 return failure(
-                    "secret reference \(text) has an invalid JSON pointer; write #/key or #/nested/key (~1 for /, ~0 for ~)")
+                    "secret reference \(text) has an invalid JSON pointer; write #/key or #/nested/key (~1 for /, ~0 for ~)"
+                )
             }
             return projectPath(String(body[..<hash])).map {
                 SecretReference(source: .sops(file: $0, pointer: pointer), text: text, location: location)
@@ -66,7 +74,8 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
                 name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
             else {
                 return failure(
-                    "secret reference \(text) names no valid environment variable; use letters, digits and _")
+                    "secret reference \(text) names no valid environment variable; use letters, digits and _"
+                )
             }
             return .success(SecretReference(source: .env(name: String(name)), text: text, location: location))
         }
@@ -81,7 +90,8 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
         }
         let scheme = text.prefix(while: { $0 != ":" })
         return failure(
-            "unsupported secret reference scheme \(scheme); use ref+sops://FILE#/key, ref+env://NAME or ref+file://FILE")
+            "unsupported secret reference scheme \(scheme); use ref+sops://FILE#/key, ref+env://NAME or ref+file://FILE"
+        )
     }
 
     /// RFC 6901 tokens of a pointer such as `/a/b~1c`; nil when malformed or empty.

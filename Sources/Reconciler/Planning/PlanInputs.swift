@@ -38,8 +38,14 @@ public struct PlanningInputs: Sendable {
     public var refresh: RefreshMode
 
     public init(
-        loaded: LoadedProject, templates: TemplateValidator, desired: [DesiredIntegration], organizations: [String],
-        state: IntopsState, live: LiveSnapshot, stateVersions: String?, refresh: RefreshMode
+        loaded: LoadedProject,
+        templates: TemplateValidator,
+        desired: [DesiredIntegration],
+        organizations: [String],
+        state: IntopsState,
+        live: LiveSnapshot,
+        stateVersions: String?,
+        refresh: RefreshMode
     ) {
         self.loaded = loaded
         self.templates = templates
@@ -54,7 +60,14 @@ public struct PlanningInputs: Sendable {
     public var project: Project { loaded.project }
 
     public func plan(_ options: PlanOptions) -> Plan {
-        Planner.plan(desired: desired, live: live, state: state, templates: templates, organizations: organizations, options: options)
+        Planner.plan(
+            desired: desired,
+            live: live,
+            state: state,
+            templates: templates,
+            organizations: organizations,
+            options: options
+        )
     }
 }
 
@@ -68,7 +81,14 @@ public struct PlanOptions: Sendable {
     public var safety: Safety
     public var now: Date
 
-    public init(prune: Bool = false, allowReplace: Bool = false, force: Bool = false, targets: Set<String> = [], safety: Safety, now: Date = Date()) {
+    public init(
+        prune: Bool = false,
+        allowReplace: Bool = false,
+        force: Bool = false,
+        targets: Set<String> = [],
+        safety: Safety,
+        now: Date = Date()
+    ) {
         self.prune = prune
         self.allowReplace = allowReplace
         self.force = force
@@ -82,8 +102,12 @@ extension TemplateValidator {
     /// The template's defaults with the manifest's values over them: what the API holds after a create.
     public func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] {
         var result: [String: String] = [:]
-        if let type = desired.type, let provider = desired.provider, let template = template(type: type, provider: provider) {
-            for field in template.configurationFields { if let value = field.defaultValue { result[field.key] = value } }
+        if let type = desired.type, let provider = desired.provider,
+            let template = template(type: type, provider: provider)
+        {
+            for field in template.configurationFields {
+                if let value = field.defaultValue { result[field.key] = value }
+            }
         }
         result.merge(desired.configuration) { $1 }
         return result

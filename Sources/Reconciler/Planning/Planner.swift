@@ -3,10 +3,20 @@ import IntegrationsAPI
 /// Desired × live × state → plan. A pure function: no I/O, no clock but the one in the options.
 public enum Planner {
     public static func plan(
-        desired allDesired: [DesiredIntegration], live: LiveSnapshot, state: IntopsState, templates: TemplateValidator,
-        organizations: [String], options: PlanOptions
+        desired allDesired: [DesiredIntegration],
+        live: LiveSnapshot,
+        state: IntopsState,
+        templates: TemplateValidator,
+        organizations: [String],
+        options: PlanOptions
     ) -> Plan {
-        var builder = Builder(live: live, state: state, templates: templates, organizations: Set(organizations), options: options)
+        var builder = Builder(
+            live: live,
+            state: state,
+            templates: templates,
+            organizations: Set(organizations),
+            options: options
+        )
         let inScope = allDesired.filter { organizations.contains($0.key.organization) }
         let desired = inScope.filter { options.targets.isEmpty || options.targets.contains($0.key.name) }
 
@@ -17,12 +27,14 @@ public enum Planner {
         for item in desired where !item.isTombstone { builder.planPresent(item) }
         for item in desired where item.isTombstone { builder.planTombstone(item) }
         let declared = Set(inScope.map(\.key))
-        for entry in state.integrations where organizations.contains(entry.organization) && !declared.contains(entry.key) {
+        for entry in state.integrations
+        where organizations.contains(entry.organization) && !declared.contains(entry.key) {
             if !options.targets.isEmpty && !options.targets.contains(entry.name) { continue }
             builder.planPrune(entry)
         }
         // Creates an interrupted apply sent for entries no longer declared: their integrations have no state entry.
-        for pending in state.pendingCreates ?? [] where organizations.contains(pending.organization) && !declared.contains(pending.key) {
+        for pending in state.pendingCreates ?? []
+        where organizations.contains(pending.organization) && !declared.contains(pending.key) {
             if !options.targets.isEmpty && !options.targets.contains(pending.name) { continue }
             builder.planOrphan(pending)
         }
@@ -44,7 +56,13 @@ public enum Planner {
         /// Per action (by key), the displayName it will take and the integration id it applies to.
         var targetNames: [IntegrationKey: String] = [:]
 
-        init(live: LiveSnapshot, state: IntopsState, templates: TemplateValidator, organizations: Set<String>, options: PlanOptions) {
+        init(
+            live: LiveSnapshot,
+            state: IntopsState,
+            templates: TemplateValidator,
+            organizations: Set<String>,
+            options: PlanOptions
+        ) {
             self.live = live
             self.state = state
             self.templates = templates
@@ -57,7 +75,9 @@ public enum Planner {
             return templates.template(type: type, provider: provider)
         }
 
-        func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] { templates.effectiveConfiguration(desired) }
+        func effectiveConfiguration(_ desired: DesiredIntegration) -> [String: String] {
+            templates.effectiveConfiguration(desired)
+        }
 
         func describe(_ live: LiveIntegration) -> String {
             "\(live.id) (\(live.summary.provider) \"\(live.summary.displayName)\")"
@@ -104,7 +124,9 @@ public enum Planner {
         mutating func planCreate(_ desired: DesiredIntegration, reason: PlanReason?) {
             let template = template(desired)
             var changes: [PlannedChange] = []
-            if let displayName = desired.displayName { changes.append(PlannedChange(field: .displayName, new: displayName)) }
+            if let displayName = desired.displayName {
+                changes.append(PlannedChange(field: .displayName, new: displayName))
+            }
             changes.append(PlannedChange(field: .enabled, new: String(desired.enabled)))
             for key in desired.configuration.keys.sorted() {
                 changes.append(PlannedChange(field: .configuration(key), new: desired.configuration[key]))
@@ -120,7 +142,15 @@ public enum Planner {
                 steps.append(.test)
                 changes.append(PlannedChange(field: .test, new: "connection test after create"))
             }
-            append(desired, action: .create, integrationId: nil, changes: changes, reason: reason, notes: notes, steps: steps)
+            append(
+                desired,
+                action: .create,
+                integrationId: nil,
+                changes: changes,
+                reason: reason,
+                notes: notes,
+                steps: steps
+            )
         }
 
         mutating func planExisting(_ desired: DesiredIntegration, current: LiveIntegration, adopted: Bool) {
@@ -129,8 +159,14 @@ public enum Planner {
             let template = template(desired)
             let isOAuth = template?.requiresOAuth == true
             if summary.integrationType != desired.type || summary.provider != desired.provider {
-                planReplace(desired, current: current, why: .typeOrProviderChanges(
-                    from: "\(summary.integrationType.name)/\(summary.provider)", to: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
+                planReplace(
+                    desired,
+                    current: current,
+                    why: .typeOrProviderChanges(
+                        from: "\(summary.integrationType.name)/\(summary.provider)",
+                        to: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"
+                    )
+                )
                 return
             }
 
@@ -141,7 +177,9 @@ public enum Planner {
                 update.displayName = displayName
             }
             if desired.enabled != summary.isEnabled {
-                changes.append(PlannedChange(field: .enabled, old: String(summary.isEnabled), new: String(desired.enabled)))
+                changes.append(
+                    PlannedChange(field: .enabled, old: String(summary.isEnabled), new: String(desired.enabled))
+                )
                 update.enabled = desired.enabled
             }
             let wanted = effectiveConfiguration(desired)
@@ -170,19 +208,34 @@ public enum Planner {
                 guard let recorded = entry?.secrets[secretKey]?.fingerprint else {
                     rotate.append(secretKey)
                     unknown = true
-                    changes.append(PlannedChange(field: .secret(secretKey), old: "(unknown)", new: "(sensitive)", sensitive: true))
+                    changes.append(
+                        PlannedChange(field: .secret(secretKey), old: "(unknown)", new: "(sensitive)", sensitive: true)
+                    )
                     continue
                 }
                 if recorded != desired.fingerprints[secretKey] {
                     rotate.append(secretKey)
-                    changes.append(PlannedChange(field: .secret(secretKey), old: "(sensitive)", new: "(sensitive, changed)", sensitive: true))
+                    changes.append(
+                        PlannedChange(
+                            field: .secret(secretKey),
+                            old: "(sensitive)",
+                            new: "(sensitive, changed)",
+                            sensitive: true
+                        )
+                    )
                 }
             }
 
             var steps: [PlannedStep] = []
             let hasUpdate = update.displayName != nil || update.enabled != nil || !update.configuration.isEmpty
             if hasUpdate {
-                steps.append(.update(displayName: update.displayName, enabled: update.enabled, configuration: update.configuration))
+                steps.append(
+                    .update(
+                        displayName: update.displayName,
+                        enabled: update.enabled,
+                        configuration: update.configuration
+                    )
+                )
             }
             let authorized = summary.testStatus == .passed
             let testable = desired.manifest.test != .never && (!isOAuth || authorized)
@@ -218,7 +271,15 @@ public enum Planner {
             if kind == .test && rotate.isEmpty && !hasUpdate && steps.filter({ $0 == .test }).count > 1 {
                 steps = [.test]
             }
-            append(desired, action: kind, integrationId: current.id, changes: changes, reason: reason, notes: notes, steps: steps)
+            append(
+                desired,
+                action: kind,
+                integrationId: current.id,
+                changes: changes,
+                reason: reason,
+                notes: notes,
+                steps: steps
+            )
         }
 
         mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: PlanReason) {
@@ -232,15 +293,31 @@ public enum Planner {
             }
             let finalName = desired.displayName ?? current.summary.displayName
             let sameName = finalName == current.summary.displayName
-            var steps: [PlannedStep] = [.create(temporaryName: sameName ? Self.temporaryName(finalName, key: desired.key) : nil)]
+            var steps: [PlannedStep] = [
+                .create(temporaryName: sameName ? Self.temporaryName(finalName, key: desired.key) : nil)
+            ]
             let template = template(desired)
             if template?.requiresOAuth != true && desired.manifest.test != .never { steps.append(.test) }
             steps.append(.deleteReplaced(integrationId: current.id))
             if sameName { steps.append(.rename(to: finalName)) }
             var changes = [PlannedChange(field: .integration, old: current.id, new: "(new)")]
-            changes.append(PlannedChange(field: .provider, old: "\(current.summary.integrationType.name)/\(current.summary.provider)", new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
+            changes.append(
+                PlannedChange(
+                    field: .provider,
+                    old: "\(current.summary.integrationType.name)/\(current.summary.provider)",
+                    new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"
+                )
+            )
             let notes: [PlanNote] = sameName ? [.createdUnderTemporaryName(replacedId: current.id)] : []
-            append(desired, action: .replace, integrationId: current.id, changes: changes, reason: why, notes: notes, steps: steps)
+            append(
+                desired,
+                action: .replace,
+                integrationId: current.id,
+                changes: changes,
+                reason: why,
+                notes: notes,
+                steps: steps
+            )
         }
 
         static func temporaryName(_ name: String, key: IntegrationKey) -> String {
@@ -259,7 +336,9 @@ public enum Planner {
                 let pattern = desired.displayName.map {
                     LiveIdentity.Pattern(type: desired.type, provider: desired.provider, displayName: $0)
                 }
-                let candidates = organizationLive.filter { !claimed.contains($0.id) && pattern?.matches($0.summary) == true }
+                let candidates = organizationLive.filter {
+                    !claimed.contains($0.id) && pattern?.matches($0.summary) == true
+                }
                 if candidates.count > 1 {
                     errors.append(.ambiguousTombstone(key, candidates: candidates.map(describe)))
                     return
@@ -302,11 +381,23 @@ public enum Planner {
             if target.summary.isEnabled { steps.append(.disable) }
             steps.append(.delete)
             let changes = [PlannedChange(field: .displayName, old: target.summary.displayName, new: nil)]
-            actions.append(PlannedAction(
-                organization: key.organization, name: key.name, action: .delete, integrationId: target.id,
-                type: target.summary.integrationType, provider: target.summary.provider,
-                displayName: target.summary.displayName, changes: changes, reason: reason,
-                notes: target.summary.isEnabled ? [.disabledFirst] : [], steps: steps, preSteps: [], dependsOn: []))
+            actions.append(
+                PlannedAction(
+                    organization: key.organization,
+                    name: key.name,
+                    action: .delete,
+                    integrationId: target.id,
+                    type: target.summary.integrationType,
+                    provider: target.summary.provider,
+                    displayName: target.summary.displayName,
+                    changes: changes,
+                    reason: reason,
+                    notes: target.summary.isEnabled ? [.disabledFirst] : [],
+                    steps: steps,
+                    preSteps: [],
+                    dependsOn: []
+                )
+            )
         }
 
         mutating func checkSafety() {
@@ -315,20 +406,44 @@ public enum Planner {
             let managed = max(1, state.integrations.filter { organizations.contains($0.organization) }.count)
             let percent = deletes * 100 / managed
             if deletes > options.safety.maxDeletes || percent > options.safety.maxDeletePercent {
-                errors.append(.overSafetyLimit(
-                    deletes: deletes, percent: percent, managed: managed, maxDeletes: options.safety.maxDeletes,
-                    maxPercent: options.safety.maxDeletePercent))
+                errors.append(
+                    .overSafetyLimit(
+                        deletes: deletes,
+                        percent: percent,
+                        managed: managed,
+                        maxDeletes: options.safety.maxDeletes,
+                        maxPercent: options.safety.maxDeletePercent
+                    )
+                )
             }
         }
 
         mutating func append(
-            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: [PlannedChange], reason: PlanReason?,
-            notes: [PlanNote], steps: [PlannedStep]
+            _ desired: DesiredIntegration,
+            action: ActionKind,
+            integrationId: String?,
+            changes: [PlannedChange],
+            reason: PlanReason?,
+            notes: [PlanNote],
+            steps: [PlannedStep]
         ) {
-            actions.append(PlannedAction(
-                organization: desired.key.organization, name: desired.key.name, action: action, integrationId: integrationId,
-                type: desired.type, provider: desired.provider, displayName: desired.displayName, changes: changes,
-                reason: reason, notes: notes, steps: steps, preSteps: [], dependsOn: []))
+            actions.append(
+                PlannedAction(
+                    organization: desired.key.organization,
+                    name: desired.key.name,
+                    action: action,
+                    integrationId: integrationId,
+                    type: desired.type,
+                    provider: desired.provider,
+                    displayName: desired.displayName,
+                    changes: changes,
+                    reason: reason,
+                    notes: notes,
+                    steps: steps,
+                    preSteps: [],
+                    dependsOn: []
+                )
+            )
         }
 
         // MARK: - Ordering
@@ -347,19 +462,25 @@ public enum Planner {
                     $0.summary.displayName == wanted && $0.id != ownId
                 }
                 for holder in holders {
-                    if let vacating = actions.firstIndex(where: { $0.organization == organization && $0.integrationId == holder.id && vacates($0) }) {
+                    if let vacating = actions.firstIndex(where: {
+                        $0.organization == organization && $0.integrationId == holder.id && vacates($0)
+                    }) {
                         actions[index].dependsOn.append(actions[vacating].id)
                         if actions[vacating].action == .delete { needsEarly.insert(vacating) }
                     } else if actions[index].action != .replace {
-                        errors.append(.displayNameTaken(actions[index].key, displayName: wanted, holder: describe(holder)))
+                        errors.append(
+                            .displayNameTaken(actions[index].key, displayName: wanted, holder: describe(holder))
+                        )
                     }
                 }
             }
             breakCycles()
             // Deletions after every create and update of their organization, unless they free a needed name.
             for index in actions.indices where actions[index].action == .delete && !needsEarly.contains(index) {
-                for other in actions.indices where other != index && actions[other].organization == actions[index].organization
-                    && actions[other].action != .delete {
+                for other in actions.indices
+                where other != index && actions[other].organization == actions[index].organization
+                    && actions[other].action != .delete
+                {
                     actions[index].dependsOn.append(actions[other].id)
                 }
             }
@@ -380,11 +501,12 @@ public enum Planner {
         }
 
         func vacates(_ action: PlannedAction) -> Bool {
-            action.action == .delete || action.steps.contains {
-                if case .update(let name?, _, _) = $0 { return name != action.liveDisplayName }
-                if case .rename = $0 { return true }
-                return false
-            } || action.action == .replace
+            action.action == .delete
+                || action.steps.contains {
+                    if case .update(let name?, _, _) = $0 { return name != action.liveDisplayName }
+                    if case .rename = $0 { return true }
+                    return false
+                } || action.action == .replace
         }
 
         /// A cycle of renames (a swap) is broken by moving one member to a temporary name first.
@@ -411,7 +533,10 @@ public enum Planner {
                 var found: [Int]?
                 for index in actions.indices where found == nil { found = visit(index, path: [index]) }
                 guard let cycle = found, let breaker = cycle.first else { return }
-                let temporary = Self.temporaryName(actions[breaker].liveDisplayName ?? actions[breaker].name, key: actions[breaker].key)
+                let temporary = Self.temporaryName(
+                    actions[breaker].liveDisplayName ?? actions[breaker].name,
+                    key: actions[breaker].key
+                )
                 actions[breaker].preSteps = [.rename(to: temporary)]
                 actions[breaker].notes.append(.renamedFirstForSwap(temporaryName: temporary))
                 let broken = actions[breaker].id

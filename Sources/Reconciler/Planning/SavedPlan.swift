@@ -40,7 +40,8 @@ public enum SavedPlan {
         guards(for: plan, inputs: inputs, options: options, refresh: inputs.refresh)
     }
 
-    static func guards(for plan: Plan, inputs: PlanningInputs, options: PlanOptions, refresh: RefreshMode) -> PlanGuards {
+    static func guards(for plan: Plan, inputs: PlanningInputs, options: PlanOptions, refresh: RefreshMode) -> PlanGuards
+    {
         var live: [String: String] = [:]
         for action in plan.actions {
             let current = action.integrationId.flatMap { inputs.live.integration(action.organization, id: $0) }
@@ -51,10 +52,19 @@ public enum SavedPlan {
             fingerprints[desired.key.description] = desired.fingerprints
         }
         return PlanGuards(
-            manifestsDigest: manifestsDigest(inputs.loaded), stateLineage: inputs.state.exists ? inputs.state.lineage : nil,
-            stateSerial: inputs.state.exists ? inputs.state.serial : 0, stateVersions: inputs.stateVersions, live: live,
-            fingerprints: fingerprints, organizations: inputs.organizations, targets: options.targets.sorted(), prune: options.prune,
-            allowReplace: options.allowReplace, force: options.force, refresh: refresh.rawValue)
+            manifestsDigest: manifestsDigest(inputs.loaded),
+            stateLineage: inputs.state.exists ? inputs.state.lineage : nil,
+            stateSerial: inputs.state.exists ? inputs.state.serial : 0,
+            stateVersions: inputs.stateVersions,
+            live: live,
+            fingerprints: fingerprints,
+            organizations: inputs.organizations,
+            targets: options.targets.sorted(),
+            prune: options.prune,
+            allowReplace: options.allowReplace,
+            force: options.force,
+            refresh: refresh.rawValue
+        )
     }
 
     /// The file's bytes: header, JSON, MAC.
@@ -82,25 +92,44 @@ public enum SavedPlan {
             throw Refusal(kind: .notAPlan, description: "\(name) is not a saved intops plan; \(again)")
         }
         guard let version = Int(headerLine.dropFirst(header.count)), version == formatVersion else {
-            throw Refusal(kind: .unknownVersion, description: "\(name) is a saved plan of format \(headerLine.dropFirst(header.count)), and this intops reads format \(formatVersion) only; \(again) with this version")
+            throw Refusal(
+                kind: .unknownVersion,
+                description:
+                    "\(name) is a saved plan of format \(headerLine.dropFirst(header.count)), and this intops reads format \(formatVersion) only; \(again) with this version"
+            )
         }
         guard let key else {
-            throw Refusal(kind: .noKey, description: "\(name) cannot be checked: saved plans are authenticated with the project's fingerprint key, and fingerprintKey is not set (intops init writes one)")
+            throw Refusal(
+                kind: .noKey,
+                description:
+                    "\(name) cannot be checked: saved plans are authenticated with the project's fingerprint key, and fingerprintKey is not set (intops init writes one)"
+            )
         }
         // The MAC line is the last line; anything short of a whole one is a truncated file.
-        let unauthenticated = Refusal(kind: .unauthenticated, description: "\(name) fails its authentication: it was edited, truncated or made for another project; \(again)")
+        let unauthenticated = Refusal(
+            kind: .unauthenticated,
+            description:
+                "\(name) fails its authentication: it was edited, truncated or made for another project; \(again)"
+        )
         guard bytes.last == 10 else { throw unauthenticated }
         let withoutFinalNewline = bytes.dropLast()
-        guard let macLineStart = withoutFinalNewline.lastIndex(of: 10).map({ $0 + 1 }), macLineStart > firstNewline else { throw unauthenticated }
+        guard let macLineStart = withoutFinalNewline.lastIndex(of: 10).map({ $0 + 1 }), macLineStart > firstNewline
+        else { throw unauthenticated }
         let body = Array(bytes[..<macLineStart])
         let macLine = String(decoding: withoutFinalNewline[macLineStart...], as: UTF8.self)
         guard macLine.hasPrefix(macPrefix) else { throw unauthenticated }
         let expected = key.withBytes { Digest.hmacSHA256(key: $0, data: body) }.hex
-        guard Digest.constantTimeEqual(Array(expected.utf8), Array(macLine.dropFirst(macPrefix.count).utf8)) else { throw unauthenticated }
-        guard let plan = try? JSONDecoder().decode(Plan.self, from: Data(body[(firstNewline + 1)...])), plan.formatVersion == formatVersion,
+        guard Digest.constantTimeEqual(Array(expected.utf8), Array(macLine.dropFirst(macPrefix.count).utf8)) else {
+            throw unauthenticated
+        }
+        guard let plan = try? JSONDecoder().decode(Plan.self, from: Data(body[(firstNewline + 1)...])),
+            plan.formatVersion == formatVersion,
             plan.guards != nil
         else {
-            throw Refusal(kind: .notAPlan, description: "\(name) is authenticated but holds no plan this intops can read; \(again)")
+            throw Refusal(
+                kind: .notAPlan,
+                description: "\(name) is authenticated but holds no plan this intops can read; \(again)"
+            )
         }
         return plan
     }
@@ -108,10 +137,16 @@ public enum SavedPlan {
     public static func read(_ path: String, key: SecretValue?, name: String) throws(Refusal) -> Plan {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw Refusal(kind: .unreadable, description: "cannot read the saved plan \(name): \(String(cString: strerror(errno)))")
+            throw Refusal(
+                kind: .unreadable,
+                description: "cannot read the saved plan \(name): \(String(cString: strerror(errno)))"
+            )
         }
         guard (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= maximumSize else {
-            throw Refusal(kind: .notAPlan, description: "\(name) is not a saved intops plan (not a regular file of a plan's size)")
+            throw Refusal(
+                kind: .notAPlan,
+                description: "\(name) is not a saved intops plan (not a regular file of a plan's size)"
+            )
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Refusal(kind: .unreadable, description: "cannot read the saved plan \(name)")
@@ -120,13 +155,25 @@ public enum SavedPlan {
     }
 
     /// The plan at `path`, checked with the project's key: what `intops show` renders, without any request.
-    public static func read(_ path: String, project: Project, environment: [String: String], name: String) async throws(Refusal) -> Plan {
+    public static func read(
+        _ path: String,
+        project: Project,
+        environment: [String: String],
+        name: String
+    ) async throws(Refusal) -> Plan {
         let key: SecretValue?
         do throws(Diagnostic) {
             key = try await FingerprintKey.planKey(for: project, environment: environment)
         } catch {
-            let location = error.location.map { "\(ProjectPaths.display($0.file, relativeTo: project.root)):\($0.line):\($0.column): " } ?? ""
-            throw Refusal(kind: .noKey, description: "\(name) cannot be checked without the project's fingerprint key: \(location)\(error.message)")
+            let location =
+                error.location.map {
+                    "\(ProjectPaths.display($0.file, relativeTo: project.root)):\($0.line):\($0.column): "
+                } ?? ""
+            throw Refusal(
+                kind: .noKey,
+                description:
+                    "\(name) cannot be checked without the project's fingerprint key: \(location)\(error.message)"
+            )
         }
         return try read(path, key: key, name: name)
     }
@@ -147,7 +194,13 @@ public enum SavedPlan {
 
     /// The options the plan was made with.
     public static func options(of guards: PlanGuards, safety: Safety) -> PlanOptions {
-        PlanOptions(prune: guards.prune, allowReplace: guards.allowReplace, force: guards.force, targets: Set(guards.targets), safety: safety)
+        PlanOptions(
+            prune: guards.prune,
+            allowReplace: guards.allowReplace,
+            force: guards.force,
+            targets: Set(guards.targets),
+            safety: safety
+        )
     }
 
     /// The saved plan, once everything it saw still holds and it is still what the manifests ask for; else why not.
@@ -159,33 +212,68 @@ public enum SavedPlan {
     ///
     /// What the plan was allowed to do past the defaults must be allowed again where it is applied: `granted` holds
     /// the apply command line's `--force` and `--allow-replace`, so that a plan file alone never lifts a safety limit.
-    public static func verify(_ saved: Plan, inputs: PlanningInputs, name: String, granted: PlanOptions) throws(Refusal) -> Plan {
-        guard let guards = saved.guards else { throw Refusal(kind: .notAPlan, description: "\(name) holds no plan guards") }
+    public static func verify(
+        _ saved: Plan,
+        inputs: PlanningInputs,
+        name: String,
+        granted: PlanOptions
+    ) throws(Refusal) -> Plan {
+        guard let guards = saved.guards else {
+            throw Refusal(kind: .notAPlan, description: "\(name) holds no plan guards")
+        }
         let again = "run intops plan again"
-        for (needed, flag, given) in [(guards.force, "--force", granted.force), (guards.allowReplace, "--allow-replace", granted.allowReplace)] where needed && !given {
-            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made with \(flag); apply it with \(flag) too, to show that this is meant")
+        for (needed, flag, given) in [
+            (guards.force, "--force", granted.force), (guards.allowReplace, "--allow-replace", granted.allowReplace),
+        ] where needed && !given {
+            throw Refusal(
+                kind: .notAllowed,
+                description:
+                    "the saved plan \(name) was made with \(flag); apply it with \(flag) too, to show that this is meant"
+            )
         }
         guard guards.refresh == inputs.refresh.rawValue else {
-            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made with --refresh \(guards.refresh); apply it with --refresh \(guards.refresh)")
+            throw Refusal(
+                kind: .notAllowed,
+                description:
+                    "the saved plan \(name) was made with --refresh \(guards.refresh); apply it with --refresh \(guards.refresh)"
+            )
         }
-        func stale(_ why: String) -> Refusal { Refusal(kind: .stale, description: "the saved plan \(name) is stale: \(why); \(again)") }
+        func stale(_ why: String) -> Refusal {
+            Refusal(kind: .stale, description: "the saved plan \(name) is stale: \(why); \(again)")
+        }
         if let outside = saved.actions.first(where: { !inputs.organizations.contains($0.organization) }) {
-            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) changes \(outside.key), and \(outside.organization) is not an organization of this run; \(again)")
+            throw Refusal(
+                kind: .notAllowed,
+                description:
+                    "the saved plan \(name) changes \(outside.key), and \(outside.organization) is not an organization of this run; \(again)"
+            )
         }
         if Set(guards.organizations) != Set(inputs.organizations) {
-            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) was made for the organizations \(guards.organizations.sorted().joined(separator: ", ")), and this run has \(inputs.organizations.sorted().joined(separator: ", ")); apply it with the same --org options")
+            throw Refusal(
+                kind: .notAllowed,
+                description:
+                    "the saved plan \(name) was made for the organizations \(guards.organizations.sorted().joined(separator: ", ")), and this run has \(inputs.organizations.sorted().joined(separator: ", ")); apply it with the same --org options"
+            )
         }
         let options = options(of: guards, safety: inputs.project.safety)
         let current = Self.guards(for: saved, inputs: inputs, options: options, refresh: inputs.refresh)
-        if guards.manifestsDigest != current.manifestsDigest { throw stale("the manifests or intops.yaml changed since the plan was made") }
+        if guards.manifestsDigest != current.manifestsDigest {
+            throw stale("the manifests or intops.yaml changed since the plan was made")
+        }
         switch (guards.stateLineage, current.stateLineage) {
         case (nil, nil): break
-        case (nil, _?): throw stale("there was no state when the plan was made, and now there is one (serial \(current.stateSerial))")
+        case (nil, _?):
+            throw stale(
+                "there was no state when the plan was made, and now there is one (serial \(current.stateSerial))"
+            )
         case (_?, nil): throw stale("the state the plan was made with is gone")
-        case (let before?, let after?) where before != after: throw stale("the state was replaced by another one (lineage \(before) → \(after))")
+        case (let before?, let after?) where before != after:
+            throw stale("the state was replaced by another one (lineage \(before) → \(after))")
         default:
             if guards.stateSerial != current.stateSerial || guards.stateVersions != current.stateVersions {
-                throw stale("the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))")
+                throw stale(
+                    "the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))"
+                )
             }
         }
         for key in guards.live.keys.sorted() where guards.live[key] != current.live[key] {
@@ -198,23 +286,37 @@ public enum SavedPlan {
             }
         }
         let now = inputs.plan(options)
-        if let error = now.errors.first { throw Refusal(kind: .notAllowed, description: "the saved plan \(name) cannot be applied: \(error)") }
+        if let error = now.errors.first {
+            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) cannot be applied: \(error)")
+        }
         // The plan made now is what runs, and the saved one must be exactly it: the same actions, steps, order and
         // dependencies (a duplicated or reordered action is refused as surely as an added one).
         let planned = Dictionary(now.actions.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
         for action in saved.actions {
             guard let expected = planned[action.key] else {
-                throw Refusal(kind: .notAllowed, description: "the saved plan \(name) would \(action.action.rawValue) \(action.key), which a plan of the current manifests, state and live integrations does not do; \(again)")
+                throw Refusal(
+                    kind: .notAllowed,
+                    description:
+                        "the saved plan \(name) would \(action.action.rawValue) \(action.key), which a plan of the current manifests, state and live integrations does not do; \(again)"
+                )
             }
             guard expected == action else {
-                throw Refusal(kind: .stale, description: "the saved plan \(name) would \(action.action.rawValue) \(action.key) differently from a plan made now (\(expected.action.rawValue)); \(again)")
+                throw Refusal(
+                    kind: .stale,
+                    description:
+                        "the saved plan \(name) would \(action.action.rawValue) \(action.key) differently from a plan made now (\(expected.action.rawValue)); \(again)"
+                )
             }
         }
         if let missing = now.actions.first(where: { action in !saved.actions.contains { $0.key == action.key } }) {
             throw stale("a plan made now would also \(missing.action.rawValue) \(missing.key)")
         }
         guard saved.actions == now.actions else {
-            throw Refusal(kind: .notAllowed, description: "the saved plan \(name) orders or repeats its actions differently from a plan made now; \(again)")
+            throw Refusal(
+                kind: .notAllowed,
+                description:
+                    "the saved plan \(name) orders or repeats its actions differently from a plan made now; \(again)"
+            )
         }
         return now
     }

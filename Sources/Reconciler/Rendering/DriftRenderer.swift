@@ -7,7 +7,12 @@ public enum DriftRenderer {
         case text, json, markdown, github, junit
     }
 
-    public static func render(_ items: [DriftItem], format: Format, organizations: [String], declared: [IntegrationKey]) -> String {
+    public static func render(
+        _ items: [DriftItem],
+        format: Format,
+        organizations: [String],
+        declared: [IntegrationKey]
+    ) -> String {
         switch format {
         case .text: text(items)
         case .json: json(items)
@@ -26,15 +31,17 @@ public enum DriftRenderer {
     static func summaryLine(_ items: [DriftItem]) -> String {
         guard !items.isEmpty else { return "No drift. The live integrations match the manifests." }
         let counts = summary(items)
-        return "Drift: " + DriftItem.Kind.allCases.compactMap { kind in
-            counts[kind.rawValue].flatMap { $0 > 0 ? "\($0) \(kind.rawValue)" : nil }
-        }.joined(separator: ", ") + "."
+        return "Drift: "
+            + DriftItem.Kind.allCases.compactMap { kind in
+                counts[kind.rawValue].flatMap { $0 > 0 ? "\($0) \(kind.rawValue)" : nil }
+            }.joined(separator: ", ") + "."
     }
 
     public static func text(_ items: [DriftItem]) -> String {
         var out = ""
         for item in items {
-            out += "\(item.organization)/\(item.name): \(item.kind.rawValue)\(item.integrationId.map { " (\($0))" } ?? "")\n"
+            out +=
+                "\(item.organization)/\(item.name): \(item.kind.rawValue)\(item.integrationId.map { " (\($0))" } ?? "")\n"
             for detail in item.details { out += "    \(detail)\n" }
         }
         return out + summaryLine(items) + "\n"
@@ -49,7 +56,10 @@ public enum DriftRenderer {
     public static func json(_ items: [DriftItem]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(Document(drift: items, summary: summary(items)))) ?? Data(), as: UTF8.self) + "\n"
+        return String(
+            decoding: (try? encoder.encode(Document(drift: items, summary: summary(items)))) ?? Data(),
+            as: UTF8.self
+        ) + "\n"
     }
 
     public static func markdown(_ items: [DriftItem]) -> String {
@@ -66,12 +76,14 @@ public enum DriftRenderer {
     /// GitHub Actions workflow commands: a warning on the manifest line of each drifting integration.
     public static func github(_ items: [DriftItem]) -> String {
         func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D").replacingOccurrences(of: "\n", with: "%0A")
+            text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
+                .replacingOccurrences(of: "\n", with: "%0A")
         }
         var out = ""
         for item in items {
             let location = item.file.map { "file=\($0),line=\(item.line ?? 1)," } ?? ""
-            out += "::warning \(location)title=drift\\: \(item.kind.rawValue)::\(escape("\(item.organization)/\(item.name): \(item.details.joined(separator: "; "))"))\n"
+            out +=
+                "::warning \(location)title=drift\\: \(item.kind.rawValue)::\(escape("\(item.organization)/\(item.name): \(item.details.joined(separator: "; "))"))\n"
         }
         return out + summaryLine(items) + "\n"
     }
@@ -91,14 +103,17 @@ public enum DriftRenderer {
         out += "<testsuites name=\"intops drift\" tests=\"\(cases.count)\" failures=\"\(failures)\">\n"
         for organization in organizations {
             let inOrg = cases.filter { $0.0 == organization }
-            out += "  <testsuite name=\"\(xml(organization))\" tests=\"\(inOrg.count)\" failures=\"\(inOrg.filter { !$0.2.isEmpty }.count)\">\n"
+            out +=
+                "  <testsuite name=\"\(xml(organization))\" tests=\"\(inOrg.count)\" failures=\"\(inOrg.filter { !$0.2.isEmpty }.count)\">\n"
             for (_, name, drift) in inOrg {
                 out += "    <testcase classname=\"\(xml(organization))\" name=\"\(xml(name))\""
                 if drift.isEmpty {
                     out += "/>\n"
                 } else {
                     let message = drift.map { $0.kind.rawValue }.joined(separator: ", ")
-                    let body = drift.flatMap { item in item.details.map { "\(item.kind.rawValue): \($0)" } }.joined(separator: "\n")
+                    let body = drift.flatMap { item in item.details.map { "\(item.kind.rawValue): \($0)" } }.joined(
+                        separator: "\n"
+                    )
                     out += ">\n      <failure message=\"\(xml(message))\">\(xml(body))</failure>\n    </testcase>\n"
                 }
             }

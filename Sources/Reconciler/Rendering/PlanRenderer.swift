@@ -51,7 +51,11 @@ public enum PlanRenderer {
         switch (change.old, change.new) {
         case (nil, let new?): return ("+", "\(change.field) = \(value(new, field: change.field))")
         case (let old?, nil): return ("-", "\(change.field) = \(value(old, field: change.field))")
-        default: return ("~", "\(change.field) = \(value(change.old, field: change.field)) → \(value(change.new, field: change.field))")
+        default:
+            return (
+                "~",
+                "\(change.field) = \(value(change.old, field: change.field)) → \(value(change.new, field: change.field))"
+            )
         }
     }
 
@@ -81,7 +85,8 @@ public enum PlanRenderer {
                 out += title + "\n"
                 for change in action.changes {
                     let (symbol, line) = changeLine(change)
-                    out += "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(line)\n"
+                    out +=
+                        "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(line)\n"
                 }
                 for note in action.notes { out += "      note: \(note)\n" }
                 out += "\n"
@@ -120,11 +125,22 @@ public enum PlanRenderer {
             formatVersion: 1,
             actions: plan.actions.map {
                 Document.Action(
-                    organization: $0.organization, name: $0.name, action: $0.action.rawValue, integrationId: $0.integrationId,
-                    type: $0.type?.name, provider: $0.provider, displayName: $0.displayName, reason: $0.reason?.description,
-                    changes: $0.changes, notes: $0.notes.map(\.description))
+                    organization: $0.organization,
+                    name: $0.name,
+                    action: $0.action.rawValue,
+                    integrationId: $0.integrationId,
+                    type: $0.type?.name,
+                    provider: $0.provider,
+                    displayName: $0.displayName,
+                    reason: $0.reason?.description,
+                    changes: $0.changes,
+                    notes: $0.notes.map(\.description)
+                )
             },
-            summary: plan.summary, errors: plan.errors.map(\.description), warnings: plan.warnings.map(\.description))
+            summary: plan.summary,
+            errors: plan.errors.map(\.description),
+            warnings: plan.warnings.map(\.description)
+        )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self) + "\n"
@@ -136,7 +152,9 @@ public enum PlanRenderer {
             out += "No changes. The live integrations match the manifests.\n"
         } else {
             out += "**\(summaryLine(plan))**\n"
-            let organizations = plan.actions.map(\.organization).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let organizations = plan.actions.map(\.organization).reduce(into: [String]()) {
+                if !$0.contains($1) { $0.append($1) }
+            }
             for organization in organizations {
                 let actions = plan.actions.filter { $0.organization == organization }
                 let counts = order.compactMap { kind -> String? in
@@ -152,7 +170,8 @@ public enum PlanRenderer {
                     }
                     cells += action.notes.map { "note: \($0)" }
                     if let reason = action.reason { cells.insert("_\(reason)_", at: 0) }
-                    out += "| `\(action.action.symbol)` | `\(action.name)` | \(action.action.rawValue) | \(cells.joined(separator: "<br>")) |\n"
+                    out +=
+                        "| `\(action.action.symbol)` | `\(action.name)` | \(action.action.rawValue) | \(cells.joined(separator: "<br>")) |\n"
                 }
                 out += "\n</details>\n"
             }

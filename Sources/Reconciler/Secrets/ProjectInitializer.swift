@@ -14,7 +14,11 @@ public enum ProjectInitializer {
         public var warnings: [String]
     }
 
-    public static func run(in directory: String, environment: [String: String], now: Date = Date()) throws(SecretFileError) -> Report {
+    public static func run(
+        in directory: String,
+        environment: [String: String],
+        now: Date = Date()
+    ) throws(SecretFileError) -> Report {
         let projectFile = directory + "/intops.yaml"
         guard !FileManager.default.fileExists(atPath: projectFile) else {
             throw SecretFileError("\(projectFile) already exists; intops init never overwrites a project")
@@ -30,7 +34,8 @@ public enum ProjectInitializer {
         if identity == nil {
             let home = environment["HOME"] ?? NSHomeDirectory()
             let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
-            let path = environment["SOPS_AGE_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? config + "/sops/age/keys.txt"
+            let path =
+                environment["SOPS_AGE_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? config + "/sops/age/keys.txt"
             identity = try SecretFiles.keygen(to: path, now: now).identity
             newIdentityFile = path
         }
@@ -41,16 +46,31 @@ public enum ProjectInitializer {
         defer { secureZero(&key) }
         do {
             try FileManager.default.createDirectory(atPath: directory + "/.intops", withIntermediateDirectories: true)
-            try FileManager.default.createDirectory(atPath: directory + "/integrations", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: directory + "/integrations",
+                withIntermediateDirectories: true
+            )
             let document = SOPSValue.mapping([SOPSEntry(key: "key", value: .scalar(.string(key.hex)))])
-            try AtomicFile.write(try SOPS.encrypt([document], format: .yaml, recipients: [recipient], now: now), to: keyFile, mode: 0o644)
-            try AtomicFile.write(Array(projectText(recipient: recipient.description).utf8), to: projectFile, mode: 0o644)
+            try AtomicFile.write(
+                try SOPS.encrypt([document], format: .yaml, recipients: [recipient], now: now),
+                to: keyFile,
+                mode: 0o644
+            )
+            try AtomicFile.write(
+                Array(projectText(recipient: recipient.description).utf8),
+                to: projectFile,
+                mode: 0o644
+            )
         } catch {
             throw SecretFileError("\(error)")
         }
         return Report(
-            projectFile: projectFile, fingerprintKeyFile: keyFile, newIdentityFile: newIdentityFile,
-            recipient: recipient.description, warnings: keyring.warnings)
+            projectFile: projectFile,
+            fingerprintKeyFile: keyFile,
+            newIdentityFile: newIdentityFile,
+            recipient: recipient.description,
+            warnings: keyring.warnings
+        )
     }
 
     static func projectText(recipient: String) -> String {

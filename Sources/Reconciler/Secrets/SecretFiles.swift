@@ -24,7 +24,12 @@ public struct EncryptionRule: Sendable, Equatable {
     public var encryptedSuffix: String?
     public var unencryptedSuffix: String?
 
-    public init(encryptedRegex: String? = nil, unencryptedRegex: String? = nil, encryptedSuffix: String? = nil, unencryptedSuffix: String? = nil) {
+    public init(
+        encryptedRegex: String? = nil,
+        unencryptedRegex: String? = nil,
+        encryptedSuffix: String? = nil,
+        unencryptedSuffix: String? = nil
+    ) {
         self.encryptedRegex = encryptedRegex
         self.unencryptedRegex = unencryptedRegex
         self.encryptedSuffix = encryptedSuffix
@@ -37,7 +42,9 @@ public struct EncryptionRule: Sendable, Equatable {
             encryptedSuffix.map { .encryptedSuffix($0) }, unencryptedSuffix.map { .unencryptedSuffix($0) },
         ].compactMap { $0 }
         guard given.count <= 1 else {
-            throw SecretFileError("give at most one of --encrypted-regex, --unencrypted-regex, --encrypted-suffix, --unencrypted-suffix")
+            throw SecretFileError(
+                "give at most one of --encrypted-regex, --unencrypted-regex, --encrypted-suffix, --unencrypted-suffix"
+            )
         }
         return given.first ?? .default
     }
@@ -55,7 +62,10 @@ public enum SecretFiles {
     }
 
     /// A new age identity, as `age-keygen` writes it, to `path` with mode 0600 (never over an existing file).
-    public static func keygen(to path: String?, now: Date = Date()) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
+    public static func keygen(
+        to path: String?,
+        now: Date = Date()
+    ) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
         let identity = X25519Identity.generate()
         let formatter = ISO8601DateFormatter()
         let text = AgeIdentityFile.render(identity, created: formatter.string(from: now))
@@ -64,7 +74,11 @@ public enum SecretFiles {
             throw SecretFileError("\(path) already exists; intops never overwrites an identity (choose another --out)")
         }
         do {
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
             try AtomicFile.write(Array(text.utf8), to: path, mode: 0o600)
         } catch {
             throw SecretFileError("\(error)")
@@ -74,7 +88,9 @@ public enum SecretFiles {
 
     /// The recipients to encrypt to: the ones given, else the project's `recipients`, else `SOPS_AGE_RECIPIENTS`.
     public static func recipients(
-        given: [String], project: Project?, environment: [String: String]
+        given: [String],
+        project: Project?,
+        environment: [String: String]
     ) throws(SecretFileError) -> [X25519Recipient] {
         var texts = given.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if texts.isEmpty, let project { texts = project.recipients }
@@ -102,13 +118,22 @@ public enum SecretFiles {
     }
 
     public static func encrypt(
-        file path: String, recipients: [X25519Recipient], rule: EncryptionRule = EncryptionRule(), macOnlyEncrypted: Bool = false
+        file path: String,
+        recipients: [X25519Recipient],
+        rule: EncryptionRule = EncryptionRule(),
+        macOnlyEncrypted: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
         let format = SOPS.Format(path: path)
         let rule = try rule.selection()
         do {
             let documents = try SOPS.parsePlaintext(try read(path), format: format, file: path)
-            return try SOPS.encrypt(documents, format: format, recipients: recipients, rule: rule, macOnlyEncrypted: macOnlyEncrypted)
+            return try SOPS.encrypt(
+                documents,
+                format: format,
+                recipients: recipients,
+                rule: rule,
+                macOnlyEncrypted: macOnlyEncrypted
+            )
         } catch let error as SOPSError {
             throw SecretFileError("\(path): \(SecretResolver.sentence(error))")
         } catch let error as SecretFileError {
@@ -118,21 +143,43 @@ public enum SecretFiles {
         }
     }
 
-    public static func decrypt(file path: String, identities: SecretIdentities, ignoreMAC: Bool = false) throws(SecretFileError) -> [UInt8] {
+    public static func decrypt(
+        file path: String,
+        identities: SecretIdentities,
+        ignoreMAC: Bool = false
+    ) throws(SecretFileError) -> [UInt8] {
         let keyring = identities.keyring
         let bytes = try read(path)
         do {
-            return SOPS.render(try SOPS.decrypt(bytes, format: SOPS.Format(path: path), file: path, keyring: keyring, ignoreMAC: ignoreMAC))
+            return SOPS.render(
+                try SOPS.decrypt(
+                    bytes,
+                    format: SOPS.Format(path: path),
+                    file: path,
+                    keyring: keyring,
+                    ignoreMAC: ignoreMAC
+                )
+            )
         } catch {
             throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
         }
     }
 
-    public static func updateKeys(file path: String, identities: SecretIdentities, recipients: [X25519Recipient]) throws(SecretFileError) {
+    public static func updateKeys(
+        file path: String,
+        identities: SecretIdentities,
+        recipients: [X25519Recipient]
+    ) throws(SecretFileError) {
         let keyring = identities.keyring
         let bytes = try read(path)
         do {
-            let updated = try SOPS.updateKeys(bytes, format: SOPS.Format(path: path), file: path, keyring: keyring, recipients: recipients)
+            let updated = try SOPS.updateKeys(
+                bytes,
+                format: SOPS.Format(path: path),
+                file: path,
+                keyring: keyring,
+                recipients: recipients
+            )
             try AtomicFile.write(updated, to: path)
         } catch let error as SOPSError {
             throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
@@ -145,7 +192,10 @@ public enum SecretFiles {
     /// and rules when it changed, and removes the plaintext on every way out.
     /// - Returns: whether the file changed.
     public static func edit(
-        file path: String, identities: SecretIdentities, editor: String, environment: [String: String]
+        file path: String,
+        identities: SecretIdentities,
+        editor: String,
+        environment: [String: String]
     ) async throws(SecretFileError) -> Bool {
         // The editor holds the terminal for as long as the person edits: a thread of its own, off the pool.
         try await offPool { () throws(SecretFileError) -> Bool in
@@ -170,7 +220,10 @@ public enum SecretFiles {
     }
 
     static func edit(
-        file path: String, keyring: SOPSKeyring, editor: String, run: (String, String) throws -> Int32
+        file path: String,
+        keyring: SOPSKeyring,
+        editor: String,
+        run: (String, String) throws -> Int32
     ) throws(SecretFileError) -> Bool {
         let bytes = try read(path)
         let format = SOPS.Format(path: path)
@@ -218,8 +271,12 @@ public enum SecretFiles {
         do {
             let documents = try SOPS.parsePlaintext(edited, format: format, file: path)
             let sealed = try SOPS.encrypt(
-                documents, format: format, recipients: recipients, rule: decrypted.metadata.rule,
-                macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted)
+                documents,
+                format: format,
+                recipients: recipients,
+                rule: decrypted.metadata.rule,
+                macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted
+            )
             try AtomicFile.write(sealed, to: path)
         } catch let error as SOPSError {
             throw SecretFileError("the edited \(path) \(SecretResolver.sentence(error)); the file is unchanged")

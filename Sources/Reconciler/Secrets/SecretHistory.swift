@@ -17,7 +17,10 @@ public struct SecretHistory: Sendable {
     /// The commit the project is at, when every file in `paths` is committed as it is (else nil: the applied
     /// values could not be found again in git).
     public func cleanRevision(of paths: [String]) async -> String? {
-        guard let head = await git(["rev-parse", "HEAD"]).map({ String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }),
+        guard
+            let head = await git(["rev-parse", "HEAD"]).map({
+                String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }),
             !head.isEmpty
         else { return nil }
         let relative = paths.map { ProjectPaths.display($0, relativeTo: root) }
@@ -31,7 +34,12 @@ public struct SecretHistory: Sendable {
         let relative = ProjectPaths.display(file, relativeTo: root)
         guard let bytes = await git(["show", "\(revision):\(relative)"]),
             let keyring = try? SOPSKeyring.fromEnvironment(environment),
-            let decrypted = try? SOPS.decrypt(Array(bytes), format: SOPS.Format(path: file), file: file, keyring: keyring),
+            let decrypted = try? SOPS.decrypt(
+                Array(bytes),
+                format: SOPS.Format(path: file),
+                file: file,
+                keyring: keyring
+            ),
             case .scalar(let scalar)? = decrypted.documents.first?.lookup(pointer)
         else { return nil }
         return SecretValue(scalar.plainText)

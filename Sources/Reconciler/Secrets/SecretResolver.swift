@@ -29,7 +29,10 @@ public final class SecretResolver: @unchecked Sendable {
             return SecretValue(value)
         case .env(let name):
             guard let value = environment[name] else {
-                throw .error(reference.location, "environment variable \(name) is not set; export it or change the reference")
+                throw .error(
+                    reference.location,
+                    "environment variable \(name) is not set; export it or change the reference"
+                )
             }
             return SecretValue(value)
         case .file(let path):
@@ -44,15 +47,25 @@ public final class SecretResolver: @unchecked Sendable {
             case .success(let value): tree = value
             case .failure(.noIdentity(let reason)):
                 // The identity is the problem, not this file: one message for every file it affects.
-                throw .error(reference.location, reason.hasPrefix("cannot") ? "SOPS files \(reason)" : "SOPS files cannot be decrypted: \(reason)")
-            case .failure(let error): throw .error(reference.location, "SOPS file \(display(path)) \(Self.sentence(error))")
+                throw .error(
+                    reference.location,
+                    reason.hasPrefix("cannot") ? "SOPS files \(reason)" : "SOPS files cannot be decrypted: \(reason)"
+                )
+            case .failure(let error):
+                throw .error(reference.location, "SOPS file \(display(path)) \(Self.sentence(error))")
             }
             let pointerText = "#/" + pointer.joined(separator: "/")
             guard let value = tree.lookup(pointer) else {
-                throw .error(reference.location, "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling")
+                throw .error(
+                    reference.location,
+                    "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling"
+                )
             }
             guard case .scalar(let scalar) = value else {
-                throw .error(reference.location, "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value")
+                throw .error(
+                    reference.location,
+                    "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value"
+                )
             }
             return SecretValue(scalar.plainText)
         }
@@ -64,13 +77,16 @@ public final class SecretResolver: @unchecked Sendable {
     /// Decrypts the SOPS files these references name, several at once, so that `resolve` finds them done: a
     /// project with a file per organization would otherwise decrypt them one after another.
     public func prefetch(_ references: [SecretReference]) async {
-        let paths = Set(references.compactMap { reference -> String? in
-            if case .sops(let path, _) = reference.source { path } else { nil }
-        })
+        let paths = Set(
+            references.compactMap { reference -> String? in
+                if case .sops(let path, _) = reference.source { path } else { nil }
+            }
+        )
         let pending = lock.withLock { paths.filter { decrypted[$0] == nil } }.sorted()
         guard pending.count > 1, case .success(let keyring) = lock.withLock({ loadKeyring() }) else { return }
         // Decryption is CPU-bound: one child task per core at a time.
-        let files = await boundedMap(pending, limit: ProcessInfo.processInfo.activeProcessorCount) { (path: String) -> DecryptedFile in
+        let files = await boundedMap(pending, limit: ProcessInfo.processInfo.activeProcessorCount) {
+            (path: String) -> DecryptedFile in
             DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring))
         }
         lock.withLock {
@@ -85,8 +101,10 @@ public final class SecretResolver: @unchecked Sendable {
         let result: Result<SOPSValue, SOPSError>
         switch loadKeyring() {
         case .failure(let error):
-            result = FileManager.default.isReadableFile(atPath: path)
-                ? .failure(.noIdentity("cannot be decrypted: the age identity \(error)")) : .failure(.format("cannot be read"))
+            result =
+                FileManager.default.isReadableFile(atPath: path)
+                ? .failure(.noIdentity("cannot be decrypted: the age identity \(error)"))
+                : .failure(.format("cannot be read"))
         case .success(let keyring):
             result = Self.decrypt(path, keyring: keyring)
         }
@@ -113,7 +131,8 @@ public final class SecretResolver: @unchecked Sendable {
     static func sentence(_ error: SOPSError) -> String {
         switch error {
         case .format(let reason): "is not a valid SOPS file: \(reason)"
-        case .notEncrypted: "is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place"
+        case .notEncrypted:
+            "is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place"
         case .noIdentity(let reason): reason.hasPrefix("cannot") ? reason : "cannot be decrypted: \(reason)"
         case .valueTampered(let path): "was altered: the value at \(path) does not decrypt"
         case .macMismatch: "was altered: its MAC does not match its values"

@@ -1,5 +1,5 @@
-import CryptoPrimitives
 import ConcurrencyToolkit
+import CryptoPrimitives
 import Foundation
 
 #if canImport(Glibc)
@@ -81,7 +81,11 @@ public struct GitStateBackend: StateBackend {
         }
     }
 
-    public func write(_ object: String, _ bytes: [UInt8], expected: StateVersion?) async throws(StateError) -> StateVersion {
+    public func write(
+        _ object: String,
+        _ bytes: [UInt8],
+        expected: StateVersion?
+    ) async throws(StateError) -> StateVersion {
         let path = try components(of: object)
         return try await exclusive(Self.branchKey) { () async throws(StateError) -> StateVersion in
             try await prepare()
@@ -113,17 +117,25 @@ public struct GitStateBackend: StateBackend {
                 guard attempts < Self.pushAttempts else {
                     throw StateError(
                         .unavailable,
-                        "cannot write \(location(of: object)): \(attempts) pushes were rejected because other runs kept moving \(branch); try again")
+                        "cannot write \(location(of: object)): \(attempts) pushes were rejected because other runs kept moving \(branch); try again"
+                    )
                 }
                 attempts += 1
                 let written: String
-                if let blob { written = blob } else { written = try await hashObject(bytes); blob = written }
+                if let blob {
+                    written = blob
+                } else {
+                    written = try await hashObject(bytes)
+                    blob = written
+                }
                 let (root, trees) = try await buildTree(on: tip.snapshot, along: path, blob: written)
                 let parent = tip.snapshot?.commit
                 let commit = try await commitTree(root, parent: parent, message: message(object, bytes))
                 let outcome = await push(commit, to: "refs/heads/\(branch)", lease: nil)
                 if case .pushed = outcome {
-                    await session.setTip(.present(Snapshot(commit: commit, trees: (tip.snapshot?.trees ?? [:]).merging(trees) { $1 })))
+                    await session.setTip(
+                        .present(Snapshot(commit: commit, trees: (tip.snapshot?.trees ?? [:]).merging(trees) { $1 }))
+                    )
                     return StateVersion(written)
                 }
                 let now: Tip
@@ -138,7 +150,10 @@ public struct GitStateBackend: StateBackend {
                     return StateVersion(written)
                 }
                 if now.snapshot?.commit == parent {
-                    throw StateError(.unavailable, "cannot write \(location(of: object)): git refused the push: \(outcome.reason)")
+                    throw StateError(
+                        .unavailable,
+                        "cannot write \(location(of: object)): git refused the push: \(outcome.reason)"
+                    )
                 }
                 tip = now
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 10...60) * attempts))
@@ -166,7 +181,9 @@ public struct GitStateBackend: StateBackend {
                     throw StateError(.unavailable, "cannot take the lock \(lockLocation(ref)): \(reason)")
                 }
                 if let holder {
-                    if holder.version.token == commit { return .acquired(HeldLock(scope: scope, version: holder.version)) }
+                    if holder.version.token == commit {
+                        return .acquired(HeldLock(scope: scope, version: holder.version))
+                    }
                     return .held(record: holder.record, version: holder.version)
                 }
             }
@@ -174,7 +191,11 @@ public struct GitStateBackend: StateBackend {
         }
     }
 
-    public func replaceLock(_ scope: LockScope, version: StateVersion, record: LockRecord) async throws(StateError) -> LockAttempt {
+    public func replaceLock(
+        _ scope: LockScope,
+        version: StateVersion,
+        record: LockRecord
+    ) async throws(StateError) -> LockAttempt {
         let ref = lockRef(scope)
         return try await exclusive(ref) { () async throws(StateError) -> LockAttempt in
             try await prepare()
@@ -190,11 +211,17 @@ public struct GitStateBackend: StateBackend {
                 throw StateError(.unavailable, "cannot renew the lock \(lockLocation(ref)): \(outcome.reason)")
             }
             guard let holder else {
-                throw StateError(.conflict, "the lock \(lockLocation(ref)) no longer exists: another run released or broke it since \(version.token)")
+                throw StateError(
+                    .conflict,
+                    "the lock \(lockLocation(ref)) no longer exists: another run released or broke it since \(version.token)"
+                )
             }
             if holder.version.token == commit { return .acquired(HeldLock(scope: scope, version: holder.version)) }
             if holder.version == version {
-                throw StateError(.unavailable, "cannot renew the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)")
+                throw StateError(
+                    .unavailable,
+                    "cannot renew the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)"
+                )
             }
             return .held(record: holder.record, version: holder.version)
         }
@@ -202,7 +229,8 @@ public struct GitStateBackend: StateBackend {
 
     public func readLock(_ scope: LockScope) async throws(StateError) -> (record: LockRecord?, version: StateVersion)? {
         let ref = lockRef(scope)
-        return try await exclusive(ref) { () async throws(StateError) -> (record: LockRecord?, version: StateVersion)? in
+        return try await exclusive(ref) {
+            () async throws(StateError) -> (record: LockRecord?, version: StateVersion)? in
             try await prepare()
             return try await fetchLock(ref)
         }
@@ -222,7 +250,10 @@ public struct GitStateBackend: StateBackend {
             }
             guard let holder else { return }
             if holder.version == version {
-                throw StateError(.unavailable, "cannot release the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)")
+                throw StateError(
+                    .unavailable,
+                    "cannot release the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)"
+                )
             }
             let who = holder.record?.holder ?? "another run"
             throw StateError(.conflict, "the lock \(lockLocation(ref)) is now held by \(who); it was left in place")
@@ -249,7 +280,9 @@ public struct GitStateBackend: StateBackend {
     /// The commit at `revision` and the trees from the root down to the object's directory, in one `cat-file`;
     /// with `content`, the object's blob too.
     private func load(
-        revision: String, along path: [String], content object: String?
+        revision: String,
+        along path: [String],
+        content object: String?
     ) async throws(StateError) -> (Snapshot, (oid: String, bytes: [UInt8])?) {
         let directories = Self.directories(along: path)
         var names = [revision, "\(revision)^{tree}"]
@@ -267,7 +300,10 @@ public struct GitStateBackend: StateBackend {
             let found = index == 0 ? root : objects[index + 1]
             if let found, found.type == "tree" {
                 guard let entries = TreeEntry.parse(found.bytes, hashLength: hashLength) else {
-                    throw StateError(.invalid, "\(Self.redacted(remote)) \(branch) holds a tree git cannot read (\(found.oid))")
+                    throw StateError(
+                        .invalid,
+                        "\(Self.redacted(remote)) \(branch) holds a tree git cannot read (\(found.oid))"
+                    )
                 }
                 trees[directory] = entries
             } else {
@@ -286,7 +322,9 @@ public struct GitStateBackend: StateBackend {
 
     /// The tip's trees with the object's blob put in, written bottom-up with one `mktree` per directory level.
     private func buildTree(
-        on snapshot: Snapshot?, along path: [String], blob: String
+        on snapshot: Snapshot?,
+        along path: [String],
+        blob: String
     ) async throws(StateError) -> (root: String, trees: [String: [TreeEntry]]) {
         let directories = Self.directories(along: path)
         var written: [String: [TreeEntry]] = [:]
@@ -299,7 +337,10 @@ public struct GitStateBackend: StateBackend {
                 if child.isTree != existing.isTree {
                     let what = existing.isTree ? "a directory" : "a file"
                     let name = (directory.isEmpty ? "" : directory + "/") + String(decoding: child.name, as: UTF8.self)
-                    throw StateError(.invalid, "cannot write \(location(of: path.joined(separator: "/"))): \(name) is \(what) on the branch")
+                    throw StateError(
+                        .invalid,
+                        "cannot write \(location(of: path.joined(separator: "/"))): \(name) is \(what) on the branch"
+                    )
                 }
                 if !child.isTree && existing.mode == "100755" { child.mode = existing.mode }
                 entries[index] = child
@@ -329,7 +370,10 @@ public struct GitStateBackend: StateBackend {
 
     private func commitTree(_ tree: String, parent: String?, message: String) async throws(StateError) -> String {
         // --no-gpg-sign: a developer's commit.gpgSign would otherwise ask a pinentry for every state write.
-        try await plumbing(["commit-tree", "--no-gpg-sign", tree] + (parent.map { ["-p", $0] } ?? []), input: Array(message.utf8))
+        try await plumbing(
+            ["commit-tree", "--no-gpg-sign", tree] + (parent.map { ["-p", $0] } ?? []),
+            input: Array(message.utf8)
+        )
     }
 
     private func message(_ object: String, _ bytes: [UInt8]) -> String {
@@ -337,7 +381,8 @@ public struct GitStateBackend: StateBackend {
         let subject = serial.map { "intops: \(object) serial \($0)" } ?? "intops: write \(object)"
         // The nonce keeps two runs that write the same bytes on the same tip in the same second from producing
         // the same commit, which the second push would report as a success it did not have.
-        return "\(subject)\n\nWritten by intops on \(Self.hostName), pid \(getpid()).\nIntops-Write: \(UUID().uuidString.lowercased())\n"
+        return
+            "\(subject)\n\nWritten by intops on \(Self.hostName), pid \(getpid()).\nIntops-Write: \(UUID().uuidString.lowercased())\n"
     }
 
     private func conflict(_ object: String) -> StateError {
@@ -353,8 +398,9 @@ public struct GitStateBackend: StateBackend {
         var name = ""
         for byte in organization.utf8 {
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"):
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
                 name.append(Character(Unicode.Scalar(byte)))
             default:
                 name += "%" + [byte].hex.uppercased()
@@ -392,7 +438,8 @@ public struct GitStateBackend: StateBackend {
         }
         guard exists else { return nil }
         guard let commit = try await catFile([local])[0], commit.type == "commit" else { return nil }
-        let message = commit.bytes.indices.dropLast().first { commit.bytes[$0] == 10 && commit.bytes[$0 + 1] == 10 }
+        let message =
+            commit.bytes.indices.dropLast().first { commit.bytes[$0] == 10 && commit.bytes[$0 + 1] == 10 }
             .map { Array(commit.bytes[($0 + 2)...]) } ?? []
         return (LockRecord.decoded(message), StateVersion(commit.oid))
     }
@@ -401,14 +448,17 @@ public struct GitStateBackend: StateBackend {
 
     /// Fetches one remote ref into a private ref; false when the remote has no such ref.
     private func fetch(
-        _ ref: String, into local: String, failure: (String) -> StateError
+        _ ref: String,
+        into local: String,
+        failure: (String) -> StateError
     ) async throws(StateError) -> Bool {
         // --refmap= keeps git from also updating the checkout's remote-tracking branches; --no-write-fetch-head
         // (as configuration, which older git ignores) lets concurrent runs in one checkout fetch at once.
         var attempt = 0
         while true {
             let result = await git.run([
-                "-c", "fetch.writeFetchHead=false", "fetch", "--no-tags", "--quiet", "--no-prune", "--no-recurse-submodules",
+                "-c", "fetch.writeFetchHead=false", "fetch", "--no-tags", "--quiet", "--no-prune",
+                "--no-recurse-submodules",
                 "--refmap=", remote, "+\(ref):\(local)",
             ])
             if result.succeeded { return true }
@@ -479,7 +529,9 @@ public struct GitStateBackend: StateBackend {
                 continue
             }
             let type = String(header[header.count - 2])
-            objects.append(CatFileObject(oid: String(header[0]), type: type, bytes: Array(output[position..<(position + size)])))
+            objects.append(
+                CatFileObject(oid: String(header[0]), type: type, bytes: Array(output[position..<(position + size)]))
+            )
             position += size + 1
         }
         guard objects.count == names.count else {
@@ -522,7 +574,8 @@ public struct GitStateBackend: StateBackend {
             guard remote.contains(":") || remote.contains("/") else {
                 throw StateError(
                     .unavailable,
-                    "state.remote '\(remote)' names a git remote, but the project is not in a git repository: give the repository's URL")
+                    "state.remote '\(remote)' names a git remote, but the project is not in a git repository: give the repository's URL"
+                )
             }
             try await makePrivateRepository(directory)
         }
@@ -539,7 +592,10 @@ public struct GitStateBackend: StateBackend {
             throw StateError(.other, "\(directory) is not a directory of this user; remove it or set TMPDIR")
         }
         if FileManager.default.fileExists(atPath: directory + "/HEAD") { return }
-        let result = await ChildProcess.run(arguments: ["git", "init", "--bare", "-q", directory], environment: git.environment)
+        let result = await ChildProcess.run(
+            arguments: ["git", "init", "--bare", "-q", directory],
+            environment: git.environment
+        )
         guard result.succeeded else {
             throw StateError(.other, "git init --bare \(directory) failed: \(Self.firstLine(result.stderr))")
         }
@@ -547,17 +603,24 @@ public struct GitStateBackend: StateBackend {
 
     private func components(of object: String) throws(StateError) -> [String] {
         let parts = object.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let valid = !parts.isEmpty && parts.allSatisfy { part in
-            !part.isEmpty && part != "." && part != ".." && part.lowercased() != ".git" && !part.contains("\n") && !part.contains("\0")
-        }
+        let valid =
+            !parts.isEmpty
+            && parts.allSatisfy { part in
+                !part.isEmpty && part != "." && part != ".." && part.lowercased() != ".git" && !part.contains("\n")
+                    && !part.contains("\0")
+            }
         guard valid else {
-            throw StateError(.unavailable, "state.path '\(object)' is not a path inside a git branch (no empty, '.', '..' or '.git' parts)")
+            throw StateError(
+                .unavailable,
+                "state.path '\(object)' is not a path inside a git branch (no empty, '.', '..' or '.git' parts)"
+            )
         }
         return parts
     }
 
     private func exclusive<T>(
-        _ key: String, _ body: () async throws(StateError) -> T
+        _ key: String,
+        _ body: () async throws(StateError) -> T
     ) async throws(StateError) -> T {
         // One operation per private ref at a time: two fetches into the same ref would fail on its lock file, and
         // this run's own writes would only reject each other's pushes.
@@ -581,7 +644,9 @@ public struct GitStateBackend: StateBackend {
         while let scheme = rest.range(of: "://") {
             result += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
-            let authorityEnd = rest.firstIndex { $0 == "/" || $0.isWhitespace || $0 == "'" || $0 == "\"" || $0 == ">" } ?? rest.endIndex
+            let authorityEnd =
+                rest.firstIndex { $0 == "/" || $0.isWhitespace || $0 == "'" || $0 == "\"" || $0 == ">" }
+                ?? rest.endIndex
             if let at = rest[..<authorityEnd].lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
         }
         return result + rest
@@ -591,17 +656,23 @@ public struct GitStateBackend: StateBackend {
     static func firstLine(_ stderr: [UInt8]) -> String {
         let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline)
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let line = lines.first { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") } ?? lines.first ?? "git failed without a message"
+        let line =
+            lines.first { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") } ?? lines.first
+            ?? "git failed without a message"
         return redacted(line)
     }
 
     static func isValidRefName(_ name: String) -> Bool {
         guard !name.isEmpty, !name.hasSuffix("/"), !name.hasSuffix("."), !name.contains(".."), !name.contains("//"),
-              !name.contains("@{"), name != "@"
+            !name.contains("@{"), name != "@"
         else { return false }
         let forbidden = Set("~^:?*[\\".unicodeScalars)
-        guard name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7f && !forbidden.contains($0) }) else { return false }
-        return name.split(separator: "/").allSatisfy { !$0.hasPrefix(".") && !$0.hasPrefix("-") && !$0.hasSuffix(".lock") }
+        guard name.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7f && !forbidden.contains($0) }) else {
+            return false
+        }
+        return name.split(separator: "/").allSatisfy {
+            !$0.hasPrefix(".") && !$0.hasPrefix("-") && !$0.hasSuffix(".lock")
+        }
     }
 
     /// The child's environment: the caller's, pointed at no other repository, never prompting, in the C locale
@@ -648,8 +719,10 @@ extension GitStateBackend {
         func run(_ arguments: [String], input: [UInt8]? = nil) async -> ChildProcess.Result {
             // Hooks of the checkout (pre-push linters, reference-transaction) are not for state commits.
             await ChildProcess.run(
-                arguments: ["git"] + location + ["-c", "core.hooksPath=/dev/null"] + arguments, input: input,
-                environment: environment)
+                arguments: ["git"] + location + ["-c", "core.hooksPath=/dev/null"] + arguments,
+                input: input,
+                environment: environment
+            )
         }
     }
 
@@ -667,13 +740,16 @@ extension GitStateBackend {
             var position = 0
             while position < bytes.count {
                 guard let space = bytes[position...].firstIndex(of: 32),
-                      let nul = bytes[(space + 1)...].firstIndex(of: 0),
-                      nul + 1 + hashLength <= bytes.count
+                    let nul = bytes[(space + 1)...].firstIndex(of: 0),
+                    nul + 1 + hashLength <= bytes.count
                 else { return nil }
-                entries.append(TreeEntry(
-                    mode: String(decoding: bytes[position..<space], as: UTF8.self),
-                    name: Array(bytes[(space + 1)..<nul]),
-                    oid: bytes[(nul + 1)..<(nul + 1 + hashLength)].hex))
+                entries.append(
+                    TreeEntry(
+                        mode: String(decoding: bytes[position..<space], as: UTF8.self),
+                        name: Array(bytes[(space + 1)..<nul]),
+                        oid: bytes[(nul + 1)..<(nul + 1 + hashLength)].hex
+                    )
+                )
                 position = nul + 1 + hashLength
             }
             return entries
@@ -690,7 +766,9 @@ extension GitStateBackend {
         }
 
         func blob(along path: [String]) -> String? {
-            guard let directory = GitStateBackend.directories(along: path).last, let entries = trees[directory] else { return nil }
+            guard let directory = GitStateBackend.directories(along: path).last, let entries = trees[directory] else {
+                return nil
+            }
             let name = Array(path[path.count - 1].utf8)
             return entries.first { $0.name == name && !$0.isTree }?.oid
         }

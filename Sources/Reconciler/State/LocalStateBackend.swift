@@ -30,20 +30,35 @@ public final class LocalStateBackend: StateBackend, Sendable {
             }
             if Self.version(of: object) == before { return StoredObject(bytes: Array(data), version: before) }
         }
-        throw StateError(.conflict, "the state \(object) kept changing while it was read; is another program writing it?")
+        throw StateError(
+            .conflict,
+            "the state \(object) kept changing while it was read; is another program writing it?"
+        )
     }
 
-    public func write(_ object: String, _ bytes: [UInt8], expected: StateVersion?) async throws(StateError) -> StateVersion {
+    public func write(
+        _ object: String,
+        _ bytes: [UInt8],
+        expected: StateVersion?
+    ) async throws(StateError) -> StateVersion {
         guard Self.version(of: object) == expected else {
-            throw StateError(.conflict, "the state \(object) was changed by another program since this run read it; nothing was written, run again")
+            throw StateError(
+                .conflict,
+                "the state \(object) was changed by another program since this run read it; nothing was written, run again"
+            )
         }
         do {
-            try FileManager.default.createDirectory(atPath: (object as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: (object as NSString).deletingLastPathComponent,
+                withIntermediateDirectories: true
+            )
             try AtomicFile.write(bytes, to: object, mode: 0o644)
         } catch {
             throw StateError(.other, "cannot write the state \(object): \(error)")
         }
-        guard let version = Self.version(of: object) else { throw StateError(.other, "the state \(object) vanished right after it was written") }
+        guard let version = Self.version(of: object) else {
+            throw StateError(.other, "the state \(object) vanished right after it was written")
+        }
         return version
     }
 
@@ -53,9 +68,14 @@ public final class LocalStateBackend: StateBackend, Sendable {
 
     public func acquireLock(_ scope: LockScope, record: LockRecord) async throws(StateError) -> LockAttempt {
         let path = lockPath(scope)
-        try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StateError(.other, "cannot open the state lock \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw StateError(.other, "cannot open the state lock \(path): \(String(cString: strerror(errno)))")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = Self.contents(fd)
             close(fd)
@@ -70,8 +90,14 @@ public final class LocalStateBackend: StateBackend, Sendable {
     }
 
     /// A local lock never expires (it ends with its process), so a renewal keeps it and a takeover is a new try.
-    public func replaceLock(_ scope: LockScope, version: StateVersion, record: LockRecord) async throws(StateError) -> LockAttempt {
-        if descriptors.withLock({ $0[lockPath(scope)] != nil }) { return .acquired(HeldLock(scope: scope, version: version)) }
+    public func replaceLock(
+        _ scope: LockScope,
+        version: StateVersion,
+        record: LockRecord
+    ) async throws(StateError) -> LockAttempt {
+        if descriptors.withLock({ $0[lockPath(scope)] != nil }) {
+            return .acquired(HeldLock(scope: scope, version: version))
+        }
         return try await acquireLock(scope, record: record)
     }
 
@@ -92,7 +118,10 @@ public final class LocalStateBackend: StateBackend, Sendable {
     public func releaseLock(_ scope: LockScope, version: StateVersion) async throws(StateError) {
         let path = lockPath(scope)
         guard let fd = descriptors.withLock({ $0.removeValue(forKey: path) }) else {
-            throw StateError(.locked, "the lock \(path) is held by a running process; it is released when that process ends")
+            throw StateError(
+                .locked,
+                "the lock \(path) is held by a running process; it is released when that process ends"
+            )
         }
         ftruncate(fd, 0)
         flock(fd, LOCK_UN)

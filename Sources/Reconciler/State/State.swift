@@ -137,7 +137,9 @@ public struct Fingerprinter: Sendable {
     public func fingerprint(_ integration: IntegrationKey, secretKey: String, value: SecretValue) -> String {
         key.withBytes { keyBytes in
             value.withBytes { valueBytes in
-                var message = Array("intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8)
+                var message = Array(
+                    "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8
+                )
                 message += valueBytes
                 defer { secureZero(&message) }
                 return Digest.hmacSHA256(key: keyBytes, data: message).hex

@@ -143,7 +143,11 @@ public protocol StateBackend: Sendable {
     func acquireLock(_ scope: LockScope, record: LockRecord) async throws(StateError) -> LockAttempt
 
     /// Replaces a lock at `version` (a renewal of ours, or the takeover of an expired one) with `record`.
-    func replaceLock(_ scope: LockScope, version: StateVersion, record: LockRecord) async throws(StateError) -> LockAttempt
+    func replaceLock(
+        _ scope: LockScope,
+        version: StateVersion,
+        record: LockRecord
+    ) async throws(StateError) -> LockAttempt
 
     /// Who holds the lock now, or nil when nobody does.
     func readLock(_ scope: LockScope) async throws(StateError) -> (record: LockRecord?, version: StateVersion)?

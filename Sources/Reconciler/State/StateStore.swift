@@ -67,13 +67,23 @@ public actor StateStore {
     /// taken over. Renewal
     /// starts with the first lock taken, so a lock held while waiting for the next one never runs out.
     public func lock(
-        organizations: [String], operation: String, timeout: Duration, lease: Duration = .seconds(30),
+        organizations: [String],
+        operation: String,
+        timeout: Duration,
+        lease: Duration = .seconds(30),
         waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }
     ) async throws(StateError) {
         let since = Date()
         let host = GitStateBackend.hostName
         func record() -> LockRecord {
-            LockRecord(id: runID, host: host, pid: getpid(), operation: operation, since: since, expires: Date().addingTimeInterval(Self.seconds(lease)))
+            LockRecord(
+                id: runID,
+                host: host,
+                pid: getpid(),
+                operation: operation,
+                since: since,
+                expires: Date().addingTimeInterval(Self.seconds(lease))
+            )
         }
         heldRecord = record()
         if backend.locksExpire && renewal == nil {
@@ -90,7 +100,8 @@ public actor StateStore {
         let deadline = ContinuousClock.now + timeout
         do throws(StateError) {
             for scope in scopes(organizations) where !held.contains(where: { $0.scope == scope }) {
-                try await wait(for: scope, deadline: deadline, waiting: waiting) { () throws(StateError) -> LockRecord?? in
+                try await wait(for: scope, deadline: deadline, waiting: waiting) {
+                    () throws(StateError) -> LockRecord?? in
                     var attempt = try await self.backend.acquireLock(scope, record: record())
                     if case .held(let holder, let version) = attempt, self.backend.locksExpire, let holder {
                         if holder.id == self.runID {
@@ -99,7 +110,7 @@ public actor StateStore {
                         } else if holder.expires < Date() {
                             do throws(StateError) {
                                 attempt = try await self.backend.replaceLock(scope, version: version, record: record())
-                            } catch where error.kind == .conflict {
+                            } catch  where error.kind == .conflict {
                                 // Released or taken by another run in between: try again.
                                 return .some(nil)
                             }
@@ -123,7 +134,11 @@ public actor StateStore {
     /// Waits, up to `timeout`, while another run holds a lock of these organizations, without taking one: a plan
     /// never reads a state that an apply is still writing, and writes nothing itself. A lock past its lease does
     /// not hold a reader back.
-    public func waitUntilUnlocked(organizations: [String], timeout: Duration, waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }) async throws(StateError) {
+    public func waitUntilUnlocked(
+        organizations: [String],
+        timeout: Duration,
+        waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }
+    ) async throws(StateError) {
         let deadline = ContinuousClock.now + timeout
         for scope in scopes(organizations) {
             try await wait(for: scope, deadline: deadline, waiting: waiting) { () throws(StateError) -> LockRecord?? in
@@ -137,25 +152,36 @@ public actor StateStore {
     /// Repeats `attempt` until it answers nil (done) or the deadline passes; a non-nil answer is the holder of the
     /// lock (itself nil when the lock says nothing readable), reported every few seconds and named when giving up.
     private func wait(
-        for scope: LockScope, deadline: ContinuousClock.Instant, waiting: @Sendable (LockRecord?, String) -> Void,
+        for scope: LockScope,
+        deadline: ContinuousClock.Instant,
+        waiting: @Sendable (LockRecord?, String) -> Void,
         _ attempt: () async throws(StateError) -> LockRecord??
     ) async throws(StateError) {
         var lastReport: ContinuousClock.Instant?
         while let holder = try await attempt() {
             let now = ContinuousClock.now
             guard now < deadline else {
-                let who = holder.map { "\($0.holder), lease until \(LockRecord.timestamp($0.expires))" } ?? "another run"
+                let who =
+                    holder.map { "\($0.holder), lease until \(LockRecord.timestamp($0.expires))" } ?? "another run"
                 let unlock = holder.map { " or, if that run is dead, intops state unlock \($0.id)" } ?? ""
-                throw StateError(.locked, "the state \(backend.location(of: scope.object)) is locked by \(who); wait for it to finish (--lock-timeout)\(unlock)")
+                throw StateError(
+                    .locked,
+                    "the state \(backend.location(of: scope.object)) is locked by \(who); wait for it to finish (--lock-timeout)\(unlock)"
+                )
             }
             if lastReport.map({ now - $0 >= .seconds(5) }) ?? true {
                 lastReport = now
                 waiting(holder, backend.location(of: scope.object))
             }
             do {
-                try await Task.sleep(for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now))
+                try await Task.sleep(
+                    for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now)
+                )
             } catch {
-                throw StateError(.other, "stopped while waiting for the state lock of \(backend.location(of: scope.object))")
+                throw StateError(
+                    .other,
+                    "stopped while waiting for the state lock of \(backend.location(of: scope.object))"
+                )
             }
         }
     }
@@ -176,7 +202,7 @@ public actor StateStore {
             let outcome: LockAttempt
             do throws(StateError) {
                 outcome = try await backend.replaceLock(scope, version: current.version, record: record)
-            } catch where error.kind == .unavailable {
+            } catch  where error.kind == .unavailable {
                 // A renewal that did not reach the store is tried again at the next interval; the lease is three of them.
                 continue
             } catch {
@@ -194,7 +220,10 @@ public actor StateStore {
 
     private func loseLock(_ scope: LockScope, to holder: LockRecord?) {
         lost.withLock { $0 = true }
-        lostLock = StateError(.locked, "the lock on \(backend.location(of: scope.object)) was taken over by \(holder?.holder ?? "another run") or broken while this run held it; nothing more is written")
+        lostLock = StateError(
+            .locked,
+            "the lock on \(backend.location(of: scope.object)) was taken over by \(holder?.holder ?? "another run") or broken while this run held it; nothing more is written"
+        )
     }
 
     /// Releases every lock this run holds, once no renewal is in flight.
@@ -210,7 +239,9 @@ public actor StateStore {
     }
 
     /// Who holds each lock of these organizations now.
-    public func holders(organizations: [String]) async throws(StateError) -> [(scope: LockScope, record: LockRecord?, version: StateVersion)] {
+    public func holders(
+        organizations: [String]
+    ) async throws(StateError) -> [(scope: LockScope, record: LockRecord?, version: StateVersion)] {
         var found: [(scope: LockScope, record: LockRecord?, version: StateVersion)] = []
         for scope in scopes(organizations) {
             if let lock = try await backend.readLock(scope) { found.append((scope, lock.record, lock.version)) }
@@ -224,12 +255,18 @@ public actor StateStore {
     public func breakLock(id: String, organizations: [String], force: Bool = false) async throws(StateError) -> String {
         for (scope, record, version) in try await holders(organizations: organizations) where record?.id == id {
             if backend.locksExpire, let record, record.expires > Date(), !force {
-                throw StateError(.locked, "the lock \(id) on \(backend.location(of: scope.object)) is held by \(record.holder), renewed until \(LockRecord.timestamp(record.expires)); if that run is gone, intops state unlock \(id) --force, or wait for the lease to run out")
+                throw StateError(
+                    .locked,
+                    "the lock \(id) on \(backend.location(of: scope.object)) is held by \(record.holder), renewed until \(LockRecord.timestamp(record.expires)); if that run is gone, intops state unlock \(id) --force, or wait for the lease to run out"
+                )
             }
             try await backend.releaseLock(scope, version: version)
             return backend.location(of: scope.object)
         }
-        throw StateError(.invalid, "no lock of \(location(organizations)) has the id \(id); intops state unlock takes the run id a waiting run prints")
+        throw StateError(
+            .invalid,
+            "no lock of \(location(organizations)) has the id \(id); intops state unlock takes the run id a waiting run prints"
+        )
     }
 
     // MARK: - Reading and writing
@@ -248,7 +285,9 @@ public actor StateStore {
     /// A digest of the version of every object these organizations' state is in (nil when none exists): what a
     /// saved plan compares, so that a write to any object, of any shard, makes it stale.
     public func versionsDigest(organizations: [String]) -> String? {
-        let known = scopes(organizations).compactMap { scope in versions[scope.object].flatMap { $0 }.map { "\(scope.object)\u{0}\($0.token)" } }
+        let known = scopes(organizations).compactMap { scope in
+            versions[scope.object].flatMap { $0 }.map { "\(scope.object)\u{0}\($0.token)" }
+        }
         return known.isEmpty ? nil : Digest.sha256(Array(known.joined(separator: "\n").utf8)).hex
     }
 
@@ -258,10 +297,16 @@ public actor StateStore {
         do {
             state = try JSONDecoder().decode(IntopsState.self, from: Data(bytes))
         } catch {
-            throw StateError(.invalid, "\(name) is not a valid intops state; restore it from a backup, or remove it to re-adopt everything by identity")
+            throw StateError(
+                .invalid,
+                "\(name) is not a valid intops state; restore it from a backup, or remove it to re-adopt everything by identity"
+            )
         }
         guard state.version <= IntopsState.currentVersion else {
-            throw StateError(.invalid, "\(name) was written by a newer intops (state version \(state.version)); upgrade intops")
+            throw StateError(
+                .invalid,
+                "\(name) was written by a newer intops (state version \(state.version)); upgrade intops"
+            )
         }
         return state
     }
@@ -273,15 +318,22 @@ public actor StateStore {
             guard let bytes else { continue }
             let state = try decode(bytes, named: backend.location(of: scope.object))
             identities[scope.object] = (state.lineage, state.serial)
-            if let organization = scope.organization, let stray = state.integrations.first(where: { $0.organization != organization }) {
-                throw StateError(.invalid, "\(backend.location(of: scope.object)) is the state of \(organization) but records \(stray.key); restore the right file, or remove the stray entry with intops state rm")
+            if let organization = scope.organization,
+                let stray = state.integrations.first(where: { $0.organization != organization })
+            {
+                throw StateError(
+                    .invalid,
+                    "\(backend.location(of: scope.object)) is the state of \(organization) but records \(stray.key); restore the right file, or remove the stray entry with intops state rm"
+                )
             }
             if merged == nil {
                 merged = state
             } else {
                 merged!.integrations += state.integrations
                 merged!.serial = max(merged!.serial, state.serial)
-                if let pending = state.pendingCreates { merged!.pendingCreates = (merged!.pendingCreates ?? []) + pending }
+                if let pending = state.pendingCreates {
+                    merged!.pendingCreates = (merged!.pendingCreates ?? []) + pending
+                }
             }
         }
         var result = merged ?? IntopsState(serial: 0)
@@ -293,7 +345,11 @@ public actor StateStore {
     /// Writes the state, one serial up, as a compare-and-swap on what this run read. Each object keeps its own
     /// lineage, unless `replacingLineage` (`state push --force`, `state migrate --force`), where the state given
     /// replaces what the objects held.
-    public func save(_ state: inout IntopsState, organizations: [String], replacingLineage: Bool = false) async throws(StateError) {
+    public func save(
+        _ state: inout IntopsState,
+        organizations: [String],
+        replacingLineage: Bool = false
+    ) async throws(StateError) {
         if let lostLock { throw lostLock }
         state.serial += 1
         var written = state.serial

@@ -14,7 +14,11 @@ public enum AtomicFile {
         let permissions = mode ?? existingMode.map { mode_t($0) } ?? 0o644
         var template = Array(((directory.isEmpty ? "." : directory) + "/.intops-tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw Failure(description: "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw Failure(
+                description: "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))"
+            )
+        }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var ok = fchmod(fd, permissions) == 0
         var offset = 0

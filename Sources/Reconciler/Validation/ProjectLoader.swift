@@ -28,7 +28,8 @@ public enum ProjectLoader {
         throw InvalidProject([
             Diagnostic(
                 at: nil,
-                "no \(Project.fileName) in \(ProjectPaths.normalize(directory)) or any parent folder; run intops in a project, pass --chdir DIR, or create one with intops init")
+                "no \(Project.fileName) in \(ProjectPaths.normalize(directory)) or any parent folder; run intops in a project, pass --chdir DIR, or create one with intops init"
+            )
         ])
     }
 
@@ -38,9 +39,16 @@ public enum ProjectLoader {
         var reader = NodeReader()
         let project = ManifestDecoder.project(documents, file: file, reader: &reader)
         guard let project, reader.diagnostics.isEmpty else {
-            throw InvalidProject(reader.diagnostics.isEmpty
-                ? [Diagnostic(at: SourceLocation(file: file, line: 1, column: 1), "intops.yaml is not a valid Project")]
-                : reader.diagnostics)
+            throw InvalidProject(
+                reader.diagnostics.isEmpty
+                    ? [
+                        Diagnostic(
+                            at: SourceLocation(file: file, line: 1, column: 1),
+                            "intops.yaml is not a valid Project"
+                        )
+                    ]
+                    : reader.diagnostics
+            )
         }
         return project
     }
@@ -57,7 +65,8 @@ public enum ProjectLoader {
         let files = discover(project, diagnostics: &diagnostics)
 
         // Parsing dominates validation time; spread the files over the cores, at most one task per core in flight.
-        let results = await boundedMap(files, limit: ProcessInfo.processInfo.activeProcessorCount) { (file: String) -> DecodedFile in
+        let results = await boundedMap(files, limit: ProcessInfo.processInfo.activeProcessorCount) {
+            (file: String) -> DecodedFile in
             let (sets, problems) = decodeFile(file, project: project)
             return DecodedFile(sets: sets, problems: problems)
         }.map { ($0.sets, $0.problems) }
@@ -75,20 +84,26 @@ public enum ProjectLoader {
                 for integration in set.integrations {
                     let key = integration.organization + "\u{0}" + integration.name
                     if let first = names[key] {
-                        diagnostics.append(.error(
-                            integration.location(of: "name"),
-                            "duplicate integration name '\(integration.name)' in organization \(integration.organization), "
-                                + "also defined at \(shown(first)); names are unique per organization, rename one"))
+                        diagnostics.append(
+                            .error(
+                                integration.location(of: "name"),
+                                "duplicate integration name '\(integration.name)' in organization \(integration.organization), "
+                                    + "also defined at \(shown(first)); names are unique per organization, rename one"
+                            )
+                        )
                         continue
                     }
                     names[key] = integration.location(of: "name")
                     if integration.ensure == .present, let displayName = integration.displayName {
                         let displayKey = integration.organization + "\u{0}" + displayName
                         if let (other, first) = displayNames[displayKey] {
-                            diagnostics.append(.error(
-                                integration.location(of: "displayName"),
-                                "displayName '\(displayName)' is already used by integration \(other) at \(shown(first)) in "
-                                    + "organization \(integration.organization); the API requires unique display names"))
+                            diagnostics.append(
+                                .error(
+                                    integration.location(of: "displayName"),
+                                    "displayName '\(displayName)' is already used by integration \(other) at \(shown(first)) in "
+                                        + "organization \(integration.organization); the API requires unique display names"
+                                )
+                            )
                         } else {
                             displayNames[displayKey] = (integration.name, integration.location(of: "displayName"))
                         }
@@ -133,12 +148,19 @@ public enum ProjectLoader {
             var isDirectory: ObjCBool = false
             guard fileManager.fileExists(atPath: source.path, isDirectory: &isDirectory) else {
                 let shown = ProjectPaths.display(source.path, relativeTo: project.root)
-                diagnostics.append(.error(source.location, "manifests entry '\(shown)' does not exist; create it or fix the path"))
+                diagnostics.append(
+                    .error(source.location, "manifests entry '\(shown)' does not exist; create it or fix the path")
+                )
                 continue
             }
             if let real = FileSystem.realPath(source.path), !ProjectPaths.isInside(real, root: realRoot) {
                 let shown = ProjectPaths.display(source.path, relativeTo: project.root)
-                diagnostics.append(.error(source.location, "manifests entry '\(shown)' leads outside the project root through a symbolic link"))
+                diagnostics.append(
+                    .error(
+                        source.location,
+                        "manifests entry '\(shown)' leads outside the project root through a symbolic link"
+                    )
+                )
                 continue
             }
             var found: [String] = []
@@ -160,7 +182,12 @@ public enum ProjectLoader {
             }
             for file in found where seen.insert(file).inserted {
                 if let real = FileSystem.realPath(file), !ProjectPaths.isInside(real, root: realRoot) {
-                    diagnostics.append(Diagnostic(path: file, "manifest leads outside the project root through a symbolic link; remove the link"))
+                    diagnostics.append(
+                        Diagnostic(
+                            path: file,
+                            "manifest leads outside the project root through a symbolic link; remove the link"
+                        )
+                    )
                     continue
                 }
                 files.append(file)

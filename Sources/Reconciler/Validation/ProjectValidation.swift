@@ -39,11 +39,19 @@ public enum ProjectValidation {
     ///   - environment: where `ref+env://` references are looked up.
     /// - Throws: ``InvalidProject`` with every problem found, warnings included.
     public static func run(
-        from directory: String, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
+        from directory: String,
+        offline: Bool,
+        environment: [String: String],
+        sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ValidationReport {
         var loaded = try await ProjectLoader.load(from: directory)
         let project = loaded.project
-        let (templates, origin) = try await templates(for: project, offline: offline, environment: environment, sandbox: sandbox)
+        let (templates, origin) = try await templates(
+            for: project,
+            offline: offline,
+            environment: environment,
+            sandbox: sandbox
+        )
 
         var diagnostics = loaded.warnings
         let validator = TemplateValidator(templates: templates)
@@ -62,24 +70,35 @@ public enum ProjectValidation {
             diagnostics += checker.check(reference, environment: environment)
         }
         if project.allowPlaintextSecrets {
-            diagnostics.append(Diagnostic(
-                .warning, at: SourceLocation(file: project.file, line: 1, column: 1),
-                "allowPlaintextSecrets is true: secrets may be written in manifests; use this for demos only"))
+            diagnostics.append(
+                Diagnostic(
+                    .warning,
+                    at: SourceLocation(file: project.file, line: 1, column: 1),
+                    "allowPlaintextSecrets is true: secrets may be written in manifests; use this for demos only"
+                )
+            )
         }
 
         if diagnostics.contains(where: { $0.severity == .error }) { throw InvalidProject(diagnostics) }
         return ValidationReport(
-            loaded: loaded, templateOrigin: origin, templateCount: templates.count, referenceCount: references.count,
-            warnings: diagnostics)
+            loaded: loaded,
+            templateOrigin: origin,
+            templateCount: templates.count,
+            referenceCount: references.count,
+            warnings: diagnostics
+        )
     }
 
     /// Templates from, in order: the cache file, the sandbox catalog, the API, in one request.
     public static func templates(
-        for project: Project, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
+        for project: Project,
+        offline: Bool,
+        environment: [String: String],
+        sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         do {
             return try loadTemplates(for: project, offline: true, sandbox: sandbox)
-        } catch where offline || FileManager.default.fileExists(atPath: project.templatesCachePath) {
+        } catch  where offline || FileManager.default.fileExists(atPath: project.templatesCachePath) {
             throw error
         } catch {
             return try await fetchTemplates(for: project, environment: environment, sandbox: sandbox)
@@ -87,18 +106,32 @@ public enum ProjectValidation {
     }
 
     static func fetchTemplates(
-        for project: Project, environment: [String: String], sandbox: (any SandboxProvider)?
+        for project: Project,
+        environment: [String: String],
+        sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         guard let organization = project.organizations.first else {
-            throw InvalidProject([Diagnostic(path: project.file, "intops.yaml declares no organization to read the templates as")])
+            throw InvalidProject([
+                Diagnostic(path: project.file, "intops.yaml declares no organization to read the templates as")
+            ])
         }
         let advice = "or run intops templates --refresh once with network access, for validate --offline"
         guard organization.token != nil else {
-            throw InvalidProject([.error(organization.location, "organization \(organization.id) has no token, and validate needs one to read the templates from the API; add token: ref+env://…, \(advice)")])
+            throw InvalidProject([
+                .error(
+                    organization.location,
+                    "organization \(organization.id) has no token, and validate needs one to read the templates from the API; add token: ref+env://…, \(advice)"
+                )
+            ])
         }
         let client: IntegrationsClient
         do throws(EngineError) {
-            client = try APIConnector.client(for: project, organizations: [organization.id], environment: environment, sandbox: sandbox)
+            client = try APIConnector.client(
+                for: project,
+                organizations: [organization.id],
+                environment: environment,
+                sandbox: sandbox
+            )
         } catch {
             if case .invalid(let problems) = error { throw InvalidProject(problems) }
             throw InvalidProject([Diagnostic(path: project.file, "\(error)")])
@@ -106,13 +139,20 @@ public enum ProjectValidation {
         do {
             return (try await client.templates(organization: organization.id), .api(organization: organization.id))
         } catch {
-            throw InvalidProject([Diagnostic(path: project.file, "cannot read the integration templates from the API: \(error); check api.url and the token, \(advice)")])
+            throw InvalidProject([
+                Diagnostic(
+                    path: project.file,
+                    "cannot read the integration templates from the API: \(error); check api.url and the token, \(advice)"
+                )
+            ])
         }
     }
 
     /// Templates from the cache file or the sandbox catalog, without any request.
     public static func loadTemplates(
-        for project: Project, offline: Bool, sandbox: (any SandboxProvider)?
+        for project: Project,
+        offline: Bool,
+        sandbox: (any SandboxProvider)?
     ) throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         let cache = project.templatesCachePath
         let shown = ProjectPaths.display(cache, relativeTo: project.root)
@@ -121,13 +161,17 @@ public enum ProjectValidation {
                 let response = try JSONDecoder().decode(TemplatesResponse.self, from: data)
                 return (response.templates, .cache(path: shown))
             } catch {
-                throw InvalidProject([Diagnostic(
-                    path: cache,
-                    "the templates cache is not valid (\(Self.describe(error))); delete it or run intops templates --refresh")])
+                throw InvalidProject([
+                    Diagnostic(
+                        path: cache,
+                        "the templates cache is not valid (\(Self.describe(error))); delete it or run intops templates --refresh"
+                    )
+                ])
             }
         }
         if project.api.isSandbox, let sandbox { return (sandbox.templates, .sandboxCatalog) }
-        let advice = offline
+        let advice =
+            offline
             ? "validate --offline needs it; run intops templates --refresh once with network access"
             : "fetching templates from the API comes with intops templates --refresh; until then place a cache there"
         throw InvalidProject([Diagnostic(path: cache, "no templates cache at \(shown); \(advice)")])
@@ -141,7 +185,8 @@ public enum ProjectValidation {
         }
         switch error {
         case .keyNotFound(let key, let context):
-            return "\(path(context.codingPath).isEmpty ? "the top level" : path(context.codingPath)) has no \(key.stringValue)"
+            return
+                "\(path(context.codingPath).isEmpty ? "the top level" : path(context.codingPath)) has no \(key.stringValue)"
         case .typeMismatch(_, let context), .valueNotFound(_, let context):
             return "\(path(context.codingPath)) has the wrong type"
         case .dataCorrupted(let context):

@@ -32,33 +32,77 @@ struct ReferenceChecker {
             return []
         case .env(let name):
             guard environment[name] == nil else { return [] }
-            return [Diagnostic(.warning, at: reference.location, "environment variable \(name) is not set here; plan and apply will need it")]
+            return [
+                Diagnostic(
+                    .warning,
+                    at: reference.location,
+                    "environment variable \(name) is not set here; plan and apply will need it"
+                )
+            ]
         case .file(let path):
             switch fileCheck(path, parse: false) {
-            case .missing: return [.error(reference.location, "secret file \(display(path)) does not exist; create it or fix the reference")]
-            case .outside: return [.error(reference.location, "secret file \(display(path)) resolves outside the project root through a symbolic link")]
-            case .unreadable(let why): return [.error(reference.location, "secret file \(display(path)) cannot be read: \(why)")]
+            case .missing:
+                return [
+                    .error(
+                        reference.location,
+                        "secret file \(display(path)) does not exist; create it or fix the reference"
+                    )
+                ]
+            case .outside:
+                return [
+                    .error(
+                        reference.location,
+                        "secret file \(display(path)) resolves outside the project root through a symbolic link"
+                    )
+                ]
+            case .unreadable(let why):
+                return [.error(reference.location, "secret file \(display(path)) cannot be read: \(why)")]
             case .tree: return []
             }
         case .sops(let path, let pointer):
             switch fileCheck(path, parse: true) {
             case .missing:
-                return [.error(reference.location, "SOPS file \(display(path)) does not exist; create it with intops secrets encrypt or fix the reference")]
+                return [
+                    .error(
+                        reference.location,
+                        "SOPS file \(display(path)) does not exist; create it with intops secrets encrypt or fix the reference"
+                    )
+                ]
             case .outside:
-                return [.error(reference.location, "SOPS file \(display(path)) resolves outside the project root through a symbolic link")]
+                return [
+                    .error(
+                        reference.location,
+                        "SOPS file \(display(path)) resolves outside the project root through a symbolic link"
+                    )
+                ]
             case .unreadable(let why):
                 return [.error(reference.location, "SOPS file \(display(path)) cannot be read: \(why)")]
             case .tree(let tree, let encrypted):
                 guard encrypted else {
-                    return [.error(reference.location, "SOPS file \(display(path)) is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place \(display(path))")]
+                    return [
+                        .error(
+                            reference.location,
+                            "SOPS file \(display(path)) is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place \(display(path))"
+                        )
+                    ]
                 }
                 guard let tree else { return [] }
                 let pointerText = "#/" + pointer.joined(separator: "/")
                 guard pointer.first != SOPS.metadataKey, let value = tree.lookup(pointer) else {
-                    return [.error(reference.location, "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling")]
+                    return [
+                        .error(
+                            reference.location,
+                            "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling"
+                        )
+                    ]
                 }
                 guard case .scalar = value else {
-                    return [.error(reference.location, "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value")]
+                    return [
+                        .error(
+                            reference.location,
+                            "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value"
+                        )
+                    ]
                 }
                 return []
             }
@@ -73,7 +117,9 @@ struct ReferenceChecker {
         } else if let real = FileSystem.realPath(path), !ProjectPaths.isInside(real, root: realRoot) {
             result = .outside
         } else if !parse {
-            result = FileManager.default.isReadableFile(atPath: path) ? .tree(nil, encrypted: true) : .unreadable("permission denied")
+            result =
+                FileManager.default.isReadableFile(atPath: path)
+                ? .tree(nil, encrypted: true) : .unreadable("permission denied")
         } else {
             result = Self.parseSecretsFile(path)
         }

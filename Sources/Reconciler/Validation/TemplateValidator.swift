@@ -27,10 +27,14 @@ public struct TemplateValidator: Sendable {
         guard let template = template(type: type, provider: provider) else {
             let location = integration.location(of: "provider")
             if let other = byTypeAndProvider.first(where: { $0.value[provider] != nil })?.key {
-                fail(location, "\(what): provider \(provider) is a \(other.name) provider, not \(type.name); set type: \(other.name)")
+                fail(
+                    location,
+                    "\(what): provider \(provider) is a \(other.name) provider, not \(type.name); set type: \(other.name)"
+                )
             } else {
                 let known = (byTypeAndProvider[type]?.keys).map { Array($0).sorted() } ?? []
-                let hint = Spelling.suggestion(for: provider, among: known).map { "did you mean '\($0)'?" }
+                let hint =
+                    Spelling.suggestion(for: provider, among: known).map { "did you mean '\($0)'?" }
                     ?? "\(type.name) providers are \(Spelling.list(known))"
                 fail(location, "\(what): unknown provider '\(provider)' for type \(type.name); \(hint)")
             }
@@ -47,11 +51,13 @@ public struct TemplateValidator: Sendable {
                 fail(
                     entry.location,
                     "secret under configuration: \(what): \(secret.key) is a secret of \(provider) and configuration is stored "
-                        + "in clear text; move it under secrets: as a reference and rotate it, the value is in git history now")
+                        + "in clear text; move it under secrets: as a reference and rotate it, the value is in git history now"
+                )
                 continue
             }
             guard let field = template.configurationField(entry.key) else {
-                let hint = Spelling.suggestion(for: entry.key, among: configurationKeys).map { "did you mean '\($0)'?" }
+                let hint =
+                    Spelling.suggestion(for: entry.key, among: configurationKeys).map { "did you mean '\($0)'?" }
                     ?? "\(provider) takes \(configurationKeys.isEmpty ? "no configuration" : Spelling.list(configurationKeys))"
                 fail(entry.location, "\(what): unknown configuration key '\(entry.key)'; \(hint)")
                 continue
@@ -66,7 +72,8 @@ public struct TemplateValidator: Sendable {
             if !givenKeys.contains(field.key) {
                 fail(
                     integration.location(of: "configuration"),
-                    "\(what): missing configuration.\(field.key), which \(provider) requires (\(field.type))")
+                    "\(what): missing configuration.\(field.key), which \(provider) requires (\(field.type))"
+                )
             }
         }
 
@@ -77,7 +84,8 @@ public struct TemplateValidator: Sendable {
             } else if template.requiresOAuth && secretKeys.isEmpty {
                 hint = "\(provider) takes no secrets, it is authorized with intops connect"
             } else {
-                hint = Spelling.suggestion(for: secret.key, among: secretKeys).map { "did you mean '\($0)'?" }
+                hint =
+                    Spelling.suggestion(for: secret.key, among: secretKeys).map { "did you mean '\($0)'?" }
                     ?? "\(provider) takes \(secretKeys.isEmpty ? "no secrets" : Spelling.list(secretKeys))"
             }
             fail(secret.location, "\(what): unknown secret '\(secret.key)'; \(hint)")
@@ -86,23 +94,28 @@ public struct TemplateValidator: Sendable {
         for field in template.secretFields where field.required && !givenSecrets.contains(field.key) {
             fail(
                 integration.location(of: "secrets"),
-                "\(what): missing secret \(field.key), which \(provider) requires; add \(field.key): ref+sops://FILE#/\(field.key)")
+                "\(what): missing secret \(field.key), which \(provider) requires; add \(field.key): ref+sops://FILE#/\(field.key)"
+            )
         }
         return diagnostics
     }
 
     /// The API's string form of a configuration value, or what is wrong with it (never quoting the value).
     static func normalize(
-        _ entry: IntegrationManifest.ConfigurationValue, field: ConfigurationField
+        _ entry: IntegrationManifest.ConfigurationValue,
+        field: ConfigurationField
     ) -> Result<String, ProblemText> {
         if case .string(let text) = entry.value, SecretReference.looksLikeReference(text) {
-            return .failure("holds a secret reference, but configuration is sent as written; references work only under secrets:")
+            return .failure(
+                "holds a secret reference, but configuration is sent as written; references work only under secrets:"
+            )
         }
         switch field.type {
         case .boolean:
             switch entry.value {
             case .bool(let value): return .success(value ? "true" : "false")
-            case .string(let text) where ["true", "false"].contains(text.lowercased()): return .success(text.lowercased())
+            case .string(let text) where ["true", "false"].contains(text.lowercased()):
+                return .success(text.lowercased())
             default: return .failure("is a Boolean field; write true or false")
             }
         case .number:
@@ -111,7 +124,9 @@ public struct TemplateValidator: Sendable {
             case .float(let value) where value.isFinite: return .success(canonical(value))
             case .string(let text):
                 if case .int(let value) = Node.resolvePlain(text) { return .success(String(value)) }
-                if case .float(let value) = Node.resolvePlain(text), value.isFinite { return .success(canonical(value)) }
+                if case .float(let value) = Node.resolvePlain(text), value.isFinite {
+                    return .success(canonical(value))
+                }
                 return .failure("is a Number field; write a number such as 30 or 2.5")
             default: return .failure("is a Number field; write a number such as 30 or 2.5")
             }

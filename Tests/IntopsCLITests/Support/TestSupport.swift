@@ -17,7 +17,9 @@ final class CapturedOutput: @unchecked Sendable {
         Console(
             writeOutput: { text in self.lock.withLock { self.out += text } },
             writeError: { text in self.lock.withLock { self.err += text } },
-            colorOutput: color, colorError: color)
+            colorOutput: color,
+            colorError: color
+        )
     }
 }
 
@@ -34,12 +36,19 @@ enum TestSupport {
 
     /// Runs intops in this process, as the executable would.
     static func run(
-        _ arguments: [String], in directory: URL, environment: [String: String] = [:], color: Bool = false
+        _ arguments: [String],
+        in directory: URL,
+        environment: [String: String] = [:],
+        color: Bool = false
     ) async -> RunResult {
         let output = CapturedOutput()
         let status = await IntopsCommandLine.run(
-            arguments: arguments, environment: environment, workingDirectory: directory.path,
-            console: output.console(color: color), sandbox: EmbeddedSandbox())
+            arguments: arguments,
+            environment: environment,
+            workingDirectory: directory.path,
+            console: output.console(color: color),
+            sandbox: EmbeddedSandbox()
+        )
         return RunResult(status: status, stdout: output.stdout, stderr: output.stderr)
     }
 
@@ -65,13 +74,20 @@ enum TestSupport {
 
     /// Runs the built executable as a user would, with a deadline.
     static func runProcess(
-        _ arguments: [String], in directory: URL, environment: [String: String] = [:],
+        _ arguments: [String],
+        in directory: URL,
+        environment: [String: String] = [:],
         timeout: Duration = .seconds(60)
     ) async throws -> RunResult {
         let output = try await Subprocess.run(
-            executable: try executable, arguments,
-            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 },
-            directory: directory, deadline: timeout)
+            executable: try executable,
+            arguments,
+            environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) {
+                $1
+            },
+            directory: directory,
+            deadline: timeout
+        )
         return RunResult(status: output.status, stdout: output.stdoutText, stderr: output.stderrText)
     }
 
@@ -80,4 +96,3 @@ enum TestSupport {
         try Golden.expect(actual, file: file, sourceLocation: sourceLocation)
     }
 }
-
