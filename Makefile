@@ -5,7 +5,7 @@ APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age 
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint
 RELEASE_BIN  := .build/release
 
-.PHONY: all deps build demo test smoke dist dist-check install pipeline-test bench soak fuzz man clean
+.PHONY: all deps build demo test lint smoke dist dist-check install pipeline-test bench soak fuzz man clean
 
 all: build
 
@@ -54,10 +54,16 @@ demo: deps
 	$(DEMO_ENV) $(RELEASE_BIN)/intops --chdir examples drift || test $$? -eq 2
 
 test: deps
+	$(MAKE) lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	$(MAKE) smoke
 	$(MAKE) dist-check
+
+# The formatting of .swift-format (4 spaces, 120 columns), when the toolchain ships swift-format (Swift 6 does);
+# `swift format --in-place --recursive Sources Tests Benchmarks Package.swift` applies it.
+lint:
+	@if $(SWIFT) format --version >/dev/null 2>&1; then 		$(SWIFT) format lint --strict --recursive Sources Tests Benchmarks Package.swift && echo "lint: formatted as .swift-format says"; 	else echo "lint: skipped, this toolchain has no swift format"; fi
 
 # The release build, which users run, through every reconcile path once on a copy of the examples. Swift's
 # optimizer has broken code that the debug build of the suite runs correctly (see the Applier), so this is part of
@@ -100,6 +106,7 @@ dist: deps
 	cp $(DIST_BUILD)/release/intops README.md LICENSE dist/$(DIST_NAME)/
 	strip dist/$(DIST_NAME)/intops
 	cp -R schemas dist/$(DIST_NAME)/schemas
+	cp man/intops.1 dist/$(DIST_NAME)/intops.1
 	@# tar and gzip add nothing of their own (names sorted, owners and times fixed): the tarball changes only with its files.
 	tar -C dist --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
 	  -cf - $(DIST_NAME) | gzip -9n > dist/$(DIST_NAME).tar.gz
@@ -112,14 +119,21 @@ dist-check: dist
 	cd dist && sha256sum -c SHA256SUMS
 	rm -rf .build/dist-check && mkdir -p .build/dist-check && tar -C .build/dist-check -xzf dist/$(DIST_NAME).tar.gz
 	env -i .build/dist-check/$(DIST_NAME)/intops version | grep -q "^intops $(VERSION) (commit "
+	test -f .build/dist-check/$(DIST_NAME)/intops.1
 	! ldd .build/dist-check/$(DIST_NAME)/intops | grep -Ei 'swift|libFoundation|libdispatch|libBlocksRuntime'
 	$(MAKE) smoke INTOPS=$(CURDIR)/.build/dist-check/$(DIST_NAME)/intops
 	@echo "dist check: $(DIST_NAME) runs with env -i, needs no Swift library, and passes the smoke run"
 
 PREFIX ?= /usr/local
 install: dist
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/intops
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/intops $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 0755 dist/$(DIST_NAME)/intops $(DESTDIR)$(PREFIX)/bin/intops
+	install -m 0644 dist/$(DIST_NAME)/intops.1 $(DESTDIR)$(PREFIX)/share/man/man1/intops.1
+	dist/$(DIST_NAME)/intops completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/intops
+	dist/$(DIST_NAME)/intops completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_intops
+	dist/$(DIST_NAME)/intops completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/intops.fish
 	cp -R schemas $(DESTDIR)$(PREFIX)/share/intops/
 
 # The simulated CI pipeline (pull request → merge → schedule) against each state backend.
