@@ -91,13 +91,7 @@ extension Engine {
                 return try await inspect(operation, store: store, organizations: organizations, force: settings.force)
             }
             let lock = lockRequest("state \(operation.name)", timeout: settings.lockTimeout, observer: observer)
-            try await store.lock(
-                organizations: organizations,
-                operation: lock.operation,
-                timeout: lock.timeout,
-                lease: lock.lease,
-                waiting: lock.waiting
-            )
+            try await store.lock(organizations: organizations, lock)
         } catch {
             throw .state(error)
         }

@@ -82,8 +82,8 @@ public struct PlanSettings: Sendable, Equatable {
 
 extension Engine {
     /// The lock (or the wait for one) an operation asks for.
-    public func lockRequest(_ operation: String, timeout: Duration?, observer: EngineObserver) -> Session.LockRequest {
-        Session.LockRequest(
+    public func lockRequest(_ operation: String, timeout: Duration?, observer: EngineObserver) -> LockRequest {
+        LockRequest(
             operation: operation,
             timeout: timeout ?? StateStore.defaultLockTimeout(environment),
             lease: StateStore.lease(environment),

@@ -43,25 +43,6 @@ public struct Session: Sendable {
         }
     }
 
-    public struct LockRequest: Sendable {
-        public var operation: String
-        public var timeout: Duration
-        public var lease: Duration
-        /// Told the holder and the state's location every few seconds while the run waits.
-        public var waiting: @Sendable (LockRecord?, String) -> Void
-        public init(
-            operation: String,
-            timeout: Duration,
-            lease: Duration = .seconds(30),
-            waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }
-        ) {
-            self.operation = operation
-            self.timeout = timeout
-            self.lease = lease
-            self.waiting = waiting
-        }
-    }
-
     public static func open(
         from directory: String,
         environment: [String: String],
@@ -165,13 +146,7 @@ public struct Session: Sendable {
         do throws(StateError) {
             store = try await StateBackends.store(for: project, environment: environment)
             if let lock = options.lock {
-                try await store.lock(
-                    organizations: organizations,
-                    operation: lock.operation,
-                    timeout: lock.timeout,
-                    lease: lock.lease,
-                    waiting: lock.waiting
-                )
+                try await store.lock(organizations: organizations, lock)
             } else if let wait = options.waitForUnlock {
                 try await store.waitUntilUnlocked(
                     organizations: organizations,

@@ -429,3 +429,37 @@ public actor StateStore {
         return json
     }
 }
+
+/// A run's request for the state lock: the operation it names, how long to wait for another run's lock, the lease,
+/// and whom to tell while waiting.
+public struct LockRequest: Sendable {
+    public var operation: String
+    public var timeout: Duration
+    public var lease: Duration
+    /// Told the holder and the state's location every few seconds while the run waits.
+    public var waiting: @Sendable (LockRecord?, String) -> Void
+    public init(
+        operation: String,
+        timeout: Duration,
+        lease: Duration = .seconds(30),
+        waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }
+    ) {
+        self.operation = operation
+        self.timeout = timeout
+        self.lease = lease
+        self.waiting = waiting
+    }
+}
+
+extension StateStore {
+    /// Takes the lock as `request` asks.
+    public func lock(organizations: [String], _ request: LockRequest) async throws(StateError) {
+        try await lock(
+            organizations: organizations,
+            operation: request.operation,
+            timeout: request.timeout,
+            lease: request.lease,
+            waiting: request.waiting
+        )
+    }
+}
