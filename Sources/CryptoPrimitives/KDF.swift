@@ -78,16 +78,21 @@ public enum KDF {
     }
 }
 
-/// OSSL_PARAM keeps the pointer to its key's name, so the names must outlive every call: C strings made once.
+/// OSSL_PARAM keeps the pointer to its key's name, so the names must outlive every call: string literals, which live
+/// in the binary for as long as the process (OpenSSL only reads them).
 private enum ParamName {
-    nonisolated(unsafe) static let digest = strdup("digest")!
-    nonisolated(unsafe) static let key = strdup("key")!
-    nonisolated(unsafe) static let salt = strdup("salt")!
-    nonisolated(unsafe) static let info = strdup("info")!
-    nonisolated(unsafe) static let pass = strdup("pass")!
-    nonisolated(unsafe) static let n = strdup("n")!
-    nonisolated(unsafe) static let r = strdup("r")!
-    nonisolated(unsafe) static let p = strdup("p")!
-    nonisolated(unsafe) static let maxMemory = strdup("maxmem_bytes")!
-    nonisolated(unsafe) static let sha256 = strdup("SHA256")!
+    static var digest: UnsafeMutablePointer<CChar> { pointer("digest") }
+    static var key: UnsafeMutablePointer<CChar> { pointer("key") }
+    static var salt: UnsafeMutablePointer<CChar> { pointer("salt") }
+    static var info: UnsafeMutablePointer<CChar> { pointer("info") }
+    static var pass: UnsafeMutablePointer<CChar> { pointer("pass") }
+    static var n: UnsafeMutablePointer<CChar> { pointer("n") }
+    static var r: UnsafeMutablePointer<CChar> { pointer("r") }
+    static var p: UnsafeMutablePointer<CChar> { pointer("p") }
+    static var maxMemory: UnsafeMutablePointer<CChar> { pointer("maxmem_bytes") }
+    static var sha256: UnsafeMutablePointer<CChar> { pointer("SHA256") }
+
+    private static func pointer(_ name: StaticString) -> UnsafeMutablePointer<CChar> {
+        UnsafeMutableRawPointer(mutating: name.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
 }

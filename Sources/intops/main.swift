@@ -12,13 +12,11 @@ signal(SIGPIPE, SIG_IGN)
 // A crash prints one line and nothing else: the runtime's backtracer would dump registers and the memory around
 // them, which can hold decrypted secrets. The handler only writes a buffer made beforehand and exits (nothing in
 // it may allocate: the crash may have happened inside the allocator).
-nonisolated(unsafe) let crashMessage = strdup(
+let crashMessage: StaticString =
     "intops: internal error; nothing secret is printed. Please report it with the command you ran.\n"
-)!
-let crashMessageLength = strlen(crashMessage)
 for number in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
     signal(number) { _ in
-        _ = write(STDERR_FILENO, crashMessage, crashMessageLength)
+        _ = write(STDERR_FILENO, crashMessage.utf8Start, crashMessage.utf8CodeUnitCount)
         _exit(70)
     }
 }
