@@ -5,7 +5,7 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file has no `sops` metadata: it is not encrypted.
     case notEncrypted
     /// No identity could recover the data key.
-    case noIdentity(String)
+    case noIdentity(IdentityProblem)
     /// A value does not decrypt: altered, or moved to another key.
     case valueTampered(path: String)
     /// The MAC does not match: values were added, removed, reordered or edited.
@@ -14,16 +14,37 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedKeys(String)
     case encryption(String)
 
+    /// What is wrong with the file, worded to follow its name ("secrets/a.yaml is not a valid SOPS file: …").
     public var description: String {
         switch self {
-        case .format(let reason): reason
-        case .notEncrypted: "has no sops metadata; it is not a SOPS-encrypted file"
-        case .noIdentity(let reason): reason
-        case .valueTampered(let path): "the value at \(path) does not decrypt: the file was altered or the key renamed"
-        case .macMismatch:
-            "the MAC does not match: values were changed after encryption (sops --ignore-mac exists for recovery)"
-        case .unsupportedKeys(let reason): reason
-        case .encryption(let reason): reason
+        case .format(let reason): "is not a valid SOPS file: \(reason)"
+        case .notEncrypted: "is not encrypted (it has no sops metadata)"
+        case .noIdentity(let problem): "cannot be decrypted: \(problem)"
+        case .valueTampered(let path): "was altered: the value at \(path) does not decrypt"
+        case .macMismatch: "was altered: its MAC does not match its values"
+        case .unsupportedKeys(let reason), .encryption(let reason): reason
+        }
+    }
+}
+
+/// Why no identity recovered a file's data key.
+public enum IdentityProblem: Sendable, Equatable, CustomStringConvertible {
+    /// None of the identities opens any of the file's recipients.
+    case noMatch(recipients: [String], identitySources: [String])
+    /// Shamir key groups: fewer opened than the threshold needs.
+    case tooFewGroups(opened: Int, needed: Int)
+    /// The identities themselves could not be read (a damaged or missing key file).
+    case unreadableIdentities(String)
+
+    public var description: String {
+        switch self {
+        case .noMatch(let recipients, let sources):
+            "no age identity opens its data key (it is encrypted to \(recipients.joined(separator: ", "))); "
+                + (sources.isEmpty
+                    ? "set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or create ~/.config/sops/age/keys.txt"
+                    : "tried identities from \(sources.joined(separator: ", "))")
+        case .tooFewGroups(let opened, let needed): "only \(opened) of the \(needed) key groups needed could be opened"
+        case .unreadableIdentities(let reason): "the age identity \(reason)"
         }
     }
 }

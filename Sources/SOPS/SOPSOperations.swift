@@ -172,12 +172,7 @@ extension SOPS {
         if shares.isEmpty, let damage {
             throw .format("its data key for \(damage.recipient) cannot be read: \(damage.error)")
         }
-        let noMatch = SOPSError.noIdentity(
-            "no age identity opens its data key (it is encrypted to \(recipients.joined(separator: ", "))); "
-                + (keyring.sources.isEmpty
-                    ? "set SOPS_AGE_KEY_FILE or SOPS_AGE_KEY, or create ~/.config/sops/age/keys.txt"
-                    : "tried identities from \(keyring.sources.joined(separator: ", "))")
-        )
+        let noMatch = SOPSError.noIdentity(.noMatch(recipients: recipients, identitySources: keyring.sources))
         if metadata.groups.count == 1 {
             guard let key = shares.first else { throw noMatch }
             guard key.count == 32 else { throw .format("the data key is \(key.count) bytes, not 32") }
@@ -186,7 +181,7 @@ extension SOPS {
         let threshold = metadata.shamirThreshold > 0 ? metadata.shamirThreshold : metadata.groups.count
         guard shares.count >= threshold else {
             if shares.isEmpty { throw noMatch }
-            throw .noIdentity("only \(shares.count) of the \(threshold) key groups needed could be opened")
+            throw .noIdentity(.tooFewGroups(opened: shares.count, needed: threshold))
         }
         guard let key = Shamir.combine(shares), key.count == 32 else {
             throw .format("the key group shares do not combine to a data key")

@@ -68,6 +68,8 @@ enum SecretsCommand {
         let file =
             arguments.positionals.count > 1
             ? ProjectPaths.resolve(arguments.positionals[1], from: invocation.global.directory) : nil
+        // Messages name the file as the user wrote it, relative to where intops was started.
+        let shown = file.map(invocation.display)
         func fail(_ message: String) -> Int32 {
             invocation.error(message)
             return ExitCode.failure
@@ -88,7 +90,7 @@ enum SecretsCommand {
                 return nil
             }
         }
-        do {
+        do throws(SecretFileError) {
             switch subcommand {
             case "keygen":
                 let out = arguments.value(out).map { ProjectPaths.resolve($0, from: invocation.global.directory) }
@@ -105,12 +107,13 @@ enum SecretsCommand {
                 )
                 let sealed = try SecretFiles.encrypt(
                     file: file,
+                    named: shown,
                     recipients: recipients,
                     rule: rule(arguments),
                     macOnlyEncrypted: arguments.flag(macOnlyEncrypted)
                 )
                 if arguments.flag(inPlace) {
-                    try write(sealed, to: file)
+                    try SecretFiles.write(sealed, to: file, shown: shown)
                 } else {
                     console.writeOutput(String(decoding: sealed, as: UTF8.self))
                 }
@@ -120,12 +123,13 @@ enum SecretsCommand {
                 guard let keyring = keyring() else { return ExitCode.failure }
                 var plain = try SecretFiles.decrypt(
                     file: file,
+                    named: shown,
                     identities: keyring,
                     ignoreMAC: arguments.flag(ignoreMAC)
                 )
                 defer { _ = plain.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
                 if arguments.flag(inPlace) {
-                    try write(plain, to: file)
+                    try SecretFiles.write(plain, to: file, shown: shown)
                 } else {
                     console.writeOutput(String(decoding: plain, as: UTF8.self))
                 }
@@ -138,10 +142,10 @@ enum SecretsCommand {
                     project: try? invocation.engine.loadProject(),
                     environment: invocation.environment
                 )
-                try SecretFiles.updateKeys(file: file, identities: keyring, recipients: recipients)
+                try SecretFiles.updateKeys(file: file, named: shown, identities: keyring, recipients: recipients)
                 if !invocation.global.quiet {
                     console.err(
-                        "\(ProjectPaths.display(file, relativeTo: invocation.workingDirectory)): data key wrapped for \(recipients.count) recipient(s)"
+                        "\(invocation.display(file)): data key wrapped for \(recipients.count) recipient(s)"
                     )
                 }
                 return ExitCode.success
@@ -153,6 +157,7 @@ enum SecretsCommand {
                     ?? invocation.environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
                 let changed = try await SecretFiles.edit(
                     file: file,
+                    named: shown,
                     identities: keyring,
                     editor: editor,
                     environment: invocation.environment
@@ -160,7 +165,7 @@ enum SecretsCommand {
                 if !invocation.global.quiet {
                     console.err(
                         changed
-                            ? "re-encrypted \(ProjectPaths.display(file, relativeTo: invocation.workingDirectory))"
+                            ? "re-encrypted \(invocation.display(file))"
                             : "no change"
                     )
                 }
@@ -172,15 +177,7 @@ enum SecretsCommand {
                 return ExitCode.usage
             }
         } catch {
-            // Messages name the file as the user wrote it, relative to where intops was started.
-            var message = "\(error)"
-            if let file {
-                message = message.replacingOccurrences(
-                    of: file,
-                    with: ProjectPaths.display(file, relativeTo: invocation.workingDirectory)
-                )
-            }
-            return fail(message)
+            return fail(error.description)
         }
     }
 
@@ -191,13 +188,5 @@ enum SecretsCommand {
             encryptedSuffix: arguments.value(encryptedSuffix),
             unencryptedSuffix: arguments.value(unencryptedSuffix)
         )
-    }
-
-    static func write(_ bytes: [UInt8], to path: String) throws {
-        do {
-            try AtomicFile.write(bytes, to: path)
-        } catch {
-            throw SecretFileError(error.description)
-        }
     }
 }

@@ -110,23 +110,26 @@ public enum SecretFiles {
         return recipients
     }
 
-    static func read(_ path: String) throws(SecretFileError) -> [UInt8] {
+    static func read(_ path: String, shown: String) throws(SecretFileError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw SecretFileError("\(path) cannot be read (missing or not permitted)")
+            throw SecretFileError("\(shown) cannot be read (missing or not permitted)")
         }
         return Array(data)
     }
 
+    /// - Parameter name: how messages name the file (as the user wrote it); the path when nil.
     public static func encrypt(
         file path: String,
+        named name: String? = nil,
         recipients: [X25519Recipient],
         rule: EncryptionRule = EncryptionRule(),
         macOnlyEncrypted: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
+        let shown = name ?? path
         let format = SOPS.Format(path: path)
         let rule = try rule.selection()
         do {
-            let documents = try SOPS.parsePlaintext(try read(path), format: format, file: path)
+            let documents = try SOPS.parsePlaintext(try read(path, shown: shown), format: format, file: shown)
             return try SOPS.encrypt(
                 documents,
                 format: format,
@@ -135,56 +138,71 @@ public enum SecretFiles {
                 macOnlyEncrypted: macOnlyEncrypted
             )
         } catch let error as SOPSError {
-            throw SecretFileError("\(path): \(SecretResolver.sentence(error))")
+            throw SecretFileError("\(shown): \(SecretResolver.sentence(error))")
         } catch let error as SecretFileError {
             throw error
         } catch {
-            throw SecretFileError("\(path): \(error)")
+            throw SecretFileError("\(shown): \(error)")
         }
     }
 
     public static func decrypt(
         file path: String,
+        named name: String? = nil,
         identities: SecretIdentities,
         ignoreMAC: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
-        let keyring = identities.keyring
-        let bytes = try read(path)
+        let shown = name ?? path
+        let bytes = try read(path, shown: shown)
         do {
             return SOPS.render(
                 try SOPS.decrypt(
                     bytes,
                     format: SOPS.Format(path: path),
-                    file: path,
-                    keyring: keyring,
+                    file: shown,
+                    keyring: identities.keyring,
                     ignoreMAC: ignoreMAC
                 )
             )
         } catch {
-            throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
+            throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
         }
     }
 
     public static func updateKeys(
         file path: String,
+        named name: String? = nil,
         identities: SecretIdentities,
         recipients: [X25519Recipient]
     ) throws(SecretFileError) {
-        let keyring = identities.keyring
-        let bytes = try read(path)
-        do {
-            let updated = try SOPS.updateKeys(
+        let shown = name ?? path
+        let bytes = try read(path, shown: shown)
+        let updated: [UInt8]
+        do throws(SOPSError) {
+            updated = try SOPS.updateKeys(
                 bytes,
                 format: SOPS.Format(path: path),
-                file: path,
-                keyring: keyring,
+                file: shown,
+                keyring: identities.keyring,
                 recipients: recipients
             )
-            try AtomicFile.write(updated, to: path)
-        } catch let error as SOPSError {
-            throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
         } catch {
-            throw SecretFileError("\(error)")
+            throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
+        }
+        try write(updated, to: path, shown: shown)
+    }
+
+    /// Writes a file atomically, naming it as the user wrote it when that fails.
+    public static func write(
+        _ bytes: [UInt8],
+        to path: String,
+        shown: String? = nil,
+        mode: mode_t? = nil
+    ) throws(SecretFileError) {
+        do throws(AtomicFile.Failure) {
+            try AtomicFile.write(bytes, to: path, mode: mode)
+        } catch {
+            throw SecretFileError(error.description(naming: shown ?? path))
         }
     }
 
@@ -193,13 +211,14 @@ public enum SecretFiles {
     /// - Returns: whether the file changed.
     public static func edit(
         file path: String,
+        named name: String? = nil,
         identities: SecretIdentities,
         editor: String,
         environment: [String: String]
     ) async throws(SecretFileError) -> Bool {
         // The editor holds the terminal for as long as the person edits: a thread of its own, off the pool.
         try await offPool { () throws(SecretFileError) -> Bool in
-            try edit(file: path, keyring: identities.keyring, editor: editor) { editor, path in
+            try edit(file: path, shown: name ?? path, keyring: identities.keyring, editor: editor) { editor, path in
                 try runEditor(editor, path, environment: environment)
             }
         }
@@ -221,17 +240,18 @@ public enum SecretFiles {
 
     static func edit(
         file path: String,
+        shown: String,
         keyring: SOPSKeyring,
         editor: String,
         run: (String, String) throws -> Int32
     ) throws(SecretFileError) -> Bool {
-        let bytes = try read(path)
+        let bytes = try read(path, shown: shown)
         let format = SOPS.Format(path: path)
         let decrypted: DecryptedSOPS
         do {
-            decrypted = try SOPS.decrypt(bytes, format: format, file: path, keyring: keyring)
+            decrypted = try SOPS.decrypt(bytes, format: format, file: shown, keyring: keyring)
         } catch {
-            throw SecretFileError("\(path) \(SecretResolver.sentence(error))")
+            throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
         }
         var template = Array((NSTemporaryDirectory() + "/intops-edit-XXXXXX").utf8CString)
         guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
@@ -242,11 +262,7 @@ public enum SecretFiles {
         let plaintextPath = directory + "/" + (path as NSString).lastPathComponent
         var plaintext = SOPS.render(decrypted)
         defer { secureZero(&plaintext) }
-        do {
-            try AtomicFile.write(plaintext, to: plaintextPath, mode: 0o600)
-        } catch {
-            throw SecretFileError("\(error)")
-        }
+        try write(plaintext, to: plaintextPath, mode: 0o600)
         defer {
             // Overwrite before removing, so the plaintext does not linger in the freed blocks of a plain file.
             if let handle = FileHandle(forWritingAtPath: plaintextPath) {
@@ -263,26 +279,25 @@ public enum SecretFiles {
         } catch {
             throw SecretFileError("cannot start the editor \(editor)")
         }
-        guard status == 0 else { throw SecretFileError("the editor exited with \(status); \(path) is unchanged") }
-        var edited = try read(plaintextPath)
+        guard status == 0 else { throw SecretFileError("the editor exited with \(status); \(shown) is unchanged") }
+        var edited = try read(plaintextPath, shown: plaintextPath)
         defer { secureZero(&edited) }
         guard edited != plaintext else { return false }
         let recipients = decrypted.metadata.groups.flatMap(\.age).compactMap { X25519Recipient($0.recipient) }
-        do {
-            let documents = try SOPS.parsePlaintext(edited, format: format, file: path)
-            let sealed = try SOPS.encrypt(
+        let sealed: [UInt8]
+        do throws(SOPSError) {
+            let documents = try SOPS.parsePlaintext(edited, format: format, file: shown)
+            sealed = try SOPS.encrypt(
                 documents,
                 format: format,
                 recipients: recipients,
                 rule: decrypted.metadata.rule,
                 macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted
             )
-            try AtomicFile.write(sealed, to: path)
-        } catch let error as SOPSError {
-            throw SecretFileError("the edited \(path) \(SecretResolver.sentence(error)); the file is unchanged")
         } catch {
-            throw SecretFileError("\(error)")
+            throw SecretFileError("the edited \(shown) \(SecretResolver.sentence(error)); the file is unchanged")
         }
+        try write(sealed, to: path, shown: shown)
         return true
     }
 }

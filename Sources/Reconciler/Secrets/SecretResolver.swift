@@ -3,18 +3,25 @@ import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import SOPS
+import Synchronization
 import YAML
 
 /// Turns secret references into ``SecretValue``s. Each SOPS file is read and decrypted once per run however many
 /// references point into it; the keyring is looked up only when the first SOPS reference needs it.
-public final class SecretResolver: @unchecked Sendable {
+public final class SecretResolver: Sendable {
+    private struct Found {
+        var keyring: Result<SOPSKeyring, AgeKeyError>?
+        var decrypted: [String: Result<SOPSValue, SOPSError>] = [:]
+        var warnings: [String] = []
+    }
+
     private let root: String
     private let environment: [String: String]
-    private let lock = NSLock()
-    private var keyring: Result<SOPSKeyring, AgeKeyError>?
-    private var decrypted: [String: Result<SOPSValue, SOPSError>] = [:]
+    /// Held only to look up and record: a decrypt runs outside it, so two files decrypt at once.
+    private let found = Mutex(Found())
+
     /// Warnings met on the way (an identity file others can read); each once.
-    public private(set) var warnings: [String] = []
+    public var warnings: [String] { found.withLock { $0.warnings } }
 
     public init(root: String, environment: [String: String]) {
         self.root = root
@@ -45,12 +52,9 @@ public final class SecretResolver: @unchecked Sendable {
             let tree: SOPSValue
             switch decrypt(path) {
             case .success(let value): tree = value
-            case .failure(.noIdentity(let reason)):
+            case .failure(.noIdentity(let problem)):
                 // The identity is the problem, not this file: one message for every file it affects.
-                throw .error(
-                    reference.location,
-                    reason.hasPrefix("cannot") ? "SOPS files \(reason)" : "SOPS files cannot be decrypted: \(reason)"
-                )
+                throw .error(reference.location, "SOPS files cannot be decrypted: \(problem)")
             case .failure(let error):
                 throw .error(reference.location, "SOPS file \(display(path)) \(Self.sentence(error))")
             }
@@ -72,7 +76,7 @@ public final class SecretResolver: @unchecked Sendable {
     }
 
     /// How many SOPS files were decrypted (each once).
-    public var decryptedFileCount: Int { lock.withLock { decrypted.count } }
+    public var decryptedFileCount: Int { found.withLock { $0.decrypted.count } }
 
     /// Decrypts the SOPS files these references name, several at once, so that `resolve` finds them done: a
     /// project with a file per organization would otherwise decrypt them one after another.
@@ -82,34 +86,36 @@ public final class SecretResolver: @unchecked Sendable {
                 if case .sops(let path, _) = reference.source { path } else { nil }
             }
         )
-        let pending = lock.withLock { paths.filter { decrypted[$0] == nil } }.sorted()
-        guard pending.count > 1, case .success(let keyring) = lock.withLock({ loadKeyring() }) else { return }
+        let pending = found.withLock { found in paths.filter { found.decrypted[$0] == nil } }.sorted()
+        guard pending.count > 1, case .success(let keyring) = keyring() else { return }
         // Decryption is CPU-bound: one child task per core at a time.
         let files = await boundedMap(pending, limit: ProcessInfo.processInfo.activeProcessorCount) {
             (path: String) -> DecryptedFile in
             DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring))
         }
-        lock.withLock {
-            for file in files where decrypted[file.path] == nil { decrypted[file.path] = file.result }
+        found.withLock { found in
+            for file in files where found.decrypted[file.path] == nil { found.decrypted[file.path] = file.result }
         }
     }
 
     private func decrypt(_ path: String) -> Result<SOPSValue, SOPSError> {
-        lock.lock()
-        defer { lock.unlock() }
-        if let known = decrypted[path] { return known }
+        if let known = found.withLock({ $0.decrypted[path] }) { return known }
         let result: Result<SOPSValue, SOPSError>
-        switch loadKeyring() {
+        switch keyring() {
         case .failure(let error):
             result =
                 FileManager.default.isReadableFile(atPath: path)
-                ? .failure(.noIdentity("cannot be decrypted: the age identity \(error)"))
+                ? .failure(.noIdentity(.unreadableIdentities("\(error)")))
                 : .failure(.format("cannot be read"))
         case .success(let keyring):
             result = Self.decrypt(path, keyring: keyring)
         }
-        decrypted[path] = result
-        return result
+        // Another resolve may have decrypted it meanwhile: the first result stays, so every reference agrees.
+        return found.withLock { found in
+            if let known = found.decrypted[path] { return known }
+            found.decrypted[path] = result
+            return result
+        }
     }
 
     private static func decrypt(_ path: String, keyring: SOPSKeyring) -> Result<SOPSValue, SOPSError> {
@@ -120,24 +126,22 @@ public final class SecretResolver: @unchecked Sendable {
         }
     }
 
-    private func loadKeyring() -> Result<SOPSKeyring, AgeKeyError> {
-        if let keyring { return keyring }
-        let loaded = Result { () throws(AgeKeyError) -> SOPSKeyring in try SOPSKeyring.fromEnvironment(environment) }
-        if case .success(let found) = loaded { warnings += found.warnings }
-        keyring = loaded
-        return loaded
+    /// The identities, read once, when the first SOPS reference needs them.
+    private func keyring() -> Result<SOPSKeyring, AgeKeyError> {
+        found.withLock { found in
+            if let keyring = found.keyring { return keyring }
+            let loaded = Result { () throws(AgeKeyError) -> SOPSKeyring in try SOPSKeyring.fromEnvironment(environment)
+            }
+            if case .success(let keyring) = loaded { found.warnings += keyring.warnings }
+            found.keyring = loaded
+            return loaded
+        }
     }
 
+    /// A SOPS error as the sentence after the file's name, with what to do where intops knows it.
     static func sentence(_ error: SOPSError) -> String {
-        switch error {
-        case .format(let reason): "is not a valid SOPS file: \(reason)"
-        case .notEncrypted:
-            "is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place"
-        case .noIdentity(let reason): reason.hasPrefix("cannot") ? reason : "cannot be decrypted: \(reason)"
-        case .valueTampered(let path): "was altered: the value at \(path) does not decrypt"
-        case .macMismatch: "was altered: its MAC does not match its values"
-        case .unsupportedKeys(let reason), .encryption(let reason): reason
-        }
+        if case .notEncrypted = error { return "\(error); encrypt it with intops secrets encrypt --in-place" }
+        return error.description
     }
 }
 

@@ -4,7 +4,21 @@ import Foundation
 /// renamed over it.
 public enum AtomicFile {
     public struct Failure: Error, CustomStringConvertible, Sendable {
-        public var description: String
+        /// The file that was to be written.
+        public var path: String
+        /// What the system said.
+        public var reason: String
+        /// Whether the temporary file beside it could not even be created (the folder is the problem).
+        public var noTemporaryFile: Bool
+
+        public var description: String { description(naming: path) }
+
+        /// The sentence with the file named as the caller shows it.
+        public func description(naming name: String) -> String {
+            noTemporaryFile
+                ? "cannot create a temporary file in \((name as NSString).deletingLastPathComponent): \(reason)"
+                : "cannot write \(name): \(reason)"
+        }
     }
 
     /// - Parameter mode: the new file's permissions; an existing file's are kept when nil.
@@ -15,9 +29,7 @@ public enum AtomicFile {
         var template = Array(((directory.isEmpty ? "." : directory) + "/.intops-tmp-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
-            throw Failure(
-                description: "cannot create a temporary file in \(directory): \(String(cString: strerror(errno)))"
-            )
+            throw Failure(path: path, reason: String(cString: strerror(errno)), noTemporaryFile: true)
         }
         let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         var ok = fchmod(fd, permissions) == 0
@@ -36,7 +48,7 @@ public enum AtomicFile {
         guard ok, rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
-            throw Failure(description: "cannot write \(path): \(reason)")
+            throw Failure(path: path, reason: reason, noTemporaryFile: false)
         }
     }
 }
