@@ -282,7 +282,12 @@ public final class IntegrationsClient: Sendable {
                 let wait = await pacer.reserve()
                 if wait > .zero { try await pause(wait, call, attempt) }
             }
-            await inFlight.acquire()
+            guard await inFlight.acquire() else {
+                throw failure(
+                    .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")),
+                    attempt
+                )
+            }
             let result: Result<HTTPResponse, TransportFailure>
             do {
                 result = .success(try await transport.send(request))

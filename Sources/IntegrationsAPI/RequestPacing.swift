@@ -1,26 +1,46 @@
 import Foundation
 
-/// At most `limit` requests in flight; the rest wait their turn in arrival order.
+/// At most `limit` requests in flight; the rest wait their turn in arrival order. A waiter whose task is cancelled
+/// is woken at once, without a slot.
 actor InFlightLimit {
+    private struct Waiter {
+        var id: UInt64
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
     private var available: Int
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters: [Waiter] = []
+    private var nextID: UInt64 = 0
 
     init(limit: Int) { available = max(1, limit) }
 
-    func acquire() async {
+    /// - Returns: true with a slot held; false when the task was cancelled while it waited (no slot is held).
+    func acquire() async -> Bool {
         if available > 0 {
             available -= 1
-            return
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
+        guard !Task.isCancelled else { return false }
+        let id = nextID
+        nextID += 1
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { waiters.append(Waiter(id: id, continuation: $0)) }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
     }
 
     func release() {
         if waiters.isEmpty {
             available += 1
         } else {
-            waiters.removeFirst().resume()
+            waiters.removeFirst().continuation.resume(returning: true)
         }
+    }
+
+    private func cancel(_ id: UInt64) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
+        waiters.remove(at: index).continuation.resume(returning: false)
     }
 }
 

@@ -40,6 +40,15 @@ public struct Console: Sendable {
         )
     }
 
+    /// A line from the terminal, read on a thread of its own: the person may take minutes, and a blocked thread of
+    /// the cooperative pool would stall the state lock's renewals meanwhile.
+    func readLineOffPool() async -> String? {
+        let read = readLine
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: read()) }
+        }
+    }
+
     func out(_ line: String) { writeOutput(line + "\n") }
     func err(_ line: String) { writeError(line + "\n") }
 

@@ -95,6 +95,16 @@ struct Invocation: Sendable {
     }
 
     /// Runs an engine operation, reporting its error; nil when it failed.
+    func run<Output>(_ operation: () throws(EngineError) -> Output) -> Output? {
+        do throws(EngineError) {
+            return try operation()
+        } catch {
+            report(error)
+            return nil
+        }
+    }
+
+    /// Runs an engine operation, reporting its error; nil when it failed.
     func run<Output>(_ operation: () async throws(EngineError) -> Output) async -> Output? {
         do throws(EngineError) {
             return try await operation()

@@ -59,11 +59,15 @@ enum ApplyCommand {
         var observer = invocation.observer
         let progress = ApplyProgress(invocation)
         observer.apply = { progress.event($0) }
-        Interrupts.shared.install {
-            console.err(
-                Style.yellow("interrupted:", console.colorError)
-                    + " finishing the steps in flight and saving the state; interrupt again to stop at once"
-            )
+        // Installed once the changes start, as before: an interrupt while planning or at the prompt still ends the
+        // run at once.
+        observer.changesStarting = {
+            Interrupts.shared.install {
+                console.err(
+                    Style.yellow("interrupted:", console.colorError)
+                        + " finishing the steps in flight and saving the state; interrupt again to stop at once"
+                )
+            }
         }
         let confirm: (@Sendable (Plan) async -> Bool)? =
             options.autoApprove
@@ -76,7 +80,7 @@ enum ApplyCommand {
                     return false
                 }
                 console.writeError("Apply these changes? Only 'yes' is accepted: ")
-                guard console.readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                guard await console.readLineOffPool()?.trimmingCharacters(in: .whitespaces) == "yes" else {
                     console.err("Apply cancelled.")
                     return false
                 }

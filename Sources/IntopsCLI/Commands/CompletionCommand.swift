@@ -17,16 +17,12 @@ enum CompletionCommand {
     static func run(_ invocation: Invocation) async -> Int32 {
         let name = invocation.arguments.positionals[0]
         guard let shell = CompletionScript.Shell(rawValue: name) else {
-            let console = invocation.console.withoutColor
             let shells = CompletionScript.Shell.allCases.map(\.rawValue)
-            console.err(
-                "error: intops completion takes \(shells.dropLast().joined(separator: ", ")) or \(shells.last ?? ""), not '\(name)'"
-            )
-            console.writeError(
-                ArgumentParser.help(
-                    for: spec,
-                    commands: IntopsCommandLine.commands,
-                    global: IntopsCommandLine.globalOptions
+            invocation.usage(
+                UsageError(
+                    message:
+                        "intops completion takes \(shells.dropLast().joined(separator: ", ")) or \(shells.last ?? ""), not '\(name)'",
+                    command: spec
                 )
             )
             return ExitCode.usage

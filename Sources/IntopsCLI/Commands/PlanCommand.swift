@@ -51,13 +51,16 @@ enum PlanCommand {
         let engine = invocation.engine
         guard
             let report = await invocation.run({ () async throws(EngineError) in
-                try await engine.plan(options.settings, saveTo: options.out, observer: invocation.observer)
+                try await engine.plan(options.settings, forSaving: options.out != nil, observer: invocation.observer)
             })
         else { return ExitCode.failure }
         console.writeOutput(PlanRenderer.render(report.plan, format: options.format, color: console.colorOutput))
         guard report.plan.errors.isEmpty else { return ExitCode.failure }
         for warning in report.warnings { invocation.warning(warning) }
-        if let saved = report.savedTo, let out = options.out {
+        if let out = options.out, let draft = report.draft {
+            guard let saved = invocation.run({ () throws(EngineError) in try engine.save(draft, to: out) }) else {
+                return ExitCode.failure
+            }
             invocation.notice("saved the plan to \(invocation.display(saved)); run intops apply \(out)")
         }
         if options.detailedExitcode && !report.plan.isEmpty { return ExitCode.changes }

@@ -75,15 +75,13 @@ enum SecretsCommand {
             return ExitCode.failure
         }
         func requireFile() -> String? {
-            if file == nil { console.err("error: intops secrets \(subcommand) needs a FILE") }
+            if file == nil { invocation.usage(UsageError(message: "intops secrets \(subcommand) needs a FILE")) }
             return file
         }
         func keyring() -> SecretIdentities? {
             do throws(SecretFileError) {
                 let found = try SecretFiles.identities(environment: invocation.environment)
-                for warning in found.warnings {
-                    console.err(Style.yellow("warning:", console.colorError) + " " + warning)
-                }
+                for warning in found.warnings { invocation.warning(warning) }
                 return found
             } catch {
                 _ = fail(error.description)
@@ -171,8 +169,11 @@ enum SecretsCommand {
                 }
                 return ExitCode.success
             default:
-                console.err(
-                    "error: unknown secrets subcommand '\(subcommand)'; use keygen, encrypt, decrypt, edit or updatekeys"
+                invocation.usage(
+                    UsageError(
+                        message:
+                            "unknown secrets subcommand '\(subcommand)'; use keygen, encrypt, decrypt, edit or updatekeys"
+                    )
                 )
                 return ExitCode.usage
             }

@@ -3,7 +3,6 @@ import Reconciler
 
 /// `intops state list | show NAME | rm NAME | mv OLD NEW | pull | push FILE | unlock LOCK-ID | migrate`.
 enum StateCommand {
-    static let subcommands = ["list", "show", "rm", "mv", "pull", "push", "unlock", "migrate"]
     static let force = OptionSpec(
         name: "force",
         help:
@@ -34,7 +33,11 @@ enum StateCommand {
     )
 
     static func run(_ invocation: Invocation) async -> Int32 {
-        guard let operation = invocation.options(operation) else { return ExitCode.usage }
+        guard
+            let operation = invocation.options({ (parsed: ParsedArguments) throws(UsageError) in
+                try operation(parsed, workingDirectory: invocation.workingDirectory)
+            })
+        else { return ExitCode.usage }
         guard let lockTimeout = invocation.options(SharedOptions.lockTimeoutValue) else { return ExitCode.usage }
         let settings = StateCommandSettings(
             organizations: invocation.arguments.all(SharedOptions.org),
@@ -86,7 +89,7 @@ enum StateCommand {
     }
 
     /// The subcommand and its arguments, as the engine takes them.
-    static func operation(_ parsed: ParsedArguments) throws(UsageError) -> StateOperation {
+    static func operation(_ parsed: ParsedArguments, workingDirectory: String) throws(UsageError) -> StateOperation {
         let arguments = parsed.positionals
         let wrong = UsageError(message: "use \(usage)")
         switch (arguments[0], arguments.count) {
@@ -95,7 +98,9 @@ enum StateCommand {
         case ("rm", 2): return .remove(arguments[1])
         case ("mv", 3): return .move(arguments[1], to: arguments[2])
         case ("pull", 1): return .pull
-        case ("push", 2): return .push(arguments[1])
+        // FILE is a file of the person's, named from where they started intops (not the --chdir project).
+        case ("push", 2):
+            return .push(path: ProjectPaths.resolve(arguments[1], from: workingDirectory), named: arguments[1])
         case ("unlock", 2): return .unlock(lockID: arguments[1])
         case ("migrate", 1): return .migrate(from: parsed.value(from))
         default: throw wrong

@@ -19,7 +19,11 @@ enum StatusCommand {
                 try await engine.status(organizations: organizations, observer: invocation.observer)
             })
         else { return ExitCode.failure }
-        for status in statuses {
+        for answer in statuses {
+            guard case .success(let status) = answer else {
+                if case .failure(let error) = answer { invocation.error("\(error)") }
+                return ExitCode.failure
+            }
             console.out(
                 "\(status.organization): \(status.configured) configured, \(status.enabled) enabled, \(status.providersAvailable) providers available"
             )

@@ -87,6 +87,7 @@ extension Engine {
                 // A lost state lock stops new work as an interrupt does: another run may be applying now.
                 shouldStop: { shouldStop() || session.store.lockLost }
             )
+            observer.changesStarting()
             let report = await applier.apply(
                 plan,
                 state: session.state,

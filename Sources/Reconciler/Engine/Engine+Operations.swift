@@ -169,19 +169,19 @@ extension Engine {
     /// writes the cache.
     public func templates(refresh: Bool) async throws(EngineError) -> TemplatesReport {
         let project = try loadProject()
-        let cached = try? ProjectValidation.loadTemplates(for: project, offline: true, sandbox: sandbox)
-        if !refresh, let cached, cached.1 != .sandboxCatalog {
-            return TemplatesReport(templates: cached.0, cacheWritten: nil)
+        if !refresh {
+            // A cache that is there but damaged is an error, as for validate and plan; --refresh replaces it.
+            do throws(InvalidProject) {
+                let cached = try ProjectValidation.loadTemplates(for: project, offline: true, sandbox: sandbox)
+                if cached.1 != .sandboxCatalog { return TemplatesReport(templates: cached.0, cacheWritten: nil) }
+            } catch  where FileManager.default.fileExists(atPath: project.templatesCachePath) {
+                throw .invalid(error.diagnostics)
+            } catch {}
         }
         guard let organization = project.organizations.first else {
             throw .missingSetting("intops.yaml declares no organization to read the templates as")
         }
-        let client = try APIConnector.client(
-            for: project,
-            organizations: [organization.id],
-            environment: environment,
-            sandbox: sandbox
-        )
+        let client = try connectedClient(organizations: [organization.id], project: project)
         let list: [IntegrationTemplate]
         do throws(APIError) {
             list = try await client.templates(organization: organization.id)
@@ -208,42 +208,42 @@ extension Engine {
     public func status(
         organizations: [String],
         observer: EngineObserver
-    ) async throws(EngineError) -> [OrganizationStatus] {
+    ) async throws(EngineError) -> [Result<OrganizationStatus, APIError>] {
         let session = try await open(Session.Options(organizations: organizations), observer: observer)
         let client = session.client
-        let answers: [AvailableIntegrations]
-        do throws(APIError) {
-            answers = try await boundedMap(session.organizations, limit: client.policy.maxInFlight) {
-                (organization: String) async throws(APIError) -> AvailableIntegrations in
-                try await client.available(organization: organization)
-            }
-        } catch {
-            throw .api(error)
+        // Every organization's answer, in the project's order: one that fails does not hide the others.
+        let answers = await boundedMap(session.organizations, limit: client.policy.maxInFlight) {
+            (organization: String) async -> Result<AvailableIntegrations, APIError> in
+            await Result { () async throws(APIError) in try await client.available(organization: organization) }
         }
-        return zip(session.organizations, answers).map { organization, available in
-            let live = session.live.organizations[organization] ?? []
-            let declared = session.desired.filter { $0.key.organization == organization && !$0.isTombstone }
-            let rows = IntegrationType.allCases.compactMap { type -> StatusRow? in
-                let ofType = live.filter { $0.summary.integrationType == type }
-                let row = StatusRow(
-                    type: type.name,
-                    available: (available.integrationsByType[type.name] ?? []).count,
-                    configured: ofType.count,
-                    enabled: ofType.filter(\.summary.isEnabled).count,
-                    tested: ofType.filter { $0.summary.testStatus == .passed }.count,
-                    declared: declared.filter { $0.type == type }.count
-                )
-                return [row.available, row.configured, row.enabled, row.tested, row.declared].contains { $0 > 0 }
-                    ? row : nil
-            }
-            return OrganizationStatus(
-                organization: organization,
-                configured: available.configuredCount,
-                enabled: available.enabledCount,
-                providersAvailable: available.totalAvailable,
-                rows: rows
+        return zip(session.organizations, answers).map { organization, answer in
+            answer.map { available in status(of: organization, available, session: session) }
+        }
+    }
+
+    func status(of organization: String, _ available: AvailableIntegrations, session: Session) -> OrganizationStatus {
+        let live = session.live.organizations[organization] ?? []
+        let declared = session.desired.filter { $0.key.organization == organization && !$0.isTombstone }
+        let rows = IntegrationType.allCases.compactMap { type -> StatusRow? in
+            let ofType = live.filter { $0.summary.integrationType == type }
+            let row = StatusRow(
+                type: type.name,
+                available: (available.integrationsByType[type.name] ?? []).count,
+                configured: ofType.count,
+                enabled: ofType.filter(\.summary.isEnabled).count,
+                tested: ofType.filter { $0.summary.testStatus == .passed }.count,
+                declared: declared.filter { $0.type == type }.count
             )
+            return [row.available, row.configured, row.enabled, row.tested, row.declared].contains { $0 > 0 }
+                ? row : nil
         }
+        return OrganizationStatus(
+            organization: organization,
+            configured: available.configuredCount,
+            enabled: available.enabledCount,
+            providersAvailable: available.totalAvailable,
+            rows: rows
+        )
     }
 
     /// Writes manifests and a secrets skeleton for an organization's live integrations.
@@ -252,27 +252,26 @@ extension Engine {
     public func export(organization: String, into directory: String?) async throws(EngineError) -> Exporter.Result {
         let project = try loadProject()
         guard project.organizations.contains(where: { $0.id == organization }) else {
-            throw .missingSetting("\(organization) is not an organization of intops.yaml; declare it first")
-        }
-        let client = try APIConnector.client(
-            for: project,
-            organizations: [organization],
-            environment: environment,
-            sandbox: sandbox
-        )
-        do throws(APIError) {
-            let templates = try await client.templates(organization: organization)
-            return try await Exporter.export(
-                organization: organization,
-                client: client,
-                templates: TemplateValidator(templates: templates),
-                into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root
-                    + "/integrations",
-                secretsDirectory: project.root + "/secrets"
+            throw .unknownOrganization(
+                organization,
+                project: ProjectPaths.display(project.file, relativeTo: project.root),
+                declared: project.organizations.map(\.id)
             )
+        }
+        let client = try connectedClient(organizations: [organization], project: project)
+        let templates: [IntegrationTemplate]
+        do throws(APIError) {
+            templates = try await client.templates(organization: organization)
         } catch {
             throw .api(error)
         }
+        return try await Exporter.export(
+            organization: organization,
+            client: client,
+            templates: TemplateValidator(templates: templates),
+            into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations",
+            secretsDirectory: project.root + "/secrets"
+        )
     }
 
     /// Records the declared integrations of `organization` that match live ones in the state, trusting the
@@ -312,5 +311,21 @@ extension Engine {
     /// The API's name of an integration type given by name or number ("Payment", "1"); nil when there is none.
     public static func integrationTypeName(_ text: String) -> String? {
         (IntegrationType(name: text) ?? Int(text).flatMap(IntegrationType.init(rawValue:)))?.name
+    }
+}
+
+extension Engine {
+    /// The project's client for these organizations.
+    func connectedClient(organizations: [String], project: Project) throws(EngineError) -> IntegrationsClient {
+        do throws(APIConnectionError) {
+            return try APIConnector.client(
+                for: project,
+                organizations: organizations,
+                environment: environment,
+                sandbox: sandbox
+            )
+        } catch {
+            throw EngineError(error)
+        }
     }
 }

@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 
 /// What `plan` found.
@@ -5,17 +6,23 @@ public struct PlanReport: Sendable {
     public var plan: Plan
     /// Warnings about the plan itself (a state that looks lost), told after the plan is shown.
     public var warnings: [String]
-    /// Where the plan was saved, when it was asked to be and had no errors.
-    public var savedTo: String?
+    /// The plan ready to be saved, when saving was asked for and the plan has no errors: ``Engine/save(_:to:)``.
+    public var draft: SavedPlanDraft?
+}
+
+/// A plan with its guards, and the key it is authenticated with (nil when the project has no fingerprint key).
+public struct SavedPlanDraft: Sendable {
+    var plan: Plan
+    var key: SecretValue?
 }
 
 extension Engine {
     /// Plans without changing anything; waits while another run holds the state lock, without taking it.
     ///
-    /// - Parameter saveTo: a path for `intops apply PLANFILE` (relative to the engine's directory).
+    /// - Parameter forSaving: also prepare the plan for ``save(_:to:)`` (its guards against staleness).
     public func plan(
         _ settings: PlanSettings,
-        saveTo: String? = nil,
+        forSaving: Bool = false,
         observer: EngineObserver
     ) async throws(EngineError) -> PlanReport {
         let options = Session.Options(
@@ -29,28 +36,32 @@ extension Engine {
             preconditionFailure("crash requested by INTOPS_TEST_CRASH")
         }
         let planOptions = planOptions(settings, project: session.project)
-        var plan = session.plan(planOptions)
-        var report = PlanReport(
-            plan: plan,
-            warnings: session.missingStateWarning(plan).map { [$0] } ?? [],
-            savedTo: nil
-        )
-        guard plan.errors.isEmpty, let saveTo else { return report }
-        guard let key = session.planKey else {
+        let plan = session.plan(planOptions)
+        var report = PlanReport(plan: plan, warnings: session.missingStateWarning(plan).map { [$0] } ?? [])
+        if forSaving && plan.errors.isEmpty {
+            var guarded = plan
+            guarded.guards = SavedPlan.guards(for: plan, inputs: session.inputs, options: planOptions)
+            report.draft = SavedPlanDraft(plan: guarded, key: session.planKey)
+        }
+        return report
+    }
+
+    /// Writes a planned draft for `intops apply PLANFILE`; returns the absolute path.
+    ///
+    /// - Parameter path: relative to the engine's directory.
+    public func save(_ draft: SavedPlanDraft, to path: String) throws(EngineError) -> String {
+        guard let key = draft.key else {
             throw .missingSetting(
                 "a saved plan is authenticated with the project's fingerprint key, and fingerprintKey is not set; run intops init or add fingerprintKey: ref+sops://…"
             )
         }
-        plan.guards = SavedPlan.guards(for: plan, inputs: session.inputs, options: planOptions)
-        let path = ProjectPaths.resolve(saveTo, from: directory)
+        let resolved = ProjectPaths.resolve(path, from: directory)
         do throws(AtomicFile.Failure) {
-            try SavedPlan.write(plan, key: key, to: path)
+            try SavedPlan.write(draft.plan, key: key, to: resolved)
         } catch {
             throw .file(error)
         }
-        report.plan = plan
-        report.savedTo = path
-        return report
+        return resolved
     }
 }
 

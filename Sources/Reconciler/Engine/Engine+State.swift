@@ -8,8 +8,8 @@ public enum StateOperation: Sendable, Equatable {
     case remove(String)
     case move(String, to: String)
     case pull
-    /// A state file to replace the stored one with (relative to the engine's directory).
-    case push(String)
+    /// A state file to replace the stored one with: its absolute path, and its name as the user wrote it.
+    case push(path: String, named: String)
     case unlock(lockID: String)
     /// Copies a local state file (default `.intops/state.json`, relative to the project root) into the backend.
     case migrate(from: String?)
@@ -82,7 +82,11 @@ extension Engine {
             organizations.append(String(organization))
         }
         if let unknown = organizations.first(where: { id in !project.organizations.contains { $0.id == id } }) {
-            throw .missingSetting("--org \(unknown) is not an organization of intops.yaml")
+            throw .unknownOrganization(
+                unknown,
+                project: ProjectPaths.display(project.file, relativeTo: project.root),
+                declared: project.organizations.map(\.id)
+            )
         }
         let store: StateStore
         do throws(StateError) {
@@ -182,8 +186,15 @@ extension Engine {
                 state.set(entry)
                 try await store.save(&state, organizations: organizations)
                 return .moved(from: old, to: entry.key)
-            case .push(let file):
-                return try await push(file, over: state, store: store, organizations: organizations, force: force)
+            case .push(let path, let name):
+                return try await push(
+                    path,
+                    named: name,
+                    over: state,
+                    store: store,
+                    organizations: organizations,
+                    force: force
+                )
             case .migrate(let from):
                 return try await migrate(
                     from: from ?? ".intops/state.json",
@@ -203,13 +214,13 @@ extension Engine {
 
     /// Replaces the stored state with a file, refused unless it has the state's lineage and at least its serial.
     func push(
-        _ file: String,
+        _ path: String,
+        named file: String,
         over state: IntopsState,
         store: StateStore,
         organizations: [String],
         force: Bool
     ) async throws(StateError) -> StateOutcome {
-        let path = ProjectPaths.resolve(file, from: directory)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StateError(.other, "cannot read \(file)")
         }

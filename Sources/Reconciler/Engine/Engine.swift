@@ -26,15 +26,20 @@ public struct EngineObserver: Sendable {
     public var waitingForLock: @Sendable (LockRecord?, String) -> Void
     /// Told when an action of an apply starts and ends.
     public var apply: @Sendable (ApplyEvent) -> Void
+    /// Told once, right before an apply (or rotate) sends its first change: from here an interrupt stops it
+    /// between steps instead of ending the process.
+    public var changesStarting: @Sendable () -> Void
 
     public init(
         warning: @escaping @Sendable (String) -> Void = { _ in },
         waitingForLock: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in },
-        apply: @escaping @Sendable (ApplyEvent) -> Void = { _ in }
+        apply: @escaping @Sendable (ApplyEvent) -> Void = { _ in },
+        changesStarting: @escaping @Sendable () -> Void = {}
     ) {
         self.warning = warning
         self.waitingForLock = waitingForLock
         self.apply = apply
+        self.changesStarting = changesStarting
     }
 
     public static let silent = EngineObserver()

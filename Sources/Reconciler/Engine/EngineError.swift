@@ -4,6 +4,11 @@ import IntegrationsAPI
 /// other case names its organization, integration or object, and its description is the one sentence a frontend
 /// prints as it is.
 public enum EngineError: Error, Sendable, CustomStringConvertible {
+    /// The engine's view of a connection failure: token problems are problems in the user's files.
+    init(_ error: APIConnectionError) {
+        if case .tokens(let problems) = error { self = .invalid(problems) } else { self = .connection(error) }
+    }
+
     /// Problems found in the manifests, the project file or the secrets, before any request.
     case invalid([Diagnostic])
     /// A `--org` that the project does not declare.
@@ -24,6 +29,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case missingSetting(String)
     /// A file the operation writes could not be written.
     case file(AtomicFile.Failure)
+    /// A folder or file could not be made for another reason (YAML emission, a folder in the way).
+    case write(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -38,6 +45,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .savedPlan(let refusal): refusal.description
         case .missingSetting(let sentence): sentence
         case .file(let failure): failure.description
+        case .write(let path, let reason): "cannot write \(path): \(reason)"
         }
     }
 }

@@ -48,11 +48,14 @@ public enum Exporter {
         templates: TemplateValidator,
         into directory: String,
         secretsDirectory: String
-    ) async throws(APIError) -> Result {
-        let summaries = try await client.list(organization: organization)
+    ) async throws(EngineError) -> Result {
         var details: [IntegrationDetail] = []
-        for summary in summaries {
-            details.append(try await client.get(organization: organization, id: summary.integrationId))
+        do throws(APIError) {
+            for summary in try await client.list(organization: organization) {
+                details.append(try await client.get(organization: organization, id: summary.integrationId))
+            }
+        } catch {
+            throw .api(error)
         }
         var taken = Set<String>()
         let secretsName = "\(organization).secrets.enc.yaml"
@@ -116,13 +119,10 @@ public enum Exporter {
                     mode: 0o600
                 )
             }
+        } catch let failure as AtomicFile.Failure {
+            throw .file(failure)
         } catch {
-            throw APIError(
-                method: "-",
-                path: directory,
-                organizationId: organization,
-                reason: .undecodable("cannot write the export: \(error)")
-            )
+            throw .write(path: directory, reason: "\(error)")
         }
         return Result(manifestFile: manifestFile, secretsFile: secretsFile, count: details.count)
     }

@@ -84,7 +84,7 @@ public struct Session: Sendable {
             do {
                 let key = try FingerprintKey.resolve(reference, with: resolver)
                 fingerprinter = Fingerprinter(key: key)
-                planKey = SavedPlan.planKey(fingerprintKey: key)
+                planKey = FingerprintKey.planKey(fingerprintKey: key)
             } catch {
                 diagnostics.append(error)
             }

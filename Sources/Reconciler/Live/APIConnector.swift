@@ -13,6 +13,8 @@ public enum APIConnectionError: Error, Sendable, CustomStringConvertible {
     case noSandbox
     /// The sandbox's data file could not be opened.
     case sandbox(path: String, reason: String)
+    /// Tokens that could not be resolved, each at its reference.
+    case tokens([Diagnostic])
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum APIConnectionError: Error, Sendable, CustomStringConvertible {
         case .insecure(let error): "api.url \(error)"
         case .noSandbox: "api.url is a sandbox: URL, and this program has no embedded sandbox"
         case .sandbox(_, let reason): "the sandbox \(reason)"
+        case .tokens(let problems): problems.map(\.description).joined(separator: "\n")
         }
     }
 }
@@ -122,14 +125,10 @@ public enum APIConnector {
         organizations: [String],
         environment: [String: String],
         sandbox: (any SandboxProvider)?
-    ) throws(EngineError) -> IntegrationsClient {
+    ) throws(APIConnectionError) -> IntegrationsClient {
         let resolver = SecretResolver(root: project.root, environment: environment)
         let (tokens, problems) = Self.tokens(for: project, organizations: organizations, resolver: resolver)
-        guard problems.isEmpty else { throw .invalid(problems) }
-        do throws(APIConnectionError) {
-            return try client(for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox)
-        } catch {
-            throw .connection(error)
-        }
+        guard problems.isEmpty else { throw .tokens(problems) }
+        return try client(for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox)
     }
 }

@@ -45,10 +45,19 @@ struct Refresher: Sendable {
         async let early = Result { () async throws(APIError) in
             try await Self.details(known, client: client, limit: limit)
         }
-        let lists = try await boundedMap(organizations, limit: limit) {
-            (organization: String) async throws(APIError) -> OrganizationList in
-            OrganizationList(organization: organization, summaries: try await client.list(organization: organization))
+        // Awaited on every path, never cancelled by leaving the scope: cancelling a task inside URLSession's
+        // data(for:) can deadlock swift-corelibs-foundation.
+        let listed = await Result { () async throws(APIError) in
+            try await boundedMap(organizations, limit: limit) {
+                (organization: String) async throws(APIError) -> OrganizationList in
+                OrganizationList(
+                    organization: organization,
+                    summaries: try await client.list(organization: organization)
+                )
+            }
         }
+        let fetchedEarly = await early
+        let lists = try listed.get()
         var snapshot = LiveSnapshot(organizations: [:])
         var fetch: [LiveReference] = []
         let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
@@ -87,7 +96,8 @@ struct Refresher: Sendable {
         }
         let asked = Set(known)
         let details =
-            try await early.get() + Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit)
+            try fetchedEarly.get()
+            + (await Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit))
         for (organization, fetched) in Dictionary(grouping: details, by: \.organization) {
             guard var list = snapshot.organizations[organization] else { continue }
             let positions = Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { first, _ in first })

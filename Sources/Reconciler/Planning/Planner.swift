@@ -53,8 +53,6 @@ public enum Planner {
         var actions: [PlannedAction] = []
         var errors: [PlanProblem] = []
         var warnings: [PlanWarning] = []
-        /// Per action (by key), the displayName it will take and the integration id it applies to.
-        var targetNames: [IntegrationKey: String] = [:]
 
         init(
             live: LiveSnapshot,

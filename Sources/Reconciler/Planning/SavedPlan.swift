@@ -14,9 +14,6 @@ public enum SavedPlan {
     public static let formatVersion = Plan.currentFormat
     static let header = "intops-plan "
     static let macPrefix = "hmac-sha256 "
-    /// The label of the key derivation: the plan key and the fingerprints are both keyed by the fingerprint key,
-    /// under different labels, so neither reveals the other.
-    static let keyLabel = "intops-saved-plan-v1"
     /// Far larger than any real plan (2,000 actions are about 2 MB): a bound on what is read into memory.
     static let maximumSize = 256 << 20
 
@@ -28,10 +25,6 @@ public enum SavedPlan {
 
         public var kind: Kind
         public var description: String
-    }
-
-    public static func planKey(fingerprintKey: SecretValue) -> SecretValue {
-        fingerprintKey.withBytes { SecretValue(bytes: Digest.hmacSHA256(key: $0, data: Array(keyLabel.utf8))) }
     }
 
     // MARK: - Writing

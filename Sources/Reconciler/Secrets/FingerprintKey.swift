@@ -40,6 +40,15 @@ public enum FingerprintKey {
         guard let reference = project.fingerprintKey else { return nil }
         let resolver = SecretResolver(root: project.root, environment: environment)
         await resolver.prefetch([reference])
-        return SavedPlan.planKey(fingerprintKey: try resolve(reference, with: resolver))
+        return planKey(fingerprintKey: try resolve(reference, with: resolver))
+    }
+
+    /// The label of the plan key's derivation: the plan key and the fingerprints are both keyed by the fingerprint
+    /// key, under different labels, so neither reveals the other.
+    static let planKeyLabel = "intops-saved-plan-v1"
+
+    /// The key saved plans are authenticated with, derived from the fingerprint key.
+    public static func planKey(fingerprintKey: SecretValue) -> SecretValue {
+        fingerprintKey.withBytes { SecretValue(bytes: Digest.hmacSHA256(key: $0, data: Array(planKeyLabel.utf8))) }
     }
 }

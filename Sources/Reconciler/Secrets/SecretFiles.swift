@@ -67,8 +67,7 @@ public enum SecretFiles {
         now: Date = Date()
     ) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
         let identity = X25519Identity.generate()
-        let formatter = ISO8601DateFormatter()
-        let text = AgeIdentityFile.render(identity, created: formatter.string(from: now))
+        let text = AgeIdentityFile.render(identity, created: Timestamp.string(now))
         guard let path else { return (identity, text) }
         guard !FileManager.default.fileExists(atPath: path) else {
             throw SecretFileError("\(path) already exists; intops never overwrites an identity (choose another --out)")

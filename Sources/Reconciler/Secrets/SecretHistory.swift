@@ -47,7 +47,11 @@ public struct SecretHistory: Sendable {
 
     /// Runs git through ``ChildProcess``, never blocking a thread of the cooperative pool.
     private func git(_ arguments: [String]) async -> [UInt8]? {
-        let result = await ChildProcess.run(arguments: ["git", "-C", root] + arguments, environment: environment)
+        // git needs no secret: the environment without the age identity and cloud credentials, as for the state.
+        let result = await ChildProcess.run(
+            arguments: ["git", "-C", root] + arguments,
+            environment: GitStateBackend.childEnvironment(environment)
+        )
         return result.succeeded ? result.stdout : nil
     }
 }

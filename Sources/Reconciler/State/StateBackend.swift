@@ -82,11 +82,7 @@ public struct LockRecord: Codable, Sendable, Equatable {
         "run \(id) (\(operation) on \(host), pid \(pid), since \(Self.timestamp(since)))"
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func timestamp(_ date: Date) -> String { Timestamp.string(date) }
 }
 
 /// What a lock is taken on: one state object, and the organization it belongs to when the state is sharded.

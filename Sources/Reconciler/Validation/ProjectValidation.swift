@@ -125,7 +125,7 @@ public enum ProjectValidation {
             ])
         }
         let client: IntegrationsClient
-        do throws(EngineError) {
+        do throws(APIConnectionError) {
             client = try APIConnector.client(
                 for: project,
                 organizations: [organization.id],
@@ -133,7 +133,7 @@ public enum ProjectValidation {
                 sandbox: sandbox
             )
         } catch {
-            if case .invalid(let problems) = error { throw InvalidProject(problems) }
+            if case .tokens(let problems) = error { throw InvalidProject(problems) }
             throw InvalidProject([Diagnostic(path: project.file, "\(error)")])
         }
         do {
