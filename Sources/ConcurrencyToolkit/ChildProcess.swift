@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -132,36 +133,38 @@ public enum ChildProcess {
 
     /// What one run has seen so far; the continuation resumes once the child has exited and both pipes reached
     /// their end (in whatever order the three arrive).
-    private final class Run: @unchecked Sendable {
-        private let lock = NSLock()
-        private var process: Process?
-        private var continuation: CheckedContinuation<Result, Never>?
-        private var status: Int32?
-        private var out: [UInt8]?
-        private var err: [UInt8]?
-        private var running = false
-        private var cancelled = false
-
-        init(_ process: Process) { self.process = process }
-
-        func wait(_ continuation: CheckedContinuation<Result, Never>) {
-            lock.withLock { self.continuation = continuation }
+    private final class Run: Sendable {
+        private struct State {
+            var process: Process?
+            var continuation: CheckedContinuation<Result, Never>?
+            var status: Int32?
+            var out: [UInt8]?
+            var err: [UInt8]?
+            var running = false
+            var cancelled = false
         }
 
+        private let state: Mutex<State>
+
+        init(_ process: Process) { state = Mutex(State(process: process)) }
+
+        func wait(_ continuation: CheckedContinuation<Result, Never>) {
+            state.withLock { $0.continuation = continuation }
+        }
+
+        /// `terminate()` only sends SIGTERM, so it is sent under the lock: the process never leaves it.
         func started() {
-            let terminate = lock.withLock { () -> Process? in
-                running = true
-                return cancelled ? process : nil
+            state.withLock { state in
+                state.running = true
+                if state.cancelled { state.process?.terminate() }
             }
-            terminate?.terminate()
         }
 
         func cancel() {
-            let terminate = lock.withLock { () -> Process? in
-                cancelled = true
-                return running ? process : nil
+            state.withLock { state in
+                state.cancelled = true
+                if state.running { state.process?.terminate() }
             }
-            terminate?.terminate()
         }
 
         func exited(_ status: Int32) { update { $0.status = status } }
@@ -176,18 +179,25 @@ public enum ChildProcess {
             }
         }
 
-        private func update(_ change: (Run) -> Void) {
-            let finished = lock.withLock { () -> (CheckedContinuation<Result, Never>, Result)? in
-                change(self)
-                guard let status, let out, let err, let continuation else { return nil }
-                self.continuation = nil
+        private func update(_ change: (inout State) -> Void) {
+            let finished = state.withLock { state -> Finished? in
+                change(&state)
+                guard let status = state.status, let out = state.out, let err = state.err,
+                    let continuation = state.continuation
+                else { return nil }
+                state.continuation = nil
                 // The process refers to its termination handler, which refers to this run: let the cycle go.
-                process?.terminationHandler = nil
-                process = nil
-                running = false
-                return (continuation, Result(status: status, stdout: out, stderr: err))
+                state.process?.terminationHandler = nil
+                state.process = nil
+                state.running = false
+                return Finished(continuation: continuation, result: Result(status: status, stdout: out, stderr: err))
             }
-            if let (continuation, result) = finished { continuation.resume(returning: result) }
+            if let finished { finished.continuation.resume(returning: finished.result) }
         }
+    }
+
+    private struct Finished: Sendable {
+        var continuation: CheckedContinuation<Result, Never>
+        var result: Result
     }
 }
