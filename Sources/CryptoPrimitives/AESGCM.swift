@@ -1,7 +1,8 @@
 internal import CCrypto
 import Foundation
 
-/// The implementation, fetched once: given the legacy `EVP_aes_256_gcm()`, OpenSSL 3 looks it up again on every
+/// The implementation, fetched once and immutable after (OpenSSL 3 lets every thread use it at once): given the
+/// legacy `EVP_aes_256_gcm()`, OpenSSL 3 would look it up again on every
 /// initialisation (a few percent of decrypting a SOPS file).
 nonisolated(unsafe) private let aes256GCM: OpaquePointer? =
     EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) ?? EVP_aes_256_gcm()
