@@ -18,38 +18,27 @@ import PackageDescription
 //   EmbeddedSandbox       composition: the emulator as the engine's sandbox: transport
 //   intops, integrations-emulator   executables
 let package = Package(
-    name: "intops",
-    platforms: [.macOS(.v15)],
+    name: "intops", platforms: [.macOS(.v15)],
     products: [
         .executable(name: "intops", targets: ["intops"]),
         .executable(name: "integrations-emulator", targets: ["integrations-emulator"]),
         .library(name: "Reconciler", targets: ["Reconciler"]),
     ],
     targets: [
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
         .systemLibrary(
-            name: "CYAML",
-            pkgConfig: "yaml-0.1",
-            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
-        ),
-        .systemLibrary(
-            name: "CCrypto",
-            pkgConfig: "libcrypto",
-            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
-        ),
-        .target(name: "ConcurrencyToolkit"),
-        .target(name: "YAML", dependencies: ["CYAML"]),
+            name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .target(name: "ConcurrencyToolkit"), .target(name: "YAML", dependencies: ["CYAML"]),
         .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
         .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
         .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives"]),
-        .target(name: "HTTPSupport"),
-        .target(name: "S3", dependencies: ["CryptoPrimitives", "HTTPSupport"]),
+        .target(name: "HTTPSupport"), .target(name: "S3", dependencies: ["CryptoPrimitives", "HTTPSupport"]),
         .target(name: "IntegrationsAPI", dependencies: ["HTTPSupport"]),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
         .target(
             name: "Reconciler",
-            dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]
-        ),
+            dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]),
         .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
         .target(name: "EmbeddedSandbox", dependencies: ["Reconciler", "Emulator", "IntegrationsAPI"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI", "EmbeddedSandbox"]),
@@ -59,10 +48,7 @@ let package = Package(
             dependencies: [
                 "CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler",
                 "Emulator", "EmbeddedSandbox",
-            ],
-            path: "Benchmarks/IntopsBench"
-        ),
-        .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
+            ], path: "Benchmarks/IntopsBench"), .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -74,24 +60,17 @@ let package = Package(
         .testTarget(
             name: "EmulatorTests",
             dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],
-            exclude: ["SeedSession"]
-        ),
+            exclude: ["SeedSession"]),
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
                 "Reconciler", "EmbeddedSandbox", "IntegrationsAPI", "Emulator", "ConcurrencyToolkit", "YAML",
                 "TestSupport", "CryptoPrimitives",
-            ],
-            exclude: ["Fixtures"]
-        ),
+            ], exclude: ["Fixtures"]),
         .testTarget(
             name: "IntopsCLITests",
             dependencies: [
                 "IntopsCLI", "EmbeddedSandbox", "Reconciler", "intops", "integrations-emulator", "Emulator",
                 "IntegrationsAPI", "TestSupport", "CryptoPrimitives",
-            ],
-            exclude: ["Fixtures"]
-        ),
-    ],
-    swiftLanguageModes: [.v6]
-)
+            ], exclude: ["Fixtures"]),
+    ], swiftLanguageModes: [.v6])

@@ -26,9 +26,7 @@ final class EmulatorServerProcess {
         }
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.hasPrefix("listening on http://127.0.0.1:"), let port = UInt16(text.split(separator: ":").last ?? "")
-        else {
-            throw BenchFailure("integrations-emulator printed '\(text)'")
-        }
+        else { throw BenchFailure("integrations-emulator printed '\(text)'") }
         baseURL = String(text.dropFirst("listening on ".count))
         self.port = port
     }
@@ -119,8 +117,7 @@ enum APIBenchmarks {
     static func createRequest() -> [UInt8] {
         Array(
             "POST /api/organizations/org123/integrations HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer TOKEN\r\nContent-Type: application/json\r\nContent-Length: \(createBody.utf8.count)\r\n\r\n\(createBody)"
-                .utf8
-        )
+                .utf8)
     }
 
     /// Requests per second the HTTP emulator serves over `connections` keep-alive connections, each sending
@@ -132,8 +129,7 @@ enum APIBenchmarks {
         guard setup.exchange(createRequest()) == 201 else { throw BenchFailure("the setup create failed") }
         let get = Array(
             "GET /api/organizations/org123/integrations/int_100000001 HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer TOKEN\r\n\r\n"
-                .utf8
-        )
+                .utf8)
 
         func round(_ perConnection: Int) throws -> (seconds: Double, failures: Int) {
             let pool = try (0..<connections).map { _ in try LoadConnection(port: server.port) }
@@ -169,24 +165,16 @@ enum APIBenchmarks {
     /// The client's `get` calls with `parallelism` in flight against `latency` of server delay, compared with
     /// the lower bound ⌈count/parallelism⌉ × latency.
     static func clientParallel(
-        emulator executable: String,
-        count: Int,
-        parallelism: Int,
-        latencyMilliseconds: Int,
-        runs: Int
+        emulator executable: String, count: Int, parallelism: Int, latencyMilliseconds: Int, runs: Int
     ) throws {
         let server = try EmulatorServerProcess(
-            executable,
-            ["--org", "org123=TOKEN", "--latency", "\(latencyMilliseconds)ms"]
-        )
+            executable, ["--org", "org123=TOKEN", "--latency", "\(latencyMilliseconds)ms"])
         let setup = try LoadConnection(port: server.port)
         guard setup.exchange(createRequest()) == 201 else { throw BenchFailure("the setup create failed") }
         let transport = try URLSessionTransport(baseURL: URL(string: server.baseURL)!, maximumConnections: parallelism)
         let client = IntegrationsClient(
-            transport: transport,
-            credentials: ["org123": .bearer("TOKEN")],
-            policy: ClientPolicy(maxInFlight: parallelism)
-        )
+            transport: transport, credentials: ["org123": .bearer("TOKEN")],
+            policy: ClientPolicy(maxInFlight: parallelism))
 
         func round(_ requests: Int) -> Double {
             let finished = DispatchSemaphore(value: 0)
@@ -223,8 +211,7 @@ enum APIBenchmarks {
         print(String(format: "ratio to lower bound: %.2f×", median / lowerBound))
         print(
             median / lowerBound <= 1.3
-                ? "target met: within 1.3× of the lower bound" : "TARGET MISSED: more than 1.3× the lower bound"
-        )
+                ? "target met: within 1.3× of the lower bound" : "TARGET MISSED: more than 1.3× the lower bound")
     }
 }
 
@@ -249,8 +236,7 @@ final class MotoProcess {
     let endpoint: String
     /// moto logs one line per request ("PUT /bucket/key HTTP/1.1" 200): the benchmarks count requests from it.
     let log = FileManager.default.temporaryDirectory.appendingPathComponent(
-        "intops-bench-moto-\(UUID().uuidString).log"
-    )
+        "intops-bench-moto-\(UUID().uuidString).log")
 
     init(buckets: [String] = ["soak-state", "bench-state"]) throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -12,11 +12,9 @@ import YAML
 enum FuzzHarness {
     static let tokens: [[UInt8]] = [
         "{", "}", "[", "]", ":", "- ", "&a ", "*a", "<<: *a", "!!str ", "!!binary ", "\t", "\0", "\u{FFFD}", "\n  ",
-        "'", "\"",
-        "ENC[AES256_GCM,data:", ",iv:", ",tag:", ",type:int]", "-----BEGIN AGE ENCRYPTED FILE-----\n",
-        "age-encryption.org/v1\n",
-        "-> X25519 ", "-> scrypt ", "--- ", "sops:", "ref+sops://", "ref+env://", "#/", "~1", "%", "0x", "1e999",
-        "---\n", "...\n",
+        "'", "\"", "ENC[AES256_GCM,data:", ",iv:", ",tag:", ",type:int]", "-----BEGIN AGE ENCRYPTED FILE-----\n",
+        "age-encryption.org/v1\n", "-> X25519 ", "-> scrypt ", "--- ", "sops:", "ref+sops://", "ref+env://", "#/", "~1",
+        "%", "0x", "1e999", "---\n", "...\n",
     ].map { Array($0.utf8) }
 
     static func mutate(_ input: [UInt8], corpus: [[UInt8]], random: inout SeededRandom) -> [UInt8] {
@@ -97,9 +95,7 @@ enum FuzzHarness {
                 let project = FileManager.default.temporaryDirectory.appendingPathComponent("intops-fuzz-\(seed)")
                 try? FileManager.default.removeItem(at: project)
                 try FileManager.default.createDirectory(
-                    at: project.appendingPathComponent("integrations"),
-                    withIntermediateDirectories: true
-                )
+                    at: project.appendingPathComponent("integrations"), withIntermediateDirectories: true)
                 try """
                 apiVersion: intops/v1
                 kind: Project
@@ -120,9 +116,9 @@ enum FuzzHarness {
         case "sops":
             let sources = files(under: fixtures.appendingPathComponent("sops"), matching: [".yaml", ".json", ".env"])
             corpus = sources.compactMap { try? Array(Data(contentsOf: $0)) }
-            let identities = files(under: fixtures.appendingPathComponent("sops"), matching: [".txt"])
-                .compactMap { try? String(contentsOf: $0, encoding: .utf8) }
-                .flatMap { (try? AgeIdentityFile.parse($0, source: "fuzz")) ?? [] }
+            let identities = files(under: fixtures.appendingPathComponent("sops"), matching: [".txt"]).compactMap {
+                try? String(contentsOf: $0, encoding: .utf8)
+            }.flatMap { (try? AgeIdentityFile.parse($0, source: "fuzz")) ?? [] }
             let keyring = SOPSKeyring(identities: identities)
             oneInput = { bytes in
                 for format in [SOPS.Format.yaml, .json, .dotenv] {
@@ -131,11 +127,10 @@ enum FuzzHarness {
                 }
             }
         case "age":
-            let vectors = files(under: fixtures.appendingPathComponent("age"), matching: [""])
-                .filter {
-                    !$0.hasDirectoryPath && !$0.lastPathComponent.hasSuffix(".json")
-                        && !$0.lastPathComponent.hasSuffix(".md")
-                }
+            let vectors = files(under: fixtures.appendingPathComponent("age"), matching: [""]).filter {
+                !$0.hasDirectoryPath && !$0.lastPathComponent.hasSuffix(".json")
+                    && !$0.lastPathComponent.hasSuffix(".md")
+            }
             corpus = vectors.compactMap { url -> [UInt8]? in
                 guard let data = try? Array(Data(contentsOf: url)) else { return nil }
                 // CCTV vectors: a text header, a blank line, then the file.
@@ -152,8 +147,7 @@ enum FuzzHarness {
                 _ = try? Age.decrypt(bytes, identities: identities)
                 _ = try? AgeIdentityFile.parse(String(decoding: bytes, as: UTF8.self), source: "fuzz")
             }
-        default:
-            throw BenchFailure("unknown fuzz target \(target); use yaml, manifest, sops or age")
+        default: throw BenchFailure("unknown fuzz target \(target); use yaml, manifest, sops or age")
         }
         guard !corpus.isEmpty else { throw BenchFailure("no corpus for \(target)") }
 
@@ -197,15 +191,7 @@ enum FuzzHarness {
             String(
                 format:
                     "fuzz %@: %d inputs in %.0f s (%.0f/s) from %d corpus files, seed %llu; no crash, no hang; slowest input %.1f ms; peak memory %d MiB",
-                target,
-                iterations,
-                elapsed,
-                Double(iterations) / elapsed,
-                corpus.count,
-                seed,
-                slowest * 1000,
-                peakMemory
-            )
-        )
+                target, iterations, elapsed, Double(iterations) / elapsed, corpus.count, seed, slowest * 1000,
+                peakMemory))
     }
 }

@@ -6,30 +6,18 @@ import SOPS
 /// the latency and the parallelism set, and the request counts of a no-change plan.
 enum ReconcileBenchmark {
     static func run(
-        intops: String,
-        emulator: String,
-        integrations: Int,
-        organizations: Int,
-        latency: Int,
-        parallelism: Int
+        intops: String, emulator: String, integrations: Int, organizations: Int, latency: Int, parallelism: Int
     ) throws {
         let tokens = (0..<organizations).map { "org\($0)=token-\($0)" }
         let server = try EmulatorServerProcess(
-            emulator,
-            tokens.flatMap { ["--org", $0] } + ["--latency", "\(latency)ms"]
-        )
+            emulator, tokens.flatMap { ["--org", $0] } + ["--latency", "\(latency)ms"])
         let root = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "intops-bench-reconcile-\(integrations)"
-        )
+            "intops-bench-reconcile-\(integrations)")
         try? FileManager.default.removeItem(at: root)
         defer { try? FileManager.default.removeItem(at: root) }
         let environment = try generate(
-            root: root,
-            baseURL: server.baseURL,
-            integrations: integrations,
-            organizations: organizations,
-            parallelism: parallelism
-        )
+            root: root, baseURL: server.baseURL, integrations: integrations, organizations: organizations,
+            parallelism: parallelism)
 
         func stats() throws -> Int {
             let connection = try LoadConnection(port: server.port)
@@ -39,19 +27,12 @@ enum ReconcileBenchmark {
         }
         func reset() throws {
             _ = try LoadConnection(port: server.port).exchange(
-                Array("POST /_emulator/reset HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n".utf8)
-            )
+                Array("POST /_emulator/reset HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n".utf8))
         }
         func timed(_ arguments: [String]) throws -> (Double, Int) {
             try reset()
             let (samples, status) = try Measure.process(
-                intops,
-                arguments,
-                in: root,
-                runs: 1,
-                environment: environment,
-                warmUp: false
-            )
+                intops, arguments, in: root, runs: 1, environment: environment, warmUp: false)
             guard status == 0 || status == 2 else {
                 throw BenchFailure("intops \(arguments.joined(separator: " ")) exited \(status)")
             }
@@ -77,14 +58,8 @@ enum ReconcileBenchmark {
         ] {
             print(
                 String(
-                    format: "| %@ | %@ | %d | %@ | %.2f× |",
-                    name,
-                    Measure.ms(time),
-                    requests,
-                    Measure.ms(bound(requests)),
-                    time / bound(requests)
-                )
-            )
+                    format: "| %@ | %@ | %d | %@ | %.2f× |", name, Measure.ms(time), requests,
+                    Measure.ms(bound(requests)), time / bound(requests)))
         }
         print("")
         print(
@@ -93,21 +68,15 @@ enum ReconcileBenchmark {
         print(
             noChangeRequests <= organizations + 1
                 ? "target met: at most one request per organization plus the templates"
-                : "TARGET MISSED: too many requests"
-        )
+                : "TARGET MISSED: too many requests")
         print(
             apply / bound(applyRequests) <= 1.3 && full / bound(fullRequests) <= 1.3
                 ? "target met: apply and full-refresh plan within 1.3× of the lower bound"
-                : "TARGET MISSED: over 1.3× the lower bound"
-        )
+                : "TARGET MISSED: over 1.3× the lower bound")
     }
 
     static func generate(
-        root: URL,
-        baseURL: String,
-        integrations: Int,
-        organizations: Int,
-        parallelism: Int
+        root: URL, baseURL: String, integrations: Int, organizations: Int, parallelism: Int
     ) throws -> [String: String] {
         let manager = FileManager.default
         try manager.createDirectory(at: root.appendingPathComponent("integrations"), withIntermediateDirectories: true)
@@ -116,17 +85,13 @@ enum ReconcileBenchmark {
         let identity = X25519Identity.generate()
         let keyFile = root.appendingPathComponent(".intops/key.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
-            to: keyFile,
-            atomically: true,
-            encoding: .utf8
-        )
+            to: keyFile, atomically: true, encoding: .utf8)
         chmod(keyFile.path, 0o600)
         let fingerprint = SOPSValue.mapping([
             SOPSEntry(key: "key", value: .scalar(.string(String(repeating: "ab", count: 32))))
         ])
         try Data(SOPS.encrypt([fingerprint], format: .yaml, recipients: [identity.recipient])).write(
-            to: root.appendingPathComponent(".intops/fingerprint.enc.yaml")
-        )
+            to: root.appendingPathComponent(".intops/fingerprint.enc.yaml"))
         var project = """
             apiVersion: intops/v1
             kind: Project
@@ -164,17 +129,13 @@ enum ReconcileBenchmark {
                         value: .mapping([
                             SOPSEntry(key: "ApiLoginId", value: .scalar(.string("login-\(organization)-\(index)"))),
                             SOPSEntry(key: "TransactionKey", value: .scalar(.string("key-\(organization)-\(index)"))),
-                        ])
-                    )
-                )
+                        ])))
             }
             try manifest.write(
-                to: root.appendingPathComponent("integrations/org\(organization).yaml"),
-                atomically: true,
-                encoding: .utf8
-            )
-            try Data(SOPS.encrypt([.mapping(secrets)], format: .yaml, recipients: [identity.recipient]))
-                .write(to: root.appendingPathComponent("secrets/org\(organization).enc.yaml"))
+                to: root.appendingPathComponent("integrations/org\(organization).yaml"), atomically: true,
+                encoding: .utf8)
+            try Data(SOPS.encrypt([.mapping(secrets)], format: .yaml, recipients: [identity.recipient])).write(
+                to: root.appendingPathComponent("secrets/org\(organization).enc.yaml"))
         }
         project +=
             "manifests: [integrations/]\nstate: .intops/state.json\nfingerprintKey: ref+sops://.intops/fingerprint.enc.yaml#/key\n"

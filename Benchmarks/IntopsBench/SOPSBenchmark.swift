@@ -14,10 +14,7 @@ enum SOPSBenchmark {
         let identity = X25519Identity.generate()
         let keyFile = directory.appendingPathComponent("keys.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
-            to: keyFile,
-            atomically: true,
-            encoding: .utf8
-        )
+            to: keyFile, atomically: true, encoding: .utf8)
         var paths: [String] = []
         for index in 0..<files {
             let entries = (0..<values).map {
@@ -82,7 +79,6 @@ enum SOPSBenchmark {
         print(String(format: "speed-up over the peer: %.0f×", peerMedian / nativeMedian))
         print(
             peerMedian / nativeMedian >= 20
-                ? "target met: at least 20× faster than sops -d per file" : "TARGET MISSED: under 20× faster"
-        )
+                ? "target met: at least 20× faster than sops -d per file" : "TARGET MISSED: under 20× faster")
     }
 }

@@ -40,14 +40,8 @@ enum SoakBenchmark {
                 let name = "g\(serial)-\(extra)"
                 specs.append(
                     Spec(
-                        organization: Int(random.next() % 3),
-                        name: name,
-                        displayName: "Gateway \(name)",
-                        sandbox: true,
-                        login: "login-\(name)",
-                        key: "key-\(name)"
-                    )
-                )
+                        organization: Int(random.next() % 3), name: name, displayName: "Gateway \(name)", sandbox: true,
+                        login: "login-\(name)", key: "key-\(name)"))
             }
         }
     }
@@ -78,18 +72,14 @@ enum SoakBenchmark {
                         value: .mapping([
                             SOPSEntry(key: "ApiLoginId", value: .scalar(.string(spec.login))),
                             SOPSEntry(key: "TransactionKey", value: .scalar(.string(spec.key))),
-                        ])
-                    )
-                )
+                        ])))
             }
             if specs.isEmpty { manifest += "  []\n" }
             try manifest.write(
-                to: root.appendingPathComponent("integrations/org\(organization).yaml"),
-                atomically: true,
-                encoding: .utf8
-            )
-            try Data(SOPS.encrypt([.mapping(secrets)], format: .yaml, recipients: [identity.recipient]))
-                .write(to: root.appendingPathComponent("secrets/org\(organization).enc.yaml"))
+                to: root.appendingPathComponent("integrations/org\(organization).yaml"), atomically: true,
+                encoding: .utf8)
+            try Data(SOPS.encrypt([.mapping(secrets)], format: .yaml, recipients: [identity.recipient])).write(
+                to: root.appendingPathComponent("secrets/org\(organization).enc.yaml"))
         }
     }
 
@@ -115,8 +105,7 @@ enum SoakBenchmark {
                     problems.append("\(org)/\(spec.name): lost configuration update")
                 }
                 let response = try await client.transport.send(
-                    HTTPRequest(method: "GET", path: "/_emulator/secrets/\(org)/\(summary.integrationId)")
-                )
+                    HTTPRequest(method: "GET", path: "/_emulator/secrets/\(org)/\(summary.integrationId)"))
                 let digests = try JSONDecoder().decode([String: String].self, from: response.body)
                 if digests["TransactionKey"] != Digest.sha256(Array(spec.key.utf8)).hex
                     || digests["ApiLoginId"] != Digest.sha256(Array(spec.login.utf8)).hex
@@ -139,8 +128,7 @@ enum SoakBenchmark {
 
     static func stateSetup(_ backend: String, root: URL) throws -> StateSetup {
         switch backend {
-        case "local":
-            return StateSetup(settings: ".intops/state.json", environment: [:], cleanup: {})
+        case "local": return StateSetup(settings: ".intops/state.json", environment: [:], cleanup: {})
         case "s3":
             let moto = try MotoProcess()
             return StateSetup(
@@ -149,9 +137,7 @@ enum SoakBenchmark {
                 environment: [
                     "AWS_ACCESS_KEY_ID": "AKIDSOAK", "AWS_SECRET_ACCESS_KEY": "soak-secret", "AWS_REGION": "us-east-1",
                     "INTOPS_LOCK_LEASE": "2",
-                ],
-                cleanup: { moto.stop() }
-            )
+                ], cleanup: { moto.stop() })
         case "git":
             let remote = root.deletingLastPathComponent().appendingPathComponent(root.lastPathComponent + "-remote.git")
             try? FileManager.default.removeItem(at: remote)
@@ -159,12 +145,9 @@ enum SoakBenchmark {
             try shell(["git", "-C", root.path, "init", "-q"])
             try shell(["git", "-C", root.path, "remote", "add", "origin", "file://" + remote.path])
             return StateSetup(
-                settings: "{ backend: git, path: \"state-{org}.json\" }",
-                environment: ["INTOPS_LOCK_LEASE": "2"],
-                cleanup: { try? FileManager.default.removeItem(at: remote) }
-            )
-        default:
-            throw BenchFailure("--backend takes local, s3 or git, not \(backend)")
+                settings: "{ backend: git, path: \"state-{org}.json\" }", environment: ["INTOPS_LOCK_LEASE": "2"],
+                cleanup: { try? FileManager.default.removeItem(at: remote) })
+        default: throw BenchFailure("--backend takes local, s3 or git, not \(backend)")
         }
     }
 
@@ -177,12 +160,7 @@ enum SoakBenchmark {
     }
 
     static func run(
-        intops: String,
-        emulator: String,
-        iterations: Int,
-        integrations: Int,
-        kills: Int,
-        seed: UInt64,
+        intops: String, emulator: String, iterations: Int, integrations: Int, kills: Int, seed: UInt64,
         backend: String = "local"
     ) async throws {
         let faults = [
@@ -190,33 +168,25 @@ enum SoakBenchmark {
             "5ms", "--seed", String(seed),
         ]
         let server = try EmulatorServerProcess(
-            emulator,
-            (0..<organizations).flatMap { ["--org", "org\($0)=token-\($0)"] } + faults
-        )
+            emulator, (0..<organizations).flatMap { ["--org", "org\($0)=token-\($0)"] } + faults)
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("intops-soak-\(seed)")
         try? FileManager.default.removeItem(at: root)
         defer { try? FileManager.default.removeItem(at: root) }
         for folder in ["integrations", "secrets", ".intops"] {
             try FileManager.default.createDirectory(
-                at: root.appendingPathComponent(folder),
-                withIntermediateDirectories: true
-            )
+                at: root.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
         let state = try stateSetup(backend, root: root)
         defer { state.cleanup() }
         let identity = X25519Identity.generate()
         let keyFile = root.appendingPathComponent(".intops/key.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
-            to: keyFile,
-            atomically: true,
-            encoding: .utf8
-        )
+            to: keyFile, atomically: true, encoding: .utf8)
         chmod(keyFile.path, 0o600)
         let fingerprint = SOPSValue.mapping([SOPSEntry(key: "key", value: .scalar(.string(SecureRandom.bytes(32).hex)))]
         )
         try Data(SOPS.encrypt([fingerprint], format: .yaml, recipients: [identity.recipient])).write(
-            to: root.appendingPathComponent(".intops/fingerprint.enc.yaml")
-        )
+            to: root.appendingPathComponent(".intops/fingerprint.enc.yaml"))
         var project =
             "apiVersion: intops/v1\nkind: Project\napi:\n  url: \(server.baseURL)\n  parallelism: 16\n  maxRequestsPerSecond: 10000\norganizations:\n"
         var environment = ["SOPS_AGE_KEY_FILE": keyFile.path, "XDG_CONFIG_HOME": "/nonexistent"].merging(
@@ -233,28 +203,15 @@ enum SoakBenchmark {
         var world = World(
             specs: (0..<integrations).map {
                 Spec(
-                    organization: $0 % organizations,
-                    name: "g\($0)",
-                    displayName: "Gateway g\($0)",
-                    sandbox: $0 % 2 == 0,
-                    login: "login-\($0)",
-                    key: "key-\($0)"
-                )
-            },
-            random: SeededRandom(seed: seed)
-        )
+                    organization: $0 % organizations, name: "g\($0)", displayName: "Gateway g\($0)",
+                    sandbox: $0 % 2 == 0, login: "login-\($0)", key: "key-\($0)")
+            }, random: SeededRandom(seed: seed))
         let client = IntegrationsClient(
             transport: try URLSessionTransport(baseURL: URL(string: server.baseURL)!),
             credentials: Dictionary(
-                uniqueKeysWithValues: (0..<organizations).map { ("org\($0)", APICredential.bearer("token-\($0)")) }
-            ),
+                uniqueKeysWithValues: (0..<organizations).map { ("org\($0)", APICredential.bearer("token-\($0)")) }),
             policy: ClientPolicy(
-                maxInFlight: 8,
-                maxAttempts: 20,
-                baseDelay: .milliseconds(20),
-                maxDelay: .milliseconds(500)
-            )
-        )
+                maxInFlight: 8, maxAttempts: 20, baseDelay: .milliseconds(20), maxDelay: .milliseconds(500)))
 
         func runIntops(_ arguments: [String], killAfter: Double? = nil, stderr: URL? = nil) throws -> (Int32, Double) {
             let process = Process()
@@ -329,8 +286,7 @@ enum SoakBenchmark {
         print(
             ok
                 ? "soak passed: live equals desired after every apply, no duplicate, no lost update or rotation, every next plan empty"
-                : "SOAK FAILED"
-        )
+                : "SOAK FAILED")
         if !ok { exit(1) }
     }
 }

@@ -46,41 +46,24 @@ enum Synthetic {
 
     static let providers: [Provider] = [
         Provider(
-            type: "Payment",
-            name: "AuthorizeNet",
-            configuration: ["IsSandbox: true"],
-            secrets: ["ApiLoginId", "TransactionKey"]
-        ),
+            type: "Payment", name: "AuthorizeNet", configuration: ["IsSandbox: true"],
+            secrets: ["ApiLoginId", "TransactionKey"]),
         Provider(
-            type: "Payment",
-            name: "WorldPay",
-            configuration: ["IsSandbox: false", "MarketCode: ECommerce"],
-            secrets: ["AccountId", "AccountToken", "AcceptorId"]
-        ),
+            type: "Payment", name: "WorldPay", configuration: ["IsSandbox: false", "MarketCode: ECommerce"],
+            secrets: ["AccountId", "AccountToken", "AcceptorId"]),
         Provider(
-            type: "Email",
-            name: "SendGrid",
-            configuration: ["FromAddress: shop@example.com", "TimeoutSeconds: 20"],
-            secrets: ["ApiKey"]
-        ),
+            type: "Email", name: "SendGrid", configuration: ["FromAddress: shop@example.com", "TimeoutSeconds: 20"],
+            secrets: ["ApiKey"]),
         Provider(
-            type: "Sms",
-            name: "Twilio",
-            configuration: ["FromNumber: \"+15005550006\"", "Environment: sandbox"],
-            secrets: ["AccountSid", "AuthToken"]
-        ),
+            type: "Sms", name: "Twilio", configuration: ["FromNumber: \"+15005550006\"", "Environment: sandbox"],
+            secrets: ["AccountSid", "AuthToken"]),
         Provider(
-            type: "Shipping",
-            name: "ShipStation",
+            type: "Shipping", name: "ShipStation",
             configuration: ["DefaultCarrier: ups", "WebhookUrl: https://hooks.example.com/ship"],
-            secrets: ["ApiKey", "ApiSecret"]
-        ),
+            secrets: ["ApiKey", "ApiSecret"]),
         Provider(
-            type: "Analytics",
-            name: "GoogleAnalytics",
-            configuration: ["MeasurementId: G-BENCH0001"],
-            secrets: ["ApiSecret"]
-        ),
+            type: "Analytics", name: "GoogleAnalytics", configuration: ["MeasurementId: G-BENCH0001"],
+            secrets: ["ApiSecret"]),
         Provider(type: "Crm", name: "HubSpot", configuration: ["SyncIntervalMinutes: 30"], secrets: ["AccessToken"]),
         Provider(type: "Inventory", name: "Cin7", configuration: ["AccountId: acct-1"], secrets: ["ApplicationKey"]),
         Provider(type: "Accounting", name: "QuickBooks", configuration: [], secrets: []),
@@ -109,10 +92,7 @@ enum Synthetic {
         project += "manifests: [integrations/]\nfingerprintKey: ref+sops://.intops/fingerprint-key.enc.yaml#/key\n"
         try project.write(to: root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
         try "key: \(String(repeating: "ab", count: 32))\n".write(
-            to: root.appendingPathComponent(".intops/fingerprint-key.enc.yaml"),
-            atomically: true,
-            encoding: .utf8
-        )
+            to: root.appendingPathComponent(".intops/fingerprint-key.enc.yaml"), atomically: true, encoding: .utf8)
 
         var next = 0
         for file in 0..<files {
@@ -143,15 +123,9 @@ enum Synthetic {
                 next += 1
             }
             try manifest.write(
-                to: root.appendingPathComponent("integrations/\(fileName).yaml"),
-                atomically: true,
-                encoding: .utf8
-            )
+                to: root.appendingPathComponent("integrations/\(fileName).yaml"), atomically: true, encoding: .utf8)
             try (secrets.isEmpty ? "{}\n" : secrets).write(
-                to: root.appendingPathComponent("secrets/\(fileName).enc.yaml"),
-                atomically: true,
-                encoding: .utf8
-            )
+                to: root.appendingPathComponent("secrets/\(fileName).enc.yaml"), atomically: true, encoding: .utf8)
         }
     }
 }
@@ -164,11 +138,7 @@ enum Measure {
     /// Wall time of a command, run `runs` times after one warm-up; returns sorted samples in seconds.
     /// Runs the binary `runs` times after one warm-up run (unless `warmUp` is false) and returns sorted timings.
     static func process(
-        _ executable: String,
-        _ arguments: [String],
-        in directory: URL,
-        runs: Int,
-        environment: [String: String]? = nil,
+        _ executable: String, _ arguments: [String], in directory: URL, runs: Int, environment: [String: String]? = nil,
         warmUp: Bool = true
     ) throws -> ([Double], Int32) {
         var samples: [Double] = []
@@ -202,10 +172,7 @@ enum Measure {
 
     /// One run's standard output and exit status.
     static func output(
-        _ executable: String,
-        _ arguments: [String],
-        in directory: URL,
-        environment: [String: String]
+        _ executable: String, _ arguments: [String], in directory: URL, environment: [String: String]
     ) throws -> (Data, Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -240,10 +207,7 @@ func libyamlScan(_ files: [URL]) throws -> Int {
             while true {
                 guard yaml_parser_parse(&parser, &event) == 1 else {
                     throw NSError(
-                        domain: "bench",
-                        code: 1,
-                        userInfo: [NSLocalizedDescriptionKey: "parse error in \(file.path)"]
-                    )
+                        domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "parse error in \(file.path)"])
                 }
                 let done = event.type == YAML_STREAM_END_EVENT
                 yaml_event_delete(&event)
@@ -258,9 +222,7 @@ func libyamlScan(_ files: [URL]) throws -> Int {
 func yamlFiles(in root: URL) -> [URL] {
     let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
     var files: [URL] = []
-    while let url = enumerator?.nextObject() as? URL {
-        if url.pathExtension == "yaml" { files.append(url) }
-    }
+    while let url = enumerator?.nextObject() as? URL { if url.pathExtension == "yaml" { files.append(url) } }
     return files
 }
 
@@ -278,10 +240,7 @@ switch command {
 case "generate":
     let out = URL(fileURLWithPath: options.values["out"] ?? "bench-project")
     try Synthetic.generate(
-        integrations: options.int("integrations", 10_000),
-        files: options.int("files", 100),
-        into: out
-    )
+        integrations: options.int("integrations", 10_000), files: options.int("files", 100), into: out)
     print("wrote \(out.path)")
 
 case "validate":
@@ -304,11 +263,7 @@ case "validate":
     let scan = try Measure.inProcess(runs: runs) { events = try libyamlScan(allYAML) }
     let python = "import yaml,sys\nfor p in sys.argv[1:]:\n  list(yaml.load_all(open(p), Loader=yaml.CSafeLoader))"
     let (peer, peerStatus) = try Measure.process(
-        "/usr/bin/env",
-        ["python3", "-c", python] + allYAML.map(\.path),
-        in: root,
-        runs: max(3, runs / 2)
-    )
+        "/usr/bin/env", ["python3", "-c", python] + allYAML.map(\.path), in: root, runs: max(3, runs / 2))
 
     let lowerBound = Measure.median(scan) + Measure.median(startup)
     print(
@@ -337,9 +292,7 @@ case "validate":
         print(
             String(
                 format: "ratio to peer (PyYAML with libyaml, parsing only): %.2f×",
-                Measure.median(validate) / Measure.median(peer)
-            )
-        )
+                Measure.median(validate) / Measure.median(peer)))
     }
     print(Measure.median(validate) < 1.0 ? "target met: median under 1 s" : "TARGET MISSED: median is 1 s or more")
 
@@ -358,8 +311,9 @@ case "bad-inputs":
         try FileManager.default.copyItem(at: URL(fileURLWithPath: corpus).appendingPathComponent(name), to: directory)
         defer { try? FileManager.default.removeItem(at: directory) }
         let extra =
-            (try? String(contentsOf: directory.appendingPathComponent("args"), encoding: .utf8))
-            .map { $0.split(whereSeparator: \.isWhitespace).map(String.init) } ?? []
+            (try? String(contentsOf: directory.appendingPathComponent("args"), encoding: .utf8)).map {
+                $0.split(whereSeparator: \.isWhitespace).map(String.init)
+            } ?? []
         let (samples, status) = try Measure.process(intops, ["validate"] + extra, in: directory, runs: runs)
         guard status == 1 else {
             print("\(name): expected exit 1, got \(status)")
@@ -372,39 +326,25 @@ case "bad-inputs":
 
 case "emulator-throughput":
     try APIBenchmarks.throughput(
-        emulator: emulatorBinary,
-        connections: options.int("connections", 32),
-        requestsPerConnection: options.int("requests", 2000),
-        runs: options.int("runs", 5)
-    )
+        emulator: emulatorBinary, connections: options.int("connections", 32),
+        requestsPerConnection: options.int("requests", 2000), runs: options.int("runs", 5))
 
 case "sops-decrypt":
     try SOPSBenchmark.run(
-        files: options.int("files", 1000),
-        values: options.int("values", 10),
-        peerSample: options.int("peer-sample", 100),
-        runs: options.int("runs", 5)
-    )
+        files: options.int("files", 1000), values: options.int("values", 10),
+        peerSample: options.int("peer-sample", 100), runs: options.int("runs", 5))
 
 case "reconcile":
     try ReconcileBenchmark.run(
-        intops: intops,
-        emulator: emulatorBinary,
-        integrations: options.int("integrations", 2000),
-        organizations: options.int("organizations", 10),
-        latency: options.int("latency-ms", 20),
-        parallelism: options.int("parallelism", 32)
-    )
+        intops: intops, emulator: emulatorBinary, integrations: options.int("integrations", 2000),
+        organizations: options.int("organizations", 10), latency: options.int("latency-ms", 20),
+        parallelism: options.int("parallelism", 32))
 
 case "state-backend":
     try StateBackendBenchmark.run(
-        intops: intops,
-        emulator: emulatorBinary,
-        integrations: options.int("integrations", 480),
-        organizations: options.int("organizations", 4),
-        latency: options.int("latency-ms", 20),
-        runs: options.int("runs", 9)
-    )
+        intops: intops, emulator: emulatorBinary, integrations: options.int("integrations", 480),
+        organizations: options.int("organizations", 4), latency: options.int("latency-ms", 20),
+        runs: options.int("runs", 9))
 
 case "soak":
     let semaphore = DispatchSemaphore(value: 0)
@@ -418,17 +358,9 @@ case "soak":
     Task.detached {
         do {
             try await SoakBenchmark.run(
-                intops: intops,
-                emulator: emulatorBinary,
-                iterations: iterations,
-                integrations: integrations,
-                kills: kills,
-                seed: seed,
-                backend: backend
-            )
-        } catch {
-            failure.set("\(error)")
-        }
+                intops: intops, emulator: emulatorBinary, iterations: iterations, integrations: integrations,
+                kills: kills, seed: seed, backend: backend)
+        } catch { failure.set("\(error)") }
         semaphore.signal()
     }
     semaphore.wait()
@@ -445,9 +377,7 @@ case "fuzz":
     let seed = UInt64(options.int("seed", 1))
     let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
     Task.detached {
-        do {
-            try await FuzzHarness.run(target: target, seconds: seconds, seed: seed, root: root)
-        } catch {
+        do { try await FuzzHarness.run(target: target, seconds: seconds, seed: seed, root: root) } catch {
             failure.set("\(error)")
         }
         semaphore.signal()
@@ -462,21 +392,14 @@ case "reconcile-project":
     // Writes the reconcile benchmark's project for a server already running, for profiling by hand.
     let environment = try ReconcileBenchmark.generate(
         root: URL(fileURLWithPath: options.values["out"] ?? "bench-reconcile"),
-        baseURL: options.values["url"] ?? "http://127.0.0.1:8080",
-        integrations: options.int("integrations", 2000),
-        organizations: options.int("organizations", 10),
-        parallelism: options.int("parallelism", 32)
-    )
+        baseURL: options.values["url"] ?? "http://127.0.0.1:8080", integrations: options.int("integrations", 2000),
+        organizations: options.int("organizations", 10), parallelism: options.int("parallelism", 32))
     print(environment.sorted { $0.key < $1.key }.map { "export \($0.key)=\($0.value)" }.joined(separator: "\n"))
 
 case "client-parallel":
     try APIBenchmarks.clientParallel(
-        emulator: emulatorBinary,
-        count: options.int("count", 2000),
-        parallelism: options.int("parallelism", 32),
-        latencyMilliseconds: options.int("latency-ms", 20),
-        runs: options.int("runs", 5)
-    )
+        emulator: emulatorBinary, count: options.int("count", 2000), parallelism: options.int("parallelism", 32),
+        latencyMilliseconds: options.int("latency-ms", 20), runs: options.int("runs", 5))
 
 default:
     print("unknown command \(command)")

@@ -11,9 +11,7 @@ public enum Age {
 
     /// Encrypts to every recipient (a passphrase must be the only one), optionally armored.
     public static func encrypt(
-        _ plaintext: [UInt8],
-        to recipients: [any AgeRecipient],
-        armor: Bool = false
+        _ plaintext: [UInt8], to recipients: [any AgeRecipient], armor: Bool = false
     ) throws(AgeError) -> [UInt8] {
         guard !recipients.isEmpty else { throw .header("age needs at least one recipient") }
         var fileKey = SecureRandom.bytes(16)
@@ -25,11 +23,7 @@ public enum Age {
 
     /// The file from its parts; the randomness is the caller's (known-answer tests inject it).
     static func assemble(
-        _ plaintext: [UInt8],
-        stanzas: [Stanza],
-        fileKey: [UInt8],
-        nonce: [UInt8],
-        armor: Bool
+        _ plaintext: [UInt8], stanzas: [Stanza], fileKey: [UInt8], nonce: [UInt8], armor: Bool
     ) -> [UInt8] {
         var header = Header.serialize(stanzas)
         let macKey = KDF.hkdfSHA256(key: fileKey, salt: [], info: Array("header".utf8))

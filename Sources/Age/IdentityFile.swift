@@ -17,28 +17,21 @@ public enum AgeIdentityFile {
             }
             if line.hasPrefix("AGE-SECRET-KEY-PQ-1") {
                 throw AgeKeyError(
-                    source: source,
-                    line: lineNumber,
+                    source: source, line: lineNumber,
                     reason:
                         "holds a post-quantum identity, which intops does not support yet; use an X25519 identity (age-keygen without -pq)"
                 )
             }
             if line.hasPrefix("AGE-PLUGIN-") {
                 throw AgeKeyError(
-                    source: source,
-                    line: lineNumber,
-                    reason: "holds an age plugin identity, which intops does not support"
-                )
+                    source: source, line: lineNumber,
+                    reason: "holds an age plugin identity, which intops does not support")
             }
             throw AgeKeyError(
-                source: source,
-                line: lineNumber,
-                reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)"
-            )
+                source: source, line: lineNumber,
+                reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)")
         }
-        guard !identities.isEmpty else {
-            throw AgeKeyError(source: source, line: nil, reason: "holds no age identity")
-        }
+        guard !identities.isEmpty else { throw AgeKeyError(source: source, line: nil, reason: "holds no age identity") }
         return identities
     }
 

@@ -53,14 +53,10 @@ public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugS
         for stanza in stanzas where stanza.type == "X25519" {
             guard stanza.arguments.count == 1 else { throw .header("an X25519 stanza takes one argument") }
             guard let share = StrictBase64.decode(Array(stanza.arguments[0].utf8), padded: false), share.count == 32
-            else {
-                throw .header("an X25519 share is 32 bytes of canonical base64")
-            }
+            else { throw .header("an X25519 share is 32 bytes of canonical base64") }
             guard stanza.body.count == 32 else { throw .header("an X25519 stanza body is 32 bytes") }
             let shared: [UInt8]
-            do {
-                shared = try X25519.sharedSecret(privateKey: secret, publicKey: share)
-            } catch {
+            do { shared = try X25519.sharedSecret(privateKey: secret, publicKey: share) } catch {
                 throw .header("an X25519 share is a low-order point")
             }
             let key = KDF.hkdfSHA256(key: shared, salt: share + recipient.publicKey, info: Self.info)
@@ -126,10 +122,8 @@ public struct ScryptPassphrase: AgeIdentity, AgeRecipient, CustomStringConvertib
             throw .header("the scrypt work factor \(logN) is out of range")
         }
         return Stanza(
-            type: "scrypt",
-            arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
-            body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
-        )
+            type: "scrypt", arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
+            body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12)))
     }
 
     public func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]? {

@@ -27,10 +27,7 @@ enum PayloadStream {
             let stop = min(offset + chunkSize, plaintext.count)
             let final = stop == plaintext.count
             out += ChaChaPoly.seal(
-                Array(plaintext[offset..<stop]),
-                key: key,
-                nonce: nonce(counter: counter, final: final)
-            )
+                Array(plaintext[offset..<stop]), key: key, nonce: nonce(counter: counter, final: final))
             offset = stop
             counter += 1
         } while offset < plaintext.count

@@ -7,9 +7,7 @@ public func offPool<Output: Sendable, Failure: Error>(
 ) async throws(Failure) -> Output {
     let result: Result<Output, Failure> = await withCheckedContinuation { continuation in
         DispatchQueue.global().async {
-            do throws(Failure) {
-                continuation.resume(returning: .success(try body()))
-            } catch {
+            do throws(Failure) { continuation.resume(returning: .success(try body())) } catch {
                 continuation.resume(returning: .failure(error))
             }
         }

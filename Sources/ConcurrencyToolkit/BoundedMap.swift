@@ -3,9 +3,7 @@
 /// cancelling a task inside URLSession's `data(for:)` can deadlock swift-corelibs-foundation) and the failure is
 /// thrown. Callers that want every outcome make `body` return a `Result` and never throw.
 public func boundedMap<Element: Sendable, Output: Sendable, Failure: Error>(
-    _ elements: [Element],
-    limit: Int,
-    _ body: @escaping @Sendable (Element) async throws(Failure) -> Output
+    _ elements: [Element], limit: Int, _ body: @escaping @Sendable (Element) async throws(Failure) -> Output
 ) async throws(Failure) -> [Output] {
     let limit = max(1, limit)
     let settled = await withTaskGroup(of: Settled<Output, Failure>.self) { group in
@@ -17,9 +15,7 @@ public func boundedMap<Element: Sendable, Output: Sendable, Failure: Error>(
             let element = elements[index]
             next += 1
             group.addTask {
-                do throws(Failure) {
-                    return Settled(index: index, result: .success(try await body(element)))
-                } catch {
+                do throws(Failure) { return Settled(index: index, result: .success(try await body(element))) } catch {
                     return Settled(index: index, result: .failure(error))
                 }
             }
@@ -55,10 +51,6 @@ private enum SettledAll<Output: Sendable, Failure: Error>: Sendable {
 extension Result where Success: Sendable {
     /// The outcome of an async body as a value, to carry a typed error out of a task.
     public init(_ body: () async throws(Failure) -> Success) async {
-        do throws(Failure) {
-            self = .success(try await body())
-        } catch {
-            self = .failure(error)
-        }
+        do throws(Failure) { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

@@ -32,10 +32,7 @@ public enum ChildProcess {
     /// Runs `executable` with exactly `environment`; `input`, when given, is written to its standard input, which
     /// is then closed (otherwise the child reads /dev/null). A cancelled task terminates the child.
     public static func run(
-        _ executable: String = "/usr/bin/env",
-        arguments: [String],
-        input: [UInt8]? = nil,
-        environment: [String: String]
+        _ executable: String = "/usr/bin/env", arguments: [String], input: [UInt8]? = nil, environment: [String: String]
     ) async -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -67,9 +64,7 @@ public enum ChildProcess {
                     run.started()
                     Thread { run.stdout(drain(outPipe.fileHandleForReading)) }.start()
                     Thread { run.stderr(drain(errPipe.fileHandleForReading)) }.start()
-                    if let input, let inPipe {
-                        Thread { feed(input, to: inPipe.fileHandleForWriting) }.start()
-                    }
+                    if let input, let inPipe { Thread { feed(input, to: inPipe.fileHandleForWriting) }.start() }
                 }
             }
         } onCancel: {
@@ -96,9 +91,7 @@ public enum ChildProcess {
             do {
                 try process.run()
                 then(nil)
-            } catch {
-                then(error)
-            }
+            } catch { then(error) }
         }.start()
     }
 

@@ -25,10 +25,7 @@ public enum AESGCM {
     }
 
     public static func seal(
-        _ plaintext: some ContiguousBytes,
-        key: [UInt8],
-        nonce: [UInt8],
-        additionalData: [UInt8] = []
+        _ plaintext: some ContiguousBytes, key: [UInt8], nonce: [UInt8], additionalData: [UInt8] = []
     ) throws(Failure) -> Sealed {
         guard key.count == 32, !nonce.isEmpty else { throw .invalidParameters }
         guard let context = EVP_CIPHER_CTX_new() else { throw .invalidParameters }
@@ -44,17 +41,14 @@ public enum AESGCM {
                 EVP_EncryptInit_ex(context, nil, nil, key, nonce) == 1
             else { return false }
             if !additionalData.isEmpty {
-                guard EVP_EncryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1
-                else { return false }
+                guard EVP_EncryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1 else {
+                    return false
+                }
             }
             guard
                 EVP_EncryptUpdate(
-                    context,
-                    &ciphertext,
-                    &length,
-                    input.baseAddress?.assumingMemoryBound(to: UInt8.self),
-                    Int32(input.count)
-                ) == 1
+                    context, &ciphertext, &length, input.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    Int32(input.count)) == 1
             else { return false }
             let written = Int(length)
             guard
@@ -70,10 +64,7 @@ public enum AESGCM {
     }
 
     public static func open(
-        _ sealed: Sealed,
-        key: [UInt8],
-        nonce: [UInt8],
-        additionalData: [UInt8] = []
+        _ sealed: Sealed, key: [UInt8], nonce: [UInt8], additionalData: [UInt8] = []
     ) throws(Failure) -> [UInt8] {
         guard key.count == 32, !nonce.isEmpty, sealed.tag.count == 16 else { throw .invalidParameters }
         guard let context = EVP_CIPHER_CTX_new() else { throw .invalidParameters }
@@ -87,8 +78,9 @@ public enum AESGCM {
             EVP_DecryptInit_ex(context, nil, nil, key, nonce) == 1
         else { throw .invalidParameters }
         if !additionalData.isEmpty {
-            guard EVP_DecryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1
-            else { throw .invalidParameters }
+            guard EVP_DecryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1 else {
+                throw .invalidParameters
+            }
         }
         guard EVP_DecryptUpdate(context, &plaintext, &length, sealed.ciphertext, Int32(sealed.ciphertext.count)) == 1
         else { throw .authenticationFailed }

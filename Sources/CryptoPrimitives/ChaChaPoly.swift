@@ -17,8 +17,7 @@ public enum ChaChaPoly {
                 || EVP_EncryptUpdate(context, &output, &length, plaintext, Int32(plaintext.count)) == 1)
             && output.withUnsafeMutableBufferPointer {
                 EVP_EncryptFinal_ex(context, $0.baseAddress! + Int(length), &final)
-            } == 1
-            && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, 16, &tag) == 1
+            } == 1 && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, 16, &tag) == 1
         precondition(ok, "OpenSSL ChaCha20-Poly1305 failed")
         let count = Int(length + final)
         output.replaceSubrange(count..<(count + 16), with: tag)

@@ -19,15 +19,9 @@ public enum KDF {
                         OSSL_PARAM_construct_utf8_string(ParamName.digest, digest, 0),
                         OSSL_PARAM_construct_octet_string(ParamName.key, keyBuffer.baseAddress, keyBuffer.count),
                         OSSL_PARAM_construct_octet_string(
-                            ParamName.salt,
-                            saltBuffer.baseAddress ?? UnsafeMutableRawPointer(digest),
-                            saltBuffer.count
-                        ),
+                            ParamName.salt, saltBuffer.baseAddress ?? UnsafeMutableRawPointer(digest), saltBuffer.count),
                         OSSL_PARAM_construct_octet_string(
-                            ParamName.info,
-                            infoBuffer.baseAddress ?? UnsafeMutableRawPointer(digest),
-                            infoBuffer.count
-                        ),
+                            ParamName.info, infoBuffer.baseAddress ?? UnsafeMutableRawPointer(digest), infoBuffer.count),
                         OSSL_PARAM_construct_end(),
                     ]
                     return EVP_KDF_derive(context, &output, length, &params)
@@ -56,20 +50,12 @@ public enum KDF {
             salt.withUnsafeMutableBytes { saltBuffer in
                 var params: [OSSL_PARAM] = [
                     OSSL_PARAM_construct_octet_string(
-                        ParamName.pass,
-                        passwordBuffer.baseAddress ?? placeholder,
-                        passwordBuffer.count
-                    ),
+                        ParamName.pass, passwordBuffer.baseAddress ?? placeholder, passwordBuffer.count),
                     OSSL_PARAM_construct_octet_string(
-                        ParamName.salt,
-                        saltBuffer.baseAddress ?? placeholder,
-                        saltBuffer.count
-                    ),
-                    OSSL_PARAM_construct_uint64(ParamName.n, &n),
-                    OSSL_PARAM_construct_uint64(ParamName.r, &r),
+                        ParamName.salt, saltBuffer.baseAddress ?? placeholder, saltBuffer.count),
+                    OSSL_PARAM_construct_uint64(ParamName.n, &n), OSSL_PARAM_construct_uint64(ParamName.r, &r),
                     OSSL_PARAM_construct_uint64(ParamName.p, &p),
-                    OSSL_PARAM_construct_uint64(ParamName.maxMemory, &maxMemory),
-                    OSSL_PARAM_construct_end(),
+                    OSSL_PARAM_construct_uint64(ParamName.maxMemory, &maxMemory), OSSL_PARAM_construct_end(),
                 ]
                 return EVP_KDF_derive(context, &output, 32, &params)
             }

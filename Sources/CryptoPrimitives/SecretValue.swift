@@ -50,7 +50,6 @@ public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDe
     /// Secrets never come from serialized data.
     public init(from decoder: any Decoder) throws {
         throw DecodingError.dataCorrupted(
-            .init(codingPath: decoder.codingPath, debugDescription: "a secret is never decoded")
-        )
+            .init(codingPath: decoder.codingPath, debugDescription: "a secret is never decoded"))
     }
 }

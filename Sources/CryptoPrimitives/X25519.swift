@@ -11,8 +11,7 @@ public enum X25519 {
 
     /// `scalar · basepoint`.
     public static func publicKey(privateKey: [UInt8]) throws(Failure) -> [UInt8] {
-        guard privateKey.count == 32,
-            let key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, privateKey, 32)
+        guard privateKey.count == 32, let key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, privateKey, 32)
         else { throw .invalidKey }
         defer { EVP_PKEY_free(key) }
         var output = [UInt8](repeating: 0, count: 32)

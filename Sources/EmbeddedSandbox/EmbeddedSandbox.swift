@@ -11,8 +11,7 @@ public struct EmbeddedSandbox: SandboxProvider {
     public func transport(path: String, credentials: [SandboxCredential]) throws -> any HTTPTransport {
         let emulator = try Emulator.open(
             url: URL(fileURLWithPath: path),
-            credentials: credentials.map { EmulatorCredential(token: $0.token, organizationId: $0.organizationId) }
-        )
+            credentials: credentials.map { EmulatorCredential(token: $0.token, organizationId: $0.organizationId) })
         return SandboxTransport(emulator: emulator)
     }
 

@@ -73,21 +73,15 @@ public actor Emulator {
     let storage: EmulatorStorage?
 
     public init(
-        credentials: [EmulatorCredential],
-        templates: [IntegrationTemplate] = TemplateCatalog.standard,
-        now: @escaping @Sendable () -> Date = { Date() },
-        faults: EmulatorFaults = EmulatorFaults()
+        credentials: [EmulatorCredential], templates: [IntegrationTemplate] = TemplateCatalog.standard,
+        now: @escaping @Sendable () -> Date = { Date() }, faults: EmulatorFaults = EmulatorFaults()
     ) {
         self.init(credentials: credentials, templates: templates, now: now, faults: faults, storage: nil, snapshot: nil)
     }
 
     init(
-        credentials: [EmulatorCredential],
-        templates: [IntegrationTemplate],
-        now: @escaping @Sendable () -> Date,
-        faults: EmulatorFaults,
-        storage: EmulatorStorage?,
-        snapshot: EmulatorSnapshot?
+        credentials: [EmulatorCredential], templates: [IntegrationTemplate], now: @escaping @Sendable () -> Date,
+        faults: EmulatorFaults, storage: EmulatorStorage?, snapshot: EmulatorSnapshot?
     ) {
         self.credentials = Dictionary(credentials.map { ($0.token, $0) }, uniquingKeysWith: { $1 })
         self.templates = templates
@@ -106,9 +100,7 @@ public actor Emulator {
     }
 
     /// Allows another token, e.g. an organization the `sandbox:` project names.
-    public func register(_ credential: EmulatorCredential) {
-        credentials[credential.token] = credential
-    }
+    public func register(_ credential: EmulatorCredential) { credentials[credential.token] = credential }
 
     /// Requests served so far, by route (`GET /api/organizations/{organizationId}/integrations`).
     public func statistics() -> [String: Int] { requestCounts }
@@ -116,9 +108,7 @@ public actor Emulator {
     public func resetStatistics() { requestCounts = [:] }
 
     /// Every stored integration of every organization, in creation order: what tests compare against desired.
-    public func allIntegrations() -> [IntegrationDetail] {
-        order.compactMap { integrations[$0] }.map(detail)
-    }
+    public func allIntegrations() -> [IntegrationDetail] { order.compactMap { integrations[$0] }.map(detail) }
 
     /// Each secret key's SHA-256 hex digest, so tests can check what was set without the emulator handing out
     /// secrets (a test double's view; intops itself never stores such digests).
@@ -140,8 +130,7 @@ public actor Emulator {
     }
 
     /// Counts a request under its route, whether it is answered or refused by an injected fault.
-    @discardableResult
-    func count(_ request: HTTPRequest) -> [String] {
+    @discardableResult func count(_ request: HTTPRequest) -> [String] {
         let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
         requestCounts[Self.routeName(method: request.method, parts: parts), default: 0] += 1
         return parts
@@ -165,10 +154,8 @@ public actor Emulator {
             return problem(403, "Forbidden", "the Integrations API requires the Admin role")
         }
         switch (request.method, Array(parts.dropFirst())) {
-        case ("GET", ["integration-templates"]):
-            return listTemplates(request)
-        case ("GET", ["integrations", "available"]):
-            return available(credential.organizationId)
+        case ("GET", ["integration-templates"]): return listTemplates(request)
+        case ("GET", ["integrations", "available"]): return available(credential.organizationId)
         case (_, let rest) where rest.count >= 3 && rest[0] == "organizations" && rest[2] == "integrations":
             let organizationId = rest[1]
             // A path outside the token's organization is answered as if it did not exist.
@@ -176,21 +163,13 @@ public actor Emulator {
                 return problem(404, "Not Found", "organization \(organizationId) was not found")
             }
             return organizationRoute(
-                request,
-                organizationId: organizationId,
-                rest: Array(rest.dropFirst(3)),
-                credential: credential
-            )
-        default:
-            return problem(404, "Not Found", "no route \(request.method) \(request.path)")
+                request, organizationId: organizationId, rest: Array(rest.dropFirst(3)), credential: credential)
+        default: return problem(404, "Not Found", "no route \(request.method) \(request.path)")
         }
     }
 
     private func organizationRoute(
-        _ request: HTTPRequest,
-        organizationId: String,
-        rest: [String],
-        credential: EmulatorCredential
+        _ request: HTTPRequest, organizationId: String, rest: [String], credential: EmulatorCredential
     ) -> HTTPResponse {
         switch (request.method, rest.count) {
         case ("POST", 0): return create(request, organizationId: organizationId, credential: credential)
@@ -259,27 +238,17 @@ public actor Emulator {
             let existing = mine.first { $0.provider == template.provider && $0.integrationType == template.type }
             byType[template.type.name, default: []].append(
                 AvailableIntegration(
-                    type: template.type,
-                    provider: template.provider,
-                    displayName: template.displayName,
-                    requiresOAuth: template.requiresOAuth,
-                    isConfigured: existing != nil,
-                    isEnabled: existing?.isEnabled ?? false,
-                    integrationId: existing?.integrationId,
-                    testStatus: existing?.testStatus
-                )
-            )
+                    type: template.type, provider: template.provider, displayName: template.displayName,
+                    requiresOAuth: template.requiresOAuth, isConfigured: existing != nil,
+                    isEnabled: existing?.isEnabled ?? false, integrationId: existing?.integrationId,
+                    testStatus: existing?.testStatus))
         }
         return json(
             200,
             AvailableIntegrations(
-                organizationId: organizationId,
-                totalAvailable: templates.count,
+                organizationId: organizationId, totalAvailable: templates.count,
                 configuredCount: Set(mine.map { "\($0.integrationType.rawValue)/\($0.provider)" }).count,
-                enabledCount: mine.filter(\.isEnabled).count,
-                integrationsByType: byType
-            )
-        )
+                enabledCount: mine.filter(\.isEnabled).count, integrationsByType: byType))
     }
 
     private func create(_ request: HTTPRequest, organizationId: String, credential: EmulatorCredential) -> HTTPResponse
@@ -311,41 +280,21 @@ public actor Emulator {
         var merged = Dictionary(
             uniqueKeysWithValues: template.configurationFields.compactMap { field in
                 field.defaultValue.map { (field.key, $0) }
-            }
-        )
+            })
         merged.merge(configuration) { $1 }
         let stored = StoredIntegration(
-            integrationId: "int_\(nextId)",
-            organizationId: organizationId,
-            integrationType: type,
-            provider: provider,
-            displayName: displayName,
-            isEnabled: body.bool("isEnabled") ?? true,
-            configuration: merged,
-            secrets: secrets,
-            createdAt: stamp,
-            updatedAt: stamp,
-            createdBy: credential.subject,
-            testStatus: .notTested,
-            lastTestedAt: nil,
-            lastTestMessage: nil,
-            authorized: false
-        )
+            integrationId: "int_\(nextId)", organizationId: organizationId, integrationType: type, provider: provider,
+            displayName: displayName, isEnabled: body.bool("isEnabled") ?? true, configuration: merged,
+            secrets: secrets, createdAt: stamp, updatedAt: stamp, createdBy: credential.subject, testStatus: .notTested,
+            lastTestedAt: nil, lastTestMessage: nil, authorized: false)
         integrations[stored.integrationId] = stored
         order.append(stored.integrationId)
         return json(
             201,
             IntegrationCreated(
-                integrationId: stored.integrationId,
-                organizationId: organizationId,
-                integrationType: type,
-                provider: provider,
-                displayName: displayName,
-                isEnabled: stored.isEnabled,
-                createdAt: stamp
-            ),
-            headers: ["location": "/api/organizations/\(organizationId)/integrations/\(stored.integrationId)"]
-        )
+                integrationId: stored.integrationId, organizationId: organizationId, integrationType: type,
+                provider: provider, displayName: displayName, isEnabled: stored.isEnabled, createdAt: stamp),
+            headers: ["location": "/api/organizations/\(organizationId)/integrations/\(stored.integrationId)"])
     }
 
     private func list(_ request: HTTPRequest, organizationId: String) -> HTTPResponse {
@@ -375,10 +324,8 @@ public actor Emulator {
         if let displayName = body.string("displayName") {
             guard !displayName.isEmpty else { return validation(["displayName": ["must not be empty"]]) }
             if let clash = displayNameClash(
-                displayName,
-                organizationId: stored.organizationId,
-                except: stored.integrationId
-            ) {
+                displayName, organizationId: stored.organizationId, except: stored.integrationId)
+            {
                 return problem(409, "Conflict", "displayName '\(displayName)' is already used by integration \(clash)")
             }
             stored.displayName = displayName
@@ -405,11 +352,7 @@ public actor Emulator {
         stored.updatedAt = stamp
         integrations[stored.integrationId] = stored
         return TestConnectionResult(
-            integrationId: stored.integrationId,
-            isSuccessful: passed,
-            message: message,
-            testedAt: stamp
-        )
+            integrationId: stored.integrationId, isSuccessful: passed, message: message, testedAt: stamp)
     }
 
     /// A test fails when the provider is OAuth and not yet authorized, when a required secret is missing, or
@@ -437,11 +380,8 @@ public actor Emulator {
         }
         let token = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         pending[token] = PendingAuthorization(
-            organizationId: stored.organizationId,
-            integrationId: stored.integrationId,
-            returnURL: state,
-            expires: now().addingTimeInterval(15 * 60)
-        )
+            organizationId: stored.organizationId, integrationId: stored.integrationId, returnURL: state,
+            expires: now().addingTimeInterval(15 * 60))
         var components = URLComponents(string: "https://appcenter.intuit.com/connect/oauth2")!
         if stored.provider != "QuickBooks" {
             components = URLComponents(string: "https://oauth.example.com/\(stored.provider.lowercased())/authorize")!
@@ -481,9 +421,7 @@ public actor Emulator {
 
     private func rotate(_ request: HTTPRequest, _ stored: inout StoredIntegration) -> HTTPResponse {
         guard let body = JSONObject(request.body), let newSecrets = body.strings("newSecrets"), !newSecrets.isEmpty
-        else {
-            return validation(["newSecrets": ["at least one secret is required"]])
-        }
+        else { return validation(["newSecrets": ["at least one secret is required"]]) }
         guard let template = template(of: stored) else {
             return problem(500, "Internal Server Error", "template missing")
         }
@@ -508,15 +446,9 @@ public actor Emulator {
         return json(
             200,
             RotateSecretsResponse(
-                integrationId: stored.integrationId,
-                organizationId: stored.organizationId,
-                rotationSuccessful: true,
-                testConnectionSuccessful: tested ?? false,
-                message: message,
-                rotatedAt: stamp,
-                rotatedSecretKeys: newSecrets.keys.sorted()
-            )
-        )
+                integrationId: stored.integrationId, organizationId: stored.organizationId, rotationSuccessful: true,
+                testConnectionSuccessful: tested ?? false, message: message, rotatedAt: stamp,
+                rotatedSecretKeys: newSecrets.keys.sorted()))
     }
 
     // MARK: - Helpers
@@ -526,10 +458,7 @@ public actor Emulator {
     }
 
     private func fieldErrors(
-        template: IntegrationTemplate,
-        configuration: [String: String],
-        secrets: [String: String],
-        creating: Bool
+        template: IntegrationTemplate, configuration: [String: String], secrets: [String: String], creating: Bool
     ) -> [String: [String]] {
         var errors: [String: [String]] = [:]
         for key in configuration.keys where template.configurationField(key) == nil {
@@ -558,45 +487,25 @@ public actor Emulator {
 
     func summary(_ stored: StoredIntegration) -> IntegrationSummary {
         IntegrationSummary(
-            integrationId: stored.integrationId,
-            organizationId: stored.organizationId,
-            integrationType: stored.integrationType,
-            provider: stored.provider,
-            displayName: stored.displayName,
-            isEnabled: stored.isEnabled,
-            createdAt: stored.createdAt,
-            updatedAt: stored.updatedAt,
-            testStatus: stored.testStatus,
-            lastTestedAt: stored.lastTestedAt,
-            lastTestMessage: stored.lastTestMessage
-        )
+            integrationId: stored.integrationId, organizationId: stored.organizationId,
+            integrationType: stored.integrationType, provider: stored.provider, displayName: stored.displayName,
+            isEnabled: stored.isEnabled, createdAt: stored.createdAt, updatedAt: stored.updatedAt,
+            testStatus: stored.testStatus, lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage)
     }
 
     func detail(_ stored: StoredIntegration) -> IntegrationDetail {
         let template = template(of: stored)
         return IntegrationDetail(
-            integrationId: stored.integrationId,
-            organizationId: stored.organizationId,
-            integrationType: stored.integrationType,
-            provider: stored.provider,
-            displayName: stored.displayName,
-            isEnabled: stored.isEnabled,
-            createdAt: stored.createdAt,
-            updatedAt: stored.updatedAt,
-            configuration: stored.configuration,
-            createdBy: stored.createdBy,
+            integrationId: stored.integrationId, organizationId: stored.organizationId,
+            integrationType: stored.integrationType, provider: stored.provider, displayName: stored.displayName,
+            isEnabled: stored.isEnabled, createdAt: stored.createdAt, updatedAt: stored.updatedAt,
+            configuration: stored.configuration, createdBy: stored.createdBy,
             availableFields: template.map {
                 AvailableFields(
-                    configurationFields: $0.configurationFields,
-                    secretFields: $0.secretFields,
-                    requiresOAuth: $0.requiresOAuth,
-                    documentationUrl: $0.documentationUrl,
-                    supportedFeatures: $0.supportedFeatures
-                )
-            },
-            testStatus: stored.testStatus,
-            lastTestedAt: stored.lastTestedAt,
-            lastTestMessage: stored.lastTestMessage
+                    configurationFields: $0.configurationFields, secretFields: $0.secretFields,
+                    requiresOAuth: $0.requiresOAuth, documentationUrl: $0.documentationUrl,
+                    supportedFeatures: $0.supportedFeatures)
+            }, testStatus: stored.testStatus, lastTestedAt: stored.lastTestedAt, lastTestMessage: stored.lastTestMessage
         )
     }
 
@@ -651,12 +560,8 @@ public actor Emulator {
         default: section = "15.6.1"
         }
         let body = ProblemDetails(
-            type: "https://tools.ietf.org/html/rfc9110#section-\(section)",
-            title: title,
-            status: status,
-            detail: detail,
-            errors: errors
-        )
+            type: "https://tools.ietf.org/html/rfc9110#section-\(section)", title: title, status: status,
+            detail: detail, errors: errors)
         var response = json(status, body)
         response.headers["content-type"] = "application/problem+json; charset=utf-8"
         return response

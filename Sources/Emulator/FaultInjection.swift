@@ -21,14 +21,8 @@ public struct EmulatorFaults: Sendable, Equatable {
     public var seed: UInt64
 
     public init(
-        latency: Duration = .zero,
-        jitter: Duration = .zero,
-        faultRate: Double = 0,
-        throttleRate: Double = 0,
-        rateLimit: Double? = nil,
-        dropRate: Double = 0,
-        retryAfterSeconds: Int = 1,
-        seed: UInt64 = 0
+        latency: Duration = .zero, jitter: Duration = .zero, faultRate: Double = 0, throttleRate: Double = 0,
+        rateLimit: Double? = nil, dropRate: Double = 0, retryAfterSeconds: Int = 1, seed: UInt64 = 0
     ) {
         self.latency = latency
         self.jitter = jitter
@@ -121,16 +115,10 @@ extension Emulator {
             return .respond(
                 throttled(
                     retryAfter: seconds,
-                    reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"
-                )
-            )
+                    reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"))
         }
-        if fault {
-            return .respond(problem(faultStatus, "Service Unavailable", "injected fault"))
-        }
-        if throttle {
-            return .respond(throttled(retryAfter: faults.retryAfterSeconds, reason: "injected throttling"))
-        }
+        if fault { return .respond(problem(faultStatus, "Service Unavailable", "injected fault")) }
+        if throttle { return .respond(throttled(retryAfter: faults.retryAfterSeconds, reason: "injected throttling")) }
         let response = handle(request)
         return drop ? .drop : .respond(response)
     }
@@ -162,8 +150,7 @@ extension Emulator {
                 return problem(404, "Not Found", "integration \(parts[3]) was not found in \(parts[2])")
             }
             return json(200, digests)
-        default:
-            return problem(404, "Not Found", "no route \(request.method) \(request.path)")
+        default: return problem(404, "Not Found", "no route \(request.method) \(request.path)")
         }
     }
 

@@ -21,26 +21,19 @@ struct EmulatorStorage: Sendable {
     static func open(_ url: URL) throws(EmulatorStorageError) -> (EmulatorStorage, EmulatorSnapshot?) {
         let keyURL = url.appendingPathExtension("key")
         let manager = FileManager.default
-        do {
-            try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw EmulatorStorageError(path: url.path, reason: "cannot create its directory")
-        }
+        do { try manager.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true) } catch
+        { throw EmulatorStorageError(path: url.path, reason: "cannot create its directory") }
         let key: [UInt8]
         if let existing = try? Data(contentsOf: keyURL) {
             guard existing.count == 32 else {
                 throw EmulatorStorageError(
-                    path: keyURL.path,
-                    reason: "the key file is not 32 bytes; delete it together with the data file"
-                )
+                    path: keyURL.path, reason: "the key file is not 32 bytes; delete it together with the data file")
             }
             key = Array(existing)
         } else {
             key = SecureRandom.bytes(32)
             guard manager.createFile(atPath: keyURL.path, contents: Data(key), attributes: [.posixPermissions: 0o600])
-            else {
-                throw EmulatorStorageError(path: keyURL.path, reason: "cannot write the key file")
-            }
+            else { throw EmulatorStorageError(path: keyURL.path, reason: "cannot write the key file") }
         }
         let storage = EmulatorStorage(url: url, key: key)
         guard let data = try? Data(contentsOf: url), !data.isEmpty else { return (storage, nil) }
@@ -51,9 +44,7 @@ struct EmulatorStorage: Sendable {
             throw EmulatorStorageError(path: url.path, reason: error.reason)
         } catch {
             throw EmulatorStorageError(
-                path: url.path,
-                reason: "is not an emulator data file (\(error.localizedDescription))"
-            )
+                path: url.path, reason: "is not an emulator data file (\(error.localizedDescription))")
         }
     }
 
@@ -83,11 +74,8 @@ struct EmulatorSnapshot: Sendable {
         func unsealed(key: [UInt8]) throws -> EmulatorSnapshot {
             guard version == 2 else { throw EmulatorStorageError(path: "", reason: "has unknown version \(version)") }
             return EmulatorSnapshot(
-                integrations: try integrations.map { try $0.unsealed(key: key) },
-                pending: pending,
-                nextId: nextId,
-                lastTimestamp: lastTimestamp
-            )
+                integrations: try integrations.map { try $0.unsealed(key: key) }, pending: pending, nextId: nextId,
+                lastTimestamp: lastTimestamp)
         }
     }
 
@@ -104,16 +92,10 @@ struct EmulatorSnapshot: Sendable {
                     throw EmulatorStorageError(path: "", reason: "holds a malformed secret of \(id)")
                 }
                 let sealed = AESGCM.Sealed(
-                    ciphertext: Array(bytes[12..<(bytes.count - 16)]),
-                    tag: Array(bytes.suffix(16))
-                )
+                    ciphertext: Array(bytes[12..<(bytes.count - 16)]), tag: Array(bytes.suffix(16)))
                 guard
                     let plain = try? AESGCM.open(
-                        sealed,
-                        key: key,
-                        nonce: Array(bytes[0..<12]),
-                        additionalData: Array(id.utf8)
-                    )
+                        sealed, key: key, nonce: Array(bytes[0..<12]), additionalData: Array(id.utf8))
                 else {
                     throw EmulatorStorageError(path: "", reason: "its secrets do not open with the key file beside it")
                 }
@@ -131,11 +113,7 @@ struct EmulatorSnapshot: Sendable {
                 let nonce = SecureRandom.bytes(12)
                 // The id as additional data ties each sealed value to its integration.
                 let sealed = try AESGCM.seal(
-                    Data(value.utf8),
-                    key: key,
-                    nonce: nonce,
-                    additionalData: Array(stored.integrationId.utf8)
-                )
+                    Data(value.utf8), key: key, nonce: nonce, additionalData: Array(stored.integrationId.utf8))
                 sealedSecrets[name] = Data(nonce + sealed.ciphertext + sealed.tag).base64EncodedString()
             }
             records.append(Record(integration: stored, sealedSecrets: sealedSecrets))
@@ -147,29 +125,18 @@ struct EmulatorSnapshot: Sendable {
 extension Emulator {
     /// An emulator persisted to `url`: what the file holds is loaded, and every committed change is written back.
     public static func open(
-        url: URL,
-        credentials: [EmulatorCredential],
-        templates: [IntegrationTemplate] = TemplateCatalog.standard,
-        now: @escaping @Sendable () -> Date = { Date() },
-        faults: EmulatorFaults = EmulatorFaults()
+        url: URL, credentials: [EmulatorCredential], templates: [IntegrationTemplate] = TemplateCatalog.standard,
+        now: @escaping @Sendable () -> Date = { Date() }, faults: EmulatorFaults = EmulatorFaults()
     ) throws(EmulatorStorageError) -> Emulator {
         let (storage, snapshot) = try EmulatorStorage.open(url)
         return Emulator(
-            credentials: credentials,
-            templates: templates,
-            now: now,
-            faults: faults,
-            storage: storage,
-            snapshot: snapshot
-        )
+            credentials: credentials, templates: templates, now: now, faults: faults, storage: storage,
+            snapshot: snapshot)
     }
 
     func snapshot() -> EmulatorSnapshot {
         EmulatorSnapshot(
-            integrations: order.compactMap { integrations[$0] },
-            pending: pending,
-            nextId: nextId,
-            lastTimestamp: lastTimestamp
-        )
+            integrations: order.compactMap { integrations[$0] }, pending: pending, nextId: nextId,
+            lastTimestamp: lastTimestamp)
     }
 }

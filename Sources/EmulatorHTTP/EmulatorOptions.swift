@@ -17,9 +17,7 @@ public struct EmulatorOptions: Sendable, Equatable {
         A token ending in :viewer lacks the Admin role (every call answers 403).
         """
 
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public var description: String
-    }
+    public struct Failure: Error, CustomStringConvertible, Sendable { public var description: String }
 
     public init() {}
 
@@ -68,8 +66,7 @@ public struct EmulatorOptions: Sendable, Equatable {
                 }
                 guard !token.isEmpty else { throw Failure(description: "--org \(text[..<equals]) has an empty token") }
                 options.credentials.append(
-                    EmulatorCredential(token: token, organizationId: String(text[..<equals]), isAdmin: isAdmin)
-                )
+                    EmulatorCredential(token: token, organizationId: String(text[..<equals]), isAdmin: isAdmin))
             case "--data": options.dataFile = try value(argument)
             case "--latency": options.faults.latency = try duration(argument, value(argument))
             case "--jitter": options.faults.jitter = try duration(argument, value(argument))

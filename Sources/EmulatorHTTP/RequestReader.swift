@@ -68,9 +68,7 @@ struct RequestReader {
             // Both framings at once is how requests are smuggled past proxies; refuse rather than pick one.
             guard headers["content-length"] == nil else {
                 return .malformed(
-                    status: 400,
-                    reason: "a request has either Content-Length or Transfer-Encoding, not both"
-                )
+                    status: 400, reason: "a request has either Content-Length or Transfer-Encoding, not both")
             }
             guard coding.lowercased() == "chunked" else {
                 return .malformed(status: 501, reason: "only the chunked transfer coding is supported")
@@ -99,12 +97,8 @@ struct RequestReader {
         let components = URLComponents(string: target)
         let path = components?.percentEncodedPath.removingPercentEncoding ?? target
         let request = HTTPRequest(
-            method: String(requestLine[0]),
-            path: path,
-            query: components?.queryItems ?? [],
-            headers: headers,
-            body: body
-        )
+            method: String(requestLine[0]), path: path, query: components?.queryItems ?? [], headers: headers,
+            body: body)
         return .request(ParsedRequest(request: request, keepAlive: keepAlive))
     }
 
@@ -124,9 +118,7 @@ struct RequestReader {
             let sizeText = line.prefix { $0 != UInt8(ascii: ";") }
             guard !sizeText.isEmpty, sizeText.count <= 8,
                 let size = Int(
-                    String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .whitespaces),
-                    radix: 16
-                )
+                    String(decoding: sizeText, as: UTF8.self).trimmingCharacters(in: .whitespaces), radix: 16)
             else { return .failure(BodyProblem(status: 400, reason: "a chunk size is not a hexadecimal number")) }
             if size == 0 { break }
             guard body.count + size <= HTTPServer.maximumBodyBytes else {

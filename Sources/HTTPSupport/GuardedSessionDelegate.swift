@@ -25,18 +25,12 @@ public final class GuardedSessionDelegate: NSObject, URLSessionTaskDelegate, Sen
     }
 
     public func urlSession(
-        _ session: URLSession,
-        task: URLSessionTask,
-        willPerformHTTPRedirection response: HTTPURLResponse,
-        newRequest request: URLRequest,
-        completionHandler: @escaping @Sendable (URLRequest?) -> Void
-    ) {
-        completionHandler(nil)
-    }
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) { completionHandler(nil) }
 
     public func urlSession(
-        _ session: URLSession,
-        task: URLSessionTask,
+        _ session: URLSession, task: URLSessionTask,
         needNewBodyStream completionHandler: @escaping @Sendable (InputStream?) -> Void
     ) {
         _ = refused.withLock { $0.insert(ObjectIdentifier(task)) }

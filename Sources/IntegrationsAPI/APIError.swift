@@ -73,12 +73,9 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             case 403: text += "; the token lacks the Admin role the Integrations API requires"
             default: break
             }
-        case .transport(let failure):
-            text += " failed: \(failure.detail)"
-        case .undecodable(let detail):
-            text += " returned a response intops cannot read: \(detail)"
-        case .noCredential:
-            text += " has no API token configured"
+        case .transport(let failure): text += " failed: \(failure.detail)"
+        case .undecodable(let detail): text += " returned a response intops cannot read: \(detail)"
+        case .noCredential: text += " has no API token configured"
         }
         if attempts > 1 { text += " (after \(attempts) attempts)" }
         return text

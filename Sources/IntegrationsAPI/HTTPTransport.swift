@@ -12,11 +12,7 @@ public struct HTTPRequest: Sendable, Equatable {
     public var body: Data?
 
     public init(
-        method: String,
-        path: String,
-        query: [URLQueryItem] = [],
-        headers: [String: String] = [:],
-        body: Data? = nil
+        method: String, path: String, query: [URLQueryItem] = [], headers: [String: String] = [:], body: Data? = nil
     ) {
         self.method = method
         self.path = path
@@ -45,9 +41,7 @@ public struct HTTPResponse: Sendable, Equatable {
 }
 
 /// Carries requests to the API.
-public protocol HTTPTransport: Sendable {
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse
-}
+public protocol HTTPTransport: Sendable { func send(_ request: HTTPRequest) async throws -> HTTPResponse }
 
 public enum HTTPStatus {
     /// The reason phrase of a status code, as servers print it and error messages name it.

@@ -2,9 +2,7 @@
 public struct TemplatesResponse: Codable, Sendable {
     public var templates: [IntegrationTemplate]
 
-    public init(templates: [IntegrationTemplate]) {
-        self.templates = templates
-    }
+    public init(templates: [IntegrationTemplate]) { self.templates = templates }
 }
 
 /// One provider's template. Unknown fields are ignored; optional ones may be omitted (the QuickBooks example
@@ -22,15 +20,9 @@ public struct IntegrationTemplate: Codable, Sendable, Hashable {
     public var secretFields: [SecretField]
 
     public init(
-        type: IntegrationType,
-        provider: String,
-        displayName: String,
-        description: String? = nil,
-        requiresOAuth: Bool = false,
-        callbackUrl: String? = nil,
-        documentationUrl: String? = nil,
-        supportedFeatures: [String]? = nil,
-        configurationFields: [ConfigurationField] = [],
+        type: IntegrationType, provider: String, displayName: String, description: String? = nil,
+        requiresOAuth: Bool = false, callbackUrl: String? = nil, documentationUrl: String? = nil,
+        supportedFeatures: [String]? = nil, configurationFields: [ConfigurationField] = [],
         secretFields: [SecretField] = []
     ) {
         self.type = type
@@ -46,8 +38,8 @@ public struct IntegrationTemplate: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, provider, displayName, description, requiresOAuth, callbackUrl, documentationUrl,
-            supportedFeatures, configurationFields, secretFields
+        case type, provider, displayName, description, requiresOAuth, callbackUrl, documentationUrl, supportedFeatures,
+            configurationFields, secretFields
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,13 +57,9 @@ public struct IntegrationTemplate: Codable, Sendable, Hashable {
         secretFields = try container.decodeIfPresent([SecretField].self, forKey: .secretFields) ?? []
     }
 
-    public func configurationField(_ key: String) -> ConfigurationField? {
-        configurationFields.first { $0.key == key }
-    }
+    public func configurationField(_ key: String) -> ConfigurationField? { configurationFields.first { $0.key == key } }
 
-    public func secretField(_ key: String) -> SecretField? {
-        secretFields.first { $0.key == key }
-    }
+    public func secretField(_ key: String) -> SecretField? { secretFields.first { $0.key == key } }
 }
 
 /// The type of a configuration field. The reference gives `3`, the guide `"Boolean"`; both decode. Values
@@ -156,13 +144,8 @@ public struct ConfigurationField: Codable, Sendable, Hashable {
     public var options: [String]?
 
     public init(
-        key: String,
-        displayName: String? = nil,
-        description: String? = nil,
-        type: FieldType = .string,
-        required: Bool = false,
-        defaultValue: String? = nil,
-        options: [String]? = nil
+        key: String, displayName: String? = nil, description: String? = nil, type: FieldType = .string,
+        required: Bool = false, defaultValue: String? = nil, options: [String]? = nil
     ) {
         self.key = key
         self.displayName = displayName
@@ -173,9 +156,7 @@ public struct ConfigurationField: Codable, Sendable, Hashable {
         self.options = options
     }
 
-    enum CodingKeys: String, CodingKey {
-        case key, displayName, description, type, required, defaultValue, options
-    }
+    enum CodingKeys: String, CodingKey { case key, displayName, description, type, required, defaultValue, options }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -200,12 +181,8 @@ public struct SecretField: Codable, Sendable, Hashable {
     public var isSecret: Bool?
 
     public init(
-        key: String,
-        displayName: String? = nil,
-        description: String? = nil,
-        required: Bool = true,
-        isSensitive: Bool? = true,
-        isSecret: Bool? = nil
+        key: String, displayName: String? = nil, description: String? = nil, required: Bool = true,
+        isSensitive: Bool? = true, isSecret: Bool? = nil
     ) {
         self.key = key
         self.displayName = displayName
@@ -215,9 +192,7 @@ public struct SecretField: Codable, Sendable, Hashable {
         self.isSecret = isSecret
     }
 
-    enum CodingKeys: String, CodingKey {
-        case key, displayName, description, required, isSensitive, isSecret
-    }
+    enum CodingKeys: String, CodingKey { case key, displayName, description, required, isSensitive, isSecret }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)

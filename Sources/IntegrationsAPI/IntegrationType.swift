@@ -40,18 +40,14 @@ public enum IntegrationType: Int, Sendable, Hashable, CaseIterable, Codable, Com
         if let number = try? container.decode(Int.self) {
             guard let value = Self(rawValue: number) else {
                 throw DecodingError.dataCorruptedError(
-                    in: container,
-                    debugDescription: "integration type \(number) is not between 1 and 8"
-                )
+                    in: container, debugDescription: "integration type \(number) is not between 1 and 8")
             }
             self = value
         } else {
             let text = try container.decode(String.self)
             guard let value = Self(name: text) ?? Int(text).flatMap(Self.init(rawValue:)) else {
                 throw DecodingError.dataCorruptedError(
-                    in: container,
-                    debugDescription: "unknown integration type \"\(text)\""
-                )
+                    in: container, debugDescription: "unknown integration type \"\(text)\"")
             }
             self = value
         }

@@ -54,9 +54,7 @@ public final class IntegrationsClient: Sendable {
     ///   - sleep: how the client waits between attempts (tests pass one that records instead of waiting).
     ///   - random: uniform in [0, 1), for the jitter.
     public init(
-        transport: any HTTPTransport,
-        credentials: [String: APICredential],
-        policy: ClientPolicy = ClientPolicy(),
+        transport: any HTTPTransport, credentials: [String: APICredential], policy: ClientPolicy = ClientPolicy(),
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
@@ -73,8 +71,7 @@ public final class IntegrationsClient: Sendable {
 
     /// `GET /api/integration-templates[?integrationType=N]`, with the organization's credential.
     public func templates(
-        organization: String,
-        type: IntegrationType? = nil
+        organization: String, type: IntegrationType? = nil
     ) async throws(APIError) -> [IntegrationTemplate] {
         let query = type.map { [URLQueryItem(name: "integrationType", value: String($0.rawValue))] } ?? []
         let call = Call(method: "GET", path: "/api/integration-templates", query: query, organizationId: organization)
@@ -89,9 +86,7 @@ public final class IntegrationsClient: Sendable {
 
     /// `GET /api/organizations/{organizationId}/integrations[?integrationType=N&isEnabled=B]`.
     public func list(
-        organization: String,
-        type: IntegrationType? = nil,
-        isEnabled: Bool? = nil
+        organization: String, type: IntegrationType? = nil, isEnabled: Bool? = nil
     ) async throws(APIError) -> [IntegrationSummary] {
         var query: [URLQueryItem] = []
         if let type { query.append(URLQueryItem(name: "integrationType", value: String(type.rawValue))) }
@@ -108,51 +103,36 @@ public final class IntegrationsClient: Sendable {
 
     /// `POST /api/organizations/{organizationId}/integrations`, never duplicated (see the type's documentation).
     public func create(
-        organization: String,
-        _ request: CreateIntegrationRequest
+        organization: String, _ request: CreateIntegrationRequest
     ) async throws(APIError) -> CreateOutcome {
         let call = Call(
-            method: "POST",
-            path: Self.collection(organization),
-            organizationId: organization,
+            method: "POST", path: Self.collection(organization), organizationId: organization,
             body: try encode(request, method: "POST", path: Self.collection(organization), organization: organization),
-            kind: .create
-        )
+            kind: .create)
         let find: Recovery = { [self] () async throws(APIError) -> IntegrationCreated? in
             let existing = try await list(organization: organization)
             let identity = LiveIdentity(request)
             guard let match = existing.first(where: identity.matches) else { return nil }
             return IntegrationCreated(
-                integrationId: match.integrationId,
-                organizationId: match.organizationId,
-                integrationType: match.integrationType,
-                provider: match.provider,
-                displayName: match.displayName,
-                isEnabled: match.isEnabled,
-                createdAt: match.createdAt ?? ""
-            )
+                integrationId: match.integrationId, organizationId: match.organizationId,
+                integrationType: match.integrationType, provider: match.provider, displayName: match.displayName,
+                isEnabled: match.isEnabled, createdAt: match.createdAt ?? "")
         }
         switch try await perform(call, recover: find) {
         case .answered(let response):
             return CreateOutcome(integration: try decode(IntegrationCreated.self, response, call), recovered: false)
-        case .recovered(let created):
-            return CreateOutcome(integration: created, recovered: true)
+        case .recovered(let created): return CreateOutcome(integration: created, recovered: true)
         }
     }
 
     /// `PUT /api/organizations/{organizationId}/integrations/{integrationId}` (configuration is merged).
     public func update(
-        organization: String,
-        id: String,
-        _ request: UpdateIntegrationRequest
+        organization: String, id: String, _ request: UpdateIntegrationRequest
     ) async throws(APIError) -> UpdateIntegrationResponse {
         let path = Self.member(organization, id)
         let call = Call(
-            method: "PUT",
-            path: path,
-            organizationId: organization,
-            body: try encode(request, method: "PUT", path: path, organization: organization)
-        )
+            method: "PUT", path: path, organizationId: organization,
+            body: try encode(request, method: "PUT", path: path, organization: organization))
         let response = try await perform(call)
         // The reference documents a body; a 204 from "some PUTs" (errors page) means no test is asked for.
         if response.status == 204 || response.body.isEmpty {
@@ -171,27 +151,19 @@ public final class IntegrationsClient: Sendable {
     public func connect(organization: String, id: String, state: String) async throws(APIError) -> ConnectResponse {
         let path = Self.member(organization, id) + "/connect"
         let call = Call(
-            method: "POST",
-            path: path,
-            organizationId: organization,
-            body: try encode(ConnectRequest(state: state), method: "POST", path: path, organization: organization)
-        )
+            method: "POST", path: path, organizationId: organization,
+            body: try encode(ConnectRequest(state: state), method: "POST", path: path, organization: organization))
         return try await decode(ConnectResponse.self, perform(call), call)
     }
 
     /// `POST …/{integrationId}/rotate-secrets`.
     public func rotateSecrets(
-        organization: String,
-        id: String,
-        _ request: RotateSecretsRequest
+        organization: String, id: String, _ request: RotateSecretsRequest
     ) async throws(APIError) -> RotateSecretsResponse {
         let path = Self.member(organization, id) + "/rotate-secrets"
         let call = Call(
-            method: "POST",
-            path: path,
-            organizationId: organization,
-            body: try encode(request, method: "POST", path: path, organization: organization)
-        )
+            method: "POST", path: path, organizationId: organization,
+            body: try encode(request, method: "POST", path: path, organization: organization))
         return try await decode(RotateSecretsResponse.self, perform(call), call)
     }
 
@@ -199,11 +171,7 @@ public final class IntegrationsClient: Sendable {
     /// answer was lost means that attempt did the work.
     public func delete(organization: String, id: String) async throws(APIError) {
         let call = Call(
-            method: "DELETE",
-            path: Self.member(organization, id),
-            organizationId: organization,
-            kind: .delete
-        )
+            method: "DELETE", path: Self.member(organization, id), organizationId: organization, kind: .delete)
         _ = try await perform(call)
     }
 
@@ -211,13 +179,8 @@ public final class IntegrationsClient: Sendable {
     /// reaches by URL such as the OAuth callback).
     public func send(_ request: HTTPRequest, organization: String?) async throws(APIError) -> HTTPResponse {
         let call = Call(
-            method: request.method,
-            path: request.path,
-            query: request.query,
-            organizationId: organization,
-            body: request.body,
-            extraHeaders: request.headers
-        )
+            method: request.method, path: request.path, query: request.query, organizationId: organization,
+            body: request.body, extraHeaders: request.headers)
         return try await perform(call)
     }
 
@@ -251,12 +214,8 @@ public final class IntegrationsClient: Sendable {
     private func perform(_ call: Call, recover: Recovery?) async throws(APIError) -> Outcome {
         func failure(_ reason: APIError.Reason, _ attempts: Int) -> APIError {
             APIError(
-                method: call.method,
-                path: call.path,
-                organizationId: call.organizationId,
-                reason: reason,
-                attempts: attempts
-            )
+                method: call.method, path: call.path, organizationId: call.organizationId, reason: reason,
+                attempts: attempts)
         }
         var headers = call.extraHeaders
         if let organization = call.organizationId {
@@ -266,12 +225,7 @@ public final class IntegrationsClient: Sendable {
         headers["accept"] = "application/json"
         if call.body != nil { headers["content-type"] = "application/json" }
         let request = HTTPRequest(
-            method: call.method,
-            path: call.path,
-            query: call.query,
-            headers: headers,
-            body: call.body
-        )
+            method: call.method, path: call.path, query: call.query, headers: headers, body: call.body)
 
         /// True once an attempt may have been acted on without the client seeing the answer.
         var ambiguous = false
@@ -284,24 +238,17 @@ public final class IntegrationsClient: Sendable {
             }
             guard await inFlight.acquire() else {
                 throw failure(
-                    .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")),
-                    attempt
-                )
+                    .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")), attempt)
             }
             let result: Result<HTTPResponse, TransportFailure>
-            do {
-                result = .success(try await transport.send(request))
-            } catch let transportFailure as TransportFailure {
+            do { result = .success(try await transport.send(request)) } catch let transportFailure as TransportFailure {
                 result = .failure(transportFailure)
-            } catch {
-                result = .failure(TransportFailure(.connectionLost, "the request failed"))
-            }
+            } catch { result = .failure(TransportFailure(.connectionLost, "the request failed")) }
             await inFlight.release()
 
             var delay: Duration
             switch result {
-            case .success(let response) where response.status < 400:
-                return .answered(response)
+            case .success(let response) where response.status < 400: return .answered(response)
             case .success(let response):
                 let status = response.status
                 if status == 404, call.kind == .delete, ambiguous { return .answered(HTTPResponse(status: 204)) }
@@ -333,16 +280,10 @@ public final class IntegrationsClient: Sendable {
     }
 
     private func pause(_ delay: Duration, _ call: Call, _ attempt: Int) async throws(APIError) {
-        do {
-            try await sleep(delay)
-        } catch {
+        do { try await sleep(delay) } catch {
             throw APIError(
-                method: call.method,
-                path: call.path,
-                organizationId: call.organizationId,
-                reason: .transport(TransportFailure(.cancelled, "cancelled")),
-                attempts: attempt
-            )
+                method: call.method, path: call.path, organizationId: call.organizationId,
+                reason: .transport(TransportFailure(.cancelled, "cancelled")), attempts: attempt)
         }
     }
 
@@ -355,44 +296,27 @@ public final class IntegrationsClient: Sendable {
     }()
 
     private func encode<T: Encodable>(
-        _ value: T,
-        method: String,
-        path: String,
-        organization: String
+        _ value: T, method: String, path: String, organization: String
     ) throws(APIError) -> Data {
-        do {
-            return try Self.encoder.encode(value)
-        } catch {
+        do { return try Self.encoder.encode(value) } catch {
             throw APIError(
-                method: method,
-                path: path,
-                organizationId: organization,
-                reason: .undecodable("the request could not be encoded"),
-                attempts: 0
-            )
+                method: method, path: path, organizationId: organization,
+                reason: .undecodable("the request could not be encoded"), attempts: 0)
         }
     }
 
     private func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse, _ call: Call) throws(APIError) -> T {
-        do {
-            return try JSONDecoder().decode(type, from: response.body)
-        } catch let DecodingError.keyNotFound(key, _) {
+        do { return try JSONDecoder().decode(type, from: response.body) } catch let DecodingError.keyNotFound(key, _) {
             throw undecodable(call, "the field \(key.stringValue) is missing")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw undecodable(call, "the field \(path.isEmpty ? "(top level)" : path) has an unexpected type")
-        } catch {
-            throw undecodable(call, "the body is not the expected JSON")
-        }
+        } catch { throw undecodable(call, "the body is not the expected JSON") }
     }
 
     private func undecodable(_ call: Call, _ detail: String) -> APIError {
         APIError(
-            method: call.method,
-            path: call.path,
-            organizationId: call.organizationId,
-            reason: .undecodable(detail)
-        )
+            method: call.method, path: call.path, organizationId: call.organizationId, reason: .undecodable(detail))
     }
 
     /// The problem-details explanation only; an error body that is not problem details is not repeated.

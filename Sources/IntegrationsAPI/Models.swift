@@ -12,12 +12,8 @@ public struct CreateIntegrationRequest: Codable, Sendable, Equatable {
     public var secrets: [String: String]?
 
     public init(
-        integrationType: IntegrationType,
-        provider: String,
-        displayName: String,
-        isEnabled: Bool? = nil,
-        configuration: [String: String]? = nil,
-        secrets: [String: String]? = nil
+        integrationType: IntegrationType, provider: String, displayName: String, isEnabled: Bool? = nil,
+        configuration: [String: String]? = nil, secrets: [String: String]? = nil
     ) {
         self.integrationType = integrationType
         self.provider = provider
@@ -39,13 +35,8 @@ public struct IntegrationCreated: Codable, Sendable, Equatable {
     public var createdAt: String
 
     public init(
-        integrationId: String,
-        organizationId: String,
-        integrationType: IntegrationType,
-        provider: String,
-        displayName: String,
-        isEnabled: Bool,
-        createdAt: String
+        integrationId: String, organizationId: String, integrationType: IntegrationType, provider: String,
+        displayName: String, isEnabled: Bool, createdAt: String
     ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
@@ -104,17 +95,9 @@ public struct IntegrationSummary: Codable, Sendable, Equatable {
     public var lastTestMessage: String?
 
     public init(
-        integrationId: String,
-        organizationId: String,
-        integrationType: IntegrationType,
-        provider: String,
-        displayName: String,
-        isEnabled: Bool,
-        createdAt: String? = nil,
-        updatedAt: String? = nil,
-        testStatus: TestStatus? = nil,
-        lastTestedAt: String? = nil,
-        lastTestMessage: String? = nil
+        integrationId: String, organizationId: String, integrationType: IntegrationType, provider: String,
+        displayName: String, isEnabled: Bool, createdAt: String? = nil, updatedAt: String? = nil,
+        testStatus: TestStatus? = nil, lastTestedAt: String? = nil, lastTestMessage: String? = nil
     ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
@@ -133,9 +116,7 @@ public struct IntegrationSummary: Codable, Sendable, Equatable {
 public struct IntegrationList: Codable, Sendable, Equatable {
     public var integrations: [IntegrationSummary]
 
-    public init(integrations: [IntegrationSummary]) {
-        self.integrations = integrations
-    }
+    public init(integrations: [IntegrationSummary]) { self.integrations = integrations }
 }
 
 /// The template fields a get response carries in `availableFields`.
@@ -147,11 +128,8 @@ public struct AvailableFields: Codable, Sendable, Equatable {
     public var supportedFeatures: [String]?
 
     public init(
-        configurationFields: [ConfigurationField]? = nil,
-        secretFields: [SecretField]? = nil,
-        requiresOAuth: Bool? = nil,
-        documentationUrl: String? = nil,
-        supportedFeatures: [String]? = nil
+        configurationFields: [ConfigurationField]? = nil, secretFields: [SecretField]? = nil,
+        requiresOAuth: Bool? = nil, documentationUrl: String? = nil, supportedFeatures: [String]? = nil
     ) {
         self.configurationFields = configurationFields
         self.secretFields = secretFields
@@ -179,20 +157,10 @@ public struct IntegrationDetail: Codable, Sendable, Equatable {
     public var lastTestMessage: String?
 
     public init(
-        integrationId: String,
-        organizationId: String,
-        integrationType: IntegrationType,
-        provider: String,
-        displayName: String,
-        isEnabled: Bool,
-        createdAt: String? = nil,
-        updatedAt: String? = nil,
-        configuration: [String: String],
-        createdBy: String? = nil,
-        availableFields: AvailableFields? = nil,
-        testStatus: TestStatus? = nil,
-        lastTestedAt: String? = nil,
-        lastTestMessage: String? = nil
+        integrationId: String, organizationId: String, integrationType: IntegrationType, provider: String,
+        displayName: String, isEnabled: Bool, createdAt: String? = nil, updatedAt: String? = nil,
+        configuration: [String: String], createdBy: String? = nil, availableFields: AvailableFields? = nil,
+        testStatus: TestStatus? = nil, lastTestedAt: String? = nil, lastTestMessage: String? = nil
     ) {
         self.integrationId = integrationId
         self.organizationId = organizationId
@@ -220,9 +188,7 @@ public struct UpdateIntegrationRequest: Codable, Sendable, Equatable {
     public var secrets: [String: String]?
 
     public init(
-        displayName: String? = nil,
-        isEnabled: Bool? = nil,
-        configuration: [String: String]? = nil,
+        displayName: String? = nil, isEnabled: Bool? = nil, configuration: [String: String]? = nil,
         secrets: [String: String]? = nil
     ) {
         self.displayName = displayName
@@ -235,9 +201,7 @@ public struct UpdateIntegrationRequest: Codable, Sendable, Equatable {
 public struct UpdateIntegrationResponse: Codable, Sendable, Equatable {
     public var testConnectionRequired: Bool
 
-    public init(testConnectionRequired: Bool) {
-        self.testConnectionRequired = testConnectionRequired
-    }
+    public init(testConnectionRequired: Bool) { self.testConnectionRequired = testConnectionRequired }
 }
 
 /// `POST …/{integrationId}/test`.
@@ -259,17 +223,13 @@ public struct TestConnectionResult: Codable, Sendable, Equatable {
 public struct ConnectRequest: Codable, Sendable, Equatable {
     public var state: String
 
-    public init(state: String) {
-        self.state = state
-    }
+    public init(state: String) { self.state = state }
 }
 
 public struct ConnectResponse: Codable, Sendable, Equatable {
     public var authorizationUrl: String
 
-    public init(authorizationUrl: String) {
-        self.authorizationUrl = authorizationUrl
-    }
+    public init(authorizationUrl: String) { self.authorizationUrl = authorizationUrl }
 }
 
 /// `POST …/{integrationId}/rotate-secrets`.
@@ -293,12 +253,8 @@ public struct RotateSecretsResponse: Codable, Sendable, Equatable {
     public var rotatedSecretKeys: [String]?
 
     public init(
-        integrationId: String? = nil,
-        organizationId: String? = nil,
-        rotationSuccessful: Bool? = nil,
-        testConnectionSuccessful: Bool? = nil,
-        message: String? = nil,
-        rotatedAt: String? = nil,
+        integrationId: String? = nil, organizationId: String? = nil, rotationSuccessful: Bool? = nil,
+        testConnectionSuccessful: Bool? = nil, message: String? = nil, rotatedAt: String? = nil,
         rotatedSecretKeys: [String]? = nil
     ) {
         self.integrationId = integrationId
@@ -320,10 +276,7 @@ public struct AvailableIntegrations: Codable, Sendable, Equatable {
     public var integrationsByType: [String: [AvailableIntegration]]
 
     public init(
-        organizationId: String,
-        totalAvailable: Int,
-        configuredCount: Int,
-        enabledCount: Int,
+        organizationId: String, totalAvailable: Int, configuredCount: Int, enabledCount: Int,
         integrationsByType: [String: [AvailableIntegration]]
     ) {
         self.organizationId = organizationId
@@ -346,14 +299,8 @@ public struct AvailableIntegration: Codable, Sendable, Equatable {
     public var testStatus: TestStatus?
 
     public init(
-        type: IntegrationType,
-        provider: String,
-        displayName: String,
-        requiresOAuth: Bool? = nil,
-        isConfigured: Bool,
-        isEnabled: Bool,
-        integrationId: String? = nil,
-        testStatus: TestStatus? = nil
+        type: IntegrationType, provider: String, displayName: String, requiresOAuth: Bool? = nil, isConfigured: Bool,
+        isEnabled: Bool, integrationId: String? = nil, testStatus: TestStatus? = nil
     ) {
         self.type = type
         self.provider = provider
@@ -375,10 +322,7 @@ public struct ProblemDetails: Codable, Sendable, Equatable {
     public var errors: [String: [String]]?
 
     public init(
-        type: String? = nil,
-        title: String? = nil,
-        status: Int? = nil,
-        detail: String? = nil,
+        type: String? = nil, title: String? = nil, status: Int? = nil, detail: String? = nil,
         errors: [String: [String]]? = nil
     ) {
         self.type = type

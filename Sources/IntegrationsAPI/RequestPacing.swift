@@ -31,11 +31,7 @@ actor InFlightLimit {
     }
 
     func release() {
-        if waiters.isEmpty {
-            available += 1
-        } else {
-            waiters.removeFirst().continuation.resume(returning: true)
-        }
+        if waiters.isEmpty { available += 1 } else { waiters.removeFirst().continuation.resume(returning: true) }
     }
 
     private func cancel(_ id: UInt64) {
@@ -81,13 +77,9 @@ public struct ClientPolicy: Sendable, Equatable {
     public var timeout: Duration
 
     public init(
-        maxInFlight: Int = 8,
-        requestsPerSecond: Double? = nil,
-        maxAttempts: Int = 6,
-        baseDelay: Duration = .milliseconds(200),
-        maxDelay: Duration = .seconds(15),
-        maxRetryAfter: Duration = .seconds(120),
-        timeout: Duration = .seconds(30)
+        maxInFlight: Int = 8, requestsPerSecond: Double? = nil, maxAttempts: Int = 6,
+        baseDelay: Duration = .milliseconds(200), maxDelay: Duration = .seconds(15),
+        maxRetryAfter: Duration = .seconds(120), timeout: Duration = .seconds(30)
     ) {
         self.maxInFlight = maxInFlight
         self.requestsPerSecond = requestsPerSecond

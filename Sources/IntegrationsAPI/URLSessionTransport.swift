@@ -88,10 +88,7 @@ public final class URLSessionTransport: HTTPTransport {
                     if let task = handle.task, delegate.takeRefusal(of: task) {
                         continuation.resume(
                             throwing: TransportFailure(
-                                .connectionLost,
-                                "the connection closed before an answer arrived"
-                            )
-                        )
+                                .connectionLost, "the connection closed before an answer arrived"))
                     } else if let data, let response, error == nil {
                         continuation.resume(returning: (data, response))
                     } else if let error = error as? URLError {

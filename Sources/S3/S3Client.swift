@@ -53,22 +53,15 @@ public struct S3Client: Sendable, CustomStringConvertible {
     public func get(bucket: String, key: String) async throws(S3Error) -> S3Object? {
         let answer = try await send(Request(operation: "GetObject", method: "GET", bucket: bucket, key: key))
         switch answer.status {
-        case 200:
-            return S3Object(bytes: answer.body, etag: try answer.etag(for: self, "GetObject", bucket, key))
-        case 404 where answer.code == "NoSuchKey":
-            return nil
-        default:
-            throw failure(answer, "GetObject", bucket, key)
+        case 200: return S3Object(bytes: answer.body, etag: try answer.etag(for: self, "GetObject", bucket, key))
+        case 404 where answer.code == "NoSuchKey": return nil
+        default: throw failure(answer, "GetObject", bucket, key)
         }
     }
 
     /// Writes the object if `condition` holds, and returns its new ETag.
-    @discardableResult
-    public func put(
-        bucket: String,
-        key: String,
-        bytes: [UInt8],
-        condition: S3WriteCondition,
+    @discardableResult public func put(
+        bucket: String, key: String, bytes: [UInt8], condition: S3WriteCondition,
         contentType: String = "application/json"
     ) async throws(S3Error) -> String {
         var headers: [(name: String, value: String)] = [("Content-Type", contentType)]
@@ -78,8 +71,7 @@ public struct S3Client: Sendable, CustomStringConvertible {
         case .ifNoneMatch: headers.append(("If-None-Match", "*"))
         }
         let answer = try await send(
-            Request(operation: "PutObject", method: "PUT", bucket: bucket, key: key, headers: headers, body: bytes)
-        )
+            Request(operation: "PutObject", method: "PUT", bucket: bucket, key: key, headers: headers, body: bytes))
         guard answer.status == 200 else { throw failure(answer, "PutObject", bucket, key) }
         return try answer.etag(for: self, "PutObject", bucket, key)
     }
@@ -89,8 +81,7 @@ public struct S3Client: Sendable, CustomStringConvertible {
     public func delete(bucket: String, key: String, ifMatch: String? = nil) async throws(S3Error) {
         let headers: [(name: String, value: String)] = ifMatch.map { [("If-Match", $0)] } ?? []
         let answer = try await send(
-            Request(operation: "DeleteObject", method: "DELETE", bucket: bucket, key: key, headers: headers)
-        )
+            Request(operation: "DeleteObject", method: "DELETE", bucket: bucket, key: key, headers: headers))
         switch answer.status {
         case 200, 204: return
         case 404 where answer.code != "NoSuchBucket": return
@@ -108,12 +99,10 @@ public struct S3Client: Sendable, CustomStringConvertible {
                 """
                 <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\
                 <LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>
-                """.utf8
-            )
+                """.utf8)
         let headers: [(name: String, value: String)] = body.isEmpty ? [] : [("Content-Type", "application/xml")]
         let answer = try await send(
-            Request(operation: "CreateBucket", method: "PUT", bucket: bucket, key: nil, headers: headers, body: body)
-        )
+            Request(operation: "CreateBucket", method: "PUT", bucket: bucket, key: nil, headers: headers, body: body))
         switch answer.status {
         case 200: return
         case 409 where answer.code == "BucketAlreadyOwnedByYou": return
@@ -145,13 +134,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
         {
             guard let etag = headers["etag"], !etag.isEmpty else {
                 var error = S3Error(
-                    .server,
-                    operation: operation,
-                    bucket: bucket,
-                    key: key,
-                    status: status,
-                    detail: "the answer had no ETag header"
-                )
+                    .server, operation: operation, bucket: bucket, key: key, status: status,
+                    detail: "the answer had no ETag header")
                 error.region = client.configuration.region
                 throw error
             }
@@ -161,15 +145,9 @@ public struct S3Client: Sendable, CustomStringConvertible {
 
     private func failure(_ answer: Answer, _ operation: String, _ bucket: String, _ key: String?) -> S3Error {
         var error = S3Error.response(
-            operation: operation,
-            bucket: bucket,
-            key: key,
-            status: answer.status,
-            body: answer.body,
-            bucketRegion: answer.headers["x-amz-bucket-region"],
-            credentials: configuration.credentials,
-            region: configuration.region
-        )
+            operation: operation, bucket: bucket, key: key, status: answer.status, body: answer.body,
+            bucketRegion: answer.headers["x-amz-bucket-region"], credentials: configuration.credentials,
+            region: configuration.region)
         error.attempts = answer.attempts
         return error
     }
@@ -181,15 +159,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
         var attempt = 1
         while true {
             let signed = SigV4.sign(
-                method: request.method,
-                url: url,
-                headers: request.headers,
-                payloadSHA256: payloadHash,
-                date: Date(),
-                region: configuration.region,
-                service: "s3",
-                credentials: configuration.credentials,
-                pathEncoding: .once
+                method: request.method, url: url, headers: request.headers, payloadSHA256: payloadHash, date: Date(),
+                region: configuration.region, service: "s3", credentials: configuration.credentials, pathEncoding: .once
             )
             var urlRequest = URLRequest(url: url)
             urlRequest.httpMethod = request.method
@@ -208,12 +179,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
             } catch {
                 if !error.retryable || attempt == Self.maximumAttempts {
                     var failure = S3Error(
-                        .transport,
-                        operation: request.operation,
-                        bucket: request.bucket,
-                        key: request.key,
-                        detail: "\(error.reason) (\(SigV4.hostHeader(for: url) ?? "the endpoint"))"
-                    )
+                        .transport, operation: request.operation, bucket: request.bucket, key: request.key,
+                        detail: "\(error.reason) (\(SigV4.hostHeader(for: url) ?? "the endpoint"))")
                     failure.attempts = attempt
                     failure.region = configuration.region
                     throw failure
@@ -228,16 +195,10 @@ public struct S3Client: Sendable, CustomStringConvertible {
     /// do not retry together.
     private func backOff(after attempt: Int, _ request: Request) async throws(S3Error) {
         let milliseconds = 100 * (1 << (attempt - 1))
-        do {
-            try await Task.sleep(for: .milliseconds(Int(Double(milliseconds) * Double.random(in: 0.5...1.0))))
-        } catch {
+        do { try await Task.sleep(for: .milliseconds(Int(Double(milliseconds) * Double.random(in: 0.5...1.0)))) } catch
+        {
             throw S3Error(
-                .transport,
-                operation: request.operation,
-                bucket: request.bucket,
-                key: request.key,
-                detail: "cancelled"
-            )
+                .transport, operation: request.operation, bucket: request.bucket, key: request.key, detail: "cancelled")
         }
     }
 
@@ -270,8 +231,8 @@ public struct S3Client: Sendable, CustomStringConvertible {
         let bytes = Array(bucket.utf8)
         let allowed = bytes.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: ".")
+                || byte == UInt8(ascii: "-")
         }
         let edgesAlphanumeric = [bytes.first, bytes.last].allSatisfy { byte in
             byte.map { $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "-") } ?? false
@@ -279,8 +240,7 @@ public struct S3Client: Sendable, CustomStringConvertible {
         guard (3...63).contains(bytes.count), allowed, edgesAlphanumeric, !bucket.contains("..") else {
             throw S3Error.configuration(
                 "'\(S3Error.oneLine(String(bucket.prefix(80))))' is not an S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit",
-                bucket: bucket
-            )
+                bucket: bucket)
         }
     }
 
@@ -293,9 +253,7 @@ public struct S3Client: Sendable, CustomStringConvertible {
         guard !key.isEmpty, key.utf8.count <= 1024, !segments.contains(where: { $0 == "." || $0 == ".." }) else {
             throw S3Error.configuration(
                 "the S3 key '\(S3Error.oneLine(String(key.prefix(200))))' cannot be used: it must be 1 to 1024 bytes, without '.' or '..' segments",
-                bucket: bucket,
-                key: key
-            )
+                bucket: bucket, key: key)
         }
         return segments.map { SigV4.uriEncode($0.utf8) }.joined(separator: "/")
     }
@@ -315,10 +273,7 @@ private final class Transport: Sendable {
 
     init(timeout: Duration) {
         session = URLSession(
-            configuration: .uncached(timeout: timeout),
-            delegate: GuardedSessionDelegate(),
-            delegateQueue: nil
-        )
+            configuration: .uncached(timeout: timeout), delegate: GuardedSessionDelegate(), delegateQueue: nil)
     }
 
     deinit { session.finishTasksAndInvalidate() }
@@ -328,9 +283,7 @@ private final class Transport: Sendable {
     ) async throws(TransportFailure) -> (status: Int, headers: [String: String], body: [UInt8]) {
         let data: Data
         let response: URLResponse
-        do {
-            (data, response) = try await session.data(for: request)
-        } catch {
+        do { (data, response) = try await session.data(for: request) } catch {
             if Task.isCancelled { throw TransportFailure(reason: "cancelled", retryable: false) }
             throw Self.failure(error as? URLError)
         }

@@ -29,9 +29,7 @@ public struct S3Credentials: Sendable, CustomStringConvertible, CustomDebugStrin
             children: [
                 "accessKeyID": accessKeyID, "secretAccessKey": "(redacted)",
                 "sessionToken": sessionToken.map { _ in "(redacted)" } as Any,
-            ],
-            displayStyle: .struct
-        )
+            ], displayStyle: .struct)
     }
 }
 
@@ -64,9 +62,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     /// `AWS_SECRET_ACCESS_KEY` and, for temporary credentials, `AWS_SESSION_TOKEN`. Empty values count as unset,
     /// as shells and CI systems leave them.
     public static func resolve(
-        region: String?,
-        endpoint: String?,
-        environment: [String: String]
+        region: String?, endpoint: String?, environment: [String: String]
     ) throws(S3Error) -> S3Configuration {
         func value(_ name: String) -> String? {
             guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
@@ -98,23 +94,15 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         guard let accessKeyID, let secretAccessKey else {
             let missing = [
                 accessKeyID == nil ? "AWS_ACCESS_KEY_ID" : nil, secretAccessKey == nil ? "AWS_SECRET_ACCESS_KEY" : nil,
-            ]
-            .compactMap { $0 }
+            ].compactMap { $0 }
             throw S3Error.configuration(
                 "S3 credentials are missing: set \(missing.joined(separator: " and ")) in the environment (and AWS_SESSION_TOKEN for temporary credentials)"
             )
         }
         let credentials = S3Credentials(
-            accessKeyID: accessKeyID,
-            secretAccessKey: secretAccessKey,
-            sessionToken: value("AWS_SESSION_TOKEN")
-        )
+            accessKeyID: accessKeyID, secretAccessKey: secretAccessKey, sessionToken: value("AWS_SESSION_TOKEN"))
         return S3Configuration(
-            region: region,
-            endpoint: endpointURL,
-            pathStyle: explicitEndpoint != nil,
-            credentials: credentials
-        )
+            region: region, endpoint: endpointURL, pathStyle: explicitEndpoint != nil, credentials: credentials)
     }
 
     /// The region goes into a host name and into the signature's scope, so only what a region name can hold.
@@ -122,8 +110,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         !region.isEmpty && region.count <= 64
             && region.utf8.allSatisfy { byte in
                 (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: "-")
+                    || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "-")
             } && !region.hasPrefix("-") && !region.hasSuffix("-")
     }
 
@@ -147,8 +134,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
         let shown = "\(scheme)://\(bracketedHost)\(portText)"
         guard scheme == "https" || scheme == "http" else {
             throw S3Error.configuration(
-                "the S3 endpoint \(shown) is refused: it must be https:// (http:// only for a loopback host)"
-            )
+                "the S3 endpoint \(shown) is refused: it must be https:// (http:// only for a loopback host)")
         }
         if scheme == "http" && !EndpointRule.isLoopback(host) {
             throw S3Error.configuration(

@@ -39,14 +39,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     var attempts = 1
 
     init(
-        _ kind: Kind,
-        operation: String,
-        bucket: String? = nil,
-        key: String? = nil,
-        status: Int? = nil,
-        code: String? = nil,
-        message: String? = nil,
-        detail: String? = nil
+        _ kind: Kind, operation: String, bucket: String? = nil, key: String? = nil, status: Int? = nil,
+        code: String? = nil, message: String? = nil, detail: String? = nil
     ) {
         self.kind = kind
         self.operation = operation
@@ -101,8 +95,7 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
         case "ExpiredToken", "TokenRefreshRequired":
             return
                 "the temporary credentials expired: renew AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN"
-        case "InvalidToken":
-            return "the session token is not valid for these credentials: check AWS_SESSION_TOKEN"
+        case "InvalidToken": return "the session token is not valid for these credentials: check AWS_SESSION_TOKEN"
         case "RequestTimeTooSkewed":
             return "this machine's clock is more than 15 minutes away from S3's: correct the clock"
         case "AuthorizationHeaderMalformed", "PermanentRedirect", "TemporaryRedirect",
@@ -119,12 +112,9 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
                 "arn:aws:s3:::\(bucket.map(Self.oneLine) ?? "*")" + (key.map { "/\(Self.oneLine($0))" } ?? "")
             return
                 "these credentials may not \(action) on \(resource): grant it (IAM or bucket policy), or check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        case .notFound:
-            return "check the bucket name, the key and the endpoint"
-        case .server where (status ?? 0) >= 500:
-            return "S3 is failing: try again later"
-        default:
-            return nil
+        case .notFound: return "check the bucket name, the key and the endpoint"
+        case .server where (status ?? 0) >= 500: return "S3 is failing: try again later"
+        default: return nil
         }
     }
 
@@ -147,14 +137,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
 
     /// The error for an HTTP answer that is not the success the operation expected.
     static func response(
-        operation: String,
-        bucket: String?,
-        key: String?,
-        status: Int,
-        body: [UInt8],
-        bucketRegion: String?,
-        credentials: S3Credentials,
-        region: String
+        operation: String, bucket: String?, key: String?, status: Int, body: [UInt8], bucketRegion: String?,
+        credentials: S3Credentials, region: String
     ) -> S3Error {
         let xml = String(decoding: body, as: UTF8.self)
         let code = element("Code", in: xml).map { String($0.prefix(100)) }
@@ -167,14 +151,8 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
             default: .server
             }
         var error = S3Error(
-            kind,
-            operation: operation,
-            bucket: bucket,
-            key: key,
-            status: status,
-            code: code,
-            message: element("Message", in: xml).map { sanitizedMessage($0, credentials: credentials) }
-        )
+            kind, operation: operation, bucket: bucket, key: key, status: status, code: code,
+            message: element("Message", in: xml).map { sanitizedMessage($0, credentials: credentials) })
         error.region = region
         // A header is not trusted to hold a region name: it is repeated in the hint only if it looks like one.
         error.bucketRegion = bucketRegion.flatMap { S3Configuration.isValidRegion($0) ? $0 : nil }
@@ -199,13 +177,9 @@ public struct S3Error: Error, Sendable, CustomStringConvertible {
     static func sanitizedMessage(_ message: String, credentials: S3Credentials) -> String {
         var text = oneLine(message)
         for secret in [credentials.accessKeyID, credentials.secretAccessKey, credentials.sessionToken ?? ""]
-        where !secret.isEmpty {
-            text = text.replacingOccurrences(of: secret, with: "(redacted)")
-        }
+        where !secret.isEmpty { text = text.replacingOccurrences(of: secret, with: "(redacted)") }
         text = text.replacing(
-            #/(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|APKA|ABIA|ACCA)[A-Z0-9]{12,}/#,
-            with: "(redacted)"
-        )
+            #/(?:AKIA|ASIA|AIDA|AROA|AGPA|ANPA|ANVA|APKA|ABIA|ACCA)[A-Z0-9]{12,}/#, with: "(redacted)")
         text = text.trimmingCharacters(in: .whitespaces)
         return text.count > 200 ? String(text.prefix(199)) + "…" : text
     }

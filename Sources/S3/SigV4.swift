@@ -47,16 +47,8 @@ public enum SigV4 {
     ///   - payloadSHA256: lowercase hexadecimal SHA-256 of the body.
     ///   - signsPayloadHash: whether `x-amz-content-sha256` is added and signed (S3 requires it).
     public static func sign(
-        method: String,
-        path: String,
-        query: String,
-        headers: [(name: String, value: String)],
-        payloadSHA256: String,
-        date: Date,
-        region: String,
-        service: String,
-        credentials: S3Credentials,
-        pathEncoding: PathEncoding,
+        method: String, path: String, query: String, headers: [(name: String, value: String)], payloadSHA256: String,
+        date: Date, region: String, service: String, credentials: S3Credentials, pathEncoding: PathEncoding,
         signsPayloadHash: Bool = true
     ) -> SignedRequest {
         let timestamp = Timestamp(date)
@@ -68,12 +60,8 @@ public enum SigV4 {
 
         let (canonicalHeaders, signedHeaders) = canonicalHeaders(signed)
         let canonicalRequest = [
-            method.uppercased(),
-            canonicalURI(path, encoding: pathEncoding),
-            canonicalQuery(query),
-            canonicalHeaders,
-            signedHeaders,
-            payloadSHA256,
+            method.uppercased(), canonicalURI(path, encoding: pathEncoding), canonicalQuery(query), canonicalHeaders,
+            signedHeaders, payloadSHA256,
         ].joined(separator: "\n")
 
         let scope = "\(timestamp.date)/\(region)/\(service)/aws4_request"
@@ -81,36 +69,20 @@ public enum SigV4 {
             .joined(separator: "\n")
 
         let key = signingKey(
-            secret: credentials.secretAccessKey,
-            date: timestamp.date,
-            region: region,
-            service: service
-        )
+            secret: credentials.secretAccessKey, date: timestamp.date, region: region, service: service)
         let signature = Digest.hmacSHA256(key: key, data: Array(stringToSign.utf8)).hex
         let authorization =
             "\(algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return SignedRequest(
-            canonicalRequest: canonicalRequest,
-            stringToSign: stringToSign,
-            signedHeaders: signedHeaders,
-            signature: signature,
-            authorization: authorization,
-            addedHeaders: added
-        )
+            canonicalRequest: canonicalRequest, stringToSign: stringToSign, signedHeaders: signedHeaders,
+            signature: signature, authorization: authorization, addedHeaders: added)
     }
 
     /// Signs a request to `url`: its percent-encoded path and query are what goes on the wire, and a `Host`
     /// header is signed from the URL unless `headers` has one.
     public static func sign(
-        method: String,
-        url: URL,
-        headers: [(name: String, value: String)],
-        payloadSHA256: String,
-        date: Date,
-        region: String,
-        service: String,
-        credentials: S3Credentials,
-        pathEncoding: PathEncoding,
+        method: String, url: URL, headers: [(name: String, value: String)], payloadSHA256: String, date: Date,
+        region: String, service: String, credentials: S3Credentials, pathEncoding: PathEncoding,
         signsPayloadHash: Bool = true
     ) -> SignedRequest {
         let components = URLComponents(url: url, resolvingAgainstBaseURL: true)
@@ -119,25 +91,16 @@ public enum SigV4 {
             all.append(("host", host))
         }
         return sign(
-            method: method,
-            path: components?.percentEncodedPath ?? "/",
-            query: components?.percentEncodedQuery ?? "",
-            headers: all,
-            payloadSHA256: payloadSHA256,
-            date: date,
-            region: region,
-            service: service,
-            credentials: credentials,
-            pathEncoding: pathEncoding,
-            signsPayloadHash: signsPayloadHash
-        )
+            method: method, path: components?.percentEncodedPath ?? "/", query: components?.percentEncodedQuery ?? "",
+            headers: all, payloadSHA256: payloadSHA256, date: date, region: region, service: service,
+            credentials: credentials, pathEncoding: pathEncoding, signsPayloadHash: signsPayloadHash)
     }
 
     /// The `Host` header an HTTP client sends for `url`: the port only when the URL names one, IPv6 literals in
     /// brackets.
     public static func hostHeader(for url: URL) -> String? {
-        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: true),
-            let host = components.host, !host.isEmpty
+        guard let components = URLComponents(url: url, resolvingAgainstBaseURL: true), let host = components.host,
+            !host.isEmpty
         else { return nil }
         let bracketed = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return components.port.map { "\(bracketed):\($0)" } ?? bracketed
@@ -167,24 +130,18 @@ public enum SigV4 {
             let value = parts.count > 1 ? uriEncode(percentDecoded(parts[1])) : ""
             return (name, value)
         }
-        return
-            parameters
-            .sorted { lhs, rhs in
-                lhs.0 != rhs.0
-                    ? Array(lhs.0.utf8).lexicographicallyPrecedes(rhs.0.utf8)
-                    : Array(lhs.1.utf8).lexicographicallyPrecedes(rhs.1.utf8)
-            }
-            .map { "\($0.0)=\($0.1)" }
-            .joined(separator: "&")
+        return parameters.sorted { lhs, rhs in
+            lhs.0 != rhs.0
+                ? Array(lhs.0.utf8).lexicographicallyPrecedes(rhs.0.utf8)
+                : Array(lhs.1.utf8).lexicographicallyPrecedes(rhs.1.utf8)
+        }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
     }
 
     /// Lines `name:value\n` sorted by name, and the names joined by `;`. A proxy may fold or re-space a value;
     /// trimming and collapsing runs of spaces makes the signature survive that.
     static func canonicalHeaders(_ headers: [(name: String, value: String)]) -> (lines: String, signed: String) {
         var values: [String: [String]] = [:]
-        for header in headers {
-            values[header.name.lowercased(), default: []].append(normalizedValue(header.value))
-        }
+        for header in headers { values[header.name.lowercased(), default: []].append(normalizedValue(header.value)) }
         let names = values.keys.sorted { Array($0.utf8).lexicographicallyPrecedes($1.utf8) }
         let lines = names.map { "\($0):\(values[$0]!.joined(separator: ","))\n" }.joined()
         return (lines, names.joined(separator: ";"))
@@ -222,8 +179,8 @@ public enum SigV4 {
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"):
             true
         default: false
         }
@@ -237,8 +194,8 @@ public enum SigV4 {
         out.reserveCapacity(bytes.count)
         var index = 0
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, let high = hexValue(bytes[index + 1]),
+                let low = hexValue(bytes[index + 2])
             {
                 out.append(high << 4 | low)
                 index += 3

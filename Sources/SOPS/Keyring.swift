@@ -25,9 +25,7 @@ public struct SOPSKeyring: Sendable {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
                 for word in line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }) {
-                    do {
-                        keyring.identities += try AgeIdentityFile.parse(String(word), source: "SOPS_AGE_KEY")
-                    } catch {
+                    do { keyring.identities += try AgeIdentityFile.parse(String(word), source: "SOPS_AGE_KEY") } catch {
                         throw AgeKeyError(source: "SOPS_AGE_KEY", line: number + 1, reason: error.reason)
                     }
                 }
@@ -37,9 +35,7 @@ public struct SOPSKeyring: Sendable {
             }
             keyring.sources.append("SOPS_AGE_KEY")
         }
-        if let path = environment["SOPS_AGE_KEY_FILE"], !path.isEmpty {
-            try keyring.add(file: path, required: true)
-        }
+        if let path = environment["SOPS_AGE_KEY_FILE"], !path.isEmpty { try keyring.add(file: path, required: true) }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
         try keyring.add(file: config + "/sops/age/keys.txt", required: false)
@@ -60,8 +56,7 @@ public struct SOPSKeyring: Sendable {
             mode & 0o077 != 0
         {
             warnings.append(
-                "\(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)"
-            )
+                "\(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
         }
         identities += try AgeIdentityFile.parse(String(decoding: data, as: UTF8.self), source: path)
         sources.append(path)

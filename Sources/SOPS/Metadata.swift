@@ -65,8 +65,7 @@ public struct SOPSMetadata: Sendable, Equatable {
         var rules: [SelectionRule] = []
         for entry in entries {
             if case .scalar(let scalar) = entry.value,
-                let rule = SelectionRule.from(key: entry.key, value: scalar.plainText),
-                !rule.value.isEmpty
+                let rule = SelectionRule.from(key: entry.key, value: scalar.plainText), !rule.value.isEmpty
             {
                 rules.append(rule)
             }
@@ -76,15 +75,11 @@ public struct SOPSMetadata: Sendable, Equatable {
             throw .format("the sops metadata has no lastmodified")
         }
         return SOPSMetadata(
-            groups: groups,
-            usesKeyGroups: usesKeyGroups,
-            shamirThreshold: text("shamir_threshold").flatMap { Int($0) } ?? 0,
-            lastModified: lastModified,
-            mac: text("mac") ?? "",
-            rule: rules.first ?? .default,
+            groups: groups, usesKeyGroups: usesKeyGroups,
+            shamirThreshold: text("shamir_threshold").flatMap { Int($0) } ?? 0, lastModified: lastModified,
+            mac: text("mac") ?? "", rule: rules.first ?? .default,
             macOnlyEncrypted: text("mac_only_encrypted").map { ["true", "True", "TRUE", "1"].contains($0) } ?? false,
-            version: text("version") ?? ""
-        )
+            version: text("version") ?? "")
     }
 
     /// The section as sops ≥ 3.13 writes it: keys sorted.
@@ -101,10 +96,7 @@ public struct SOPSMetadata: Sendable, Equatable {
                                     SOPSEntry(key: "enc", value: .scalar(.string($0.enc))),
                                     SOPSEntry(key: "recipient", value: .scalar(.string($0.recipient))),
                                 ])
-                            }
-                        )
-                    )
-                )
+                            })))
             }
             return entries.sorted { $0.key < $1.key }
         }
@@ -152,9 +144,7 @@ enum FlatMetadata {
 
     static func unflatten(_ pairs: [(String, String)]) -> SOPSValue {
         var root = Tree.map([])
-        for (key, value) in pairs {
-            insert(&root, components: components(key), value: value)
-        }
+        for (key, value) in pairs { insert(&root, components: components(key), value: value) }
         return convert(root)
     }
 
@@ -216,8 +206,7 @@ enum FlatMetadata {
             insert(&child, components: rest, value: value)
             items[position] = child
             tree = .list(items)
-        default:
-            break
+        default: break
         }
     }
 

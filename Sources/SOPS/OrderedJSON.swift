@@ -107,9 +107,7 @@ enum OrderedJSON {
         mutating func literal(_ word: String) throws(SOPSError) {
             let expected = Array(word.utf8)
             guard bytes.count - index >= expected.count, Array(bytes[index..<(index + expected.count)]) == expected
-            else {
-                throw failure("unexpected character")
-            }
+            else { throw failure("unexpected character") }
             index += expected.count
         }
 

@@ -10,8 +10,7 @@ extension SOPSValue {
             case .sequence(let items):
                 guard let index = Int(token), items.indices.contains(index), String(index) == token else { return nil }
                 current = items[index]
-            default:
-                return nil
+            default: return nil
             }
         }
         return current

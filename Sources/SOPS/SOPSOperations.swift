@@ -15,18 +15,12 @@ extension SOPS {
 
     /// Splits a file into its documents and its metadata, without decrypting.
     static func load(
-        _ bytes: [UInt8],
-        format: Format,
-        file: String
+        _ bytes: [UInt8], format: Format, file: String
     ) throws(SOPSError) -> (documents: [SOPSValue], metadata: SOPSValue?) {
         switch format {
         case .yaml:
             let parsed: [Document]
-            do {
-                parsed = try YAMLParser.parse(bytes, file: file)
-            } catch {
-                throw .format("\(error)")
-            }
+            do { parsed = try YAMLParser.parse(bytes, file: file) } catch { throw .format("\(error)") }
             var documents: [SOPSValue] = []
             var metadata: SOPSValue?
             for document in parsed {
@@ -65,11 +59,7 @@ extension SOPS {
             let metadata =
                 flat.isEmpty
                 ? nil
-                : FlatMetadata.unflatten(
-                    flat.map {
-                        (String($0.key.dropFirst(5)), (try? scalarText($0.value)) ?? "")
-                    }
-                )
+                : FlatMetadata.unflatten(flat.map { (String($0.key.dropFirst(5)), (try? scalarText($0.value)) ?? "") })
             return ([.mapping(data)], metadata)
         }
     }
@@ -87,9 +77,7 @@ extension SOPS {
 
     /// The key structure, and whether the file carries sops metadata (a plain file has none).
     public static func inspect(
-        _ bytes: [UInt8],
-        format: Format,
-        file: String
+        _ bytes: [UInt8], format: Format, file: String
     ) throws(SOPSError) -> (structure: SOPSValue?, encrypted: Bool) {
         let (documents, metadata) = try load(bytes, format: format, file: file)
         return (documents.first, metadata != nil)
@@ -101,11 +89,7 @@ extension SOPS {
     /// (PGP, KMS, Vault…) are handed to the real `sops -d` when it is installed.
     /// - Parameter delegate: whether a file without age recipients may be handed to the `sops` binary.
     public static func decrypt(
-        _ bytes: [UInt8],
-        format: Format,
-        file: String,
-        keyring: SOPSKeyring,
-        ignoreMAC: Bool = false,
+        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, ignoreMAC: Bool = false,
         delegate: Bool = true
     ) throws(SOPSError) -> DecryptedSOPS {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
@@ -115,10 +99,8 @@ extension SOPS {
             let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
             guard delegate else { throw .unsupportedKeys("is encrypted only to \(kinds) keys") }
             return DecryptedSOPS(
-                format: format,
-                documents: try ExternalSOPS.decrypt(file: file, format: format, kinds: kinds),
-                metadata: metadata
-            )
+                format: format, documents: try ExternalSOPS.decrypt(file: file, format: format, kinds: kinds),
+                metadata: metadata)
         }
         var dataKey = try recoverDataKey(metadata, keyring: keyring)
         defer { secureZero(&dataKey) }
@@ -127,26 +109,16 @@ extension SOPS {
 
     /// The tree walk and MAC check with a data key in hand (tests give the key of PGP-only fixtures).
     static func decrypt(
-        _ documents: [SOPSValue],
-        format: Format,
-        metadata: SOPSMetadata,
-        dataKey: [UInt8],
-        ignoreMAC: Bool
+        _ documents: [SOPSValue], format: Format, metadata: SOPSMetadata, dataKey: [UInt8], ignoreMAC: Bool
     ) throws(SOPSError) -> DecryptedSOPS {
         var walker = TreeWalker(
-            mode: .decrypt,
-            key: dataKey,
-            rule: metadata.rule,
-            macOnlyEncrypted: metadata.macOnlyEncrypted
-        )
+            mode: .decrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
         var plain: [SOPSValue] = []
         for document in documents { plain.append(try walker.walk(document, path: [])) }
         if !ignoreMAC {
             guard let stored = ValueCipher.parse(metadata.mac),
                 let macText = ValueCipher.decrypt(stored, key: dataKey, aad: metadata.macAAD)
-            else {
-                throw metadata.mac.isEmpty ? .macMismatch : .valueTampered(path: "sops.mac")
-            }
+            else { throw metadata.mac.isEmpty ? .macMismatch : .valueTampered(path: "sops.mac") }
             guard macText == walker.macHex else { throw .macMismatch }
         }
         return DecryptedSOPS(format: format, documents: plain, metadata: metadata)
@@ -161,11 +133,7 @@ extension SOPS {
                 do {
                     shares.append(try Age.decrypt(Array(key.enc.utf8), identities: keyring.identities))
                     break
-                } catch .noMatch {
-                    continue
-                } catch {
-                    if damage == nil { damage = (key.recipient, error) }
-                }
+                } catch .noMatch { continue } catch { if damage == nil { damage = (key.recipient, error) } }
             }
         }
         let recipients = metadata.groups.flatMap { $0.age.map(\.recipient) }
@@ -193,12 +161,8 @@ extension SOPS {
 
     /// Encrypts plaintext documents to age recipients, as `sops -e` would.
     public static func encrypt(
-        _ documents: [SOPSValue],
-        format: Format,
-        recipients: [X25519Recipient],
-        rule: SelectionRule = .default,
-        macOnlyEncrypted: Bool = false,
-        now: Date = Date()
+        _ documents: [SOPSValue], format: Format, recipients: [X25519Recipient], rule: SelectionRule = .default,
+        macOnlyEncrypted: Bool = false, now: Date = Date()
     ) throws(SOPSError) -> [UInt8] {
         guard !recipients.isEmpty else {
             throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml")
@@ -216,30 +180,17 @@ extension SOPS {
         var ageKeys: [SOPSMetadata.AgeKey] = []
         for recipient in recipients { ageKeys.append(try wrappedDataKey(dataKey, for: recipient)) }
         var metadata = SOPSMetadata(
-            groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])],
-            usesKeyGroups: false,
-            shamirThreshold: 0,
-            lastModified: lastModifiedText(now),
-            mac: "",
-            rule: format == .binary ? .default : rule,
-            macOnlyEncrypted: macOnlyEncrypted,
-            version: version
-        )
+            groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])], usesKeyGroups: false, shamirThreshold: 0,
+            lastModified: lastModifiedText(now), mac: "", rule: format == .binary ? .default : rule,
+            macOnlyEncrypted: macOnlyEncrypted, version: version)
         return try seal(documents, format: format, metadata: &metadata, dataKey: dataKey)
     }
 
     static func seal(
-        _ documents: [SOPSValue],
-        format: Format,
-        metadata: inout SOPSMetadata,
-        dataKey: [UInt8]
+        _ documents: [SOPSValue], format: Format, metadata: inout SOPSMetadata, dataKey: [UInt8]
     ) throws(SOPSError) -> [UInt8] {
         var walker = TreeWalker(
-            mode: .encrypt,
-            key: dataKey,
-            rule: metadata.rule,
-            macOnlyEncrypted: metadata.macOnlyEncrypted
-        )
+            mode: .encrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
         var sealed: [SOPSValue] = []
         for document in documents { sealed.append(try walker.walk(document, path: [])) }
         metadata.mac = try ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
@@ -248,11 +199,7 @@ extension SOPS {
 
     /// Re-wraps the data key for `recipients` and keeps every value and the MAC as they are (`sops updatekeys`).
     public static func updateKeys(
-        _ bytes: [UInt8],
-        format: Format,
-        file: String,
-        keyring: SOPSKeyring,
-        recipients: [X25519Recipient]
+        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, recipients: [X25519Recipient]
     ) throws(SOPSError) -> [UInt8] {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
         guard let metadataValue else { throw .notEncrypted }
@@ -276,17 +223,13 @@ extension SOPS {
 
     /// The data key as an armored age file to one recipient, as sops stores it.
     static func wrappedDataKey(
-        _ dataKey: [UInt8],
-        for recipient: X25519Recipient
+        _ dataKey: [UInt8], for recipient: X25519Recipient
     ) throws(SOPSError) -> SOPSMetadata.AgeKey {
         do {
             return SOPSMetadata.AgeKey(
                 recipient: recipient.description,
-                enc: String(decoding: try Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self)
-            )
-        } catch {
-            throw .encryption("the data key cannot be encrypted to \(recipient): \(error)")
-        }
+                enc: String(decoding: try Age.encrypt(dataKey, to: [recipient], armor: true), as: UTF8.self))
+        } catch { throw .encryption("the data key cannot be encrypted to \(recipient): \(error)") }
     }
 
     public static let version = "3.13.2"
@@ -329,8 +272,7 @@ extension SOPS {
         switch decrypted.format {
         case .yaml:
             return Array(
-                ((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8
-            )
+                ((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8)
         case .json: return Array(OrderedJSON.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .dotenv: return Array(Dotenv.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .binary:

@@ -49,9 +49,7 @@ enum Shamir {
             for (i, share) in shares.enumerated() {
                 // Lagrange basis at x = 0: Π x_j / (x_j - x_i); subtraction is xor.
                 var basis: UInt8 = 1
-                for (j, x) in xs.enumerated() where j != i {
-                    basis = multiply(basis, multiply(x, inverse(x ^ xs[i])))
-                }
+                for (j, x) in xs.enumerated() where j != i { basis = multiply(basis, multiply(x, inverse(x ^ xs[i]))) }
                 value ^= multiply(share[index], basis)
             }
             secret[index] = value

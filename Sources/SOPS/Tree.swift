@@ -262,9 +262,7 @@ enum YAMLTree {
         guard let regex = try? NSRegularExpression(pattern: pattern),
             let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text))
         else { return nil }
-        func group(_ index: Int) -> String? {
-            Range(match.range(at: index), in: text).map { String(text[$0]) }
-        }
+        func group(_ index: Int) -> String? { Range(match.range(at: index), in: text).map { String(text[$0]) } }
         let year = group(1)!, month = Int(group(2)!)!, day = Int(group(3)!)!
         guard (1...12).contains(month), (1...31).contains(day) else { return nil }
         let date = "\(year)-\(String(format: "%02d", month))-\(String(format: "%02d", day))"

@@ -38,9 +38,7 @@ struct TreeWalker {
                 out.append(
                     SOPSEntry(
                         key: entry.key,
-                        value: try walk(entry.value, path: path + [entry.key], comments: comments + pending)
-                    )
-                )
+                        value: try walk(entry.value, path: path + [entry.key], comments: comments + pending)))
                 pending = []
             }
             return .mapping(out)

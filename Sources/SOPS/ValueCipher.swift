@@ -51,28 +51,19 @@ enum ValueCipher {
     static func decrypt(_ parsed: Parsed, key: [UInt8], aad: String) -> String? {
         guard
             let plain = try? AESGCM.open(
-                AESGCM.Sealed(ciphertext: parsed.data, tag: parsed.tag),
-                key: key,
-                nonce: parsed.iv,
-                additionalData: Array(aad.utf8)
-            )
+                AESGCM.Sealed(ciphertext: parsed.data, tag: parsed.tag), key: key, nonce: parsed.iv,
+                additionalData: Array(aad.utf8))
         else { return nil }
         return String(decoding: plain, as: UTF8.self)
     }
 
     static func encrypt(
-        _ plaintext: String,
-        type: String,
-        key: [UInt8],
-        aad: String,
-        iv: [UInt8] = SecureRandom.bytes(32)
+        _ plaintext: String, type: String, key: [UInt8], aad: String, iv: [UInt8] = SecureRandom.bytes(32)
     ) throws(SOPSError) -> String {
         let sealed: AESGCM.Sealed
         do {
             sealed = try AESGCM.seal(Array(plaintext.utf8), key: key, nonce: iv, additionalData: Array(aad.utf8))
-        } catch {
-            throw .encryption("a value cannot be encrypted with its data key (\(key.count) bytes, 32 needed)")
-        }
+        } catch { throw .encryption("a value cannot be encrypted with its data key (\(key.count) bytes, 32 needed)") }
         return
             "ENC[AES256_GCM,data:\(StrictBase64.encode(sealed.ciphertext, padded: true)),iv:\(StrictBase64.encode(iv, padded: true)),tag:\(StrictBase64.encode(sealed.tag, padded: true)),type:\(type)]"
     }
@@ -104,8 +95,7 @@ public enum SelectionRule: Sendable, Equatable {
     var value: String {
         switch self {
         case .unencryptedSuffix(let text), .encryptedSuffix(let text), .unencryptedRegex(let text),
-            .encryptedRegex(let text),
-            .unencryptedCommentRegex(let text), .encryptedCommentRegex(let text):
+            .encryptedRegex(let text), .unencryptedCommentRegex(let text), .encryptedCommentRegex(let text):
             text
         }
     }

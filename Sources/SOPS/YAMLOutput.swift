@@ -22,9 +22,7 @@ enum YAMLOutput {
                             child.content = .scalar(text, .doubleQuoted)
                         }
                         return Node.Pair(key: string(entry.key), value: child)
-                    }
-                )
-            )
+                    }))
         case .scalar(let scalar):
             switch scalar {
             case .string(let text): return string(text)

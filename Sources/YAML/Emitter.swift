@@ -9,17 +9,12 @@ public enum YAMLEmitter {
     ///   - header: comment lines written before the first document (each gets a `# ` prefix).
     /// - Returns: the text, ending in a newline.
     public static func emit(_ documents: [Node], header: [String] = []) throws(YAMLError) -> String {
-        final class Sink {
-            var bytes: [UInt8] = []
-        }
+        final class Sink { var bytes: [UInt8] = [] }
         let sink = Sink()
         var emitter = yaml_emitter_t()
         guard yaml_emitter_initialize(&emitter) == 1 else {
             throw YAMLError(
-                .emitter,
-                at: SourceLocation(file: "", line: 0, column: 0),
-                "could not start the YAML emitter"
-            )
+                .emitter, at: SourceLocation(file: "", line: 0, column: 0), "could not start the YAML emitter")
         }
         defer { yaml_emitter_delete(&emitter) }
         yaml_emitter_set_output(
@@ -29,9 +24,7 @@ public enum YAMLEmitter {
                 let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
                 sink.bytes.append(contentsOf: UnsafeBufferPointer(start: buffer, count: size))
                 return 1
-            },
-            Unmanaged.passUnretained(sink).toOpaque()
-        )
+            }, Unmanaged.passUnretained(sink).toOpaque())
         yaml_emitter_set_unicode(&emitter, 1)
         yaml_emitter_set_indent(&emitter, 2)
         yaml_emitter_set_width(&emitter, -1)
@@ -77,15 +70,7 @@ private struct EventWriter {
                         let value = buffer.baseAddress ?? emptyPointer
                         try emit { event in
                             yaml_scalar_event_initialize(
-                                event,
-                                nil,
-                                tag,
-                                value,
-                                Int32(buffer.count),
-                                implicitPlain,
-                                implicitQuoted,
-                                cStyle
-                            )
+                                event, nil, tag, value, Int32(buffer.count), implicitPlain, implicitQuoted, cStyle)
                         }
                     }
                 }
@@ -109,14 +94,11 @@ private struct EventWriter {
     /// Picks a style that reads back as the same value: a string that would resolve to something else when
     /// plain (`"true"`, `"42"`, `""`) is quoted; multi-line text becomes a literal block.
     private static func scalarStyle(
-        _ text: String,
-        _ style: ScalarStyle,
-        tag: String?
+        _ text: String, _ style: ScalarStyle, tag: String?
     ) -> (yaml_scalar_style_t, Int32, Int32) {
         let implicitQuoted: Int32 = (tag == nil || tag == Tag.string) ? 1 : 0
         switch style {
-        case .plain:
-            return (YAML_PLAIN_SCALAR_STYLE, tag == nil ? 1 : 0, implicitQuoted)
+        case .plain: return (YAML_PLAIN_SCALAR_STYLE, tag == nil ? 1 : 0, implicitQuoted)
         case .singleQuoted: return (YAML_SINGLE_QUOTED_SCALAR_STYLE, 0, implicitQuoted)
         case .doubleQuoted: return (YAML_DOUBLE_QUOTED_SCALAR_STYLE, 0, implicitQuoted)
         case .literal: return (YAML_LITERAL_SCALAR_STYLE, 0, implicitQuoted)
@@ -130,8 +112,7 @@ private struct EventWriter {
     }
 
     private func withOptionalCString(
-        _ string: String?,
-        _ body: (UnsafeMutablePointer<yaml_char_t>?) throws(YAMLError) -> Void
+        _ string: String?, _ body: (UnsafeMutablePointer<yaml_char_t>?) throws(YAMLError) -> Void
     ) throws(YAMLError) {
         guard let string else { return try body(nil) }
         var bytes = Array(string.utf8) + [0]

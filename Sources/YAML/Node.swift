@@ -66,9 +66,7 @@ public struct Node: Sendable {
     public var flowStyle: Bool
 
     public init(
-        _ content: Content,
-        tag: String? = nil,
-        location: SourceLocation = SourceLocation(file: "", line: 0, column: 0),
+        _ content: Content, tag: String? = nil, location: SourceLocation = SourceLocation(file: "", line: 0, column: 0),
         flowStyle: Bool = false
     ) {
         self.content = content
@@ -78,9 +76,7 @@ public struct Node: Sendable {
     }
 
     /// A string scalar that reads back as a string whatever its text.
-    public static func string(_ value: String, style: ScalarStyle = .any) -> Node {
-        Node(.scalar(value, style))
-    }
+    public static func string(_ value: String, style: ScalarStyle = .any) -> Node { Node(.scalar(value, style)) }
 
     public static func sequence(_ items: [Node]) -> Node { Node(.sequence(items)) }
 

@@ -21,16 +21,12 @@ public enum YAMLParser {
     ///   - limits: bounds on size, depth and alias expansion.
     /// - Throws: ``YAMLError`` naming the position of the first problem.
     public static func parse(
-        _ bytes: [UInt8],
-        file: String,
-        limits: ParseLimits = .default
+        _ bytes: [UInt8], file: String, limits: ParseLimits = .default
     ) throws(YAMLError) -> [Document] {
         guard bytes.count <= limits.maxBytes else {
             throw YAMLError(
-                .sizeLimit,
-                at: SourceLocation(file: file, line: 1, column: 1),
-                "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files"
-            )
+                .sizeLimit, at: SourceLocation(file: file, line: 1, column: 1),
+                "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files")
         }
         var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
         let result: Result<[Document], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
@@ -45,12 +41,8 @@ public enum YAMLParser {
 
     /// Parses a string; convenient for tests and generated text.
     public static func parse(
-        _ text: String,
-        file: String = "<string>",
-        limits: ParseLimits = .default
-    ) throws(YAMLError) -> [Document] {
-        try parse(Array(text.utf8), file: file, limits: limits)
-    }
+        _ text: String, file: String = "<string>", limits: ParseLimits = .default
+    ) throws(YAMLError) -> [Document] { try parse(Array(text.utf8), file: file, limits: limits) }
 }
 
 /// Turns libyaml's event stream into a node tree.
@@ -95,16 +87,10 @@ private struct TreeBuilder {
 
         var event = yaml_event_t()
         while true {
-            guard yaml_parser_parse(&parser, &event) == 1 else {
-                return .failure(parserError(parser))
-            }
+            guard yaml_parser_parse(&parser, &event) == 1 else { return .failure(parserError(parser)) }
             defer { yaml_event_delete(&event) }
             if event.type == YAML_STREAM_END_EVENT { break }
-            do {
-                try handle(event)
-            } catch {
-                return .failure(error)
-            }
+            do { try handle(event) } catch { return .failure(error) }
         }
         return .success(documents)
     }
@@ -132,16 +118,11 @@ private struct TreeBuilder {
         case YAML_DOCUMENT_END_EVENT:
             documents.append(
                 Document(
-                    root: root ?? Node(.scalar("", .plain), location: documentLocation),
-                    location: documentLocation
-                )
-            )
+                    root: root ?? Node(.scalar("", .plain), location: documentLocation), location: documentLocation))
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let text = String(
-                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)),
-                as: UTF8.self
-            )
+                decoding: UnsafeBufferPointer(start: scalar.value, count: Int(scalar.length)), as: UTF8.self)
             let style: ScalarStyle
             switch scalar.style {
             case YAML_SINGLE_QUOTED_SCALAR_STYLE: style = .singleQuoted
@@ -163,10 +144,8 @@ private struct TreeBuilder {
             let isMapping = event.type == YAML_MAPPING_START_EVENT
             guard stack.count < limits.maxDepth else {
                 throw YAMLError(
-                    .depthLimit,
-                    at: here,
-                    "collections nest deeper than \(limits.maxDepth) levels; flatten the document"
-                )
+                    .depthLimit, at: here,
+                    "collections nest deeper than \(limits.maxDepth) levels; flatten the document")
             }
             let anchor: String?
             let tag: String?
@@ -186,26 +165,18 @@ private struct TreeBuilder {
             let node: Node
             if frame.isMapping {
                 node = Node(
-                    .mapping(try mergedPairs(frame)),
-                    tag: frame.tag,
-                    location: frame.location,
-                    flowStyle: frame.flow
-                )
+                    .mapping(try mergedPairs(frame)), tag: frame.tag, location: frame.location, flowStyle: frame.flow)
             } else {
                 node = Node(.sequence(frame.children), tag: frame.tag, location: frame.location, flowStyle: frame.flow)
             }
             try add(node, weight: frame.weight, anchor: frame.anchor)
-        default:
-            break
+        default: break
         }
     }
 
     /// Attaches a finished node to its parent (or makes it the document's root).
     private mutating func add(
-        _ node: Node,
-        weight: Int,
-        anchor: String?,
-        aliasLocation: SourceLocation? = nil
+        _ node: Node, weight: Int, anchor: String?, aliasLocation: SourceLocation? = nil
     ) throws(YAMLError) {
         if let anchor { anchors[anchor] = (node, weight) }
         guard !stack.isEmpty else {
@@ -220,21 +191,15 @@ private struct TreeBuilder {
         stack[index].weight += weight
         if stack[index].weight > limits.maxExpandedNodes {
             throw YAMLError(
-                .aliasExpansionLimit,
-                at: aliasLocation ?? node.location,
+                .aliasExpansionLimit, at: aliasLocation ?? node.location,
                 "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; "
-                    + "this looks like an alias bomb, remove the nested aliases"
-            )
+                    + "this looks like an alias bomb, remove the nested aliases")
         }
     }
 
     private mutating func registerKey(_ key: Node, at location: SourceLocation, in index: Int) throws(YAMLError) {
         guard case .scalar(let text, let style) = key.content else {
-            throw YAMLError(
-                .complexKey,
-                at: location,
-                "mapping keys must be plain values, not \(key.kindDescription)"
-            )
+            throw YAMLError(.complexKey, at: location, "mapping keys must be plain values, not \(key.kindDescription)")
         }
         if text == "<<" && style == .plain && (key.tag == nil || key.tag == "tag:yaml.org,2002:merge") {
             if stack[index].hasMergeKey {
@@ -246,11 +211,9 @@ private struct TreeBuilder {
         let identity = Self.keyIdentity(key)
         if let previous = stack[index].keys[identity] {
             throw YAMLError(
-                .duplicateKey(previous: previous),
-                at: location,
+                .duplicateKey(previous: previous), at: location,
                 "duplicate key \"\(text)\" (first defined at line \(previous.line), column \(previous.column)); "
-                    + "remove one of them"
-            )
+                    + "remove one of them")
         }
         stack[index].keys[identity] = location
     }
@@ -285,11 +248,7 @@ private struct TreeBuilder {
             case .mapping: sources = [value]
             case .sequence(let items) where items.allSatisfy(\.isMapping): sources = items
             default:
-                throw YAMLError(
-                    .syntax,
-                    at: value.location,
-                    "a << merge key takes a mapping or a list of mappings"
-                )
+                throw YAMLError(.syntax, at: value.location, "a << merge key takes a mapping or a list of mappings")
             }
             for source in sources {
                 for pair in source.pairs ?? [] where seen.insert(Self.keyIdentity(pair.key)).inserted {
@@ -314,10 +273,8 @@ private struct TreeBuilder {
             let prefix = "tag:yaml.org,2002:"
             let short = tag.hasPrefix(prefix) ? "!!" + tag.dropFirst(prefix.count) : tag
             throw YAMLError(
-                .invalidTaggedValue,
-                at: node.location,
-                "value does not match its tag \(short); fix the value or drop the tag"
-            )
+                .invalidTaggedValue, at: node.location,
+                "value does not match its tag \(short); fix the value or drop the tag")
         }
     }
 
@@ -330,19 +287,15 @@ private struct TreeBuilder {
             let (line, column) = Self.lineAndColumn(in: bytes, offset: offset)
             let byte = offset < bytes.count ? " (byte 0x\(String(bytes[offset], radix: 16, uppercase: true)))" : ""
             return YAMLError(
-                .invalidEncoding,
-                at: location(line: line, column: column),
-                "\(problem)\(byte): the file is not valid UTF-8 text; save it as UTF-8"
-            )
+                .invalidEncoding, at: location(line: line, column: column),
+                "\(problem)\(byte): the file is not valid UTF-8 text; save it as UTF-8")
         }
         let mark = parser.problem_mark
         let at = location(mark)
         if let tabColumn = Self.tabInIndentation(bytes, line: Int(mark.line)) {
             return YAMLError(
-                .tabIndentation,
-                at: location(line: Int(mark.line), column: tabColumn),
-                "tab character in indentation; YAML indents with spaces only, replace the tab with spaces"
-            )
+                .tabIndentation, at: location(line: Int(mark.line), column: tabColumn),
+                "tab character in indentation; YAML indents with spaces only, replace the tab with spaces")
         }
         var message = "YAML syntax error: \(problem)"
         if let context = parser.context.map({ String(cString: $0) }) {
@@ -366,10 +319,8 @@ private struct TreeBuilder {
             switch bytes[index] {
             case 0x20, 0x2D:  // spaces and "- " sequence indicators may precede the tab
                 break
-            case 0x09:
-                return column
-            default:
-                return nil
+            case 0x09: return column
+            default: return nil
             }
             index += 1
             column += 1

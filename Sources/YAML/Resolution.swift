@@ -40,8 +40,7 @@ extension Node {
             UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
             UInt8(ascii: "f"), UInt8(ascii: "F"):
             break
-        default:
-            return .string(text)
+        default: return .string(text)
         }
         switch text {
         case "~", "null", "Null", "NULL": return .null
@@ -97,9 +96,7 @@ extension Node {
             while index < bytes.count, bytes[index] >= 48, bytes[index] <= 57 { index += 1 }
             return index - start
         }
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
-            index += 1
-        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") { index += 1 }
         let integerDigits = digits()
         var fractionDigits = 0
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {

@@ -23,10 +23,7 @@ for number in [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGABRT, SIGFPE] {
 
 let environment = ProcessInfo.processInfo.environment
 let status = await IntopsCommandLine.run(
-    arguments: Array(CommandLine.arguments.dropFirst()),
-    environment: environment,
-    workingDirectory: FileManager.default.currentDirectoryPath,
-    console: .standard(environment: environment),
-    sandbox: EmbeddedSandbox()
-)
+    arguments: Array(CommandLine.arguments.dropFirst()), environment: environment,
+    workingDirectory: FileManager.default.currentDirectoryPath, console: .standard(environment: environment),
+    sandbox: EmbeddedSandbox())
 exit(status)

@@ -11,8 +11,7 @@ import Testing
         let directory = fixtures.appendingPathComponent("age/kat")
         let kat = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("kat.json")))
-                as? [String: Any]
-        )
+                as? [String: Any])
         let identity = try #require(X25519Identity(kat["identity"] as! String))
         #expect(identity.recipient.description == kat["recipient"] as? String)
         let recipient = try #require(X25519Recipient(kat["recipient"] as! String))
@@ -37,15 +36,13 @@ import Testing
 
     @Test func bech32KnownAnswers() throws {
         let identity = try #require(
-            X25519Identity("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX")
-        )
+            X25519Identity("AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"))
         #expect(identity.secret == [UInt8](repeating: 0x42, count: 32))
         #expect(identity.recipient.description == "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj")
         #expect(identity.encoded == "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX")
         #expect(
             X25519Recipient(publicKey: [UInt8](repeating: 0, count: 32)).description
-                == "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
-        )
+                == "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z")
         // Refused: upper-case recipient, lower-case identity, mixed case, bad checksum, wrong length.
         #expect(X25519Recipient("AGE1ZVKYG2LQZRAA2LNJVQEJ32NKUU0UES2S82HZRYE869XEEXVN73EQUNUJWJ") == nil)
         #expect(X25519Identity("age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex") == nil)
@@ -70,8 +67,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [0, 1, 32, 65_535, 65_536, 65_537, 200_000])
-    func roundTrips(_ length: Int) throws {
+    @Test(arguments: [0, 1, 32, 65_535, 65_536, 65_537, 200_000]) func roundTrips(_ length: Int) throws {
         let plaintext = SecureRandom.bytes(length)
         let identity = X25519Identity.generate()
         let other = X25519Identity.generate()
@@ -130,31 +126,21 @@ import Testing
         let text = AgeIdentityFile.render(identity, created: "2026-11-27T09:00:00Z")
         #expect(
             try AgeIdentityFile.parse(text.replacingOccurrences(of: "\n", with: "\r\n"), source: "keys.txt").map(
-                \.recipient
-            ) == [identity.recipient]
-        )
+                \.recipient) == [identity.recipient])
         #expect(
             throws: AgeKeyError(
-                source: "keys.txt",
-                line: 2,
-                reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)"
-            )
-        ) {
-            try AgeIdentityFile.parse("# c\n \(identity.encoded)\n", source: "keys.txt")
-        }
+                source: "keys.txt", line: 2,
+                reason: "is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or an empty line)")
+        ) { try AgeIdentityFile.parse("# c\n \(identity.encoded)\n", source: "keys.txt") }
         #expect(throws: AgeKeyError(source: "keys.txt", line: nil, reason: "holds no age identity")) {
             try AgeIdentityFile.parse("# only a comment\n", source: "keys.txt")
         }
         // The real fixtures.
         let keys = try String(
-            contentsOf: fixtures.appendingPathComponent("age/filosottile-age/example_keys.txt"),
-            encoding: .utf8
-        )
+            contentsOf: fixtures.appendingPathComponent("age/filosottile-age/example_keys.txt"), encoding: .utf8)
         let example = try Data(contentsOf: fixtures.appendingPathComponent("age/filosottile-age/example.age"))
         let plaintext = try Age.decrypt(
-            Array(example),
-            identities: try AgeIdentityFile.parse(keys, source: "example_keys.txt")
-        )
+            Array(example), identities: try AgeIdentityFile.parse(keys, source: "example_keys.txt"))
         #expect(String(decoding: plaintext, as: UTF8.self).hasPrefix("Black lives matter."))
     }
 }

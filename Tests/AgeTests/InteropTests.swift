@@ -16,16 +16,13 @@ import Testing
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-    @Test(arguments: [0, 1, 1000, 65_536, 65_537, 200_000])
-    func x25519BothWays(_ length: Int) async throws {
+    @Test(arguments: [0, 1, 1000, 65_536, 65_537, 200_000]) func x25519BothWays(_ length: Int) async throws {
         try Subprocess.requireTool("age")
         try Subprocess.requireTool("age-keygen")
         let keygen = try await Subprocess.run(["age-keygen", "-o", path("keys.txt")])
         #expect(keygen.status == 0)
         let identities = try AgeIdentityFile.parse(
-            String(contentsOfFile: path("keys.txt"), encoding: .utf8),
-            source: "keys.txt"
-        )
+            String(contentsOfFile: path("keys.txt"), encoding: .utf8), source: "keys.txt")
         let recipient = identities[0].recipient.description
         let plaintext = SecureRandom.bytes(length)
         try Data(plaintext).write(to: URL(fileURLWithPath: path("plain")))
@@ -33,18 +30,15 @@ import Testing
         for armor in [false, true] {
             // age → intops
             let encrypted = try await Subprocess.run(
-                ["age", "-e", "-r", recipient] + (armor ? ["-a"] : []) + ["-o", path("by-age"), path("plain")]
-            )
+                ["age", "-e", "-r", recipient] + (armor ? ["-a"] : []) + ["-o", path("by-age"), path("plain")])
             #expect(encrypted.status == 0, "\(encrypted.stderrText)")
             let file = Array(try Data(contentsOf: URL(fileURLWithPath: path("by-age"))))
             #expect(
                 try Age.decrypt(file, identities: identities) == plaintext,
-                "age -e\(armor ? " -a" : "") → intops, \(length) bytes"
-            )
+                "age -e\(armor ? " -a" : "") → intops, \(length) bytes")
             // intops → age
             try Data(Age.encrypt(plaintext, to: [identities[0].recipient], armor: armor)).write(
-                to: URL(fileURLWithPath: path("by-intops"))
-            )
+                to: URL(fileURLWithPath: path("by-intops")))
             // age creates no output file for an empty plaintext, so read its standard output.
             let decrypted = try await Subprocess.run(["age", "-d", "-i", path("keys.txt"), path("by-intops")])
             #expect(decrypted.status == 0, "\(decrypted.stderrText)")
@@ -60,18 +54,15 @@ import Testing
         for armor in [false, true] {
             let encrypted = try await Subprocess.runWithTerminal(
                 "age -p \(armor ? "-a " : "")-o \(path("by-age")) \(path("plain"))",
-                terminalInput: "pass phrase 1\npass phrase 1\n"
-            )
+                terminalInput: "pass phrase 1\npass phrase 1\n")
             #expect(encrypted.status == 0)
             let file = Array(try Data(contentsOf: URL(fileURLWithPath: path("by-age"))))
             #expect(try Age.decrypt(file, identities: [ScryptPassphrase("pass phrase 1")]) == plaintext)
 
-            try Data(Age.encrypt(plaintext, to: [ScryptPassphrase("pass phrase 2")], armor: armor))
-                .write(to: URL(fileURLWithPath: path("by-intops")))
+            try Data(Age.encrypt(plaintext, to: [ScryptPassphrase("pass phrase 2")], armor: armor)).write(
+                to: URL(fileURLWithPath: path("by-intops")))
             let decrypted = try await Subprocess.runWithTerminal(
-                "age -d -o \(path("out")) \(path("by-intops"))",
-                terminalInput: "pass phrase 2\n"
-            )
+                "age -d -o \(path("out")) \(path("by-intops"))", terminalInput: "pass phrase 2\n")
             #expect(decrypted.status == 0)
             #expect(Array(try Data(contentsOf: URL(fileURLWithPath: path("out")))) == plaintext)
         }

@@ -24,8 +24,9 @@ struct Vector: CustomTestStringConvertible, Sendable {
         let directory = fixtures.appendingPathComponent("age/cctv-testdata")
         return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
             // The post-quantum vectors need ML-KEM, which this X25519-only implementation lacks.
-            .filter { !$0.hasPrefix("hybrid") && $0 != "armor_hybrid" || $0 == "hybrid_x25519_arg" }
-            .map { try parse(name: $0, data: Array(Data(contentsOf: directory.appendingPathComponent($0)))) }
+            .filter { !$0.hasPrefix("hybrid") && $0 != "armor_hybrid" || $0 == "hybrid_x25519_arg" }.map {
+                try parse(name: $0, data: Array(Data(contentsOf: directory.appendingPathComponent($0))))
+            }
     }
 
     static func parse(name: String, data: [UInt8]) throws -> Vector {
@@ -72,8 +73,7 @@ struct Vector: CustomTestStringConvertible, Sendable {
 }
 
 @Suite struct VectorTests {
-    @Test(arguments: try Vector.load())
-    func cctvVector(_ vector: Vector) throws {
+    @Test(arguments: try Vector.load()) func cctvVector(_ vector: Vector) throws {
         var identities: [any AgeIdentity] = vector.identities.compactMap { X25519Identity($0) }
         identities += vector.passphrases.map { ScryptPassphrase($0) }
         let outcome: String
@@ -83,21 +83,13 @@ struct Vector: CustomTestStringConvertible, Sendable {
             if let hash = vector.payloadHash {
                 #expect(Digest.sha256(plaintext).hex == hash, "payload of \(vector.name)")
             }
-        } catch .armor {
-            outcome = "armor failure"
-        } catch .header {
-            outcome = "header failure"
-        } catch .noMatch {
+        } catch .armor { outcome = "armor failure" } catch .header { outcome = "header failure" } catch .noMatch {
             outcome = "no match"
-        } catch .headerMAC {
-            outcome = "HMAC failure"
-        } catch .payload { outcome = "payload failure" }
+        } catch .headerMAC { outcome = "HMAC failure" } catch .payload { outcome = "payload failure" }
         #expect(outcome == vector.expect, "\(vector.name)")
         let detected = AgeArmor.isArmored(vector.file)
         #expect(detected == vector.armored, "armor detection of \(vector.name)")
     }
 
-    @Test func vectorsAreAllHere() throws {
-        #expect(try Vector.load().count == 125)
-    }
+    @Test func vectorsAreAllHere() throws { #expect(try Vector.load().count == 125) }
 }

@@ -8,8 +8,8 @@ import Testing
     /// Bottom to top. A module may import any module listed before it (and the system's).
     static let layers: [String] = [
         "CYAML", "CCrypto", "ConcurrencyToolkit", "YAML", "CryptoPrimitives", "Age", "SOPS", "HTTPSupport", "S3",
-        "IntegrationsAPI",
-        "Emulator", "EmulatorHTTP", "Reconciler", "IntopsCLI", "EmbeddedSandbox", "intops", "integrations-emulator",
+        "IntegrationsAPI", "Emulator", "EmulatorHTTP", "Reconciler", "IntopsCLI", "EmbeddedSandbox", "intops",
+        "integrations-emulator",
     ]
     static let system: Set<String> = [
         "Foundation", "Dispatch", "Synchronization", "Glibc", "Darwin", "FoundationNetworking",
@@ -36,14 +36,13 @@ import Testing
         return found
     }
 
-    @Test(arguments: layers.filter { !["CYAML", "CCrypto"].contains($0) })
-    func importsOnlyModulesBelow(_ module: String) throws {
+    @Test(arguments: layers.filter { !["CYAML", "CCrypto"].contains($0) }) func importsOnlyModulesBelow(
+        _ module: String
+    ) throws {
         let below = Set(Self.layers.prefix { $0 != module })
         let imports = try Self.imports(of: module)
         #expect(
-            !imports.isEmpty,
-            "Sources/\(module) has no Swift file that imports anything; is the layer list current?"
-        )
+            !imports.isEmpty, "Sources/\(module) has no Swift file that imports anything; is the layer list current?")
         for (file, modules) in imports {
             for imported in modules.subtracting(Self.system) {
                 #expect(below.contains(imported), "\(module)/\(file) imports \(imported), which is not below \(module)")
@@ -55,15 +54,13 @@ import Testing
         for (file, modules) in try Self.imports(of: "IntopsCLI") {
             #expect(
                 modules.subtracting(Self.system).isSubset(of: ["Reconciler"]),
-                "IntopsCLI/\(file) imports \(modules.sorted())"
-            )
+                "IntopsCLI/\(file) imports \(modules.sorted())")
         }
     }
 
     @Test func everyModuleIsInTheLayering() throws {
         let folders = try FileManager.default.contentsOfDirectory(
-            atPath: Executables.packageRoot.appendingPathComponent("Sources").path
-        )
+            atPath: Executables.packageRoot.appendingPathComponent("Sources").path)
         #expect(Set(folders) == Set(Self.layers), "Sources/ and the layering list disagree")
     }
 }

@@ -41,16 +41,12 @@ final class ContractHarness: @unchecked Sendable {
     func client(
         _ credentials: [String: APICredential] = ["org123": .bearer("admin-token"), "org999": .apiKey("other-token")],
         policy: ClientPolicy = ClientPolicy(baseDelay: .milliseconds(5), maxDelay: .milliseconds(50))
-    ) -> IntegrationsClient {
-        IntegrationsClient(transport: transport, credentials: credentials, policy: policy)
-    }
+    ) -> IntegrationsClient { IntegrationsClient(transport: transport, credentials: credentials, policy: policy) }
 
     /// The emulator's test-only view of an integration's secrets.
     func digests(_ organization: String, _ id: String) async throws -> [String: String] {
         let response = try await client().send(
-            HTTPRequest(method: "GET", path: "/_emulator/secrets/\(organization)/\(id)"),
-            organization: nil
-        )
+            HTTPRequest(method: "GET", path: "/_emulator/secrets/\(organization)/\(id)"), organization: nil)
         return try JSONDecoder().decode([String: String].self, from: response.body)
     }
 
@@ -82,16 +78,11 @@ func sha256(_ text: String) -> String {
 
 @Suite struct ContractTests {
     static let authorizeNet = CreateIntegrationRequest(
-        integrationType: .payment,
-        provider: "AuthorizeNet",
-        displayName: "Main Payment Gateway",
-        isEnabled: true,
+        integrationType: .payment, provider: "AuthorizeNet", displayName: "Main Payment Gateway", isEnabled: true,
         configuration: ["IsSandbox": "true"],
-        secrets: ["ApiLoginId": "your-api-login-id", "TransactionKey": "your-transaction-key"]
-    )
+        secrets: ["ApiLoginId": "your-api-login-id", "TransactionKey": "your-transaction-key"])
 
-    @Test(arguments: Backend.allCases)
-    func templates(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func templates(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let all = try await client.templates(organization: "org123")
@@ -105,26 +96,20 @@ func sha256(_ text: String) -> String {
         let quickBooks = try #require(all.first { $0.provider == "QuickBooks" })
         #expect(
             quickBooks.requiresOAuth
-                && quickBooks.callbackUrl == "https://api.achievemomentum.com/api/integrations/QuickBooks/callback"
-        )
+                && quickBooks.callbackUrl == "https://api.achievemomentum.com/api/integrations/QuickBooks/callback")
 
         let payments = try await client.templates(organization: "org123", type: .payment)
         #expect(!payments.isEmpty && payments.allSatisfy { $0.type == .payment })
         let bad = await #expect(throws: APIError.self) {
             _ = try await client.send(
                 HTTPRequest(
-                    method: "GET",
-                    path: "/api/integration-templates",
-                    query: [URLQueryItem(name: "integrationType", value: "Telepathy")]
-                ),
-                organization: "org123"
-            )
+                    method: "GET", path: "/api/integration-templates",
+                    query: [URLQueryItem(name: "integrationType", value: "Telepathy")]), organization: "org123")
         }
         #expect(bad?.status == 400)
     }
 
-    @Test(arguments: Backend.allCases)
-    func authenticationStatuses(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func authenticationStatuses(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         // 401: no valid credential in either header, answered once (no retry storm).
         let wrong = harness.client(["org123": .bearer("not-a-token")])
@@ -148,8 +133,7 @@ func sha256(_ text: String) -> String {
         #expect(missing?.reason == .noCredential)
     }
 
-    @Test(arguments: Backend.allCases)
-    func createListGetAndValidation(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func createListGetAndValidation(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let outcome = try await client.create(organization: "org123", Self.authorizeNet)
@@ -157,12 +141,10 @@ func sha256(_ text: String) -> String {
         let created = outcome.integration
         #expect(
             created.organizationId == "org123" && created.provider == "AuthorizeNet"
-                && created.integrationType == .payment
-        )
+                && created.integrationType == .payment)
         #expect(
             created.displayName == "Main Payment Gateway" && created.isEnabled
-                && created.integrationId.hasPrefix("int_")
-        )
+                && created.integrationId.hasPrefix("int_"))
 
         // 409: displayName is unique within an organization.
         let duplicate = await #expect(throws: APIError.self) {
@@ -177,18 +159,10 @@ func sha256(_ text: String) -> String {
         for request in [
             CreateIntegrationRequest(integrationType: .payment, provider: "Stripe", displayName: "x"),
             CreateIntegrationRequest(
-                integrationType: .payment,
-                provider: "AuthorizeNet",
-                displayName: "y",
-                secrets: ["ApiLoginId": "a"]
-            ),
+                integrationType: .payment, provider: "AuthorizeNet", displayName: "y", secrets: ["ApiLoginId": "a"]),
             CreateIntegrationRequest(
-                integrationType: .payment,
-                provider: "AuthorizeNet",
-                displayName: "z",
-                configuration: ["Colour": "red"],
-                secrets: ["ApiLoginId": "a", "TransactionKey": "b"]
-            ),
+                integrationType: .payment, provider: "AuthorizeNet", displayName: "z", configuration: ["Colour": "red"],
+                secrets: ["ApiLoginId": "a", "TransactionKey": "b"]),
             CreateIntegrationRequest(integrationType: .email, provider: "AuthorizeNet", displayName: "w"),
         ] {
             let invalid = await #expect(throws: APIError.self) {
@@ -201,13 +175,8 @@ func sha256(_ text: String) -> String {
         let email = try await client.create(
             organization: "org123",
             CreateIntegrationRequest(
-                integrationType: .email,
-                provider: "SendGrid",
-                displayName: "Mail",
-                isEnabled: false,
-                configuration: ["FromAddress": "shop@example.com"],
-                secrets: ["ApiKey": "SG.key"]
-            )
+                integrationType: .email, provider: "SendGrid", displayName: "Mail", isEnabled: false,
+                configuration: ["FromAddress": "shop@example.com"], secrets: ["ApiKey": "SG.key"])
         ).integration
         #expect(!email.isEnabled)
 
@@ -215,13 +184,11 @@ func sha256(_ text: String) -> String {
         #expect(all.map(\.integrationId) == [created.integrationId, email.integrationId])
         #expect(all.allSatisfy { $0.testStatus == .notTested && $0.updatedAt != nil })
         #expect(
-            try await client.list(organization: "org123", type: .email).map(\.integrationId) == [email.integrationId]
-        )
+            try await client.list(organization: "org123", type: .email).map(\.integrationId) == [email.integrationId])
         #expect(
             try await client.list(organization: "org123", isEnabled: true).map(\.integrationId) == [
                 created.integrationId
-            ]
-        )
+            ])
         #expect(try await client.list(organization: "org999").isEmpty, "organizations are isolated")
 
         let detail = try await client.get(organization: "org123", id: created.integrationId)
@@ -247,28 +214,21 @@ func sha256(_ text: String) -> String {
         #expect(available.organizationId == "org123" && available.configuredCount == 2 && available.enabledCount == 1)
         #expect(
             available.integrationsByType["Payment"]?.contains { $0.provider == "AuthorizeNet" && $0.isConfigured }
-                == true
-        )
+                == true)
     }
 
-    @Test(arguments: Backend.allCases)
-    func updateMergesAndFlagsTests(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func updateMergesAndFlagsTests(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let id = try await client.create(organization: "org123", Self.authorizeNet).integration.integrationId
         let before = try await client.get(organization: "org123", id: id)
 
         let rename = try await client.update(
-            organization: "org123",
-            id: id,
-            UpdateIntegrationRequest(displayName: "Production Payment Gateway")
-        )
+            organization: "org123", id: id, UpdateIntegrationRequest(displayName: "Production Payment Gateway"))
         #expect(!rename.testConnectionRequired)
         let critical = try await client.update(
-            organization: "org123",
-            id: id,
-            UpdateIntegrationRequest(isEnabled: false, configuration: ["IsSandbox": "false"])
-        )
+            organization: "org123", id: id,
+            UpdateIntegrationRequest(isEnabled: false, configuration: ["IsSandbox": "false"]))
         #expect(critical.testConnectionRequired)
         let after = try await client.get(organization: "org123", id: id)
         #expect(after.displayName == "Production Payment Gateway" && !after.isEnabled)
@@ -276,47 +236,35 @@ func sha256(_ text: String) -> String {
         #expect(after.updatedAt! > before.updatedAt!, "updatedAt moves on every change")
 
         let secrets = try await client.update(
-            organization: "org123",
-            id: id,
-            UpdateIntegrationRequest(secrets: ["TransactionKey": "tk-2"])
-        )
+            organization: "org123", id: id, UpdateIntegrationRequest(secrets: ["TransactionKey": "tk-2"]))
         #expect(secrets.testConnectionRequired)
         #expect(try await harness.digests("org123", id)["TransactionKey"] == sha256("tk-2"))
 
         let unknown = await #expect(throws: APIError.self) {
             _ = try await client.update(
-                organization: "org123",
-                id: id,
-                UpdateIntegrationRequest(configuration: ["Colour": "red"])
-            )
+                organization: "org123", id: id, UpdateIntegrationRequest(configuration: ["Colour": "red"]))
         }
         #expect(unknown?.status == 400)
         _ = try await client.create(
             organization: "org123",
             CreateIntegrationRequest(
-                integrationType: .sms,
-                provider: "Twilio",
-                displayName: "Texts",
+                integrationType: .sms, provider: "Twilio", displayName: "Texts",
                 configuration: ["FromNumber": "+15550100", "Environment": "sandbox"],
-                secrets: ["AccountSid": "AC1", "AuthToken": "t"]
-            )
-        )
+                secrets: ["AccountSid": "AC1", "AuthToken": "t"]))
         let clash = await #expect(throws: APIError.self) {
             _ = try await client.update(organization: "org123", id: id, UpdateIntegrationRequest(displayName: "Texts"))
         }
         #expect(clash?.status == 409)
     }
 
-    @Test(arguments: Backend.allCases)
-    func testsRotationsAndSecretsAreWriteOnly(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func testsRotationsAndSecretsAreWriteOnly(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let id = try await client.create(organization: "org123", Self.authorizeNet).integration.integrationId
         #expect(
             try await harness.digests("org123", id) == [
                 "ApiLoginId": sha256("your-api-login-id"), "TransactionKey": sha256("your-transaction-key"),
-            ]
-        )
+            ])
         #expect(sha256("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
 
         let passed = try await client.test(organization: "org123", id: id)
@@ -324,11 +272,10 @@ func sha256(_ text: String) -> String {
         #expect(try await client.list(organization: "org123").first?.testStatus == .passed)
 
         let rotated = try await client.rotateSecrets(
-            organization: "org123",
-            id: id,
-            RotateSecretsRequest(
-                newSecrets: ["ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "invalid-key"])
-        )
+            organization: "org123", id: id,
+            RotateSecretsRequest(newSecrets: [
+                "ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "invalid-key",
+            ]))
         #expect(rotated.rotationSuccessful == true && rotated.testConnectionSuccessful == false)
         #expect(rotated.rotatedSecretKeys == ["ApiLoginId", "TransactionKey"])
         #expect(try await harness.digests("org123", id)["TransactionKey"] == sha256("invalid-key"))
@@ -338,13 +285,8 @@ func sha256(_ text: String) -> String {
         #expect(!failed.isSuccessful)
 
         let fixed = try await client.rotateSecrets(
-            organization: "org123",
-            id: id,
-            RotateSecretsRequest(
-                newSecrets: ["TransactionKey": "good"],
-                testConnectionAfterRotation: false
-            )
-        )
+            organization: "org123", id: id,
+            RotateSecretsRequest(newSecrets: ["TransactionKey": "good"], testConnectionAfterRotation: false))
         #expect(fixed.rotatedSecretKeys == ["TransactionKey"])
         #expect(try await client.get(organization: "org123", id: id).testStatus == .notTested)
 
@@ -355,24 +297,17 @@ func sha256(_ text: String) -> String {
 
         // No read path returns a secret value.
         let raw = try await client.send(
-            HTTPRequest(method: "GET", path: "/api/organizations/org123/integrations/\(id)"),
-            organization: "org123"
-        )
+            HTTPRequest(method: "GET", path: "/api/organizations/org123/integrations/\(id)"), organization: "org123")
         let text = String(decoding: raw.body, as: UTF8.self)
         #expect(!text.contains("good") && !text.contains("new-rotated-api-login-id"))
     }
 
-    @Test(arguments: Backend.allCases)
-    func oauthConnectAndCallback(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func oauthConnectAndCallback(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let id = try await client.create(
             organization: "org123",
-            CreateIntegrationRequest(
-                integrationType: .accounting,
-                provider: "QuickBooks",
-                displayName: "Books"
-            )
+            CreateIntegrationRequest(integrationType: .accounting, provider: "QuickBooks", displayName: "Books")
         ).integration.integrationId
         let untested = try await client.test(organization: "org123", id: id)
         #expect(!untested.isSuccessful, "an OAuth integration not yet authorized fails its test")
@@ -386,10 +321,8 @@ func sha256(_ text: String) -> String {
         let state = try #require(query["state"])
 
         let callback = HTTPRequest(
-            method: "GET",
-            path: "/api/integrations/QuickBooks/callback",
-            query: [URLQueryItem(name: "code", value: "auth-code"), URLQueryItem(name: "state", value: state)]
-        )
+            method: "GET", path: "/api/integrations/QuickBooks/callback",
+            query: [URLQueryItem(name: "code", value: "auth-code"), URLQueryItem(name: "state", value: state)])
         let redirect = try await client.send(callback, organization: nil)
         #expect(redirect.status == 302 && redirect.header("location") == returnURL)
         #expect(try await client.get(organization: "org123", id: id).testStatus == .passed)
@@ -405,8 +338,7 @@ func sha256(_ text: String) -> String {
         #expect(notOAuth?.status == 400)
     }
 
-    @Test(arguments: Backend.allCases)
-    func deleteAndStatistics(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func deleteAndStatistics(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend)
         let client = harness.client()
         let id = try await client.create(organization: "org123", Self.authorizeNet).integration.integrationId

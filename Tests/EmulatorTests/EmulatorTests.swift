@@ -23,29 +23,17 @@ final class ManualClock: @unchecked Sendable {
                 EmulatorCredential(token: "admin-token", organizationId: "org123"),
                 EmulatorCredential(token: "other-token", organizationId: "org999"),
                 EmulatorCredential(token: "viewer-token", organizationId: "org123", isAdmin: false),
-            ],
-            now: { clock.now }
-        )
+            ], now: { clock.now })
     }
 
     private let base = "/api/organizations/org123/integrations"
 
     func send(
-        _ method: String,
-        _ path: String,
-        json: String? = nil,
-        query: [URLQueryItem] = [],
+        _ method: String, _ path: String, json: String? = nil, query: [URLQueryItem] = [],
         headers: [String: String] = ["Authorization": "Bearer admin-token"]
     ) async -> HTTPResponse {
         await emulator.handle(
-            HTTPRequest(
-                method: method,
-                path: path,
-                query: query,
-                headers: headers,
-                body: json.map { Data($0.utf8) }
-            )
-        )
+            HTTPRequest(method: method, path: path, query: query, headers: headers, body: json.map { Data($0.utf8) }))
     }
 
     func decode<T: Decodable>(_ type: T.Type, _ response: HTTPResponse) throws -> T {
@@ -58,8 +46,7 @@ final class ManualClock: @unchecked Sendable {
          "secrets": {"ApiLoginId": "your-api-login-id", "TransactionKey": "your-transaction-key"}}
         """
 
-    @discardableResult
-    func createAuthorizeNet(_ body: String = authorizeNet) async throws -> IntegrationCreated {
+    @discardableResult func createAuthorizeNet(_ body: String = authorizeNet) async throws -> IntegrationCreated {
         let response = await send("POST", base, json: body)
         #expect(response.status == 201)
         return try decode(IntegrationCreated.self, response)
@@ -68,12 +55,10 @@ final class ManualClock: @unchecked Sendable {
     @Test func authenticationAndAuthorization() async throws {
         #expect(await send("GET", "/api/integration-templates", headers: [:]).status == 401)
         #expect(
-            await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer nope"]).status == 401
-        )
+            await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer nope"]).status == 401)
         #expect(
             await send("GET", "/api/integration-templates", headers: ["Authorization": "Bearer viewer-token"]).status
-                == 403
-        )
+                == 403)
         #expect(await send("GET", "/api/integration-templates", headers: ["x-api-key": "admin-token"]).status == 200)
         let crossOrg = await send("GET", base, headers: ["Authorization": "Bearer other-token"])
         #expect(crossOrg.status == 404)
@@ -90,11 +75,7 @@ final class ManualClock: @unchecked Sendable {
         let payments = try decode(
             TemplatesResponse.self,
             await send(
-                "GET",
-                "/api/integration-templates",
-                query: [URLQueryItem(name: "integrationType", value: "payment")]
-            )
-        )
+                "GET", "/api/integration-templates", query: [URLQueryItem(name: "integrationType", value: "payment")]))
         #expect(payments.templates.allSatisfy { $0.type == .payment } && payments.templates.count == 2)
         let raw = String(decoding: await send("GET", "/api/integration-templates").body, as: UTF8.self)
         #expect(raw.contains("\"isSensitive\":true") && raw.contains("\"type\":1"))
@@ -125,15 +106,11 @@ final class ManualClock: @unchecked Sendable {
 
     @Test func validationErrorsAndConflicts() async throws {
         let bad = await send(
-            "POST",
-            base,
-            json: #"{"integrationType": 2, "provider": "AuthorizeNet", "displayName": "X"}"#
-        )
+            "POST", base, json: #"{"integrationType": 2, "provider": "AuthorizeNet", "displayName": "X"}"#)
         #expect(bad.status == 400)
         #expect(try decode(ProblemDetails.self, bad).errors?["integrationType"] != nil)
         let missing = await send(
-            "POST",
-            base,
+            "POST", base,
             json:
                 #"{"integrationType": 1, "provider": "AuthorizeNet", "displayName": "X", "secrets": {"ApiLoginId": "a", "Bogus": "b"}}"#
         )
@@ -146,21 +123,15 @@ final class ManualClock: @unchecked Sendable {
     @Test func listFilters() async throws {
         try await createAuthorizeNet()
         _ = await send(
-            "POST",
-            base,
-            json: #"{"integrationType": 2, "provider": "QuickBooks", "displayName": "Books", "isEnabled": false}"#
-        )
+            "POST", base,
+            json: #"{"integrationType": 2, "provider": "QuickBooks", "displayName": "Books", "isEnabled": false}"#)
         let all = try decode(IntegrationList.self, await send("GET", base))
         #expect(all.integrations.count == 2)
         let disabled = try decode(
-            IntegrationList.self,
-            await send("GET", base, query: [URLQueryItem(name: "isEnabled", value: "false")])
-        )
+            IntegrationList.self, await send("GET", base, query: [URLQueryItem(name: "isEnabled", value: "false")]))
         #expect(disabled.integrations.map(\.provider) == ["QuickBooks"])
         let accounting = try decode(
-            IntegrationList.self,
-            await send("GET", base, query: [URLQueryItem(name: "integrationType", value: "2")])
-        )
+            IntegrationList.self, await send("GET", base, query: [URLQueryItem(name: "integrationType", value: "2")]))
         #expect(accounting.integrations.count == 1)
         #expect(await send("GET", base, query: [URLQueryItem(name: "integrationType", value: "9")]).status == 400)
     }
@@ -171,20 +142,16 @@ final class ManualClock: @unchecked Sendable {
         let before = try decode(IntegrationDetail.self, await send("GET", path)).updatedAt
         let rename = try decode(
             UpdateIntegrationResponse.self,
-            await send("PUT", path, json: #"{"displayName": "Production Payment Gateway"}"#)
-        )
+            await send("PUT", path, json: #"{"displayName": "Production Payment Gateway"}"#))
         #expect(!rename.testConnectionRequired)
         let after = try decode(IntegrationDetail.self, await send("GET", path))
         #expect(after.displayName == "Production Payment Gateway" && after.updatedAt != before)
         let critical = try decode(
-            UpdateIntegrationResponse.self,
-            await send("PUT", path, json: #"{"configuration": {"IsSandbox": "false"}}"#)
+            UpdateIntegrationResponse.self, await send("PUT", path, json: #"{"configuration": {"IsSandbox": "false"}}"#)
         )
         #expect(critical.testConnectionRequired)
         let secrets = try decode(
-            UpdateIntegrationResponse.self,
-            await send("PUT", path, json: #"{"secrets": {"TransactionKey": "k2"}}"#)
-        )
+            UpdateIntegrationResponse.self, await send("PUT", path, json: #"{"secrets": {"TransactionKey": "k2"}}"#))
         #expect(secrets.testConnectionRequired)
     }
 
@@ -206,12 +173,10 @@ final class ManualClock: @unchecked Sendable {
         let response = try decode(
             RotateSecretsResponse.self,
             await send(
-                "POST",
-                path,
+                "POST", path,
                 json:
                     #"{"newSecrets": {"ApiLoginId": "new-rotated-api-login-id", "TransactionKey": "new-rotated-transaction-key"}, "testConnectionAfterRotation": true}"#
-            )
-        )
+            ))
         #expect(response.rotationSuccessful == true && response.testConnectionSuccessful == true)
         #expect(response.rotatedSecretKeys == ["ApiLoginId", "TransactionKey"])
         #expect(response.message == "Secrets rotated successfully and connection test passed")
@@ -226,8 +191,7 @@ final class ManualClock: @unchecked Sendable {
         let path = "\(base)/\(created.integrationId)"
         #expect(try decode(TestConnectionResult.self, await send("POST", "\(path)/test")).isSuccessful == false)
         let connect = try decode(
-            ConnectResponse.self,
-            await send("POST", "\(path)/connect", json: #"{"state": "https://yourapp.com/done"}"#)
+            ConnectResponse.self, await send("POST", "\(path)/connect", json: #"{"state": "https://yourapp.com/done"}"#)
         )
         let components = try #require(URLComponents(string: connect.authorizationUrl))
         let state = try #require(components.queryItems?.first { $0.name == "state" }?.value)
@@ -235,33 +199,24 @@ final class ManualClock: @unchecked Sendable {
             components.queryItems?.first { $0.name == "redirect_uri" }?.value?.hasSuffix("/QuickBooks/callback") == true
         )
         let callback = await send(
-            "GET",
-            "/api/integrations/QuickBooks/callback",
-            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: state)],
-            headers: [:]
-        )
+            "GET", "/api/integrations/QuickBooks/callback",
+            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: state)], headers: [:])
         #expect(callback.status == 302 && callback.header("Location") == "https://yourapp.com/done")
         #expect(try decode(IntegrationDetail.self, await send("GET", path)).testStatus == .passed)
 
         let again = try decode(ConnectResponse.self, await send("POST", "\(path)/connect", json: #"{"state": "x"}"#))
         let expired = try #require(
-            URLComponents(string: again.authorizationUrl)?.queryItems?.first { $0.name == "state" }?.value
-        )
+            URLComponents(string: again.authorizationUrl)?.queryItems?.first { $0.name == "state" }?.value)
         clock.advance(16 * 60)
         let late = await send(
-            "GET",
-            "/api/integrations/QuickBooks/callback",
-            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: expired)],
-            headers: [:]
+            "GET", "/api/integrations/QuickBooks/callback",
+            query: [URLQueryItem(name: "code", value: "abc"), URLQueryItem(name: "state", value: expired)], headers: [:]
         )
         #expect(late.status == 400)
         #expect(
             await send(
-                "POST",
-                "\(base)/\(try await createAuthorizeNet().integrationId)/connect",
-                json: #"{"state": "x"}"#
-            ).status == 400
-        )
+                "POST", "\(base)/\(try await createAuthorizeNet().integrationId)/connect", json: #"{"state": "x"}"#
+            ).status == 400)
     }
 
     @Test func deleteThenGone() async throws {

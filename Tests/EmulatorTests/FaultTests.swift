@@ -7,21 +7,15 @@ import Testing
 /// the change was committed. Every operation must still happen exactly once.
 @Suite struct FaultTests {
     static let faults = [
-        "--fault-rate", "0.3", "--throttle-rate", "0.1", "--drop-rate", "0.05", "--retry-after", "1s",
-        "--latency", "1ms", "--jitter", "1ms", "--seed", "20261127",
+        "--fault-rate", "0.3", "--throttle-rate", "0.1", "--drop-rate", "0.05", "--retry-after", "1s", "--latency",
+        "1ms", "--jitter", "1ms", "--seed", "20261127",
     ]
 
-    @Test(arguments: Backend.allCases)
-    func everyOperationHappensExactlyOnce(_ backend: Backend) async throws {
+    @Test(arguments: Backend.allCases) func everyOperationHappensExactlyOnce(_ backend: Backend) async throws {
         let harness = try await ContractHarness(backend, extraArguments: Self.faults)
         let client = harness.client(
             policy: ClientPolicy(
-                maxInFlight: 16,
-                maxAttempts: 25,
-                baseDelay: .milliseconds(5),
-                maxDelay: .milliseconds(80)
-            )
-        )
+                maxInFlight: 16, maxAttempts: 25, baseDelay: .milliseconds(5), maxDelay: .milliseconds(80)))
         let count = 40
 
         let created = try await withThrowingTaskGroup(of: (Int, CreateOutcome).self) { group in
@@ -30,13 +24,9 @@ import Testing
                     let outcome = try await client.create(
                         organization: "org123",
                         CreateIntegrationRequest(
-                            integrationType: .payment,
-                            provider: "AuthorizeNet",
-                            displayName: "gateway-\(index)",
+                            integrationType: .payment, provider: "AuthorizeNet", displayName: "gateway-\(index)",
                             configuration: ["IsSandbox": "true"],
-                            secrets: ["ApiLoginId": "login-\(index)", "TransactionKey": "key-\(index)"]
-                        )
-                    )
+                            secrets: ["ApiLoginId": "login-\(index)", "TransactionKey": "key-\(index)"]))
                     return (index, outcome)
                 }
             }
@@ -52,21 +42,13 @@ import Testing
                 let id = outcome.integration.integrationId
                 group.addTask {
                     _ = try await client.update(
-                        organization: "org123",
-                        id: id,
-                        UpdateIntegrationRequest(
-                            displayName: "renamed-\(index)",
-                            configuration: ["IsSandbox": "false"]
-                        )
+                        organization: "org123", id: id,
+                        UpdateIntegrationRequest(displayName: "renamed-\(index)", configuration: ["IsSandbox": "false"])
                     )
                     _ = try await client.rotateSecrets(
-                        organization: "org123",
-                        id: id,
+                        organization: "org123", id: id,
                         RotateSecretsRequest(
-                            newSecrets: ["TransactionKey": "rotated-\(index)"],
-                            testConnectionAfterRotation: false
-                        )
-                    )
+                            newSecrets: ["TransactionKey": "rotated-\(index)"], testConnectionAfterRotation: false))
                     let test = try await client.test(organization: "org123", id: id)
                     #expect(test.isSuccessful)
                     if index % 4 == 0 { try await client.delete(organization: "org123", id: id) }
@@ -88,9 +70,7 @@ import Testing
             #expect(
                 try await harness.digests("org123", summary.integrationId) == [
                     "ApiLoginId": sha256("login-\(index)"), "TransactionKey": sha256("rotated-\(index)"),
-                ],
-                "no lost rotation"
-            )
+                ], "no lost rotation")
         }
 
         // The faults really happened: many more requests reached the emulator than operations were asked for.
@@ -98,8 +78,7 @@ import Testing
         let operations = count * 4 + count / 4 + 1 + live.count * 2
         #expect(
             Double(statistics.total) > Double(operations) * 1.2,
-            "\(statistics.total) requests for \(operations) operations"
-        )
+            "\(statistics.total) requests for \(operations) operations")
         #expect(statistics.requests["POST /api/organizations/{organizationId}/integrations", default: 0] >= count)
     }
 }

@@ -134,18 +134,15 @@ struct Answer: Sendable {
     }
 
     @Test(arguments: [
-        ("NONSENSE\r\n\r\n", 400),
-        ("GET /x HTTP/2.0\r\n\r\n", 505),
+        ("NONSENSE\r\n\r\n", 400), ("GET /x HTTP/2.0\r\n\r\n", 505),
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", 400),
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", 400),
         ("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1000000\r\n", 413),
         ("POST /x HTTP/1.1\r\nContent-Length: banana\r\n\r\n", 400),
-        ("POST /x HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413),
-        ("GET /x HTTP/1.1\r\n: no-name\r\n\r\n", 400),
-    ])
-    func malformedRequestsGetAClearStatusAndAClose(_ request: String, _ status: Int) async throws {
+        ("POST /x HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n", 413), ("GET /x HTTP/1.1\r\n: no-name\r\n\r\n", 400),
+    ]) func malformedRequestsGetAClearStatusAndAClose(_ request: String, _ status: Int) async throws {
         defer { server.stop() }
         let answer = try await offPool { [server] in
             let connection = try RawConnection(port: server.port)
@@ -171,12 +168,10 @@ struct Answer: Sendable {
                 "POST /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
             )
             connection.write(
-                String(split, radix: 16) + ";ext=1\r\n" + String(decoding: bytes[..<split], as: UTF8.self) + "\r\n"
-            )
+                String(split, radix: 16) + ";ext=1\r\n" + String(decoding: bytes[..<split], as: UTF8.self) + "\r\n")
             connection.write(
                 String(bytes.count - split, radix: 16) + "\r\n" + String(decoding: bytes[split...], as: UTF8.self)
-                    + "\r\n"
-            )
+                    + "\r\n")
             connection.write("0\r\nX-Trailer: ignored\r\n\r\n")
             let created = connection.readResponse()
             connection.write("GET /api/organizations/o/integrations HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
@@ -201,8 +196,7 @@ struct Answer: Sendable {
                         var seen: [Int] = []
                         for _ in 0..<10 {
                             connection.write(
-                                "GET /api/integration-templates HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n"
-                            )
+                                "GET /api/integration-templates HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
                             seen.append(connection.readResponse()?.status ?? 0)
                         }
                         return seen
@@ -219,14 +213,12 @@ struct Answer: Sendable {
         let answer = try await offPool { [server] in
             let connection = try RawConnection(port: server.port)
             connection.write(
-                "GET /api/integration-templates?integrationType=%50ayment HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n"
-            )
+                "GET /api/integration-templates?integrationType=%50ayment HTTP/1.1\r\nAuthorization: Bearer t\r\n\r\n")
             return connection.readResponse().map { Answer(status: $0.status, headers: $0.headers, body: $0.body) }
         }
         let response = try #require(answer)
         #expect(
-            response.status == 200 && response.body.contains("AuthorizeNet") && !response.body.contains("QuickBooks")
-        )
+            response.status == 200 && response.body.contains("AuthorizeNet") && !response.body.contains("QuickBooks"))
     }
 }
 
@@ -234,46 +226,31 @@ struct Answer: Sendable {
     @Test func parsesEveryFlag() throws {
         let options = try EmulatorOptions.parse([
             "--listen", "127.0.0.1:8080", "--org", "org123=TOKEN", "--org=org9=V:viewer", "--data", "/tmp/d.json",
-            "--latency", "20ms", "--jitter", "5ms", "--fault-rate", "0.05", "--throttle-rate", "0.1",
-            "--rate-limit", "100", "--drop-rate", "0.02", "--seed", "42", "--retry-after", "2s",
+            "--latency", "20ms", "--jitter", "5ms", "--fault-rate", "0.05", "--throttle-rate", "0.1", "--rate-limit",
+            "100", "--drop-rate", "0.02", "--seed", "42", "--retry-after", "2s",
         ])
         #expect(options.port == 8080 && options.host == "127.0.0.1" && options.dataFile == "/tmp/d.json")
         #expect(
             options.credentials == [
                 EmulatorCredential(token: "TOKEN", organizationId: "org123"),
                 EmulatorCredential(token: "V", organizationId: "org9", isAdmin: false),
-            ]
-        )
+            ])
         #expect(
             options.faults
                 == EmulatorFaults(
-                    latency: .milliseconds(20),
-                    jitter: .milliseconds(5),
-                    faultRate: 0.05,
-                    throttleRate: 0.1,
-                    rateLimit: 100,
-                    dropRate: 0.02,
-                    retryAfterSeconds: 2,
-                    seed: 42
-                )
-        )
+                    latency: .milliseconds(20), jitter: .milliseconds(5), faultRate: 0.05, throttleRate: 0.1,
+                    rateLimit: 100, dropRate: 0.02, retryAfterSeconds: 2, seed: 42))
     }
 
     @Test(arguments: [
         (["--org", "o=t", "--fault-rate", "2"], "--fault-rate takes a share between 0 and 1, not '2'"),
         (["--org", "o=t", "--latency", "fast"], "--latency takes a duration such as 20ms or 1s, not 'fast'"),
-        (["--org", "o"], "--org takes ORG=TOKEN"),
-        ([], "at least one --org ORG=TOKEN is required"),
+        (["--org", "o"], "--org takes ORG=TOKEN"), ([], "at least one --org ORG=TOKEN is required"),
         (["--org", "o=t", "--bogus"], "unknown argument --bogus"),
         (["--org", "o=t", "--listen", "nowhere"], "--listen takes HOST:PORT, e.g. 127.0.0.1:0"),
         (["--org", "o=t", "--seed"], "--seed needs a value"),
-    ])
-    func refusesBadFlagsClearly(_ arguments: [String], _ message: String) {
+    ]) func refusesBadFlagsClearly(_ arguments: [String], _ message: String) {
         #expect(throws: EmulatorOptions.Failure.self) { try EmulatorOptions.parse(arguments) }
-        do {
-            _ = try EmulatorOptions.parse(arguments)
-        } catch {
-            #expect(error.description == message)
-        }
+        do { _ = try EmulatorOptions.parse(arguments) } catch { #expect(error.description == message) }
     }
 }

@@ -18,17 +18,12 @@ import Testing
 
     func create(_ emulator: Emulator) async throws -> String {
         let client = IntegrationsClient(
-            transport: SandboxTransport(emulator: emulator),
-            credentials: ["o": .bearer("t")]
-        )
+            transport: SandboxTransport(emulator: emulator), credentials: ["o": .bearer("t")])
         return try await client.create(
             organization: "o",
             CreateIntegrationRequest(
-                integrationType: .payment,
-                provider: "AuthorizeNet",
-                displayName: "Main",
-                secrets: ["ApiLoginId": Self.canary, "TransactionKey": "k"]
-            )
+                integrationType: .payment, provider: "AuthorizeNet", displayName: "Main",
+                secrets: ["ApiLoginId": Self.canary, "TransactionKey": "k"])
         ).integration.integrationId
     }
 
@@ -45,24 +40,17 @@ import Testing
         let reopened = try Emulator.open(url: url, credentials: [Self.credential])
         #expect(
             await reopened.secretDigests(organizationId: "o", integrationId: id)?["ApiLoginId"]
-                == Digest.sha256(Data(Self.canary.utf8)).hex
-        )
+                == Digest.sha256(Data(Self.canary.utf8)).hex)
         let all = await reopened.allIntegrations()
         #expect(all.map(\.integrationId) == [id])
         // Ids and timestamps continue where they stopped.
         let second = try await IntegrationsClient(
-            transport: SandboxTransport(emulator: reopened),
-            credentials: ["o": .bearer("t")]
-        )
-        .create(
+            transport: SandboxTransport(emulator: reopened), credentials: ["o": .bearer("t")]
+        ).create(
             organization: "o",
             CreateIntegrationRequest(
-                integrationType: .email,
-                provider: "SendGrid",
-                displayName: "Mail",
-                configuration: ["FromAddress": "a@example.com"],
-                secrets: ["ApiKey": "x"]
-            )
+                integrationType: .email, provider: "SendGrid", displayName: "Mail",
+                configuration: ["FromAddress": "a@example.com"], secrets: ["ApiKey": "x"])
         ).integration
         #expect(second.integrationId != id && second.createdAt > all[0].createdAt!)
     }
@@ -72,9 +60,7 @@ import Testing
         _ = try await create(try Emulator.open(url: url, credentials: [Self.credential]))
         try Data(SecureRandom.bytes(32)).write(to: url.appendingPathExtension("key"))
         #expect(throws: EmulatorStorageError.self) { try Emulator.open(url: url, credentials: [Self.credential]) }
-        do {
-            _ = try Emulator.open(url: url, credentials: [Self.credential])
-        } catch {
+        do { _ = try Emulator.open(url: url, credentials: [Self.credential]) } catch {
             #expect(error.description == "\(url.path): its secrets do not open with the key file beside it")
         }
         try Data("{not json".utf8).write(to: url)
@@ -85,10 +71,7 @@ import Testing
         let emulator = Emulator(credentials: [Self.credential], faults: EmulatorFaults(dropRate: 1))
         let transport = SandboxTransport(emulator: emulator)
         let request = HTTPRequest(
-            method: "GET",
-            path: "/api/integration-templates",
-            headers: ["authorization": "Bearer t"]
-        )
+            method: "GET", path: "/api/integration-templates", headers: ["authorization": "Bearer t"])
         await #expect(throws: TransportFailure(.connectionLost, "the connection closed before an answer arrived")) {
             try await transport.send(request)
         }
@@ -99,18 +82,13 @@ import Testing
     @Test func seededFaultsRepeat() async throws {
         func statuses(seed: UInt64) async -> [Int] {
             let emulator = Emulator(
-                credentials: [Self.credential],
-                faults: EmulatorFaults(faultRate: 0.3, throttleRate: 0.2, seed: seed)
-            )
+                credentials: [Self.credential], faults: EmulatorFaults(faultRate: 0.3, throttleRate: 0.2, seed: seed))
             var seen: [Int] = []
             for _ in 0..<40 {
                 if case .respond(let response) = await emulator.serve(
                     HTTPRequest(
-                        method: "GET",
-                        path: "/api/integration-templates",
-                        headers: ["authorization": "Bearer t"]
-                    )
-                ) {
+                        method: "GET", path: "/api/integration-templates", headers: ["authorization": "Bearer t"]))
+                {
                     seen.append(response.status)
                 }
             }
@@ -128,12 +106,8 @@ import Testing
         var retryAfter: String?
         for _ in 0..<8 {
             if case .respond(let response) = await emulator.serve(
-                HTTPRequest(
-                    method: "GET",
-                    path: "/api/integration-templates",
-                    headers: ["authorization": "Bearer t"]
-                )
-            ) {
+                HTTPRequest(method: "GET", path: "/api/integration-templates", headers: ["authorization": "Bearer t"]))
+            {
                 statuses.append(response.status)
                 if response.status == 429 { retryAfter = response.header("retry-after") }
             }

@@ -94,10 +94,8 @@ import Testing
         switch value {
         case let object as [String: Any]:
             return "{" + object.keys.sorted().map { "\($0):\(shape(object[$0]!))" }.joined(separator: ",") + "}"
-        case let array as [Any]:
-            return "[" + (array.first.map(shape) ?? "") + "]"
-        case let number as NSNumber:
-            return String(cString: number.objCType) == "c" ? "bool" : "number"
+        case let array as [Any]: return "[" + (array.first.map(shape) ?? "") + "]"
+        case let number as NSNumber: return String(cString: number.objCType) == "c" ? "bool" : "number"
         case is String: return "string"
         default: return "null"
         }
@@ -146,14 +144,10 @@ import Testing
         for documented in example["templates"]! {
             let provider = documented["provider"] as! String
             let served = try #require(
-                live["templates"]?.first { $0["provider"] as? String == provider },
-                "\(provider) is served"
-            )
+                live["templates"]?.first { $0["provider"] as? String == provider }, "\(provider) is served")
             let stripped = Self.strip(served, extras: ["isSecret"])
             #expect(
-                try Self.canonical(stripped) == Self.canonical(documented),
-                "\(provider) differs from the reference"
-            )
+                try Self.canonical(stripped) == Self.canonical(documented), "\(provider) differs from the reference")
         }
         let byType = try answer("02-templates-by-type")
         #expect(byType.status == "200")
@@ -166,8 +160,7 @@ import Testing
         #expect(
             availableKeys == [
                 "organizationId", "totalAvailable", "configuredCount", "enabledCount", "integrationsByType",
-            ]
-        )
+            ])
 
         // Examples with a response body: the same fields with the same types.
         for (step, status, documented) in [
@@ -178,14 +171,12 @@ import Testing
             #expect(served.status == status, "\(step)")
             #expect(
                 Self.shape(try Self.json(served.body)) == Self.shape(try Self.json(documented)),
-                "\(step) has the reference's shape"
-            )
+                "\(step) has the reference's shape")
         }
         let created = try #require(try Self.json(answer("04-create").body) as? [String: Any])
         #expect(
             created["provider"] as? String == "AuthorizeNet"
-                && created["displayName"] as? String == "Main Payment Gateway"
-        )
+                && created["displayName"] as? String == "Main Payment Gateway")
         let tested = try #require(try Self.json(answer("08-test").body) as? [String: Any])
         #expect(tested["isSuccessful"] as? Bool == true && tested["message"] as? String == "Connection test successful")
         let rotated = try #require(try Self.json(answer("11-rotate-secrets").body) as? [String: Any])
@@ -201,8 +192,7 @@ import Testing
             Set(summaries[0].keys).isSuperset(of: [
                 "integrationId", "organizationId", "integrationType", "provider", "displayName", "isEnabled",
                 "createdAt",
-            ])
-        )
+            ]))
         #expect(!list.body.contains("your-transaction-key"), "secrets are omitted")
         let detail = try answer("06-get")
         #expect(detail.status == "200")
@@ -210,24 +200,20 @@ import Testing
         #expect(
             detailKeys.isSuperset(of: [
                 "integrationId", "organizationId", "integrationType", "provider", "displayName", "isEnabled",
-                "createdAt",
-                "updatedAt", "configuration", "createdBy", "availableFields",
-            ])
-        )
+                "createdAt", "updatedAt", "configuration", "createdBy", "availableFields",
+            ]))
         let fields = (try Self.json(detail.body) as! [String: Any])["availableFields"] as! [String: Any]
         #expect(
             Set(fields.keys).isSuperset(of: [
                 "configurationFields", "secretFields", "requiresOAuth", "documentationUrl", "supportedFeatures",
-            ])
-        )
+            ]))
         #expect(!detail.body.contains("your-api-login-id"), "secrets are never returned")
         let update = try answer("07-update")
         let updateShape = Self.shape(try Self.json(update.body))
         #expect(update.status == "200" && updateShape == "{testConnectionRequired:bool}")
         #expect(
             (try Self.json(update.body) as! [String: Any])["testConnectionRequired"] as? Bool == true,
-            "IsSandbox changed"
-        )
+            "IsSandbox changed")
         let connect = try answer("10-connect")
         let connectShape = Self.shape(try Self.json(connect.body))
         #expect(connect.status == "200" && connectShape == "{authorizationUrl:string}")

@@ -36,8 +36,7 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
         switch step {
         case .respond(let status, let body, let headers):
             return HTTPResponse(status: status, headers: headers, body: Data(body.utf8))
-        case .fail(let kind):
-            throw TransportFailure(kind, "scripted \(kind)")
+        case .fail(let kind): throw TransportFailure(kind, "scripted \(kind)")
         }
     }
 }
@@ -56,24 +55,15 @@ final class RecordedSleeps: @unchecked Sendable {
     static let listWithMain =
         #"{"integrations":[{"integrationId":"int_7","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z","updatedAt":"2024-01-15T10:30:00Z","testStatus":"NotTested"}]}"#
     static let request = CreateIntegrationRequest(
-        integrationType: .payment,
-        provider: "AuthorizeNet",
-        displayName: "Main",
-        secrets: ["ApiLoginId": "canary-login-7f3a", "TransactionKey": "canary-key-91bc"]
-    )
+        integrationType: .payment, provider: "AuthorizeNet", displayName: "Main",
+        secrets: ["ApiLoginId": "canary-login-7f3a", "TransactionKey": "canary-key-91bc"])
 
     func client(
-        _ transport: ScriptedTransport,
-        sleeps: RecordedSleeps = RecordedSleeps(),
-        policy: ClientPolicy = ClientPolicy()
+        _ transport: ScriptedTransport, sleeps: RecordedSleeps = RecordedSleeps(), policy: ClientPolicy = ClientPolicy()
     ) -> IntegrationsClient {
         IntegrationsClient(
-            transport: transport,
-            credentials: ["org1": .bearer("canary-token-5d2e")],
-            policy: policy,
-            sleep: { sleeps.record($0) },
-            random: { 0.5 }
-        )
+            transport: transport, credentials: ["org1": .bearer("canary-token-5d2e")], policy: policy,
+            sleep: { sleeps.record($0) }, random: { 0.5 })
     }
 
     @Test func retriesThrottlingHonouringRetryAfter() async throws {
@@ -122,8 +112,7 @@ final class RecordedSleeps: @unchecked Sendable {
 
     @Test func givesUpAfterMaxAttemptsAndSaysSo() async throws {
         let transport = ScriptedTransport(
-            Array(repeating: .respond(503, #"{"title":"Service Unavailable","status":503}"#), count: 10)
-        )
+            Array(repeating: .respond(503, #"{"title":"Service Unavailable","status":503}"#), count: 10))
         let error = await #expect(throws: APIError.self) {
             try await client(transport, policy: ClientPolicy(maxAttempts: 3)).list(organization: "org1")
         }
@@ -221,8 +210,7 @@ final class RecordedSleeps: @unchecked Sendable {
         }
         #expect(
             opaque?.description
-                == "GET /api/organizations/org1/integrations/int_1 (organization org1) failed with 502 Bad Gateway"
-        )
+                == "GET /api/organizations/org1/integrations/int_1 (organization org1) failed with 502 Bad Gateway")
         #expect("\(APICredential.bearer("canary-token-5d2e"))" == "Bearer (redacted)")
     }
 
@@ -238,10 +226,7 @@ final class RecordedSleeps: @unchecked Sendable {
     @Test func boundsRequestsInFlight() async throws {
         let transport = ScriptedTransport([], delay: .milliseconds(20))
         let client = IntegrationsClient(
-            transport: transport,
-            credentials: ["org1": .bearer("t")],
-            policy: ClientPolicy(maxInFlight: 3)
-        )
+            transport: transport, credentials: ["org1": .bearer("t")], policy: ClientPolicy(maxInFlight: 3))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<12 {
                 group.addTask {
@@ -266,15 +251,11 @@ final class RecordedSleeps: @unchecked Sendable {
         for allowed in [
             "https://api.achievemomentum.com", "http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9",
             "http://127.1.2.3",
-        ] {
-            #expect(throws: Never.self) { try URLSessionTransport.checkSecure(URL(string: allowed)!) }
-        }
+        ] { #expect(throws: Never.self) { try URLSessionTransport.checkSecure(URL(string: allowed)!) } }
         for refused in [
             "http://api.achievemomentum.com", "http://10.0.0.1", "http://127.0.0.1.evil.com", "ftp://x",
             "http://localhost.example.com",
-        ] {
-            #expect(throws: InsecureURLError.self) { try URLSessionTransport.checkSecure(URL(string: refused)!) }
-        }
+        ] { #expect(throws: InsecureURLError.self) { try URLSessionTransport.checkSecure(URL(string: refused)!) } }
         #expect(throws: InsecureURLError.self) { try URLSessionTransport(baseURL: URL(string: "http://example.com")!) }
     }
 
@@ -289,7 +270,6 @@ final class RecordedSleeps: @unchecked Sendable {
         }
         #expect(
             error?.description.hasSuffix("returned a response intops cannot read: the field organizationId is missing")
-                == true
-        )
+                == true)
     }
 }

@@ -113,19 +113,14 @@ final class ScriptedServer: @unchecked Sendable {
             let body = String(decoding: buffer.prefix(length), as: UTF8.self)
             buffer.removeFirst(min(length, buffer.count))
             let seen = SeenRequest(
-                method: String(requestLine[0]),
-                path: String(requestLine[1]),
-                body: body,
-                complete: complete
-            )
+                method: String(requestLine[0]), path: String(requestLine[1]), body: body, complete: complete)
             let index = lock.withLock {
                 seenRequests.append(seen)
                 return seenRequests.count - 1
             }
             guard complete else { return }
             switch script(index, seen) {
-            case .dropConnection:
-                return
+            case .dropConnection: return
             case .silence:
                 while fill() {}
                 return
@@ -156,12 +151,8 @@ final class ScriptedServer: @unchecked Sendable {
         do {
             _ = try await transport.send(
                 HTTPRequest(
-                    method: "POST",
-                    path: "/api/integrations",
-                    headers: ["content-type": "application/json"],
-                    body: body
-                )
-            )
+                    method: "POST", path: "/api/integrations", headers: ["content-type": "application/json"], body: body
+                ))
             Issue.record("the dropped write succeeded")
         } catch let failure as TransportFailure {
             #expect(failure.kind == .connectionLost, "a lost connection, not a hang until the timeout: \(failure)")
@@ -183,9 +174,7 @@ final class ScriptedServer: @unchecked Sendable {
         do {
             _ = try await transport.send(HTTPRequest(method: "DELETE", path: "/api/integrations/i"))
             Issue.record("the dropped delete succeeded")
-        } catch let failure as TransportFailure {
-            #expect(failure.kind == .connectionLost, "\(failure)")
-        }
+        } catch let failure as TransportFailure { #expect(failure.kind == .connectionLost, "\(failure)") }
         #expect(server.requests.filter { $0.method == "DELETE" }.count == 1)
         #expect(server.connections == 2, "the delete had a connection of its own")
     }
@@ -227,9 +216,7 @@ final class ScriptedServer: @unchecked Sendable {
         do {
             _ = try await request.value
             Issue.record("a request nobody answered succeeded")
-        } catch let failure as TransportFailure {
-            #expect(failure.kind == .cancelled, "\(failure)")
-        }
+        } catch let failure as TransportFailure { #expect(failure.kind == .cancelled, "\(failure)") }
     }
 
     @Test func writesReuseTheConnectionAndRedirectsAreAnswersNotFollowed() async throws {
@@ -241,8 +228,7 @@ final class ScriptedServer: @unchecked Sendable {
         let transport = try URLSessionTransport(baseURL: server.baseURL, maximumConnections: 1)
         for index in 0..<3 {
             let response = try await transport.send(
-                HTTPRequest(method: "POST", path: "/w\(index)", body: Data("{}".utf8))
-            )
+                HTTPRequest(method: "POST", path: "/w\(index)", body: Data("{}".utf8)))
             #expect(response.status == 201)
         }
         let redirect = try await transport.send(HTTPRequest(method: "GET", path: "/callback"))

@@ -15,9 +15,7 @@ import Testing
                 try project.edit("secrets/globex.enc.yaml") { text in
                     let line = text.components(separatedBy: "\n").first { $0.hasPrefix("ApiLoginId: ENC[") }!
                     return text.replacingOccurrences(
-                        of: line,
-                        with: line.replacingOccurrences(of: "data:", with: "data:QUFB")
-                    )
+                        of: line, with: line.replacingOccurrences(of: "data:", with: "data:QUFB"))
                 }
             }, "was altered: the value at ApiLoginId does not decrypt"
         ),
@@ -27,23 +25,19 @@ import Testing
                 try project.edit("secrets/globex.enc.yaml") { text in
                     let line = text.components(separatedBy: "\n").first { $0.contains("mac: ENC[") }!
                     return text.replacingOccurrences(
-                        of: line,
-                        with: line.replacingOccurrences(of: "data:", with: "data:QUFB")
-                    )
+                        of: line, with: line.replacingOccurrences(of: "data:", with: "data:QUFB"))
                 }
             }, "was altered: the value at sops.mac does not decrypt"
         ),
         (
             "value added after encryption",
-            { project in
-                try project.edit("secrets/globex.enc.yaml") { "Extra: plain\n" + $0 }
-            }, "the value at Extra should be encrypted but is not an ENC[…] string"
+            { project in try project.edit("secrets/globex.enc.yaml") { "Extra: plain\n" + $0 } },
+            "the value at Extra should be encrypted but is not an ENC[…] string"
         ),
         (
             "truncated SOPS file",
-            { project in
-                try project.edit("secrets/globex.enc.yaml") { String($0.prefix($0.count / 3)) }
-            }, "secrets/globex.enc.yaml"
+            { project in try project.edit("secrets/globex.enc.yaml") { String($0.prefix($0.count / 3)) } },
+            "secrets/globex.enc.yaml"
         ),
         (
             "garbage age armor",
@@ -62,43 +56,32 @@ import Testing
                     return text.replacingOccurrences(
                         of: line,
                         with: line.replacingOccurrences(
-                            of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx",
-                            with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy"
-                        )
-                    )
+                            of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx", with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy"))
                 }
             }, "the age header is malformed: unsupported version"
         ),
         (
             "SOPS file not encrypted",
             { project in
-                try "ApiLoginId: a\nTransactionKey: b\nSendGridApiKey: c\nAnalyticsApiSecret: d\n"
-                    .write(
-                        to: project.root.appendingPathComponent("secrets/globex.enc.yaml"),
-                        atomically: true,
-                        encoding: .utf8
-                    )
+                try "ApiLoginId: a\nTransactionKey: b\nSendGridApiKey: c\nAnalyticsApiSecret: d\n".write(
+                    to: project.root.appendingPathComponent("secrets/globex.enc.yaml"), atomically: true,
+                    encoding: .utf8)
             }, "is not encrypted (it has no sops metadata)"
         ),
         (
             "identity file of another key",
             { project in
-                try "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX\n"
-                    .write(
-                        to: project.root.appendingPathComponent(".intops/demo-age-key.txt"),
-                        atomically: true,
-                        encoding: .utf8
-                    )
+                try "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX\n".write(
+                    to: project.root.appendingPathComponent(".intops/demo-age-key.txt"), atomically: true,
+                    encoding: .utf8)
             }, "no age identity opens its data key"
         ),
         (
             "malformed identity file",
             { project in
                 try "AGE-SECRET-KEY-1NOTAKEY\n".write(
-                    to: project.root.appendingPathComponent(".intops/demo-age-key.txt"),
-                    atomically: true,
-                    encoding: .utf8
-                )
+                    to: project.root.appendingPathComponent(".intops/demo-age-key.txt"), atomically: true,
+                    encoding: .utf8)
             }, "demo-age-key.txt:1: is not an age identity"
         ),
         (
@@ -115,9 +98,7 @@ import Testing
             { project in
                 try project.edit("intops.yaml") {
                     $0.replacingOccurrences(
-                        of: "token: ref+env://INTOPS_TOKEN_GLOBEX_EU",
-                        with: "token: ref+env://INTOPS_TOKEN_NOT_SET"
-                    )
+                        of: "token: ref+env://INTOPS_TOKEN_GLOBEX_EU", with: "token: ref+env://INTOPS_TOKEN_NOT_SET")
                 }
             }, "environment variable INTOPS_TOKEN_NOT_SET is not set"
         ),
@@ -127,8 +108,7 @@ import Testing
                 try project.edit("integrations/globex.yaml") {
                     $0.replacingOccurrences(
                         of: "ApiSecret: ref+sops://../secrets/globex.enc.yaml#/AnalyticsApiSecret",
-                        with: "ApiSecret: ref+file://../secrets/analytics.txt"
-                    )
+                        with: "ApiSecret: ref+file://../secrets/analytics.txt")
                 }
             }, "secret file secrets/analytics.txt"
         ),
@@ -138,8 +118,7 @@ import Testing
                 try project.edit("integrations/acme-payments.yaml") {
                     $0.replacingOccurrences(
                         of: "acme-payments.enc.yaml#/authorizenet/ApiLoginId",
-                        with: "acme-payments.enc.yaml#/authorizenet"
-                    )
+                        with: "acme-payments.enc.yaml#/authorizenet")
                 }
             }, "holds a mapping at #/authorizenet, not a single value"
         ),
@@ -175,10 +154,7 @@ import Testing
                     .write(to: file, atomically: true, encoding: .utf8)
             }
             let result = try await TestSupport.runProcess(
-                ["plan"],
-                in: project,
-                environment: ["XDG_CONFIG_HOME": "/nonexistent"]
-            )
+                ["plan"], in: project, environment: ["XDG_CONFIG_HOME": "/nonexistent"])
             #expect(result.status == 1, "\(name): \(result.stderr)")
             #expect(!result.stderr.isEmpty && result.stdout.isEmpty, "\(name)")
             cases += 1
@@ -192,8 +168,7 @@ import Testing
 enum URLSessionStats {
     static func total(_ base: URL) async throws -> Int {
         let response = try await URLSessionTransport(baseURL: base).send(
-            HTTPRequest(method: "GET", path: "/_emulator/stats")
-        )
+            HTTPRequest(method: "GET", path: "/_emulator/stats"))
         return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["total"] as? Int ?? -1
     }
 }

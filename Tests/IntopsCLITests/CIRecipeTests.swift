@@ -21,8 +21,7 @@ extension SimulatedPipelines {
 
         @Test(arguments: [
             "github-actions.yml", "github-actions-sharded.yml", "gitlab-ci.yml", "kubernetes-drift-cronjob.yaml",
-        ])
-        func recipeParsesAndDocumentsItsSecrets(_ name: String) async throws {
+        ]) func recipeParsesAndDocumentsItsSecrets(_ name: String) async throws {
             let text = try String(contentsOf: Self.folder.appendingPathComponent(name), encoding: .utf8)
             let result = try await Subprocess.run([
                 "python3", "-c", "import sys,yaml; list(yaml.safe_load_all(open(sys.argv[1])))",
@@ -57,15 +56,11 @@ extension SimulatedPipelines {
                   - {name: cleanup, if: always(), run: 'echo cleaned'}
                 """, 3, "step 4 'never': skipped"
             ),
-        ])
-        func theRunnerRunsGitHubJobsAsGitHubAndRefusesTheRest(
-            _ job: String,
-            _ status: Int32,
-            _ message: String
+        ]) func theRunnerRunsGitHubJobsAsGitHubAndRefusesTheRest(
+            _ job: String, _ status: Int32, _ message: String
         ) async throws {
             let body = job.split(separator: "\n", omittingEmptySubsequences: false).map { "    \($0)" }.joined(
-                separator: "\n"
-            )
+                separator: "\n")
             let run = try await Self.runner(recipe: "on: push\njobs:\n  job:\n    runs-on: ubuntu-latest\n\(body)\n") {
                 folder in
                 [
@@ -78,9 +73,7 @@ extension SimulatedPipelines {
             }
             #expect(run.status == status, "\(run.log)")
             #expect(run.log.contains(message), "\(run.log)")
-            if status == 3 {
-                #expect(run.stdout.contains("cleaned"), "the always() step ran: \(run.log)")
-            }
+            if status == 3 { #expect(run.stdout.contains("cleaned"), "the always() step ran: \(run.log)") }
         }
 
         @Test(arguments: [
@@ -92,19 +85,14 @@ extension SimulatedPipelines {
                   script: ['test "$X" = 1 && test "$B" = "$CI_PROJECT_DIR/b" && test "$PWD" = "$CI_PROJECT_DIR"']
                   rules: [{if: $CI_PIPELINE_SOURCE == "push" && $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH}]
                 """, 0, "job job: succeeded"
-            ),
-            ("job: {script: ['true'], rules: [{if: $CI_PIPELINE_SOURCE == \"schedule\"}]}", 90, "would not run"),
+            ), ("job: {script: ['true'], rules: [{if: $CI_PIPELINE_SOURCE == \"schedule\"}]}", 90, "would not run"),
             (
                 "job: {script: ['true'], rules: [{if: $CI_COMMIT_BRANCH =~ /^main$/}]}", 90,
                 "not a form this runner supports"
-            ),
-            ("job: {script: ['true'], after_script: ['true']}", 90, "after_script is not simulated"),
+            ), ("job: {script: ['true'], after_script: ['true']}", 90, "after_script is not simulated"),
             ("job: {script: ['false', 'echo still']}", 1, "job job: failed (exit 1)"),
-        ])
-        func theRunnerRunsGitLabJobsAsGitLabAndRefusesTheRest(
-            _ pipeline: String,
-            _ status: Int32,
-            _ message: String
+        ]) func theRunnerRunsGitLabJobsAsGitLabAndRefusesTheRest(
+            _ pipeline: String, _ status: Int32, _ message: String
         ) async throws {
             let run = try await Self.runner(recipe: "stages: [test]\n\(pipeline)\n") { folder in
                 [
@@ -142,12 +130,7 @@ extension SimulatedPipelines {
 
             let pullRequest = try await ci.pipeline.job()
             let plan = try await ci.github(
-                recipe,
-                job: "plan",
-                event: "pull_request",
-                ref: "refs/pull/7/merge",
-                in: pullRequest
-            )
+                recipe, job: "plan", event: "pull_request", ref: "refs/pull/7/merge", in: pullRequest)
             #expect(plan.status == 0, "\(plan.log)")
             #expect(try ci.read("plan.md", in: pullRequest).contains("8 to create"), "\(plan.log)")
             #expect(try ci.read("plan.status", in: pullRequest) == "2\n")
@@ -155,8 +138,7 @@ extension SimulatedPipelines {
             #expect(try await ci.pipeline.changingRequests().isEmpty, "the pull request changes nothing live")
             #expect(
                 plan.stdout.contains("cache saved under key intops-\(ci.release.version)-\(ci.release.sha256)"),
-                "\(plan.log)"
-            )
+                "\(plan.log)")
             #expect(try ci.cacheHoldsTheTarball(), "the install keeps the tarball where actions/cache saves from")
 
             // From here on the download location is empty: an install that fetched the tarball again would fail.
@@ -171,31 +153,19 @@ extension SimulatedPipelines {
 
             let next = try await ci.pipeline.job()
             let again = try await ci.github(
-                recipe,
-                job: "plan",
-                event: "pull_request",
-                ref: "refs/pull/8/merge",
-                in: next
-            )
+                recipe, job: "plan", event: "pull_request", ref: "refs/pull/8/merge", in: next)
             #expect(again.status == 0, "\(again.log)")
             #expect(try ci.read("plan.status", in: next) == "0\n", "the state came from the git backend: \(again.log)")
 
             try await ci.pipeline.resetRequests()
             let morning = try await ci.pipeline.job()
             let drift = try await ci.github(
-                recipe,
-                job: "drift",
-                event: "schedule",
-                ref: "refs/heads/main",
-                in: morning
-            )
+                recipe, job: "drift", event: "schedule", ref: "refs/heads/main", in: morning)
             #expect(drift.status == 0, "drift is reported through the issue, not as a failed job: \(drift.log)")
             #expect(try ci.read("drift.status", in: morning) == "2\n", "\(drift.log)")
             let report = try ci.read("drift.md", in: morning)
             #expect(
-                report.contains("books") && !report.contains("secret-"),
-                "only the OAuth integration waits: \(report)"
-            )
+                report.contains("books") && !report.contains("secret-"), "only the OAuth integration waits: \(report)")
             #expect(drift.stdout.contains("the files it reads are there: drift.md, drift.status"), "\(drift.log)")
             #expect(try await ci.pipeline.changingRequests().isEmpty, "the later plan and drift change nothing")
             #expect(!drift.log.contains("curl:"), "\(drift.log)")
@@ -207,12 +177,7 @@ extension SimulatedPipelines {
             let ci = try await RecipePipeline(.local, sha256: String(repeating: "0", count: 64))
             let clone = try await ci.pipeline.job()
             let plan = try await ci.github(
-                "github-actions.yml",
-                job: "plan",
-                event: "pull_request",
-                ref: "refs/pull/7/merge",
-                in: clone
-            )
+                "github-actions.yml", job: "plan", event: "pull_request", ref: "refs/pull/7/merge", in: clone)
             #expect(plan.status == 1, "\(plan.log)")
             #expect(plan.stdout.contains("step 3 'Install intops': exit 1"), "\(plan.log)")
             #expect(plan.log.contains("FAILED"), "sha256sum says why: \(plan.log)")
@@ -221,16 +186,12 @@ extension SimulatedPipelines {
             }
             #expect(
                 plan.stdout.contains("step 6 'Comment the plan': exit 0"),
-                "the comment still says the plan did not run: \(plan.log)"
-            )
+                "the comment still says the plan did not run: \(plan.log)")
             #expect(!FileManager.default.fileExists(atPath: clone.appendingPathComponent("plan.md").path))
             #expect(
                 !FileManager.default.fileExists(
                     atPath: plan.home.appendingPathComponent(".cache/intops/\(ci.release.tarball.lastPathComponent)")
-                        .path
-                ),
-                "the tarball that failed the check is removed"
-            )
+                        .path), "the tarball that failed the check is removed")
             #expect(try !ci.cacheHoldsTheTarball(), "a failed job saves nothing in the cache")
             #expect(try await ci.pipeline.requests().isEmpty, "no intops ran: the emulator saw no request")
             await ci.stop()
@@ -244,14 +205,8 @@ extension SimulatedPipelines {
             for (org, token, other) in [("acme-us", "ACME_US", "GLOBEX_EU"), ("globex-eu", "GLOBEX_EU", "ACME_US")] {
                 let clone = try await ci.pipeline.job()
                 let run = try await ci.github(
-                    recipe,
-                    job: "organization",
-                    matrix: ["org": org, "token": token],
-                    event: "push",
-                    ref: "refs/heads/main",
-                    in: clone,
-                    trace: "INTOPS_TOKEN_"
-                )
+                    recipe, job: "organization", matrix: ["org": org, "token": token], event: "push",
+                    ref: "refs/heads/main", in: clone, trace: "INTOPS_TOKEN_")
                 #expect(run.status == 0, "\(org): \(run.log)")
                 #expect(run.stdout.contains("created"), "\(org): \(run.log)")
                 // What reached the job: the token of its own organization, under ORG_TOKEN, and no INTOPS_TOKEN_*;
@@ -261,16 +216,13 @@ extension SimulatedPipelines {
                     !reached.isEmpty
                         && reached.allSatisfy {
                             $0.contains("INTOPS_TOKEN_\(token) (as ORG_TOKEN)") && !$0.contains("INTOPS_TOKEN_\(other)")
-                        },
-                    "\(reached)"
-                )
+                        }, "\(reached)")
                 let exported = run.stdout.split(separator: "\n").filter {
                     $0.contains("exported INTOPS_TOKEN_* at its end:")
                 }
                 #expect(
                     exported.last?.hasSuffix("at its end: INTOPS_TOKEN_\(token) (= INTOPS_TOKEN_\(token))") == true,
-                    "\(exported)"
-                )
+                    "\(exported)")
                 #expect(exported.dropLast().allSatisfy { $0.hasSuffix("at its end: none") }, "\(exported)")
             }
             #expect(try await ci.liveCount() == 8)
@@ -279,24 +231,16 @@ extension SimulatedPipelines {
             ])
             #expect(
                 states.stdoutText.contains("intops/state-acme-us.json")
-                    && states.stdoutText.contains("intops/state-globex-eu.json"),
-                "\(states.stdoutText)"
-            )
+                    && states.stdoutText.contains("intops/state-globex-eu.json"), "\(states.stdoutText)")
 
             try await ci.pipeline.resetRequests()
             let schedule = try await ci.github(
-                recipe,
-                job: "organization",
-                matrix: ["org": "acme-us", "token": "ACME_US"],
-                event: "schedule",
-                ref: "refs/heads/main",
-                in: try await ci.pipeline.job()
-            )
+                recipe, job: "organization", matrix: ["org": "acme-us", "token": "ACME_US"], event: "schedule",
+                ref: "refs/heads/main", in: try await ci.pipeline.job())
             #expect(schedule.status == 0, "drift (the OAuth integration) is not a failure: \(schedule.log)")
             #expect(
                 schedule.stdout.contains("::warning") || schedule.stdout.contains("::error"),
-                "annotations: \(schedule.log)"
-            )
+                "annotations: \(schedule.log)")
             #expect(try await ci.pipeline.changingRequests().isEmpty)
             await ci.stop()
         }
@@ -357,8 +301,7 @@ extension SimulatedPipelines {
             #expect(
                 fields.count == 3 && ["testsuites", "testsuite"].contains(fields[0])
                     && Int(fields[2].trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 >= 1,
-                "a JUnit report with the drift as a failure: \(junit.stdoutText)"
-            )
+                "a JUnit report with the drift as a failure: \(junit.stdoutText)")
             #expect(try await ci.pipeline.changingRequests().isEmpty)
             await ci.stop()
         }
@@ -378,13 +321,11 @@ extension SimulatedPipelines {
             let report = try String(contentsOf: work.appendingPathComponent("drift.json"), encoding: .utf8)
             let kinds = Set(
                 ((try? JSONSerialization.jsonObject(with: Data(report.utf8)) as? [String: Any])?["drift"]
-                    as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
-            )
+                    as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String })
             #expect(kinds == ["unauthorized"], "the state came from S3; only the OAuth integration waits: \(report)")
             #expect(
                 run.stdout.contains(report.trimmingCharacters(in: .whitespacesAndNewlines)),
-                "the report is in the Job's log"
-            )
+                "the report is in the Job's log")
             #expect(try await ci.pipeline.changingRequests().isEmpty)
 
             let (rejected, _) = try await ci.cronjob(secrets: ["INTOPS_TOKEN_ACME_US": "not-the-token"])
@@ -420,14 +361,11 @@ extension SimulatedPipelines {
                 throw TestFailure("intops version printed '\(versionLine.stdoutText)'")
             }
             let arch = try await Subprocess.run(["uname", "-m"]).stdoutText.trimmingCharacters(
-                in: .whitespacesAndNewlines
-            )
+                in: .whitespacesAndNewlines)
             let name = "intops-\(words[1])-linux-\(arch)"
             let staging = folder.appendingPathComponent("staging")
             try FileManager.default.createDirectory(
-                at: staging.appendingPathComponent(name),
-                withIntermediateDirectories: true
-            )
+                at: staging.appendingPathComponent(name), withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: intops, to: staging.appendingPathComponent("\(name)/intops"))
             let tarball = folder.appendingPathComponent("\(name).tar.gz")
             let pack = try await Subprocess.run([
@@ -539,12 +477,7 @@ extension SimulatedPipelines {
         }
 
         func github(
-            _ recipe: String,
-            job: String,
-            matrix: [String: String]? = nil,
-            event: String,
-            ref: String,
-            in clone: URL,
+            _ recipe: String, job: String, matrix: [String: String]? = nil, event: String, ref: String, in clone: URL,
             trace: String? = nil
         ) async throws -> RecipeRun {
             runs += 1
@@ -561,8 +494,7 @@ extension SimulatedPipelines {
                     "--matrix",
                     String(
                         decoding: try JSONSerialization.data(withJSONObject: matrix, options: .sortedKeys),
-                        as: UTF8.self
-                    ),
+                        as: UTF8.self),
                 ]
             }
             if let trace { extra += ["--trace-env-prefix", trace] }
@@ -591,8 +523,7 @@ extension SimulatedPipelines {
                 },
                 "env": [
                     "PATH": Self.path, "XDG_CONFIG_HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C.UTF-8",
-                ],
-                "mounts": ["/work": work.path],
+                ], "mounts": ["/work": work.path],
             ]
             return (
                 try await run("kubernetes-drift-cronjob.yaml", job: "drift", in: cwd, home: work, context: context),
@@ -607,12 +538,7 @@ extension SimulatedPipelines {
         }
 
         private func run(
-            _ recipe: String,
-            job: String,
-            in workdir: URL,
-            home: URL,
-            context: [String: Any],
-            extra: [String] = []
+            _ recipe: String, job: String, in workdir: URL, home: URL, context: [String: Any], extra: [String] = []
         ) async throws -> RecipeRun {
             // The context holds the secrets: a file, not an argument another process could read.
             let contextFile = pipeline.workspace.appendingPathComponent("context-\(runs).json")
@@ -621,11 +547,8 @@ extension SimulatedPipelines {
             let output = try await Subprocess.run(
                 [
                     "python3", Self.runner.path, "--recipe", CIRecipeTests.folder.appendingPathComponent(recipe).path,
-                    "--job", job,
-                    "--workdir", workdir.path, "--context", "@\(contextFile.path)",
-                ] + extra,
-                deadline: .seconds(300)
-            )
+                    "--job", job, "--workdir", workdir.path, "--context", "@\(contextFile.path)",
+                ] + extra, deadline: .seconds(300))
             return RecipeRun(status: output.status, stdout: output.stdoutText, stderr: output.stderrText, home: home)
         }
     }

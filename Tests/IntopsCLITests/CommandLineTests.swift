@@ -25,8 +25,7 @@ import Testing
         #expect(await TestSupport.run([], in: TestSupport.examples).status == 64)
     }
 
-    @Test(arguments: IntopsCommandLine.commands.map(\.name))
-    func everyCommandHasHelp(command: String) async throws {
+    @Test(arguments: IntopsCommandLine.commands.map(\.name)) func everyCommandHasHelp(command: String) async throws {
         let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
         #expect(result.status == 0)
         #expect(result.stdout.hasPrefix("USAGE: intops \(command)"))
@@ -39,29 +38,22 @@ import Testing
         #expect(result.status == 0)
         for command in IntopsCommandLine.commands { #expect(result.stdout.contains("  \(command.name) ")) }
         try TestSupport.expectGolden(
-            result.stdout,
-            file: TestSupport.fixtures.appendingPathComponent("golden/help.txt")
-        )
+            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/help.txt"))
     }
 
     @Test func validateHelpGolden() async throws {
         let result = await TestSupport.run(["validate", "-h"], in: TestSupport.examples)
         try TestSupport.expectGolden(
-            result.stdout,
-            file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt")
-        )
+            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/validate-help.txt"))
     }
 
     @Test(arguments: [
         "secrets", "init", "plan", "apply", "state", "drift", "test", "rotate", "connect", "templates", "export",
         "status",
-    ])
-    func commandHelpGolden(_ command: String) async throws {
+    ]) func commandHelpGolden(_ command: String) async throws {
         let result = await TestSupport.run([command, "--help"], in: TestSupport.examples)
         try TestSupport.expectGolden(
-            result.stdout,
-            file: TestSupport.fixtures.appendingPathComponent("golden/\(command)-help.txt")
-        )
+            result.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/\(command)-help.txt"))
     }
 
     @Test func versionTwoWays() async {
@@ -74,10 +66,8 @@ import Testing
 
     @Test func optionsParseInEitherOrderAndWithEquals() throws {
         let parsed = try ArgumentParser.parse(
-            ["validate", "--format=github", "--no-color", "--chdir", "x"],
-            commands: IntopsCommandLine.commands,
-            global: IntopsCommandLine.globalOptions
-        )
+            ["validate", "--format=github", "--no-color", "--chdir", "x"], commands: IntopsCommandLine.commands,
+            global: IntopsCommandLine.globalOptions)
         #expect(parsed.command?.name == "validate")
         #expect(parsed.value(ValidateCommand.format) == "github")
         #expect(parsed.value(GlobalOptions.chdir) == "x")
@@ -86,10 +76,7 @@ import Testing
 
     @Test func doubleDashEndsOptions() throws {
         let parsed = try ArgumentParser.parse(
-            ["help", "--", "--weird"],
-            commands: IntopsCommandLine.commands,
-            global: IntopsCommandLine.globalOptions
-        )
+            ["help", "--", "--weird"], commands: IntopsCommandLine.commands, global: IntopsCommandLine.globalOptions)
         #expect(parsed.positionals == ["--weird"])
     }
 }
@@ -111,11 +98,7 @@ import Testing
             environment: [
                 "SOPS_AGE_KEY_FILE": project.appendingPathComponent(".intops/demo-age-key.txt").path,
                 "XDG_CONFIG_HOME": "/nonexistent",
-            ],
-            workingDirectory: project.path,
-            console: console,
-            sandbox: EmbeddedSandbox()
-        )
+            ], workingDirectory: project.path, console: console, sandbox: EmbeddedSandbox())
         return (status, output.stdout, output.stderr, project)
     }
 
@@ -124,12 +107,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: project) }
         #expect(
             status == 0 && stderr.contains("Apply these changes? Only 'yes' is accepted: ")
-                && stdout.contains("Apply complete: 8 created.")
-        )
+                && stdout.contains("Apply complete: 8 created."))
     }
 
-    @Test(arguments: ["no", "y", "YES ", ""])
-    func anythingElseCancels(_ answer: String) async throws {
+    @Test(arguments: ["no", "y", "YES ", ""]) func anythingElseCancels(_ answer: String) async throws {
         let (status, _, stderr, project) = try await run(answer: answer)
         defer { try? FileManager.default.removeItem(at: project) }
         #expect(status == 1 && stderr.contains("Apply cancelled."))

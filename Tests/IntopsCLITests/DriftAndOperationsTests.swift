@@ -12,49 +12,36 @@ import Testing
         #expect(applied.status == 0, "\(applied.stderr)")
         let transport = try URLSessionTransport(baseURL: project.emulator!.baseURL)
         let client = IntegrationsClient(
-            transport: transport,
-            credentials: ["acme-us": .bearer("token-acme"), "globex-eu": .bearer("token-globex")]
-        )
+            transport: transport, credentials: ["acme-us": .bearer("token-acme"), "globex-eu": .bearer("token-globex")])
         func id(_ organization: String, _ displayName: String) async throws -> String {
             try #require(try await client.list(organization: organization).first { $0.displayName == displayName })
                 .integrationId
         }
         // changed: a configuration value edited in the API.
         _ = try await client.update(
-            organization: "acme-us",
-            id: id("acme-us", "Order Confirmation Email"),
-            UpdateIntegrationRequest(configuration: ["FromName": "Someone Else"])
-        )
+            organization: "acme-us", id: id("acme-us", "Order Confirmation Email"),
+            UpdateIntegrationRequest(configuration: ["FromName": "Someone Else"]))
         // deleted: removed out of band.
         try await client.delete(organization: "acme-us", id: id("acme-us", "Shipping Notifications (SMS)"))
         // unmanaged: created by hand.
         _ = try await client.create(
             organization: "globex-eu",
             CreateIntegrationRequest(
-                integrationType: .crm,
-                provider: "HubSpot",
-                displayName: "Hand-made CRM",
-                secrets: ["AccessToken": "x"]
-            )
+                integrationType: .crm, provider: "HubSpot", displayName: "Hand-made CRM", secrets: ["AccessToken": "x"])
         )
         // test-failing: a secret set by hand that the provider rejects.
         let analytics = try await id("globex-eu", "Storefront Analytics")
         _ = try await client.rotateSecrets(
-            organization: "globex-eu",
-            id: analytics,
-            RotateSecretsRequest(newSecrets: ["ApiSecret": "invalid-by-hand"])
+            organization: "globex-eu", id: analytics, RotateSecretsRequest(newSecrets: ["ApiSecret": "invalid-by-hand"])
         )
         // never-tested: a secret set by hand without a test.
         _ = try await client.update(
-            organization: "globex-eu",
-            id: id("globex-eu", "EU Card Payments"),
-            UpdateIntegrationRequest(secrets: ["ApiLoginId": "by-hand"])
-        )
+            organization: "globex-eu", id: id("globex-eu", "EU Card Payments"),
+            UpdateIntegrationRequest(secrets: ["ApiLoginId": "by-hand"]))
         // secret-changed: a value edited in the SOPS file.
         _ = try await project.intops(
             ["secrets", "edit", "secrets/globex.enc.yaml"],
-            environment: ["EDITOR": "sed -i s/demo-globex-key/demo-globex-key-2/"]
-        )
+            environment: ["EDITOR": "sed -i s/demo-globex-key/demo-globex-key-2/"])
         // secret-expired: the clock 100 days on (rotation.maxAge is 90d on eu-card-payments); unauthorized: books.
         let later = ISO8601DateFormatter().string(from: Date().addingTimeInterval(100 * 86_400))
         return (project, ["INTOPS_NOW": later])
@@ -73,13 +60,11 @@ import Testing
         #expect(full.stdout == auto.stdout, "the same plan from both refreshes")
         #expect(
             full.stdout.contains("\"create\"") && full.stdout.contains("\"update\""),
-            "the deleted and the changed integration are planned"
-        )
+            "the deleted and the changed integration are planned")
         let requests = try await project.requestCount() - before
         #expect(
             requests == 1 + 2 + live + 1,
-            "templates, two lists, every live integration, and the deleted one's 404: \(requests)"
-        )
+            "templates, two lists, every live integration, and the deleted one's 404: \(requests)")
     }
 
     @Test func everyKindInEveryFormat() async throws {
@@ -108,13 +93,10 @@ import Testing
         for kind in [
             "changed", "deleted", "unmanaged", "test-failing", "never-tested", "secret-changed", "secret-expired",
             "unauthorized",
-        ] {
-            #expect(text.stdout.contains(": \(kind)"), "drift reports \(kind)")
-        }
+        ] { #expect(text.stdout.contains(": \(kind)"), "drift reports \(kind)") }
         #expect(
             !text.stdout.contains("demo-globex-key") && !text.stdout.contains("invalid-by-hand")
-                && !text.stdout.contains("by-hand\"")
-        )
+                && !text.stdout.contains("by-hand\""))
     }
 
     @Test func noDriftAfterApplyExceptAuthorization() async throws {
@@ -132,20 +114,17 @@ import Testing
         let notLive = try await project.intops(["test", "eu-newsletter"])
         #expect(
             notLive.status == 1
-                && notLive.stderr.contains("globex-eu/eu-newsletter is not live yet; run intops apply first")
-        )
+                && notLive.stderr.contains("globex-eu/eu-newsletter is not live yet; run intops apply first"))
         #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
 
         let tested = try await project.intops(["test", "eu-newsletter", "main-payment-gateway"])
         #expect(
             tested.status == 0 && tested.stdout.contains("✓ globex-eu/eu-newsletter: Connection test successful")
-                && tested.stdout.hasSuffix("2 passed, 0 failed.\n")
-        )
+                && tested.stdout.hasSuffix("2 passed, 0 failed.\n"))
         let all = try await project.intops(["test"])
         #expect(
             all.status == 1 && all.stdout.contains("✗ acme-us/books: Not connected"),
-            "an unauthorized OAuth integration fails its test"
-        )
+            "an unauthorized OAuth integration fails its test")
 
         let rotated = try await project.intops(["rotate", "eu-newsletter"])
         #expect(rotated.status == 0 && rotated.stdout.contains("✓ globex-eu/eu-newsletter rotated"))
@@ -158,25 +137,21 @@ import Testing
             url.queryItems?.contains {
                 $0.name == "redirect_uri"
                     && $0.value == "https://api.achievemomentum.com/api/integrations/QuickBooks/callback"
-            } == true
-        )
+            } == true)
         let noURL = try await project.intops(["connect", "books"])
         #expect(noURL.status == 64)
 
         let status = try await project.intops(["status", "--org", "globex-eu"])
         #expect(status.status == 0)
         try TestSupport.expectGolden(
-            status.stdout,
-            file: TestSupport.fixtures.appendingPathComponent("golden/status.txt")
-        )
+            status.stdout, file: TestSupport.fixtures.appendingPathComponent("golden/status.txt"))
 
         let templates = try await project.intops(["templates", "--type", "Email"])
         #expect(templates.status == 0 && templates.stdout.hasPrefix("Email/SendGrid  SendGrid\n"))
         let refresh = try await project.intops(["templates", "--refresh"])
         #expect(refresh.status == 0)
         #expect(
-            FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".intops/templates.json").path)
-        )
+            FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".intops/templates.json").path))
         let offline = try await project.intops(["validate", "--offline"])
         #expect(offline.status == 0 && offline.stdout.contains("templates cache"), "\(offline.stdout)")
     }
@@ -187,30 +162,21 @@ import Testing
     @Test func exportFillPlanAndAdoptRoundTrip() async throws {
         let project = try await ExampleProject(.http)
         for file in try FileManager.default.contentsOfDirectory(
-            atPath: project.root.appendingPathComponent("integrations").path
-        ) {
-            try FileManager.default.removeItem(at: project.root.appendingPathComponent("integrations/\(file)"))
-        }
+            atPath: project.root.appendingPathComponent("integrations").path)
+        { try FileManager.default.removeItem(at: project.root.appendingPathComponent("integrations/\(file)")) }
         let transport = try URLSessionTransport(baseURL: project.emulator!.baseURL, maximumConnections: 8)
         let client = IntegrationsClient(transport: transport, credentials: ["globex-eu": .bearer("token-globex")])
         for index in 0..<50 {
             let request =
                 index % 2 == 0
                 ? CreateIntegrationRequest(
-                    integrationType: .email,
-                    provider: "SendGrid",
-                    displayName: "Mail \(index)",
-                    isEnabled: index % 5 != 0,
-                    configuration: ["FromAddress": "m\(index)@globex.example"],
-                    secrets: ["ApiKey": "key-\(index)"]
-                )
+                    integrationType: .email, provider: "SendGrid", displayName: "Mail \(index)",
+                    isEnabled: index % 5 != 0, configuration: ["FromAddress": "m\(index)@globex.example"],
+                    secrets: ["ApiKey": "key-\(index)"])
                 : CreateIntegrationRequest(
-                    integrationType: .payment,
-                    provider: "AuthorizeNet",
-                    displayName: "Gateway \(index) / EU",
+                    integrationType: .payment, provider: "AuthorizeNet", displayName: "Gateway \(index) / EU",
                     configuration: ["IsSandbox": index % 3 == 0 ? "false" : "true"],
-                    secrets: ["ApiLoginId": "login-\(index)", "TransactionKey": "key-\(index)"]
-                )
+                    secrets: ["ApiLoginId": "login-\(index)", "TransactionKey": "key-\(index)"])
             _ = try await client.create(organization: "globex-eu", request)
         }
 
@@ -222,9 +188,7 @@ import Testing
         var text = try String(contentsOf: skeleton, encoding: .utf8)
         #expect(text.components(separatedBy: "FILL-ME").count - 1 == 75)
         let manifest = try String(
-            contentsOf: project.root.appendingPathComponent("integrations/globex-eu.yaml"),
-            encoding: .utf8
-        )
+            contentsOf: project.root.appendingPathComponent("integrations/globex-eu.yaml"), encoding: .utf8)
         for index in 0..<50 {
             let name = index % 2 == 0 ? "mail-\(index)" : "gateway-\(index)-eu"
             #expect(manifest.contains("name: \(name)"), "\(name)")
@@ -240,8 +204,7 @@ import Testing
         #expect(!text.contains("FILL-ME"))
         try text.write(to: skeleton, atomically: true, encoding: .utf8)
         #expect(
-            try await project.intops(["secrets", "encrypt", "-i", "secrets/globex-eu.secrets.enc.yaml"]).status == 0
-        )
+            try await project.intops(["secrets", "encrypt", "-i", "secrets/globex-eu.secrets.enc.yaml"]).status == 0)
 
         // The plan adopts every one; its only changes are the unknown secrets.
         let plan = try await project.intops(["plan", "--format", "json", "--org", "globex-eu"])

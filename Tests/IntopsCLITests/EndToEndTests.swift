@@ -16,8 +16,7 @@ import Testing
         #expect(result.status == 1)
         #expect(
             result.stderr
-                == "integrations/m.yaml:5:67: error: collections nest deeper than 64 levels; flatten the document\n"
-        )
+                == "integrations/m.yaml:5:67: error: collections nest deeper than 64 levels; flatten the document\n")
     }
 
     @Test func missingProjectFileExitsOne() async throws {

@@ -9,20 +9,18 @@ import Testing
         return names.sorted()
     }()
 
-    @Test func thereAreAtLeastThirtyCases() {
-        #expect(Self.cases.count >= 30)
-    }
+    @Test func thereAreAtLeastThirtyCases() { #expect(Self.cases.count >= 30) }
 
-    @Test(arguments: cases)
-    func invalidInputGivesOneActionableLine(name: String) async throws {
+    @Test(arguments: cases) func invalidInputGivesOneActionableLine(name: String) async throws {
         let fixture = TestSupport.fixtures.appendingPathComponent("invalid/\(name)")
         let project = try TestSupport.copy(fixture)
         defer { try? FileManager.default.removeItem(at: project) }
         let before = try Self.listing(project)
 
         let extra =
-            (try? String(contentsOf: fixture.appendingPathComponent("args"), encoding: .utf8))
-            .map { $0.split(whereSeparator: \.isWhitespace).map(String.init) } ?? []
+            (try? String(contentsOf: fixture.appendingPathComponent("args"), encoding: .utf8)).map {
+                $0.split(whereSeparator: \.isWhitespace).map(String.init)
+            } ?? []
         let result = await TestSupport.run(["validate"] + extra, in: project)
 
         #expect(result.status == 1)
@@ -33,8 +31,7 @@ import Testing
         #expect(!result.stderr.contains("CANARY"), "a secret value reached the output")
         try TestSupport.expectGolden(
             result.stderr.replacingOccurrences(of: project.path, with: "<TMP>"),
-            file: fixture.appendingPathComponent("expected.txt")
-        )
+            file: fixture.appendingPathComponent("expected.txt"))
         #expect(try Self.listing(project) == before, "validate must not write files")
     }
 
@@ -46,8 +43,7 @@ import Testing
         #expect(
             result.stdout
                 == "::error file=integrations/m.yaml,line=7,col=5::integration gateway: unknown provider 'AuthorizeNett' "
-                + "for type Payment; did you mean 'AuthorizeNet'?\n"
-        )
+                + "for type Payment; did you mean 'AuthorizeNet'?\n")
     }
 
     private static func listing(_ directory: URL) throws -> [String] {

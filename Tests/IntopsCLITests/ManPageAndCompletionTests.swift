@@ -45,8 +45,7 @@ import Testing
             First difference, line \(first + 1):
               checked in: \(was)
               rendered:   \(now)
-            """
-        )
+            """)
     }
 
     @Test func manCommandPrintsThePage() async {
@@ -71,26 +70,19 @@ import Testing
         for heading in [
             ".SH NAME", ".SH SYNOPSIS", ".SH DESCRIPTION", ".SH COMMANDS", #".SH "GLOBAL OPTIONS""#,
             #".SH "EXIT STATUS""#, ".SH ENVIRONMENT", ".SH FILES", #".SH "SEE ALSO""#,
-        ] {
-            #expect(page.contains("\n\(heading)\n"), "the man page has no \(heading)")
-        }
+        ] { #expect(page.contains("\n\(heading)\n"), "the man page has no \(heading)") }
         #expect(page.contains(#".TH INTOPS 1 "" "intops \#(IntopsCommandLine.version)""#))
         for command in Self.commands {
             let section = try #require(
-                Self.section(page, ".SS \(command.name)"),
-                "the man page has no entry for \(command.name)"
-            )
+                Self.section(page, ".SS \(command.name)"), "the man page has no entry for \(command.name)")
             #expect(section.contains(ManPage.escape(command.summary)), "\(command.name): the summary is missing")
             for option in command.options {
                 #expect(
                     section.contains(".TP\n" + ManPage.optionItem(option)[1]),
-                    "\(command.name) --\(option.name) is missing"
-                )
+                    "\(command.name) --\(option.name) is missing")
                 for choice in option.choices ?? [] {
                     #expect(
-                        section.contains("\\fB\(choice)\\fR"),
-                        "\(command.name) --\(option.name) \(choice) is missing"
-                    )
+                        section.contains("\\fB\(choice)\\fR"), "\(command.name) --\(option.name) \(choice) is missing")
                 }
             }
             for verb in command.subcommands {
@@ -101,8 +93,7 @@ import Testing
         for option in Self.globalOptions {
             #expect(
                 global.contains(".TP\n" + ManPage.optionItem(option)[1]),
-                "the global option --\(option.name) is missing"
-            )
+                "the global option --\(option.name) is missing")
         }
     }
 
@@ -133,12 +124,10 @@ import Testing
         #expect(ManPage.escape(#"a\b"#) == #"a\eb"#)
         #expect(
             ManPage.escape("--lock-timeout or -i, (--force), age-keygen")
-                == #"\-\-lock\-timeout or \-i, (\-\-force), age-keygen"#
-        )
+                == #"\-\-lock\-timeout or \-i, (\-\-force), age-keygen"#)
         #expect(ManPage.escape("NAME…") == #"NAME\[u2026]"#)
         #expect(
-            ManPage.formatUsage("intops plan [--out FILE]") == #"\fBintops\fR \fBplan\fR [\fB\-\-out\fR \fIFILE\fR]"#
-        )
+            ManPage.formatUsage("intops plan [--out FILE]") == #"\fBintops\fR \fBplan\fR [\fB\-\-out\fR \fIFILE\fR]"#)
         #expect(ManPage.paragraphs("one\n.two\n\n'three") == [".PP", "one", #"\&.two"#, ".PP", #"\&'three"#])
     }
 
@@ -149,8 +138,7 @@ import Testing
             Self.installed("man")
             ? try await Subprocess.run(
                 ["man", "--warnings", "-l", file.path],
-                environment: ["MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"]
-            )
+                environment: ["MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"])
             : try await Subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", file.path])
         #expect(output.status == 0)
         #expect(output.stderrText.isEmpty, "the man page renders with warnings:\n\(output.stderrText)")
@@ -159,8 +147,9 @@ import Testing
 
     // MARK: - The completion scripts
 
-    @Test(arguments: CompletionScript.Shell.allCases)
-    func completionCommandPrintsTheScript(shell: CompletionScript.Shell) async {
+    @Test(arguments: CompletionScript.Shell.allCases) func completionCommandPrintsTheScript(
+        shell: CompletionScript.Shell
+    ) async {
         let result = await TestSupport.run(["completion", shell.rawValue], in: TestSupport.examples)
         #expect(result.status == 0)
         #expect(result.stdout == CompletionScript.render(shell))
@@ -172,9 +161,7 @@ import Testing
         #expect(result.status == 64)
         #expect(
             result.stderr.hasPrefix(
-                "error: intops completion takes bash, zsh or fish, not 'tcsh'\nUSAGE: intops completion"
-            )
-        )
+                "error: intops completion takes bash, zsh or fish, not 'tcsh'\nUSAGE: intops completion"))
         #expect(await TestSupport.run(["completion"], in: TestSupport.examples).status == 64)
         #expect(await TestSupport.run(["completion", "bash", "zsh"], in: TestSupport.examples).status == 64)
     }
@@ -200,8 +187,7 @@ import Testing
         case .fish:
             return lines.filter {
                 $0.contains("'__intops_using \(command)'") || $0.contains("'__intops_positional \(command) ")
-            }
-            .joined(separator: "\n")
+            }.joined(separator: "\n")
         }
     }
 
@@ -213,8 +199,9 @@ import Testing
         }
     }
 
-    @Test(arguments: CompletionScript.Shell.allCases)
-    func completionScriptHasEveryCommandOptionChoiceAndSubVerb(shell: CompletionScript.Shell) {
+    @Test(arguments: CompletionScript.Shell.allCases) func completionScriptHasEveryCommandOptionChoiceAndSubVerb(
+        shell: CompletionScript.Shell
+    ) {
         let script = CompletionScript.render(shell)
         let words = Set(script.split { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }.map(String.init))
         for command in Self.commands {
@@ -227,15 +214,13 @@ import Testing
                 if let choices = option.choices {
                     #expect(
                         part.contains(choices.joined(separator: " ")),
-                        "\(shell): the choices of \(command.name) --\(option.name) are missing"
-                    )
+                        "\(shell): the choices of \(command.name) --\(option.name) are missing")
                 }
             }
             if !command.subcommands.isEmpty {
                 #expect(
                     part.contains(command.subcommands.joined(separator: " ")),
-                    "\(shell): the sub-verbs of \(command.name) are missing"
-                )
+                    "\(shell): the sub-verbs of \(command.name) are missing")
             }
         }
         for option in Self.globalOptions {
@@ -246,22 +231,19 @@ import Testing
         #expect(script.contains(IntopsCommandLine.version))
     }
 
-    @Test(.enabled(if: installed("bash"), "bash is not installed"))
-    func bashScriptIsValid() async throws {
+    @Test(.enabled(if: installed("bash"), "bash is not installed")) func bashScriptIsValid() async throws {
         let file = try Self.file(CompletionScript.render(.bash), named: "intops.bash")
         let output = try await Subprocess.run(["bash", "-n", file.path])
         #expect(output.status == 0, "bash -n: \(output.stderrText)")
     }
 
-    @Test(.enabled(if: installed("zsh"), "zsh is not installed"))
-    func zshScriptIsValid() async throws {
+    @Test(.enabled(if: installed("zsh"), "zsh is not installed")) func zshScriptIsValid() async throws {
         let file = try Self.file(CompletionScript.render(.zsh), named: "_intops")
         let output = try await Subprocess.run(["zsh", "-n", file.path])
         #expect(output.status == 0, "zsh -n: \(output.stderrText)")
     }
 
-    @Test(.enabled(if: installed("fish"), "fish is not installed"))
-    func fishScriptIsValid() async throws {
+    @Test(.enabled(if: installed("fish"), "fish is not installed")) func fishScriptIsValid() async throws {
         let file = try Self.file(CompletionScript.render(.fish), named: "intops.fish")
         let output = try await Subprocess.run(["fish", "--no-execute", file.path])
         #expect(output.status == 0, "fish --no-execute: \(output.stderrText)")
@@ -298,13 +280,10 @@ import Testing
             let replies = Set(output.stdoutText.split(separator: "\n").map(String.init))
             #expect(output.status == 0, "\(line): \(output.stderrText)")
             #expect(
-                Set(offered).isSubset(of: replies),
-                "bash, \(line.joined(separator: " ")): offered \(replies.sorted())"
-            )
+                Set(offered).isSubset(of: replies), "bash, \(line.joined(separator: " ")): offered \(replies.sorted())")
             #expect(
                 replies.isDisjoint(with: notOffered),
-                "bash, \(line.joined(separator: " ")): offered \(replies.sorted())"
-            )
+                "bash, \(line.joined(separator: " ")): offered \(replies.sorted())")
         }
     }
 
@@ -316,19 +295,14 @@ import Testing
             // string replace (dropping the descriptions) fails when there is none to drop: stderr tells the errors.
             let program = "source '\(file.path)'; complete -C '\(commandLine)' | string replace -r '\\t.*' ''"
             let output = try await Subprocess.run(
-                ["fish", "--no-config", "-c", program],
-                directory: TestSupport.packageRoot
-            )
+                ["fish", "--no-config", "-c", program], directory: TestSupport.packageRoot)
             let replies = Set(output.stdoutText.split(separator: "\n").map(String.init))
             #expect(output.stderrText.isEmpty, "\(line): \(output.stderrText)")
             #expect(
-                Set(offered).isSubset(of: replies),
-                "fish, \(line.joined(separator: " ")): offered \(replies.sorted())"
-            )
+                Set(offered).isSubset(of: replies), "fish, \(line.joined(separator: " ")): offered \(replies.sorted())")
             #expect(
                 replies.isDisjoint(with: notOffered),
-                "fish, \(line.joined(separator: " ")): offered \(replies.sorted())"
-            )
+                "fish, \(line.joined(separator: " ")): offered \(replies.sorted())")
         }
     }
 }

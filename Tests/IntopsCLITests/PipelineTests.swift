@@ -27,12 +27,9 @@ final class SimulatedPipeline: @unchecked Sendable {
         workspace = try TestSupport.temporaryDirectory()
         remote = workspace.appendingPathComponent("project.git")
         emulator = try await EmulatorProcess.start(
-            ["--org", "acme-us=token-acme", "--org", "globex-eu=token-globex"] + emulatorArguments
-        )
+            ["--org", "acme-us=token-acme", "--org", "globex-eu=token-globex"] + emulatorArguments)
         let identity = try String(
-            contentsOf: TestSupport.examples.appendingPathComponent(".intops/demo-age-key.txt"),
-            encoding: .utf8
-        )
+            contentsOf: TestSupport.examples.appendingPathComponent(".intops/demo-age-key.txt"), encoding: .utf8)
         var environment = [
             // What a CI job has: the identity and the tokens as secret variables, a home of its own, no git identity.
             "SOPS_AGE_KEY": identity, "INTOPS_TOKEN_ACME_US": "token-acme", "INTOPS_TOKEN_GLOBEX_EU": "token-globex",
@@ -68,19 +65,15 @@ final class SimulatedPipeline: @unchecked Sendable {
             try? FileManager.default.removeItem(at: seed.appendingPathComponent(".intops/\(name)"))
         }
         let projectFile = seed.appendingPathComponent("intops.yaml")
-        let text = try String(contentsOf: projectFile, encoding: .utf8)
-            .replacingOccurrences(
-                of: "url: sandbox:.intops/sandbox.json",
-                with: "url: \(emulator.baseURL.absoluteString)"
-            )
-            .replacingOccurrences(of: "state: .intops/state.json", with: "state: \(state)")
+        let text = try String(contentsOf: projectFile, encoding: .utf8).replacingOccurrences(
+            of: "url: sandbox:.intops/sandbox.json", with: "url: \(emulator.baseURL.absoluteString)"
+        ).replacingOccurrences(of: "state: .intops/state.json", with: "state: \(state)")
         try text.write(to: projectFile, atomically: true, encoding: .utf8)
         try await git(["init", "-q", "--bare", "-b", "main", remote.path], in: workspace)
         try await git(["init", "-q", "-b", "main"], in: seed)
         try await git(["add", "-A"], in: seed)
         try await git(
-            ["-c", "user.name=Team", "-c", "user.email=team@example.com", "commit", "-q", "-m", "the project"],
-            in: seed
+            ["-c", "user.name=Team", "-c", "user.email=team@example.com", "commit", "-q", "-m", "the project"], in: seed
         )
         try await git(["push", "-q", remote.path, "main"], in: seed)
     }
@@ -90,12 +83,9 @@ final class SimulatedPipeline: @unchecked Sendable {
         try? FileManager.default.removeItem(at: workspace)
     }
 
-    func stop() async {
-        await moto?.stop()
-    }
+    func stop() async { await moto?.stop() }
 
-    @discardableResult
-    func git(_ arguments: [String], in directory: URL) async throws -> ProcessOutput {
+    @discardableResult func git(_ arguments: [String], in directory: URL) async throws -> ProcessOutput {
         let result = try await Subprocess.run(["git"] + arguments, environment: environment, directory: directory)
         guard result.status == 0 else {
             throw TestFailure("git \(arguments.joined(separator: " ")): \(result.stderrText)")
@@ -114,18 +104,13 @@ final class SimulatedPipeline: @unchecked Sendable {
     func intops(_ arguments: [String], in job: URL, environment extra: [String: String] = [:]) async throws -> RunResult
     {
         try await TestSupport.runProcess(
-            arguments,
-            in: job,
-            environment: environment.merging(extra) { $1 },
-            timeout: .seconds(120)
-        )
+            arguments, in: job, environment: environment.merging(extra) { $1 }, timeout: .seconds(120))
     }
 
     /// Requests the emulator counted since the last reset, by route.
     func requests() async throws -> [String: Int] {
         let (data, _) = try await URLSession.shared.data(
-            from: emulator.baseURL.appendingPathComponent("_emulator/stats")
-        )
+            from: emulator.baseURL.appendingPathComponent("_emulator/stats"))
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         return (object?["requests"] as? [String: Int]) ?? [:]
     }
@@ -137,15 +122,12 @@ final class SimulatedPipeline: @unchecked Sendable {
     }
 
     /// Requests that change something live (every method but GET), by route.
-    func changingRequests() async throws -> [String: Int] {
-        try await requests().filter { !$0.key.hasPrefix("GET ") }
-    }
+    func changingRequests() async throws -> [String: Int] { try await requests().filter { !$0.key.hasPrefix("GET ") } }
 
     /// The live integrations' display names in one organization.
     func liveNames(_ organization: String, token: String) async throws -> [String] {
         var request = URLRequest(
-            url: emulator.baseURL.appendingPathComponent("api/organizations/\(organization)/integrations")
-        )
+            url: emulator.baseURL.appendingPathComponent("api/organizations/\(organization)/integrations"))
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         let (data, _) = try await URLSession.shared.data(for: request)
         let object = try JSONSerialization.jsonObject(with: data)
@@ -162,8 +144,9 @@ final class SimulatedPipeline: @unchecked Sendable {
 
 extension SimulatedPipelines {
     @Suite(.serialized) struct PipelineTests {
-        @Test(arguments: PipelineBackend.allCases)
-        func aPipelineRemembersWhatItDidBetweenJobs(_ backend: PipelineBackend) async throws {
+        @Test(arguments: PipelineBackend.allCases) func aPipelineRemembersWhatItDidBetweenJobs(
+            _ backend: PipelineBackend
+        ) async throws {
             let pipeline = try await SimulatedPipeline(backend)
             let artifacts = pipeline.workspace.appendingPathComponent("artifacts")
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
@@ -176,23 +159,18 @@ extension SimulatedPipelines {
             #expect(try await pipeline.requests().values.reduce(0, +) == 1, "one request: the templates")
             let markdown = try await pipeline.intops(["plan", "--format", "markdown"], in: pullRequest)
             #expect(
-                markdown.status == 0 && markdown.stdout.contains("8 to create"),
-                "\(markdown.stdout)\(markdown.stderr)"
-            )
+                markdown.status == 0 && markdown.stdout.contains("8 to create"), "\(markdown.stdout)\(markdown.stderr)")
             let saved = try await pipeline.intops(["plan", "--out", "change.plan"], in: pullRequest)
             #expect(saved.status == 0, "\(saved.stderr)")
             try FileManager.default.copyItem(
                 at: pullRequest.appendingPathComponent("change.plan"),
-                to: artifacts.appendingPathComponent("change.plan")
-            )
+                to: artifacts.appendingPathComponent("change.plan"))
             #expect(try await pipeline.changingRequests().isEmpty, "the pull request job changes nothing")
 
             // Job 2, the merge: apply the artifact, where there is still no state.
             let merge = try await pipeline.job()
             try FileManager.default.copyItem(
-                at: artifacts.appendingPathComponent("change.plan"),
-                to: merge.appendingPathComponent("change.plan")
-            )
+                at: artifacts.appendingPathComponent("change.plan"), to: merge.appendingPathComponent("change.plan"))
             let apply = try await pipeline.intops(["apply", "change.plan"], in: merge)
             #expect(apply.status == 0, "\(apply.stdout)\(apply.stderr)")
             #expect(apply.stdout.contains("8 created"), "\(apply.stdout)")
@@ -207,12 +185,10 @@ extension SimulatedPipelines {
             #expect(drift.status == 2, "\(drift.stderr)")
             let kinds = Set(
                 ((try? JSONSerialization.jsonObject(with: Data(drift.stdout.utf8)) as? [String: Any])?["drift"]
-                    as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
-            )
+                    as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String })
             #expect(
                 try await pipeline.changingRequests().isEmpty,
-                "jobs 3 and 4 send no create, update or rotate-secrets request"
-            )
+                "jobs 3 and 4 send no create, update or rotate-secrets request")
 
             switch backend {
             case .s3, .git:
@@ -226,8 +202,7 @@ extension SimulatedPipelines {
                 #expect(warnings.count == 1, "\(plan.stderr)")
                 #expect(
                     warnings.first?.contains("their secrets, unknown to intops, set again") == true
-                        && warnings.first?.contains("docs/ci.md") == true
-                )
+                        && warnings.first?.contains("docs/ci.md") == true)
                 #expect(kinds.contains("secret-unknown") && !kinds.contains("secret-changed"), "\(drift.stdout)")
             }
             await pipeline.stop()
@@ -235,8 +210,9 @@ extension SimulatedPipelines {
 
         /// Two merges applying at once share one remote state: one waits for the other's lock, nothing is created twice,
         /// and the plan after both is empty.
-        @Test(arguments: [PipelineBackend.s3, .git])
-        func twoConcurrentAppliesWaitForTheLock(_ backend: PipelineBackend) async throws {
+        @Test(arguments: [PipelineBackend.s3, .git]) func twoConcurrentAppliesWaitForTheLock(
+            _ backend: PipelineBackend
+        ) async throws {
             let pipeline = try await SimulatedPipeline(backend, emulatorArguments: ["--latency", "30ms"])
             let first = try await pipeline.job(), second = try await pipeline.job()
             async let one = pipeline.intops(["apply", "--auto-approve"], in: first)
@@ -245,12 +221,10 @@ extension SimulatedPipelines {
             #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
             #expect(
                 results.contains { $0.stderr.contains("waiting for the state lock, held by run ") },
-                "one waited: \(results.map(\.stderr))"
-            )
+                "one waited: \(results.map(\.stderr))")
             #expect(
                 results.map { $0.stdout.contains("8 created") }.filter { $0 }.count == 1,
-                "one created, the other found nothing to do: \(results.map(\.stdout))"
-            )
+                "one created, the other found nothing to do: \(results.map(\.stdout))")
             let acme = try await pipeline.liveNames("acme-us", token: "token-acme")
             #expect(acme.count == Set(acme).count, "no duplicate: \(acme)")
             let after = try await pipeline.intops(["plan", "--detailed-exitcode"], in: try await pipeline.job())

@@ -25,19 +25,14 @@ final class ExampleProject: @unchecked Sendable {
         chmod(key, 0o600)
         var environment = ["SOPS_AGE_KEY_FILE": key, "XDG_CONFIG_HOME": "/nonexistent", "HOME": root.path]
         switch backend {
-        case .sandbox:
-            emulator = nil
+        case .sandbox: emulator = nil
         case .http:
             let started = try await EmulatorProcess.start(
-                ["--org", "acme-us=token-acme", "--org", "globex-eu=token-globex"] + emulatorArguments
-            )
+                ["--org", "acme-us=token-acme", "--org", "globex-eu=token-globex"] + emulatorArguments)
             emulator = started
             let project = root.appendingPathComponent("intops.yaml")
-            let text = try String(contentsOf: project, encoding: .utf8)
-                .replacingOccurrences(
-                    of: "url: sandbox:.intops/sandbox.json",
-                    with: "url: \(started.baseURL.absoluteString)"
-                )
+            let text = try String(contentsOf: project, encoding: .utf8).replacingOccurrences(
+                of: "url: sandbox:.intops/sandbox.json", with: "url: \(started.baseURL.absoluteString)")
             try text.write(to: project, atomically: true, encoding: .utf8)
             environment["INTOPS_TOKEN_ACME_US"] = "token-acme"
             environment["INTOPS_TOKEN_GLOBEX_EU"] = "token-globex"
@@ -70,8 +65,9 @@ final class ExampleProject: @unchecked Sendable {
 }
 
 @Suite(.serialized) struct ReconcileEndToEndTests {
-    @Test(arguments: E2EBackend.allCases)
-    func examplesConvergeAndEachChangeIsOneAction(_ backend: E2EBackend) async throws {
+    @Test(arguments: E2EBackend.allCases) func examplesConvergeAndEachChangeIsOneAction(
+        _ backend: E2EBackend
+    ) async throws {
         let project = try await ExampleProject(backend)
 
         let first = try await project.plan()
@@ -84,8 +80,7 @@ final class ExampleProject: @unchecked Sendable {
             let again = try await project.plan(extra)
             #expect(
                 again.actions.isEmpty && again.status == 0,
-                "\(step): the plan after apply is \(again.actions) \(again.output.stderr)"
-            )
+                "\(step): the plan after apply is \(again.actions) \(again.output.stderr)")
         }
         try await applyAndExpectEmpty("first apply")
 
@@ -100,8 +95,7 @@ final class ExampleProject: @unchecked Sendable {
         // One secret inside a SOPS file.
         let edit = try await project.intops(
             ["secrets", "edit", "secrets/globex.enc.yaml"],
-            environment: ["EDITOR": "sed -i s/demo-globex-key/demo-globex-key-2/"]
-        )
+            environment: ["EDITOR": "sed -i s/demo-globex-key/demo-globex-key-2/"])
         #expect(edit.status == 0, "\(edit.stderr)")
         plan = try await project.plan()
         #expect(plan.actions == ["rotate:globex-eu/eu-newsletter"] && plan.status == 2)
@@ -114,8 +108,7 @@ final class ExampleProject: @unchecked Sendable {
         let sopsEnvironment = ["SOPS_AGE_KEY_FILE": project.environment["SOPS_AGE_KEY_FILE"]!]
         let sopsRotate = try await Subprocess.run(
             ["sops", "rotate", "--in-place", project.root.appendingPathComponent("secrets/globex.enc.yaml").path],
-            environment: sopsEnvironment
-        )
+            environment: sopsEnvironment)
         #expect(sopsRotate.status == 0, "\(sopsRotate.stderrText)")
         let recipient = try String(contentsOf: project.root.appendingPathComponent("intops.yaml"), encoding: .utf8)
             .components(separatedBy: "\n").first { $0.hasPrefix("  - age1") }!.dropFirst(4)
@@ -123,9 +116,7 @@ final class ExampleProject: @unchecked Sendable {
             [
                 "sops", "updatekeys", "--yes", "--age", String(recipient),
                 project.root.appendingPathComponent("secrets/acme-backoffice.enc.yaml").path,
-            ],
-            environment: sopsEnvironment
-        )
+            ], environment: sopsEnvironment)
         _ = sopsUpdate  // sops updatekeys needs a .sops.yaml rule to change anything; either way the values stay
         plan = try await project.plan()
         #expect(plan.actions.isEmpty && plan.status == 0, "re-encryption: \(plan.actions) \(plan.output.stderr)")
@@ -141,9 +132,7 @@ final class ExampleProject: @unchecked Sendable {
         // A tombstone.
         try project.edit("integrations/globex.yaml") {
             $0.replacingOccurrences(
-                of: "  - name: eu-analytics\n",
-                with: "  - name: eu-analytics\n    ensure: absent\n"
-            )
+                of: "  - name: eu-analytics\n", with: "  - name: eu-analytics\n    ensure: absent\n")
         }
         plan = try await project.plan()
         #expect(plan.actions == ["delete:globex-eu/eu-analytics"] && plan.status == 2, "\(plan.output.stderr)")
@@ -158,8 +147,7 @@ final class ExampleProject: @unchecked Sendable {
         let withoutPrune = try await project.plan()
         #expect(
             withoutPrune.actions.isEmpty && withoutPrune.output.stdout.contains("plan --prune deletes it"),
-            "without --prune: a warning, no action"
-        )
+            "without --prune: a warning, no action")
         plan = try await project.plan(["--prune"])
         #expect(plan.actions == ["delete:globex-eu/eu-newsletter"] && plan.status == 2)
         try await applyAndExpectEmpty("prune", ["--prune"])
@@ -186,8 +174,7 @@ final class ExampleProject: @unchecked Sendable {
         }
         #expect(
             result.status == 1 && result.stderr.contains("is stale: the manifests or intops.yaml changed"),
-            "\(result.stderr)"
-        )
+            "\(result.stderr)")
         try project.edit("integrations/globex.yaml") {
             $0.replacingOccurrences(of: "displayName: News\n", with: "displayName: Newsletter\n")
         }
@@ -196,13 +183,11 @@ final class ExampleProject: @unchecked Sendable {
         result = try await savedPlanAfter {
             _ = try await project.intops(
                 ["secrets", "edit", "secrets/acme-backoffice.enc.yaml"],
-                environment: ["EDITOR": "sed -i s/demo-acme-key/demo-acme-key-9/"]
-            )
+                environment: ["EDITOR": "sed -i s/demo-acme-key/demo-acme-key-9/"])
         }
         #expect(
             result.status == 1 && result.stderr.contains("the secret ApiKey of acme-us/order-email changed"),
-            "\(result.stderr)"
-        )
+            "\(result.stderr)")
 
         // The live integration changed after the plan (someone renamed it through the API).
         let reapplied = try await project.intops(["apply", "--auto-approve"])
@@ -219,8 +204,7 @@ final class ExampleProject: @unchecked Sendable {
         result = try await project.intops(["apply", "change.plan"])
         #expect(
             result.status == 1 && result.stderr.contains("the state changed since the plan was made"),
-            "\(result.stderr)"
-        )
+            "\(result.stderr)")
         #expect(try await project.intops(["state", "mv", "acme-us/books-2", "acme-us/books"]).status == 0)
 
         // An unchanged world applies the saved plan.
@@ -235,22 +219,18 @@ final class ExampleProject: @unchecked Sendable {
         // A secret the provider rejects (the emulator fails tests of values starting with "invalid").
         let edit = try await project.intops(
             ["secrets", "edit", "secrets/globex.enc.yaml"],
-            environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-key/"]
-        )
+            environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-key/"])
         #expect(edit.status == 0)
         let apply = try await project.intops(["apply", "--auto-approve"])
         #expect(apply.status == 1)
         #expect(
             apply.stderr.contains(
                 "✗ globex-eu/eu-newsletter: create failed: the connection test failed: Connection test failed: SendGrid rejected the credentials (ApiKey)"
-            ),
-            "\(apply.stderr)"
-        )
+            ), "\(apply.stderr)")
         #expect(
             apply.stdout.contains("✓ acme-us/main-payment-gateway created")
                 && apply.stdout.contains("Apply finished with failures: 7 created, 1 failed or skipped."),
-            "\(apply.stdout)"
-        )
+            "\(apply.stdout)")
         #expect(!apply.stdout.contains("invalid-key") && !apply.stderr.contains("invalid-key"))
         // The integration exists (its create completed); the next plan tests it again rather than creating it twice.
         let plan = try await project.plan()
@@ -271,9 +251,7 @@ final class ExampleProject: @unchecked Sendable {
         #expect(plan.actions == ["adopt:globex-eu/eu-newsletter"])
         #expect(
             try await project.intops(["state", "show", "nothing"]).stderr.contains(
-                "the state records no integration nothing"
-            )
-        )
+                "the state records no integration nothing"))
     }
 
     @Test func applyWithoutATerminalNeedsAutoApprove() async throws {
@@ -282,8 +260,7 @@ final class ExampleProject: @unchecked Sendable {
         #expect(result.status == 1 && result.stderr.contains("add --auto-approve"))
         #expect(
             !FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".intops/state.json").path),
-            "nothing was applied"
-        )
+            "nothing was applied")
     }
 
     @Test func secretsNeverReachPlansStateOrOutput() async throws {
@@ -291,11 +268,9 @@ final class ExampleProject: @unchecked Sendable {
         var outputs: [String] = []
         for arguments in [
             ["plan"], ["plan", "--format", "json"], ["plan", "--format", "markdown"],
-            ["--verbose", "apply", "--auto-approve"],
-            ["plan", "--out", "p.plan"], ["state", "list"], ["state", "show", "main-payment-gateway"],
-            ["--verbose", "plan"],
-            ["--verbose", "drift"], ["drift", "--format", "json"], ["drift", "--format", "github"],
-            ["drift", "--format", "junit"],
+            ["--verbose", "apply", "--auto-approve"], ["plan", "--out", "p.plan"], ["state", "list"],
+            ["state", "show", "main-payment-gateway"], ["--verbose", "plan"], ["--verbose", "drift"],
+            ["drift", "--format", "json"], ["drift", "--format", "github"], ["drift", "--format", "junit"],
             ["--verbose", "test"], ["--verbose", "rotate", "eu-newsletter"],
             ["connect", "books", "--return-url", "https://x.example"],
             ["export", "--org", "globex-eu", "--out", "exported"], ["apply", "--auto-approve", "--target", "nothing"],
@@ -309,15 +284,13 @@ final class ExampleProject: @unchecked Sendable {
         #expect(
             crash.status == 70
                 && crash.stderr.hasSuffix(
-                    "intops: internal error; nothing secret is printed. Please report it with the command you ran.\n"
-                ),
-            "\(crash.stderr)"
-        )
+                    "intops: internal error; nothing secret is printed. Please report it with the command you ran.\n"),
+            "\(crash.stderr)")
         outputs += [crash.stdout, crash.stderr]
         let secretValues = [
             "demo-acme-login", "demo-acme-transaction-key", "demo-worldpay-token", "SG.demo-acme-key",
-            "demo-twilio-token",
-            "demo-globex-login", "demo-globex-transaction-key", "SG.demo-globex-key", "demo-analytics-secret",
+            "demo-twilio-token", "demo-globex-login", "demo-globex-transaction-key", "SG.demo-globex-key",
+            "demo-analytics-secret",
         ]
         let files = ["p.plan", ".intops/state.json"].map {
             (try? String(contentsOf: project.root.appendingPathComponent($0), encoding: .utf8)) ?? ""

@@ -11,17 +11,13 @@ extension SimulatedPipelines {
         /// attacker who holds the CI identity could compute.
         static func planKey(_ pipeline: SimulatedPipeline, in job: URL) async throws -> [UInt8] {
             let decrypted = try await pipeline.intops(
-                ["secrets", "decrypt", ".intops/fingerprint-key.enc.yaml"],
-                in: job
-            )
+                ["secrets", "decrypt", ".intops/fingerprint-key.enc.yaml"], in: job)
             guard let line = decrypted.stdout.split(separator: "\n").first(where: { $0.hasPrefix("key:") }) else {
                 throw TestFailure("no key in the fingerprint key file: \(decrypted.stderr)")
             }
             let fingerprintKey = hexBytes(
                 line.dropFirst("key:".count).trimmingCharacters(in: .whitespaces).trimmingCharacters(
-                    in: CharacterSet(charactersIn: "'\"")
-                )
-            )
+                    in: CharacterSet(charactersIn: "'\"")))
             return Digest.hmacSHA256(key: fingerprintKey, data: Array("intops-saved-plan-v1".utf8))
         }
 
@@ -42,10 +38,8 @@ extension SimulatedPipelines {
             #expect(try await pipeline.intops(["apply", "--auto-approve"], in: job).status == 0)
             let manifest = job.appendingPathComponent("integrations/acme-backoffice.yaml")
             try String(contentsOf: manifest, encoding: .utf8).replacingOccurrences(
-                of: "FromName: Acme Orders",
-                with: "FromName: Acme Order Desk"
-            )
-            .write(to: manifest, atomically: true, encoding: .utf8)
+                of: "FromName: Acme Orders", with: "FromName: Acme Order Desk"
+            ).write(to: manifest, atomically: true, encoding: .utf8)
             let made = try await pipeline.intops(["plan", "--out", "change.plan"], in: job)
             #expect(made.status == 0, "\(made.stderr)")
             let original = Array(try Data(contentsOf: job.appendingPathComponent("change.plan")))
@@ -57,20 +51,14 @@ extension SimulatedPipelines {
             let index = flipped.firstIndex(of: UInt8(ascii: "D"))!
             flipped[index] = UInt8(ascii: "E")
             let addedDelete = Array(
-                text.replacingOccurrences(of: "\"action\" : \"update\"", with: "\"action\" : \"delete\"").utf8
-            )
+                text.replacingOccurrences(of: "\"action\" : \"update\"", with: "\"action\" : \"delete\"").utf8)
             let foreignKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
             let withDeleteSigned = Self.signed(
                 Self.body(
                     of: Array(
                         text.replacingOccurrences(
-                            of: "\"steps\" : [\n",
-                            with: "\"steps\" : [\n        { \"delete\" : { } },\n"
-                        ).utf8
-                    )
-                ),
-                key: key
-            )
+                            of: "\"steps\" : [\n", with: "\"steps\" : [\n        { \"delete\" : { } },\n"
+                        ).utf8)), key: key)
             // (name, bytes, what apply says, whether show refuses it too: show checks the file, not what a plan made now gives)
             let cases: [(String, [UInt8], String, Bool)] = [
                 ("a changed byte", flipped, "fails its authentication", true),
@@ -84,9 +72,7 @@ extension SimulatedPipelines {
                     "an unknown format",
                     Array(
                         text.replacingOccurrences(of: "intops-plan \(Plan.currentFormat)\n", with: "intops-plan 99\n")
-                            .utf8
-                    ),
-                    "this intops reads format \(Plan.currentFormat) only", true
+                            .utf8), "this intops reads format \(Plan.currentFormat) only", true
                 ),
                 (
                     "not a plan at all", Array("{\"formatVersion\": 1, \"actions\": []}\n".utf8),
@@ -115,9 +101,7 @@ extension SimulatedPipelines {
                 let printed = try await pipeline.intops(["plan", "--format", format], in: job)
                 let shown = try await pipeline.intops(["show", "change.plan", "--format", format], in: job)
                 #expect(
-                    shown.status == 0 && shown.stdout == printed.stdout,
-                    "\(format): \(shown.stdout)\(shown.stderr)"
-                )
+                    shown.status == 0 && shown.stdout == printed.stdout, "\(format): \(shown.stdout)\(shown.stderr)")
             }
             // What a plan was allowed past the defaults must be allowed again where it is applied.
             let forced = try await pipeline.intops(["plan", "--force", "--out", "forced.plan"], in: job)
@@ -125,8 +109,7 @@ extension SimulatedPipelines {
             let unforced = try await pipeline.intops(["apply", "forced.plan"], in: job)
             #expect(
                 unforced.status == 1 && unforced.stderr.contains("was made with --force; apply it with --force too"),
-                "\(unforced.stderr)"
-            )
+                "\(unforced.stderr)")
             // An authentic plan that repeats an action is refused, though each copy is what a plan makes now.
             let forcedText = try String(contentsOf: job.appendingPathComponent("forced.plan"), encoding: .utf8)
             if let start = forcedText.range(of: "  \"actions\" : [\n"),
@@ -134,17 +117,13 @@ extension SimulatedPipelines {
             {
                 let action = String(forcedText[start.upperBound..<end.upperBound])
                 let doubled = forcedText.replacingCharacters(
-                    in: start.upperBound..<end.upperBound,
-                    with: action + ",\n" + action
-                )
+                    in: start.upperBound..<end.upperBound, with: action + ",\n" + action)
                 try Data(Self.signed(Self.body(of: Array(doubled.utf8)), key: key)).write(
-                    to: job.appendingPathComponent("doubled.plan")
-                )
+                    to: job.appendingPathComponent("doubled.plan"))
                 let twice = try await pipeline.intops(["apply", "--force", "doubled.plan"], in: job)
                 #expect(
                     twice.status == 1 && twice.stderr.contains("orders or repeats its actions differently"),
-                    "\(twice.stderr)"
-                )
+                    "\(twice.stderr)")
             } else {
                 Issue.record("no action to repeat in \(forcedText)")
             }
@@ -155,8 +134,7 @@ extension SimulatedPipelines {
             let again = try await pipeline.intops(["apply", "change.plan"], in: job)
             #expect(
                 again.status == 1 && again.stderr.contains("is stale: the state changed since the plan was made"),
-                "\(again.stderr)"
-            )
+                "\(again.stderr)")
             await pipeline.stop()
         }
 
@@ -168,23 +146,19 @@ extension SimulatedPipelines {
             #expect(local.status == 0)
             let lineage = try #require(
                 (try JSONSerialization.jsonObject(with: Data(local.stdout.utf8)) as? [String: Any])?["lineage"]
-                    as? String
-            )
+                    as? String)
 
             // The team moves to S3: migrate copies the state, keeping its lineage; a second migrate is refused.
             let moto = try await MotoServer.start()
             #expect(
                 try await Subprocess.run(["curl", "-fsS", "-X", "PUT", "\(moto.endpoint.absoluteString)/team-state"])
-                    .status == 0
-            )
+                    .status == 0)
             let projectFile = job.appendingPathComponent("intops.yaml")
-            try String(contentsOf: projectFile, encoding: .utf8)
-                .replacingOccurrences(
-                    of: "state: .intops/state.json",
-                    with:
-                        "state: {backend: s3, bucket: team-state, key: intops/state.json, endpoint: \"\(moto.endpoint.absoluteString)\"}"
-                )
-                .write(to: projectFile, atomically: true, encoding: .utf8)
+            try String(contentsOf: projectFile, encoding: .utf8).replacingOccurrences(
+                of: "state: .intops/state.json",
+                with:
+                    "state: {backend: s3, bucket: team-state, key: intops/state.json, endpoint: \"\(moto.endpoint.absoluteString)\"}"
+            ).write(to: projectFile, atomically: true, encoding: .utf8)
             let s3 = [
                 "AWS_ACCESS_KEY_ID": "AKIDSTATE", "AWS_SECRET_ACCESS_KEY": "CANARY-S3-SECRET",
                 "AWS_REGION": "us-east-1",
@@ -192,13 +166,10 @@ extension SimulatedPipelines {
             let migrate = try await pipeline.intops(["state", "migrate"], in: job, environment: s3)
             #expect(
                 migrate.status == 0 && migrate.stdout.contains("copied 8 integrations (lineage \(lineage))"),
-                "\(migrate.stdout)\(migrate.stderr)"
-            )
+                "\(migrate.stdout)\(migrate.stderr)")
             #expect(
                 try await pipeline.intops(["state", "migrate"], in: job, environment: s3).stderr.contains(
-                    "already holds a state"
-                )
-            )
+                    "already holds a state"))
             let plan = try await pipeline.intops(["plan", "--detailed-exitcode"], in: job, environment: s3)
             #expect(plan.status == 0, "the migrated state is the state: \(plan.stdout)\(plan.stderr)")
 
@@ -210,40 +181,29 @@ extension SimulatedPipelines {
             let refused = try await pipeline.intops(["state", "push", "foreign.json"], in: job, environment: s3)
             #expect(
                 refused.status == 1 && refused.stderr.contains("another project's state; add --force"),
-                "\(refused.stderr)"
-            )
+                "\(refused.stderr)")
             #expect(
                 try await pipeline.intops(["state", "push", "--force", "foreign.json"], in: job, environment: s3).status
-                    == 0
-            )
+                    == 0)
 
             // A run killed while it holds the lock: the next run is told who holds it, and state unlock breaks it.
             try String(contentsOf: job.appendingPathComponent("integrations/acme-backoffice.yaml"), encoding: .utf8)
-                .replacingOccurrences(of: "FromName: Acme Orders", with: "FromName: Acme Order Desk")
-                .write(
-                    to: job.appendingPathComponent("integrations/acme-backoffice.yaml"),
-                    atomically: true,
-                    encoding: .utf8
-                )
+                .replacingOccurrences(of: "FromName: Acme Orders", with: "FromName: Acme Order Desk").write(
+                    to: job.appendingPathComponent("integrations/acme-backoffice.yaml"), atomically: true,
+                    encoding: .utf8)
             let running = try RunningIntops(
-                ["--verbose", "apply", "--auto-approve", "--parallelism", "1"],
-                in: job,
-                environment: pipeline.environment.merging(s3) { $1 }
-            )
+                ["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: job,
+                environment: pipeline.environment.merging(s3) { $1 })
             try await running.waitFor { $0.contains("~ ") || $0.contains(" done") }
             kill(running.process.processIdentifier, SIGKILL)
             _ = try await running.exit()
             let blocked = try await pipeline.intops(
-                ["apply", "--auto-approve", "--lock-timeout", "0s"],
-                in: job,
-                environment: s3
-            )
+                ["apply", "--auto-approve", "--lock-timeout", "0s"], in: job, environment: s3)
             #expect(blocked.status == 1 && blocked.stderr.contains("is locked by run "), "\(blocked.stderr)")
             let id = try #require(
                 blocked.stderr.range(of: "intops state unlock ").map {
                     String(blocked.stderr[$0.upperBound...].prefix(36))
-                }
-            )
+                })
             #expect(try await pipeline.intops(["state", "unlock", "not-a-lock"], in: job, environment: s3).status == 1)
             // Its lease still runs (30 s): as far as anyone can tell that run is alive, so breaking it takes --force.
             let live = try await pipeline.intops(["state", "unlock", id], in: job, environment: s3)
@@ -251,8 +211,7 @@ extension SimulatedPipelines {
             let unlock = try await pipeline.intops(["state", "unlock", id, "--force"], in: job, environment: s3)
             #expect(
                 unlock.status == 0 && unlock.stdout.contains("released the lock \(id)"),
-                "\(unlock.stdout)\(unlock.stderr)"
-            )
+                "\(unlock.stdout)\(unlock.stderr)")
             let finish = try await pipeline.intops(["apply", "--auto-approve"], in: job, environment: s3)
             #expect(finish.status == 0, "\(finish.stderr)")
             let after = try await pipeline.intops(["plan", "--detailed-exitcode"], in: job, environment: s3)
@@ -269,19 +228,14 @@ extension SimulatedPipelines {
             let job = try await pipeline.job()
             let lease = ["INTOPS_LOCK_LEASE": "1"]
             let running = try RunningIntops(
-                ["--verbose", "apply", "--auto-approve", "--parallelism", "1"],
-                in: job,
-                environment: pipeline.environment.merging(lease) { $1 }
-            )
+                ["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: job,
+                environment: pipeline.environment.merging(lease) { $1 })
             try await running.waitFor { $0.contains(" done") }
             kill(running.process.processIdentifier, SIGKILL)
             _ = try await running.exit()
             // The dead run's lock expires a second after its last renewal; the next run waits for that, then takes over.
             let next = try await pipeline.intops(
-                ["apply", "--auto-approve"],
-                in: try await pipeline.job(),
-                environment: lease
-            )
+                ["apply", "--auto-approve"], in: try await pipeline.job(), environment: lease)
             #expect(next.status == 0, "\(next.stderr)")
             let plan = try await pipeline.intops(["plan", "--detailed-exitcode"], in: try await pipeline.job())
             #expect(plan.status == 0, "nothing left and nothing twice: \(plan.stdout)\(plan.stderr)")

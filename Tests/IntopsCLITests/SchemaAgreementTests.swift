@@ -35,8 +35,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["integration-set", "project"])
-    func decoderAndSchemaAgree(kind: String) async throws {
+    @Test(arguments: ["integration-set", "project"]) func decoderAndSchemaAgree(kind: String) async throws {
         let files = Self.documents(kind)
         #expect(files.count >= 10)
         let (status, output) = try Self.python(["classify"] + files.map(\.path))
@@ -64,11 +63,7 @@ import Testing
         // Shaped as a SOPS file: validate checks the keys and that the file is encrypted, without decrypting.
         try
             "ApiLoginId: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nTransactionKey: ENC[AES256_GCM,data:eA==,iv:eA==,tag:eA==,type:str]\nsops:\n  version: 3.9.0\n"
-            .write(
-                to: project.appendingPathComponent("secrets/s.enc.yaml"),
-                atomically: true,
-                encoding: .utf8
-            )
+            .write(to: project.appendingPathComponent("secrets/s.enc.yaml"), atomically: true, encoding: .utf8)
         try "token\n".write(to: project.appendingPathComponent("secrets/token.txt"), atomically: true, encoding: .utf8)
         let templates = try JSONEncoder().encode(TemplatesResponse(templates: TemplateCatalog.standard))
         try templates.write(to: project.appendingPathComponent(".intops/templates.json"))

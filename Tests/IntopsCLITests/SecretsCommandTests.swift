@@ -39,8 +39,7 @@ import Testing
         try Subprocess.requireTool("sops")
         let sops = try await Subprocess.run(
             ["sops", "-d", directory.appendingPathComponent(".intops/fingerprint-key.enc.yaml").path],
-            environment: ["SOPS_AGE_KEY_FILE": keyFile]
-        )
+            environment: ["SOPS_AGE_KEY_FILE": keyFile])
         #expect(sops.status == 0)
         #expect(sops.stdoutText.range(of: #"^key: [0-9a-f]{64}\n$"#, options: .regularExpression) != nil)
         // The project validates, and a second init refuses to overwrite it.
@@ -58,8 +57,7 @@ import Testing
         #expect(try !read("app.yaml").contains("s3cret"))
         let sops = try await Subprocess.run(
             ["sops", "-d", directory.appendingPathComponent("app.yaml").path],
-            environment: ["SOPS_AGE_KEY_FILE": keyFile]
-        )
+            environment: ["SOPS_AGE_KEY_FILE": keyFile])
         #expect(sops.stdoutText == "db:\n    password: s3cret\n    port: 5432\n")
         let decrypted = try await intops(["secrets", "decrypt", "app.yaml"])
         #expect(decrypted.status == 0 && decrypted.stdout == "db:\n  password: s3cret\n  port: 5432\n")
@@ -67,8 +65,7 @@ import Testing
         // A teammate's key is added; both can decrypt; the values stay.
         let teammate = try await intops(["secrets", "keygen", "--out", "teammate.txt"])
         let recipient = String(teammate.stderr.dropFirst("Public key: ".count)).trimmingCharacters(
-            in: .whitespacesAndNewlines
-        )
+            in: .whitespacesAndNewlines)
         let project = try read("intops.yaml")
         let own = project.components(separatedBy: "\n").first { $0.hasPrefix("  - age1") }!
         let updated = try await intops([
@@ -80,8 +77,7 @@ import Testing
             environment: [
                 "SOPS_AGE_KEY_FILE": directory.appendingPathComponent("teammate.txt").path,
                 "XDG_CONFIG_HOME": "/nonexistent",
-            ]
-        )
+            ])
         #expect(asTeammate.stdout == "db:\n  password: s3cret\n  port: 5432\n", "\(asTeammate.stderr)")
     }
 
@@ -92,18 +88,14 @@ import Testing
         let scratch = directory.appendingPathComponent("scratch")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         let edited = try await intops(
-            ["secrets", "edit", "t.yaml"],
-            environment: ["EDITOR": "sed -i s/before/after/", "TMPDIR": scratch.path]
-        )
+            ["secrets", "edit", "t.yaml"], environment: ["EDITOR": "sed -i s/before/after/", "TMPDIR": scratch.path])
         #expect(edited.status == 0, "\(edited.stderr)")
         #expect(try await intops(["secrets", "decrypt", "t.yaml"]).stdout == "token: after\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty, "the plaintext copy is gone")
         // A failing editor changes nothing and still removes the copy.
         let before = try read("t.yaml")
         let failed = try await intops(
-            ["secrets", "edit", "t.yaml"],
-            environment: ["EDITOR": "false", "TMPDIR": scratch.path]
-        )
+            ["secrets", "edit", "t.yaml"], environment: ["EDITOR": "false", "TMPDIR": scratch.path])
         #expect(failed.status == 1 && failed.stderr.contains("the editor exited with 1"))
         #expect(try read("t.yaml") == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
@@ -128,16 +120,14 @@ import Testing
             (
                 "tampered MAC",
                 good.replacingOccurrences(
-                    of: macLine,
-                    with: macLine.replacingOccurrences(of: "data:", with: "data:AA")
-                ), "s.yaml was altered: the value at sops.mac does not decrypt"
+                    of: macLine, with: macLine.replacingOccurrences(of: "data:", with: "data:AA")),
+                "s.yaml was altered: the value at sops.mac does not decrypt"
             ),
             (
                 "edited clear value",
                 good.replacingOccurrences(of: "c_unencrypted: three", with: "c_unencrypted: four"),
                 "s.yaml was altered: its MAC does not match its values"
-            ),
-            ("truncated", String(good.prefix(good.count / 3)), "s.yaml is not a valid SOPS file"),
+            ), ("truncated", String(good.prefix(good.count / 3)), "s.yaml is not a valid SOPS file"),
             (
                 "garbage armor", good.replacingOccurrences(of: armorLine, with: "        !!!garbage!!!"),
                 "cannot be read: the age armor is malformed"
@@ -147,10 +137,8 @@ import Testing
                 good.replacingOccurrences(
                     of: armorLine,
                     with: armorLine.replacingOccurrences(
-                        of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx",
-                        with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy"
-                    )
-                ), "cannot be read: the age"
+                        of: "YWdlLWVuY3J5cHRpb24ub3JnL3Yx", with: "YWdlLWVuY3J5cHRpb24ub3JnL3Yy")),
+                "cannot be read: the age"
             ),
         ]
         for (name, text, message) in cases {
@@ -159,21 +147,17 @@ import Testing
             #expect(result.status == 1, "\(name)")
             #expect(
                 result.stderr.hasSuffix("\n") && result.stderr.dropLast().contains("\n") == false,
-                "\(name): one line, got \(result.stderr)"
-            )
+                "\(name): one line, got \(result.stderr)")
             #expect(result.stderr.contains(message), "\(name): \(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
         try write(good, "s.yaml")
         let wrong = try await intops(
-            ["secrets", "decrypt", "s.yaml"],
-            environment: ["XDG_CONFIG_HOME": "/nonexistent", "SOPS_AGE_KEY_FILE": ""]
-        )
+            ["secrets", "decrypt", "s.yaml"], environment: ["XDG_CONFIG_HOME": "/nonexistent", "SOPS_AGE_KEY_FILE": ""])
         #expect(wrong.status == 1)
         #expect(
             wrong.stderr.contains("no age identity opens its data key")
-                && wrong.stderr.contains("set SOPS_AGE_KEY_FILE")
-        )
+                && wrong.stderr.contains("set SOPS_AGE_KEY_FILE"))
     }
 
     @Test func identityReadableByOthersIsWarnedAbout() async throws {
@@ -213,16 +197,14 @@ import Testing
             }
             try write(good, file)
             let noKey = try await intops(
-                ["secrets", "decrypt", file],
-                environment: ["XDG_CONFIG_HOME": "/nonexistent"]
-            )
+                ["secrets", "decrypt", file], environment: ["XDG_CONFIG_HOME": "/nonexistent"])
             outputs += [noKey.stdout, noKey.stderr]
             let validate = try await intops(["--verbose", "validate"])
             outputs += [validate.stdout, validate.stderr]
         }
-        let writtenFiles = try FileManager.default.subpathsOfDirectory(atPath: directory.path)
-            .filter { !$0.hasPrefix("config") }
-            .compactMap { try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) }
+        let writtenFiles = try FileManager.default.subpathsOfDirectory(atPath: directory.path).filter {
+            !$0.hasPrefix("config")
+        }.compactMap { try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) }
         for canary in canaries {
             let forms = [
                 canary, Data(canary.utf8).base64EncodedString(),

@@ -21,9 +21,7 @@ import Testing
 
     @Test func projectIsFoundFromASubfolder() async throws {
         let result = await TestSupport.run(
-            ["validate"],
-            in: TestSupport.examples.appendingPathComponent("integrations")
-        )
+            ["validate"], in: TestSupport.examples.appendingPathComponent("integrations"))
         #expect(result.status == 0, "\(result.stderr)")
     }
 
@@ -31,9 +29,7 @@ import Testing
         let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("invalid/unknown-type"))
         defer { try? FileManager.default.removeItem(at: project) }
         let result = await TestSupport.run(
-            ["--chdir", project.lastPathComponent, "validate"],
-            in: project.deletingLastPathComponent()
-        )
+            ["--chdir", project.lastPathComponent, "validate"], in: project.deletingLastPathComponent())
         #expect(result.stderr.hasPrefix("\(project.lastPathComponent)/integrations/m.yaml:6:11: error:"))
     }
 
@@ -77,41 +73,30 @@ import Testing
         let key = project.appendingPathComponent(".intops/demo-age-key.txt").path
         chmod(key, 0o600)
         try #"{"templates": [{"integrationType": 1}]}"#.write(
-            to: project.appendingPathComponent(".intops/templates.json"),
-            atomically: true,
-            encoding: .utf8
-        )
+            to: project.appendingPathComponent(".intops/templates.json"), atomically: true, encoding: .utf8)
         let environment = ["SOPS_AGE_KEY_FILE": key, "XDG_CONFIG_HOME": "/nonexistent"]
         let validate = await TestSupport.run(["validate"], in: project, environment: environment)
         let plan = await TestSupport.run(["plan"], in: project, environment: environment)
         #expect(validate.status == 1 && plan.status == 1)
         #expect(
-            plan.stderr.hasPrefix(".intops/templates.json: error: the templates cache is not valid"),
-            "\(plan.stderr)"
-        )
+            plan.stderr.hasPrefix(".intops/templates.json: error: the templates cache is not valid"), "\(plan.stderr)")
         #expect(plan.stderr == validate.stderr && plan.stderr.split(separator: "\n").count == 1, "\(validate.stderr)")
         #expect(
             !FileManager.default.fileExists(atPath: project.appendingPathComponent(".intops/sandbox.json").path),
-            "no request was made"
-        )
+            "no request was made")
     }
 
     @Test func aReferenceToAFileThatIsNotEncryptedIsAnError() async throws {
         let project = try TestSupport.copy(TestSupport.fixtures.appendingPathComponent("valid/remote-with-cache"))
         defer { try? FileManager.default.removeItem(at: project) }
         try "WP_ACCOUNT=plain\nWP_TOKEN=plain\n".write(
-            to: project.appendingPathComponent("secrets/payments.env"),
-            atomically: true,
-            encoding: .utf8
-        )
+            to: project.appendingPathComponent("secrets/payments.env"), atomically: true, encoding: .utf8)
         let result = await TestSupport.run(["validate", "--offline"], in: project, environment: ["TOKEN": "x"])
         #expect(result.status == 1)
         #expect(
             result.stderr.contains(
                 "error: SOPS file secrets/payments.env is not encrypted (it has no sops metadata); encrypt it with intops secrets encrypt --in-place"
-            ),
-            "\(result.stderr)"
-        )
+            ), "\(result.stderr)")
         #expect(!result.stderr.contains("plain"))
     }
 

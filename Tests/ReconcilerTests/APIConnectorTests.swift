@@ -7,14 +7,11 @@ import Testing
 
 @Suite struct APIConnectorTests {
     func project(
-        url: String,
-        organizations: String = "acme: {auth: bearer, token: ref+env://ACME}"
+        url: String, organizations: String = "acme: {auth: bearer, token: ref+env://ACME}"
     ) throws -> (Project, URL) {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("connector-\(UUID().uuidString)")
         try FileManager.default.createDirectory(
-            at: root.appendingPathComponent("integrations"),
-            withIntermediateDirectories: true
-        )
+            at: root.appendingPathComponent("integrations"), withIntermediateDirectories: true)
         let file = root.appendingPathComponent("intops.yaml")
         try """
         apiVersion: intops/v1
@@ -35,13 +32,8 @@ import Testing
         let created = try await first.create(
             organization: "acme",
             CreateIntegrationRequest(
-                integrationType: .email,
-                provider: "SendGrid",
-                displayName: "Mail",
-                configuration: ["FromAddress": "a@example.com"],
-                secrets: ["ApiKey": "k"]
-            )
-        )
+                integrationType: .email, provider: "SendGrid", displayName: "Mail",
+                configuration: ["FromAddress": "a@example.com"], secrets: ["ApiKey": "k"]))
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(".intops/sandbox.json").path))
         // A later run, this time with a token from the environment, sees the same organization.
         let second = try APIConnector.client(for: project, tokens: ["acme": "from-env"], sandbox: EmbeddedSandbox())
@@ -55,9 +47,7 @@ import Testing
         }
         do throws(APIConnectionError) {
             _ = try APIConnector.client(for: project, tokens: [:], sandbox: EmbeddedSandbox())
-        } catch {
-            #expect(error.description.hasSuffix("organization acme has no API token; set its token: reference"))
-        }
+        } catch { #expect(error.description.hasSuffix("organization acme has no API token; set its token: reference")) }
         let client = try APIConnector.client(for: project, tokens: ["acme": "t"], sandbox: EmbeddedSandbox())
         #expect(client.transport is URLSessionTransport)
         #expect(client.policy.maxInFlight == project.api.parallelism)

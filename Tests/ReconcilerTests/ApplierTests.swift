@@ -33,41 +33,25 @@ final class ScriptedTransport: HTTPTransport {
 @Suite struct ActionSchedulerTests {
     static func action(_ name: String, dependsOn: [String] = []) -> PlannedAction {
         PlannedAction(
-            organization: "o",
-            name: name,
-            action: .update,
-            integrationId: "id-\(name)",
-            type: .payment,
-            provider: "AuthorizeNet",
-            displayName: name,
-            changes: [],
-            reason: nil,
-            notes: [],
-            steps: [],
-            preSteps: [],
-            dependsOn: dependsOn.map { ActionID(organization: "o", name: $0) }
-        )
+            organization: "o", name: name, action: .update, integrationId: "id-\(name)", type: .payment,
+            provider: "AuthorizeNet", displayName: name, changes: [], reason: nil, notes: [], steps: [], preSteps: [],
+            dependsOn: dependsOn.map { ActionID(organization: "o", name: $0) })
     }
 
     /// Runs the scheduler with `perform` recording the order of starts and ends.
     static func run(
-        _ actions: [PlannedAction],
-        parallelism: Int = 4,
-        failing: Set<String> = [],
-        settled: [ActionID: ActionResult] = [:],
-        stopAfter: Int = .max
+        _ actions: [PlannedAction], parallelism: Int = 4, failing: Set<String> = [],
+        settled: [ActionID: ActionResult] = [:], stopAfter: Int = .max
     ) async -> (results: [ActionResult], events: [String]) {
         let events = Mutex<[String]>([])
         let results = await ActionScheduler(actions: actions, parallelism: parallelism).run(
-            settled: settled,
-            shouldStop: { events.withLock { $0.filter { $0.hasPrefix("end") }.count } >= stopAfter },
+            settled: settled, shouldStop: { events.withLock { $0.filter { $0.hasPrefix("end") }.count } >= stopAfter },
             perform: { action in
                 events.withLock { $0.append("start \(action.name)") }
                 await Task.yield()
                 events.withLock { $0.append("end \(action.name)") }
                 return ActionResult(action, failing.contains(action.name) ? .failed(.incompleteManifest) : .succeeded)
-            }
-        )
+            })
         return (results, events.withLock { $0 })
     }
 
@@ -95,15 +79,12 @@ final class ScriptedTransport: HTTPTransport {
             [
                 Self.action("a"), Self.action("b", dependsOn: ["a"]), Self.action("c", dependsOn: ["b"]),
                 Self.action("d"),
-            ],
-            failing: ["a"]
-        )
+            ], failing: ["a"])
         #expect(
             results.map(\.outcome) == [
                 .failed(.incompleteManifest), .skipped(.dependencyIncomplete(ActionID(organization: "o", name: "a"))),
                 .skipped(.dependencyIncomplete(ActionID(organization: "o", name: "b"))), .succeeded,
-            ]
-        )
+            ])
         #expect(!events.contains("start b") && !events.contains("start c"))
     }
 
@@ -111,18 +92,14 @@ final class ScriptedTransport: HTTPTransport {
         let first = Self.action("a")
         let (results, events) = await Self.run(
             [first, Self.action("b", dependsOn: ["a"])],
-            settled: [first.id: ActionResult(first, .failed(.incompleteManifest))]
-        )
+            settled: [first.id: ActionResult(first, .failed(.incompleteManifest))])
         #expect(!events.contains("start a"))
         #expect(results[1].outcome == .skipped(.dependencyIncomplete(first.id)))
     }
 
     @Test func anInterruptSkipsEveryActionNotStarted() async {
         let (results, _) = await Self.run(
-            [Self.action("a"), Self.action("b"), Self.action("c")],
-            parallelism: 1,
-            stopAfter: 1
-        )
+            [Self.action("a"), Self.action("b"), Self.action("c")], parallelism: 1, stopAfter: 1)
         #expect(results.map(\.outcome) == [.succeeded, .skipped(.interrupted), .skipped(.interrupted)])
     }
 
@@ -143,54 +120,37 @@ final class ScriptedTransport: HTTPTransport {
     }
 
     static func setup(
-        script: @escaping @Sendable (HTTPRequest) -> HTTPResponse? = { _ in nil },
-        statePath: String? = nil
+        script: @escaping @Sendable (HTTPRequest) -> HTTPResponse? = { _ in nil }, statePath: String? = nil
     ) throws -> Setup {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("applier-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let emulator = Emulator(credentials: [EmulatorCredential(token: "t", organizationId: "o")])
         let transport = ScriptedTransport(emulator: emulator, script: script)
         let client = IntegrationsClient(
-            transport: transport,
-            credentials: ["o": .bearer("t")],
-            policy: ClientPolicy(maxInFlight: 4, maxAttempts: 1),
-            sleep: { _ in }
-        )
+            transport: transport, credentials: ["o": .bearer("t")],
+            policy: ClientPolicy(maxInFlight: 4, maxAttempts: 1), sleep: { _ in })
         return Setup(
-            transport: transport,
-            client: client,
+            transport: transport, client: client,
             store: StateStore(path: statePath ?? directory.appendingPathComponent("state.json").path),
-            directory: directory
-        )
+            directory: directory)
     }
 
     static func applier(
-        _ setup: Setup,
-        _ desired: [DesiredIntegration],
-        shouldStop: @escaping @Sendable () -> Bool = { false }
+        _ setup: Setup, _ desired: [DesiredIntegration], shouldStop: @escaping @Sendable () -> Bool = { false }
     ) -> Applier {
         Applier(
-            client: setup.client,
-            desired: desired,
-            templates: F.templates,
-            settings: Applier.Settings(parallelism: 4),
-            shouldStop: shouldStop
-        )
+            client: setup.client, desired: desired, templates: F.templates, settings: Applier.Settings(parallelism: 4),
+            shouldStop: shouldStop)
     }
 
     static func plan(
-        _ desired: [DesiredIntegration],
-        setup: Setup,
-        state: IntopsState = IntopsState()
+        _ desired: [DesiredIntegration], setup: Setup, state: IntopsState = IntopsState()
     ) async throws -> Plan {
         let live = try await setup.client.list(organization: "o").map {
             LiveIntegration(summary: $0, configuration: nil, configurationFetched: false)
         }
         return Planner.plan(
-            desired: desired,
-            live: LiveSnapshot(organizations: ["o": live]),
-            state: state,
-            templates: F.templates,
+            desired: desired, live: LiveSnapshot(organizations: ["o": live]), state: state, templates: F.templates,
             organizations: ["o"],
             options: PlanOptions(prune: true, allowReplace: true, safety: Safety(maxDeletes: 10, maxDeletePercent: 100))
         )
@@ -200,11 +160,7 @@ final class ScriptedTransport: HTTPTransport {
         let setup = try Self.setup()
         let desired = [F.desired("a", configuration: ["IsSandbox": "true"])]
         let report = await Self.applier(setup, desired).apply(
-            try await Self.plan(desired, setup: setup),
-            state: IntopsState(),
-            store: setup.store,
-            organizations: ["o"]
-        )
+            try await Self.plan(desired, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
         #expect(report.results.map(\.outcome) == [.succeeded])
         #expect(report.state.integrations.map(\.name) == ["a"])
         #expect(report.state.pendingCreates == nil)
@@ -218,11 +174,7 @@ final class ScriptedTransport: HTTPTransport {
         let plan = try await Self.plan(desired, setup: setup)
         let before = setup.transport.requests.count
         let report = await Self.applier(setup, desired).apply(
-            plan,
-            state: IntopsState(),
-            store: setup.store,
-            organizations: ["o"]
-        )
+            plan, state: IntopsState(), store: setup.store, organizations: ["o"])
         #expect(report.results.map(\.outcome) == [.skipped(.stateNotWritable), .skipped(.stateNotWritable)])
         #expect(report.stateError != nil)
         #expect(setup.transport.requests.count == before)
@@ -236,11 +188,7 @@ final class ScriptedTransport: HTTPTransport {
         })
         let desired = [F.desired("a"), F.desired("b")]
         let report = await Self.applier(setup, desired).apply(
-            try await Self.plan(desired, setup: setup),
-            state: IntopsState(),
-            store: setup.store,
-            organizations: ["o"]
-        )
+            try await Self.plan(desired, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
         #expect(report.results[0].succeeded)
         guard case .failed(.api(let error)) = report.results[1].outcome else {
             Issue.record("b should fail with the API's error, not \(report.results[1].outcome)")
@@ -260,13 +208,8 @@ final class ScriptedTransport: HTTPTransport {
         let desired = [F.desired("a")]
         let plan = try await Self.plan(desired, setup: setup)
         let applier = Applier(
-            client: setup.client,
-            desired: desired,
-            templates: F.templates,
-            settings: Applier.Settings(parallelism: 1),
-            events: { _ in },
-            shouldStop: { created.withLock { $0 } }
-        )
+            client: setup.client, desired: desired, templates: F.templates, settings: Applier.Settings(parallelism: 1),
+            events: { _ in }, shouldStop: { created.withLock { $0 } })
         let report = await applier.apply(plan, state: IntopsState(), store: setup.store, organizations: ["o"])
         #expect(report.results.map(\.outcome) == [.failed(.interrupted(afterStep: 1, of: 2))])
         #expect(!setup.transport.changes.contains { $0.hasSuffix("/test") })
@@ -279,22 +222,14 @@ final class ScriptedTransport: HTTPTransport {
         // Two live integrations whose displayNames the manifests swap.
         let seed = [F.desired("a", displayName: "First"), F.desired("b", displayName: "Second")]
         let first = await Self.applier(setup, seed).apply(
-            try await Self.plan(seed, setup: setup),
-            state: IntopsState(),
-            store: setup.store,
-            organizations: ["o"]
-        )
+            try await Self.plan(seed, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
         #expect(first.results.allSatisfy { $0.succeeded })
         let swapped = [F.desired("a", displayName: "Second"), F.desired("b", displayName: "First")]
         let plan = try await Self.plan(swapped, setup: setup, state: first.state)
         #expect(plan.errors.isEmpty)
         let before = setup.transport.changes.count
         let report = await Self.applier(setup, swapped).apply(
-            plan,
-            state: first.state,
-            store: setup.store,
-            organizations: ["o"]
-        )
+            plan, state: first.state, store: setup.store, organizations: ["o"])
         #expect(report.results.allSatisfy { $0.succeeded }, "\(report.results.map(\.outcome))")
         let puts = setup.transport.changes.dropFirst(before).filter { $0.hasPrefix("PUT") }
         #expect(puts.count == 3, "one temporary rename and two final ones: \(puts)")
@@ -311,16 +246,13 @@ final class ScriptedTransport: HTTPTransport {
             guard request.path.hasSuffix("/rotate-secrets"), let body = request.body else { return nil }
             let passed = String(decoding: body, as: UTF8.self).contains("old-key")
             return HTTPResponse(
-                status: 200,
-                body: Data(#"{"rotationSuccessful":true,"testConnectionSuccessful":\#(passed)}"#.utf8)
-            )
+                status: 200, body: Data(#"{"rotationSuccessful":true,"testConnectionSuccessful":\#(passed)}"#.utf8))
         })
         let root = setup.directory.path
         func git(_ arguments: [String]) async throws {
             let result = await ChildProcess.run(
                 arguments: ["git", "-C", root, "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
-                environment: ProcessInfo.processInfo.environment
-            )
+                environment: ProcessInfo.processInfo.environment)
             #expect(result.succeeded, "git \(arguments): \(result.stderrText)")
         }
         // The secrets file at the last successful apply, encrypted to an identity of the test's own.
@@ -335,10 +267,8 @@ final class ScriptedTransport: HTTPTransport {
         try await git(["commit", "-q", "-m", "applied"])
         let revision = String(
             decoding: await ChildProcess.run(
-                arguments: ["git", "-C", root, "rev-parse", "HEAD"],
-                environment: ProcessInfo.processInfo.environment
-            ).stdout,
-            as: UTF8.self
+                arguments: ["git", "-C", root, "rev-parse", "HEAD"], environment: ProcessInfo.processInfo.environment
+            ).stdout, as: UTF8.self
         ).trimmingCharacters(in: .whitespacesAndNewlines)
 
         // Live with a recorded fingerprint; the manifest now says new-key, so the plan rotates.
@@ -347,24 +277,14 @@ final class ScriptedTransport: HTTPTransport {
             IntegrationManifest.Secret(
                 key: "TransactionKey",
                 reference: SecretReference(
-                    source: .sops(file: secretsFile, pointer: ["key"]),
-                    text: "ref+sops://secrets.enc.yaml#/key",
-                    location: F.here
-                ),
-                location: F.here
-            )
+                    source: .sops(file: secretsFile, pointer: ["key"]), text: "ref+sops://secrets.enc.yaml#/key",
+                    location: F.here), location: F.here)
         ]
         let created = try await setup.client.create(
             organization: "o",
             CreateIntegrationRequest(
-                integrationType: .payment,
-                provider: "AuthorizeNet",
-                displayName: "A",
-                isEnabled: true,
-                configuration: ["IsSandbox": "true"],
-                secrets: ["ApiLoginId": "login", "TransactionKey": "old-key"]
-            )
-        )
+                integrationType: .payment, provider: "AuthorizeNet", displayName: "A", isEnabled: true,
+                configuration: ["IsSandbox": "true"], secrets: ["ApiLoginId": "login", "TransactionKey": "old-key"]))
         var state = IntopsState()
         state.set(F.entry("a", id: created.integration.integrationId, secrets: ["TransactionKey": "old-key"]))
         let plan = try await Self.plan([wanted], setup: setup, state: state)
@@ -372,12 +292,9 @@ final class ScriptedTransport: HTTPTransport {
 
         let history = SecretHistory(
             root: root,
-            environment: ["SOPS_AGE_KEY_FILE": identityFile, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]
-        )
+            environment: ["SOPS_AGE_KEY_FILE": identityFile, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""])
         let applier = Applier(
-            client: setup.client,
-            desired: [wanted],
-            templates: F.templates,
+            client: setup.client, desired: [wanted], templates: F.templates,
             settings: Applier.Settings(parallelism: 1, rollback: Applier.Rollback(history: history, revision: revision))
         )
         let report = await applier.apply(plan, state: state, store: setup.store, organizations: ["o"])
@@ -385,19 +302,13 @@ final class ScriptedTransport: HTTPTransport {
             report.results.map(\.outcome) == [
                 .failed(
                     .testFailedAfterRotation(
-                        keys: ["TransactionKey"],
-                        message: nil,
-                        rollback: .rolledBack(keys: ["TransactionKey"], revision: revision, testPassed: true)
-                    )
-                )
-            ]
-        )
+                        keys: ["TransactionKey"], message: nil,
+                        rollback: .rolledBack(keys: ["TransactionKey"], revision: revision, testPassed: true)))
+            ])
         let rotations = setup.transport.changes.filter { $0.hasSuffix("/rotate-secrets") }
         #expect(rotations.count == 2, "the rotation and its rollback: \(rotations)")
         #expect(
-            report.state.entry(wanted.key)?.secrets["TransactionKey"] == nil,
-            "unknown again, so the next plan rotates"
-        )
+            report.state.entry(wanted.key)?.secrets["TransactionKey"] == nil, "unknown again, so the next plan rotates")
         #expect(report.state.entry(wanted.key)?.lastTest?.passed == true)
     }
 }

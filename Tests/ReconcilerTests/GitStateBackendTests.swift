@@ -34,12 +34,9 @@ import Glibc
             try await git(["init", "--bare", "-q", remoteDirectory])
         }
 
-        @discardableResult
-        func git(_ arguments: [String], in directory: String? = nil) async throws -> String {
+        @discardableResult func git(_ arguments: [String], in directory: String? = nil) async throws -> String {
             let output = try await Subprocess.run(
-                ["git"] + (directory.map { ["-C", $0] } ?? []) + arguments,
-                environment: environment
-            )
+                ["git"] + (directory.map { ["-C", $0] } ?? []) + arguments, environment: environment)
             guard output.status == 0 else {
                 throw TestFailure("git \(arguments.joined(separator: " ")) failed: \(output.stderrText)")
             }
@@ -68,8 +65,7 @@ import Glibc
                 try await git(["add", "intops.yaml"], in: path)
                 try await git(
                     ["-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-q", "-m", "project"],
-                    in: path
-                )
+                    in: path)
                 try await git(["remote", "add", "origin", remoteURL], in: path)
                 try await git(["push", "-q", "origin", "main"], in: path)
             }
@@ -77,9 +73,7 @@ import Glibc
         }
 
         func backend(
-            _ repository: String?,
-            remote: String = "origin",
-            branch: String = "intops-state"
+            _ repository: String?, remote: String = "origin", branch: String = "intops-state"
         ) -> GitStateBackend {
             GitStateBackend(repository: repository, remote: remote, branch: branch, environment: environment)
         }
@@ -92,21 +86,16 @@ import Glibc
     static func record(_ id: String, pid: Int32 = 4242) -> LockRecord {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         return LockRecord(
-            id: id,
-            host: "ci-runner-7",
-            pid: pid,
-            operation: "apply",
-            since: now,
-            expires: now.addingTimeInterval(300)
-        )
+            id: id, host: "ci-runner-7", pid: pid, operation: "apply", since: now, expires: now.addingTimeInterval(300))
     }
 
     static func outcome<T>(_ body: () async throws(StateError) -> T) async -> Result<T, StateError> {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
-    @discardableResult
-    func expectKind(_ kind: StateError.Kind, _ body: () async throws(StateError) -> Void) async -> StateError? {
+    @discardableResult func expectKind(
+        _ kind: StateError.Kind, _ body: () async throws(StateError) -> Void
+    ) async -> StateError? {
         do {
             try await body()
             Issue.record("expected a \(kind) error")
@@ -134,18 +123,15 @@ import Glibc
         #expect(try await fixture.files() == ["state-org123.json"])
         #expect(
             try await fixture.content("state-org123.json") + "\n"
-                == String(decoding: Self.state(serial: 1), as: UTF8.self)
-        )
+                == String(decoding: Self.state(serial: 1), as: UTF8.self))
         let git = ["--git-dir", fixture.remoteDirectory]
         #expect(
             try await fixture.git(git + ["rev-list", "--parents", "-n", "1", "intops-state"]).split(separator: " ")
-                .count == 1
-        )
+                .count == 1)
         #expect(try await fixture.git(git + ["rev-parse", "intops-state:state-org123.json"]) == version.token)
         #expect(
             try await fixture.git(git + ["log", "-1", "--format=%an <%ae>|%s", "intops-state"])
-                == "intops <intops@localhost>|intops: state-org123.json serial 1"
-        )
+                == "intops <intops@localhost>|intops: state-org123.json serial 1")
     }
 
     @Test func readsReturnTheBytesAndVersionAndStaleWritesConflict() async throws {
@@ -166,23 +152,18 @@ import Glibc
         }
         #expect(
             error?.description
-                == "the state at git origin intops-state:state.json was changed by another run since it was read"
-        )
+                == "the state at git origin intops-state:state.json was changed by another run since it was read")
 
         // Another run (no cache) sees what this one wrote; the remote kept both commits, linearly.
         let other = fixture.backend(try await fixture.checkout("other"))
         let seen = try #require(try await other.read("state.json"))
         #expect(seen.bytes == Self.state(serial: 2) && seen.version == second)
         #expect(
-            try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-list", "--count", "intops-state"]) == "2"
-        )
+            try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-list", "--count", "intops-state"]) == "2")
         // A version learnt elsewhere than this backend's last read is checked against a fresh fetch.
         _ = try await backend.write("state.json", Self.state(serial: 3), expected: second)
         let third = try await other.write(
-            "state.json",
-            Self.state(serial: 4),
-            expected: try #require(try await backend.read("state.json")).version
-        )
+            "state.json", Self.state(serial: 4), expected: try #require(try await backend.read("state.json")).version)
         #expect(try await backend.read("state.json")?.version == third)
     }
 
@@ -198,8 +179,7 @@ import Glibc
         #expect(
             try await fixture.files() == [
                 "prod/deep/state.json", "prod/state-o1.json", "prod/state-o2.json", "state.json",
-            ]
-        )
+            ])
         #expect(try await backend.read("prod/deep/state.json")?.version == version)
         await expectKind(.invalid) { () throws(StateError) in
             _ = try await backend.write("state.json/x", Self.state(serial: 1), expected: nil)
@@ -241,8 +221,7 @@ import Glibc
         let log = fixture.root.appendingPathComponent("git.log").path
         let wrapper = bin.appendingPathComponent("git").path
         try Data("#!/bin/sh\necho \"$*\" >> '\(log)'\nexec '\(real)' \"$@\"\n".utf8).write(
-            to: URL(fileURLWithPath: wrapper)
-        )
+            to: URL(fileURLWithPath: wrapper))
         chmod(wrapper, 0o755)
         let a = fixture.backend(try await fixture.checkout("job-a"))
         let b = fixture.backend(try await fixture.checkout("job-b"))
@@ -262,34 +241,27 @@ import Glibc
         var version: StateVersion?
         #expect(
             try await count { version = try await countedA.write("state.json", Self.state(serial: 1), expected: nil) }
-                == ["hash-object", "mktree", "commit-tree", "push"]
-        )
+                == ["hash-object", "mktree", "commit-tree", "push"])
         #expect(try await count { _ = try await countedA.read("state.json") } == ["fetch", "cat-file"])
         #expect(
             try await count {
                 version = try await countedA.write("state.json", Self.state(serial: 2), expected: version)
-            }
-                == ["hash-object", "mktree", "commit-tree", "push"]
-        )
+            } == ["hash-object", "mktree", "commit-tree", "push"])
         // Without a read first, the write fetches the tip itself.
         #expect(
-            try await count { _ = try await countedB.write("state-b.json", Self.state(serial: 1), expected: nil) }
-                == ["fetch", "cat-file", "hash-object", "mktree", "commit-tree", "push"]
-        )
+            try await count { _ = try await countedB.write("state-b.json", Self.state(serial: 1), expected: nil) } == [
+                "fetch", "cat-file", "hash-object", "mktree", "commit-tree", "push",
+            ])
         // b's cached tip predates a's newer write: its push is rejected, it fetches the new tip and builds again.
         _ = try await countedA.write("state.json", Self.state(serial: 3), expected: version)
         let retried = try await count {
             _ = try await countedB.write(
-                "state-b.json",
-                Self.state(serial: 3),
-                expected: try #require(try await b.read("state-b.json")).version
-            )
+                "state-b.json", Self.state(serial: 3), expected: try #require(try await b.read("state-b.json")).version)
         }
         #expect(
             retried == [
                 "hash-object", "mktree", "commit-tree", "push", "fetch", "cat-file", "mktree", "commit-tree", "push",
-            ]
-        )
+            ])
         #expect(try await fixture.files() == ["state-b.json", "state.json"])
 
         let scope = LockScope(object: "state.json", organization: nil)
@@ -299,19 +271,16 @@ import Glibc
                 if case .acquired(let lock) = try await countedA.acquireLock(scope, record: Self.record("a")) {
                     held = lock
                 }
-            }
-                == ["mktree", "commit-tree", "push"]
-        )
+            } == ["mktree", "commit-tree", "push"])
         #expect(
-            try await count { _ = try await countedB.acquireLock(scope, record: Self.record("b")) }
-                == ["mktree", "commit-tree", "push", "fetch", "cat-file"]
-        )
+            try await count { _ = try await countedB.acquireLock(scope, record: Self.record("b")) } == [
+                "mktree", "commit-tree", "push", "fetch", "cat-file",
+            ])
         let lock = try #require(held)
         #expect(
             try await count {
                 _ = try await countedA.replaceLock(scope, version: lock.version, record: Self.record("a"))
-            } == ["commit-tree", "push"]
-        )
+            } == ["commit-tree", "push"])
         #expect(try await count { _ = try await countedA.readLock(scope) } == ["fetch", "cat-file"])
         let current = try #require(try await a.readLock(scope)).version
         #expect(try await count { try await countedA.releaseLock(scope, version: current) } == ["push"])
@@ -345,18 +314,14 @@ import Glibc
         let checkout = try await fixture.checkout("job")
         let head = try await fixture.git(["rev-parse", "HEAD"], in: checkout)
         let refsBefore = try await fixture.git(
-            ["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"],
-            in: checkout
-        )
+            ["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"], in: checkout)
         let index = try Data(contentsOf: URL(fileURLWithPath: checkout + "/.git/index"))
         let backend = fixture.backend(checkout)
         var version = try await backend.write("state.json", Self.state(serial: 1), expected: nil)
         version = try await backend.write("state.json", Self.state(serial: 2), expected: version)
         _ = try await backend.read("state.json")
         let held = try await backend.acquireLock(
-            LockScope(object: "state.json", organization: nil),
-            record: Self.record("r1")
-        )
+            LockScope(object: "state.json", organization: nil), record: Self.record("r1"))
         guard case .acquired(let lock) = held else { throw TestFailure("not acquired: \(held)") }
         try await backend.releaseLock(lock.scope, version: lock.version)
 
@@ -367,18 +332,14 @@ import Glibc
         // A push to a remote by name records the pushed branch as its remote-tracking ref, as a `git fetch`
         // would; nothing else of the checkout's refs moves.
         let refsAfter = try await fixture.git(
-            ["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"],
-            in: checkout
-        )
+            ["for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes", "refs/tags"], in: checkout)
         #expect(
             refsAfter.split(separator: "\n").filter { $0 != "refs/remotes/origin/intops-state" }
-                == refsBefore.split(separator: "\n")
-        )
+                == refsBefore.split(separator: "\n"))
         if refsAfter.contains("refs/remotes/origin/intops-state") {
             #expect(
                 try await fixture.git(["rev-parse", "refs/remotes/origin/intops-state"], in: checkout)
-                    == (try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-parse", "intops-state"]))
-            )
+                    == (try await fixture.git(["--git-dir", fixture.remoteDirectory, "rev-parse", "intops-state"])))
         }
     }
 
@@ -392,9 +353,7 @@ import Glibc
             throw TestFailure("a did not get the lock")
         }
         guard case .held(let record, let version) = try await b.acquireLock(scope, record: Self.record("run-b", pid: 7))
-        else {
-            throw TestFailure("b got a held lock")
-        }
+        else { throw TestFailure("b got a held lock") }
         #expect(record == Self.record("run-a") && version == first.version)
         #expect(record?.id == "run-a" && record?.host == "ci-runner-7" && record?.pid == 4242)
         let seen = try #require(try await b.readLock(scope))
@@ -402,58 +361,36 @@ import Glibc
         #expect(
             try await fixture.git([
                 "--git-dir", fixture.remoteDirectory, "for-each-ref", "--format=%(refname)", "refs/intops",
-            ]) == "refs/intops/locks/o1"
-        )
+            ]) == "refs/intops/locks/o1")
 
         // Other organizations, and the unsharded state, have locks of their own.
         guard
             case .acquired(let other) = try await b.acquireLock(
-                LockScope(object: "state-o2.json", organization: "o2"),
-                record: Self.record("run-b")
-            ),
+                LockScope(object: "state-o2.json", organization: "o2"), record: Self.record("run-b")),
             case .acquired(let whole) = try await b.acquireLock(
-                LockScope(object: "state.json", organization: nil),
-                record: Self.record("run-b")
-            )
+                LockScope(object: "state.json", organization: nil), record: Self.record("run-b"))
         else { throw TestFailure("independent locks were refused") }
 
         // Renewal with the right version; a stale version finds the renewed holder.
         var renewed = Self.record("run-a")
         renewed.expires = renewed.expires.addingTimeInterval(300)
         guard case .acquired(let second) = try await a.replaceLock(scope, version: first.version, record: renewed)
-        else {
-            throw TestFailure("renewal refused")
-        }
+        else { throw TestFailure("renewal refused") }
         #expect(second.version != first.version)
         guard
             case .held(let holder, let current) = try await b.replaceLock(
-                scope,
-                version: first.version,
-                record: Self.record("run-b")
-            )
-        else {
-            throw TestFailure("a stale takeover won")
-        }
+                scope, version: first.version, record: Self.record("run-b"))
+        else { throw TestFailure("a stale takeover won") }
         #expect(holder == renewed && current == second.version)
         guard
             case .held = try await b.replaceLock(
-                scope,
-                version: StateVersion("not-a-version"),
-                record: Self.record("run-b")
-            )
-        else {
-            throw TestFailure("a bogus takeover won")
-        }
+                scope, version: StateVersion("not-a-version"), record: Self.record("run-b"))
+        else { throw TestFailure("a bogus takeover won") }
         // Taking over (as after an expired lease) with the version read works.
         guard
             case .acquired(let takenOver) = try await b.replaceLock(
-                scope,
-                version: current,
-                record: Self.record("run-b")
-            )
-        else {
-            throw TestFailure("takeover refused")
-        }
+                scope, version: current, record: Self.record("run-b"))
+        else { throw TestFailure("takeover refused") }
         #expect(try await a.readLock(scope)?.record?.id == "run-b")
 
         // Releasing a lock someone else holds now leaves it; the holder's own release removes it.
@@ -504,9 +441,7 @@ import Glibc
                 },
                 await expectKind(.unavailable) { () throws(StateError) in
                     _ = try await backend.acquireLock(
-                        LockScope(object: "state.json", organization: "o"),
-                        record: Self.record("r")
-                    )
+                        LockScope(object: "state.json", organization: "o"), record: Self.record("r"))
                 },
             ]
             for case let error? in errors {
@@ -515,14 +450,11 @@ import Glibc
             }
             #expect(
                 errors.first??.description.hasPrefix("cannot read git http://127.0.0.1:1/x.git intops-state: fatal:")
-                    == true,
-                "\(String(describing: errors.first))"
-            )
+                    == true, "\(String(describing: errors.first))")
         }
         #expect(
             GitStateBackend.redacted("fatal: 'https://x-access-token:ghp_abc@github.com/o/r.git/' and ssh://git@host/x")
-                == "fatal: 'https://github.com/o/r.git/' and ssh://host/x"
-        )
+                == "fatal: 'https://github.com/o/r.git/' and ssh://host/x")
     }
 
     @Test func withoutARepositoryAURLRemoteWorksThroughAPrivateBareRepository() async throws {
@@ -534,12 +466,8 @@ import Glibc
         #expect(try await fixture.files() == ["state.json"])
         guard
             case .acquired(let lock) = try await backend.acquireLock(
-                LockScope(object: "state.json", organization: nil),
-                record: Self.record("r")
-            )
-        else {
-            throw TestFailure("lock refused")
-        }
+                LockScope(object: "state.json", organization: nil), record: Self.record("r"))
+        else { throw TestFailure("lock refused") }
         try await backend.releaseLock(lock.scope, version: lock.version)
 
         let made = try FileManager.default.contentsOfDirectory(atPath: fixture.root.path).filter {
@@ -606,13 +534,8 @@ import Glibc
         #expect(record?.id == "run-a")
         guard
             case .acquired(let renewed) = try await a.replaceLock(
-                scope,
-                version: lock.version,
-                record: Self.record("run-a")
-            )
-        else {
-            throw TestFailure("renewal refused")
-        }
+                scope, version: lock.version, record: Self.record("run-a"))
+        else { throw TestFailure("renewal refused") }
         try await a.releaseLock(scope, version: renewed.version)
         #expect(try await b.readLock(scope) == nil)
     }
@@ -650,10 +573,7 @@ import Glibc
     @Test func outputInputAndStatusComeBack() async {
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 3_000_000)
         let echoed = await ChildProcess.run(
-            arguments: ["sh", "-c", "cat; echo done >&2; exit 3"],
-            input: big,
-            environment: environment
-        )
+            arguments: ["sh", "-c", "cat; echo done >&2; exit 3"], input: big, environment: environment)
         #expect(echoed.status == 3 && echoed.stdout == big && echoed.stderrText == "done\n")
         // A child that never reads its input: the write fails quietly instead of SIGPIPE ending the test process.
         let ignoring = await ChildProcess.run(arguments: ["true"], input: big, environment: environment)

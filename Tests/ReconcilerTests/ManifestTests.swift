@@ -8,13 +8,9 @@ import YAML
 @Suite struct DurationTests {
     @Test(arguments: [
         ("30s", 30_000), ("90d", 7_776_000_000), ("1h30m", 5_400_000), ("500ms", 500), ("2w", 1_209_600_000),
-    ])
-    func parses(text: String, milliseconds: Int64) {
-        #expect(ManifestDuration(text)?.milliseconds == milliseconds)
-    }
+    ]) func parses(text: String, milliseconds: Int64) { #expect(ManifestDuration(text)?.milliseconds == milliseconds) }
 
-    @Test(arguments: ["", "30", "s", "90days", "-1s", "0s", "1.5h", "30 s", "9999999999d"])
-    func rejects(text: String) {
+    @Test(arguments: ["", "30", "s", "90days", "-1s", "0s", "1.5h", "30 s", "9999999999d"]) func rejects(text: String) {
         #expect(ManifestDuration(text) == nil)
     }
 
@@ -46,8 +42,7 @@ import YAML
         "ref+sops://../../etc/passwd#/x", "ref+file:///etc/shadow", "ref+sops://x.yaml", "ref+sops://x.yaml#a",
         "ref+sops://x.yaml#/", "ref+sops://x.yaml#/a~2", "ref+env://", "ref+env://A-B", "ref+vault://x#y",
         "ref+file://x#y", "ref+sops://#/a",
-    ])
-    func rejects(text: String) {
+    ]) func rejects(text: String) {
         guard case .failure(let diagnostic) = parse(text) else {
             Issue.record("\(text) should be rejected")
             return
@@ -60,15 +55,9 @@ import YAML
     private func normalize(_ yaml: String, _ type: FieldType, options: [String]? = nil) -> String? {
         let node = try! YAMLParser.parse("v: \(yaml)").first!.root["v"]!
         let value = IntegrationManifest.ConfigurationValue(
-            key: "K",
-            value: node.resolved,
-            text: node.scalarText ?? "",
-            normalized: nil,
-            location: node.location
-        )
+            key: "K", value: node.resolved, text: node.scalarText ?? "", normalized: nil, location: node.location)
         return try? TemplateValidator.normalize(
-            value,
-            field: ConfigurationField(key: "K", type: type, options: options)
+            value, field: ConfigurationField(key: "K", type: type, options: options)
         ).get()
     }
 
@@ -119,9 +108,7 @@ import YAML
     }
 
     @Test func unknownTypeNumberIsAnError() {
-        #expect(throws: DecodingError.self) {
-            try JSONDecoder().decode(IntegrationType.self, from: Data("9".utf8))
-        }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(IntegrationType.self, from: Data("9".utf8)) }
     }
 }
 

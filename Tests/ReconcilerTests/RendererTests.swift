@@ -7,8 +7,7 @@ import Testing
 /// Every renderer, on a plan with every kind of action, against golden files.
 @Suite struct RendererTests {
     static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-        "Fixtures/golden"
-    )
+        "Fixtures/golden")
 
     /// A plan with a create, an update, a rotation, a test, an adoption, a replace and a delete, plus a warning.
     static var everyKind: Plan {
@@ -19,48 +18,39 @@ import Testing
                 F.desired("books", type: .accounting, provider: "QuickBooks", displayName: "Books", secrets: [:]),
                 F.desired("renamed", displayName: "Renamed | Gateway", enabled: false),
                 F.desired("rotated", secrets: ["ApiLoginId": "login", "TransactionKey": "new-key"]),
-                F.desired("tested", test: .always),
-                F.desired("adopted", displayName: "Adopted"),
+                F.desired("tested", test: .always), F.desired("adopted", displayName: "Adopted"),
                 F.desired("moved", provider: "WorldPay", displayName: "Moved", secrets: ["AccountId": "1"]),
                 F.desired("old", displayName: "Old", ensure: .absent),
             ],
             live: [
                 F.live("int_1", displayName: "RENAMED"), F.live("int_2", displayName: "ROTATED"),
-                F.live("int_3", displayName: "TESTED"),
-                F.live("int_4", displayName: "Adopted"), F.live("int_5", displayName: "Moved"),
-                F.live("int_6", displayName: "Old"),
+                F.live("int_3", displayName: "TESTED"), F.live("int_4", displayName: "Adopted"),
+                F.live("int_5", displayName: "Moved"), F.live("int_6", displayName: "Old"),
                 F.live("int_7", displayName: "Forgotten"),
             ],
             state: [
                 F.entry("renamed", id: "int_1"), F.entry("rotated", id: "int_2"), F.entry("tested", id: "int_3"),
                 F.entry("moved", id: "int_5", displayName: "Moved"), F.entry("old", id: "int_6", displayName: "Old"),
                 F.entry("forgotten", id: "int_7", displayName: "Forgotten"),
-            ],
-            allowReplace: true,
-            expect: []
+            ], allowReplace: true, expect: []
         ).run()
     }
 
     @Test(arguments: [
         ("plan.txt", PlanRenderer.Format.text, false), ("plan-color.txt", .text, true), ("plan.json", .json, false),
         ("plan.md", .markdown, false),
-    ])
-    func goldenRendering(_ name: String, _ format: PlanRenderer.Format, _ color: Bool) throws {
+    ]) func goldenRendering(_ name: String, _ format: PlanRenderer.Format, _ color: Bool) throws {
         let plan = Self.everyKind
         #expect(plan.errors.isEmpty, "\(plan.errors)")
         #expect(Set(plan.actions.map(\.action)) == Set(ActionKind.allCases))
         try Golden.expect(
-            PlanRenderer.render(plan, format: format, color: color),
-            file: Self.golden.appendingPathComponent(name)
-        )
+            PlanRenderer.render(plan, format: format, color: color), file: Self.golden.appendingPathComponent(name))
     }
 
     @Test(arguments: [("empty.txt", PlanRenderer.Format.text), ("empty.json", .json), ("empty.md", .markdown)])
     func goldenEmptyPlan(_ name: String, _ format: PlanRenderer.Format) throws {
         try Golden.expect(
-            PlanRenderer.render(Plan(actions: []), format: format),
-            file: Self.golden.appendingPathComponent(name)
-        )
+            PlanRenderer.render(Plan(actions: []), format: format), file: Self.golden.appendingPathComponent(name))
     }
 
     /// The JSON output agrees with schemas/plan.schema.json (checked with Python's jsonschema, as the other schemas).
@@ -87,7 +77,6 @@ import Testing
         process.waitUntilExit()
         #expect(
             process.terminationStatus == 0,
-            "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))"
-        )
+            "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
     }
 }

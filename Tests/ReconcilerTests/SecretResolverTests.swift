@@ -33,8 +33,7 @@ import YAML
             environment: [
                 "SOPS_AGE_KEY_FILE": Self.examples.appendingPathComponent(".intops/demo-age-key.txt").path,
                 "XDG_CONFIG_HOME": "/nonexistent",
-            ]
-        )
+            ])
         var count = 0
         for integration in loaded.integrations {
             for secret in integration.secrets {
@@ -63,9 +62,7 @@ import YAML
         await prefetched.prefetch(references)
         #expect(prefetched.decryptedFileCount == 3)
         let plain = SecretResolver(root: loaded.project.root, environment: environment)
-        for reference in references {
-            #expect(try prefetched.resolve(reference) == (try plain.resolve(reference)))
-        }
+        for reference in references { #expect(try prefetched.resolve(reference) == (try plain.resolve(reference))) }
         #expect(prefetched.decryptedFileCount == 3, "nothing decrypted twice")
 
         let missing = try SecretReference.parse(
@@ -80,16 +77,11 @@ import YAML
     @Test func failuresNameTheReferenceNotTheValue() async throws {
         let loaded = try await ProjectLoader.load(from: Self.examples.path)
         let resolver = SecretResolver(
-            root: loaded.project.root,
-            environment: ["XDG_CONFIG_HOME": "/nonexistent", "HOME": "/nonexistent"]
-        )
+            root: loaded.project.root, environment: ["XDG_CONFIG_HOME": "/nonexistent", "HOME": "/nonexistent"])
         let reference = try #require(
-            loaded.integrations.flatMap { $0.secrets.map(\.reference) }.first { $0.text.hasPrefix("ref+sops://") }
-        )
+            loaded.integrations.flatMap { $0.secrets.map(\.reference) }.first { $0.text.hasPrefix("ref+sops://") })
         #expect(throws: Diagnostic.self) { try resolver.resolve(reference) }
-        do {
-            _ = try resolver.resolve(reference)
-        } catch {
+        do { _ = try resolver.resolve(reference) } catch {
             #expect(error.message.contains("cannot be decrypted: no age identity opens its data key"))
             #expect(error.location == reference.location)
         }

@@ -15,12 +15,7 @@ import Testing
         var state = IntopsState()
         state.set(F.entry("a", id: "i1"))
         let intent = IntopsState.PendingCreate(
-            organization: "o",
-            name: "b",
-            displayName: "B",
-            provider: "AuthorizeNet",
-            type: .payment
-        )
+            organization: "o", name: "b", displayName: "B", provider: "AuthorizeNet", type: .payment)
         state.pendingCreates = [intent]
         try await store.save(&state, organizations: ["o"])
         let loaded = try await StateStore(path: store.template).load(organizations: ["o"])
@@ -44,28 +39,20 @@ import Testing
         state.set(F.entry("b", id: "i2", org: "o2"))
         state.pendingCreates = [
             IntopsState.PendingCreate(
-                organization: "o2",
-                name: "c",
-                displayName: "C",
-                provider: "AuthorizeNet",
-                type: .payment
-            )
+                organization: "o2", name: "c", displayName: "C", provider: "AuthorizeNet", type: .payment)
         ]
         try await store.save(&state, organizations: ["o1", "o2"])
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("state-o1.json").path))
         let o1 = try await StateStore(path: store.template).load(organizations: ["o1"])
         #expect(
             o1.integrations.map(\.name) == ["a"] && o1.pendingCreates == nil,
-            "each shard holds only its organization's entries and intents"
-        )
+            "each shard holds only its organization's entries and intents")
         #expect(
-            try await StateStore(path: store.template).load(organizations: ["o2"]).integrations.map(\.name) == ["b"]
-        )
+            try await StateStore(path: store.template).load(organizations: ["o2"]).integrations.map(\.name) == ["b"])
         #expect(
             try await StateStore(path: store.template).load(organizations: ["o1", "o2"]).integrations.map(\.name) == [
                 "a", "b",
-            ]
-        )
+            ])
     }
 
     /// Each object of a sharded state keeps its own lineage: a run over every organization must not rewrite one
@@ -94,9 +81,7 @@ import Testing
         var state = IntopsState()
         state.set(F.entry("a", id: "i1", org: "o2"))
         try await StateStore(path: root.appendingPathComponent("state-o1.json").path).save(
-            &state,
-            organizations: ["o1"]
-        )
+            &state, organizations: ["o1"])
         await #expect(throws: StateError.self) {
             try await StateStore(path: root.appendingPathComponent("state-{org}.json").path).load(organizations: ["o1"])
         }
@@ -113,8 +98,7 @@ import Testing
         await #expect(throws: StateError.self) { try await first.save(&state, organizations: ["o"]) }
         #expect(
             try await StateStore(path: path).load(organizations: ["o"]).integrations.map(\.name) == ["b"],
-            "the other run's write is kept"
-        )
+            "the other run's write is kept")
     }
 
     @Test func aSecondLockHolderWaitsThenIsRefusedNamingTheHolder() async throws {
@@ -124,11 +108,8 @@ import Testing
         let waited = WaitLog()
         do {
             try await second.lock(
-                organizations: ["o"],
-                operation: "plan",
-                timeout: .milliseconds(300),
-                waiting: { record, _ in waited.add(record) }
-            )
+                organizations: ["o"], operation: "plan", timeout: .milliseconds(300),
+                waiting: { record, _ in waited.add(record) })
             Issue.record("a second lock was granted")
         } catch {
             #expect(error.kind == .locked)
@@ -167,12 +148,7 @@ import Testing
         state.revision = "abc123"
         state.pendingCreates = [
             IntopsState.PendingCreate(
-                organization: "o",
-                name: "d",
-                displayName: "D",
-                provider: "AuthorizeNet",
-                type: .payment
-            )
+                organization: "o", name: "d", displayName: "D", provider: "AuthorizeNet", type: .payment)
         ]
         try await expectSame(state)
         state.integrations.removeAll { $0.name == "b" }

@@ -11,8 +11,7 @@ import FoundationNetworking
 
 /// The client against moto's S3. Serialized: one test switches moto's signature checking on for the whole
 /// server while it runs.
-@Suite("S3Client against moto", .serialized, .motoServer)
-struct S3ClientMotoTests {
+@Suite("S3Client against moto", .serialized, .motoServer) struct S3ClientMotoTests {
     /// moto checks no signature unless asked to (see `signaturesVerified`), so any pair is accepted; canary
     /// values make a leak into a message easy to find.
     static let canary = S3Credentials(accessKeyID: "CANARYKEYID123", secretAccessKey: "CANARYSECRET123")
@@ -21,13 +20,8 @@ struct S3ClientMotoTests {
         let server = try MotoServer.require()
         return S3Client(
             configuration: S3Configuration(
-                region: region,
-                endpoint: server.endpoint,
-                pathStyle: true,
-                credentials: credentials
-            ),
-            timeout: .seconds(20)
-        )
+                region: region, endpoint: server.endpoint, pathStyle: true, credentials: credentials),
+            timeout: .seconds(20))
     }
 
     /// A bucket of its own for each test, so that no test depends on another's objects.
@@ -37,46 +31,37 @@ struct S3ClientMotoTests {
         return bucket
     }
 
-    @Test("creating a bucket twice is fine")
-    func createBucketTwice() async throws {
+    @Test("creating a bucket twice is fine") func createBucketTwice() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         try await s3.createBucket(bucket)
     }
 
-    @Test("a bucket outside us-east-1 is created with its location constraint")
-    func createBucketInRegion() async throws {
+    @Test("a bucket outside us-east-1 is created with its location constraint") func createBucketInRegion() async throws
+    {
         let s3 = try client(region: "eu-west-1")
         let bucket = try await freshBucket(s3)
         let etag = try await s3.put(bucket: bucket, key: "k", bytes: [1], condition: .ifNoneMatch)
         #expect(try await s3.get(bucket: bucket, key: "k")?.etag == etag)
     }
 
-    @Test("a missing key reads as nil")
-    func missingKey() async throws {
+    @Test("a missing key reads as nil") func missingKey() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         #expect(try await s3.get(bucket: bucket, key: "intops/state.json") == nil)
     }
 
-    @Test("If-None-Match: * creates once; the second create is a failed precondition")
-    func createOnlyOnce() async throws {
+    @Test("If-None-Match: * creates once; the second create is a failed precondition") func createOnlyOnce()
+        async throws
+    {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         let etag = try await s3.put(
-            bucket: bucket,
-            key: "state.json",
-            bytes: Array(#"{"serial":1}"#.utf8),
-            condition: .ifNoneMatch
-        )
+            bucket: bucket, key: "state.json", bytes: Array(#"{"serial":1}"#.utf8), condition: .ifNoneMatch)
         #expect(etag.hasPrefix("\"") && etag.hasSuffix("\""))
         let error = await #expect(throws: S3Error.self) {
             try await s3.put(
-                bucket: bucket,
-                key: "state.json",
-                bytes: Array(#"{"serial":2}"#.utf8),
-                condition: .ifNoneMatch
-            )
+                bucket: bucket, key: "state.json", bytes: Array(#"{"serial":2}"#.utf8), condition: .ifNoneMatch)
         }
         #expect(error?.kind == .preconditionFailed)
         #expect(error?.status == 412)
@@ -88,17 +73,9 @@ struct S3ClientMotoTests {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         let first = try await s3.put(
-            bucket: bucket,
-            key: "state.json",
-            bytes: Array("one".utf8),
-            condition: .ifNoneMatch
-        )
+            bucket: bucket, key: "state.json", bytes: Array("one".utf8), condition: .ifNoneMatch)
         let second = try await s3.put(
-            bucket: bucket,
-            key: "state.json",
-            bytes: Array("two".utf8),
-            condition: .ifMatch(first)
-        )
+            bucket: bucket, key: "state.json", bytes: Array("two".utf8), condition: .ifMatch(first))
         #expect(second != first)
 
         let stale = await #expect(throws: S3Error.self) {
@@ -111,18 +88,13 @@ struct S3ClientMotoTests {
         #expect(object == S3Object(bytes: Array("two".utf8), etag: second))
     }
 
-    @Test("a GET's ETag, sent back in If-Match, is accepted")
-    func etagRoundTrips() async throws {
+    @Test("a GET's ETag, sent back in If-Match, is accepted") func etagRoundTrips() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         try await s3.put(bucket: bucket, key: "k", bytes: Array("v1".utf8), condition: .none)
         let read = try #require(try await s3.get(bucket: bucket, key: "k"))
         let written = try await s3.put(
-            bucket: bucket,
-            key: "k",
-            bytes: Array("v2".utf8),
-            condition: .ifMatch(read.etag)
-        )
+            bucket: bucket, key: "k", bytes: Array("v2".utf8), condition: .ifMatch(read.etag))
         #expect(try await s3.get(bucket: bucket, key: "k") == S3Object(bytes: Array("v2".utf8), etag: written))
     }
 
@@ -153,13 +125,10 @@ struct S3ClientMotoTests {
         "keys with spaces, non-ASCII characters, slashes and reserved characters round-trip",
         arguments: [
             "intops/prod org/state.json", "états/naïve ünïcode/ключ.json", "a/b/c/d/e.json",
-            "with+plus & amp=eq,comma;semi.json",
-            "(parens) [brackets] {braces}!*'@$.json", "percent%20literal%.json", "tilde~under_score-dash.json",
-            "emoji 🚀/x.json",
-            "/leading-slash", "double//slash",
-        ]
-    )
-    func keyRoundTrip(key: String) async throws {
+            "with+plus & amp=eq,comma;semi.json", "(parens) [brackets] {braces}!*'@$.json", "percent%20literal%.json",
+            "tilde~under_score-dash.json", "emoji 🚀/x.json", "/leading-slash", "double//slash",
+        ]) func keyRoundTrip(key: String) async throws
+    {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         let bytes = Array("content of \(key)".utf8)
@@ -171,8 +140,7 @@ struct S3ClientMotoTests {
         #expect(try await s3.get(bucket: bucket, key: key) == nil)
     }
 
-    @Test("an empty object and a large one round-trip")
-    func sizes() async throws {
+    @Test("an empty object and a large one round-trip") func sizes() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         let empty = try await s3.put(bucket: bucket, key: "empty", bytes: [], condition: .ifNoneMatch)
@@ -180,11 +148,7 @@ struct S3ClientMotoTests {
         var generator = SystemRandomNumberGenerator()
         let large = (0..<(3 << 20)).map { _ in UInt8.random(in: 0...255, using: &generator) }
         let etag = try await s3.put(
-            bucket: bucket,
-            key: "large",
-            bytes: large,
-            condition: .ifNoneMatch,
-            contentType: "application/octet-stream"
+            bucket: bucket, key: "large", bytes: large, condition: .ifNoneMatch, contentType: "application/octet-stream"
         )
         let read = try #require(try await s3.get(bucket: bucket, key: "large"))
         #expect(read.etag == etag)
@@ -215,8 +179,7 @@ struct S3ClientMotoTests {
         #expect(put?.code == "NoSuchBucket")
     }
 
-    @Test("no error description carries the access key id or the secret")
-    func noCredentialsInErrors() async throws {
+    @Test("no error description carries the access key id or the secret") func noCredentialsInErrors() async throws {
         let s3 = try client()
         let bucket = try await freshBucket(s3)
         try await s3.put(bucket: bucket, key: "k", bytes: [1], condition: .ifNoneMatch)
@@ -228,13 +191,7 @@ struct S3ClientMotoTests {
             { try await s3.delete(bucket: bucket, key: "k", ifMatch: "\"stale\"") },
             { try await s3.delete(bucket: "intops-missing-bucket-canary", key: "k") },
         ]
-        for attempt in attempts {
-            do {
-                try await attempt()
-            } catch let error as S3Error {
-                errors.append(error)
-            }
-        }
+        for attempt in attempts { do { try await attempt() } catch let error as S3Error { errors.append(error) } }
         #expect(errors.count == attempts.count)
         for error in errors {
             for text in [error.description, String(reflecting: error), "\(error)"] {
@@ -260,14 +217,9 @@ struct S3ClientMotoTests {
             let key = "intops/prod org/state.json"
             let first = try await s3.put(bucket: bucket, key: key, bytes: Array("{}".utf8), condition: .ifNoneMatch)
             let second = try await s3.put(
-                bucket: bucket,
-                key: key,
-                bytes: Array("{\"a\":1}".utf8),
-                condition: .ifMatch(first)
-            )
+                bucket: bucket, key: key, bytes: Array("{\"a\":1}".utf8), condition: .ifMatch(first))
             #expect(
-                try await s3.get(bucket: bucket, key: key) == S3Object(bytes: Array("{\"a\":1}".utf8), etag: second)
-            )
+                try await s3.get(bucket: bucket, key: key) == S3Object(bytes: Array("{\"a\":1}".utf8), etag: second))
             let stale = await #expect(throws: S3Error.self) {
                 try await s3.put(bucket: bucket, key: key, bytes: [1], condition: .ifMatch(first))
             }
@@ -328,13 +280,10 @@ struct S3ClientMotoTests {
         _ = try await iam(
             server,
             ["Action": "PutUserPolicy", "UserName": user, "PolicyName": "everything", "PolicyDocument": policy],
-            bootstrap
-        )
+            bootstrap)
         guard let id = S3Error.element("AccessKeyId", in: created),
             let secret = S3Error.element("SecretAccessKey", in: created)
-        else {
-            throw TestFailure("moto's CreateAccessKey answer has no key: \(created.prefix(500))")
-        }
+        else { throw TestFailure("moto's CreateAccessKey answer has no key: \(created.prefix(500))") }
         let credentials = S3Credentials(accessKeyID: id, secretAccessKey: secret)
         // Checked already: the same signer in its other services' mode, verified by moto's IAM.
         let me = try await iam(server, ["Action": "GetUser"], credentials)
@@ -346,24 +295,15 @@ struct S3ClientMotoTests {
 
     func iam(_ server: MotoServer, _ parameters: [String: String], _ credentials: S3Credentials) async throws -> String
     {
-        let form = (parameters.merging(["Version": "2010-05-08"]) { $1 })
-            .sorted { $0.key < $1.key }
-            .map { "\(SigV4.uriEncode($0.key.utf8))=\(SigV4.uriEncode($0.value.utf8))" }
-            .joined(separator: "&")
+        let form = (parameters.merging(["Version": "2010-05-08"]) { $1 }).sorted { $0.key < $1.key }.map {
+            "\(SigV4.uriEncode($0.key.utf8))=\(SigV4.uriEncode($0.value.utf8))"
+        }.joined(separator: "&")
         let body = Array(form.utf8)
         let url = server.endpoint.appendingPathComponent("/")
         let contentType = "application/x-www-form-urlencoded; charset=utf-8"
         let signed = SigV4.sign(
-            method: "POST",
-            url: url,
-            headers: [("Content-Type", contentType)],
-            payloadSHA256: Digest.sha256(body).hex,
-            date: Date(),
-            region: "us-east-1",
-            service: "iam",
-            credentials: credentials,
-            pathEncoding: .twice
-        )
+            method: "POST", url: url, headers: [("Content-Type", contentType)], payloadSHA256: Digest.sha256(body).hex,
+            date: Date(), region: "us-east-1", service: "iam", credentials: credentials, pathEncoding: .twice)
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.httpBody = Data(body)

@@ -7,23 +7,18 @@ import Testing
 
 /// The client against a server that answers what the test says: retries, redirects, hostile error bodies and
 /// the exact request on the wire.
-@Suite("S3Client on the wire")
-struct S3ClientWireTests {
+@Suite("S3Client on the wire") struct S3ClientWireTests {
     static let credentials = S3Credentials(accessKeyID: "AKIAWIRETESTKEY00001", secretAccessKey: "WIRE/secret+value")
 
     func client(
-        _ server: CannedHTTPServer,
-        sessionToken: String? = nil,
-        timeout: Duration = .seconds(10)
+        _ server: CannedHTTPServer, sessionToken: String? = nil, timeout: Duration = .seconds(10)
     ) throws -> S3Client {
         var configuration = try S3Configuration.resolve(
-            region: "eu-west-1",
-            endpoint: server.endpoint,
+            region: "eu-west-1", endpoint: server.endpoint,
             environment: [
                 "AWS_ACCESS_KEY_ID": Self.credentials.accessKeyID,
                 "AWS_SECRET_ACCESS_KEY": Self.credentials.secretAccessKey,
-            ]
-        )
+            ])
         configuration.credentials.sessionToken = sessionToken
         return S3Client(configuration: configuration, timeout: timeout)
     }
@@ -34,13 +29,12 @@ struct S3ClientWireTests {
 
     @Test(
         "a conditional PUT goes out signed, with If-None-Match: *, the body's SHA-256 and each key segment encoded once"
-    )
-    func putOnTheWire() async throws {
+    ) func putOnTheWire() async throws {
         let server = try CannedHTTPServer([.init(status: 200, reason: "OK", headers: [("ETag", "\"abc\"")])])
         defer { server.stop() }
         let body = Array(#"{"serial":1}"#.utf8)
-        let etag = try await client(server, sessionToken: "TOKEN/with+chars==")
-            .put(bucket: "state-bucket", key: "dir one/café (1)+x.json", bytes: body, condition: .ifNoneMatch)
+        let etag = try await client(server, sessionToken: "TOKEN/with+chars==").put(
+            bucket: "state-bucket", key: "dir one/café (1)+x.json", bytes: body, condition: .ifNoneMatch)
         #expect(etag == "\"abc\"")
 
         let request = try #require(server.requests.first)
@@ -60,27 +54,20 @@ struct S3ClientWireTests {
         #expect(
             authorization.contains(
                 "SignedHeaders=content-type;host;if-none-match;x-amz-content-sha256;x-amz-date;x-amz-security-token, Signature="
-            )
-        )
+            ))
     }
 
     /// Recomputes the signature from the bytes received, so that what was signed is what was sent.
-    @Test("the signature covers the request as received")
-    func signatureMatchesReceivedRequest() async throws {
+    @Test("the signature covers the request as received") func signatureMatchesReceivedRequest() async throws {
         let server = try CannedHTTPServer([.init(status: 200, reason: "OK", headers: [("ETag", "\"e\"")])])
         defer { server.stop() }
         try await client(server).put(
-            bucket: "state-bucket",
-            key: "a b/ü.json",
-            bytes: [1, 2, 3],
-            condition: .ifMatch("\"old\"")
-        )
+            bucket: "state-bucket", key: "a b/ü.json", bytes: [1, 2, 3], condition: .ifMatch("\"old\""))
         let request = try #require(server.requests.first)
         let authorization = try #require(request.headers["authorization"])
         let signedNames = try #require(
             authorization.firstRange(of: "SignedHeaders=").map { authorization[$0.upperBound...] }
-        )
-        .prefix { $0 != "," }.split(separator: ";").map(String.init)
+        ).prefix { $0 != "," }.split(separator: ";").map(String.init)
         let date = try #require(request.headers["x-amz-date"])
         var components = DateComponents()
         components.timeZone = TimeZone(identifier: "UTC")
@@ -95,35 +82,23 @@ struct S3ClientWireTests {
         let instant = try #require(Calendar(identifier: .gregorian).date(from: components))
         let path = String(request.target.prefix { $0 != "?" })
         let resigned = SigV4.sign(
-            method: request.method,
-            path: path,
-            query: "",
+            method: request.method, path: path, query: "",
             headers: signedNames.filter { !$0.hasPrefix("x-amz-") }.map { ($0, request.headers[$0] ?? "") },
-            payloadSHA256: Digest.sha256(request.body).hex,
-            date: instant,
-            region: "eu-west-1",
-            service: "s3",
-            credentials: Self.credentials,
-            pathEncoding: .once
-        )
+            payloadSHA256: Digest.sha256(request.body).hex, date: instant, region: "eu-west-1", service: "s3",
+            credentials: Self.credentials, pathEncoding: .once)
         #expect(resigned.authorization == authorization)
         #expect(signedNames.contains("if-match"))
         #expect(request.headers["if-match"] == "\"old\"")
     }
 
-    @Test("GET keeps the ETag exactly as sent, quotes included, and a 404 NoSuchKey is nil")
-    func getKeepsETag() async throws {
+    @Test("GET keeps the ETag exactly as sent, quotes included, and a 404 NoSuchKey is nil") func getKeepsETag()
+        async throws
+    {
         let server = try CannedHTTPServer([
             .init(
-                status: 200,
-                reason: "OK",
-                headers: [("ETag", "\"d41d8cd98f00b204e9800998ecf8427e-1\"")],
-                body: "hello"
-            ),
+                status: 200, reason: "OK", headers: [("ETag", "\"d41d8cd98f00b204e9800998ecf8427e-1\"")], body: "hello"),
             .init(
-                status: 404,
-                reason: "Not Found",
-                body: Self.errorBody("NoSuchKey", "The specified key does not exist.")
+                status: 404, reason: "Not Found", body: Self.errorBody("NoSuchKey", "The specified key does not exist.")
             ),
         ])
         defer { server.stop() }
@@ -142,23 +117,18 @@ struct S3ClientWireTests {
         }
         #expect(error?.kind == .server)
         #expect(
-            error?.description == "S3 PutObject of s3://state-bucket/k failed: HTTP 200: the answer had no ETag header"
-        )
+            error?.description == "S3 PutObject of s3://state-bucket/k failed: HTTP 200: the answer had no ETag header")
     }
 
-    @Test("503 and 500 are retried with backoff, and the answer after them is the result")
-    func retriesServerErrors() async throws {
+    @Test("503 and 500 are retried with backoff, and the answer after them is the result") func retriesServerErrors()
+        async throws
+    {
         let server = try CannedHTTPServer([
             .init(
-                status: 503,
-                reason: "Slow Down",
-                body: Self.errorBody("SlowDown", "Please reduce your request rate.")
-            ),
+                status: 503, reason: "Slow Down", body: Self.errorBody("SlowDown", "Please reduce your request rate.")),
             .init(
-                status: 500,
-                reason: "Internal Server Error",
-                body: Self.errorBody("InternalError", "We encountered an internal error.")
-            ),
+                status: 500, reason: "Internal Server Error",
+                body: Self.errorBody("InternalError", "We encountered an internal error.")),
             .init(status: 503, reason: "Slow Down"),
             .init(status: 200, reason: "OK", headers: [("ETag", "\"x\"")], body: "ok"),
         ])
@@ -174,10 +144,8 @@ struct S3ClientWireTests {
     func givesUpAfterThreeRetries() async throws {
         let server = try CannedHTTPServer([
             .init(
-                status: 500,
-                reason: "Internal Server Error",
-                body: Self.errorBody("InternalError", "We encountered an internal error.")
-            )
+                status: 500, reason: "Internal Server Error",
+                body: Self.errorBody("InternalError", "We encountered an internal error."))
         ])
         defer { server.stop() }
         let error = await #expect(throws: S3Error.self) {
@@ -190,17 +158,12 @@ struct S3ClientWireTests {
         #expect(error?.description.contains("after 4 attempts") == true)
     }
 
-    @Test("a 412 is not retried")
-    func preconditionNotRetried() async throws {
+    @Test("a 412 is not retried") func preconditionNotRetried() async throws {
         let server = try CannedHTTPServer([
             .init(
-                status: 412,
-                reason: "Precondition Failed",
+                status: 412, reason: "Precondition Failed",
                 body: Self.errorBody(
-                    "PreconditionFailed",
-                    "At least one of the pre-conditions you specified did not hold"
-                )
-            )
+                    "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"))
         ])
         defer { server.stop() }
         let error = await #expect(throws: S3Error.self) {
@@ -210,17 +173,13 @@ struct S3ClientWireTests {
         #expect(server.requests.count == 1)
     }
 
-    @Test("409 ConditionalRequestConflict is a failed precondition too")
-    func conditionalConflict() async throws {
+    @Test("409 ConditionalRequestConflict is a failed precondition too") func conditionalConflict() async throws {
         let server = try CannedHTTPServer([
             .init(
-                status: 409,
-                reason: "Conflict",
+                status: 409, reason: "Conflict",
                 body: Self.errorBody(
                     "ConditionalRequestConflict",
-                    "A conflicting conditional operation is currently in progress against this resource."
-                )
-            )
+                    "A conflicting conditional operation is currently in progress against this resource."))
         ])
         defer { server.stop() }
         let error = await #expect(throws: S3Error.self) {
@@ -229,24 +188,20 @@ struct S3ClientWireTests {
         #expect(error?.kind == .preconditionFailed)
     }
 
-    @Test("a redirect is not followed; the bucket's region in it becomes the hint")
-    func redirectsRefused() async throws {
+    @Test("a redirect is not followed; the bucket's region in it becomes the hint") func redirectsRefused() async throws
+    {
         let elsewhere = try CannedHTTPServer([
             .init(status: 200, reason: "OK", headers: [("ETag", "\"never\"")], body: "wrong host")
         ])
         defer { elsewhere.stop() }
         let server = try CannedHTTPServer([
             .init(
-                status: 307,
-                reason: "Temporary Redirect",
+                status: 307, reason: "Temporary Redirect",
                 headers: [
                     ("Location", "\(elsewhere.endpoint)/state-bucket/k"), ("x-amz-bucket-region", "ap-southeast-2"),
                 ],
                 body: Self.errorBody(
-                    "TemporaryRedirect",
-                    "Please re-send this request to the specified temporary endpoint."
-                )
-            )
+                    "TemporaryRedirect", "Please re-send this request to the specified temporary endpoint."))
         ])
         defer { server.stop() }
         let error = await #expect(throws: S3Error.self) {
@@ -265,15 +220,12 @@ struct S3ClientWireTests {
             + String(repeating: "x", count: 400)
         let server = try CannedHTTPServer([
             .init(
-                status: 403,
-                reason: "Forbidden",
+                status: 403, reason: "Forbidden",
                 body: Self.errorBody(
-                    "SignatureDoesNotMatch",
-                    longMessage,
+                    "SignatureDoesNotMatch", longMessage,
                     extra:
                         "<AWSAccessKeyId>AKIAWIRETESTKEY00001</AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256 CANONICAL-LEAK</StringToSign><SignatureProvided>SIGNATURE-LEAK</SignatureProvided>"
-                )
-            )
+                ))
         ])
         defer { server.stop() }
         let caught = await #expect(throws: S3Error.self) {
@@ -293,14 +245,11 @@ struct S3ClientWireTests {
         #expect(text.count < 600)
     }
 
-    @Test("a refused connection is a transport error after the retries")
-    func connectionRefused() async throws {
+    @Test("a refused connection is a transport error after the retries") func connectionRefused() async throws {
         let port = try MotoServer.freePort()
         let configuration = try S3Configuration.resolve(
-            region: nil,
-            endpoint: "http://127.0.0.1:\(port)",
-            environment: ["AWS_ACCESS_KEY_ID": "AKIDCANARY", "AWS_SECRET_ACCESS_KEY": "SECRETCANARY"]
-        )
+            region: nil, endpoint: "http://127.0.0.1:\(port)",
+            environment: ["AWS_ACCESS_KEY_ID": "AKIDCANARY", "AWS_SECRET_ACCESS_KEY": "SECRETCANARY"])
         let error = await #expect(throws: S3Error.self) {
             try await S3Client(configuration: configuration).get(bucket: "state-bucket", key: "k")
         }
@@ -310,8 +259,9 @@ struct S3ClientWireTests {
         #expect(error?.description.contains("127.0.0.1:\(port)") == true)
     }
 
-    @Test("invalid bucket names and dot-segment keys are refused before anything is sent")
-    func refusedBeforeSending() async throws {
+    @Test("invalid bucket names and dot-segment keys are refused before anything is sent") func refusedBeforeSending()
+        async throws
+    {
         let server = try CannedHTTPServer([.init(status: 200, reason: "OK", headers: [("ETag", "\"e\"")])])
         defer { server.stop() }
         let s3 = try client(server)
@@ -335,15 +285,11 @@ struct S3ClientWireTests {
         let server = try CannedHTTPServer([
             .init(status: 204, reason: "No Content"),
             .init(
-                status: 404,
-                reason: "Not Found",
-                body: Self.errorBody("NoSuchKey", "The specified key does not exist.")
+                status: 404, reason: "Not Found", body: Self.errorBody("NoSuchKey", "The specified key does not exist.")
             ),
             .init(
-                status: 404,
-                reason: "Not Found",
-                body: Self.errorBody("NoSuchBucket", "The specified bucket does not exist")
-            ),
+                status: 404, reason: "Not Found",
+                body: Self.errorBody("NoSuchBucket", "The specified bucket does not exist")),
         ])
         defer { server.stop() }
         let s3 = try client(server)
@@ -356,17 +302,15 @@ struct S3ClientWireTests {
         #expect(server.requests[1].headers["if-match"] == nil)
     }
 
-    @Test("CreateBucket outside us-east-1 names the region; BucketAlreadyOwnedByYou is fine")
-    func createBucket() async throws {
+    @Test("CreateBucket outside us-east-1 names the region; BucketAlreadyOwnedByYou is fine") func createBucket()
+        async throws
+    {
         let server = try CannedHTTPServer([
             .init(
-                status: 409,
-                reason: "Conflict",
+                status: 409, reason: "Conflict",
                 body: Self.errorBody(
                     "BucketAlreadyOwnedByYou",
-                    "Your previous request to create the named bucket succeeded and you already own it."
-                )
-            )
+                    "Your previous request to create the named bucket succeeded and you already own it."))
         ])
         defer { server.stop() }
         try await client(server).createBucket("state-bucket")

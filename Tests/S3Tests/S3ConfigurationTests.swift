@@ -3,20 +3,14 @@ import Testing
 
 @testable import S3
 
-@Suite("S3 configuration")
-struct S3ConfigurationTests {
+@Suite("S3 configuration") struct S3ConfigurationTests {
     static let keys = ["AWS_ACCESS_KEY_ID": "AKIDCONFIG", "AWS_SECRET_ACCESS_KEY": "CONFIGSECRET"]
 
     func resolve(
-        region: String? = nil,
-        endpoint: String? = nil,
-        _ environment: [String: String] = [:]
+        region: String? = nil, endpoint: String? = nil, _ environment: [String: String] = [:]
     ) throws(S3Error) -> S3Configuration {
         try S3Configuration.resolve(
-            region: region,
-            endpoint: endpoint,
-            environment: Self.keys.merging(environment) { $1 }
-        )
+            region: region, endpoint: endpoint, environment: Self.keys.merging(environment) { $1 })
     }
 
     @Test("endpoint: the mapping's, else AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS's own")
@@ -41,8 +35,9 @@ struct S3ConfigurationTests {
         #expect(!empty.pathStyle)
     }
 
-    @Test("region: the mapping's, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1")
-    func regionPrecedence() throws {
+    @Test("region: the mapping's, else AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1") func regionPrecedence()
+        throws
+    {
         let both = ["AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "ap-south-1"]
         #expect(try resolve(region: "us-west-2", both).region == "us-west-2")
         #expect(try resolve(both).region == "eu-west-1")
@@ -51,16 +46,14 @@ struct S3ConfigurationTests {
         #expect(try resolve(region: "", ["AWS_REGION": ""]).region == "us-east-1")
     }
 
-    @Test("a region that is not a region name is refused: it would go into the host name")
-    func badRegion() {
+    @Test("a region that is not a region name is refused: it would go into the host name") func badRegion() {
         for region in ["EU-WEST-1", "eu west", "evil.com/x", "-x"] {
             let error = #expect(throws: S3Error.self) { try resolve(region: region) }
             #expect(error?.kind == .configuration)
         }
     }
 
-    @Test("missing credentials name exactly the variables to set")
-    func missingCredentials() {
+    @Test("missing credentials name exactly the variables to set") func missingCredentials() {
         let neither = #expect(throws: S3Error.self) {
             try S3Configuration.resolve(region: nil, endpoint: nil, environment: [:])
         }
@@ -73,16 +66,12 @@ struct S3ConfigurationTests {
         #expect(noSecret?.description.contains("AKIDONLY") == false)
         let empty = #expect(throws: S3Error.self) {
             try S3Configuration.resolve(
-                region: nil,
-                endpoint: nil,
-                environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "s"]
-            )
+                region: nil, endpoint: nil, environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "s"])
         }
         #expect(empty?.description.contains("set AWS_ACCESS_KEY_ID in") == true)
     }
 
-    @Test("the session token is taken when set")
-    func sessionToken() throws {
+    @Test("the session token is taken when set") func sessionToken() throws {
         #expect(try resolve(["AWS_SESSION_TOKEN": "TOKEN"]).credentials.sessionToken == "TOKEN")
         #expect(try resolve().credentials.sessionToken == nil)
     }
@@ -91,11 +80,9 @@ struct S3ConfigurationTests {
         "http:// is refused unless the host is loopback, in one line",
         arguments: [
             "http://example.com:9000", "http://10.0.0.5", "http://127.0.0.1.evil.example",
-            "http://localhost.evil.example",
-            "http://128.0.0.1:9000", "http://[::2]:9000",
-        ]
-    )
-    func plainHTTPRefused(endpoint: String) {
+            "http://localhost.evil.example", "http://128.0.0.1:9000", "http://[::2]:9000",
+        ]) func plainHTTPRefused(endpoint: String)
+    {
         let error = #expect(throws: S3Error.self) { try resolve(endpoint: endpoint) }
         #expect(error?.kind == .configuration)
         #expect(error?.description.contains("https://") == true)
@@ -107,9 +94,8 @@ struct S3ConfigurationTests {
         arguments: [
             "http://127.0.0.1:5000", "http://127.8.9.10:5000", "http://localhost:9000", "http://LOCALHOST",
             "http://[::1]:9000",
-        ]
-    )
-    func loopbackHTTPAllowed(endpoint: String) throws {
+        ]) func loopbackHTTPAllowed(endpoint: String) throws
+    {
         let configuration = try resolve(endpoint: endpoint)
         #expect(configuration.pathStyle)
         #expect(configuration.endpoint.scheme == "http")
@@ -134,8 +120,9 @@ struct S3ConfigurationTests {
         #expect(try resolve(endpoint: "HTTPS://s3.example:8443").endpoint.absoluteString == "https://s3.example:8443")
     }
 
-    @Test("no textual form of the credentials or the configuration shows the secret or the token")
-    func redaction() throws {
+    @Test("no textual form of the credentials or the configuration shows the secret or the token") func redaction()
+        throws
+    {
         let configuration = try resolve(["AWS_SESSION_TOKEN": "TOKENCANARY"])
         var dumped = ""
         dump(configuration, to: &dumped)
@@ -144,9 +131,8 @@ struct S3ConfigurationTests {
         let client = S3Client(configuration: configuration)
         for text in [
             String(describing: configuration), String(reflecting: configuration),
-            String(describing: configuration.credentials),
-            String(reflecting: configuration.credentials), dumped, dumpedCredentials, String(describing: client),
-            "\(configuration.credentials)",
+            String(describing: configuration.credentials), String(reflecting: configuration.credentials), dumped,
+            dumpedCredentials, String(describing: client), "\(configuration.credentials)",
         ] {
             #expect(!text.contains("CONFIGSECRET"), "\(text)")
             #expect(!text.contains("TOKENCANARY"), "\(text)")
@@ -159,52 +145,35 @@ struct S3ConfigurationTests {
         let aws = S3Client(configuration: try resolve(region: "eu-west-1"))
         #expect(
             try aws.url(bucket: "state-bucket", key: "dir/a b.json").absoluteString
-                == "https://state-bucket.s3.eu-west-1.amazonaws.com/dir/a%20b.json"
-        )
+                == "https://state-bucket.s3.eu-west-1.amazonaws.com/dir/a%20b.json")
         #expect(
             try aws.url(bucket: "state-bucket", key: nil).absoluteString
-                == "https://state-bucket.s3.eu-west-1.amazonaws.com/"
-        )
+                == "https://state-bucket.s3.eu-west-1.amazonaws.com/")
         #expect(
             try aws.url(bucket: "my.state.bucket", key: "k").absoluteString
-                == "https://s3.eu-west-1.amazonaws.com/my.state.bucket/k"
-        )
+                == "https://s3.eu-west-1.amazonaws.com/my.state.bucket/k")
         let minio = S3Client(configuration: try resolve(endpoint: "http://127.0.0.1:9000"))
         #expect(
             try minio.url(bucket: "state-bucket", key: "ü/x+y.json").absoluteString
-                == "http://127.0.0.1:9000/state-bucket/%C3%BC/x%2By.json"
-        )
+                == "http://127.0.0.1:9000/state-bucket/%C3%BC/x%2By.json")
         #expect(try minio.url(bucket: "state-bucket", key: nil).absoluteString == "http://127.0.0.1:9000/state-bucket")
     }
 }
 
-@Suite("S3 errors")
-struct S3ErrorTests {
+@Suite("S3 errors") struct S3ErrorTests {
     static let credentials = S3Credentials(accessKeyID: "AKIAERRORTESTKEY0001", secretAccessKey: "ERRSECRET")
 
     func error(
-        _ status: Int,
-        _ code: String,
-        _ message: String = "m",
-        bucket: String = "b",
-        key: String? = "k",
-        operation: String = "GetObject",
-        bucketRegion: String? = nil
+        _ status: Int, _ code: String, _ message: String = "m", bucket: String = "b", key: String? = "k",
+        operation: String = "GetObject", bucketRegion: String? = nil
     ) -> S3Error {
         S3Error.response(
-            operation: operation,
-            bucket: bucket,
-            key: key,
-            status: status,
+            operation: operation, bucket: bucket, key: key, status: status,
             body: Array("<Error><Code>\(code)</Code><Message>\(message)</Message></Error>".utf8),
-            bucketRegion: bucketRegion,
-            credentials: Self.credentials,
-            region: "us-east-1"
-        )
+            bucketRegion: bucketRegion, credentials: Self.credentials, region: "us-east-1")
     }
 
-    @Test("kinds follow the status, and 409 only for ConditionalRequestConflict")
-    func kinds() {
+    @Test("kinds follow the status, and 409 only for ConditionalRequestConflict") func kinds() {
         #expect(error(412, "PreconditionFailed").kind == .preconditionFailed)
         #expect(error(409, "ConditionalRequestConflict").kind == .preconditionFailed)
         #expect(error(409, "BucketNotEmpty").kind == .server)
@@ -214,15 +183,10 @@ struct S3ErrorTests {
         #expect(error(503, "SlowDown").kind == .server)
     }
 
-    @Test("the description names operation, bucket, key, status and code, with the remedy")
-    func describes() {
+    @Test("the description names operation, bucket, key, status and code, with the remedy") func describes() {
         let missing = error(
-            404,
-            "NoSuchBucket",
-            "The specified bucket does not exist",
-            bucket: "no-such-bucket",
-            key: "intops/state.json"
-        )
+            404, "NoSuchBucket", "The specified bucket does not exist", bucket: "no-such-bucket",
+            key: "intops/state.json")
         #expect(
             missing.description
                 == "S3 GetObject of s3://no-such-bucket/intops/state.json failed: HTTP 404 NoSuchBucket; the bucket does not exist: create it, or check the bucket name, the region (us-east-1) and the endpoint (S3: The specified bucket does not exist)"
@@ -234,9 +198,7 @@ struct S3ErrorTests {
         #expect(error(400, "ExpiredToken").description.contains("AWS_SESSION_TOKEN"))
         #expect(
             error(301, "PermanentRedirect", bucketRegion: "eu-north-1").description.contains(
-                "set the region to eu-north-1"
-            )
-        )
+                "set the region to eu-north-1"))
         #expect(!error(301, "PermanentRedirect", bucketRegion: "evil.example/x").description.contains("evil"))
         #expect(error(412, "PreconditionFailed").description.contains("another writer"))
     }
@@ -245,9 +207,7 @@ struct S3ErrorTests {
     func sanitizedMessage() {
         let message = S3Error.sanitizedMessage(
             "key AKIAERRORTESTKEY0001 or AKIAIOSFODNN7EXAMPLE, secret ERRSECRET\r\nand "
-                + String(repeating: "y", count: 300),
-            credentials: Self.credentials
-        )
+                + String(repeating: "y", count: 300), credentials: Self.credentials)
         #expect(!message.contains("AKIA"))
         #expect(!message.contains("ERRSECRET"))
         #expect(!message.contains("\n") && !message.contains("\r"))
@@ -255,17 +215,14 @@ struct S3ErrorTests {
         #expect(message.hasPrefix("key (redacted) or (redacted), secret (redacted)"))
     }
 
-    @Test("a key with a newline stays one line in the description")
-    func oneLine() {
+    @Test("a key with a newline stays one line in the description") func oneLine() {
         #expect(!error(404, "NoSuchBucket", key: "a\nb").description.contains("\n"))
     }
 
-    @Test("XML entities in the code and message are decoded")
-    func entities() {
+    @Test("XML entities in the code and message are decoded") func entities() {
         #expect(
             S3Error.element("Message", in: "<Error><Message>a &lt;b&gt; &amp; &quot;c&quot;</Message></Error>")
-                == "a <b> & \"c\""
-        )
+                == "a <b> & \"c\"")
         #expect(S3Error.element("Code", in: "<Error></Error>") == nil)
     }
 }

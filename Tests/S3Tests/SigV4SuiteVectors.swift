@@ -23,27 +23,16 @@ struct SuiteVector: Sendable, CustomTestStringConvertible {
 
     /// The suite's credentials, region, service and time.
     static let credentials = S3Credentials(
-        accessKeyID: "AKIDEXAMPLE",
-        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-    )
+        accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     static let date = Date(timeIntervalSince1970: 1_440_938_160)  // 2015-08-30T12:36:00Z
 
     func sign(path: String? = nil, encoding: SigV4.PathEncoding = .twice) -> SigV4.SignedRequest {
         var credentials = Self.credentials
         credentials.sessionToken = sessionToken
         return SigV4.sign(
-            method: method,
-            path: path ?? self.path,
-            query: query,
-            headers: headers,
-            payloadSHA256: Digest.sha256(Array(body.utf8)).hex,
-            date: Self.date,
-            region: "us-east-1",
-            service: "service",
-            credentials: credentials,
-            pathEncoding: encoding,
-            signsPayloadHash: signsPayloadHash
-        )
+            method: method, path: path ?? self.path, query: query, headers: headers,
+            payloadSHA256: Digest.sha256(Array(body.utf8)).hex, date: Self.date, region: "us-east-1",
+            service: "service", credentials: credentials, pathEncoding: encoding, signsPayloadHash: signsPayloadHash)
     }
 }
 
@@ -53,13 +42,8 @@ struct SuiteVector: Sendable, CustomTestStringConvertible {
 /// keys), multi-line header values, and `post-sts-header-after`, which adds the token after signing.
 let suiteVectors: [SuiteVector] = [
     SuiteVector(
-        name: "get-vanilla",
-        method: "GET",
-        path: "/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-vanilla", method: "GET", path: "/", query: "", headers: [("Host", "example.amazonaws.com")],
+        body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -80,13 +64,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
     ),
     SuiteVector(
-        name: "get-vanilla-query-order-key-case",
-        method: "GET",
-        path: "/",
-        query: "Param2=value2&Param1=value1",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-vanilla-query-order-key-case", method: "GET", path: "/", query: "Param2=value2&Param1=value1",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -107,12 +86,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500"
     ),
     SuiteVector(
-        name: "get-vanilla-query-order-encoded",
-        method: "GET",
-        path: "/",
-        query: "Param-3=Value3&Param=Value2&%E1%88%B4=Value1",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
+        name: "get-vanilla-query-order-encoded", method: "GET", path: "/",
+        query: "Param-3=Value3&Param=Value2&%E1%88%B4=Value1", headers: [("Host", "example.amazonaws.com")], body: "",
         signsPayloadHash: false,
         canonicalRequest: """
             GET
@@ -134,13 +109,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=371d3713e185cc334048618a97f809c9ffe339c62934c032af5a0e595648fcac"
     ),
     SuiteVector(
-        name: "get-vanilla-utf8-query",
-        method: "GET",
-        path: "/",
-        query: "ሴ=bar",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-vanilla-utf8-query", method: "GET", path: "/", query: "ሴ=bar",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -161,14 +131,10 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04"
     ),
     SuiteVector(
-        name: "get-vanilla-query-unreserved",
-        method: "GET",
-        path: "/",
+        name: "get-vanilla-query-unreserved", method: "GET", path: "/",
         query:
             "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz=-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -189,13 +155,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197"
     ),
     SuiteVector(
-        name: "get-vanilla-empty-query-key",
-        method: "GET",
-        path: "/",
-        query: "Param1=value1",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-vanilla-empty-query-key", method: "GET", path: "/", query: "Param1=value1",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -216,13 +177,9 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb"
     ),
     SuiteVector(
-        name: "get-unreserved",
-        method: "GET",
-        path: "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-unreserved", method: "GET",
+        path: "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
@@ -243,12 +200,7 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f"
     ),
     SuiteVector(
-        name: "get-utf8",
-        method: "GET",
-        path: "/ሴ",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
+        name: "get-utf8", method: "GET", path: "/ሴ", query: "", headers: [("Host", "example.amazonaws.com")], body: "",
         signsPayloadHash: false,
         canonicalRequest: """
             GET
@@ -270,13 +222,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85"
     ),
     SuiteVector(
-        name: "get-space-unnormalized",
-        method: "GET",
-        path: "/example space/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-space-unnormalized", method: "GET", path: "/example space/", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /example%20space/
@@ -297,13 +244,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741"
     ),
     SuiteVector(
-        name: "get-slash-unnormalized",
-        method: "GET",
-        path: "//",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-slash-unnormalized", method: "GET", path: "//", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             //
@@ -324,13 +266,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=c88bcd3d312d75078c0cd961d6deae3f4c754924b01669efcfcb439fd5e5b76e"
     ),
     SuiteVector(
-        name: "get-slashes-unnormalized",
-        method: "GET",
-        path: "//example//",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "get-slashes-unnormalized", method: "GET", path: "//example//", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             //example//
@@ -351,13 +288,9 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=87cca117541a147f6df867677d98a7d80dff226d2bfca9e4ffa899665623c7e5"
     ),
     SuiteVector(
-        name: "get-header-value-trim",
-        method: "GET",
-        path: "/",
-        query: "",
+        name: "get-header-value-trim", method: "GET", path: "/", query: "",
         headers: [("Host", "example.amazonaws.com"), ("My-Header1", " value1"), ("My-Header2", " \"a   b   c\"")],
-        body: "",
-        signsPayloadHash: false,
+        body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -380,16 +313,11 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;my-header2;x-amz-date, Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736"
     ),
     SuiteVector(
-        name: "get-header-key-duplicate",
-        method: "GET",
-        path: "/",
-        query: "",
+        name: "get-header-key-duplicate", method: "GET", path: "/", query: "",
         headers: [
             ("Host", "example.amazonaws.com"), ("My-Header1", "value2"), ("My-Header1", "value2"),
             ("My-Header1", "value1"),
-        ],
-        body: "",
-        signsPayloadHash: false,
+        ], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -411,16 +339,11 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea"
     ),
     SuiteVector(
-        name: "get-header-value-order",
-        method: "GET",
-        path: "/",
-        query: "",
+        name: "get-header-value-order", method: "GET", path: "/", query: "",
         headers: [
             ("Host", "example.amazonaws.com"), ("My-Header1", "value4"), ("My-Header1", "value1"),
             ("My-Header1", "value3"), ("My-Header1", "value2"),
-        ],
-        body: "",
-        signsPayloadHash: false,
+        ], body: "", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /
@@ -442,13 +365,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=08c7e5a9acfcfeb3ab6b2185e75ce8b1deb5e634ec47601a50643f830c755c01"
     ),
     SuiteVector(
-        name: "post-header-key-case",
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "post-header-key-case", method: "POST", path: "/", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             POST
             /
@@ -469,13 +387,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
     ),
     SuiteVector(
-        name: "post-header-key-sort",
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com"), ("My-Header1", "value1")],
-        body: "",
-        signsPayloadHash: false,
+        name: "post-header-key-sort", method: "POST", path: "/", query: "",
+        headers: [("Host", "example.amazonaws.com"), ("My-Header1", "value1")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             POST
             /
@@ -497,13 +410,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=c5410059b04c1ee005303aed430f6e6645f61f4dc9e1461ec8f8916fdf18852c"
     ),
     SuiteVector(
-        name: "post-header-value-case",
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com"), ("My-Header1", "VALUE1")],
-        body: "",
-        signsPayloadHash: false,
+        name: "post-header-value-case", method: "POST", path: "/", query: "",
+        headers: [("Host", "example.amazonaws.com"), ("My-Header1", "VALUE1")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             POST
             /
@@ -525,13 +433,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;x-amz-date, Signature=cdbc9802e29d2942e5e10b5bccfdd67c5f22c7c4e8ae67b53629efa58b974b7d"
     ),
     SuiteVector(
-        name: "post-vanilla-query",
-        method: "POST",
-        path: "/",
-        query: "Param1=value1",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        signsPayloadHash: false,
+        name: "post-vanilla-query", method: "POST", path: "/", query: "Param1=value1",
+        headers: [("Host", "example.amazonaws.com")], body: "", signsPayloadHash: false,
         canonicalRequest: """
             POST
             /
@@ -552,16 +455,11 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, Signature=28038455d6de14eafc1f9222cf5aa6f1a96197d7deb8263271d420d138af7f11"
     ),
     SuiteVector(
-        name: "post-x-www-form-urlencoded",
-        method: "POST",
-        path: "/",
-        query: "",
+        name: "post-x-www-form-urlencoded", method: "POST", path: "/", query: "",
         headers: [
             ("Content-Type", "application/x-www-form-urlencoded"), ("Host", "example.amazonaws.com"),
             ("Content-Length", "13"),
-        ],
-        body: "Param1=value1",
-        signsPayloadHash: true,
+        ], body: "Param1=value1", signsPayloadHash: true,
         canonicalRequest: """
             POST
             /
@@ -585,16 +483,11 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=d3875051da38690788ef43de4db0d8f280229d82040bfac253562e56c3f20e0b"
     ),
     SuiteVector(
-        name: "post-x-www-form-urlencoded-parameters",
-        method: "POST",
-        path: "/",
-        query: "",
+        name: "post-x-www-form-urlencoded-parameters", method: "POST", path: "/", query: "",
         headers: [
             ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("Host", "example.amazonaws.com"),
             ("Content-Length", "13"),
-        ],
-        body: "Param1=value1",
-        signsPayloadHash: true,
+        ], body: "Param1=value1", signsPayloadHash: true,
         canonicalRequest: """
             POST
             /
@@ -618,12 +511,8 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=content-length;content-type;host;x-amz-content-sha256;x-amz-date, Signature=328d1b9eaadca9f5818ef05e8392801e091653bafec24fcab71e7344e7f51422"
     ),
     SuiteVector(
-        name: "post-sts-header-before",
-        method: "POST",
-        path: "/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
+        name: "post-sts-header-before", method: "POST", path: "/", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "",
         sessionToken:
             "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==",
         signsPayloadHash: false,
@@ -648,14 +537,9 @@ let suiteVectors: [SuiteVector] = [
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token, Signature=85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead"
     ),
     SuiteVector(
-        name: "get-vanilla-with-session-token",
-        method: "GET",
-        path: "/",
-        query: "",
-        headers: [("Host", "example.amazonaws.com")],
-        body: "",
-        sessionToken: "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267",
-        signsPayloadHash: false,
+        name: "get-vanilla-with-session-token", method: "GET", path: "/", query: "",
+        headers: [("Host", "example.amazonaws.com")], body: "",
+        sessionToken: "6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267", signsPayloadHash: false,
         canonicalRequest: """
             GET
             /

@@ -39,26 +39,21 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
     static func load() throws -> [SOPSFixture] {
         let object =
             try JSONSerialization.jsonObject(
-                with: Data(contentsOf: fixtures.appendingPathComponent("sops/expected.json"))
-            ) as! [String: Any]
+                with: Data(contentsOf: fixtures.appendingPathComponent("sops/expected.json"))) as! [String: Any]
         return (object["sops_fixtures"] as! [[String: Any]]).map { entry in
             let leafList = entry["leaves_in_walk_order"] as! [[String: Any]]
             return SOPSFixture(
-                file: entry["file"] as! String,
-                store: entry["store"] as! String,
-                identityFiles: entry["age_identity_files"] as! [String],
-                dataKey: entry["data_key_hex"] as! String,
+                file: entry["file"] as! String, store: entry["store"] as! String,
+                identityFiles: entry["age_identity_files"] as! [String], dataKey: entry["data_key_hex"] as! String,
                 expect: entry["expect"] as! String,
                 leaves: leafList.map { ["type": "\($0["type"]!)", "plaintext": "\($0["plaintext"]!)"] },
-                leafPaths: leafList.map { $0["path"] as! [String] }
-            )
+                leafPaths: leafList.map { $0["path"] as! [String] })
         }
     }
 }
 
 @Suite struct FixtureTests {
-    @Test(arguments: try SOPSFixture.load())
-    func decryptsLikeSops(_ fixture: SOPSFixture) throws {
+    @Test(arguments: try SOPSFixture.load()) func decryptsLikeSops(_ fixture: SOPSFixture) throws {
         let url = fixtures.appendingPathComponent(fixture.file)
         let bytes = Array(try Data(contentsOf: url))
         let decrypted: DecryptedSOPS
@@ -70,36 +65,22 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
             if macMustFail {
                 #expect(throws: SOPSError.macMismatch) {
                     try SOPS.decrypt(
-                        documents,
-                        format: fixture.format,
-                        metadata: parsed,
-                        dataKey: hexBytes(fixture.dataKey),
-                        ignoreMAC: false
-                    )
+                        documents, format: fixture.format, metadata: parsed, dataKey: hexBytes(fixture.dataKey),
+                        ignoreMAC: false)
                 }
                 return
             }
             decrypted = try SOPS.decrypt(
-                documents,
-                format: fixture.format,
-                metadata: parsed,
-                dataKey: hexBytes(fixture.dataKey),
-                ignoreMAC: false
-            )
+                documents, format: fixture.format, metadata: parsed, dataKey: hexBytes(fixture.dataKey),
+                ignoreMAC: false)
         } else {
             var identities: [any AgeIdentity] = []
             for name in fixture.identityFiles {
                 identities += try AgeIdentityFile.parse(
-                    String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8),
-                    source: name
-                )
+                    String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8), source: name)
             }
             decrypted = try SOPS.decrypt(
-                bytes,
-                format: fixture.format,
-                file: fixture.file,
-                keyring: SOPSKeyring(identities: identities)
-            )
+                bytes, format: fixture.format, file: fixture.file, keyring: SOPSKeyring(identities: identities))
         }
         let found = decrypted.documents.flatMap { leaves($0) }
         #expect(found.map(\.path) == fixture.leafPaths, "leaf order of \(fixture.file)")
@@ -119,15 +100,11 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
         let file = fixtures.appendingPathComponent("sops/fluxcd/algorithms_age-pq.yaml")
         let other = try AgeIdentityFile.parse(
             String(contentsOf: fixtures.appendingPathComponent("sops/fluxcd/keys_age.txt"), encoding: .utf8),
-            source: "keys_age.txt"
-        )
+            source: "keys_age.txt")
         #expect(throws: SOPSError.self) {
             try SOPS.decrypt(
-                Array(try Data(contentsOf: file)),
-                format: .yaml,
-                file: "age-pq.yaml",
-                keyring: SOPSKeyring(identities: other)
-            )
+                Array(try Data(contentsOf: file)), format: .yaml, file: "age-pq.yaml",
+                keyring: SOPSKeyring(identities: other))
         }
     }
 }
@@ -139,15 +116,9 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
         let bytes = Array(try Data(contentsOf: url))
         #expect(throws: SOPSError.self) {
             try SOPS.decrypt(
-                bytes,
-                format: .yaml,
-                file: url.path,
-                keyring: SOPSKeyring(identities: [X25519Identity.generate()])
-            )
+                bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
         }
-        do {
-            _ = try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: []))
-        } catch {
+        do { _ = try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [])) } catch {
             guard case .unsupportedKeys(let reason) = error else {
                 Issue.record("expected unsupportedKeys, got \(error)")
                 return

@@ -14,8 +14,8 @@ import Testing
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sops-interop-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z")
-            .write(toFile: directory.appendingPathComponent("keys.txt").path, atomically: true, encoding: .utf8)
+        try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
+            toFile: directory.appendingPathComponent("keys.txt").path, atomically: true, encoding: .utf8)
     }
 
     static let yaml = """
@@ -58,8 +58,7 @@ import Testing
 
     static let options: [[String]] = [
         [], ["--unencrypted-suffix", "_unencrypted"], ["--encrypted-suffix", "word"],
-        ["--unencrypted-regex", "^(name|port)$"],
-        ["--encrypted-regex", "^(password|token|secret.*)$"],
+        ["--unencrypted-regex", "^(name|port)$"], ["--encrypted-regex", "^(password|token|secret.*)$"],
     ]
 
     func write(_ text: String, _ name: String) throws -> String {
@@ -70,10 +69,8 @@ import Testing
 
     func sops(_ arguments: [String]) async throws -> ProcessOutput {
         try await Subprocess.run(
-            ["sops"] + arguments,
-            environment: ["SOPS_AGE_KEY_FILE": keyFile, "SOPS_DISABLE_VERSION_CHECK": "1"],
-            directory: directory
-        )
+            ["sops"] + arguments, environment: ["SOPS_AGE_KEY_FILE": keyFile, "SOPS_DISABLE_VERSION_CHECK": "1"],
+            directory: directory)
     }
 
     var keyring: SOPSKeyring { SOPSKeyring(identities: [identity]) }
@@ -85,14 +82,13 @@ import Testing
         for option in Self.options {
             let plain = try write(source, name)
             let encrypted = try await sops(
-                ["encrypt", "--age", identity.recipient.description] + option + ["--output", plain + ".enc", plain]
-            )
+                ["encrypt", "--age", identity.recipient.description] + option + ["--output", plain + ".enc", plain])
             #expect(encrypted.status == 0, "sops encrypt \(option): \(encrypted.stderrText)")
             let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: plain + ".enc")))
             let decrypted = try SOPS.decrypt(bytes, format: format, file: name, keyring: keyring)
             let reference = try await sops([
-                "decrypt", "--input-type", format == .dotenv ? "dotenv" : format.rawValue,
-                "--output-type", format == .dotenv ? "dotenv" : format.rawValue, plain + ".enc",
+                "decrypt", "--input-type", format == .dotenv ? "dotenv" : format.rawValue, "--output-type",
+                format == .dotenv ? "dotenv" : format.rawValue, plain + ".enc",
             ])
             #expect(reference.status == 0, "\(reference.stderrText)")
             if format == .dotenv {
@@ -101,8 +97,7 @@ import Testing
                 let expected = try SOPS.load(Array(reference.stdout), format: format, file: "reference").documents
                 #expect(
                     normalized(decrypted.documents) == normalized(expected),
-                    "\(name) with \(option): \(difference(decrypted.documents, expected))"
-                )
+                    "\(name) with \(option): \(difference(decrypted.documents, expected))")
             }
         }
     }
@@ -119,26 +114,19 @@ import Testing
             for macOnly in [false, true] {
                 let documents = try SOPS.parsePlaintext(Array(source.utf8), format: format, file: name)
                 let encrypted = try SOPS.encrypt(
-                    documents,
-                    format: format,
-                    recipients: [identity.recipient],
-                    rule: rule,
-                    macOnlyEncrypted: macOnly
-                )
+                    documents, format: format, recipients: [identity.recipient], rule: rule, macOnlyEncrypted: macOnly)
                 let path = try write(String(decoding: encrypted, as: UTF8.self), "by-intops-" + name)
                 let reference = try await sops(["decrypt", path])
                 #expect(
                     reference.status == 0,
-                    "sops decrypt of intops' \(name) (\(rule), macOnly \(macOnly)): \(reference.stderrText)"
-                )
+                    "sops decrypt of intops' \(name) (\(rule), macOnly \(macOnly)): \(reference.stderrText)")
                 if format == .dotenv {
                     #expect(reference.stdoutText == source, "dotenv round trip with \(rule)")
                 } else {
                     let expected = try SOPS.load(Array(reference.stdout), format: format, file: "reference").documents
                     #expect(
                         normalized(expected) == normalized(documents),
-                        "\(name) round trip with \(rule): \(difference(documents, expected))"
-                    )
+                        "\(name) round trip with \(rule): \(difference(documents, expected))")
                 }
             }
         }
@@ -150,19 +138,11 @@ import Testing
         let other = X25519Identity.generate()
         _ = try await sops(["encrypt", "--age", identity.recipient.description, "--in-place", plain])
         let before = try SOPS.decrypt(
-            Array(try Data(contentsOf: URL(fileURLWithPath: plain))),
-            format: .yaml,
-            file: plain,
-            keyring: keyring
-        )
+            Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring)
         // intops adds a recipient; sops and the new key both read the result.
         let rekeyed = try SOPS.updateKeys(
-            Array(try Data(contentsOf: URL(fileURLWithPath: plain))),
-            format: .yaml,
-            file: plain,
-            keyring: keyring,
-            recipients: [identity.recipient, other.recipient]
-        )
+            Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring,
+            recipients: [identity.recipient, other.recipient])
         try Data(rekeyed).write(to: URL(fileURLWithPath: plain))
         #expect(try await sops(["decrypt", plain]).status == 0)
         let byOther = try SOPS.decrypt(rekeyed, format: .yaml, file: plain, keyring: SOPSKeyring(identities: [other]))
@@ -170,11 +150,7 @@ import Testing
         // sops rotate re-encrypts every value with a new data key; the values stay.
         #expect(try await sops(["rotate", "--in-place", plain]).status == 0)
         let rotated = try SOPS.decrypt(
-            Array(try Data(contentsOf: URL(fileURLWithPath: plain))),
-            format: .yaml,
-            file: plain,
-            keyring: keyring
-        )
+            Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring)
         #expect(rotated.documents == before.documents)
     }
 
@@ -187,9 +163,7 @@ import Testing
         let a = lines.first { $0.hasPrefix("a: ") }!, b = lines.first { $0.hasPrefix("b: ") }!
         // Values swapped between keys: the AAD no longer matches.
         let swapped = text.replacingOccurrences(of: a, with: "a: " + b.dropFirst(3)).replacingOccurrences(
-            of: b,
-            with: "b: " + a.dropFirst(3)
-        )
+            of: b, with: "b: " + a.dropFirst(3))
         #expect(throws: SOPSError.valueTampered(path: "a")) {
             try SOPS.decrypt(Array(swapped.utf8), format: .yaml, file: "t.yaml", keyring: keyring)
         }
@@ -200,25 +174,17 @@ import Testing
         }
         #expect(
             try SOPS.decrypt(Array(edited.utf8), format: .yaml, file: "t.yaml", keyring: keyring, ignoreMAC: true)
-                .documents.count == 1
-        )
+                .documents.count == 1)
         // The wrong identity.
         #expect(throws: SOPSError.self) {
             try SOPS.decrypt(
-                Array(text.utf8),
-                format: .yaml,
-                file: "t.yaml",
-                keyring: SOPSKeyring(identities: [X25519Identity.generate()])
-            )
+                Array(text.utf8), format: .yaml, file: "t.yaml",
+                keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
         }
         // Truncated.
         #expect(throws: SOPSError.self) {
             try SOPS.decrypt(
-                Array(text.utf8.prefix(text.utf8.count / 2)),
-                format: .yaml,
-                file: "t.yaml",
-                keyring: keyring
-            )
+                Array(text.utf8.prefix(text.utf8.count / 2)), format: .yaml, file: "t.yaml", keyring: keyring)
         }
     }
 }

@@ -31,8 +31,6 @@ import Testing
             try SOPSKeyring.fromEnvironment([
                 "SOPS_AGE_KEY": "# c\nnot-a-key-CANARY", "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
             ])
-        } throws: { error in
-            "\(error)".contains("SOPS_AGE_KEY:2") && !"\(error)".contains("CANARY")
-        }
+        } throws: { error in "\(error)".contains("SOPS_AGE_KEY:2") && !"\(error)".contains("CANARY") }
     }
 }

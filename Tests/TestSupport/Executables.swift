@@ -7,18 +7,16 @@ public struct TestFailure: Error, CustomStringConvertible {
 
 /// Finds the package's built executables from inside a test process.
 public enum Executables {
-    public static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The executable `name`, next to the test bundle (where `swift test` builds it).
     public static func url(_ name: String) throws -> URL {
         let bundle = Bundle.main.bundleURL
         let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let candidates = [
-            bundle.appendingPathComponent(name),
-            bundle.deletingLastPathComponent().appendingPathComponent(name),
-            argv0.appendingPathComponent(name),
-            packageRoot.appendingPathComponent(".build/debug/\(name)"),
+            bundle.appendingPathComponent(name), bundle.deletingLastPathComponent().appendingPathComponent(name),
+            argv0.appendingPathComponent(name), packageRoot.appendingPathComponent(".build/debug/\(name)"),
         ]
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
             throw TestFailure("the \(name) executable was not built; looked in \(candidates.map(\.path))")

@@ -6,9 +6,7 @@ public enum Golden {
     public static func expect(_ actual: String, file: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
         if ProcessInfo.processInfo.environment["RECORD_GOLDEN"] == "1" {
             try FileManager.default.createDirectory(
-                at: file.deletingLastPathComponent(),
-                withIntermediateDirectories: true
-            )
+                at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             try actual.write(to: file, atomically: true, encoding: .utf8)
             return
         }

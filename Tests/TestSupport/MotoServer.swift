@@ -33,16 +33,14 @@ public final class MotoServer: @unchecked Sendable {
     /// logged that it runs on the port — so that a connection accepted by whoever took the port does not count —
     /// and a TCP connection must succeed.
     public static func start(
-        environment: [String: String] = [:],
-        deadline: Duration = .seconds(60)
+        environment: [String: String] = [:], deadline: Duration = .seconds(60)
     ) async throws -> MotoServer {
         let executable = try executableURL()
         var lastFailure = ""
         for _ in 1...3 {
             let port = try freePort()
             let logFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "moto-\(port)-\(UUID().uuidString).log"
-            )
+                "moto-\(port)-\(UUID().uuidString).log")
             guard FileManager.default.createFile(atPath: logFile.path, contents: nil) else {
                 throw TestFailure("cannot create moto's log file \(logFile.path)")
             }
@@ -86,9 +84,7 @@ public final class MotoServer: @unchecked Sendable {
         if process.isRunning {
             process.terminate()
             let limit = ContinuousClock.now + .seconds(10)
-            while process.isRunning, ContinuousClock.now < limit {
-                try? await Task.sleep(for: .milliseconds(10))
-            }
+            while process.isRunning, ContinuousClock.now < limit { try? await Task.sleep(for: .milliseconds(10)) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         }
@@ -97,9 +93,7 @@ public final class MotoServer: @unchecked Sendable {
 
     /// A deinit cannot wait for a graceful stop, and a child started from a thread of Swift's pool may have
     /// SIGTERM blocked: kill it outright, so that a test that threw never leaves a server behind.
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
     /// The last lines moto wrote, for a failure message.
     public func logTail(_ characters: Int = 2000) -> String {
@@ -174,19 +168,13 @@ extension MotoServer {
 public struct MotoServerTrait: SuiteTrait, TestScoping {
     public var environment: [String: String]
 
-    public func scopeProvider(for test: Test, testCase: Test.Case?) -> MotoServerTrait? {
-        test.isSuite ? self : nil
-    }
+    public func scopeProvider(for test: Test, testCase: Test.Case?) -> MotoServerTrait? { test.isSuite ? self : nil }
 
     public func provideScope(
-        for test: Test,
-        testCase: Test.Case?,
-        performing function: @Sendable () async throws -> Void
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         let server = try await MotoServer.start(environment: environment)
-        do {
-            try await MotoServer.$current.withValue(server) { try await function() }
-        } catch {
+        do { try await MotoServer.$current.withValue(server) { try await function() } } catch {
             await server.stop()
             throw error
         }

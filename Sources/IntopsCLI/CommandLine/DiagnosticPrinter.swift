@@ -27,9 +27,7 @@ struct DiagnosticPrinter {
         case .text:
             var place = file ?? ""
             if let location = diagnostic.location { place += ":\(location.line):\(location.column)" }
-            let label =
-                diagnostic.severity == .error
-                ? Style.red("error:", color) : Style.yellow("warning:", color)
+            let label = diagnostic.severity == .error ? Style.red("error:", color) : Style.yellow("warning:", color)
             let prefix = place.isEmpty ? "" : Style.bold(place + ":", color) + " "
             return "\(prefix)\(label) \(diagnostic.message)"
         }

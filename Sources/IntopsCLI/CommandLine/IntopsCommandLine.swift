@@ -18,16 +18,13 @@ public enum IntopsCommandLine {
 
     static let commands: [CommandSpec] = [
         InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec,
-        StateCommand.spec,
-        TestCommand.spec, RotateCommand.spec, ConnectCommand.spec, TemplatesCommand.spec,
-        ExportCommand.spec, StatusCommand.spec, ShowCommand.spec,
-        SecretsCommand.spec, VersionCommand.spec, CompletionCommand.spec, ManCommand.spec, helpSpec,
+        StateCommand.spec, TestCommand.spec, RotateCommand.spec, ConnectCommand.spec, TemplatesCommand.spec,
+        ExportCommand.spec, StatusCommand.spec, ShowCommand.spec, SecretsCommand.spec, VersionCommand.spec,
+        CompletionCommand.spec, ManCommand.spec, helpSpec,
     ]
 
     static let helpSpec = CommandSpec(
-        name: "help",
-        summary: "Show help for intops or one of its commands.",
-        arguments: "[COMMAND]",
+        name: "help", summary: "Show help for intops or one of its commands.", arguments: "[COMMAND]",
         positionalCount: 0...1,
         run: { invocation in
             let name = invocation.arguments.positionals.first
@@ -41,24 +38,18 @@ public enum IntopsCommandLine {
             }
             invocation.console.writeOutput(ArgumentParser.help(for: command, commands: commands, global: globalOptions))
             return ExitCode.success
-        }
-    )
+        })
 
     /// Runs one command line and returns the exit code.
     ///
     /// - Parameter sandbox: what `sandbox:` API URLs connect to (the program's composition supplies the embedded
     ///   emulator); nil refuses them.
     public static func run(
-        arguments: [String],
-        environment: [String: String],
-        workingDirectory: String,
-        console: Console,
+        arguments: [String], environment: [String: String], workingDirectory: String, console: Console,
         sandbox: (any SandboxProvider)?
     ) async -> Int32 {
         let parsed: ParsedArguments
-        do {
-            parsed = try ArgumentParser.parse(arguments, commands: commands, global: globalOptions)
-        } catch {
+        do { parsed = try ArgumentParser.parse(arguments, commands: commands, global: globalOptions) } catch {
             let console = console.withoutColor
             console.err("error: \(error.message)")
             console.writeError(ArgumentParser.help(for: error.command, commands: commands, global: globalOptions))
@@ -89,15 +80,9 @@ public enum IntopsCommandLine {
         let invocation = Invocation(
             arguments: parsed,
             global: GlobalOptions(
-                directory: directory,
-                verbose: parsed.flag(GlobalOptions.verbose),
-                quiet: parsed.flag(GlobalOptions.quiet)
-            ),
-            environment: environment,
-            workingDirectory: workingDirectory,
-            console: console,
-            sandbox: sandbox
-        )
+                directory: directory, verbose: parsed.flag(GlobalOptions.verbose),
+                quiet: parsed.flag(GlobalOptions.quiet)), environment: environment, workingDirectory: workingDirectory,
+            console: console, sandbox: sandbox)
         return await command.run(invocation)
     }
 }

@@ -21,14 +21,12 @@ enum ApplySummary {
             case .failed(let failure):
                 failures += 1
                 console.err(
-                    Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: \(failure)"
-                )
+                    Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: \(failure)")
             case .skipped(let reason):
                 failures += 1
                 console.err(
                     Style.yellow("-", console.colorError)
-                        + " \(result.key): \(result.action.rawValue) skipped: \(reason)"
-                )
+                        + " \(result.key): \(result.action.rawValue) skipped: \(reason)")
             }
             for note in result.notes where !quiet { console.out("  note: \(note)") }
         }
@@ -36,8 +34,7 @@ enum ApplySummary {
         let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
         var line = "Apply " + (failures == 0 && report.stateError == nil ? "complete" : "finished with failures") + ": "
         line += order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }.joined(
-            separator: ", "
-        )
+            separator: ", ")
         if counts.isEmpty { line += "nothing changed" }
         if failures > 0 { line += ", \(failures) failed or skipped" }
         console.out(line + ".")

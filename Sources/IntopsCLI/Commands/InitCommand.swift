@@ -3,21 +3,17 @@ import Reconciler
 /// `intops init`.
 enum InitCommand {
     static let spec = CommandSpec(
-        name: "init",
-        summary: "Create intops.yaml, an age identity if none exists, and the encrypted fingerprint key.",
+        name: "init", summary: "Create intops.yaml, an age identity if none exists, and the encrypted fingerprint key.",
         run: { invocation in
             let console = invocation.console
             do {
                 let report = try ProjectInitializer.run(
-                    in: invocation.global.directory,
-                    environment: invocation.environment
-                )
+                    in: invocation.global.directory, environment: invocation.environment)
                 for warning in report.warnings { invocation.warning(warning) }
                 let show = { (path: String) in ProjectPaths.display(path, relativeTo: invocation.workingDirectory) }
                 if let identity = report.newIdentityFile {
                     console.out(
-                        "created the age identity \(identity) (mode 0600); back it up, it decrypts every secret"
-                    )
+                        "created the age identity \(identity) (mode 0600); back it up, it decrypts every secret")
                 }
                 console.out("created \(show(report.projectFile)) with recipient \(report.recipient)")
                 console.out("created \(show(report.fingerprintKeyFile)) (32 random bytes, encrypted)")
@@ -27,6 +23,5 @@ enum InitCommand {
                 invocation.error("\(error)")
                 return ExitCode.failure
             }
-        }
-    )
+        })
 }

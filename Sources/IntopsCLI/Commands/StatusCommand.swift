@@ -4,11 +4,8 @@ import Reconciler
 /// `intops status`: per organization and type, what the API offers and holds beside what the manifests declare.
 enum StatusCommand {
     static let spec = CommandSpec(
-        name: "status",
-        summary: "Per organization and type: available, configured, enabled, tested, declared.",
-        options: [SharedOptions.org],
-        run: run
-    )
+        name: "status", summary: "Per organization and type: available, configured, enabled, tested, declared.",
+        options: [SharedOptions.org], run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
@@ -35,8 +32,7 @@ enum StatusCommand {
                     "  \(name) "
                         + zip(counts, [9, 10, 7, 6, 8]).map {
                             String(repeating: " ", count: max(0, $1 - String($0).count)) + String($0)
-                        }.joined(separator: "  ")
-                )
+                        }.joined(separator: "  "))
             }
         }
         return ExitCode.success

@@ -3,13 +3,8 @@ import Reconciler
 /// `intops test`: connection tests on demand.
 enum TestCommand {
     static let spec = CommandSpec(
-        name: "test",
-        summary: "Run connection tests and report.",
-        arguments: "[NAME…]",
-        positionalCount: 0...1000,
-        options: [SharedOptions.org],
-        run: run
-    )
+        name: "test", summary: "Run connection tests and report.", arguments: "[NAME…]", positionalCount: 0...1000,
+        options: [SharedOptions.org], run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console

@@ -4,15 +4,11 @@
 /// have choices, and the global options (anywhere on the line). Other option values and positionals complete
 /// as files.
 enum CompletionScript {
-    enum Shell: String, CaseIterable, Sendable {
-        case bash, zsh, fish
-    }
+    enum Shell: String, CaseIterable, Sendable { case bash, zsh, fish }
 
     static func render(
-        _ shell: Shell,
-        commands: [CommandSpec] = HelpTable.commands,
-        global: [OptionSpec] = IntopsCommandLine.globalOptions,
-        version: String = IntopsCommandLine.version
+        _ shell: Shell, commands: [CommandSpec] = HelpTable.commands,
+        global: [OptionSpec] = IntopsCommandLine.globalOptions, version: String = IntopsCommandLine.version
     ) -> String {
         let global = global + [HelpTable.helpOption]
         return switch shell {
@@ -40,8 +36,7 @@ enum CompletionScript {
 
         var lines: [String] = []
         lines.append(
-            "# bash completion for intops \(version), generated from its command table by `intops completion bash`."
-        )
+            "# bash completion for intops \(version), generated from its command table by `intops completion bash`.")
         lines.append("# Install: intops completion bash > /etc/bash_completion.d/intops (or source it from ~/.bashrc).")
         lines.append("")
         lines.append("_intops_commands=\(list(commands.map(\.name)))")
@@ -171,8 +166,7 @@ enum CompletionScript {
             }
 
             complete -F _intops intops
-            """#
-        )
+            """#)
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -228,8 +222,7 @@ enum CompletionScript {
         var lines: [String] = []
         lines.append("#compdef intops")
         lines.append(
-            "# zsh completion for intops \(version), generated from its command table by `intops completion zsh`."
-        )
+            "# zsh completion for intops \(version), generated from its command table by `intops completion zsh`.")
         lines.append(
             "# Install: intops completion zsh > \"${fpath[1]}/_intops\" (a new shell picks it up), or source it after compinit."
         )
@@ -247,8 +240,7 @@ enum CompletionScript {
         }
         lines.append("    )")
         lines.append(
-            "    _arguments -C -s \"${global_options[@]}\" '1:command:->command' '*::argument:->argument' && ret=0"
-        )
+            "    _arguments -C -s \"${global_options[@]}\" '1:command:->command' '*::argument:->argument' && ret=0")
         lines.append("    case $state in")
         lines.append("        (command)")
         lines.append("            _describe -t commands 'intops command' commands && ret=0")
@@ -264,8 +256,7 @@ enum CompletionScript {
             )
             for (offset, argument) in arguments.enumerated() {
                 lines.append(
-                    "                        \(argument)" + (offset == arguments.count - 1 ? " && ret=0" : " \\")
-                )
+                    "                        \(argument)" + (offset == arguments.count - 1 ? " && ret=0" : " \\"))
             }
             lines.append("                    ;;")
         }
@@ -276,8 +267,7 @@ enum CompletionScript {
         lines.append("}")
         lines.append("")
         lines.append(
-            "# Autoloaded from fpath, the file is the completion function's body; sourced, it registers the function."
-        )
+            "# Autoloaded from fpath, the file is the completion function's body; sourced, it registers the function.")
         lines.append("if [ \"$funcstack[1]\" = \"_intops\" ]; then")
         lines.append("    _intops \"$@\"")
         lines.append("else")
@@ -308,8 +298,7 @@ enum CompletionScript {
 
         var lines: [String] = []
         lines.append(
-            "# fish completion for intops \(version), generated from its command table by `intops completion fish`."
-        )
+            "# fish completion for intops \(version), generated from its command table by `intops completion fish`.")
         lines.append("# Install: intops completion fish > ~/.config/fish/completions/intops.fish")
         lines.append("")
         lines.append("# Whether option $argv[2] of command $argv[1] (or a global option) takes a value.")
@@ -383,8 +372,7 @@ enum CompletionScript {
             end
 
             complete -c intops -f
-            """#
-        )
+            """#)
         for command in commands {
             lines.append(
                 "complete -c intops -n __intops_needs_command -a \(fishQuote(command.name)) -d \(fishQuote(command.summary))"
@@ -392,9 +380,7 @@ enum CompletionScript {
         }
         lines.append("")
         lines.append("# Global options, anywhere on the line.")
-        for option in global {
-            lines.append("complete -c intops \(optionArguments(option))")
-        }
+        for option in global { lines.append("complete -c intops \(optionArguments(option))") }
         for command in commands {
             lines.append("")
             lines.append("# intops \(command.name)")
@@ -427,9 +413,7 @@ enum CompletionScript {
     // MARK: - Quoting
 
     /// A POSIX shell (bash, zsh) single-quoted word.
-    static func shellQuote(_ text: String) -> String {
-        "'" + text.replacing("'", with: #"'\''"#) + "'"
-    }
+    static func shellQuote(_ text: String) -> String { "'" + text.replacing("'", with: #"'\''"#) + "'" }
 
     /// A fish single-quoted word: backslash and quote are escaped with a backslash.
     static func fishQuote(_ text: String) -> String {

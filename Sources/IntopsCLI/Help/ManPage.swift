@@ -23,14 +23,11 @@ enum ManPage {
     static let seeAlso = ["sops(1)", "age(1)", "age-keygen(1)", "git(1)"]
 
     static func render(
-        commands: [CommandSpec] = HelpTable.commands,
-        global: [OptionSpec] = IntopsCommandLine.globalOptions,
+        commands: [CommandSpec] = HelpTable.commands, global: [OptionSpec] = IntopsCommandLine.globalOptions,
         version: String = IntopsCommandLine.version
     ) -> String {
         let rootHelp = ArgumentParser.help(for: nil, commands: commands, global: global).split(
-            separator: "\n",
-            omittingEmptySubsequences: false
-        )
+            separator: "\n", omittingEmptySubsequences: false)
         let usage = rootHelp.first.map { usageLine(String($0)) } ?? "intops COMMAND [OPTIONS]"
         let description =
             rootHelp.dropFirst().first { !$0.isEmpty && !$0.hasSuffix(":") }.map(String.init)
@@ -47,8 +44,7 @@ enum ManPage {
         page.append(".SH NAME")
         page.append(
             "intops \\- "
-                + escape(lowercasingFirst(description.hasSuffix(".") ? String(description.dropLast()) : description))
-        )
+                + escape(lowercasingFirst(description.hasSuffix(".") ? String(description.dropLast()) : description)))
         page.append(".SH SYNOPSIS")
         page.append(formatUsage(usage))
         page.append(".br")
@@ -57,13 +53,11 @@ enum ManPage {
         page.append(escape(description))
         page.append(".PP")
         page.append(
-            escape("Options may come before or after a command's arguments, and global options anywhere on the line.")
-        )
+            escape("Options may come before or after a command's arguments, and global options anywhere on the line."))
         page.append(
             escape(
                 "intops COMMAND --help prints the entry of COMMAND below, from the same command table as this page and the shell completions of intops completion."
-            )
-        )
+            ))
 
         page.append(".SH COMMANDS")
         for command in commands {
@@ -118,12 +112,10 @@ enum ManPage {
                 let name = reference.prefix { $0 != "(" }
                 let section = reference.dropFirst(name.count)
                 return ".BR \(escape(String(name), hyphens: true)) \(section)" + (offset < seeAlso.count - 1 ? "," : "")
-            }.joined(separator: "\n")
-        )
+            }.joined(separator: "\n"))
         page.append(".PP")
         page.append(
-            escape("README.md and docs/ in the intops sources explain the concepts, secrets, CI and troubleshooting.")
-        )
+            escape("README.md and docs/ in the intops sources explain the concepts, secrets, CI and troubleshooting."))
         return page.joined(separator: "\n") + "\n"
     }
 
@@ -156,8 +148,7 @@ enum ManPage {
     /// The environment variables the table's text names (NO_COLOR, SOPS_AGE_KEY, $EDITOR), each with the
     /// sentences that name it and where they are: "intops secrets", "--no-color", "intops plan --out".
     static func environmentMentions(
-        commands: [CommandSpec],
-        global: [OptionSpec]
+        commands: [CommandSpec], global: [OptionSpec]
     ) -> [(variable: String, mentions: [(source: String, sentence: String)])] {
         var texts: [(source: String, text: String)] = global.map { ("--\($0.name)", $0.help) }
         for command in commands {

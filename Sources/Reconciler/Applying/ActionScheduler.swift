@@ -9,8 +9,7 @@ struct ActionScheduler {
     ///   - settled: results known before scheduling (actions whose pre-steps failed).
     ///   - shouldStop: asked before each action starts; true skips it as interrupted.
     func run(
-        settled: [ActionID: ActionResult],
-        shouldStop: @escaping @Sendable () -> Bool,
+        settled: [ActionID: ActionResult], shouldStop: @escaping @Sendable () -> Bool,
         perform: @escaping @Sendable (PlannedAction) async -> ActionResult
     ) async -> [ActionResult] {
         var positions: [ActionID: Int] = [:]
@@ -32,18 +31,14 @@ struct ActionScheduler {
                 guard remaining[dependent].isEmpty else { continue }
                 if let blocker = dependencies[dependent].sorted().first(where: { results[$0]?.succeeded != true }) {
                     results[dependent] = ActionResult(
-                        actions[dependent],
-                        .skipped(.dependencyIncomplete(actions[blocker].id))
-                    )
+                        actions[dependent], .skipped(.dependencyIncomplete(actions[blocker].id)))
                     finished(dependent)
                 } else {
                     ready.append(dependent)
                 }
             }
         }
-        for (index, action) in actions.enumerated() {
-            if let known = settled[action.id] { results[index] = known }
-        }
+        for (index, action) in actions.enumerated() { if let known = settled[action.id] { results[index] = known } }
         ready = actions.indices.filter { remaining[$0].isEmpty && results[$0] == nil }
         for index in actions.indices where results[index] != nil { finished(index) }
 

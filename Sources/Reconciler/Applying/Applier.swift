@@ -18,9 +18,7 @@ public struct Applier: Sendable {
         public var now: @Sendable () -> Date
 
         public init(
-            parallelism: Int,
-            rollback: Rollback? = nil,
-            recordRevision: String? = nil,
+            parallelism: Int, rollback: Rollback? = nil, recordRevision: String? = nil,
             now: @escaping @Sendable () -> Date = { Date() }
         ) {
             self.parallelism = max(1, parallelism)
@@ -50,10 +48,7 @@ public struct Applier: Sendable {
     let shouldStop: @Sendable () -> Bool
 
     public init(
-        client: IntegrationsClient,
-        desired: [DesiredIntegration],
-        templates: TemplateValidator,
-        settings: Settings,
+        client: IntegrationsClient, desired: [DesiredIntegration], templates: TemplateValidator, settings: Settings,
         events: @escaping @Sendable (ApplyEvent) -> Void = { _ in },
         shouldStop: @escaping @Sendable () -> Bool = { false }
     ) {
@@ -75,9 +70,7 @@ public struct Applier: Sendable {
             // Nothing is sent that the state could not record.
             return ApplyReport(
                 results: plan.actions.map { ActionResult($0, .skipped(.stateNotWritable)) },
-                state: await recorder.state,
-                stateError: await recorder.error
-            )
+                state: await recorder.state, stateError: await recorder.error)
         }
 
         // Temporary renames that break swaps go first, all of them.
@@ -87,15 +80,11 @@ public struct Applier: Sendable {
                 for step in action.preSteps {
                     try await run(step, action: action, recorder: recorder, id: action.integrationId)
                 }
-            } catch {
-                settled[action.id] = ActionResult(action, .failed(error))
-            }
+            } catch { settled[action.id] = ActionResult(action, .failed(error)) }
         }
         let results = await ActionScheduler(actions: plan.actions, parallelism: settings.parallelism).run(
-            settled: settled,
-            shouldStop: shouldStop,
-            perform: { action in await self.perform(action, recorder: recorder) }
-        )
+            settled: settled, shouldStop: shouldStop,
+            perform: { action in await self.perform(action, recorder: recorder) })
 
         await recordLiveVersions(plan, recorder: recorder)
         if let revision = settings.recordRevision, results.allSatisfy(\.succeeded) {
@@ -120,9 +109,7 @@ public struct Applier: Sendable {
             guard let summaries = list.summaries else { continue }
             let organization = list.organization
             let updatedAt = Dictionary(
-                summaries.map { ($0.integrationId, $0.updatedAt) },
-                uniquingKeysWith: { first, _ in first }
-            )
+                summaries.map { ($0.integrationId, $0.updatedAt) }, uniquingKeysWith: { first, _ in first })
             await recorder.update { state in
                 state.pendingCreates?.removeAll { pending in
                     pending.organization == organization && !summaries.contains(where: pending.identity.matches)
@@ -156,35 +143,24 @@ public struct Applier: Sendable {
                 case .update:
                     let asked = try await runUpdate(step, action: action, recorder: recorder, id: id)
                     testWanted = asked || desired[action.key]?.manifest.test == .always
-                case .test:
-                    if testWanted { try await run(step, action: action, recorder: recorder, id: id) }
-                case .create:
-                    id = try await runCreate(step, action: action, recorder: recorder)
-                default:
-                    try await run(step, action: action, recorder: recorder, id: id)
+                case .test: if testWanted { try await run(step, action: action, recorder: recorder, id: id) }
+                case .create: id = try await runCreate(step, action: action, recorder: recorder)
+                default: try await run(step, action: action, recorder: recorder, id: id)
                 }
             }
             result = ActionResult(action, .succeeded, notes: notes)
-        } catch {
-            result = ActionResult(action, .failed(error), notes: notes)
-        }
+        } catch { result = ActionResult(action, .failed(error), notes: notes) }
         events(.finished(result))
         return result
     }
 
     func entry(for wanted: DesiredIntegration, id: String, previous: IntopsState.Entry?) -> IntopsState.Entry {
         IntopsState.Entry(
-            organization: wanted.key.organization,
-            name: wanted.key.name,
-            integrationId: id,
-            type: wanted.type ?? previous?.type ?? .payment,
-            provider: wanted.provider ?? previous?.provider ?? "",
-            displayName: wanted.displayName ?? previous?.displayName ?? "",
-            updatedAt: previous?.updatedAt,
-            configurationDigest: previous?.configurationDigest,
-            secrets: previous?.secrets ?? [:],
-            lastTest: previous?.lastTest
-        )
+            organization: wanted.key.organization, name: wanted.key.name, integrationId: id,
+            type: wanted.type ?? previous?.type ?? .payment, provider: wanted.provider ?? previous?.provider ?? "",
+            displayName: wanted.displayName ?? previous?.displayName ?? "", updatedAt: previous?.updatedAt,
+            configurationDigest: previous?.configurationDigest, secrets: previous?.secrets ?? [:],
+            lastTest: previous?.lastTest)
     }
 
     func timestamp() -> String { Timestamp.string(settings.now()) }
@@ -195,12 +171,8 @@ public struct Applier: Sendable {
     func intent(for step: PlannedStep, of action: PlannedAction) -> IntopsState.PendingCreate? {
         guard case .create(let temporaryName) = step, let identity = desired[action.key]?.identity else { return nil }
         return IntopsState.PendingCreate(
-            organization: action.organization,
-            name: action.name,
-            displayName: temporaryName ?? identity.displayName,
-            provider: identity.provider,
-            type: identity.type
-        )
+            organization: action.organization, name: action.name, displayName: temporaryName ?? identity.displayName,
+            provider: identity.provider, type: identity.type)
     }
 
     func call<Output>(_ body: () async throws(APIError) -> Output) async throws(ApplyFailure) -> Output {
@@ -208,23 +180,15 @@ public struct Applier: Sendable {
     }
 
     func runCreate(
-        _ step: PlannedStep,
-        action: PlannedAction,
-        recorder: StateRecorder
+        _ step: PlannedStep, action: PlannedAction, recorder: StateRecorder
     ) async throws(ApplyFailure) -> String {
         guard case .create(let temporaryName) = step, let wanted = desired[action.key],
             let intent = intent(for: step, of: action)
-        else {
-            throw .incompleteManifest
-        }
+        else { throw .incompleteManifest }
         let request = CreateIntegrationRequest(
-            integrationType: intent.type,
-            provider: intent.provider,
-            displayName: intent.displayName,
-            isEnabled: wanted.enabled,
-            configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,
-            secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() }
-        )
+            integrationType: intent.type, provider: intent.provider, displayName: intent.displayName,
+            isEnabled: wanted.enabled, configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,
+            secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() })
         let client = self.client
         let outcome = try await call { () async throws(APIError) in
             try await client.create(organization: action.organization, request)
@@ -234,9 +198,7 @@ public struct Applier: Sendable {
         if outcome.recovered && !wanted.secrets.isEmpty {
             // The answer was lost and the integration found by listing: its secrets are set again to be sure.
             let rotation = RotateSecretsRequest(
-                newSecrets: wanted.secrets.mapValues { $0.exposedString() },
-                testConnectionAfterRotation: false
-            )
+                newSecrets: wanted.secrets.mapValues { $0.exposedString() }, testConnectionAfterRotation: false)
             _ = try await call { () async throws(APIError) in
                 try await client.rotateSecrets(organization: action.organization, id: id, rotation)
             }
@@ -255,18 +217,12 @@ public struct Applier: Sendable {
 
     /// - Returns: whether the API asked for a connection test.
     func runUpdate(
-        _ step: PlannedStep,
-        action: PlannedAction,
-        recorder: StateRecorder,
-        id: String?
+        _ step: PlannedStep, action: PlannedAction, recorder: StateRecorder, id: String?
     ) async throws(ApplyFailure) -> Bool {
         guard case .update(let displayName, let enabled, let configuration) = step, let id else { return false }
         let client = self.client
         let request = UpdateIntegrationRequest(
-            displayName: displayName,
-            isEnabled: enabled,
-            configuration: configuration.isEmpty ? nil : configuration
-        )
+            displayName: displayName, isEnabled: enabled, configuration: configuration.isEmpty ? nil : configuration)
         let response = try await call { () async throws(APIError) in
             try await client.update(organization: action.organization, id: id, request)
         }
@@ -284,16 +240,12 @@ public struct Applier: Sendable {
     }
 
     func run(
-        _ step: PlannedStep,
-        action: PlannedAction,
-        recorder: StateRecorder,
-        id: String?
+        _ step: PlannedStep, action: PlannedAction, recorder: StateRecorder, id: String?
     ) async throws(ApplyFailure) {
         let organization = action.organization
         let client = self.client
         switch step {
-        case .create, .update:
-            return
+        case .create, .update: return
         case .rename(let name):
             guard let id = id ?? action.integrationId else { return }
             _ = try await call { () async throws(APIError) in
@@ -316,10 +268,7 @@ public struct Applier: Sendable {
             await recorder.update { state in
                 if var entry = state.entry(action.key) {
                     entry.lastTest = IntopsState.TestRecord(
-                        passed: result.isSuccessful,
-                        at: result.testedAt ?? self.timestamp(),
-                        message: result.message
-                    )
+                        passed: result.isSuccessful, at: result.testedAt ?? self.timestamp(), message: result.message)
                     state.set(entry)
                 }
             }
@@ -342,15 +291,10 @@ public struct Applier: Sendable {
     }
 
     func rotate(
-        _ keys: [String],
-        action: PlannedAction,
-        id: String,
-        wanted: DesiredIntegration,
-        recorder: StateRecorder
+        _ keys: [String], action: PlannedAction, id: String, wanted: DesiredIntegration, recorder: StateRecorder
     ) async throws(ApplyFailure) {
         let secrets = Dictionary(
-            uniqueKeysWithValues: keys.compactMap { key in wanted.secrets[key].map { (key, $0.exposedString()) } }
-        )
+            uniqueKeysWithValues: keys.compactMap { key in wanted.secrets[key].map { (key, $0.exposedString()) } })
         let template = wanted.type.flatMap { type in
             wanted.provider.flatMap { templates.template(type: type, provider: $0) }
         }
@@ -370,10 +314,8 @@ public struct Applier: Sendable {
             }
             if testable {
                 entry.lastTest = IntopsState.TestRecord(
-                    passed: response.testConnectionSuccessful == true,
-                    at: response.rotatedAt ?? setAt,
-                    message: response.message
-                )
+                    passed: response.testConnectionSuccessful == true, at: response.rotatedAt ?? setAt,
+                    message: response.message)
             }
             state.set(entry)
         }
@@ -381,13 +323,7 @@ public struct Applier: Sendable {
             var rolledBack: RollbackOutcome?
             if let rollback = settings.rollback {
                 rolledBack = await rollBack(
-                    keys,
-                    action: action,
-                    id: id,
-                    wanted: wanted,
-                    rollback: rollback,
-                    recorder: recorder
-                )
+                    keys, action: action, id: id, wanted: wanted, rollback: rollback, recorder: recorder)
             }
             throw .testFailedAfterRotation(keys: keys, message: response.message, rollback: rolledBack)
         }
@@ -395,11 +331,7 @@ public struct Applier: Sendable {
 
     /// Rotates back to the values the secrets had at the last successful apply, and tests again.
     func rollBack(
-        _ keys: [String],
-        action: PlannedAction,
-        id: String,
-        wanted: DesiredIntegration,
-        rollback: Rollback,
+        _ keys: [String], action: PlannedAction, id: String, wanted: DesiredIntegration, rollback: Rollback,
         recorder: StateRecorder
     ) async -> RollbackOutcome {
         var previous: [String: SecretValue] = [:]
@@ -411,28 +343,19 @@ public struct Applier: Sendable {
         }
         do throws(APIError) {
             let response = try await client.rotateSecrets(
-                organization: action.organization,
-                id: id,
+                organization: action.organization, id: id,
                 RotateSecretsRequest(
-                    newSecrets: previous.mapValues { $0.exposedString() },
-                    testConnectionAfterRotation: true
-                )
-            )
+                    newSecrets: previous.mapValues { $0.exposedString() }, testConnectionAfterRotation: true))
             let passed = response.testConnectionSuccessful == true
             await recorder.update { state in
                 guard var entry = state.entry(action.key) else { return }
                 // The fingerprints go back to unknown for these keys: the next plan rotates to the manifest again.
                 for key in keys { entry.secrets[key] = nil }
                 entry.lastTest = IntopsState.TestRecord(
-                    passed: passed,
-                    at: response.rotatedAt ?? self.timestamp(),
-                    message: response.message
-                )
+                    passed: passed, at: response.rotatedAt ?? self.timestamp(), message: response.message)
                 state.set(entry)
             }
             return .rolledBack(keys: keys, revision: rollback.revision, testPassed: passed)
-        } catch {
-            return .failed(revision: rollback.revision, error)
-        }
+        } catch { return .failed(revision: rollback.revision, error) }
     }
 }

@@ -65,9 +65,7 @@ actor StateRecorder {
                 do throws(StateError) {
                     try await store.save(&copy, organizations: organizations)
                     return .success(copy.serial)
-                } catch {
-                    return .failure(error)
-                }
+                } catch { return .failure(error) }
             }.value
             switch result {
             case .success(let serial): state.serial = max(state.serial, serial)

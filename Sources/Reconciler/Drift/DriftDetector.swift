@@ -47,14 +47,9 @@ public enum DriftDetector {
         func located(_ key: IntegrationKey, _ kind: DriftItem.Kind, _ details: [String], id: String?) -> DriftItem {
             let location = desired[key]?.manifest.location
             return DriftItem(
-                organization: key.organization,
-                name: key.name,
-                kind: kind,
-                details: details,
-                integrationId: id,
+                organization: key.organization, name: key.name, kind: kind, details: details, integrationId: id,
                 file: location.map { ProjectPaths.display($0.file, relativeTo: inputs.project.root) },
-                line: location?.line
-            )
+                line: location?.line)
         }
         func describe(_ change: PlannedChange) -> String {
             if change.sensitive { return "\(change.field) differs from the manifest (values not shown)" }
@@ -73,12 +68,8 @@ public enum DriftDetector {
             if !unknown.isEmpty {
                 items.append(
                     located(
-                        action.key,
-                        .secretUnknown,
-                        unknown.map { "intops has no record of \($0.field); apply sets it" },
-                        id: action.integrationId
-                    )
-                )
+                        action.key, .secretUnknown,
+                        unknown.map { "intops has no record of \($0.field); apply sets it" }, id: action.integrationId))
             }
             return items
         }
@@ -91,27 +82,20 @@ public enum DriftDetector {
                     items.append(located(action.key, .deleted, [reason.description], id: nil))
                 } else {
                     items.append(
-                        located(action.key, .missing, ["declared in the manifests but not created yet"], id: nil)
-                    )
+                        located(action.key, .missing, ["declared in the manifests but not created yet"], id: nil))
                 }
             case .update, .replace, .adopt:
                 if !plain.isEmpty {
                     items.append(located(action.key, .changed, plain.map(describe), id: action.integrationId))
                 }
                 items += secretItems(action, secrets)
-            case .rotate:
-                items += secretItems(action, secrets)
+            case .rotate: items += secretItems(action, secrets)
             case .delete:
                 items.append(
                     located(
-                        action.key,
-                        .changed,
-                        ["live but \(action.reason?.description ?? "to be deleted")"],
-                        id: action.integrationId
-                    )
-                )
-            case .test:
-                break
+                        action.key, .changed, ["live but \(action.reason?.description ?? "to be deleted")"],
+                        id: action.integrationId))
+            case .test: break
             }
         }
         // What only the live side and the state tell.
@@ -127,38 +111,22 @@ public enum DriftDetector {
                 guard let key, managed.contains(live.id) || desired[key] != nil else {
                     items.append(
                         DriftItem(
-                            organization: organization,
-                            name: summary.displayName,
-                            kind: .unmanaged,
+                            organization: organization, name: summary.displayName, kind: .unmanaged,
                             details: [
                                 "\(summary.provider) \(live.id) is in no manifest; adopt it with a manifest entry or delete it"
-                            ],
-                            integrationId: live.id,
-                            file: nil,
-                            line: nil
-                        )
-                    )
+                            ], integrationId: live.id, file: nil, line: nil))
                     continue
                 }
                 let template = inputs.templates.template(type: summary.integrationType, provider: summary.provider)
                 if template?.requiresOAuth == true && summary.testStatus != .passed {
                     items.append(
                         located(
-                            key,
-                            .unauthorized,
-                            ["authorization needed: run intops connect \(key.name)"],
-                            id: live.id
-                        )
-                    )
+                            key, .unauthorized, ["authorization needed: run intops connect \(key.name)"], id: live.id))
                 } else if summary.testStatus == .failed {
                     items.append(
                         located(
-                            key,
-                            .testFailing,
-                            ["last test failed\(summary.lastTestMessage.map { ": \($0)" } ?? "")"],
-                            id: live.id
-                        )
-                    )
+                            key, .testFailing, ["last test failed\(summary.lastTestMessage.map { ": \($0)" } ?? "")"],
+                            id: live.id))
                 } else if summary.testStatus == .notTested || summary.testStatus == nil {
                     items.append(located(key, .neverTested, ["no connection test has run"], id: live.id))
                 }
@@ -171,14 +139,10 @@ public enum DriftDetector {
                         if age > maxAge.seconds {
                             items.append(
                                 located(
-                                    key,
-                                    .secretExpired,
+                                    key, .secretExpired,
                                     [
                                         "\(secretKey) was set \(Int(age / 86_400)) days ago, over rotation.maxAge \(maxAge)"
-                                    ],
-                                    id: live.id
-                                )
-                            )
+                                    ], id: live.id))
                         }
                     }
                 }

@@ -11,9 +11,7 @@ public struct ApplySettings: Sendable {
     public var rollbackOnTestFailure: Bool
 
     public init(
-        plan: PlanSettings = PlanSettings(),
-        planFile: String? = nil,
-        parallelism: Int? = nil,
+        plan: PlanSettings = PlanSettings(), planFile: String? = nil, parallelism: Int? = nil,
         rollbackOnTestFailure: Bool = false
     ) {
         self.plan = plan
@@ -50,27 +48,19 @@ extension Engine {
     ///   - confirm: nil applies without asking (`--auto-approve`, or a saved plan).
     ///   - shouldStop: asked before each action and step (an interrupt); a lost state lock stops the run too.
     public func apply(
-        _ settings: ApplySettings,
-        observer: EngineObserver,
-        preview: @Sendable (ApplyPreview) -> Void,
-        confirm: (@Sendable (Plan) async -> Bool)?,
-        shouldStop: @escaping @Sendable () -> Bool
+        _ settings: ApplySettings, observer: EngineObserver, preview: @Sendable (ApplyPreview) -> Void,
+        confirm: (@Sendable (Plan) async -> Bool)?, shouldStop: @escaping @Sendable () -> Bool
     ) async throws(EngineError) -> ApplyOutcome {
         // A file that is not a saved plan of this format is refused before any request.
         if let planFile = settings.planFile {
             let path = ProjectPaths.resolve(planFile, from: directory)
-            do throws(SavedPlan.Refusal) {
-                _ = try SavedPlan.read(path, key: nil, name: planFile)
-            } catch  where error.kind != .noKey {
-                throw .savedPlan(error)
-            } catch {}
+            do throws(SavedPlan.Refusal) { _ = try SavedPlan.read(path, key: nil, name: planFile) } catch
+                where error.kind != .noKey
+            { throw .savedPlan(error) } catch {}
         }
         return try await withLockedSession(
-            "apply",
-            organizations: settings.plan.scope.organizations,
-            refresh: settings.plan.refresh,
-            lockTimeout: settings.plan.lockTimeout,
-            observer: observer
+            "apply", organizations: settings.plan.scope.organizations, refresh: settings.plan.refresh,
+            lockTimeout: settings.plan.lockTimeout, observer: observer
         ) { (session: Session) async throws(EngineError) -> ApplyOutcome in
             let plan = try planToApply(settings, session: session)
             let warnings = session.missingStateWarning(plan).map { [$0] } ?? []
@@ -79,21 +69,13 @@ extension Engine {
             guard !plan.isEmpty else { return .unchanged(plan) }
             if settings.planFile == nil, let confirm, !(await confirm(plan)) { return .cancelled(plan) }
             let applier = Applier(
-                client: session.client,
-                desired: session.desired,
-                templates: session.templates,
-                settings: await applierSettings(settings, session: session, observer: observer),
-                events: observer.apply,
+                client: session.client, desired: session.desired, templates: session.templates,
+                settings: await applierSettings(settings, session: session, observer: observer), events: observer.apply,
                 // A lost state lock stops new work as an interrupt does: another run may be applying now.
-                shouldStop: { shouldStop() || session.store.lockLost }
-            )
+                shouldStop: { shouldStop() || session.store.lockLost })
             observer.changesStarting()
             let report = await applier.apply(
-                plan,
-                state: session.state,
-                store: session.store,
-                organizations: session.organizations
-            )
+                plan, state: session.state, store: session.store, organizations: session.organizations)
             return .applied(plan, report)
         }
     }
@@ -104,28 +86,20 @@ extension Engine {
         let path = ProjectPaths.resolve(planFile, from: directory)
         do throws(SavedPlan.Refusal) {
             return try SavedPlan.verify(
-                SavedPlan.read(path, key: session.planKey, name: planFile),
-                inputs: session.inputs,
-                name: planFile,
-                granted: options
-            )
-        } catch {
-            throw .savedPlan(error)
-        }
+                SavedPlan.read(path, key: session.planKey, name: planFile), inputs: session.inputs, name: planFile,
+                granted: options)
+        } catch { throw .savedPlan(error) }
     }
 
     func applierSettings(
-        _ settings: ApplySettings,
-        session: Session,
-        observer: EngineObserver
+        _ settings: ApplySettings, session: Session, observer: EngineObserver
     ) async -> Applier.Settings {
         let history = SecretHistory(root: session.project.root, environment: environment)
         let secretFiles = Set(
             session.desired.flatMap { $0.manifest.secrets }.compactMap { secret -> String? in
                 if case .sops(let file, _) = secret.reference.source { return file }
                 return nil
-            }
-        )
+            })
         var rollback: Applier.Rollback?
         if settings.rollbackOnTestFailure {
             if let revision = session.state.revision {
@@ -137,9 +111,7 @@ extension Engine {
             }
         }
         return Applier.Settings(
-            parallelism: settings.parallelism ?? session.project.api.parallelism,
-            rollback: rollback,
-            recordRevision: await history.cleanRevision(of: Array(secretFiles))
-        )
+            parallelism: settings.parallelism ?? session.project.api.parallelism, rollback: rollback,
+            recordRevision: await history.cleanRevision(of: Array(secretFiles)))
     }
 }

@@ -46,16 +46,12 @@ extension Engine {
     ///
     /// - Parameter now: the clock secrets' ages are measured with.
     public func drift(
-        organizations: [String],
-        now: Date,
-        observer: EngineObserver
+        organizations: [String], now: Date, observer: EngineObserver
     ) async throws(EngineError) -> DriftReport {
         let session = try await open(Session.Options(organizations: organizations, refresh: .full), observer: observer)
         return DriftReport(
-            items: DriftDetector.detect(inputs: session.inputs, now: now),
-            organizations: session.organizations,
-            declared: session.desired.filter { !$0.isTombstone }.map(\.key)
-        )
+            items: DriftDetector.detect(inputs: session.inputs, now: now), organizations: session.organizations,
+            declared: session.desired.filter { !$0.isTombstone }.map(\.key))
     }
 
     /// The live integration id of each named manifest entry (all present entries when no name is given).
@@ -79,9 +75,7 @@ extension Engine {
     /// Connection tests of the named entries (all when none is named), as many at once as the client allows; the
     /// outcomes follow the manifests' order.
     public func test(
-        names: [String],
-        organizations: [String],
-        observer: EngineObserver
+        names: [String], organizations: [String], observer: EngineObserver
     ) async throws(EngineError) -> [ConnectionTestOutcome] {
         let session = try await open(Session.Options(organizations: organizations), observer: observer)
         let targets = try liveTargets(session, names: names).map { LiveTarget(key: $0.0.key, id: $0.1) }
@@ -97,72 +91,40 @@ extension Engine {
 
     /// Rotates the named entries' secrets to the manifests' values even when their fingerprints match.
     public func rotate(
-        names: [String],
-        organizations: [String],
-        lockTimeout: Duration?,
-        observer: EngineObserver
+        names: [String], organizations: [String], lockTimeout: Duration?, observer: EngineObserver
     ) async throws(EngineError) -> ApplyReport {
         try await withLockedSession(
-            "rotate",
-            organizations: organizations,
-            lockTimeout: lockTimeout,
-            observer: observer
-        ) {
-            (session: Session) async throws(EngineError) -> ApplyReport in
+            "rotate", organizations: organizations, lockTimeout: lockTimeout, observer: observer
+        ) { (session: Session) async throws(EngineError) -> ApplyReport in
             let actions = try liveTargets(session, names: names).filter { !$0.0.secrets.isEmpty }.map { desired, id in
                 let keys = desired.secrets.keys.sorted()
                 return PlannedAction(
-                    organization: desired.key.organization,
-                    name: desired.key.name,
-                    action: .rotate,
-                    integrationId: id,
-                    type: desired.type,
-                    provider: desired.provider,
-                    displayName: desired.displayName,
+                    organization: desired.key.organization, name: desired.key.name, action: .rotate, integrationId: id,
+                    type: desired.type, provider: desired.provider, displayName: desired.displayName,
                     changes: keys.map {
                         PlannedChange(field: .secret($0), old: "(sensitive)", new: "(sensitive)", sensitive: true)
-                    },
-                    reason: nil,
-                    notes: [],
-                    steps: [.rotate(keys: keys)],
-                    preSteps: [],
-                    dependsOn: []
-                )
+                    }, reason: nil, notes: [], steps: [.rotate(keys: keys)], preSteps: [], dependsOn: [])
             }
             let applier = Applier(
-                client: session.client,
-                desired: session.desired,
-                templates: session.templates,
-                settings: Applier.Settings(parallelism: session.project.api.parallelism),
-                events: observer.apply
-            )
+                client: session.client, desired: session.desired, templates: session.templates,
+                settings: Applier.Settings(parallelism: session.project.api.parallelism), events: observer.apply)
             return await applier.apply(
-                Plan(actions: actions),
-                state: session.state,
-                store: session.store,
-                organizations: session.organizations
+                Plan(actions: actions), state: session.state, store: session.store, organizations: session.organizations
             )
         }
     }
 
     /// Starts the OAuth authorization of one entry; returns the URL to open.
     public func connect(
-        name: String,
-        returnURL: String,
-        observer: EngineObserver
+        name: String, returnURL: String, observer: EngineObserver
     ) async throws(EngineError) -> (key: IntegrationKey, url: String) {
         let session = try await open(Session.Options(), observer: observer)
         guard let (desired, id) = try liveTargets(session, names: [name]).first else { throw .unknownIntegration(name) }
         do throws(APIError) {
             let response = try await session.client.connect(
-                organization: desired.key.organization,
-                id: id,
-                state: returnURL
-            )
+                organization: desired.key.organization, id: id, state: returnURL)
             return (desired.key, response.authorizationUrl)
-        } catch {
-            throw .api(error)
-        }
+        } catch { throw .api(error) }
     }
 
     /// The provider templates: the cache (or the sandbox catalog), else the API; `refresh` always asks the API and
@@ -183,9 +145,7 @@ extension Engine {
         }
         let client = try connectedClient(organizations: [organization.id], project: project)
         let list: [IntegrationTemplate]
-        do throws(APIError) {
-            list = try await client.templates(organization: organization.id)
-        } catch {
+        do throws(APIError) { list = try await client.templates(organization: organization.id) } catch {
             throw .api(error, while: "cannot fetch the templates")
         }
         guard refresh else { return TemplatesReport(templates: list, cacheWritten: nil) }
@@ -195,19 +155,15 @@ extension Engine {
         do throws(AtomicFile.Failure) {
             try? FileManager.default.createDirectory(
                 atPath: (project.templatesCachePath as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true
-            )
+                withIntermediateDirectories: true)
             try AtomicFile.write(Array(data) + [10], to: project.templatesCachePath)
-        } catch {
-            throw .file(error)
-        }
+        } catch { throw .file(error) }
         return TemplatesReport(templates: list, cacheWritten: project.templatesCachePath)
     }
 
     /// Per organization and integration type: what the API offers and holds beside what the manifests declare.
     public func status(
-        organizations: [String],
-        observer: EngineObserver
+        organizations: [String], observer: EngineObserver
     ) async throws(EngineError) -> [Result<OrganizationStatus, APIError>] {
         let session = try await open(Session.Options(organizations: organizations), observer: observer)
         let client = session.client
@@ -227,23 +183,16 @@ extension Engine {
         let rows = IntegrationType.allCases.compactMap { type -> StatusRow? in
             let ofType = live.filter { $0.summary.integrationType == type }
             let row = StatusRow(
-                type: type.name,
-                available: (available.integrationsByType[type.name] ?? []).count,
-                configured: ofType.count,
-                enabled: ofType.filter(\.summary.isEnabled).count,
+                type: type.name, available: (available.integrationsByType[type.name] ?? []).count,
+                configured: ofType.count, enabled: ofType.filter(\.summary.isEnabled).count,
                 tested: ofType.filter { $0.summary.testStatus == .passed }.count,
-                declared: declared.filter { $0.type == type }.count
-            )
+                declared: declared.filter { $0.type == type }.count)
             return [row.available, row.configured, row.enabled, row.tested, row.declared].contains { $0 > 0 }
                 ? row : nil
         }
         return OrganizationStatus(
-            organization: organization,
-            configured: available.configuredCount,
-            enabled: available.enabledCount,
-            providersAvailable: available.totalAvailable,
-            rows: rows
-        )
+            organization: organization, configured: available.configuredCount, enabled: available.enabledCount,
+            providersAvailable: available.totalAvailable, rows: rows)
     }
 
     /// Writes manifests and a secrets skeleton for an organization's live integrations.
@@ -253,46 +202,31 @@ extension Engine {
         let project = try loadProject()
         guard project.organizations.contains(where: { $0.id == organization }) else {
             throw .unknownOrganization(
-                organization,
-                project: ProjectPaths.display(project.file, relativeTo: project.root),
-                declared: project.organizations.map(\.id)
-            )
+                organization, project: ProjectPaths.display(project.file, relativeTo: project.root),
+                declared: project.organizations.map(\.id))
         }
         let client = try connectedClient(organizations: [organization], project: project)
         let templates: [IntegrationTemplate]
-        do throws(APIError) {
-            templates = try await client.templates(organization: organization)
-        } catch {
+        do throws(APIError) { templates = try await client.templates(organization: organization) } catch {
             throw .api(error)
         }
         return try await Exporter.export(
-            organization: organization,
-            client: client,
-            templates: TemplateValidator(templates: templates),
+            organization: organization, client: client, templates: TemplateValidator(templates: templates),
             into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations",
-            secretsDirectory: project.root + "/secrets"
-        )
+            secretsDirectory: project.root + "/secrets")
     }
 
     /// Records the declared integrations of `organization` that match live ones in the state, trusting the
     /// manifests' secrets; returns how many.
     public func adopt(
-        organization: String,
-        lockTimeout: Duration?,
-        observer: EngineObserver
+        organization: String, lockTimeout: Duration?, observer: EngineObserver
     ) async throws(EngineError) -> Int {
         try await withLockedSession(
-            "export --adopt",
-            organizations: [organization],
-            lockTimeout: lockTimeout,
-            observer: observer
-        ) {
-            (session: Session) async throws(EngineError) -> Int in
+            "export --adopt", organizations: [organization], lockTimeout: lockTimeout, observer: observer
+        ) { (session: Session) async throws(EngineError) -> Int in
             do throws(StateError) {
                 return try await Exporter.adopt(session: session, organization: organization)
-            } catch {
-                throw .state(error)
-            }
+            } catch { throw .state(error) }
         }
     }
 
@@ -319,13 +253,7 @@ extension Engine {
     func connectedClient(organizations: [String], project: Project) throws(EngineError) -> IntegrationsClient {
         do throws(APIConnectionError) {
             return try APIConnector.client(
-                for: project,
-                organizations: organizations,
-                environment: environment,
-                sandbox: sandbox
-            )
-        } catch {
-            throw EngineError(error)
-        }
+                for: project, organizations: organizations, environment: environment, sandbox: sandbox)
+        } catch { throw EngineError(error) }
     }
 }

@@ -21,15 +21,11 @@ extension Engine {
     ///
     /// - Parameter forSaving: also prepare the plan for ``save(_:to:)`` (its guards against staleness).
     public func plan(
-        _ settings: PlanSettings,
-        forSaving: Bool = false,
-        observer: EngineObserver
+        _ settings: PlanSettings, forSaving: Bool = false, observer: EngineObserver
     ) async throws(EngineError) -> PlanReport {
         let options = Session.Options(
-            organizations: settings.scope.organizations,
-            refresh: settings.refresh,
-            waitForUnlock: lockRequest("plan", timeout: settings.lockTimeout, observer: observer)
-        )
+            organizations: settings.scope.organizations, refresh: settings.refresh,
+            waitForUnlock: lockRequest("plan", timeout: settings.lockTimeout, observer: observer))
         let session = try await open(options, observer: observer)
         // The crash-output canary test makes intops crash with every secret decrypted in memory.
         if environment["INTOPS_TEST_CRASH"] == "after-secrets" && !session.desired.isEmpty {
@@ -56,9 +52,7 @@ extension Engine {
             )
         }
         let resolved = ProjectPaths.resolve(path, from: directory)
-        do throws(AtomicFile.Failure) {
-            try SavedPlan.write(draft.plan, key: key, to: resolved)
-        } catch {
+        do throws(AtomicFile.Failure) { try SavedPlan.write(draft.plan, key: key, to: resolved) } catch {
             throw .file(error)
         }
         return resolved
@@ -71,13 +65,7 @@ extension Engine {
         let project = try loadProject()
         do throws(SavedPlan.Refusal) {
             return try await SavedPlan.read(
-                ProjectPaths.resolve(file, from: directory),
-                project: project,
-                environment: environment,
-                name: file
-            )
-        } catch {
-            throw .savedPlan(error)
-        }
+                ProjectPaths.resolve(file, from: directory), project: project, environment: environment, name: file)
+        } catch { throw .savedPlan(error) }
     }
 }

@@ -68,25 +68,20 @@ public struct StateCommandSettings: Sendable, Equatable {
 extension Engine {
     /// Inspects or edits the state; the operations that write hold the state lock.
     public func state(
-        _ operation: StateOperation,
-        _ settings: StateCommandSettings,
-        observer: EngineObserver
+        _ operation: StateOperation, _ settings: StateCommandSettings, observer: EngineObserver
     ) async throws(EngineError) -> StateOutcome {
         let project = try loadProject()
         var organizations = settings.organizations.isEmpty ? project.organizations.map(\.id) : settings.organizations
         // A move to another organization writes that organization's state too.
         if case .move(_, let target) = operation, let organization = target.split(separator: "/").first,
-            target.contains("/"),
-            !organizations.contains(String(organization))
+            target.contains("/"), !organizations.contains(String(organization))
         {
             organizations.append(String(organization))
         }
         if let unknown = organizations.first(where: { id in !project.organizations.contains { $0.id == id } }) {
             throw .unknownOrganization(
-                unknown,
-                project: ProjectPaths.display(project.file, relativeTo: project.root),
-                declared: project.organizations.map(\.id)
-            )
+                unknown, project: ProjectPaths.display(project.file, relativeTo: project.root),
+                declared: project.organizations.map(\.id))
         }
         let store: StateStore
         do throws(StateError) {
@@ -96,17 +91,10 @@ extension Engine {
             }
             let lock = lockRequest("state \(operation.name)", timeout: settings.lockTimeout, observer: observer)
             try await store.lock(organizations: organizations, lock)
-        } catch {
-            throw .state(error)
-        }
+        } catch { throw .state(error) }
         do throws(EngineError) {
             let outcome = try await edit(
-                operation,
-                project: project,
-                store: store,
-                organizations: organizations,
-                force: settings.force
-            )
+                operation, project: project, store: store, organizations: organizations, force: settings.force)
             await store.unlock()
             return outcome
         } catch {
@@ -116,27 +104,20 @@ extension Engine {
     }
 
     func inspect(
-        _ operation: StateOperation,
-        store: StateStore,
-        organizations: [String],
-        force: Bool
+        _ operation: StateOperation, store: StateStore, organizations: [String], force: Bool
     ) async throws(StateError) -> StateOutcome {
         switch operation {
         case .unlock(let id):
             return .unlocked(
-                lockID: id,
-                location: try await store.breakLock(id: id, organizations: organizations, force: force)
-            )
+                lockID: id, location: try await store.breakLock(id: id, organizations: organizations, force: force))
         case .pull:
             let state = try await store.load(organizations: organizations)
             guard state.exists else {
                 throw StateError(.invalid, "there is no state at \(store.location(organizations)) yet")
             }
             return .pulled(String(decoding: try await store.encoded(state), as: UTF8.self))
-        case .show(let name):
-            return .entry(try Self.find(name, in: try await store.load(organizations: organizations)))
-        default:
-            return .entries(try await store.load(organizations: organizations).integrations)
+        case .show(let name): return .entry(try Self.find(name, in: try await store.load(organizations: organizations)))
+        default: return .entries(try await store.load(organizations: organizations).integrations)
         }
     }
 
@@ -155,11 +136,7 @@ extension Engine {
 
     /// The operations that write, under the lock.
     func edit(
-        _ operation: StateOperation,
-        project: Project,
-        store: StateStore,
-        organizations: [String],
-        force: Bool
+        _ operation: StateOperation, project: Project, store: StateStore, organizations: [String], force: Bool
     ) async throws(EngineError) -> StateOutcome {
         do throws(StateError) {
             var state = try await store.load(organizations: organizations)
@@ -188,37 +165,20 @@ extension Engine {
                 return .moved(from: old, to: entry.key)
             case .push(let path, let name):
                 return try await push(
-                    path,
-                    named: name,
-                    over: state,
-                    store: store,
-                    organizations: organizations,
-                    force: force
-                )
+                    path, named: name, over: state, store: store, organizations: organizations, force: force)
             case .migrate(let from):
                 return try await migrate(
-                    from: from ?? ".intops/state.json",
-                    project: project,
-                    into: store,
-                    current: state,
-                    organizations: organizations,
-                    force: force
-                )
+                    from: from ?? ".intops/state.json", project: project, into: store, current: state,
+                    organizations: organizations, force: force)
             case .list, .show, .pull, .unlock:
                 return try await inspect(operation, store: store, organizations: organizations, force: force)
             }
-        } catch {
-            throw .state(error)
-        }
+        } catch { throw .state(error) }
     }
 
     /// Replaces the stored state with a file, refused unless it has the state's lineage and at least its serial.
     func push(
-        _ path: String,
-        named file: String,
-        over state: IntopsState,
-        store: StateStore,
-        organizations: [String],
+        _ path: String, named file: String, over state: IntopsState, store: StateStore, organizations: [String],
         force: Bool
     ) async throws(StateError) -> StateOutcome {
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -252,11 +212,7 @@ extension Engine {
 
     /// Copies a local state file into the configured backend, keeping its lineage.
     func migrate(
-        from: String,
-        project: Project,
-        into store: StateStore,
-        current: IntopsState,
-        organizations: [String],
+        from: String, project: Project, into store: StateStore, current: IntopsState, organizations: [String],
         force: Bool
     ) async throws(StateError) -> StateOutcome {
         let sourcePath = ProjectPaths.resolve(from, from: project.root)
@@ -286,10 +242,7 @@ extension Engine {
         state.serial = max(state.serial, current.serial)
         try await store.save(&state, organizations: organizations, replacingLineage: true)
         return .migrated(
-            count: state.integrations.count,
-            lineage: state.lineage,
-            from: from,
-            location: store.location(organizations)
+            count: state.integrations.count, lineage: state.lineage, from: from, location: store.location(organizations)
         )
     }
 }

@@ -33,8 +33,7 @@ public struct EngineObserver: Sendable {
     public init(
         warning: @escaping @Sendable (String) -> Void = { _ in },
         waitingForLock: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in },
-        apply: @escaping @Sendable (ApplyEvent) -> Void = { _ in },
-        changesStarting: @escaping @Sendable () -> Void = {}
+        apply: @escaping @Sendable (ApplyEvent) -> Void = { _ in }, changesStarting: @escaping @Sendable () -> Void = {}
     ) {
         self.warning = warning
         self.waitingForLock = waitingForLock
@@ -69,12 +68,8 @@ public struct PlanSettings: Sendable, Equatable {
     public var lockTimeout: Duration?
 
     public init(
-        scope: Scope = Scope(),
-        refresh: RefreshMode = .auto,
-        prune: Bool = false,
-        allowReplace: Bool = false,
-        force: Bool = false,
-        lockTimeout: Duration? = nil
+        scope: Scope = Scope(), refresh: RefreshMode = .auto, prune: Bool = false, allowReplace: Bool = false,
+        force: Bool = false, lockTimeout: Duration? = nil
     ) {
         self.scope = scope
         self.refresh = refresh
@@ -89,39 +84,26 @@ extension Engine {
     /// The lock (or the wait for one) an operation asks for.
     public func lockRequest(_ operation: String, timeout: Duration?, observer: EngineObserver) -> LockRequest {
         LockRequest(
-            operation: operation,
-            timeout: timeout ?? StateStore.defaultLockTimeout(environment),
-            lease: StateStore.lease(environment),
-            waiting: observer.waitingForLock
-        )
+            operation: operation, timeout: timeout ?? StateStore.defaultLockTimeout(environment),
+            lease: StateStore.lease(environment), waiting: observer.waitingForLock)
     }
 
     /// Opens a session and tells its warnings.
     func open(_ options: Session.Options, observer: EngineObserver) async throws(EngineError) -> Session {
         let session = try await Session.open(
-            from: directory,
-            environment: environment,
-            options: options,
-            sandbox: sandbox
-        )
+            from: directory, environment: environment, options: options, sandbox: sandbox)
         for warning in session.warnings { observer.warning(warning) }
         return session
     }
 
     /// Runs `body` with a session holding the state lock, and releases the lock however `body` ends.
     func withLockedSession<Output>(
-        _ operation: String,
-        organizations: [String],
-        refresh: RefreshMode = .auto,
-        lockTimeout: Duration?,
-        observer: EngineObserver,
-        _ body: (Session) async throws(EngineError) -> Output
+        _ operation: String, organizations: [String], refresh: RefreshMode = .auto, lockTimeout: Duration?,
+        observer: EngineObserver, _ body: (Session) async throws(EngineError) -> Output
     ) async throws(EngineError) -> Output {
         let options = Session.Options(
-            organizations: organizations,
-            refresh: refresh,
-            lock: lockRequest(operation, timeout: lockTimeout, observer: observer)
-        )
+            organizations: organizations, refresh: refresh,
+            lock: lockRequest(operation, timeout: lockTimeout, observer: observer))
         let session = try await open(options, observer: observer)
         do throws(EngineError) {
             let output = try await body(session)
@@ -135,20 +117,14 @@ extension Engine {
 
     func planOptions(_ settings: PlanSettings, project: Project) -> PlanOptions {
         PlanOptions(
-            prune: settings.prune || project.prune,
-            allowReplace: settings.allowReplace,
-            force: settings.force,
-            targets: Set(settings.scope.targets),
-            safety: project.safety
-        )
+            prune: settings.prune || project.prune, allowReplace: settings.allowReplace, force: settings.force,
+            targets: Set(settings.scope.targets), safety: project.safety)
     }
 
     /// The project file found from the directory, without secrets or the API.
     public func loadProject() throws(EngineError) -> Project {
         do throws(InvalidProject) {
             return try ProjectLoader.loadProject(file: ProjectLoader.locate(from: directory))
-        } catch {
-            throw .invalid(error.diagnostics)
-        }
+        } catch { throw .invalid(error.diagnostics) }
     }
 }

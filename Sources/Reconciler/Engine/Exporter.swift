@@ -15,9 +15,7 @@ public enum Exporter {
     static func name(for displayName: String, taken: inout Set<String>) -> String {
         var slug = displayName.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "-" }.reduce(
             into: ""
-        ) { text, character in
-            if !(character == "-" && text.hasSuffix("-")) { text.append(character) }
-        }
+        ) { text, character in if !(character == "-" && text.hasSuffix("-")) { text.append(character) } }
         slug = slug.trimmingCharacters(in: CharacterSet(charactersIn: "-"))
         if slug.isEmpty || !(slug.first!.isLetter || slug.first!.isNumber) { slug = "integration" }
         slug = String(slug.prefix(56))
@@ -43,10 +41,7 @@ public enum Exporter {
     ///   - directory: where the manifest goes.
     ///   - secretsDirectory: where the secrets skeleton goes (never among the manifests: it is not one).
     public static func export(
-        organization: String,
-        client: IntegrationsClient,
-        templates: TemplateValidator,
-        into directory: String,
+        organization: String, client: IntegrationsClient, templates: TemplateValidator, into directory: String,
         secretsDirectory: String
     ) async throws(EngineError) -> Result {
         var details: [IntegrationDetail] = []
@@ -54,9 +49,7 @@ public enum Exporter {
             for summary in try await client.list(organization: organization) {
                 details.append(try await client.get(organization: organization, id: summary.integrationId))
             }
-        } catch {
-            throw .api(error)
-        }
+        } catch { throw .api(error) }
         var taken = Set<String>()
         let secretsName = "\(organization).secrets.enc.yaml"
         let secretsFile = secretsDirectory + "/\(secretsName)"
@@ -71,8 +64,7 @@ public enum Exporter {
             let name = name(for: detail.displayName, taken: &taken)
             var entry: [(String, Node)] = [
                 ("name", .string(name)), ("type", .plain(detail.integrationType.name)),
-                ("provider", .string(detail.provider)),
-                ("displayName", .string(detail.displayName)),
+                ("provider", .string(detail.provider)), ("displayName", .string(detail.displayName)),
             ]
             if !detail.isEnabled { entry.append(("enabled", .plain("false"))) }
             if !detail.configuration.isEmpty {
@@ -80,8 +72,7 @@ public enum Exporter {
                     (
                         "configuration",
                         .mapping(detail.configuration.keys.sorted().map { ($0, .string(detail.configuration[$0]!)) })
-                    )
-                )
+                    ))
             }
             let template = templates.template(type: detail.integrationType, provider: detail.provider)
             let secretKeys = (template?.secretFields ?? []).filter(\.required).map(\.key)
@@ -90,8 +81,7 @@ public enum Exporter {
                     (
                         "secrets",
                         .mapping(secretKeys.map { ($0, .string("ref+sops://\(secretsReference)#/\(name)/\($0)")) })
-                    )
-                )
+                    ))
                 skeleton.append((name, .mapping(secretKeys.map { ($0, .string("FILL-ME")) })))
             }
             integrations.append(.mapping(entry))
@@ -105,23 +95,17 @@ public enum Exporter {
                 "Exported by intops export --org \(organization). Review, then move into the project's manifests."
             ]
             try AtomicFile.write(
-                Array(try YAMLEmitter.emit([.mapping(manifest)], header: header).utf8),
-                to: manifestFile
-            )
+                Array(try YAMLEmitter.emit([.mapping(manifest)], header: header).utf8), to: manifestFile)
             let skeletonHeader = [
                 "The secrets of \(organization)'s integrations, as intops export found them: write-only, so unknown here.",
                 "Replace each placeholder with the value in use, then: intops secrets encrypt --in-place \(secretsName)",
             ]
             if !FileManager.default.fileExists(atPath: secretsFile) {
                 try AtomicFile.write(
-                    Array(try YAMLEmitter.emit([.mapping(skeleton)], header: skeletonHeader).utf8),
-                    to: secretsFile,
-                    mode: 0o600
-                )
+                    Array(try YAMLEmitter.emit([.mapping(skeleton)], header: skeletonHeader).utf8), to: secretsFile,
+                    mode: 0o600)
             }
-        } catch let failure as AtomicFile.Failure {
-            throw .file(failure)
-        } catch {
+        } catch let failure as AtomicFile.Failure { throw .file(failure) } catch {
             throw .write(path: directory, reason: "\(error)")
         }
         return Result(manifestFile: manifestFile, secretsFile: secretsFile, count: details.count)
@@ -136,24 +120,17 @@ public enum Exporter {
         var count = 0
         let now = Timestamp.string(Date())
         for desired in session.desired where desired.key.organization == organization && !desired.isTombstone {
-            guard state.entry(desired.key) == nil,
-                let identity = desired.identity, let match = live.first(where: { identity.matches($0.summary) })
+            guard state.entry(desired.key) == nil, let identity = desired.identity,
+                let match = live.first(where: { identity.matches($0.summary) })
             else { continue }
             let configuration = session.templates.effectiveConfiguration(desired)
             state.set(
                 IntopsState.Entry(
-                    organization: organization,
-                    name: desired.key.name,
-                    integrationId: match.id,
-                    type: identity.type,
-                    provider: identity.provider,
-                    displayName: identity.displayName,
-                    updatedAt: match.summary.updatedAt,
+                    organization: organization, name: desired.key.name, integrationId: match.id, type: identity.type,
+                    provider: identity.provider, displayName: identity.displayName, updatedAt: match.summary.updatedAt,
                     configurationDigest: IntopsState.configurationDigest(configuration),
                     secrets: desired.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: now) },
-                    lastTest: nil
-                )
-            )
+                    lastTest: nil))
             count += 1
         }
         try await session.store.save(&state, organizations: session.organizations)

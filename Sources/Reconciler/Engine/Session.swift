@@ -31,9 +31,7 @@ public struct Session: Sendable {
         /// Set for runs that only read but must not read a state mid-write (plan): they wait while it is locked.
         public var waitForUnlock: LockRequest?
         public init(
-            organizations: [String] = [],
-            refresh: RefreshMode = .auto,
-            lock: LockRequest? = nil,
+            organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil,
             waitForUnlock: LockRequest? = nil
         ) {
             self.organizations = organizations
@@ -44,26 +42,17 @@ public struct Session: Sendable {
     }
 
     public static func open(
-        from directory: String,
-        environment: [String: String],
-        options: Options,
-        sandbox: (any SandboxProvider)?
+        from directory: String, environment: [String: String], options: Options, sandbox: (any SandboxProvider)?
     ) async throws(EngineError) -> Session {
         var loaded: LoadedProject
-        do {
-            loaded = try await ProjectLoader.load(from: directory)
-        } catch {
-            throw .invalid(error.diagnostics)
-        }
+        do { loaded = try await ProjectLoader.load(from: directory) } catch { throw .invalid(error.diagnostics) }
         let project = loaded.project
         var warnings = loaded.warnings.map(\.message)
         let known = Set(project.organizations.map(\.id))
         if let unknown = options.organizations.first(where: { !known.contains($0) }) {
             throw .unknownOrganization(
-                unknown,
-                project: ProjectPaths.display(project.file, relativeTo: project.root),
-                declared: project.organizations.map(\.id)
-            )
+                unknown, project: ProjectPaths.display(project.file, relativeTo: project.root),
+                declared: project.organizations.map(\.id))
         }
         let organizations = options.organizations.isEmpty ? project.organizations.map(\.id) : options.organizations
 
@@ -72,8 +61,7 @@ public struct Session: Sendable {
         let declared = loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }
         await resolver.prefetch(
             declared.flatMap { $0.secrets.map(\.reference) } + [project.fingerprintKey].compactMap { $0 }
-                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil }
-        )
+                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil })
         var (tokens, diagnostics) = APIConnector.tokens(for: project, organizations: organizations, resolver: resolver)
         var fingerprinter: Fingerprinter?
         var planKey: SecretValue?
@@ -85,16 +73,13 @@ public struct Session: Sendable {
                 let key = try FingerprintKey.resolve(reference, with: resolver)
                 fingerprinter = Fingerprinter(key: key)
                 planKey = FingerprintKey.planKey(fingerprintKey: key)
-            } catch {
-                diagnostics.append(error)
-            }
+            } catch { diagnostics.append(error) }
         } else if needsSecrets {
             diagnostics.append(
                 .error(
                     SourceLocationHelper.start(of: project.file),
                     "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"
-                )
-            )
+                ))
         }
         var desired: [DesiredIntegration] = []
         for manifest in loaded.integrations where organizations.contains(manifest.organization) {
@@ -108,29 +93,16 @@ public struct Session: Sendable {
                         secrets[secret.key] = value
                         if let fingerprinter {
                             fingerprints[secret.key] = fingerprinter.fingerprint(
-                                key,
-                                secretKey: secret.key,
-                                value: value
-                            )
+                                key, secretKey: secret.key, value: value)
                         }
-                    } catch {
-                        diagnostics.append(error)
-                    }
+                    } catch { diagnostics.append(error) }
                 }
             }
             desired.append(
                 DesiredIntegration(
-                    key: key,
-                    manifest: manifest,
-                    type: manifest.type,
-                    provider: manifest.provider,
-                    displayName: manifest.displayName,
-                    enabled: manifest.enabled,
-                    configuration: [:],
-                    secrets: secrets,
-                    fingerprints: fingerprints
-                )
-            )
+                    key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
+                    displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
+                    fingerprints: fingerprints))
         }
         warnings += resolver.warnings
         if !diagnostics.isEmpty { throw .invalid(uniqueByMessage(diagnostics)) }
@@ -138,9 +110,7 @@ public struct Session: Sendable {
         let client: IntegrationsClient
         do throws(APIConnectionError) {
             client = try APIConnector.client(for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox)
-        } catch {
-            throw .connection(error)
-        }
+        } catch { throw .connection(error) }
 
         let store: StateStore
         do throws(StateError) {
@@ -149,14 +119,9 @@ public struct Session: Sendable {
                 try await store.lock(organizations: organizations, lock)
             } else if let wait = options.waitForUnlock {
                 try await store.waitUntilUnlocked(
-                    organizations: organizations,
-                    timeout: wait.timeout,
-                    waiting: wait.waiting
-                )
+                    organizations: organizations, timeout: wait.timeout, waiting: wait.waiting)
             }
-        } catch {
-            throw .state(error)
-        }
+        } catch { throw .state(error) }
         // A failure from here on releases the lock first: a remote lock would otherwise hold off the next run for a
         // whole lease.
         // The state is read while the templates request is out.
@@ -181,19 +146,14 @@ public struct Session: Sendable {
             cached = try ProjectValidation.loadTemplates(for: project, offline: true, sandbox: sandbox)
         } catch  where FileManager.default.fileExists(atPath: project.templatesCachePath) {
             throw await released(.invalid(error.diagnostics))
-        } catch {
-            cached = nil
-        }
+        } catch { cached = nil }
         if let cached, case .cache = cached.1 {
             templateList = cached.0
         } else {
             do throws(APIError) {
                 templateList = try await client.templates(
-                    organization: organizations.first ?? project.organizations[0].id
-                )
-            } catch {
-                throw await released(.api(error, while: "cannot read the integration templates"))
-            }
+                    organization: organizations.first ?? project.organizations[0].id)
+            } catch { throw await released(.api(error, while: "cannot read the integration templates")) }
         }
         let validator = TemplateValidator(templates: templateList)
         for index in loaded.integrations.indices {
@@ -203,45 +163,29 @@ public struct Session: Sendable {
         let normalized = Dictionary(
             uniqueKeysWithValues: loaded.integrations.map {
                 (IntegrationKey(organization: $0.organization, name: $0.name), $0)
-            }
-        )
+            })
         for index in desired.indices {
             let manifest = normalized[desired[index].key] ?? desired[index].manifest
             desired[index].manifest = manifest
             desired[index].configuration = Dictionary(
-                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) },
-                uniquingKeysWith: { $1 }
-            )
+                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
         }
 
         let state: IntopsState
         switch await stateLoad.value {
         case .success(let loaded): state = loaded
-        case .failure(let error):
-            throw await released(.state(error))
+        case .failure(let error): throw await released(.state(error))
         }
 
         let live: LiveSnapshot
         do throws(APIError) {
             live = try await Refresher(client: client, templates: validator).refresh(
-                organizations: organizations,
-                desired: desired,
-                state: state,
-                mode: options.refresh
-            )
-        } catch {
-            throw await released(.api(error))
-        }
+                organizations: organizations, desired: desired, state: state, mode: options.refresh)
+        } catch { throw await released(.api(error)) }
         let inputs = PlanningInputs(
-            loaded: loaded,
-            templates: validator,
-            desired: desired,
-            organizations: organizations,
-            state: state,
-            live: live,
-            stateVersions: await store.versionsDigest(organizations: organizations),
-            refresh: options.refresh
-        )
+            loaded: loaded, templates: validator, desired: desired, organizations: organizations, state: state,
+            live: live, stateVersions: await store.versionsDigest(organizations: organizations),
+            refresh: options.refresh)
         return Session(inputs: inputs, client: client, store: store, warnings: warnings, planKey: planKey)
     }
 

@@ -36,16 +36,13 @@ public enum APIConnector {
     /// - Parameter tokens: each organization's resolved API token, by organization id. A `sandbox:` project
     ///   needs none: an organization without one gets a sandbox-only token.
     public static func client(
-        for project: Project,
-        tokens: [String: String],
-        sandbox: (any SandboxProvider)?
+        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?
     ) throws(APIConnectionError) -> IntegrationsClient {
         let settings = project.api
         let policy = ClientPolicy(
             maxInFlight: settings.parallelism,
             requestsPerSecond: settings.maxRequestsPerSecond > 0 ? settings.maxRequestsPerSecond : nil,
-            timeout: settings.timeout.duration
-        )
+            timeout: settings.timeout.duration)
         var resolved = tokens
         switch settings.endpoint {
         case .sandbox:
@@ -69,13 +66,8 @@ public enum APIConnector {
             guard let url = URL(string: text) else { throw .notAURL(text) }
             do throws(InsecureURLError) {
                 transport = try URLSessionTransport(
-                    baseURL: url,
-                    timeout: settings.timeout.duration,
-                    maximumConnections: settings.parallelism
-                )
-            } catch {
-                throw .insecure(error)
-            }
+                    baseURL: url, timeout: settings.timeout.duration, maximumConnections: settings.parallelism)
+            } catch { throw .insecure(error) }
         case .sandbox(let path):
             guard let sandbox else { throw .noSandbox }
             do {
@@ -83,11 +75,8 @@ public enum APIConnector {
                     path: path,
                     credentials: project.organizations.map {
                         SandboxCredential(token: resolved[$0.id] ?? "", organizationId: $0.id)
-                    }
-                )
-            } catch {
-                throw .sandbox(path: path, reason: "\(error)")
-            }
+                    })
+            } catch { throw .sandbox(path: path, reason: "\(error)") }
         }
         return IntegrationsClient(transport: transport, credentials: credentials, policy: policy)
     }
@@ -95,9 +84,7 @@ public enum APIConnector {
     /// Each organization's API token, resolved from its `token:` reference; a sandbox project needs none. The one
     /// place tokens are read: every command that reaches the API comes through here.
     public static func tokens(
-        for project: Project,
-        organizations: [String],
-        resolver: SecretResolver
+        for project: Project, organizations: [String], resolver: SecretResolver
     ) -> (tokens: [String: String], problems: [Diagnostic]) {
         guard !project.api.isSandbox else { return ([:], []) }
         var tokens: [String: String] = [:]
@@ -106,10 +93,7 @@ public enum APIConnector {
             guard let reference = organization.token else {
                 problems.append(
                     .error(
-                        organization.location,
-                        "organization \(organization.id) has no token; add token: ref+env://…"
-                    )
-                )
+                        organization.location, "organization \(organization.id) has no token; add token: ref+env://…"))
                 continue
             }
             do { tokens[organization.id] = try resolver.resolve(reference).exposedString() } catch {
@@ -121,10 +105,7 @@ public enum APIConnector {
 
     /// The client for these organizations of the project, tokens resolved on the way.
     public static func client(
-        for project: Project,
-        organizations: [String],
-        environment: [String: String],
-        sandbox: (any SandboxProvider)?
+        for project: Project, organizations: [String], environment: [String: String], sandbox: (any SandboxProvider)?
     ) throws(APIConnectionError) -> IntegrationsClient {
         let resolver = SecretResolver(root: project.root, environment: environment)
         let (tokens, problems) = Self.tokens(for: project, organizations: organizations, resolver: resolver)

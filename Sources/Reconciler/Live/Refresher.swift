@@ -27,10 +27,7 @@ struct Refresher: Sendable {
     let templates: TemplateValidator
 
     func refresh(
-        organizations: [String],
-        desired: [DesiredIntegration],
-        state: IntopsState,
-        mode: RefreshMode
+        organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
     ) async throws(APIError) -> LiveSnapshot {
         let client = self.client
         let limit = client.policy.maxInFlight
@@ -40,8 +37,7 @@ struct Refresher: Sendable {
             mode == .full
             ? state.integrations.filter { organizations.contains($0.organization) }.map {
                 LiveReference(organization: $0.organization, id: $0.integrationId)
-            }
-            : []
+            } : []
         async let early = Result { () async throws(APIError) in
             try await Self.details(known, client: client, limit: limit)
         }
@@ -51,9 +47,7 @@ struct Refresher: Sendable {
             try await boundedMap(organizations, limit: limit) {
                 (organization: String) async throws(APIError) -> OrganizationList in
                 OrganizationList(
-                    organization: organization,
-                    summaries: try await client.list(organization: organization)
-                )
+                    organization: organization, summaries: try await client.list(organization: organization))
             }
         }
         let fetchedEarly = await early
@@ -63,13 +57,11 @@ struct Refresher: Sendable {
         let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
         let entries = Dictionary(
             state.integrations.map { (LiveReference(organization: $0.organization, id: $0.integrationId), $0) },
-            uniquingKeysWith: { first, _ in first }
-        )
+            uniquingKeysWith: { first, _ in first })
         let adoptable = Dictionary(
             grouping: desired.filter { !$0.isTombstone }.compactMap { wanted in
                 wanted.identity.map { (wanted.key.organization, $0) }
-            },
-            by: \.0
+            }, by: \.0
         ).mapValues { Set($0.map(\.1)) }
         for list in lists {
             let organization = list.organization
@@ -113,17 +105,14 @@ struct Refresher: Sendable {
 
     /// The details of these integrations, leaving out any that answers 404 (deleted since it was listed).
     private static func details(
-        _ references: [LiveReference],
-        client: IntegrationsClient,
-        limit: Int
+        _ references: [LiveReference], client: IntegrationsClient, limit: Int
     ) async throws(APIError) -> [FetchedDetail] {
         try await boundedMap(references, limit: limit) {
             (reference: LiveReference) async throws(APIError) -> FetchedDetail in
             do throws(APIError) {
                 return FetchedDetail(
                     organization: reference.organization,
-                    detail: try await client.get(organization: reference.organization, id: reference.id)
-                )
+                    detail: try await client.get(organization: reference.organization, id: reference.id))
             } catch  where error.status == 404 {
                 return FetchedDetail(organization: reference.organization, detail: nil)
             }

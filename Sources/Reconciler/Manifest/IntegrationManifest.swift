@@ -48,9 +48,7 @@ public struct IntegrationManifest: Sendable {
     public var location: SourceLocation
     public var fieldLocations: [String: SourceLocation]
 
-    public func location(of field: String) -> SourceLocation {
-        fieldLocations[field] ?? location
-    }
+    public func location(of field: String) -> SourceLocation { fieldLocations[field] ?? location }
 }
 
 /// An `IntegrationSet` document.

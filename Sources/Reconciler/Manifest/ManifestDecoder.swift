@@ -26,8 +26,7 @@ enum ManifestDecoder {
         guard let document = documents.first else {
             reader.fail(
                 SourceLocation(file: file, line: 1, column: 1),
-                "intops.yaml is empty; it needs apiVersion: intops/v1, kind: Project, api and organizations"
-            )
+                "intops.yaml is empty; it needs apiVersion: intops/v1, kind: Project, api and organizations")
             return nil
         }
         if documents.count > 1 {
@@ -54,8 +53,7 @@ enum ManifestDecoder {
             }
             if let value = api["maxRequestsPerSecond"] {
                 maxRequestsPerSecond =
-                    reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000)
-                    ?? maxRequestsPerSecond
+                    reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000) ?? maxRequestsPerSecond
             }
         }
 
@@ -76,8 +74,7 @@ enum ManifestDecoder {
                 guard isOrganizationID(id) else {
                     reader.fail(
                         pair.key.location,
-                        "organization id '\(id)' is not valid; use letters, digits, '_', '.' and '-' (up to 128)"
-                    )
+                        "organization id '\(id)' is not valid; use letters, digits, '_', '.' and '-' (up to 128)")
                     continue
                 }
                 var organization = Organization(id: id, auth: .bearer, token: nil, location: pair.key.location)
@@ -86,22 +83,14 @@ enum ManifestDecoder {
                     continue
                 }
                 guard let settings = reader.mapping(pair.value, "organization \(id)", allowed: organizationFields)
-                else {
-                    continue
-                }
+                else { continue }
                 if let value = settings["auth"] {
                     organization.auth =
-                        reader.choice(value, "organizations.\(id).auth", as: Organization.Auth.self)
-                        ?? .bearer
+                        reader.choice(value, "organizations.\(id).auth", as: Organization.Auth.self) ?? .bearer
                 }
                 if let value = settings["token"] {
                     organization.token = reference(
-                        value,
-                        "organizations.\(id).token",
-                        root: root,
-                        allowPlaintext: allowPlaintext,
-                        reader: &reader
-                    )
+                        value, "organizations.\(id).token", root: root, allowPlaintext: allowPlaintext, reader: &reader)
                 }
                 organizations.append(organization)
             }
@@ -110,8 +99,7 @@ enum ManifestDecoder {
             for organization in organizations where organization.token == nil {
                 reader.fail(
                     organization.location,
-                    "organization \(organization.id) has no token; add token: ref+env://NAME (the API needs one)"
-                )
+                    "organization \(organization.id) has no token; add token: ref+env://NAME (the API needs one)")
             }
         }
 
@@ -122,9 +110,7 @@ enum ManifestDecoder {
                 let resolved = ProjectPaths.resolve(path, from: root)
                 guard ProjectPaths.isInside(resolved, root: root) else {
                     reader.fail(
-                        item.location,
-                        "manifests entry '\(path)' is outside the project root; list folders inside it"
-                    )
+                        item.location, "manifests entry '\(path)' is outside the project root; list folders inside it")
                     continue
                 }
                 manifests.append(ManifestSource(path: resolved, location: item.location))
@@ -134,9 +120,7 @@ enum ManifestDecoder {
         }
 
         var state = StateSettings.local(path: root + "/.intops/state.json")
-        if let value = node["state"] {
-            state = stateSettings(value, root: root, reader: &reader) ?? state
-        }
+        if let value = node["state"] { state = stateSettings(value, root: root, reader: &reader) ?? state }
 
         var fingerprintKey: SecretReference?
         if let value = node["fingerprintKey"] {
@@ -153,8 +137,7 @@ enum ManifestDecoder {
             }
             if let item = map["maxDeletePercent"] {
                 safety.maxDeletePercent =
-                    reader.int(item, "safety.maxDeletePercent", range: 0...100)
-                    ?? safety.maxDeletePercent
+                    reader.int(item, "safety.maxDeletePercent", range: 0...100) ?? safety.maxDeletePercent
             }
         }
 
@@ -172,23 +155,12 @@ enum ManifestDecoder {
 
         guard let endpoint else { return nil }
         return Project(
-            root: root,
-            file: file,
+            root: root, file: file,
             api: APISettings(
-                endpoint: endpoint,
-                timeout: timeout,
-                parallelism: parallelism,
-                maxRequestsPerSecond: maxRequestsPerSecond
-            ),
-            organizations: organizations,
-            manifests: manifests,
-            state: state,
-            fingerprintKey: fingerprintKey,
-            prune: prune,
-            safety: safety,
-            allowPlaintextSecrets: allowPlaintext,
-            recipients: recipients
-        )
+                endpoint: endpoint, timeout: timeout, parallelism: parallelism,
+                maxRequestsPerSecond: maxRequestsPerSecond), organizations: organizations, manifests: manifests,
+            state: state, fingerprintKey: fingerprintKey, prune: prune, safety: safety,
+            allowPlaintextSecrets: allowPlaintext, recipients: recipients)
     }
 
     static let s3StateFields = ["backend", "bucket", "key", "region", "endpoint"]
@@ -245,8 +217,7 @@ enum ManifestDecoder {
                 else {
                     reader.fail(
                         endpointNode.location,
-                        "state.endpoint must be an http(s) URL like https://s3.eu-west-1.amazonaws.com"
-                    )
+                        "state.endpoint must be an http(s) URL like https://s3.eu-west-1.amazonaws.com")
                     return nil
                 }
                 guard (try? URLSessionTransport.checkSecure(parsed)) != nil else {
@@ -274,8 +245,7 @@ enum ManifestDecoder {
                 else {
                     reader.fail(
                         pathNode.location,
-                        "state.path must be a relative path inside the state branch, like state-{org}.json"
-                    )
+                        "state.path must be a relative path inside the state branch, like state-{org}.json")
                     return nil
                 }
                 guard placeholdersValid(path, pathNode.location, "state.path", reader: &reader) else { return nil }
@@ -286,18 +256,14 @@ enum ManifestDecoder {
             let hint = Spelling.suggestion(for: backend, among: ["s3", "git"]).map { "did you mean '\($0)'? " } ?? ""
             reader.fail(
                 node.location,
-                "unknown state backend '\(backend)'; \(hint)use s3 or git, or give state a path for a local file"
-            )
+                "unknown state backend '\(backend)'; \(hint)use s3 or git, or give state a path for a local file")
             return nil
         }
     }
 
     /// `{org}` is the only placeholder a state location takes.
     static func placeholdersValid(
-        _ text: String,
-        _ location: SourceLocation,
-        _ what: String,
-        reader: inout NodeReader
+        _ text: String, _ location: SourceLocation, _ what: String, reader: inout NodeReader
     ) -> Bool {
         guard text.replacingOccurrences(of: "{org}", with: "").contains(where: { $0 == "{" || $0 == "}" }) else {
             return true
@@ -308,9 +274,8 @@ enum ManifestDecoder {
 
     static func isBucketName(_ name: String) -> Bool {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789.-")
-        guard (3...63).contains(name.count), name.allSatisfy(allowed.contains),
-            let first = name.first, let last = name.last, first.isLetter || first.isNumber,
-            last.isLetter || last.isNumber
+        guard (3...63).contains(name.count), name.allSatisfy(allowed.contains), let first = name.first,
+            let last = name.last, first.isLetter || first.isNumber, last.isLetter || last.isNumber
         else { return false }
         return !name.contains("..")
     }
@@ -331,18 +296,14 @@ enum ManifestDecoder {
     }
 
     static func apiEndpoint(
-        _ url: String,
-        at location: SourceLocation,
-        root: String,
-        reader: inout NodeReader
+        _ url: String, at location: SourceLocation, root: String, reader: inout NodeReader
     ) -> APISettings.Endpoint? {
         if url.hasPrefix("sandbox:") {
             let path = String(url.dropFirst("sandbox:".count))
             guard !path.isEmpty else {
                 reader.fail(
                     location,
-                    "api.url sandbox: needs a file for the emulator's data, as in sandbox:.intops/sandbox.json"
-                )
+                    "api.url sandbox: needs a file for the emulator's data, as in sandbox:.intops/sandbox.json")
                 return nil
             }
             let resolved = ProjectPaths.resolve(path, from: root)
@@ -356,9 +317,7 @@ enum ManifestDecoder {
             return .sandbox(path: resolved)
         }
         let lower = url.lowercased()
-        if lower.hasPrefix("https://"), url.count > "https://".count {
-            return .remote(url)
-        }
+        if lower.hasPrefix("https://"), url.count > "https://".count { return .remote(url) }
         if lower.hasPrefix("http://") {
             // The transport's rule, so that what validates is what connects (127.example.com is not loopback).
             if let parsed = URL(string: url), (try? URLSessionTransport.checkSecure(parsed)) != nil {
@@ -373,17 +332,12 @@ enum ManifestDecoder {
 
     /// A secret reference field: a `ref+` string, or (only when the project allows it) plaintext.
     static func reference(
-        _ node: Node,
-        _ what: String,
-        root: String,
-        allowPlaintext: Bool,
-        reader: inout NodeReader
+        _ node: Node, _ what: String, root: String, allowPlaintext: Bool, reader: inout NodeReader
     ) -> SecretReference? {
         guard node.isScalar, case .string(let text) = node.resolved else {
             reader.fail(
                 node.location,
-                "\(what) must be a secret reference string such as ref+sops://FILE#/key, not \(node.kindDescription)"
-            )
+                "\(what) must be a secret reference string such as ref+sops://FILE#/key, not \(node.kindDescription)")
             return nil
         }
         guard SecretReference.looksLikeReference(text) else {
@@ -393,8 +347,7 @@ enum ManifestDecoder {
             reader.fail(
                 node.location,
                 "plaintext secret in manifest: \(what) must be a reference (ref+sops://FILE#/key, ref+env://NAME or "
-                    + "ref+file://FILE); move the value into a SOPS file and rotate it, it is in git history now"
-            )
+                    + "ref+file://FILE); move the value into a SOPS file and rotate it, it is in git history now")
             return nil
         }
         switch SecretReference.parse(text, at: node.location, root: root) {
@@ -410,17 +363,13 @@ enum ManifestDecoder {
     /// Decodes the documents of one manifest file. An empty file is an error; empty documents between `---`
     /// separators are skipped.
     static func integrationSets(
-        _ documents: [Document],
-        file: String,
-        project: Project,
-        reader: inout NodeReader
+        _ documents: [Document], file: String, project: Project, reader: inout NodeReader
     ) -> [IntegrationSet] {
         let nonEmpty = documents.filter { !($0.root.isScalar && $0.root.resolved == .null) }
         guard !nonEmpty.isEmpty else {
             reader.fail(
                 SourceLocation(file: file, line: 1, column: 1),
-                "manifest file holds no document; add an IntegrationSet or delete the file"
-            )
+                "manifest file holds no document; add an IntegrationSet or delete the file")
             return []
         }
         return nonEmpty.compactMap { integrationSet($0.root, project: project, reader: &reader) }
@@ -440,8 +389,7 @@ enum ManifestDecoder {
                 orgNode.location,
                 "organization '\(organization)' is not declared in intops.yaml; "
                     + (Spelling.suggestion(for: organization, among: known).map { "did you mean '\($0)'?" }
-                        ?? "add it under organizations:")
-            )
+                        ?? "add it under organizations:"))
             return nil
         }
         guard let listNode = reader.required(node, "integrations", in: "the IntegrationSet"),
@@ -461,16 +409,11 @@ enum ManifestDecoder {
     }
 
     static func integration(
-        _ item: Node,
-        organization: String,
-        project: Project,
-        reader: inout NodeReader
+        _ item: Node, organization: String, project: Project, reader: inout NodeReader
     ) -> IntegrationManifest? {
         guard let node = reader.mapping(item, "an integration", allowed: integrationFields) else { return nil }
         var fieldLocations: [String: SourceLocation] = [:]
-        for pair in node.pairs ?? [] {
-            if let key = pair.key.scalarText { fieldLocations[key] = pair.key.location }
-        }
+        for pair in node.pairs ?? [] { if let key = pair.key.scalarText { fieldLocations[key] = pair.key.location } }
         guard let nameNode = reader.required(node, "name", in: "an integration"),
             let name = reader.string(nameNode, "name")
         else { return nil }
@@ -524,20 +467,13 @@ enum ManifestDecoder {
                 }
                 if pair.value.resolved == .null {
                     reader.fail(
-                        pair.value.location,
-                        "\(what): configuration.\(key) has no value; give one or remove the key"
-                    )
+                        pair.value.location, "\(what): configuration.\(key) has no value; give one or remove the key")
                     continue
                 }
                 configuration.append(
                     .init(
-                        key: key,
-                        value: pair.value.resolved,
-                        text: pair.value.scalarText ?? "",
-                        normalized: nil,
-                        location: pair.value.location
-                    )
-                )
+                        key: key, value: pair.value.resolved, text: pair.value.scalarText ?? "", normalized: nil,
+                        location: pair.value.location))
             }
         }
 
@@ -548,12 +484,9 @@ enum ManifestDecoder {
             for pair in map.pairs ?? [] {
                 guard let key = reader.string(pair.key, "a secret key"), !key.isEmpty else { continue }
                 if let reference = reference(
-                    pair.value,
-                    "\(what): secrets.\(key)",
-                    root: project.root,
-                    allowPlaintext: project.allowPlaintextSecrets,
-                    reader: &reader
-                ) {
+                    pair.value, "\(what): secrets.\(key)", root: project.root,
+                    allowPlaintext: project.allowPlaintextSecrets, reader: &reader)
+                {
                     secrets.append(.init(key: key, reference: reference, location: pair.value.location))
                 }
             }
@@ -574,27 +507,14 @@ enum ManifestDecoder {
         if protect && !present, let ensureNode = node["ensure"] {
             reader.fail(
                 ensureNode.location,
-                "\(what) is protected and cannot be deleted; remove protect: true first, in its own change"
-            )
+                "\(what) is protected and cannot be deleted; remove protect: true first, in its own change")
         }
 
         guard reader.diagnostics.count == errorsBefore else { return nil }
         return IntegrationManifest(
-            organization: organization,
-            name: name,
-            ensure: ensure,
-            type: type,
-            provider: provider,
-            displayName: displayName,
-            enabled: enabled,
-            configuration: configuration,
-            secrets: secrets,
-            test: test,
-            rotationMaxAge: maxAge,
-            protect: protect,
-            location: node.location,
-            fieldLocations: fieldLocations
-        )
+            organization: organization, name: name, ensure: ensure, type: type, provider: provider,
+            displayName: displayName, enabled: enabled, configuration: configuration, secrets: secrets, test: test,
+            rotationMaxAge: maxAge, protect: protect, location: node.location, fieldLocations: fieldLocations)
     }
 
     static func integrationType(_ node: Node, what: String, reader: inout NodeReader) -> IntegrationType? {
@@ -612,16 +532,13 @@ enum ManifestDecoder {
                     node.location,
                     "\(what): unknown type '\(text)'; "
                         + (Spelling.suggestion(for: text, among: names).map { "did you mean '\($0)'?" }
-                            ?? "use one of \(Spelling.list(names)) or 1 to 8")
-                )
+                            ?? "use one of \(Spelling.list(names)) or 1 to 8"))
                 return nil
             }
             return type
         default:
             reader.fail(
-                node.location,
-                "\(what): type must be a type name or a number from 1 to 8, not \(node.kindDescription)"
-            )
+                node.location, "\(what): type must be a type name or a number from 1 to 8, not \(node.kindDescription)")
             return nil
         }
     }

@@ -2,9 +2,7 @@
 public struct ManifestDuration: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var milliseconds: Int64
 
-    public init(milliseconds: Int64) {
-        self.milliseconds = milliseconds
-    }
+    public init(milliseconds: Int64) { self.milliseconds = milliseconds }
 
     public var seconds: Double { Double(milliseconds) / 1000 }
     public var duration: Duration { .milliseconds(milliseconds) }

@@ -21,9 +21,7 @@ public struct Project: Sendable {
     /// age recipients new secret files are encrypted to.
     public var recipients: [String]
 
-    public func organization(_ id: String) -> Organization? {
-        organizations.first { $0.id == id }
-    }
+    public func organization(_ id: String) -> Organization? { organizations.first { $0.id == id } }
 
     /// The same project with only these organizations (a sandbox keeps all: it needs no tokens).
     public func limited(to organizations: [String]) -> Project {

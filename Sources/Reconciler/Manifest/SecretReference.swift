@@ -31,13 +31,9 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     ///
     /// - Returns: the reference, or a sentence saying what is wrong with it.
     public static func parse(
-        _ text: String,
-        at location: SourceLocation,
-        root: String
+        _ text: String, at location: SourceLocation, root: String
     ) -> Result<SecretReference, Diagnostic> {
-        func failure(_ message: String) -> Result<SecretReference, Diagnostic> {
-            .failure(.error(location, message))
-        }
+        func failure(_ message: String) -> Result<SecretReference, Diagnostic> { .failure(.error(location, message)) }
         let directory = ProjectPaths.directory(of: location.file)
         func projectPath(_ path: String) -> Result<String, Diagnostic> {
             guard !path.isEmpty else { return .failure(.error(location, "secret reference \(text) names no file")) }
@@ -47,8 +43,7 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
                     .error(
                         location,
                         "secret reference \(text) points outside the project root; keep secret files inside the project"
-                    )
-                )
+                    ))
             }
             return .success(resolved)
         }
@@ -74,8 +69,7 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
                 name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
             else {
                 return failure(
-                    "secret reference \(text) names no valid environment variable; use letters, digits and _"
-                )
+                    "secret reference \(text) names no valid environment variable; use letters, digits and _")
             }
             return .success(SecretReference(source: .env(name: String(name)), text: text, location: location))
         }

@@ -48,8 +48,7 @@ public enum ChangeField: Hashable, Sendable, Codable, CustomStringConvertible {
         let name = try decoder.singleValueContainer().decode(String.self)
         guard let field = ChangeField(name: name) else {
             throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "unknown field \(name)")
-            )
+                .init(codingPath: decoder.codingPath, debugDescription: "unknown field \(name)"))
         }
         self = field
     }
@@ -271,19 +270,9 @@ public struct PlannedAction: Codable, Sendable, Equatable {
     }
 
     public init(
-        organization: String,
-        name: String,
-        action: ActionKind,
-        integrationId: String?,
-        type: IntegrationType?,
-        provider: String?,
-        displayName: String?,
-        changes: [PlannedChange],
-        reason: PlanReason?,
-        notes: [PlanNote],
-        steps: [PlannedStep],
-        preSteps: [PlannedStep],
-        dependsOn: [ActionID]
+        organization: String, name: String, action: ActionKind, integrationId: String?, type: IntegrationType?,
+        provider: String?, displayName: String?, changes: [PlannedChange], reason: PlanReason?, notes: [PlanNote],
+        steps: [PlannedStep], preSteps: [PlannedStep], dependsOn: [ActionID]
     ) {
         self.organization = organization
         self.name = name

@@ -38,14 +38,8 @@ public struct PlanningInputs: Sendable {
     public var refresh: RefreshMode
 
     public init(
-        loaded: LoadedProject,
-        templates: TemplateValidator,
-        desired: [DesiredIntegration],
-        organizations: [String],
-        state: IntopsState,
-        live: LiveSnapshot,
-        stateVersions: String?,
-        refresh: RefreshMode
+        loaded: LoadedProject, templates: TemplateValidator, desired: [DesiredIntegration], organizations: [String],
+        state: IntopsState, live: LiveSnapshot, stateVersions: String?, refresh: RefreshMode
     ) {
         self.loaded = loaded
         self.templates = templates
@@ -61,13 +55,8 @@ public struct PlanningInputs: Sendable {
 
     public func plan(_ options: PlanOptions) -> Plan {
         Planner.plan(
-            desired: desired,
-            live: live,
-            state: state,
-            templates: templates,
-            organizations: organizations,
-            options: options
-        )
+            desired: desired, live: live, state: state, templates: templates, organizations: organizations,
+            options: options)
     }
 }
 
@@ -82,11 +71,7 @@ public struct PlanOptions: Sendable {
     public var now: Date
 
     public init(
-        prune: Bool = false,
-        allowReplace: Bool = false,
-        force: Bool = false,
-        targets: Set<String> = [],
-        safety: Safety,
+        prune: Bool = false, allowReplace: Bool = false, force: Bool = false, targets: Set<String> = [], safety: Safety,
         now: Date = Date()
     ) {
         self.prune = prune

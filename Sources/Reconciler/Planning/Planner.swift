@@ -3,20 +3,11 @@ import IntegrationsAPI
 /// Desired × live × state → plan. A pure function: no I/O, no clock but the one in the options.
 public enum Planner {
     public static func plan(
-        desired allDesired: [DesiredIntegration],
-        live: LiveSnapshot,
-        state: IntopsState,
-        templates: TemplateValidator,
-        organizations: [String],
-        options: PlanOptions
+        desired allDesired: [DesiredIntegration], live: LiveSnapshot, state: IntopsState, templates: TemplateValidator,
+        organizations: [String], options: PlanOptions
     ) -> Plan {
         var builder = Builder(
-            live: live,
-            state: state,
-            templates: templates,
-            organizations: Set(organizations),
-            options: options
-        )
+            live: live, state: state, templates: templates, organizations: Set(organizations), options: options)
         let inScope = allDesired.filter { organizations.contains($0.key.organization) }
         let desired = inScope.filter { options.targets.isEmpty || options.targets.contains($0.key.name) }
 
@@ -55,10 +46,7 @@ public enum Planner {
         var warnings: [PlanWarning] = []
 
         init(
-            live: LiveSnapshot,
-            state: IntopsState,
-            templates: TemplateValidator,
-            organizations: Set<String>,
+            live: LiveSnapshot, state: IntopsState, templates: TemplateValidator, organizations: Set<String>,
             options: PlanOptions
         ) {
             self.live = live
@@ -141,14 +129,8 @@ public enum Planner {
                 changes.append(PlannedChange(field: .test, new: "connection test after create"))
             }
             append(
-                desired,
-                action: .create,
-                integrationId: nil,
-                changes: changes,
-                reason: reason,
-                notes: notes,
-                steps: steps
-            )
+                desired, action: .create, integrationId: nil, changes: changes, reason: reason, notes: notes,
+                steps: steps)
         }
 
         mutating func planExisting(_ desired: DesiredIntegration, current: LiveIntegration, adopted: Bool) {
@@ -158,13 +140,10 @@ public enum Planner {
             let isOAuth = template?.requiresOAuth == true
             if summary.integrationType != desired.type || summary.provider != desired.provider {
                 planReplace(
-                    desired,
-                    current: current,
+                    desired, current: current,
                     why: .typeOrProviderChanges(
                         from: "\(summary.integrationType.name)/\(summary.provider)",
-                        to: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"
-                    )
-                )
+                        to: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
                 return
             }
 
@@ -176,8 +155,7 @@ public enum Planner {
             }
             if desired.enabled != summary.isEnabled {
                 changes.append(
-                    PlannedChange(field: .enabled, old: String(summary.isEnabled), new: String(desired.enabled))
-                )
+                    PlannedChange(field: .enabled, old: String(summary.isEnabled), new: String(desired.enabled)))
                 update.enabled = desired.enabled
             }
             let wanted = effectiveConfiguration(desired)
@@ -207,19 +185,14 @@ public enum Planner {
                     rotate.append(secretKey)
                     unknown = true
                     changes.append(
-                        PlannedChange(field: .secret(secretKey), old: "(unknown)", new: "(sensitive)", sensitive: true)
-                    )
+                        PlannedChange(field: .secret(secretKey), old: "(unknown)", new: "(sensitive)", sensitive: true))
                     continue
                 }
                 if recorded != desired.fingerprints[secretKey] {
                     rotate.append(secretKey)
                     changes.append(
                         PlannedChange(
-                            field: .secret(secretKey),
-                            old: "(sensitive)",
-                            new: "(sensitive, changed)",
-                            sensitive: true
-                        )
+                            field: .secret(secretKey), old: "(sensitive)", new: "(sensitive, changed)", sensitive: true)
                     )
                 }
             }
@@ -229,11 +202,7 @@ public enum Planner {
             if hasUpdate {
                 steps.append(
                     .update(
-                        displayName: update.displayName,
-                        enabled: update.enabled,
-                        configuration: update.configuration
-                    )
-                )
+                        displayName: update.displayName, enabled: update.enabled, configuration: update.configuration))
             }
             let authorized = summary.testStatus == .passed
             let testable = desired.manifest.test != .never && (!isOAuth || authorized)
@@ -270,14 +239,8 @@ public enum Planner {
                 steps = [.test]
             }
             append(
-                desired,
-                action: kind,
-                integrationId: current.id,
-                changes: changes,
-                reason: reason,
-                notes: notes,
-                steps: steps
-            )
+                desired, action: kind, integrationId: current.id, changes: changes, reason: reason, notes: notes,
+                steps: steps)
         }
 
         mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: PlanReason) {
@@ -301,26 +264,15 @@ public enum Planner {
             var changes = [PlannedChange(field: .integration, old: current.id, new: "(new)")]
             changes.append(
                 PlannedChange(
-                    field: .provider,
-                    old: "\(current.summary.integrationType.name)/\(current.summary.provider)",
-                    new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"
-                )
-            )
+                    field: .provider, old: "\(current.summary.integrationType.name)/\(current.summary.provider)",
+                    new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
             let notes: [PlanNote] = sameName ? [.createdUnderTemporaryName(replacedId: current.id)] : []
             append(
-                desired,
-                action: .replace,
-                integrationId: current.id,
-                changes: changes,
-                reason: why,
-                notes: notes,
-                steps: steps
-            )
+                desired, action: .replace, integrationId: current.id, changes: changes, reason: why, notes: notes,
+                steps: steps)
         }
 
-        static func temporaryName(_ name: String, key: IntegrationKey) -> String {
-            "\(name) (intops: \(key.name))"
-        }
+        static func temporaryName(_ name: String, key: IntegrationKey) -> String { "\(name) (intops: \(key.name))" }
 
         // MARK: - Deletions
 
@@ -381,21 +333,10 @@ public enum Planner {
             let changes = [PlannedChange(field: .displayName, old: target.summary.displayName, new: nil)]
             actions.append(
                 PlannedAction(
-                    organization: key.organization,
-                    name: key.name,
-                    action: .delete,
-                    integrationId: target.id,
-                    type: target.summary.integrationType,
-                    provider: target.summary.provider,
-                    displayName: target.summary.displayName,
-                    changes: changes,
-                    reason: reason,
-                    notes: target.summary.isEnabled ? [.disabledFirst] : [],
-                    steps: steps,
-                    preSteps: [],
-                    dependsOn: []
-                )
-            )
+                    organization: key.organization, name: key.name, action: .delete, integrationId: target.id,
+                    type: target.summary.integrationType, provider: target.summary.provider,
+                    displayName: target.summary.displayName, changes: changes, reason: reason,
+                    notes: target.summary.isEnabled ? [.disabledFirst] : [], steps: steps, preSteps: [], dependsOn: []))
         }
 
         mutating func checkSafety() {
@@ -406,42 +347,21 @@ public enum Planner {
             if deletes > options.safety.maxDeletes || percent > options.safety.maxDeletePercent {
                 errors.append(
                     .overSafetyLimit(
-                        deletes: deletes,
-                        percent: percent,
-                        managed: managed,
-                        maxDeletes: options.safety.maxDeletes,
-                        maxPercent: options.safety.maxDeletePercent
-                    )
-                )
+                        deletes: deletes, percent: percent, managed: managed, maxDeletes: options.safety.maxDeletes,
+                        maxPercent: options.safety.maxDeletePercent))
             }
         }
 
         mutating func append(
-            _ desired: DesiredIntegration,
-            action: ActionKind,
-            integrationId: String?,
-            changes: [PlannedChange],
-            reason: PlanReason?,
-            notes: [PlanNote],
-            steps: [PlannedStep]
+            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: [PlannedChange],
+            reason: PlanReason?, notes: [PlanNote], steps: [PlannedStep]
         ) {
             actions.append(
                 PlannedAction(
-                    organization: desired.key.organization,
-                    name: desired.key.name,
-                    action: action,
-                    integrationId: integrationId,
-                    type: desired.type,
-                    provider: desired.provider,
-                    displayName: desired.displayName,
-                    changes: changes,
-                    reason: reason,
-                    notes: notes,
-                    steps: steps,
-                    preSteps: [],
-                    dependsOn: []
-                )
-            )
+                    organization: desired.key.organization, name: desired.key.name, action: action,
+                    integrationId: integrationId, type: desired.type, provider: desired.provider,
+                    displayName: desired.displayName, changes: changes, reason: reason, notes: notes, steps: steps,
+                    preSteps: [], dependsOn: []))
         }
 
         // MARK: - Ordering
@@ -467,8 +387,7 @@ public enum Planner {
                         if actions[vacating].action == .delete { needsEarly.insert(vacating) }
                     } else if actions[index].action != .replace {
                         errors.append(
-                            .displayNameTaken(actions[index].key, displayName: wanted, holder: describe(holder))
-                        )
+                            .displayNameTaken(actions[index].key, displayName: wanted, holder: describe(holder)))
                     }
                 }
             }
@@ -478,9 +397,7 @@ public enum Planner {
                 for other in actions.indices
                 where other != index && actions[other].organization == actions[index].organization
                     && actions[other].action != .delete
-                {
-                    actions[index].dependsOn.append(actions[other].id)
-                }
+                { actions[index].dependsOn.append(actions[other].id) }
             }
             for index in actions.indices { actions[index].dependsOn = Array(Set(actions[index].dependsOn)).sorted() }
             return Plan(actions: actions, errors: errors, warnings: warnings)
@@ -532,9 +449,7 @@ public enum Planner {
                 for index in actions.indices where found == nil { found = visit(index, path: [index]) }
                 guard let cycle = found, let breaker = cycle.first else { return }
                 let temporary = Self.temporaryName(
-                    actions[breaker].liveDisplayName ?? actions[breaker].name,
-                    key: actions[breaker].key
-                )
+                    actions[breaker].liveDisplayName ?? actions[breaker].name, key: actions[breaker].key)
                 actions[breaker].preSteps = [.rename(to: temporary)]
                 actions[breaker].notes.append(.renamedFirstForSwap(temporaryName: temporary))
                 let broken = actions[breaker].id

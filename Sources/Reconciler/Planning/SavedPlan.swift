@@ -47,17 +47,9 @@ public enum SavedPlan {
         return PlanGuards(
             manifestsDigest: manifestsDigest(inputs.loaded),
             stateLineage: inputs.state.exists ? inputs.state.lineage : nil,
-            stateSerial: inputs.state.exists ? inputs.state.serial : 0,
-            stateVersions: inputs.stateVersions,
-            live: live,
-            fingerprints: fingerprints,
-            organizations: inputs.organizations,
-            targets: options.targets.sorted(),
-            prune: options.prune,
-            allowReplace: options.allowReplace,
-            force: options.force,
-            refresh: refresh.rawValue
-        )
+            stateSerial: inputs.state.exists ? inputs.state.serial : 0, stateVersions: inputs.stateVersions, live: live,
+            fingerprints: fingerprints, organizations: inputs.organizations, targets: options.targets.sorted(),
+            prune: options.prune, allowReplace: options.allowReplace, force: options.force, refresh: refresh.rawValue)
     }
 
     /// The file's bytes: header, JSON, MAC.
@@ -81,9 +73,7 @@ public enum SavedPlan {
         let again = "make a new one with intops plan --out \(name)"
         guard let firstNewline = bytes.firstIndex(of: 10),
             let headerLine = String(validating: bytes[..<firstNewline], as: UTF8.self), headerLine.hasPrefix(header)
-        else {
-            throw Refusal(kind: .notAPlan, description: "\(name) is not a saved intops plan; \(again)")
-        }
+        else { throw Refusal(kind: .notAPlan, description: "\(name) is not a saved intops plan; \(again)") }
         guard let version = Int(headerLine.dropFirst(header.count)), version == formatVersion else {
             throw Refusal(
                 kind: .unknownVersion,
@@ -102,8 +92,7 @@ public enum SavedPlan {
         let unauthenticated = Refusal(
             kind: .unauthenticated,
             description:
-                "\(name) fails its authentication: it was edited, truncated or made for another project; \(again)"
-        )
+                "\(name) fails its authentication: it was edited, truncated or made for another project; \(again)")
         guard bytes.last == 10 else { throw unauthenticated }
         let withoutFinalNewline = bytes.dropLast()
         guard let macLineStart = withoutFinalNewline.lastIndex(of: 10).map({ $0 + 1 }), macLineStart > firstNewline
@@ -116,13 +105,11 @@ public enum SavedPlan {
             throw unauthenticated
         }
         guard let plan = try? JSONDecoder().decode(Plan.self, from: Data(body[(firstNewline + 1)...])),
-            plan.formatVersion == formatVersion,
-            plan.guards != nil
+            plan.formatVersion == formatVersion, plan.guards != nil
         else {
             throw Refusal(
                 kind: .notAPlan,
-                description: "\(name) is authenticated but holds no plan this intops can read; \(again)"
-            )
+                description: "\(name) is authenticated but holds no plan this intops can read; \(again)")
         }
         return plan
     }
@@ -132,13 +119,11 @@ public enum SavedPlan {
         guard stat(path, &info) == 0 else {
             throw Refusal(
                 kind: .unreadable,
-                description: "cannot read the saved plan \(name): \(String(cString: strerror(errno)))"
-            )
+                description: "cannot read the saved plan \(name): \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG, info.st_size <= maximumSize else {
             throw Refusal(
-                kind: .notAPlan,
-                description: "\(name) is not a saved intops plan (not a regular file of a plan's size)"
+                kind: .notAPlan, description: "\(name) is not a saved intops plan (not a regular file of a plan's size)"
             )
         }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -149,15 +134,10 @@ public enum SavedPlan {
 
     /// The plan at `path`, checked with the project's key: what `intops show` renders, without any request.
     public static func read(
-        _ path: String,
-        project: Project,
-        environment: [String: String],
-        name: String
+        _ path: String, project: Project, environment: [String: String], name: String
     ) async throws(Refusal) -> Plan {
         let key: SecretValue?
-        do throws(Diagnostic) {
-            key = try await FingerprintKey.planKey(for: project, environment: environment)
-        } catch {
+        do throws(Diagnostic) { key = try await FingerprintKey.planKey(for: project, environment: environment) } catch {
             let location =
                 error.location.map {
                     "\(ProjectPaths.display($0.file, relativeTo: project.root)):\($0.line):\($0.column): "
@@ -165,8 +145,7 @@ public enum SavedPlan {
             throw Refusal(
                 kind: .noKey,
                 description:
-                    "\(name) cannot be checked without the project's fingerprint key: \(location)\(error.message)"
-            )
+                    "\(name) cannot be checked without the project's fingerprint key: \(location)\(error.message)")
         }
         return try read(path, key: key, name: name)
     }
@@ -188,12 +167,8 @@ public enum SavedPlan {
     /// The options the plan was made with.
     public static func options(of guards: PlanGuards, safety: Safety) -> PlanOptions {
         PlanOptions(
-            prune: guards.prune,
-            allowReplace: guards.allowReplace,
-            force: guards.force,
-            targets: Set(guards.targets),
-            safety: safety
-        )
+            prune: guards.prune, allowReplace: guards.allowReplace, force: guards.force, targets: Set(guards.targets),
+            safety: safety)
     }
 
     /// The saved plan, once everything it saw still holds and it is still what the manifests ask for; else why not.
@@ -206,10 +181,7 @@ public enum SavedPlan {
     /// What the plan was allowed to do past the defaults must be allowed again where it is applied: `granted` holds
     /// the apply command line's `--force` and `--allow-replace`, so that a plan file alone never lifts a safety limit.
     public static func verify(
-        _ saved: Plan,
-        inputs: PlanningInputs,
-        name: String,
-        granted: PlanOptions
+        _ saved: Plan, inputs: PlanningInputs, name: String, granted: PlanOptions
     ) throws(Refusal) -> Plan {
         guard let guards = saved.guards else {
             throw Refusal(kind: .notAPlan, description: "\(name) holds no plan guards")
@@ -257,16 +229,14 @@ public enum SavedPlan {
         case (nil, nil): break
         case (nil, _?):
             throw stale(
-                "there was no state when the plan was made, and now there is one (serial \(current.stateSerial))"
-            )
+                "there was no state when the plan was made, and now there is one (serial \(current.stateSerial))")
         case (_?, nil): throw stale("the state the plan was made with is gone")
         case (let before?, let after?) where before != after:
             throw stale("the state was replaced by another one (lineage \(before) → \(after))")
         default:
             if guards.stateSerial != current.stateSerial || guards.stateVersions != current.stateVersions {
                 throw stale(
-                    "the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))"
-                )
+                    "the state changed since the plan was made (serial \(guards.stateSerial) → \(current.stateSerial))")
             }
         }
         for key in guards.live.keys.sorted() where guards.live[key] != current.live[key] {
@@ -308,8 +278,7 @@ public enum SavedPlan {
             throw Refusal(
                 kind: .notAllowed,
                 description:
-                    "the saved plan \(name) orders or repeats its actions differently from a plan made now; \(again)"
-            )
+                    "the saved plan \(name) orders or repeats its actions differently from a plan made now; \(again)")
         }
         return now
     }

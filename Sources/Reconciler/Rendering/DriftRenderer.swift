@@ -3,15 +3,10 @@ import IntegrationsAPI
 
 /// Drift for people (text), pipelines (json, junit), pull requests (markdown) and GitHub annotations (github).
 public enum DriftRenderer {
-    public enum Format: String, Sendable, CaseIterable {
-        case text, json, markdown, github, junit
-    }
+    public enum Format: String, Sendable, CaseIterable { case text, json, markdown, github, junit }
 
     public static func render(
-        _ items: [DriftItem],
-        format: Format,
-        organizations: [String],
-        declared: [IntegrationKey]
+        _ items: [DriftItem], format: Format, organizations: [String], declared: [IntegrationKey]
     ) -> String {
         switch format {
         case .text: text(items)
@@ -57,9 +52,8 @@ public enum DriftRenderer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return String(
-            decoding: (try? encoder.encode(Document(drift: items, summary: summary(items)))) ?? Data(),
-            as: UTF8.self
-        ) + "\n"
+            decoding: (try? encoder.encode(Document(drift: items, summary: summary(items)))) ?? Data(), as: UTF8.self)
+            + "\n"
     }
 
     public static func markdown(_ items: [DriftItem]) -> String {
@@ -112,8 +106,7 @@ public enum DriftRenderer {
                 } else {
                     let message = drift.map { $0.kind.rawValue }.joined(separator: ", ")
                     let body = drift.flatMap { item in item.details.map { "\(item.kind.rawValue): \($0)" } }.joined(
-                        separator: "\n"
-                    )
+                        separator: "\n")
                     out += ">\n      <failure message=\"\(xml(message))\">\(xml(body))</failure>\n    </testcase>\n"
                 }
             }

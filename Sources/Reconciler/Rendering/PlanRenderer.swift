@@ -2,9 +2,7 @@ import Foundation
 
 /// Renders a plan for people (text), pipelines (json) and pull requests (markdown).
 public enum PlanRenderer {
-    public enum Format: String, Sendable, CaseIterable {
-        case text, json, markdown
-    }
+    public enum Format: String, Sendable, CaseIterable { case text, json, markdown }
 
     public static func render(_ plan: Plan, format: Format, color: Bool = false) -> String {
         switch format {
@@ -125,21 +123,11 @@ public enum PlanRenderer {
             formatVersion: 1,
             actions: plan.actions.map {
                 Document.Action(
-                    organization: $0.organization,
-                    name: $0.name,
-                    action: $0.action.rawValue,
-                    integrationId: $0.integrationId,
-                    type: $0.type?.name,
-                    provider: $0.provider,
-                    displayName: $0.displayName,
-                    reason: $0.reason?.description,
-                    changes: $0.changes,
-                    notes: $0.notes.map(\.description)
-                )
-            },
-            summary: plan.summary,
-            errors: plan.errors.map(\.description),
-            warnings: plan.warnings.map(\.description)
+                    organization: $0.organization, name: $0.name, action: $0.action.rawValue,
+                    integrationId: $0.integrationId, type: $0.type?.name, provider: $0.provider,
+                    displayName: $0.displayName, reason: $0.reason?.description, changes: $0.changes,
+                    notes: $0.notes.map(\.description))
+            }, summary: plan.summary, errors: plan.errors.map(\.description), warnings: plan.warnings.map(\.description)
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -5,8 +5,7 @@ import Foundation
 /// secret reference. Fingerprints and saved-plan authentication are both keyed by it.
 public enum FingerprintKey {
     public static func resolve(
-        _ reference: SecretReference,
-        with resolver: SecretResolver
+        _ reference: SecretReference, with resolver: SecretResolver
     ) throws(Diagnostic) -> SecretValue {
         let text = try resolver.resolve(reference).exposedString()
         guard text.utf8.count == 64,
@@ -17,8 +16,7 @@ public enum FingerprintKey {
         else {
             throw .error(
                 reference.location,
-                "the fingerprint key must be 64 hexadecimal characters (32 random bytes); intops init writes one"
-            )
+                "the fingerprint key must be 64 hexadecimal characters (32 random bytes); intops init writes one")
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)
@@ -34,8 +32,7 @@ public enum FingerprintKey {
     /// The key saved plans are authenticated with, for a project found at or above `directory`: resolving it reads
     /// only the fingerprint key's secret, never the API.
     public static func planKey(
-        for project: Project,
-        environment: [String: String]
+        for project: Project, environment: [String: String]
     ) async throws(Diagnostic) -> SecretValue? {
         guard let reference = project.fingerprintKey else { return nil }
         let resolver = SecretResolver(root: project.root, environment: environment)

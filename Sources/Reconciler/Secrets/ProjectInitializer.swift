@@ -15,18 +15,14 @@ public enum ProjectInitializer {
     }
 
     public static func run(
-        in directory: String,
-        environment: [String: String],
-        now: Date = Date()
+        in directory: String, environment: [String: String], now: Date = Date()
     ) throws(SecretFileError) -> Report {
         let projectFile = directory + "/intops.yaml"
         guard !FileManager.default.fileExists(atPath: projectFile) else {
             throw SecretFileError("\(projectFile) already exists; intops init never overwrites a project")
         }
         var keyring: SOPSKeyring
-        do {
-            keyring = try SOPSKeyring.fromEnvironment(environment)
-        } catch {
+        do { keyring = try SOPSKeyring.fromEnvironment(environment) } catch {
             throw SecretFileError("the age identity \(error)")
         }
         var newIdentityFile: String?
@@ -47,30 +43,17 @@ public enum ProjectInitializer {
         do {
             try FileManager.default.createDirectory(atPath: directory + "/.intops", withIntermediateDirectories: true)
             try FileManager.default.createDirectory(
-                atPath: directory + "/integrations",
-                withIntermediateDirectories: true
-            )
+                atPath: directory + "/integrations", withIntermediateDirectories: true)
             let document = SOPSValue.mapping([SOPSEntry(key: "key", value: .scalar(.string(key.hex)))])
             try AtomicFile.write(
-                try SOPS.encrypt([document], format: .yaml, recipients: [recipient], now: now),
-                to: keyFile,
-                mode: 0o644
+                try SOPS.encrypt([document], format: .yaml, recipients: [recipient], now: now), to: keyFile, mode: 0o644
             )
             try AtomicFile.write(
-                Array(projectText(recipient: recipient.description).utf8),
-                to: projectFile,
-                mode: 0o644
-            )
-        } catch {
-            throw SecretFileError("\(error)")
-        }
+                Array(projectText(recipient: recipient.description).utf8), to: projectFile, mode: 0o644)
+        } catch { throw SecretFileError("\(error)") }
         return Report(
-            projectFile: projectFile,
-            fingerprintKeyFile: keyFile,
-            newIdentityFile: newIdentityFile,
-            recipient: recipient.description,
-            warnings: keyring.warnings
-        )
+            projectFile: projectFile, fingerprintKeyFile: keyFile, newIdentityFile: newIdentityFile,
+            recipient: recipient.description, warnings: keyring.warnings)
     }
 
     static func projectText(recipient: String) -> String {

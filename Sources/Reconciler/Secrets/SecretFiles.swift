@@ -25,9 +25,7 @@ public struct EncryptionRule: Sendable, Equatable {
     public var unencryptedSuffix: String?
 
     public init(
-        encryptedRegex: String? = nil,
-        unencryptedRegex: String? = nil,
-        encryptedSuffix: String? = nil,
+        encryptedRegex: String? = nil, unencryptedRegex: String? = nil, encryptedSuffix: String? = nil,
         unencryptedSuffix: String? = nil
     ) {
         self.encryptedRegex = encryptedRegex
@@ -43,8 +41,7 @@ public struct EncryptionRule: Sendable, Equatable {
         ].compactMap { $0 }
         guard given.count <= 1 else {
             throw SecretFileError(
-                "give at most one of --encrypted-regex, --unencrypted-regex, --encrypted-suffix, --unencrypted-suffix"
-            )
+                "give at most one of --encrypted-regex, --unencrypted-regex, --encrypted-suffix, --unencrypted-suffix")
         }
         return given.first ?? .default
     }
@@ -54,17 +51,14 @@ public struct EncryptionRule: Sendable, Equatable {
 public enum SecretFiles {
     /// The identities in the environment, or why there are none.
     public static func identities(environment: [String: String]) throws(SecretFileError) -> SecretIdentities {
-        do {
-            return SecretIdentities(keyring: try SOPSKeyring.fromEnvironment(environment))
-        } catch {
+        do { return SecretIdentities(keyring: try SOPSKeyring.fromEnvironment(environment)) } catch {
             throw SecretFileError("the age identity \(error)")
         }
     }
 
     /// A new age identity, as `age-keygen` writes it, to `path` with mode 0600 (never over an existing file).
     public static func keygen(
-        to path: String?,
-        now: Date = Date()
+        to path: String?, now: Date = Date()
     ) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
         let identity = X25519Identity.generate()
         let text = AgeIdentityFile.render(identity, created: Timestamp.string(now))
@@ -74,22 +68,16 @@ public enum SecretFiles {
         }
         do {
             try FileManager.default.createDirectory(
-                atPath: (path as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             try AtomicFile.write(Array(text.utf8), to: path, mode: 0o600)
-        } catch {
-            throw SecretFileError("\(error)")
-        }
+        } catch { throw SecretFileError("\(error)") }
         return (identity, text)
     }
 
     /// The recipients to encrypt to: the ones given, else the project's `recipients`, else `SOPS_AGE_RECIPIENTS`.
     public static func recipients(
-        given: [String],
-        project: Project?,
-        environment: [String: String]
+        given: [String], project: Project?, environment: [String: String]
     ) throws(SecretFileError) -> [X25519Recipient] {
         var texts = given.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if texts.isEmpty, let project { texts = project.recipients }
@@ -118,11 +106,8 @@ public enum SecretFiles {
 
     /// - Parameter name: how messages name the file (as the user wrote it); the path when nil.
     public static func encrypt(
-        file path: String,
-        named name: String? = nil,
-        recipients: [X25519Recipient],
-        rule: EncryptionRule = EncryptionRule(),
-        macOnlyEncrypted: Bool = false
+        file path: String, named name: String? = nil, recipients: [X25519Recipient],
+        rule: EncryptionRule = EncryptionRule(), macOnlyEncrypted: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
         let shown = name ?? path
         let format = SOPS.Format(path: path)
@@ -130,77 +115,44 @@ public enum SecretFiles {
         do {
             let documents = try SOPS.parsePlaintext(try read(path, shown: shown), format: format, file: shown)
             return try SOPS.encrypt(
-                documents,
-                format: format,
-                recipients: recipients,
-                rule: rule,
-                macOnlyEncrypted: macOnlyEncrypted
-            )
+                documents, format: format, recipients: recipients, rule: rule, macOnlyEncrypted: macOnlyEncrypted)
         } catch let error as SOPSError {
             throw SecretFileError("\(shown): \(SecretResolver.sentence(error))")
-        } catch let error as SecretFileError {
-            throw error
-        } catch {
-            throw SecretFileError("\(shown): \(error)")
-        }
+        } catch let error as SecretFileError { throw error } catch { throw SecretFileError("\(shown): \(error)") }
     }
 
     public static func decrypt(
-        file path: String,
-        named name: String? = nil,
-        identities: SecretIdentities,
-        ignoreMAC: Bool = false
+        file path: String, named name: String? = nil, identities: SecretIdentities, ignoreMAC: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
         let shown = name ?? path
         let bytes = try read(path, shown: shown)
         do {
             return SOPS.render(
                 try SOPS.decrypt(
-                    bytes,
-                    format: SOPS.Format(path: path),
-                    file: shown,
-                    keyring: identities.keyring,
-                    ignoreMAC: ignoreMAC
-                )
-            )
-        } catch {
-            throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
-        }
+                    bytes, format: SOPS.Format(path: path), file: shown, keyring: identities.keyring,
+                    ignoreMAC: ignoreMAC))
+        } catch { throw SecretFileError("\(shown) \(SecretResolver.sentence(error))") }
     }
 
     public static func updateKeys(
-        file path: String,
-        named name: String? = nil,
-        identities: SecretIdentities,
-        recipients: [X25519Recipient]
+        file path: String, named name: String? = nil, identities: SecretIdentities, recipients: [X25519Recipient]
     ) throws(SecretFileError) {
         let shown = name ?? path
         let bytes = try read(path, shown: shown)
         let updated: [UInt8]
         do throws(SOPSError) {
             updated = try SOPS.updateKeys(
-                bytes,
-                format: SOPS.Format(path: path),
-                file: shown,
-                keyring: identities.keyring,
-                recipients: recipients
+                bytes, format: SOPS.Format(path: path), file: shown, keyring: identities.keyring, recipients: recipients
             )
-        } catch {
-            throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
-        }
+        } catch { throw SecretFileError("\(shown) \(SecretResolver.sentence(error))") }
         try write(updated, to: path, shown: shown)
     }
 
     /// Writes a file atomically, naming it as the user wrote it when that fails.
     public static func write(
-        _ bytes: [UInt8],
-        to path: String,
-        shown: String? = nil,
-        mode: mode_t? = nil
+        _ bytes: [UInt8], to path: String, shown: String? = nil, mode: mode_t? = nil
     ) throws(SecretFileError) {
-        do throws(AtomicFile.Failure) {
-            try AtomicFile.write(bytes, to: path, mode: mode)
-        } catch {
+        do throws(AtomicFile.Failure) { try AtomicFile.write(bytes, to: path, mode: mode) } catch {
             throw SecretFileError(error.description(naming: shown ?? path))
         }
     }
@@ -209,10 +161,7 @@ public enum SecretFiles {
     /// and rules when it changed, and removes the plaintext on every way out.
     /// - Returns: whether the file changed.
     public static func edit(
-        file path: String,
-        named name: String? = nil,
-        identities: SecretIdentities,
-        editor: String,
+        file path: String, named name: String? = nil, identities: SecretIdentities, editor: String,
         environment: [String: String]
     ) async throws(SecretFileError) -> Bool {
         // The editor holds the terminal for as long as the person edits: a thread of its own, off the pool.
@@ -238,18 +187,12 @@ public enum SecretFiles {
     }
 
     static func edit(
-        file path: String,
-        shown: String,
-        keyring: SOPSKeyring,
-        editor: String,
-        run: (String, String) throws -> Int32
+        file path: String, shown: String, keyring: SOPSKeyring, editor: String, run: (String, String) throws -> Int32
     ) throws(SecretFileError) -> Bool {
         let bytes = try read(path, shown: shown)
         let format = SOPS.Format(path: path)
         let decrypted: DecryptedSOPS
-        do {
-            decrypted = try SOPS.decrypt(bytes, format: format, file: shown, keyring: keyring)
-        } catch {
+        do { decrypted = try SOPS.decrypt(bytes, format: format, file: shown, keyring: keyring) } catch {
             throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
         }
         var template = Array((NSTemporaryDirectory() + "/intops-edit-XXXXXX").utf8CString)
@@ -273,9 +216,7 @@ public enum SecretFiles {
             unlink(plaintextPath)
         }
         let status: Int32
-        do {
-            status = try run(editor, plaintextPath)
-        } catch {
+        do { status = try run(editor, plaintextPath) } catch {
             throw SecretFileError("cannot start the editor \(editor)")
         }
         guard status == 0 else { throw SecretFileError("the editor exited with \(status); \(shown) is unchanged") }
@@ -287,12 +228,8 @@ public enum SecretFiles {
         do throws(SOPSError) {
             let documents = try SOPS.parsePlaintext(edited, format: format, file: shown)
             sealed = try SOPS.encrypt(
-                documents,
-                format: format,
-                recipients: recipients,
-                rule: decrypted.metadata.rule,
-                macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted
-            )
+                documents, format: format, recipients: recipients, rule: decrypted.metadata.rule,
+                macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted)
         } catch {
             throw SecretFileError("the edited \(shown) \(SecretResolver.sentence(error)); the file is unchanged")
         }

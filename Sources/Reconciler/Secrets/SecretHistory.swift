@@ -20,8 +20,7 @@ public struct SecretHistory: Sendable {
         guard
             let head = await git(["rev-parse", "HEAD"]).map({
                 String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            }),
-            !head.isEmpty
+            }), !head.isEmpty
         else { return nil }
         let relative = paths.map { ProjectPaths.display($0, relativeTo: root) }
         guard let status = await git(["status", "--porcelain", "--"] + relative), status.isEmpty else { return nil }
@@ -35,11 +34,7 @@ public struct SecretHistory: Sendable {
         guard let bytes = await git(["show", "\(revision):\(relative)"]),
             let keyring = try? SOPSKeyring.fromEnvironment(environment),
             let decrypted = try? SOPS.decrypt(
-                Array(bytes),
-                format: SOPS.Format(path: file),
-                file: file,
-                keyring: keyring
-            ),
+                Array(bytes), format: SOPS.Format(path: file), file: file, keyring: keyring),
             case .scalar(let scalar)? = decrypted.documents.first?.lookup(pointer)
         else { return nil }
         return SecretValue(scalar.plainText)
@@ -49,9 +44,7 @@ public struct SecretHistory: Sendable {
     private func git(_ arguments: [String]) async -> [UInt8]? {
         // git needs no secret: the environment without the age identity and cloud credentials, as for the state.
         let result = await ChildProcess.run(
-            arguments: ["git", "-C", root] + arguments,
-            environment: GitStateBackend.childEnvironment(environment)
-        )
+            arguments: ["git", "-C", root] + arguments, environment: GitStateBackend.childEnvironment(environment))
         return result.succeeded ? result.stdout : nil
     }
 }

@@ -32,14 +32,11 @@ public final class SecretResolver: Sendable {
     public func resolve(_ reference: SecretReference) throws(Diagnostic) -> SecretValue {
         let display = { (path: String) in ProjectPaths.display(path, relativeTo: self.root) }
         switch reference.source {
-        case .inline(let value):
-            return SecretValue(value)
+        case .inline(let value): return SecretValue(value)
         case .env(let name):
             guard let value = environment[name] else {
                 throw .error(
-                    reference.location,
-                    "environment variable \(name) is not set; export it or change the reference"
-                )
+                    reference.location, "environment variable \(name) is not set; export it or change the reference")
             }
             return SecretValue(value)
         case .file(let path):
@@ -62,14 +59,12 @@ public final class SecretResolver: Sendable {
             guard let value = tree.lookup(pointer) else {
                 throw .error(
                     reference.location,
-                    "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling"
-                )
+                    "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling")
             }
             guard case .scalar(let scalar) = value else {
                 throw .error(
                     reference.location,
-                    "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value"
-                )
+                    "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value")
             }
             return SecretValue(scalar.plainText)
         }
@@ -84,14 +79,12 @@ public final class SecretResolver: Sendable {
         let paths = Set(
             references.compactMap { reference -> String? in
                 if case .sops(let path, _) = reference.source { path } else { nil }
-            }
-        )
+            })
         let pending = found.withLock { found in paths.filter { found.decrypted[$0] == nil } }.sorted()
         guard pending.count > 1, case .success(let keyring) = keyring() else { return }
         // Decryption is CPU-bound: one child task per core at a time.
         let files = await boundedMap(pending, limit: ProcessInfo.processInfo.activeProcessorCount) {
-            (path: String) -> DecryptedFile in
-            DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring))
+            (path: String) -> DecryptedFile in DecryptedFile(path: path, result: Self.decrypt(path, keyring: keyring))
         }
         found.withLock { found in
             for file in files where found.decrypted[file.path] == nil { found.decrypted[file.path] = file.result }
@@ -105,10 +98,8 @@ public final class SecretResolver: Sendable {
         case .failure(let error):
             result =
                 FileManager.default.isReadableFile(atPath: path)
-                ? .failure(.noIdentity(.unreadableIdentities("\(error)")))
-                : .failure(.format("cannot be read"))
-        case .success(let keyring):
-            result = Self.decrypt(path, keyring: keyring)
+                ? .failure(.noIdentity(.unreadableIdentities("\(error)"))) : .failure(.format("cannot be read"))
+        case .success(let keyring): result = Self.decrypt(path, keyring: keyring)
         }
         // Another resolve may have decrypted it meanwhile: the first result stays, so every reference agrees.
         return found.withLock { found in

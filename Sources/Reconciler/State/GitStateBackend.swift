@@ -57,9 +57,7 @@ public struct GitStateBackend: StateBackend {
         }
     }
 
-    public func location(of object: String) -> String {
-        "git \(Self.redacted(remote)) \(branch):\(object)"
-    }
+    public func location(of object: String) -> String { "git \(Self.redacted(remote)) \(branch):\(object)" }
 
     public var writeInterval: Duration { .seconds(1) }
     public var locksExpire: Bool { true }
@@ -82,9 +80,7 @@ public struct GitStateBackend: StateBackend {
     }
 
     public func write(
-        _ object: String,
-        _ bytes: [UInt8],
-        expected: StateVersion?
+        _ object: String, _ bytes: [UInt8], expected: StateVersion?
     ) async throws(StateError) -> StateVersion {
         let path = try components(of: object)
         return try await exclusive(Self.branchKey) { () async throws(StateError) -> StateVersion in
@@ -100,8 +96,7 @@ public struct GitStateBackend: StateBackend {
             case .present(let snapshot) where !snapshot.hasTrees(along: path):
                 let (loaded, _) = try await load(revision: snapshot.commit, along: path, content: nil)
                 tip = .present(snapshot.merging(loaded))
-            case .present, .absent:
-                break
+            case .present, .absent: break
             }
 
             var blob: String?
@@ -134,14 +129,11 @@ public struct GitStateBackend: StateBackend {
                 let outcome = await push(commit, to: "refs/heads/\(branch)", lease: nil)
                 if case .pushed = outcome {
                     await session.setTip(
-                        .present(Snapshot(commit: commit, trees: (tip.snapshot?.trees ?? [:]).merging(trees) { $1 }))
-                    )
+                        .present(Snapshot(commit: commit, trees: (tip.snapshot?.trees ?? [:]).merging(trees) { $1 })))
                     return StateVersion(written)
                 }
                 let now: Tip
-                do {
-                    now = try await refreshTip(along: path)
-                } catch {
+                do { now = try await refreshTip(along: path) } catch {
                     throw StateError(.unavailable, "cannot write \(location(of: object)): \(outcome.reason)")
                 }
                 fresh = true
@@ -151,9 +143,7 @@ public struct GitStateBackend: StateBackend {
                 }
                 if now.snapshot?.commit == parent {
                     throw StateError(
-                        .unavailable,
-                        "cannot write \(location(of: object)): git refused the push: \(outcome.reason)"
-                    )
+                        .unavailable, "cannot write \(location(of: object)): git refused the push: \(outcome.reason)")
                 }
                 tip = now
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 10...60) * attempts))
@@ -175,9 +165,7 @@ public struct GitStateBackend: StateBackend {
                 if case .pushed = outcome { return .acquired(HeldLock(scope: scope, version: StateVersion(commit))) }
                 reason = outcome.reason
                 let holder: (record: LockRecord?, version: StateVersion)?
-                do {
-                    holder = try await fetchLock(ref)
-                } catch {
+                do { holder = try await fetchLock(ref) } catch {
                     throw StateError(.unavailable, "cannot take the lock \(lockLocation(ref)): \(reason)")
                 }
                 if let holder {
@@ -192,9 +180,7 @@ public struct GitStateBackend: StateBackend {
     }
 
     public func replaceLock(
-        _ scope: LockScope,
-        version: StateVersion,
-        record: LockRecord
+        _ scope: LockScope, version: StateVersion, record: LockRecord
     ) async throws(StateError) -> LockAttempt {
         let ref = lockRef(scope)
         return try await exclusive(ref) { () async throws(StateError) -> LockAttempt in
@@ -205,9 +191,7 @@ public struct GitStateBackend: StateBackend {
             let outcome = await push(commit, to: ref, lease: "\(ref):\(version.token)")
             if case .pushed = outcome { return .acquired(HeldLock(scope: scope, version: StateVersion(commit))) }
             let holder: (record: LockRecord?, version: StateVersion)?
-            do {
-                holder = try await fetchLock(ref)
-            } catch {
+            do { holder = try await fetchLock(ref) } catch {
                 throw StateError(.unavailable, "cannot renew the lock \(lockLocation(ref)): \(outcome.reason)")
             }
             guard let holder else {
@@ -219,9 +203,7 @@ public struct GitStateBackend: StateBackend {
             if holder.version.token == commit { return .acquired(HeldLock(scope: scope, version: holder.version)) }
             if holder.version == version {
                 throw StateError(
-                    .unavailable,
-                    "cannot renew the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)"
-                )
+                    .unavailable, "cannot renew the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)")
             }
             return .held(record: holder.record, version: holder.version)
         }
@@ -243,17 +225,14 @@ public struct GitStateBackend: StateBackend {
             let outcome = await push(nil, to: ref, lease: "\(ref):\(version.token)")
             if case .pushed = outcome { return }
             let holder: (record: LockRecord?, version: StateVersion)?
-            do {
-                holder = try await fetchLock(ref)
-            } catch {
+            do { holder = try await fetchLock(ref) } catch {
                 throw StateError(.unavailable, "cannot release the lock \(lockLocation(ref)): \(outcome.reason)")
             }
             guard let holder else { return }
             if holder.version == version {
                 throw StateError(
                     .unavailable,
-                    "cannot release the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)"
-                )
+                    "cannot release the lock \(lockLocation(ref)): git refused the push: \(outcome.reason)")
             }
             let who = holder.record?.holder ?? "another run"
             throw StateError(.conflict, "the lock \(lockLocation(ref)) is now held by \(who); it was left in place")
@@ -280,9 +259,7 @@ public struct GitStateBackend: StateBackend {
     /// The commit at `revision` and the trees from the root down to the object's directory, in one `cat-file`;
     /// with `content`, the object's blob too.
     private func load(
-        revision: String,
-        along path: [String],
-        content object: String?
+        revision: String, along path: [String], content object: String?
     ) async throws(StateError) -> (Snapshot, (oid: String, bytes: [UInt8])?) {
         let directories = Self.directories(along: path)
         var names = [revision, "\(revision)^{tree}"]
@@ -301,9 +278,7 @@ public struct GitStateBackend: StateBackend {
             if let found, found.type == "tree" {
                 guard let entries = TreeEntry.parse(found.bytes, hashLength: hashLength) else {
                     throw StateError(
-                        .invalid,
-                        "\(Self.redacted(remote)) \(branch) holds a tree git cannot read (\(found.oid))"
-                    )
+                        .invalid, "\(Self.redacted(remote)) \(branch) holds a tree git cannot read (\(found.oid))")
                 }
                 trees[directory] = entries
             } else {
@@ -322,9 +297,7 @@ public struct GitStateBackend: StateBackend {
 
     /// The tip's trees with the object's blob put in, written bottom-up with one `mktree` per directory level.
     private func buildTree(
-        on snapshot: Snapshot?,
-        along path: [String],
-        blob: String
+        on snapshot: Snapshot?, along path: [String], blob: String
     ) async throws(StateError) -> (root: String, trees: [String: [TreeEntry]]) {
         let directories = Self.directories(along: path)
         var written: [String: [TreeEntry]] = [:]
@@ -339,8 +312,7 @@ public struct GitStateBackend: StateBackend {
                     let name = (directory.isEmpty ? "" : directory + "/") + String(decoding: child.name, as: UTF8.self)
                     throw StateError(
                         .invalid,
-                        "cannot write \(location(of: path.joined(separator: "/"))): \(name) is \(what) on the branch"
-                    )
+                        "cannot write \(location(of: path.joined(separator: "/"))): \(name) is \(what) on the branch")
                 }
                 if !child.isTree && existing.mode == "100755" { child.mode = existing.mode }
                 entries[index] = child
@@ -356,9 +328,7 @@ public struct GitStateBackend: StateBackend {
 
     private func makeTree(_ entries: [TreeEntry]) async throws(StateError) -> String {
         var input: [UInt8] = []
-        for entry in entries {
-            input += Array("\(entry.mode) \(entry.type) \(entry.oid)\t".utf8) + entry.name + [0]
-        }
+        for entry in entries { input += Array("\(entry.mode) \(entry.type) \(entry.oid)\t".utf8) + entry.name + [0] }
         // --missing: a partial clone (`--filter=blob:none` in CI) lacks the blobs of the other files, which stay
         // exactly as the tip's tree names them.
         return try await plumbing(["mktree", "-z", "--missing"], input: input)
@@ -371,9 +341,7 @@ public struct GitStateBackend: StateBackend {
     private func commitTree(_ tree: String, parent: String?, message: String) async throws(StateError) -> String {
         // --no-gpg-sign: a developer's commit.gpgSign would otherwise ask a pinentry for every state write.
         try await plumbing(
-            ["commit-tree", "--no-gpg-sign", tree] + (parent.map { ["-p", $0] } ?? []),
-            input: Array(message.utf8)
-        )
+            ["commit-tree", "--no-gpg-sign", tree] + (parent.map { ["-p", $0] } ?? []), input: Array(message.utf8))
     }
 
     private func message(_ object: String, _ bytes: [UInt8]) -> String {
@@ -399,11 +367,9 @@ public struct GitStateBackend: StateBackend {
         for byte in organization.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"):
                 name.append(Character(Unicode.Scalar(byte)))
-            default:
-                name += "%" + [byte].hex.uppercased()
+            default: name += "%" + [byte].hex.uppercased()
             }
         }
         return "refs/intops/locks/\(name)"
@@ -421,9 +387,7 @@ public struct GitStateBackend: StateBackend {
         }
         let message = String(decoding: LockRecord.encoded(record), as: UTF8.self)
         guard let parent else { return try await commitTree(tree, parent: nil, message: message) }
-        do {
-            return try await commitTree(tree, parent: parent, message: message)
-        } catch {
+        do { return try await commitTree(tree, parent: parent, message: message) } catch {
             // The replaced lock is not here (a version from elsewhere): an unrelated commit still replaces it
             // wherever forced updates are allowed, and the lease still guards it.
             return try await commitTree(tree, parent: nil, message: message)
@@ -439,8 +403,9 @@ public struct GitStateBackend: StateBackend {
         guard exists else { return nil }
         guard let commit = try await catFile([local])[0], commit.type == "commit" else { return nil }
         let message =
-            commit.bytes.indices.dropLast().first { commit.bytes[$0] == 10 && commit.bytes[$0 + 1] == 10 }
-            .map { Array(commit.bytes[($0 + 2)...]) } ?? []
+            commit.bytes.indices.dropLast().first { commit.bytes[$0] == 10 && commit.bytes[$0 + 1] == 10 }.map {
+                Array(commit.bytes[($0 + 2)...])
+            } ?? []
         return (LockRecord.decoded(message), StateVersion(commit.oid))
     }
 
@@ -448,9 +413,7 @@ public struct GitStateBackend: StateBackend {
 
     /// Fetches one remote ref into a private ref; false when the remote has no such ref.
     private func fetch(
-        _ ref: String,
-        into local: String,
-        failure: (String) -> StateError
+        _ ref: String, into local: String, failure: (String) -> StateError
     ) async throws(StateError) -> Bool {
         // --refmap= keeps git from also updating the checkout's remote-tracking branches; --no-write-fetch-head
         // (as configuration, which older git ignores) lets concurrent runs in one checkout fetch at once.
@@ -458,8 +421,7 @@ public struct GitStateBackend: StateBackend {
         while true {
             let result = await git.run([
                 "-c", "fetch.writeFetchHead=false", "fetch", "--no-tags", "--quiet", "--no-prune",
-                "--no-recurse-submodules",
-                "--refmap=", remote, "+\(ref):\(local)",
+                "--no-recurse-submodules", "--refmap=", remote, "+\(ref):\(local)",
             ])
             if result.succeeded { return true }
             let message = result.stderrText
@@ -530,8 +492,7 @@ public struct GitStateBackend: StateBackend {
             }
             let type = String(header[header.count - 2])
             objects.append(
-                CatFileObject(oid: String(header[0]), type: type, bytes: Array(output[position..<(position + size)]))
-            )
+                CatFileObject(oid: String(header[0]), type: type, bytes: Array(output[position..<(position + size)])))
             position += size + 1
         }
         guard objects.count == names.count else {
@@ -593,9 +554,7 @@ public struct GitStateBackend: StateBackend {
         }
         if FileManager.default.fileExists(atPath: directory + "/HEAD") { return }
         let result = await ChildProcess.run(
-            arguments: ["git", "init", "--bare", "-q", directory],
-            environment: git.environment
-        )
+            arguments: ["git", "init", "--bare", "-q", directory], environment: git.environment)
         guard result.succeeded else {
             throw StateError(.other, "git init --bare \(directory) failed: \(Self.firstLine(result.stderr))")
         }
@@ -612,25 +571,17 @@ public struct GitStateBackend: StateBackend {
         guard valid else {
             throw StateError(
                 .unavailable,
-                "state.path '\(object)' is not a path inside a git branch (no empty, '.', '..' or '.git' parts)"
-            )
+                "state.path '\(object)' is not a path inside a git branch (no empty, '.', '..' or '.git' parts)")
         }
         return parts
     }
 
-    private func exclusive<T>(
-        _ key: String,
-        _ body: () async throws(StateError) -> T
-    ) async throws(StateError) -> T {
+    private func exclusive<T>(_ key: String, _ body: () async throws(StateError) -> T) async throws(StateError) -> T {
         // One operation per private ref at a time: two fetches into the same ref would fail on its lock file, and
         // this run's own writes would only reject each other's pushes.
         await session.enter(key)
         let outcome: Result<T, StateError>
-        do {
-            outcome = .success(try await body())
-        } catch {
-            outcome = .failure(error)
-        }
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
         await session.leave(key)
         return try outcome.get()
     }
@@ -654,8 +605,9 @@ public struct GitStateBackend: StateBackend {
 
     /// Git's own explanation: its first `fatal:` or `error:` line (hints and progress come before it), redacted.
     static func firstLine(_ stderr: [UInt8]) -> String {
-        let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let lines = String(decoding: stderr, as: UTF8.self).split(whereSeparator: \.isNewline).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
         let line =
             lines.first { $0.hasPrefix("fatal:") || $0.hasPrefix("error:") } ?? lines.first
             ?? "git failed without a message"
@@ -688,11 +640,9 @@ public struct GitStateBackend: StateBackend {
         environment["LC_ALL"] = "C"
         if environment["PATH"] == nil { environment["PATH"] = "/usr/local/bin:/usr/bin:/bin" }
         for (key, value) in [
-            ("GIT_AUTHOR_NAME", "intops"), ("GIT_AUTHOR_EMAIL", "intops@localhost"),
-            ("GIT_COMMITTER_NAME", "intops"), ("GIT_COMMITTER_EMAIL", "intops@localhost"),
-        ] where environment[key] == nil {
-            environment[key] = value
-        }
+            ("GIT_AUTHOR_NAME", "intops"), ("GIT_AUTHOR_EMAIL", "intops@localhost"), ("GIT_COMMITTER_NAME", "intops"),
+            ("GIT_COMMITTER_EMAIL", "intops@localhost"),
+        ] where environment[key] == nil { environment[key] = value }
         return environment
     }
 
@@ -719,10 +669,8 @@ extension GitStateBackend {
         func run(_ arguments: [String], input: [UInt8]? = nil) async -> ChildProcess.Result {
             // Hooks of the checkout (pre-push linters, reference-transaction) are not for state commits.
             await ChildProcess.run(
-                arguments: ["git"] + location + ["-c", "core.hooksPath=/dev/null"] + arguments,
-                input: input,
-                environment: environment
-            )
+                arguments: ["git"] + location + ["-c", "core.hooksPath=/dev/null"] + arguments, input: input,
+                environment: environment)
         }
     }
 
@@ -740,16 +688,12 @@ extension GitStateBackend {
             var position = 0
             while position < bytes.count {
                 guard let space = bytes[position...].firstIndex(of: 32),
-                    let nul = bytes[(space + 1)...].firstIndex(of: 0),
-                    nul + 1 + hashLength <= bytes.count
+                    let nul = bytes[(space + 1)...].firstIndex(of: 0), nul + 1 + hashLength <= bytes.count
                 else { return nil }
                 entries.append(
                     TreeEntry(
                         mode: String(decoding: bytes[position..<space], as: UTF8.self),
-                        name: Array(bytes[(space + 1)..<nul]),
-                        oid: bytes[(nul + 1)..<(nul + 1 + hashLength)].hex
-                    )
-                )
+                        name: Array(bytes[(space + 1)..<nul]), oid: bytes[(nul + 1)..<(nul + 1 + hashLength)].hex))
                 position = nul + 1 + hashLength
             }
             return entries

@@ -31,15 +31,11 @@ public final class LocalStateBackend: StateBackend, Sendable {
             if Self.version(of: object) == before { return StoredObject(bytes: Array(data), version: before) }
         }
         throw StateError(
-            .conflict,
-            "the state \(object) kept changing while it was read; is another program writing it?"
-        )
+            .conflict, "the state \(object) kept changing while it was read; is another program writing it?")
     }
 
     public func write(
-        _ object: String,
-        _ bytes: [UInt8],
-        expected: StateVersion?
+        _ object: String, _ bytes: [UInt8], expected: StateVersion?
     ) async throws(StateError) -> StateVersion {
         guard Self.version(of: object) == expected else {
             throw StateError(
@@ -49,13 +45,9 @@ public final class LocalStateBackend: StateBackend, Sendable {
         }
         do {
             try FileManager.default.createDirectory(
-                atPath: (object as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true
-            )
+                atPath: (object as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try AtomicFile.write(bytes, to: object, mode: 0o644)
-        } catch {
-            throw StateError(.other, "cannot write the state \(object): \(error)")
-        }
+        } catch { throw StateError(.other, "cannot write the state \(object): \(error)") }
         guard let version = Self.version(of: object) else {
             throw StateError(.other, "the state \(object) vanished right after it was written")
         }
@@ -69,9 +61,7 @@ public final class LocalStateBackend: StateBackend, Sendable {
     public func acquireLock(_ scope: LockScope, record: LockRecord) async throws(StateError) -> LockAttempt {
         let path = lockPath(scope)
         try? FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent,
-            withIntermediateDirectories: true
-        )
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw StateError(.other, "cannot open the state lock \(path): \(String(cString: strerror(errno)))")
@@ -91,9 +81,7 @@ public final class LocalStateBackend: StateBackend, Sendable {
 
     /// A local lock never expires (it ends with its process), so a renewal keeps it and a takeover is a new try.
     public func replaceLock(
-        _ scope: LockScope,
-        version: StateVersion,
-        record: LockRecord
+        _ scope: LockScope, version: StateVersion, record: LockRecord
     ) async throws(StateError) -> LockAttempt {
         if descriptors.withLock({ $0[lockPath(scope)] != nil }) {
             return .acquired(HeldLock(scope: scope, version: version))
@@ -119,9 +107,7 @@ public final class LocalStateBackend: StateBackend, Sendable {
         let path = lockPath(scope)
         guard let fd = descriptors.withLock({ $0.removeValue(forKey: path) }) else {
             throw StateError(
-                .locked,
-                "the lock \(path) is held by a running process; it is released when that process ends"
-            )
+                .locked, "the lock \(path) is held by a running process; it is released when that process ends")
         }
         ftruncate(fd, 0)
         flock(fd, LOCK_UN)
@@ -134,7 +120,5 @@ public final class LocalStateBackend: StateBackend, Sendable {
         return count > 0 ? Array(buffer.prefix(count)) : nil
     }
 
-    deinit {
-        descriptors.withLock { for fd in $0.values { close(fd) } }
-    }
+    deinit { descriptors.withLock { for fd in $0.values { close(fd) } } }
 }

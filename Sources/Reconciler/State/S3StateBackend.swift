@@ -15,9 +15,7 @@ public struct S3StateBackend: StateBackend {
             )
         } catch {
             throw StateError(
-                .unavailable,
-                "the s3 state backend (bucket \(bucket)) is not usable: \(error.description)"
-            )
+                .unavailable, "the s3 state backend (bucket \(bucket)) is not usable: \(error.description)")
         }
     }
 
@@ -34,23 +32,16 @@ public struct S3StateBackend: StateBackend {
             return try await client.get(bucket: bucket, key: object).map {
                 StoredObject(bytes: $0.bytes, version: StateVersion($0.etag))
             }
-        } catch {
-            throw failure(error, "read the state \(location(of: object))")
-        }
+        } catch { throw failure(error, "read the state \(location(of: object))") }
     }
 
     public func write(
-        _ object: String,
-        _ bytes: [UInt8],
-        expected: StateVersion?
+        _ object: String, _ bytes: [UInt8], expected: StateVersion?
     ) async throws(StateError) -> StateVersion {
         do {
             let etag = try await client.put(
-                bucket: bucket,
-                key: object,
-                bytes: bytes,
-                condition: expected.map { .ifMatch($0.token) } ?? .ifNoneMatch
-            )
+                bucket: bucket, key: object, bytes: bytes,
+                condition: expected.map { .ifMatch($0.token) } ?? .ifNoneMatch)
             return StateVersion(etag)
         } catch  where error.kind == .preconditionFailed {
             // The client retries a write whose answer was lost; if the first one landed, the retry finds our own
@@ -60,9 +51,7 @@ public struct S3StateBackend: StateBackend {
                 .conflict,
                 "the state \(location(of: object)) was changed by another run since this run read it; nothing was written, run again"
             )
-        } catch {
-            throw failure(error, "write the state \(location(of: object))")
-        }
+        } catch { throw failure(error, "write the state \(location(of: object))") }
     }
 
     private func lockKey(_ scope: LockScope) -> String { scope.object + ".lock" }
@@ -72,25 +61,17 @@ public struct S3StateBackend: StateBackend {
     }
 
     public func replaceLock(
-        _ scope: LockScope,
-        version: StateVersion,
-        record: LockRecord
+        _ scope: LockScope, version: StateVersion, record: LockRecord
     ) async throws(StateError) -> LockAttempt {
         try await putLock(scope, record: record, condition: .ifMatch(version.token))
     }
 
     private func putLock(
-        _ scope: LockScope,
-        record: LockRecord,
-        condition: S3WriteCondition
+        _ scope: LockScope, record: LockRecord, condition: S3WriteCondition
     ) async throws(StateError) -> LockAttempt {
         do {
             let etag = try await client.put(
-                bucket: bucket,
-                key: lockKey(scope),
-                bytes: LockRecord.encoded(record),
-                condition: condition
-            )
+                bucket: bucket, key: lockKey(scope), bytes: LockRecord.encoded(record), condition: condition)
             return .acquired(HeldLock(scope: scope, version: StateVersion(etag)))
         } catch  where error.kind == .preconditionFailed {
             if let current = try await readLock(scope) {
@@ -102,9 +83,7 @@ public struct S3StateBackend: StateBackend {
             }
             // Released between our write and the read: the caller tries again.
             return .held(record: nil, version: StateVersion(""))
-        } catch {
-            throw failure(error, "take the state lock \(location(of: lockKey(scope)))")
-        }
+        } catch { throw failure(error, "take the state lock \(location(of: lockKey(scope)))") }
     }
 
     public func readLock(_ scope: LockScope) async throws(StateError) -> (record: LockRecord?, version: StateVersion)? {
@@ -112,21 +91,17 @@ public struct S3StateBackend: StateBackend {
             return try await client.get(bucket: bucket, key: lockKey(scope)).map {
                 (LockRecord.decoded($0.bytes), StateVersion($0.etag))
             }
-        } catch {
-            throw failure(error, "read the state lock \(location(of: lockKey(scope)))")
-        }
+        } catch { throw failure(error, "read the state lock \(location(of: lockKey(scope)))") }
     }
 
     public func releaseLock(_ scope: LockScope, version: StateVersion) async throws(StateError) {
-        do {
-            try await client.delete(bucket: bucket, key: lockKey(scope), ifMatch: version.token)
-        } catch  where error.kind == .preconditionFailed {
+        do { try await client.delete(bucket: bucket, key: lockKey(scope), ifMatch: version.token) } catch
+            where error.kind == .preconditionFailed
+        {
             throw StateError(
                 .conflict,
                 "the state lock \(location(of: lockKey(scope))) is no longer the one this run took; it was left in place"
             )
-        } catch {
-            throw failure(error, "release the state lock \(location(of: lockKey(scope)))")
-        }
+        } catch { throw failure(error, "release the state lock \(location(of: lockKey(scope)))") }
     }
 }

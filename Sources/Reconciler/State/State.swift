@@ -14,9 +14,7 @@ public struct IntegrationKey: Hashable, Comparable, Codable, Sendable, CustomStr
 
     public var description: String { "\(organization)/\(name)" }
 
-    public static func < (lhs: Self, rhs: Self) -> Bool {
-        (lhs.organization, lhs.name) < (rhs.organization, rhs.name)
-    }
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.organization, lhs.name) < (rhs.organization, rhs.name) }
 }
 
 /// The state file: what intops manages and what it last applied. No secret, no plain hash of one.
@@ -75,9 +73,7 @@ public struct IntopsState: Codable, Sendable, Equatable {
     /// False for the empty state of a project whose backend holds none yet (not written to the state itself).
     public var exists = true
 
-    enum CodingKeys: String, CodingKey {
-        case version, lineage, serial, integrations, revision, pendingCreates
-    }
+    enum CodingKeys: String, CodingKey { case version, lineage, serial, integrations, revision, pendingCreates }
 
     public static let currentVersion = 1
 
@@ -114,8 +110,7 @@ public struct IntopsState: Codable, Sendable, Equatable {
         if found { integrations[index] = entry } else { integrations.insert(entry, at: index) }
     }
 
-    @discardableResult
-    public mutating func remove(_ key: IntegrationKey) -> Entry? {
+    @discardableResult public mutating func remove(_ key: IntegrationKey) -> Entry? {
         let (index, found) = position(of: key)
         return found ? integrations.remove(at: index) : nil
     }
@@ -138,8 +133,7 @@ public struct Fingerprinter: Sendable {
         key.withBytes { keyBytes in
             value.withBytes { valueBytes in
                 var message = Array(
-                    "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8
-                )
+                    "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8)
                 message += valueBytes
                 defer { secureZero(&message) }
                 return Digest.hmacSHA256(key: keyBytes, data: message).hex

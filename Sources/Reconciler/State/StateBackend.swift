@@ -78,9 +78,7 @@ public struct LockRecord: Codable, Sendable, Equatable {
     }
 
     /// "run 3f2a… (apply on ci-runner-7, pid 4242, since 12:00:01Z)".
-    public var holder: String {
-        "run \(id) (\(operation) on \(host), pid \(pid), since \(Self.timestamp(since)))"
-    }
+    public var holder: String { "run \(id) (\(operation) on \(host), pid \(pid), since \(Self.timestamp(since)))" }
 
     static func timestamp(_ date: Date) -> String { Timestamp.string(date) }
 }
@@ -140,9 +138,7 @@ public protocol StateBackend: Sendable {
 
     /// Replaces a lock at `version` (a renewal of ours, or the takeover of an expired one) with `record`.
     func replaceLock(
-        _ scope: LockScope,
-        version: StateVersion,
-        record: LockRecord
+        _ scope: LockScope, version: StateVersion, record: LockRecord
     ) async throws(StateError) -> LockAttempt
 
     /// Who holds the lock now, or nil when nobody does.

@@ -28,9 +28,7 @@ public actor StateStore {
     }
 
     /// A local state file (tests, and the default `.intops/state.json`).
-    public init(path: String) {
-        self.init(backend: LocalStateBackend(), template: path)
-    }
+    public init(path: String) { self.init(backend: LocalStateBackend(), template: path) }
 
     public nonisolated var isSharded: Bool { template.contains("{org}") }
 
@@ -67,23 +65,15 @@ public actor StateStore {
     /// taken over. Renewal
     /// starts with the first lock taken, so a lock held while waiting for the next one never runs out.
     public func lock(
-        organizations: [String],
-        operation: String,
-        timeout: Duration,
-        lease: Duration = .seconds(30),
+        organizations: [String], operation: String, timeout: Duration, lease: Duration = .seconds(30),
         waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }
     ) async throws(StateError) {
         let since = Date()
         let host = GitStateBackend.hostName
         func record() -> LockRecord {
             LockRecord(
-                id: runID,
-                host: host,
-                pid: getpid(),
-                operation: operation,
-                since: since,
-                expires: Date().addingTimeInterval(Self.seconds(lease))
-            )
+                id: runID, host: host, pid: getpid(), operation: operation, since: since,
+                expires: Date().addingTimeInterval(Self.seconds(lease)))
         }
         heldRecord = record()
         if backend.locksExpire && renewal == nil {
@@ -120,8 +110,7 @@ public actor StateStore {
                     case .acquired(let lock):
                         self.held.append(lock)
                         return nil
-                    case .held(let holder, _):
-                        return .some(holder)
+                    case .held(let holder, _): return .some(holder)
                     }
                 }
             }
@@ -135,9 +124,7 @@ public actor StateStore {
     /// never reads a state that an apply is still writing, and writes nothing itself. A lock past its lease does
     /// not hold a reader back.
     public func waitUntilUnlocked(
-        organizations: [String],
-        timeout: Duration,
-        waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }
+        organizations: [String], timeout: Duration, waiting: @Sendable (LockRecord?, String) -> Void = { _, _ in }
     ) async throws(StateError) {
         let deadline = ContinuousClock.now + timeout
         for scope in scopes(organizations) {
@@ -152,9 +139,7 @@ public actor StateStore {
     /// Repeats `attempt` until it answers nil (done) or the deadline passes; a non-nil answer is the holder of the
     /// lock (itself nil when the lock says nothing readable), reported every few seconds and named when giving up.
     private func wait(
-        for scope: LockScope,
-        deadline: ContinuousClock.Instant,
-        waiting: @Sendable (LockRecord?, String) -> Void,
+        for scope: LockScope, deadline: ContinuousClock.Instant, waiting: @Sendable (LockRecord?, String) -> Void,
         _ attempt: () async throws(StateError) -> LockRecord??
     ) async throws(StateError) {
         var lastReport: ContinuousClock.Instant?
@@ -175,13 +160,10 @@ public actor StateStore {
             }
             do {
                 try await Task.sleep(
-                    for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now)
-                )
+                    for: min(backend.locksExpire ? .milliseconds(500) : .milliseconds(50), deadline - now))
             } catch {
                 throw StateError(
-                    .other,
-                    "stopped while waiting for the state lock of \(backend.location(of: scope.object))"
-                )
+                    .other, "stopped while waiting for the state lock of \(backend.location(of: scope.object))")
             }
         }
     }
@@ -294,9 +276,7 @@ public actor StateStore {
     /// Decodes one stored state, refusing what this intops cannot use.
     public nonisolated func decode(_ bytes: [UInt8], named name: String) throws(StateError) -> IntopsState {
         let state: IntopsState
-        do {
-            state = try JSONDecoder().decode(IntopsState.self, from: Data(bytes))
-        } catch {
+        do { state = try JSONDecoder().decode(IntopsState.self, from: Data(bytes)) } catch {
             throw StateError(
                 .invalid,
                 "\(name) is not a valid intops state; restore it from a backup, or remove it to re-adopt everything by identity"
@@ -304,9 +284,7 @@ public actor StateStore {
         }
         guard state.version <= IntopsState.currentVersion else {
             throw StateError(
-                .invalid,
-                "\(name) was written by a newer intops (state version \(state.version)); upgrade intops"
-            )
+                .invalid, "\(name) was written by a newer intops (state version \(state.version)); upgrade intops")
         }
         return state
     }
@@ -346,9 +324,7 @@ public actor StateStore {
     /// lineage, unless `replacingLineage` (`state push --force`, `state migrate --force`), where the state given
     /// replaces what the objects held.
     public func save(
-        _ state: inout IntopsState,
-        organizations: [String],
-        replacingLineage: Bool = false
+        _ state: inout IntopsState, organizations: [String], replacingLineage: Bool = false
     ) async throws(StateError) {
         if let lostLock { throw lostLock }
         state.serial += 1
@@ -439,9 +415,7 @@ public struct LockRequest: Sendable {
     /// Told the holder and the state's location every few seconds while the run waits.
     public var waiting: @Sendable (LockRecord?, String) -> Void
     public init(
-        operation: String,
-        timeout: Duration,
-        lease: Duration = .seconds(30),
+        operation: String, timeout: Duration, lease: Duration = .seconds(30),
         waiting: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in }
     ) {
         self.operation = operation
@@ -455,11 +429,7 @@ extension StateStore {
     /// Takes the lock as `request` asks.
     public func lock(organizations: [String], _ request: LockRequest) async throws(StateError) {
         try await lock(
-            organizations: organizations,
-            operation: request.operation,
-            timeout: request.timeout,
-            lease: request.lease,
-            waiting: request.waiting
-        )
+            organizations: organizations, operation: request.operation, timeout: request.timeout, lease: request.lease,
+            waiting: request.waiting)
     }
 }

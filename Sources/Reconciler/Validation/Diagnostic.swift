@@ -44,16 +44,10 @@ public struct Diagnostic: Sendable, Hashable, Error, CustomStringConvertible {
 public struct InvalidProject: Error, Sendable {
     public var diagnostics: [Diagnostic]
 
-    public init(_ diagnostics: [Diagnostic]) {
-        self.diagnostics = diagnostics
-    }
+    public init(_ diagnostics: [Diagnostic]) { self.diagnostics = diagnostics }
 }
 
-extension Diagnostic {
-    init(_ error: YAMLError) {
-        self.init(.error, at: error.location, error.message)
-    }
-}
+extension Diagnostic { init(_ error: YAMLError) { self.init(.error, at: error.location, error.message) } }
 
 /// Suggestions for misspelt keys and names.
 enum Spelling {

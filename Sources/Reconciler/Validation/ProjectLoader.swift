@@ -43,12 +43,8 @@ public enum ProjectLoader {
                 reader.diagnostics.isEmpty
                     ? [
                         Diagnostic(
-                            at: SourceLocation(file: file, line: 1, column: 1),
-                            "intops.yaml is not a valid Project"
-                        )
-                    ]
-                    : reader.diagnostics
-            )
+                            at: SourceLocation(file: file, line: 1, column: 1), "intops.yaml is not a valid Project")
+                    ] : reader.diagnostics)
         }
         return project
     }
@@ -88,9 +84,7 @@ public enum ProjectLoader {
                             .error(
                                 integration.location(of: "name"),
                                 "duplicate integration name '\(integration.name)' in organization \(integration.organization), "
-                                    + "also defined at \(shown(first)); names are unique per organization, rename one"
-                            )
-                        )
+                                    + "also defined at \(shown(first)); names are unique per organization, rename one"))
                         continue
                     }
                     names[key] = integration.location(of: "name")
@@ -102,8 +96,7 @@ public enum ProjectLoader {
                                     integration.location(of: "displayName"),
                                     "displayName '\(displayName)' is already used by integration \(other) at \(shown(first)) in "
                                         + "organization \(integration.organization); the API requires unique display names"
-                                )
-                            )
+                                ))
                         } else {
                             displayNames[displayKey] = (integration.name, integration.location(of: "displayName"))
                         }
@@ -120,9 +113,7 @@ public enum ProjectLoader {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw InvalidProject([Diagnostic(path: file, "cannot read the file; check that it exists and is readable")])
         }
-        do {
-            return try YAMLParser.parse([UInt8](data), file: file)
-        } catch {
+        do { return try YAMLParser.parse([UInt8](data), file: file) } catch {
             throw InvalidProject([Diagnostic(error)])
         }
     }
@@ -133,9 +124,7 @@ public enum ProjectLoader {
             var reader = NodeReader()
             let sets = ManifestDecoder.integrationSets(documents, file: file, project: project, reader: &reader)
             return (sets, reader.diagnostics)
-        } catch {
-            return ([], error.diagnostics)
-        }
+        } catch { return ([], error.diagnostics) }
     }
 
     /// The manifest files: listed files, and `*.yaml`/`*.yml` below listed folders (hidden ones skipped), sorted.
@@ -149,8 +138,7 @@ public enum ProjectLoader {
             guard fileManager.fileExists(atPath: source.path, isDirectory: &isDirectory) else {
                 let shown = ProjectPaths.display(source.path, relativeTo: project.root)
                 diagnostics.append(
-                    .error(source.location, "manifests entry '\(shown)' does not exist; create it or fix the path")
-                )
+                    .error(source.location, "manifests entry '\(shown)' does not exist; create it or fix the path"))
                 continue
             }
             if let real = FileSystem.realPath(source.path), !ProjectPaths.isInside(real, root: realRoot) {
@@ -158,9 +146,7 @@ public enum ProjectLoader {
                 diagnostics.append(
                     .error(
                         source.location,
-                        "manifests entry '\(shown)' leads outside the project root through a symbolic link"
-                    )
-                )
+                        "manifests entry '\(shown)' leads outside the project root through a symbolic link"))
                 continue
             }
             var found: [String] = []
@@ -185,9 +171,7 @@ public enum ProjectLoader {
                     diagnostics.append(
                         Diagnostic(
                             path: file,
-                            "manifest leads outside the project root through a symbolic link; remove the link"
-                        )
-                    )
+                            "manifest leads outside the project root through a symbolic link; remove the link"))
                     continue
                 }
                 files.append(file)

@@ -39,25 +39,16 @@ public enum ProjectValidation {
     ///   - environment: where `ref+env://` references are looked up.
     /// - Throws: ``InvalidProject`` with every problem found, warnings included.
     public static func run(
-        from directory: String,
-        offline: Bool,
-        environment: [String: String],
-        sandbox: (any SandboxProvider)?
+        from directory: String, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ValidationReport {
         var loaded = try await ProjectLoader.load(from: directory)
         let project = loaded.project
         let (templates, origin) = try await templates(
-            for: project,
-            offline: offline,
-            environment: environment,
-            sandbox: sandbox
-        )
+            for: project, offline: offline, environment: environment, sandbox: sandbox)
 
         var diagnostics = loaded.warnings
         let validator = TemplateValidator(templates: templates)
-        for index in loaded.integrations.indices {
-            diagnostics += validator.validate(&loaded.integrations[index])
-        }
+        for index in loaded.integrations.indices { diagnostics += validator.validate(&loaded.integrations[index]) }
 
         var checker = ReferenceChecker(root: project.root)
         // The embedded emulator needs no tokens, so a sandbox project is not asked to have them set.
@@ -66,49 +57,33 @@ public enum ProjectValidation {
         for integration in loaded.integrations where integration.ensure == .present {
             references += integration.secrets.map(\.reference)
         }
-        for reference in references {
-            diagnostics += checker.check(reference, environment: environment)
-        }
+        for reference in references { diagnostics += checker.check(reference, environment: environment) }
         if project.allowPlaintextSecrets {
             diagnostics.append(
                 Diagnostic(
-                    .warning,
-                    at: SourceLocation(file: project.file, line: 1, column: 1),
-                    "allowPlaintextSecrets is true: secrets may be written in manifests; use this for demos only"
-                )
-            )
+                    .warning, at: SourceLocation(file: project.file, line: 1, column: 1),
+                    "allowPlaintextSecrets is true: secrets may be written in manifests; use this for demos only"))
         }
 
         if diagnostics.contains(where: { $0.severity == .error }) { throw InvalidProject(diagnostics) }
         return ValidationReport(
-            loaded: loaded,
-            templateOrigin: origin,
-            templateCount: templates.count,
-            referenceCount: references.count,
-            warnings: diagnostics
-        )
+            loaded: loaded, templateOrigin: origin, templateCount: templates.count, referenceCount: references.count,
+            warnings: diagnostics)
     }
 
     /// Templates from, in order: the cache file, the sandbox catalog, the API, in one request.
     public static func templates(
-        for project: Project,
-        offline: Bool,
-        environment: [String: String],
-        sandbox: (any SandboxProvider)?
+        for project: Project, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
-        do {
-            return try loadTemplates(for: project, offline: true, sandbox: sandbox)
-        } catch  where offline || FileManager.default.fileExists(atPath: project.templatesCachePath) {
-            throw error
-        } catch {
+        do { return try loadTemplates(for: project, offline: true, sandbox: sandbox) } catch
+            where offline || FileManager.default.fileExists(atPath: project.templatesCachePath)
+        { throw error } catch {
             return try await fetchTemplates(for: project, environment: environment, sandbox: sandbox)
         }
     }
 
     static func fetchTemplates(
-        for project: Project,
-        environment: [String: String],
-        sandbox: (any SandboxProvider)?
+        for project: Project, environment: [String: String], sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         guard let organization = project.organizations.first else {
             throw InvalidProject([
@@ -127,11 +102,7 @@ public enum ProjectValidation {
         let client: IntegrationsClient
         do throws(APIConnectionError) {
             client = try APIConnector.client(
-                for: project,
-                organizations: [organization.id],
-                environment: environment,
-                sandbox: sandbox
-            )
+                for: project, organizations: [organization.id], environment: environment, sandbox: sandbox)
         } catch {
             if case .tokens(let problems) = error { throw InvalidProject(problems) }
             throw InvalidProject([Diagnostic(path: project.file, "\(error)")])
@@ -150,9 +121,7 @@ public enum ProjectValidation {
 
     /// Templates from the cache file or the sandbox catalog, without any request.
     public static func loadTemplates(
-        for project: Project,
-        offline: Bool,
-        sandbox: (any SandboxProvider)?
+        for project: Project, offline: Bool, sandbox: (any SandboxProvider)?
     ) throws(InvalidProject) -> ([IntegrationTemplate], TemplateOrigin) {
         let cache = project.templatesCachePath
         let shown = ProjectPaths.display(cache, relativeTo: project.root)
@@ -191,8 +160,7 @@ public enum ProjectValidation {
             return "\(path(context.codingPath)) has the wrong type"
         case .dataCorrupted(let context):
             return context.codingPath.isEmpty ? "not JSON" : "\(path(context.codingPath)) is not valid"
-        @unknown default:
-            return "unreadable JSON"
+        @unknown default: return "unreadable JSON"
         }
     }
 }

@@ -28,16 +28,13 @@ struct ReferenceChecker {
         let root = self.root
         let display = { (path: String) in ProjectPaths.display(path, relativeTo: root) }
         switch reference.source {
-        case .inline:
-            return []
+        case .inline: return []
         case .env(let name):
             guard environment[name] == nil else { return [] }
             return [
                 Diagnostic(
-                    .warning,
-                    at: reference.location,
-                    "environment variable \(name) is not set here; plan and apply will need it"
-                )
+                    .warning, at: reference.location,
+                    "environment variable \(name) is not set here; plan and apply will need it")
             ]
         case .file(let path):
             switch fileCheck(path, parse: false) {
@@ -45,15 +42,13 @@ struct ReferenceChecker {
                 return [
                     .error(
                         reference.location,
-                        "secret file \(display(path)) does not exist; create it or fix the reference"
-                    )
+                        "secret file \(display(path)) does not exist; create it or fix the reference")
                 ]
             case .outside:
                 return [
                     .error(
                         reference.location,
-                        "secret file \(display(path)) resolves outside the project root through a symbolic link"
-                    )
+                        "secret file \(display(path)) resolves outside the project root through a symbolic link")
                 ]
             case .unreadable(let why):
                 return [.error(reference.location, "secret file \(display(path)) cannot be read: \(why)")]
@@ -72,8 +67,7 @@ struct ReferenceChecker {
                 return [
                     .error(
                         reference.location,
-                        "SOPS file \(display(path)) resolves outside the project root through a symbolic link"
-                    )
+                        "SOPS file \(display(path)) resolves outside the project root through a symbolic link")
                 ]
             case .unreadable(let why):
                 return [.error(reference.location, "SOPS file \(display(path)) cannot be read: \(why)")]
@@ -92,8 +86,7 @@ struct ReferenceChecker {
                     return [
                         .error(
                             reference.location,
-                            "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling"
-                        )
+                            "SOPS file \(display(path)) has no value at \(pointerText); check the key's spelling")
                     ]
                 }
                 guard case .scalar = value else {
@@ -135,9 +128,7 @@ struct ReferenceChecker {
         do {
             let inspected = try SOPS.inspect(Array(data), format: format, file: path)
             return .tree(inspected.structure, encrypted: inspected.encrypted)
-        } catch {
-            return .unreadable("\(error)")
-        }
+        } catch { return .unreadable("\(error)") }
     }
 }
 

@@ -72,8 +72,7 @@ public struct TemplateValidator: Sendable {
             if !givenKeys.contains(field.key) {
                 fail(
                     integration.location(of: "configuration"),
-                    "\(what): missing configuration.\(field.key), which \(provider) requires (\(field.type))"
-                )
+                    "\(what): missing configuration.\(field.key), which \(provider) requires (\(field.type))")
             }
         }
 
@@ -102,13 +101,11 @@ public struct TemplateValidator: Sendable {
 
     /// The API's string form of a configuration value, or what is wrong with it (never quoting the value).
     static func normalize(
-        _ entry: IntegrationManifest.ConfigurationValue,
-        field: ConfigurationField
+        _ entry: IntegrationManifest.ConfigurationValue, field: ConfigurationField
     ) -> Result<String, ProblemText> {
         if case .string(let text) = entry.value, SecretReference.looksLikeReference(text) {
             return .failure(
-                "holds a secret reference, but configuration is sent as written; references work only under secrets:"
-            )
+                "holds a secret reference, but configuration is sent as written; references work only under secrets:")
         }
         switch field.type {
         case .boolean:
