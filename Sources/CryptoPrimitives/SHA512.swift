@@ -2,16 +2,6 @@ internal import CCrypto
 import Foundation
 
 extension Digest {
-    public static func sha512(_ data: some ContiguousBytes) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: 64)
-        var length: UInt32 = 0
-        let ok = data.withUnsafeBytes { buffer in
-            EVP_Digest(buffer.baseAddress, buffer.count, &output, &length, EVP_sha512(), nil)
-        }
-        precondition(ok == 1 && length == 64, "OpenSSL SHA-512 failed")
-        return output
-    }
-
     /// Compares in time independent of where the inputs differ.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         a.count == b.count && CRYPTO_memcmp(a, b, a.count) == 0

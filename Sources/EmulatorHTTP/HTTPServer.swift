@@ -9,9 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-public struct HTTPServerError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-}
+public struct HTTPServerError: Error, CustomStringConvertible, Sendable { public var description: String }
 
 /// HTTP/1.1 on POSIX sockets, enough to serve the emulator to real clients: persistent connections,
 /// `Content-Length` and chunked bodies, many connections at once. Loopback is the intended use; nothing here is hardened for
@@ -82,18 +80,20 @@ public final class HTTPServer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops accepting and closes every open connection.
+    /// Stops accepting and closes every open connection. The listener is closed by the accept loop once its accept
+    /// fails: closed here, its descriptor's number could go to another server's socket before the loop's next
+    /// accept, which would then take that server's connections.
     public func stop() {
         let open: Set<Int32> = lock.withLock {
             stopped = true
             return connections
         }
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
         for fd in open { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let fd = accept(listener, nil, nil)
             if fd < 0 {
@@ -166,13 +166,10 @@ public final class HTTPServer: @unchecked Sendable {
         return box.outcome ?? .drop
     }
 
-    @discardableResult
-    private func write(_ fd: Int32, _ response: HTTPResponse, keepAlive: Bool) -> Bool {
+    @discardableResult private func write(_ fd: Int32, _ response: HTTPResponse, keepAlive: Bool) -> Bool {
         var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
         for (name, value) in response.headers.sorted(by: { $0.key < $1.key })
-        where name != "content-length" && name != "connection" {
-            head += "\(name): \(value)\r\n"
-        }
+        where name != "content-length" && name != "connection" { head += "\(name): \(value)\r\n" }
         head += "content-length: \(response.body.count)\r\n"
         head += keepAlive ? "connection: keep-alive\r\n\r\n" : "connection: close\r\n\r\n"
         var bytes = Array(head.utf8)
@@ -197,16 +194,11 @@ public final class HTTPServer: @unchecked Sendable {
 
     static func errorResponse(_ status: Int, _ reason: String) -> HTTPResponse {
         let body = ProblemDetails(
-            type: "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-            title: Self.reason(status),
-            status: status,
-            detail: reason
-        )
+            type: "https://tools.ietf.org/html/rfc9110#section-15.5.1", title: Self.reason(status), status: status,
+            detail: reason)
         return HTTPResponse(
-            status: status,
-            headers: ["content-type": "application/problem+json; charset=utf-8"],
-            body: (try? JSONEncoder().encode(body)) ?? Data()
-        )
+            status: status, headers: ["content-type": "application/problem+json; charset=utf-8"],
+            body: (try? JSONEncoder().encode(body)) ?? Data())
     }
 
     static func reason(_ status: Int) -> String {

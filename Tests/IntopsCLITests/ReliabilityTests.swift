@@ -66,14 +66,13 @@ final class RunningIntops: @unchecked Sendable {
     /// SIGINT mid-apply: nothing new starts, what is in flight finishes, the state is saved, exit 130; the next
     /// apply finishes the job without duplicates.
     @Test func interruptedApplySavesStateAndTheNextOneConverges() async throws {
-        // 400 ms a request, one action at a time: seconds of slack between the first completed action and the last,
-        // so the interrupt lands mid-apply even on a loaded machine.
-        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "400ms"])
+        // 800 ms a request, one action at a time: over ten seconds between the first completed action and the last,
+        // so the interrupt lands mid-apply even when a loaded machine is slow to read intops's output (400 ms left
+        // too little on CI: the interrupt came after the last action had started).
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "800ms"])
         let running = try RunningIntops(
-            ["--verbose", "apply", "--auto-approve", "--parallelism", "1"],
-            in: project.root,
-            environment: project.environment
-        )
+            ["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: project.root,
+            environment: project.environment)
         try await running.waitFor { $0.contains(" done") }
         kill(running.process.processIdentifier, SIGINT)
         let status = try await running.exit()
@@ -97,16 +96,14 @@ final class RunningIntops: @unchecked Sendable {
         let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "40ms"])
         for moment in [1, 3, 5] {
             let running = try RunningIntops(
-                ["--verbose", "apply", "--auto-approve", "--parallelism", "2"],
-                in: project.root,
-                environment: project.environment
-            )
+                ["--verbose", "apply", "--auto-approve", "--parallelism", "2"], in: project.root,
+                environment: project.environment)
             try await running.waitFor({ text in text.components(separatedBy: " done").count > moment }, orExit: true)
             kill(running.process.processIdentifier, SIGKILL)
             _ = try await running.exit()
             if let data = FileManager.default.contents(
-                atPath: project.root.appendingPathComponent(".intops/state.json").path
-            ) {
+                atPath: project.root.appendingPathComponent(".intops/state.json").path)
+            {
                 #expect((try? JSONSerialization.jsonObject(with: data)) != nil, "the state after a kill is valid JSON")
             }
         }
@@ -120,17 +117,14 @@ final class RunningIntops: @unchecked Sendable {
     @Test func secondApplyRefusesTheLock() async throws {
         let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "300ms"])
         let first = try RunningIntops(
-            ["--verbose", "apply", "--auto-approve", "--parallelism", "1"],
-            in: project.root,
-            environment: project.environment
-        )
+            ["--verbose", "apply", "--auto-approve", "--parallelism", "1"], in: project.root,
+            environment: project.environment)
         try await first.waitFor { $0.contains("+ ") }
         let second = try await project.intops(["apply", "--auto-approve"], environment: ["INTOPS_LOCK_TIMEOUT": "1"])
         #expect(second.status == 1)
         #expect(
             second.stderr.contains("waiting for the state lock, held by run "),
-            "it says whom it waits for: \(second.stderr)"
-        )
+            "it says whom it waits for: \(second.stderr)")
         #expect(second.stderr.contains("is locked by run "), "\(second.stderr)")
         #expect(second.stderr.contains("(apply on "), "the holder's operation and host: \(second.stderr)")
         #expect(second.stderr.contains("intops state unlock "), "\(second.stderr)")
@@ -153,20 +147,15 @@ final class RunningIntops: @unchecked Sendable {
         let project = try await ExampleProject(.sandbox)
         try project.edit("intops.yaml") {
             $0.replacingOccurrences(
-                of: "url: sandbox:.intops/sandbox.json",
-                with: "url: http://api.achievemomentum.com"
-            )
+                of: "url: sandbox:.intops/sandbox.json", with: "url: http://api.achievemomentum.com")
         }
         let result = try await project.intops(
-            ["plan"],
-            environment: ["INTOPS_TOKEN_ACME_US": "t", "INTOPS_TOKEN_GLOBEX_EU": "t"]
-        )
+            ["plan"], environment: ["INTOPS_TOKEN_ACME_US": "t", "INTOPS_TOKEN_GLOBEX_EU": "t"])
         #expect(result.status == 1)
         #expect(
             result.stderr
                 == "intops.yaml:9:8: error: api.url uses http:// to a host that is not loopback; credentials need https://\n",
-            "\(result.stderr)"
-        )
+            "\(result.stderr)")
     }
 }
 
@@ -175,9 +164,7 @@ extension ExampleProject {
     func liveCount() async throws -> Int {
         let transport = try URLSessionTransport(baseURL: emulator!.baseURL)
         let client = IntegrationsClient(
-            transport: transport,
-            credentials: ["acme-us": .bearer("token-acme"), "globex-eu": .bearer("token-globex")]
-        )
+            transport: transport, credentials: ["acme-us": .bearer("token-acme"), "globex-eu": .bearer("token-globex")])
         return try await client.list(organization: "acme-us").count + client.list(organization: "globex-eu").count
     }
 
@@ -197,8 +184,7 @@ extension ExampleProject {
             environment: [
                 "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
                 "GIT_COMMITTER_EMAIL": "t@example.com",
-            ]
-        )
+            ])
         #expect(result.status == 0, "git \(arguments): \(result.stderrText)")
     }
 
@@ -214,17 +200,14 @@ extension ExampleProject {
         // A bad credential is committed and applied: its rotation test fails and is rolled back.
         _ = try await project.intops(
             ["secrets", "edit", "secrets/globex.enc.yaml"],
-            environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-new-key/"]
-        )
+            environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-new-key/"])
         try await git(["commit", "-q", "-am", "bad key"], in: project.root)
         let apply = try await project.intops(["apply", "--auto-approve", "--rollback-on-test-failure"])
         #expect(apply.status == 1)
         #expect(
             apply.stderr.contains(
-                "globex-eu/eu-newsletter: rotate failed: the connection test after rotating ApiKey failed"
-            ),
-            "\(apply.stderr)"
-        )
+                "globex-eu/eu-newsletter: rotate failed: the connection test after rotating ApiKey failed"),
+            "\(apply.stderr)")
         #expect(apply.stderr.contains("rolled ApiKey back to their values at"), "\(apply.stderr)")
         #expect(apply.stderr.contains("the connection test then passed"), "\(apply.stderr)")
         #expect(!apply.stderr.contains("invalid-new-key") && !apply.stdout.contains("invalid-new-key"))
@@ -233,11 +216,9 @@ extension ExampleProject {
         let transport = try URLSessionTransport(baseURL: project.emulator!.baseURL)
         let client = IntegrationsClient(transport: transport, credentials: ["globex-eu": .bearer("token-globex")])
         let newsletter = try #require(
-            try await client.list(organization: "globex-eu").first { $0.displayName == "Newsletter" }
-        )
+            try await client.list(organization: "globex-eu").first { $0.displayName == "Newsletter" })
         let digests = try await transport.send(
-            HTTPRequest(method: "GET", path: "/_emulator/secrets/globex-eu/\(newsletter.integrationId)")
-        )
+            HTTPRequest(method: "GET", path: "/_emulator/secrets/globex-eu/\(newsletter.integrationId)"))
         #expect(String(decoding: digests.body, as: UTF8.self).contains(sha256Hex("SG.demo-globex-key")))
     }
 }

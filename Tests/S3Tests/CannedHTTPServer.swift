@@ -58,16 +58,18 @@ final class CannedHTTPServer: @unchecked Sendable {
 
     var requests: [Received] { lock.withLock { receivedRequests } }
 
-    /// Must be called: the serving thread keeps the server alive until then.
-    func stop() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
-    }
+    /// Must be called: the serving thread keeps the server alive until then. Only the serving thread closes the
+    /// listener, once its accept fails: closed here, the descriptor's number could be reused by the next test's
+    /// server before this thread's next accept, which would then serve that test's requests from this script.
+    func stop() { shutdown(listener, Int32(SHUT_RDWR)) }
 
     private func serve() {
         while true {
             let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { return }
+            guard connection >= 0 else {
+                close(listener)
+                return
+            }
             if let request = Self.read(connection) {
                 let response = lock.withLock {
                     receivedRequests.append(request)
@@ -107,15 +109,11 @@ final class CannedHTTPServer: @unchecked Sendable {
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
-                in: .whitespaces
-            )
+                in: .whitespaces)
         }
         return Received(
-            method: String(requestLine[0]),
-            target: String(requestLine[1]),
-            headers: headers,
-            body: Array(data[end..<(end + expectedLength)])
-        )
+            method: String(requestLine[0]), target: String(requestLine[1]), headers: headers,
+            body: Array(data[end..<(end + expectedLength)]))
     }
 
     #if os(Linux)

@@ -26,6 +26,20 @@ struct OptionSpec: Sendable {
     }
 }
 
+extension OptionSpec {
+    static func flag(_ name: String, short: Character? = nil, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, short: short, help: help)
+    }
+
+    static func value(_ name: String, _ placeholder: String, choices: [String]? = nil, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, kind: .value(placeholder: placeholder), choices: choices, help: help)
+    }
+
+    static func repeated(_ name: String, _ placeholder: String, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, kind: .repeated(placeholder: placeholder), help: help)
+    }
+}
+
 /// One command: its name, what it takes, and what runs it.
 struct CommandSpec: Sendable {
     var name: String
@@ -50,6 +64,15 @@ struct ParsedArguments: Sendable {
     func value(_ option: OptionSpec) -> String? { values[option.name]?.last }
     func all(_ option: OptionSpec) -> [String] { values[option.name] ?? [] }
     func flag(_ option: OptionSpec) -> Bool { flags.contains(option.name) }
+
+    /// The value of an option the command cannot do without.
+    func required(_ option: OptionSpec) throws(UsageError) -> String {
+        guard let value = value(option) else {
+            let shown = command.map { "intops \($0.name)" } ?? "intops"
+            throw UsageError(message: "\(shown) needs \(option.usageFragment)", command: command)
+        }
+        return value
+    }
 }
 
 /// A mistake on the command line; exits 64 with the usage on stderr.
@@ -65,9 +88,7 @@ struct UsageError: Error, Sendable {
 
 enum ArgumentParser {
     static func parse(
-        _ arguments: [String],
-        commands: [CommandSpec],
-        global: [OptionSpec]
+        _ arguments: [String], commands: [CommandSpec], global: [OptionSpec]
     ) throws(UsageError) -> ParsedArguments {
         var parsed = ParsedArguments()
         var index = 0
@@ -99,8 +120,7 @@ enum ArgumentParser {
                 if let choices = option.choices, !choices.contains(value) {
                     throw UsageError(
                         message: "--\(option.name) takes \(choices.joined(separator: ", ")), not '\(value)'",
-                        command: parsed.command
-                    )
+                        command: parsed.command)
                 }
                 parsed.values[option.name, default: []].append(value)
             }
@@ -199,7 +219,7 @@ enum ArgumentParser {
             }
             lines.append("")
             lines.append("GLOBAL OPTIONS:")
-            optionLines(global + [OptionSpec(name: "help", short: "h", help: "Show this help.")])
+            optionLines(global + [OptionSpec.flag("help", short: "h", "Show this help.")])
         } else {
             lines.append("USAGE: intops [--chdir DIR] [--no-color] [--verbose|--quiet] COMMAND [OPTIONS]")
             lines.append("")
@@ -209,14 +229,12 @@ enum ArgumentParser {
             let width = (commands.map(\.name.count).max() ?? 0) + 4
             for command in commands {
                 lines.append(
-                    "  \(command.name)\(String(repeating: " ", count: width - command.name.count))\(command.summary)"
-                )
+                    "  \(command.name)\(String(repeating: " ", count: width - command.name.count))\(command.summary)")
             }
             lines.append("")
             lines.append("GLOBAL OPTIONS:")
             optionLines(
-                global + [OptionSpec(name: "help", short: "h", help: "Show help; intops COMMAND --help for a command.")]
-            )
+                global + [OptionSpec.flag("help", short: "h", "Show help; intops COMMAND --help for a command.")])
             lines.append("")
             lines.append("Exit codes: 0 success, 1 error, 2 changes or drift found, 64 usage error, 130 interrupted.")
         }

@@ -2,11 +2,11 @@ import Reconciler
 
 /// Options every command accepts.
 struct GlobalOptions: Sendable {
-    static let chdir = OptionSpec(name: "chdir", kind: .value(placeholder: "DIR"), help: "Run as if started in DIR.")
-    static let noColor = OptionSpec(name: "no-color", help: "Never colour the output (NO_COLOR does the same).")
-    static let verbose = OptionSpec(name: "verbose", short: "v", help: "Explain what is done, with timings.")
-    static let quiet = OptionSpec(name: "quiet", short: "q", help: "Print only errors and results.")
-    static let version = OptionSpec(name: "version", help: "Print the version.")
+    static let chdir = OptionSpec.value("chdir", "DIR", "Run as if started in DIR.")
+    static let noColor = OptionSpec.flag("no-color", "Never colour the output (NO_COLOR does the same).")
+    static let verbose = OptionSpec.flag("verbose", short: "v", "Explain what is done, with timings.")
+    static let quiet = OptionSpec.flag("quiet", short: "q", "Print only errors and results.")
+    static let version = OptionSpec.flag("version", "Print the version.")
     static let specs = [chdir, noColor, verbose, quiet, version]
 
     var directory: String
@@ -28,9 +28,7 @@ struct Invocation: Sendable {
 
     /// Parses a command's typed options, printing the usage error when they are wrong.
     func options<Options>(_ parse: (ParsedArguments) throws(UsageError) -> Options) -> Options? {
-        do throws(UsageError) {
-            return try parse(arguments)
-        } catch {
+        do throws(UsageError) { return try parse(arguments) } catch {
             usage(error)
             return nil
         }
@@ -44,20 +42,13 @@ struct Invocation: Sendable {
         console.err("error: \(error.message)")
         console.writeError(
             ArgumentParser.help(
-                for: error.command ?? arguments.command,
-                commands: IntopsCommandLine.commands,
-                global: GlobalOptions.specs
-            )
-        )
+                for: error.command ?? arguments.command, commands: IntopsCommandLine.commands,
+                global: GlobalOptions.specs))
     }
 
     /// An error, one line per problem: diagnostics at file:line:column, every other error as its sentence.
     func report(_ error: EngineError) {
-        if case .invalid(let diagnostics) = error {
-            report(diagnostics)
-        } else {
-            self.error(error.description)
-        }
+        if case .invalid(let diagnostics) = error { report(diagnostics) } else { self.error(error.description) }
     }
 
     func report(_ diagnostics: [Diagnostic]) {
@@ -65,9 +56,7 @@ struct Invocation: Sendable {
         for diagnostic in diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
     }
 
-    func error(_ sentence: String) {
-        console.err(Style.red("error:", console.colorError) + " " + sentence)
-    }
+    func error(_ sentence: String) { console.err(Style.red("error:", console.colorError) + " " + sentence) }
 
     /// A warning, unless --quiet.
     func warning(_ sentence: String) {
@@ -88,17 +77,13 @@ struct Invocation: Sendable {
             warning: { invocation.warning($0) },
             waitingForLock: { holder, location in
                 invocation.notice(
-                    "waiting for the state lock, held by \(holder?.holder ?? "another run"), on \(location)"
-                )
-            }
-        )
+                    "waiting for the state lock, held by \(holder?.holder ?? "another run"), on \(location)")
+            })
     }
 
     /// Runs an engine operation, reporting its error; nil when it failed.
     func run<Output>(_ operation: () throws(EngineError) -> Output) -> Output? {
-        do throws(EngineError) {
-            return try operation()
-        } catch {
+        do throws(EngineError) { return try operation() } catch {
             report(error)
             return nil
         }
@@ -106,9 +91,7 @@ struct Invocation: Sendable {
 
     /// Runs an engine operation, reporting its error; nil when it failed.
     func run<Output>(_ operation: () async throws(EngineError) -> Output) async -> Output? {
-        do throws(EngineError) {
-            return try await operation()
-        } catch {
+        do throws(EngineError) { return try await operation() } catch {
             report(error)
             return nil
         }

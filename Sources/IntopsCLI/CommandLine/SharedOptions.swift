@@ -2,33 +2,17 @@ import Reconciler
 
 /// Options several commands share, declared once.
 enum SharedOptions {
-    static let org = OptionSpec(
-        name: "org",
-        kind: .repeated(placeholder: "ID"),
-        help: "Only this organization (repeatable)."
-    )
-    static let target = OptionSpec(
-        name: "target",
-        kind: .repeated(placeholder: "NAME"),
-        help: "Only this integration (repeatable)."
-    )
-    static let prune = OptionSpec(name: "prune", help: "Delete managed integrations that left the manifests.")
-    static let refresh = OptionSpec(
-        name: "refresh",
-        kind: .value(placeholder: "MODE"),
-        choices: RefreshMode.allCases.map(\.rawValue),
-        help: "auto: a detail GET only where needed (default); full: fetch every integration."
-    )
-    static let lockTimeout = OptionSpec(
-        name: "lock-timeout",
-        kind: .value(placeholder: "DURATION"),
-        help: "How long to wait while another run holds the state lock (default 30s); plan waits without taking it."
-    )
-    static let force = OptionSpec(name: "force", help: "Plan deletions beyond the safety limits.")
-    static let allowReplace = OptionSpec(
-        name: "allow-replace",
-        help: "Plan replaces where a change cannot be made in place."
-    )
+    static let org = OptionSpec.repeated("org", "ID", "Only this organization (repeatable).")
+    static let target = OptionSpec.repeated("target", "NAME", "Only this integration (repeatable).")
+    static let prune = OptionSpec.flag("prune", "Delete managed integrations that left the manifests.")
+    static let refresh = OptionSpec.value(
+        "refresh", "MODE", choices: RefreshMode.allCases.map(\.rawValue),
+        "auto: a detail GET only where needed (default); full: fetch every integration.")
+    static let lockTimeout = OptionSpec.value(
+        "lock-timeout", "DURATION",
+        "How long to wait while another run holds the state lock (default 30s); plan waits without taking it.")
+    static let force = OptionSpec.flag("force", "Plan deletions beyond the safety limits.")
+    static let allowReplace = OptionSpec.flag("allow-replace", "Plan replaces where a change cannot be made in place.")
 
     /// The options that choose what a plan covers.
     static let targeting = [target, org, prune, refresh, lockTimeout]
@@ -46,11 +30,8 @@ enum SharedOptions {
     static func planSettings(_ parsed: ParsedArguments) throws(UsageError) -> PlanSettings {
         PlanSettings(
             scope: Scope(organizations: parsed.all(org), targets: parsed.all(target)),
-            refresh: parsed.value(refresh).flatMap(RefreshMode.init(rawValue:)) ?? .auto,
-            prune: parsed.flag(prune),
-            allowReplace: parsed.flag(allowReplace),
-            force: parsed.flag(force),
-            lockTimeout: try lockTimeoutValue(parsed)
-        )
+            refresh: parsed.value(refresh).flatMap(RefreshMode.init(rawValue:)) ?? .auto, prune: parsed.flag(prune),
+            allowReplace: parsed.flag(allowReplace), force: parsed.flag(force),
+            lockTimeout: try lockTimeoutValue(parsed))
     }
 }

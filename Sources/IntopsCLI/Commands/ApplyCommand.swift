@@ -4,20 +4,14 @@ import Synchronization
 /// `intops apply`.
 enum ApplyCommand {
     struct Options {
-        static let autoApprove = OptionSpec(
-            name: "auto-approve",
-            help: "Apply without asking (required when not on a terminal)."
-        )
+        static let autoApprove = OptionSpec.flag(
+            "auto-approve", "Apply without asking (required when not on a terminal).")
         static let allowReplace = OptionSpec(
             name: SharedOptions.allowReplace.name,
-            help: "Allow replaces (create the new integration, then delete the old)."
-        )
+            help: "Allow replaces (create the new integration, then delete the old).")
         static let force = OptionSpec(name: SharedOptions.force.name, help: "Allow deletions beyond the safety limits.")
-        static let parallelism = OptionSpec(
-            name: "parallelism",
-            kind: .value(placeholder: "N"),
-            help: "Integrations changed at once (default: api.parallelism)."
-        )
+        static let parallelism = OptionSpec.value(
+            "parallelism", "N", "Integrations changed at once (default: api.parallelism).")
         static let rollback = OptionSpec(
             name: "rollback-on-test-failure",
             help:
@@ -30,27 +24,20 @@ enum ApplyCommand {
 
         init(_ parsed: ParsedArguments) throws(UsageError) {
             settings = ApplySettings(
-                plan: try SharedOptions.planSettings(parsed),
-                planFile: parsed.positionals.first,
+                plan: try SharedOptions.planSettings(parsed), planFile: parsed.positionals.first,
                 parallelism: parsed.value(Self.parallelism).flatMap { Int($0) },
-                rollbackOnTestFailure: parsed.flag(Self.rollback)
-            )
+                rollbackOnTestFailure: parsed.flag(Self.rollback))
             autoApprove = parsed.flag(Self.autoApprove)
         }
     }
 
     static let spec = CommandSpec(
-        name: "apply",
-        summary: "Make the live integrations match the manifests.",
-        arguments: "[PLANFILE]",
-        positionalCount: 0...1,
-        options: Options.specs,
+        name: "apply", summary: "Make the live integrations match the manifests.", arguments: "[PLANFILE]",
+        positionalCount: 0...1, options: Options.specs,
         discussion: """
             With PLANFILE, applies a saved plan, refusing it when the manifests, the state, a live integration or a
             secret changed since it was made. Exit 0 when every action succeeded, 1 otherwise.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard let options = invocation.options(Options.init) else { return ExitCode.usage }
@@ -65,8 +52,7 @@ enum ApplyCommand {
             Interrupts.shared.install {
                 console.err(
                     Style.yellow("interrupted:", console.colorError)
-                        + " finishing the steps in flight and saving the state; interrupt again to stop at once"
-                )
+                        + " finishing the steps in flight and saving the state; interrupt again to stop at once")
             }
         }
         let confirm: (@Sendable (Plan) async -> Bool)? =
@@ -89,25 +75,19 @@ enum ApplyCommand {
         guard
             let outcome = await invocation.run({ () async throws(EngineError) in
                 try await engine.apply(
-                    options.settings,
-                    observer: observer,
+                    options.settings, observer: observer,
                     preview: { preview in
                         progress.planned(preview.plan)
                         if !preview.fromSavedPlan {
                             console.writeOutput(
-                                PlanRenderer.render(preview.plan, format: .text, color: console.colorOutput)
-                            )
+                                PlanRenderer.render(preview.plan, format: .text, color: console.colorOutput))
                         }
                         for warning in preview.warnings { invocation.warning(warning) }
-                    },
-                    confirm: confirm,
-                    shouldStop: { Interrupts.shared.requested }
-                )
+                    }, confirm: confirm, shouldStop: { Interrupts.shared.requested })
             })
         else { return ExitCode.failure }
         switch outcome {
-        case .refused, .cancelled:
-            return ExitCode.failure
+        case .refused, .cancelled: return ExitCode.failure
         case .unchanged:
             if options.settings.planFile != nil {
                 console.out("No changes. The live integrations match the manifests.")
@@ -148,8 +128,7 @@ final class ApplyProgress: Sendable {
                 return counts.finished
             }
             invocation.console.err(
-                "[\(count)/\(total)] \(result.action.symbol) \(result.key) \(result.succeeded ? "done" : "failed")"
-            )
+                "[\(count)/\(total)] \(result.action.symbol) \(result.key) \(result.succeeded ? "done" : "failed")")
         }
     }
 }

@@ -2,28 +2,17 @@ import Reconciler
 
 /// `intops connect NAME --return-url URL`: the OAuth authorization URL of an integration.
 enum ConnectCommand {
-    static let returnURL = OptionSpec(
-        name: "return-url",
-        kind: .value(placeholder: "URL"),
-        help: "Where the provider sends the browser back (required)."
-    )
+    static let returnURL = OptionSpec.value(
+        "return-url", "URL", "Where the provider sends the browser back (required).")
 
     static let spec = CommandSpec(
-        name: "connect",
-        summary: "Start the OAuth authorization of an integration and print the URL to open.",
-        arguments: "NAME",
-        positionalCount: 1...1,
-        options: [returnURL],
-        run: run
-    )
+        name: "connect", summary: "Start the OAuth authorization of an integration and print the URL to open.",
+        arguments: "NAME", positionalCount: 1...1, options: [returnURL], run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard
-            let url = invocation.options({ (parsed: ParsedArguments) throws(UsageError) -> String in
-                guard let url = parsed.value(returnURL) else {
-                    throw UsageError(message: "intops connect needs --return-url URL")
-                }
-                return url
+            let url = invocation.options({ (parsed: ParsedArguments) throws(UsageError) in
+                try parsed.required(returnURL)
             })
         else { return ExitCode.usage }
         let engine = invocation.engine

@@ -4,12 +4,9 @@ import Reconciler
 /// `intops drift`.
 enum DriftCommand {
     struct Options {
-        static let format = OptionSpec(
-            name: "format",
-            kind: .value(placeholder: "FORMAT"),
-            choices: DriftRenderer.Format.allCases.map(\.rawValue),
-            help: "text (default), json, markdown, github (annotations) or junit."
-        )
+        static let format = OptionSpec.value(
+            "format", "FORMAT", choices: DriftRenderer.Format.allCases.map(\.rawValue),
+            "text (default), json, markdown, github (annotations) or junit.")
         static let specs = [format, SharedOptions.org]
 
         var format: DriftRenderer.Format
@@ -22,16 +19,13 @@ enum DriftCommand {
     }
 
     static let spec = CommandSpec(
-        name: "drift",
-        summary: "Report what the live organizations hold that the manifests do not say.",
+        name: "drift", summary: "Report what the live organizations hold that the manifests do not say.",
         options: Options.specs,
         discussion: """
             Refreshes every integration (a full refresh) and reports changed fields, integrations deleted out of
             band, unmanaged integrations, changed secrets, failing or never-run tests, secrets past rotation.maxAge
             and OAuth providers not authorized. Exit 0 without drift, 2 with drift, 1 on error. Changes nothing.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard let options = invocation.options(Options.init) else { return ExitCode.usage }
@@ -45,12 +39,7 @@ enum DriftCommand {
         else { return ExitCode.failure }
         invocation.console.writeOutput(
             DriftRenderer.render(
-                report.items,
-                format: options.format,
-                organizations: report.organizations,
-                declared: report.declared
-            )
-        )
+                report.items, format: options.format, organizations: report.organizations, declared: report.declared))
         return report.items.isEmpty ? ExitCode.success : ExitCode.changes
     }
 }

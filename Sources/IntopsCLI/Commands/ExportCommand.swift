@@ -2,20 +2,11 @@ import Reconciler
 
 /// `intops export --org ID [--out DIR] [--adopt]`.
 enum ExportCommand {
-    static let org = OptionSpec(
-        name: "org",
-        kind: .value(placeholder: "ID"),
-        help: "The organization to export (required)."
-    )
-    static let out = OptionSpec(
-        name: "out",
-        kind: .value(placeholder: "DIR"),
-        help: "Where to write the manifest (default integrations/; the secrets skeleton goes to secrets/)."
-    )
-    static let adopt = OptionSpec(
-        name: "adopt",
-        help: "Record the declared integrations of --org in the state, trusting the manifests' secrets."
-    )
+    static let org = OptionSpec.value("org", "ID", "The organization to export (required).")
+    static let out = OptionSpec.value(
+        "out", "DIR", "Where to write the manifest (default integrations/; the secrets skeleton goes to secrets/).")
+    static let adopt = OptionSpec.flag(
+        "adopt", "Record the declared integrations of --org in the state, trusting the manifests' secrets.")
 
     static let spec = CommandSpec(
         name: "export",
@@ -25,17 +16,12 @@ enum ExportCommand {
             export writes ORG.yaml and a secrets skeleton ORG.secrets.enc.yaml (plaintext, mode 0600) to fill in and
             encrypt. After that, intops plan shows the rotations of the unknown secrets; export --adopt instead records
             them as already set, so the plan is empty.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard
-            let organization = invocation.options({ (parsed: ParsedArguments) throws(UsageError) -> String in
-                guard let organization = parsed.value(org) else {
-                    throw UsageError(message: "intops export needs --org ID")
-                }
-                return organization
+            let organization = invocation.options({ (parsed: ParsedArguments) throws(UsageError) in
+                try parsed.required(org)
             })
         else { return ExitCode.usage }
         let console = invocation.console
@@ -56,8 +42,7 @@ enum ExportCommand {
             })
         else { return ExitCode.failure }
         console.out(
-            "exported \(result.count) integrations of \(organization) to \(invocation.display(result.manifestFile))"
-        )
+            "exported \(result.count) integrations of \(organization) to \(invocation.display(result.manifestFile))")
         console.out(
             "fill in \(invocation.display(result.secretsFile)), then: intops secrets encrypt --in-place \(invocation.display(result.secretsFile))"
         )

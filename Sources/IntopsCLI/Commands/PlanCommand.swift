@@ -3,21 +3,12 @@ import Reconciler
 /// `intops plan`.
 enum PlanCommand {
     struct Options {
-        static let out = OptionSpec(
-            name: "out",
-            kind: .value(placeholder: "FILE"),
-            help: "Save the plan for intops apply FILE."
-        )
-        static let format = OptionSpec(
-            name: "format",
-            kind: .value(placeholder: "FORMAT"),
-            choices: PlanRenderer.Format.allCases.map(\.rawValue),
-            help: "text (default), json or markdown."
-        )
-        static let detailedExitcode = OptionSpec(
-            name: "detailed-exitcode",
-            help: "Exit 2 when there are changes, 0 when there are none."
-        )
+        static let out = OptionSpec.value("out", "FILE", "Save the plan for intops apply FILE.")
+        static let format = OptionSpec.value(
+            "format", "FORMAT", choices: PlanRenderer.Format.allCases.map(\.rawValue),
+            "text (default), json or markdown.")
+        static let detailedExitcode = OptionSpec.flag(
+            "detailed-exitcode", "Exit 2 when there are changes, 0 when there are none.")
         static let specs =
             [out, format, detailedExitcode, SharedOptions.allowReplace, SharedOptions.force] + SharedOptions.targeting
 
@@ -35,15 +26,11 @@ enum PlanCommand {
     }
 
     static let spec = CommandSpec(
-        name: "plan",
-        summary: "Show what apply would change, without changing anything.",
-        options: Options.specs,
+        name: "plan", summary: "Show what apply would change, without changing anything.", options: Options.specs,
         discussion: """
             Reads the manifests and secrets, refreshes the live organizations with as few requests as it can, and
             prints the actions. Secrets show as (sensitive). A saved plan holds no secret.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard let options = invocation.options(Options.init) else { return ExitCode.usage }

@@ -3,52 +3,25 @@ import Reconciler
 
 /// `intops secrets keygen | encrypt | decrypt | edit | updatekeys`.
 enum SecretsCommand {
-    static let out = OptionSpec(
-        name: "out",
-        kind: .value(placeholder: "FILE"),
-        help: "keygen: write the identity to FILE (mode 0600)."
-    )
-    static let age = OptionSpec(
-        name: "age",
-        kind: .repeated(placeholder: "RECIPIENT"),
-        help: "encrypt/updatekeys: an age recipient (default: the project's recipients)."
-    )
-    static let inPlace = OptionSpec(
-        name: "in-place",
-        short: "i",
-        help: "encrypt/decrypt: replace FILE instead of printing."
-    )
-    static let ignoreMAC = OptionSpec(name: "ignore-mac", help: "decrypt: do not verify the MAC (recovery only).")
-    static let encryptedRegex = OptionSpec(
-        name: "encrypted-regex",
-        kind: .value(placeholder: "REGEX"),
-        help: "encrypt: only keys matching REGEX are encrypted."
-    )
-    static let unencryptedRegex = OptionSpec(
-        name: "unencrypted-regex",
-        kind: .value(placeholder: "REGEX"),
-        help: "encrypt: keys matching REGEX stay clear."
-    )
-    static let encryptedSuffix = OptionSpec(
-        name: "encrypted-suffix",
-        kind: .value(placeholder: "SUFFIX"),
-        help: "encrypt: only keys ending in SUFFIX are encrypted."
-    )
-    static let unencryptedSuffix = OptionSpec(
-        name: "unencrypted-suffix",
-        kind: .value(placeholder: "SUFFIX"),
-        help: "encrypt: keys ending in SUFFIX stay clear (default _unencrypted)."
-    )
-    static let macOnlyEncrypted = OptionSpec(
-        name: "mac-only-encrypted",
-        help: "encrypt: the MAC covers encrypted values only."
-    )
+    static let out = OptionSpec.value("out", "FILE", "keygen: write the identity to FILE (mode 0600).")
+    static let age = OptionSpec.repeated(
+        "age", "RECIPIENT", "encrypt/updatekeys: an age recipient (default: the project's recipients).")
+    static let inPlace = OptionSpec.flag("in-place", short: "i", "encrypt/decrypt: replace FILE instead of printing.")
+    static let ignoreMAC = OptionSpec.flag("ignore-mac", "decrypt: do not verify the MAC (recovery only).")
+    static let encryptedRegex = OptionSpec.value(
+        "encrypted-regex", "REGEX", "encrypt: only keys matching REGEX are encrypted.")
+    static let unencryptedRegex = OptionSpec.value(
+        "unencrypted-regex", "REGEX", "encrypt: keys matching REGEX stay clear.")
+    static let encryptedSuffix = OptionSpec.value(
+        "encrypted-suffix", "SUFFIX", "encrypt: only keys ending in SUFFIX are encrypted.")
+    static let unencryptedSuffix = OptionSpec.value(
+        "unencrypted-suffix", "SUFFIX", "encrypt: keys ending in SUFFIX stay clear (default _unencrypted).")
+    static let macOnlyEncrypted = OptionSpec.flag(
+        "mac-only-encrypted", "encrypt: the MAC covers encrypted values only.")
 
     static let spec = CommandSpec(
-        name: "secrets",
-        summary: "Create age identities and read or write SOPS files, like age-keygen and sops.",
-        arguments: "keygen|encrypt|decrypt|edit|updatekeys [FILE]",
-        positionalCount: 1...2,
+        name: "secrets", summary: "Create age identities and read or write SOPS files, like age-keygen and sops.",
+        arguments: "keygen|encrypt|decrypt|edit|updatekeys [FILE]", positionalCount: 1...2,
         options: [
             out, age, inPlace, ignoreMAC, encryptedRegex, unencryptedRegex, encryptedSuffix, unencryptedSuffix,
             macOnlyEncrypted,
@@ -57,9 +30,7 @@ enum SecretsCommand {
             Identities come from SOPS_AGE_KEY, SOPS_AGE_KEY_FILE and ~/.config/sops/age/keys.txt, as sops finds them.
             The file format follows the extension: .yaml/.yml, .json, .env, anything else as binary.
             edit opens $VISUAL or $EDITOR on a 0600 copy in a private directory and removes it on every way out.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
@@ -99,17 +70,11 @@ enum SecretsCommand {
             case "encrypt":
                 guard let file = requireFile() else { return ExitCode.usage }
                 let recipients = try SecretFiles.recipients(
-                    given: arguments.all(age),
-                    project: try? invocation.engine.loadProject(),
-                    environment: invocation.environment
-                )
+                    given: arguments.all(age), project: try? invocation.engine.loadProject(),
+                    environment: invocation.environment)
                 let sealed = try SecretFiles.encrypt(
-                    file: file,
-                    named: shown,
-                    recipients: recipients,
-                    rule: rule(arguments),
-                    macOnlyEncrypted: arguments.flag(macOnlyEncrypted)
-                )
+                    file: file, named: shown, recipients: recipients, rule: rule(arguments),
+                    macOnlyEncrypted: arguments.flag(macOnlyEncrypted))
                 if arguments.flag(inPlace) {
                     try SecretFiles.write(sealed, to: file, shown: shown)
                 } else {
@@ -120,11 +85,7 @@ enum SecretsCommand {
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
                 var plain = try SecretFiles.decrypt(
-                    file: file,
-                    named: shown,
-                    identities: keyring,
-                    ignoreMAC: arguments.flag(ignoreMAC)
-                )
+                    file: file, named: shown, identities: keyring, ignoreMAC: arguments.flag(ignoreMAC))
                 defer { _ = plain.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) } }
                 if arguments.flag(inPlace) {
                     try SecretFiles.write(plain, to: file, shown: shown)
@@ -136,36 +97,24 @@ enum SecretsCommand {
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
                 let recipients = try SecretFiles.recipients(
-                    given: arguments.all(age),
-                    project: try? invocation.engine.loadProject(),
-                    environment: invocation.environment
-                )
+                    given: arguments.all(age), project: try? invocation.engine.loadProject(),
+                    environment: invocation.environment)
                 try SecretFiles.updateKeys(file: file, named: shown, identities: keyring, recipients: recipients)
                 if !invocation.global.quiet {
-                    console.err(
-                        "\(invocation.display(file)): data key wrapped for \(recipients.count) recipient(s)"
-                    )
+                    console.err("\(invocation.display(file)): data key wrapped for \(recipients.count) recipient(s)")
                 }
                 return ExitCode.success
             case "edit":
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
                 let editor =
-                    invocation.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 }
-                    ?? invocation.environment["EDITOR"].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
+                    invocation.environment["VISUAL"].flatMap { $0.isEmpty ? nil : $0 } ?? invocation.environment[
+                        "EDITOR"
+                    ].flatMap { $0.isEmpty ? nil : $0 } ?? "vi"
                 let changed = try await SecretFiles.edit(
-                    file: file,
-                    named: shown,
-                    identities: keyring,
-                    editor: editor,
-                    environment: invocation.environment
-                )
+                    file: file, named: shown, identities: keyring, editor: editor, environment: invocation.environment)
                 if !invocation.global.quiet {
-                    console.err(
-                        changed
-                            ? "re-encrypted \(invocation.display(file))"
-                            : "no change"
-                    )
+                    console.err(changed ? "re-encrypted \(invocation.display(file))" : "no change")
                 }
                 return ExitCode.success
             default:
@@ -173,21 +122,15 @@ enum SecretsCommand {
                     UsageError(
                         message:
                             "unknown secrets subcommand '\(subcommand)'; use keygen, encrypt, decrypt, edit or updatekeys"
-                    )
-                )
+                    ))
                 return ExitCode.usage
             }
-        } catch {
-            return fail(error.description)
-        }
+        } catch { return fail(error.description) }
     }
 
     static func rule(_ arguments: ParsedArguments) -> EncryptionRule {
         EncryptionRule(
-            encryptedRegex: arguments.value(encryptedRegex),
-            unencryptedRegex: arguments.value(unencryptedRegex),
-            encryptedSuffix: arguments.value(encryptedSuffix),
-            unencryptedSuffix: arguments.value(unencryptedSuffix)
-        )
+            encryptedRegex: arguments.value(encryptedRegex), unencryptedRegex: arguments.value(unencryptedRegex),
+            encryptedSuffix: arguments.value(encryptedSuffix), unencryptedSuffix: arguments.value(unencryptedSuffix))
     }
 }

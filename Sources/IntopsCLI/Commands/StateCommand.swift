@@ -8,19 +8,14 @@ enum StateCommand {
         help:
             "push: replace a state of another lineage or a newer serial; migrate: replace a state the backend already holds; unlock: break a lock whose lease still runs."
     )
-    static let from = OptionSpec(
-        name: "from",
-        kind: .value(placeholder: "PATH"),
-        help: "migrate: the local state file to copy (default .intops/state.json; may hold {org})."
-    )
+    static let from = OptionSpec.value(
+        "from", "PATH", "migrate: the local state file to copy (default .intops/state.json; may hold {org}).")
     static let usage =
         "intops state list | show NAME | rm NAME | mv OLD NEW | pull | push FILE | unlock LOCK-ID | migrate [--from PATH]"
 
     static let spec = CommandSpec(
-        name: "state",
-        summary: "Inspect, edit, move or unlock the state.",
-        arguments: "list|show|rm|mv|pull|push|unlock|migrate [ARG] [ARG]",
-        positionalCount: 1...3,
+        name: "state", summary: "Inspect, edit, move or unlock the state.",
+        arguments: "list|show|rm|mv|pull|push|unlock|migrate [ARG] [ARG]", positionalCount: 1...3,
         options: [SharedOptions.org, force, from, SharedOptions.lockTimeout],
         discussion: """
             NAME is the manifest name, or ORG/NAME. rm forgets an integration without touching it (a later plan adopts
@@ -28,9 +23,7 @@ enum StateCommand {
             as JSON; push FILE replaces it (refused unless FILE has the state's lineage and at least its serial, or
             --force). unlock breaks the lock of a run that died, by the run id a waiting run prints. migrate copies a
             local state file into the backend intops.yaml now configures: how a team moves its state to s3 or git.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         guard
@@ -40,10 +33,8 @@ enum StateCommand {
         else { return ExitCode.usage }
         guard let lockTimeout = invocation.options(SharedOptions.lockTimeoutValue) else { return ExitCode.usage }
         let settings = StateCommandSettings(
-            organizations: invocation.arguments.all(SharedOptions.org),
-            force: invocation.arguments.flag(force),
-            lockTimeout: lockTimeout
-        )
+            organizations: invocation.arguments.all(SharedOptions.org), force: invocation.arguments.flag(force),
+            lockTimeout: lockTimeout)
         let engine = invocation.engine
         guard
             let outcome = await invocation.run({ () async throws(EngineError) in
@@ -55,8 +46,7 @@ enum StateCommand {
         case .entries(let entries):
             for entry in entries {
                 console.out(
-                    "\(entry.key)\t\(entry.integrationId)\t\(entry.type.name)/\(entry.provider)\t\(entry.displayName)"
-                )
+                    "\(entry.key)\t\(entry.integrationId)\t\(entry.type.name)/\(entry.provider)\t\(entry.displayName)")
             }
         case .entry(let entry):
             console.out("\(entry.key)")
@@ -70,16 +60,13 @@ enum StateCommand {
             if let test = entry.lastTest {
                 console.out("  last test: \(test.passed ? "passed" : "failed") at \(test.at)")
             }
-        case .pulled(let json):
-            console.writeOutput(json)
+        case .pulled(let json): console.writeOutput(json)
         case .removed(let entry):
             console.out("forgot \(entry.key) (\(entry.integrationId)); the integration itself is untouched")
-        case .moved(let from, let to):
-            console.out("moved \(from) to \(to)")
+        case .moved(let from, let to): console.out("moved \(from) to \(to)")
         case .pushed(let count, let location, let serial):
             console.out("pushed \(count) integrations to \(location) (serial \(serial))")
-        case .unlocked(let id, let location):
-            console.out("released the lock \(id) on \(location)")
+        case .unlocked(let id, let location): console.out("released the lock \(id) on \(location)")
         case .migrated(let count, let lineage, let from, let location):
             console.out(
                 "copied \(count) integrations (lineage \(lineage)) from \(from) to \(location); remove \(from) once the team uses the new backend"

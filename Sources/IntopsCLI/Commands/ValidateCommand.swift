@@ -3,16 +3,10 @@ import Reconciler
 
 /// `intops validate`: every check that needs no change to the live organizations.
 enum ValidateCommand {
-    static let offline = OptionSpec(
-        name: "offline",
-        help: "Never contact the API; templates come from .intops/templates.json or the sandbox catalog."
-    )
-    static let format = OptionSpec(
-        name: "format",
-        kind: .value(placeholder: "FORMAT"),
-        choices: ["text", "github"],
-        help: "text (default), or github for workflow annotations."
-    )
+    static let offline = OptionSpec.flag(
+        "offline", "Never contact the API; templates come from .intops/templates.json or the sandbox catalog.")
+    static let format = OptionSpec.value(
+        "format", "FORMAT", choices: ["text", "github"], "text (default), or github for workflow annotations.")
 
     static let spec = CommandSpec(
         name: "validate",
@@ -21,9 +15,7 @@ enum ValidateCommand {
         discussion: """
             Errors print one per line as FILE:LINE:COLUMN: error: what is wrong and what to do; the exit code is 1
             when there is any. Nothing is sent to the API.
-            """,
-        run: run
-    )
+            """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
         let console = invocation.console
@@ -42,9 +34,7 @@ enum ValidateCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let report_: ValidationReport
-        do {
-            report_ = try await invocation.engine.validate(offline: invocation.arguments.flag(offline))
-        } catch {
+        do { report_ = try await invocation.engine.validate(offline: invocation.arguments.flag(offline)) } catch {
             report(error.diagnostics)
             return ExitCode.failure
         }
@@ -57,9 +47,7 @@ enum ValidateCommand {
             console.err("templates: \(report_.templateCount) from \(report_.templateOrigin)")
             console.err("time: \(Self.milliseconds(clock.now - start)) ms")
         }
-        if !invocation.global.quiet {
-            console.out(Style.green("✓", console.colorOutput) + " " + summary(report_))
-        }
+        if !invocation.global.quiet { console.out(Style.green("✓", console.colorOutput) + " " + summary(report_)) }
         return ExitCode.success
     }
 

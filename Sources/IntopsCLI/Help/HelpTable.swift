@@ -3,11 +3,7 @@
 enum HelpTable {
     /// `--help`/`-h`, which the parser answers itself for every command, so it is in no row of the table; it is
     /// listed last among the global options, as the root help lists it.
-    static let helpOption = OptionSpec(
-        name: "help",
-        short: "h",
-        help: "Show help; intops COMMAND --help for a command."
-    )
+    static let helpOption = OptionSpec.flag("help", short: "h", "Show help; intops COMMAND --help for a command.")
 
     static var commands: [CommandSpec] { IntopsCommandLine.commands }
 

@@ -7,9 +7,7 @@ import YAML
 struct NodeReader {
     var diagnostics: [Diagnostic] = []
 
-    mutating func fail(_ location: SourceLocation, _ message: String) {
-        diagnostics.append(.error(location, message))
-    }
+    mutating func fail(_ location: SourceLocation, _ message: String) { diagnostics.append(.error(location, message)) }
 
     /// The node as a mapping whose keys are all among `allowed`, or nil (with a diagnostic).
     mutating func mapping(_ node: Node, _ what: String, allowed: [String]? = nil) -> Node? {
@@ -69,11 +67,7 @@ struct NodeReader {
             fail(node.location, "\(what) must be a whole number, not \(node.kindDescription)")
             return nil
         }
-        guard range.contains(value) else {
-            fail(node.location, "\(what) must be between \(range.lowerBound) and \(range.upperBound)")
-            return nil
-        }
-        return value
+        return inRange(value, range, node, what)
     }
 
     mutating func number(_ node: Node, _ what: String, range: ClosedRange<Double>) -> Double? {
@@ -85,6 +79,12 @@ struct NodeReader {
             fail(node.location, "\(what) must be a number, not \(node.kindDescription)")
             return nil
         }
+        return inRange(value, range, node, what)
+    }
+
+    private mutating func inRange<Value: Comparable>(
+        _ value: Value, _ range: ClosedRange<Value>, _ node: Node, _ what: String
+    ) -> Value? {
         guard range.contains(value) else {
             fail(node.location, "\(what) must be between \(range.lowerBound) and \(range.upperBound)")
             return nil
@@ -97,8 +97,7 @@ struct NodeReader {
         guard let duration = ManifestDuration(text) else {
             fail(
                 node.location,
-                "\(what) '\(text)' is not a duration; write a number and a unit, as in 30s, 15m, 12h or 90d"
-            )
+                "\(what) '\(text)' is not a duration; write a number and a unit, as in 30s, 15m, 12h or 90d")
             return nil
         }
         return duration
@@ -112,8 +111,7 @@ struct NodeReader {
             let allowed = T.allCases.map(\.rawValue)
             fail(
                 node.location,
-                "\(what) '\(text)' is not one of \(Spelling.list(allowed))\(Spelling.hint(for: text, among: allowed))"
-            )
+                "\(what) '\(text)' is not one of \(Spelling.list(allowed))\(Spelling.hint(for: text, among: allowed))")
             return nil
         }
         return value
