@@ -40,12 +40,18 @@ public final class SecretResolver: Sendable {
             }
             return SecretValue(value)
         case .file(let path):
+            if let problem = ReferencedFile.problem(path, root: root) {
+                throw .error(reference.location, Self.sentence(problem, "secret file \(display(path))"))
+            }
             guard var data = FileManager.default.contents(atPath: path) else {
                 throw .error(reference.location, "secret file \(display(path)) cannot be read")
             }
             if data.last == 10 { data.removeLast() }
             return SecretValue(bytes: Array(data))
         case .sops(let path, let pointer):
+            if let problem = ReferencedFile.problem(path, root: root) {
+                throw .error(reference.location, Self.sentence(problem, "SOPS file \(display(path))"))
+            }
             let tree: SOPSValue
             switch decrypt(path) {
             case .success(let value): tree = value
@@ -126,6 +132,16 @@ public final class SecretResolver: Sendable {
             if case .success(let keyring) = loaded { found.warnings += keyring.warnings }
             found.keyring = loaded
             return loaded
+        }
+    }
+
+    /// Why a referenced file cannot be used, in the words validate uses for it.
+    static func sentence(_ problem: ReferencedFile.Problem, _ file: String) -> String {
+        switch problem {
+        case .missing: "\(file) does not exist; create it or fix the reference"
+        case .outside: "\(file) resolves outside the project root through a symbolic link"
+        case .notAFile(let what): "\(file) cannot be read: it is \(what)"
+        case .unreadable: "\(file) cannot be read: permission denied"
         }
     }
 

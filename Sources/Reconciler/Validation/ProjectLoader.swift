@@ -130,7 +130,7 @@ public enum ProjectLoader {
     /// The manifest files: listed files, and `*.yaml`/`*.yml` below listed folders (hidden ones skipped), sorted.
     static func discover(_ project: Project, diagnostics: inout [Diagnostic]) -> [String] {
         let fileManager = FileManager.default
-        let realRoot = FileSystem.realPath(project.root) ?? project.root
+        let realRoot = ReferencedFile.realPath(project.root) ?? project.root
         var files: [String] = []
         var seen: Set<String> = [project.file]
         for source in project.manifests {
@@ -141,7 +141,7 @@ public enum ProjectLoader {
                     .error(source.location, "manifests entry '\(shown)' does not exist; create it or fix the path"))
                 continue
             }
-            if let real = FileSystem.realPath(source.path), !ProjectPaths.isInside(real, root: realRoot) {
+            if let real = ReferencedFile.realPath(source.path), !ProjectPaths.isInside(real, root: realRoot) {
                 let shown = ProjectPaths.display(source.path, relativeTo: project.root)
                 diagnostics.append(
                     .error(
@@ -167,7 +167,7 @@ public enum ProjectLoader {
                 found = [source.path]
             }
             for file in found where seen.insert(file).inserted {
-                if let real = FileSystem.realPath(file), !ProjectPaths.isInside(real, root: realRoot) {
+                if let real = ReferencedFile.realPath(file), !ProjectPaths.isInside(real, root: realRoot) {
                     diagnostics.append(
                         Diagnostic(
                             path: file,

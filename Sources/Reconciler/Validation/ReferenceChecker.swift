@@ -20,7 +20,7 @@ struct ReferenceChecker {
 
     init(root: String) {
         self.root = root
-        realRoot = FileSystem.realPath(root) ?? root
+        realRoot = ReferencedFile.realPath(root) ?? root
     }
 
     /// Problems with one reference, as diagnostics at the reference; unset environment variables are warnings.
@@ -105,16 +105,12 @@ struct ReferenceChecker {
     private mutating func fileCheck(_ path: String, parse: Bool) -> FileCheck {
         if let known = files[path] { return known }
         let result: FileCheck
-        if !FileManager.default.fileExists(atPath: path) {
-            result = .missing
-        } else if let real = FileSystem.realPath(path), !ProjectPaths.isInside(real, root: realRoot) {
-            result = .outside
-        } else if !parse {
-            result =
-                FileManager.default.isReadableFile(atPath: path)
-                ? .tree(nil, encrypted: true) : .unreadable("permission denied")
-        } else {
-            result = Self.parseSecretsFile(path)
+        switch ReferencedFile.problem(path, root: root) {
+        case .missing: result = .missing
+        case .outside: result = .outside
+        case .notAFile(let what): result = .unreadable("it is \(what)")
+        case .unreadable: result = .unreadable("permission denied")
+        case nil: result = parse ? Self.parseSecretsFile(path) : .tree(nil, encrypted: true)
         }
         files[path] = result
         return result
@@ -129,14 +125,5 @@ struct ReferenceChecker {
             let inspected = try SOPS.inspect(Array(data), format: format, file: path)
             return .tree(inspected.structure, encrypted: inspected.encrypted)
         } catch { return .unreadable("\(error)") }
-    }
-}
-
-enum FileSystem {
-    /// The path with every symbolic link resolved, or nil when it does not exist.
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }
