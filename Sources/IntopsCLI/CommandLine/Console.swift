@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where a command's output goes. Results go to standard output, diagnostics and progress to standard error;
 /// colour only on a terminal and never with NO_COLOR.
@@ -28,8 +29,7 @@ public struct Console: Sendable {
     public static func standard(environment: [String: String]) -> Console {
         let colorAllowed = environment["NO_COLOR"].map(\.isEmpty) ?? true && environment["TERM"] != "dumb"
         return Console(
-            writeOutput: { FileHandle.standardOutput.write(Data($0.utf8)) },
-            writeError: { FileHandle.standardError.write(Data($0.utf8)) },
+            writeOutput: { StandardStream.output.write($0) }, writeError: { StandardStream.error.write($0) },
             colorOutput: colorAllowed && isatty(STDOUT_FILENO) == 1,
             colorError: colorAllowed && isatty(STDERR_FILENO) == 1,
             readLine: { Swift.readLine(strippingNewline: true) }, inputIsTerminal: isatty(STDIN_FILENO) == 1)
@@ -64,4 +64,36 @@ enum Style {
     static func red(_ text: String, _ enabled: Bool) -> String { apply("1;31", text, enabled) }
     static func yellow(_ text: String, _ enabled: Bool) -> String { apply("1;33", text, enabled) }
     static func green(_ text: String, _ enabled: Bool) -> String { apply("32", text, enabled) }
+}
+
+/// Standard output or error through write(2). FileHandle traps when the reader has gone (`intops state list |
+/// head -1`, SIGPIPE being ignored); here a closed stream is closed for good and the rest of the output is dropped,
+/// quietly, while the command finishes what it does (an apply still saves its state).
+final class StandardStream: Sendable {
+    static let output = StandardStream(STDOUT_FILENO)
+    static let error = StandardStream(STDERR_FILENO)
+
+    private let descriptor: Int32
+    private let closed = Atomic(false)
+
+    private init(_ descriptor: Int32) { self.descriptor = descriptor }
+
+    func write(_ text: String) {
+        guard !text.isEmpty, !closed.load(ordering: .relaxed) else { return }
+        var bytes = Array(text.utf8)
+        let descriptor = self.descriptor
+        let ended = bytes.withUnsafeMutableBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR || errno == EAGAIN { continue }
+                    return true
+                }
+                offset += written
+            }
+            return false
+        }
+        if ended { closed.store(true, ordering: .relaxed) }
+    }
 }

@@ -25,8 +25,12 @@ enum ApplyCommand {
         init(_ parsed: ParsedArguments) throws(UsageError) {
             settings = ApplySettings(
                 plan: try SharedOptions.planSettings(parsed), planFile: parsed.positionals.first,
-                parallelism: parsed.value(Self.parallelism).flatMap { Int($0) },
-                rollbackOnTestFailure: parsed.flag(Self.rollback))
+                parallelism: try parsed.value(Self.parallelism).map { text throws(UsageError) in
+                    guard let count = Int(text), (1...256).contains(count) else {
+                        throw UsageError(message: "--parallelism takes a whole number from 1 to 256, not '\(text)'")
+                    }
+                    return count
+                }, rollbackOnTestFailure: parsed.flag(Self.rollback))
             autoApprove = parsed.flag(Self.autoApprove)
         }
     }

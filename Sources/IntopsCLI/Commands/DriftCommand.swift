@@ -30,7 +30,15 @@ enum DriftCommand {
     static func run(_ invocation: Invocation) async -> Int32 {
         guard let options = invocation.options(Options.init) else { return ExitCode.usage }
         // INTOPS_NOW fixes the clock for reproducible reports (tests); it is never needed otherwise.
-        let now = invocation.environment["INTOPS_NOW"].flatMap(Timestamp.date) ?? Date()
+        var now = Date()
+        if let text = invocation.environment["INTOPS_NOW"] {
+            guard let fixed = Timestamp.date(text) else {
+                invocation.usage(
+                    UsageError(message: "INTOPS_NOW is '\(text)', not an RFC 3339 time like 2026-01-31T12:00:00Z"))
+                return ExitCode.usage
+            }
+            now = fixed
+        }
         let engine = invocation.engine
         guard
             let report = await invocation.run({ () async throws(EngineError) in

@@ -62,6 +62,7 @@ extension Engine {
             "apply", organizations: settings.plan.scope.organizations, refresh: settings.plan.refresh,
             lockTimeout: settings.plan.lockTimeout, observer: observer
         ) { (session: Session) async throws(EngineError) -> ApplyOutcome in
+            if settings.planFile == nil { try checkTargets(settings.plan, session: session) }
             let plan = try planToApply(settings, session: session)
             let warnings = session.missingStateWarning(plan).map { [$0] } ?? []
             preview(ApplyPreview(plan: plan, fromSavedPlan: settings.planFile != nil, warnings: warnings))

@@ -31,6 +31,7 @@ extension Engine {
         if environment["INTOPS_TEST_CRASH"] == "after-secrets" && !session.desired.isEmpty {
             preconditionFailure("crash requested by INTOPS_TEST_CRASH")
         }
+        try checkTargets(settings, session: session)
         let planOptions = planOptions(settings, project: session.project)
         let plan = session.plan(planOptions)
         var report = PlanReport(plan: plan, warnings: session.missingStateWarning(plan).map { [$0] } ?? [])

@@ -116,12 +116,25 @@ extension Engine {
                 throw StateError(.invalid, "there is no state at \(store.location(organizations)) yet")
             }
             return .pulled(String(decoding: try await store.encoded(state), as: UTF8.self))
-        case .show(let name): return .entry(try Self.find(name, in: try await store.load(organizations: organizations)))
-        default: return .entries(try await store.load(organizations: organizations).integrations)
+        case .show(let name):
+            return .entry(
+                try Self.find(
+                    name, in: try await store.load(organizations: organizations), organizations: organizations))
+        default:
+            return .entries(
+                try await store.load(organizations: organizations).integrations.filter {
+                    organizations.contains($0.organization)
+                })
         }
     }
 
-    static func find(_ text: String, in state: IntopsState) throws(StateError) -> IntopsState.Entry {
+    /// The entry NAME or ORG/NAME names among these organizations' entries (an unsharded state holds them all).
+    static func find(
+        _ text: String, in state: IntopsState, organizations: [String]
+    ) throws(StateError) -> IntopsState.Entry {
+        let state = IntopsState(
+            lineage: state.lineage, serial: state.serial,
+            integrations: state.integrations.filter { organizations.contains($0.organization) })
         let matches = state.integrations.filter { $0.key.description == text || $0.name == text }
         guard matches.count == 1 else {
             throw StateError(
@@ -142,12 +155,12 @@ extension Engine {
             var state = try await store.load(organizations: organizations)
             switch operation {
             case .remove(let name):
-                let entry = try Self.find(name, in: state)
+                let entry = try Self.find(name, in: state, organizations: organizations)
                 state.remove(entry.key)
                 try await store.save(&state, organizations: organizations)
                 return .removed(entry)
             case .move(let name, let target):
-                var entry = try Self.find(name, in: state)
+                var entry = try Self.find(name, in: state, organizations: organizations)
                 let old = entry.key
                 let parts = target.split(separator: "/").map(String.init)
                 if parts.count == 2 {

@@ -115,6 +115,12 @@ extension Engine {
         }
     }
 
+    /// Every `--target` must name something: a manifest entry or an integration the state manages.
+    func checkTargets(_ settings: PlanSettings, session: Session) throws(EngineError) {
+        let known = Set(session.loaded.integrations.map(\.name) + session.state.integrations.map(\.name))
+        if let unknown = settings.scope.targets.first(where: { !known.contains($0) }) { throw .unknownTarget(unknown) }
+    }
+
     func planOptions(_ settings: PlanSettings, project: Project) -> PlanOptions {
         PlanOptions(
             prune: settings.prune || project.prune, allowReplace: settings.allowReplace, force: settings.force,

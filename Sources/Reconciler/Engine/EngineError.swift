@@ -15,6 +15,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case unknownOrganization(String, project: String, declared: [String])
     /// A name that is not a manifest entry.
     case unknownIntegration(String)
+    /// A `--target` that names no manifest entry and nothing the state manages.
+    case unknownTarget(String)
     /// A manifest entry that has no live integration yet.
     case notLive(IntegrationKey)
     /// The project's API cannot be reached before any request (bad URL, no token, the sandbox's data file).
@@ -38,6 +40,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .unknownOrganization(let id, let project, let declared):
             "--org \(id) is not an organization of \(project); it declares \(declared.joined(separator: ", "))"
         case .unknownIntegration(let name): "no integration named \(name) in the manifests"
+        case .unknownTarget(let name):
+            "--target \(name) names no integration of the manifests or the state; check the name (intops state list shows the managed ones)"
         case .notLive(let key): "\(key) is not live yet; run intops apply first"
         case .connection(let error): error.description
         case .api(let error, let doing): doing.map { "\($0): \(error)" } ?? error.description

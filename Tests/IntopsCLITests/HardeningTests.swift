@@ -1,0 +1,126 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Classes of defect found by trying intops as an attacker and a bad day would: each is checked end to end with the
+/// built binary.
+@Suite struct HardeningTests {
+    /// Runs intops with its standard output a pipe whose reader has already gone.
+    static func runWithClosedStdout(
+        _ arguments: [String], in project: ExampleProject
+    ) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = try TestSupport.executable
+        process.arguments = arguments
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(
+            project.environment
+        ) { $1 }
+        process.currentDirectoryURL = project.root
+        let output = Pipe(), errors = Pipe()
+        try output.fileHandleForReading.close()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        try output.fileHandleForWriting.close()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test(arguments: [
+        ["secrets", "decrypt", "secrets/acme-payments.enc.yaml"], ["state", "list"], ["plan"], ["version"],
+    ]) func aClosedStandardOutputEndsQuietly(_ arguments: [String]) async throws {
+        let project = try await ExampleProject(.sandbox)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        let (status, stderr) = try Self.runWithClosedStdout(arguments, in: project)
+        #expect(status == 0 || status == 2, "intops \(arguments.joined(separator: " ")): \(status) \(stderr)")
+        #expect(!stderr.contains("internal error"), "\(stderr)")
+    }
+
+    @Test(arguments: ["abc", "0", "-1", "100000"]) func aBadParallelismIsAUsageError(_ value: String) async throws {
+        let project = try await ExampleProject(.sandbox)
+        let result = try await project.intops(["apply", "--auto-approve", "--parallelism", value])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("error: --parallelism takes a whole number from 1 to 256, not '\(value)'"))
+        #expect(!FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".intops/state.json").path))
+    }
+
+    @Test func aTargetThatNamesNothingIsAnError() async throws {
+        let project = try await ExampleProject(.sandbox)
+        for command in [["plan"], ["apply", "--auto-approve"]] {
+            let result = try await project.intops(command + ["--target", "no-such-entry"])
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            #expect(result.stderr.contains("--target no-such-entry names no integration"), "\(result.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".intops/state.json").path))
+    }
+
+    @Test func stateShowAndRemoveKeepToTheirOrganization() async throws {
+        let project = try await ExampleProject(.sandbox)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        let list = try await project.intops(["state", "list", "--org", "globex-eu"])
+        #expect(list.status == 0)
+        #expect(!list.stdout.isEmpty && !list.stdout.contains("acme-us/"), "\(list.stdout)")
+        let elsewhere = try await project.intops([
+            "state", "show", "acme-us/main-payment-gateway", "--org", "globex-eu",
+        ])
+        #expect(
+            elsewhere.status == 1 && elsewhere.stderr.contains("the state records no integration"),
+            "\(elsewhere.stderr)")
+        let removed = try await project.intops(["state", "rm", "main-payment-gateway", "--org", "globex-eu"])
+        #expect(removed.status == 1, "\(removed.stdout)")
+        #expect(try await project.intops(["state", "show", "acme-us/main-payment-gateway"]).status == 0)
+    }
+
+    @Test func anUnreadableClockOverrideIsAUsageError() async throws {
+        let project = try await ExampleProject(.sandbox)
+        let result = try await project.intops(["drift"], environment: ["INTOPS_NOW": "yesterday"])
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("error: INTOPS_NOW is 'yesterday', not an RFC 3339 time"), "\(result.stderr)")
+    }
+
+    /// A file reference is a regular file inside the project for every command, as validate says.
+    @Test func referencedFilesAreRegularFilesInsideTheProjectForEveryCommand() async throws {
+        let project = try await ExampleProject(.sandbox)
+        let outside = FileManager.default.temporaryDirectory.appendingPathComponent("outside-\(UUID().uuidString)")
+        try "stolen-canary-value".write(to: outside, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: outside) }
+        try FileManager.default.createSymbolicLink(
+            at: project.root.appendingPathComponent("secrets/link.txt"), withDestinationURL: outside)
+        try FileManager.default.createDirectory(
+            at: project.root.appendingPathComponent("secrets/a-directory"), withIntermediateDirectories: true)
+        let manifest = try String(contentsOf: project.root.appendingPathComponent("intops.yaml"), encoding: .utf8)
+        for (target, expected) in [
+            ("ref+file://secrets/link.txt", "resolves outside the project root through a symbolic link"),
+            ("ref+file://secrets/a-directory", "cannot be read: it is a directory"),
+        ] {
+            // The fingerprint key is a reference every command resolves first.
+            let edited = manifest.replacingOccurrences(
+                of: manifest.components(separatedBy: "\n").first { $0.hasPrefix("fingerprintKey:") }
+                    ?? "fingerprintKey:", with: "fingerprintKey: \(target)")
+            try edited.write(to: project.root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
+            for command in [["validate", "--offline"], ["plan"], ["apply", "--auto-approve"]] {
+                let result = try await project.intops(command)
+                #expect(result.status == 1, "\(command): \(result.stdout)\(result.stderr)")
+                #expect(result.stderr.contains(expected), "\(command): \(result.stderr)")
+                #expect(!(result.stdout + result.stderr).contains("stolen-canary-value"))
+            }
+        }
+    }
+
+    /// An output path that is not a regular file is refused, never replaced.
+    @Test func outputFilesAreNeverWrittenOverSomethingElse() async throws {
+        let project = try await ExampleProject(.sandbox)
+        let fifo = project.root.appendingPathComponent("a-fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try FileManager.default.createDirectory(
+            at: project.root.appendingPathComponent("a-directory"), withIntermediateDirectories: true)
+        for (out, what) in [("a-fifo", "not a regular file"), ("a-directory", "a directory")] {
+            let result = try await project.intops(["plan", "--out", out])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("it is \(what), and intops writes only regular files"), "\(result.stderr)")
+        }
+        var info = stat()
+        #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "the FIFO is still a FIFO")
+    }
+}
