@@ -126,7 +126,7 @@ extension Node {
             case .null: return "null"
             case .bool: return "a boolean"
             case .int: return "an integer"
-            case .float: return "a number"
+            case .float(let value): return value.isFinite ? "a decimal number" : "an infinite or undefined number"
             case .string: return "a string"
             }
         }
