@@ -81,6 +81,15 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
 
     public var description: String { Bech32.encode(hrp: "age", data: publicKey) }
 
+    /// Whether no file key can be wrapped to it: a low-order point gives every sender the all-zero shared secret, so
+    /// age refuses it, and so does intops, as early as the recipient is read.
+    public var isLowOrder: Bool {
+        (try? X25519.sharedSecret(privateKey: Self.probeScalar, publicKey: publicKey)) == nil
+    }
+
+    /// Any fixed scalar tells a low-order point: the shared secret is zero for every one.
+    private static let probeScalar: [UInt8] = [0x48] + [UInt8](repeating: 0x2a, count: 30) + [0x40]
+
     public func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza {
         var ephemeral = SecureRandom.bytes(32)
         defer { secureZero(&ephemeral) }
@@ -91,7 +100,7 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
         // A recipient comes from user input: a low-order point gives no shared secret, and libcrypto refuses it.
         guard let share = try? X25519.publicKey(privateKey: ephemeral),
             let shared = try? X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey)
-        else { throw .header("the recipient \(self) is not a usable X25519 public key") }
+        else { throw .header("the recipient \(self) is a low-order point; no file key can be wrapped to it") }
         let key = KDF.hkdfSHA256(key: shared, salt: share + publicKey, info: X25519Identity.info)
         let body = ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
         return Stanza(type: "X25519", arguments: [StrictBase64.encode(share, padded: false)], body: body)

@@ -123,4 +123,42 @@ import Testing
         var info = stat()
         #expect(lstat(fifo, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO, "the FIFO is still a FIFO")
     }
+
+    /// The all-zero X25519 point, which every scalar maps to zero, and an age1 key with a broken checksum.
+    static let lowOrderRecipient = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
+    static let badChecksumRecipient = "age10atkt3rpatl9g8934enx393ld53fjz8h95wtg356a594qlz7y9dsqdeyrq"
+
+    /// A recipient no file key can be wrapped to is refused wherever it is read: intops.yaml (validate, and the
+    /// commands that encrypt to it), --age and SOPS_AGE_RECIPIENTS. It used to crash encrypt and pass validate.
+    @Test func unusableAgeRecipientsAreRefusedWhereverTheyAreRead() async throws {
+        let project = try await ExampleProject(.sandbox)
+        try "a: 1\n".write(to: project.root.appendingPathComponent("plain.yaml"), atomically: true, encoding: .utf8)
+        for (recipient, expected) in [
+            (Self.lowOrderRecipient, "is a low-order point"), (Self.badChecksumRecipient, "with a valid checksum"),
+        ] {
+            let given = try await project.intops(["secrets", "encrypt", "--age", recipient, "plain.yaml"])
+            #expect(given.status == 1 && given.stderr.contains(expected), "--age: \(given.stderr)")
+            #expect(!given.stderr.contains("internal error"))
+            // Outside a project, SOPS_AGE_RECIPIENTS names the recipients (inside, intops.yaml's come first).
+            let elsewhere = try TestSupport.copy(project.root.appendingPathComponent("integrations"))
+            defer { try? FileManager.default.removeItem(at: elsewhere) }
+            try "a: 1\n".write(to: elsewhere.appendingPathComponent("plain.yaml"), atomically: true, encoding: .utf8)
+            let fromEnvironment = try await TestSupport.runProcess(
+                ["secrets", "encrypt", "plain.yaml"], in: elsewhere, environment: ["SOPS_AGE_RECIPIENTS": recipient])
+            #expect(fromEnvironment.status == 1, "\(fromEnvironment.stdout)")
+            #expect(fromEnvironment.stderr.contains(expected), "SOPS_AGE_RECIPIENTS: \(fromEnvironment.stderr)")
+        }
+        let original = try String(contentsOf: project.root.appendingPathComponent("intops.yaml"), encoding: .utf8)
+        for (recipient, expected) in [
+            (Self.lowOrderRecipient, "is a low-order point"), (Self.badChecksumRecipient, "with a valid checksum"),
+        ] {
+            try original.replacingOccurrences(
+                of: "age10atkt3rpatl9g8934enx393ld53fjz8h95wtg356a594qlz7y9dsqdeyra", with: recipient
+            ).write(to: project.root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
+            let validate = try await project.intops(["validate", "--offline"])
+            #expect(validate.status == 1, "\(validate.stdout)\(validate.stderr)")
+            #expect(validate.stderr.contains("intops.yaml:31:5: error: recipient '\(recipient)'"), "\(validate.stderr)")
+            #expect(validate.stderr.contains(expected), "\(validate.stderr)")
+        }
+    }
 }

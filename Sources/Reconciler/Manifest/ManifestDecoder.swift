@@ -1,3 +1,4 @@
+import Age
 import Foundation
 import IntegrationsAPI
 import YAML
@@ -145,8 +146,17 @@ enum ManifestDecoder {
         if let value = node["recipients"] {
             for item in reader.list(value, "recipients") ?? [] {
                 guard let text = reader.string(item, "a recipient") else { continue }
-                guard text.hasPrefix("age1"), text.count > 10 else {
-                    reader.fail(item.location, "recipient '\(text)' is not an age public key; they start with age1")
+                guard let recipient = X25519Recipient(text) else {
+                    reader.fail(
+                        item.location,
+                        "recipient '\(text)' is not an age public key (age1… in lower case, with a valid checksum)")
+                    continue
+                }
+                guard !recipient.isLowOrder else {
+                    reader.fail(
+                        item.location,
+                        "recipient '\(text)' is a low-order point: no file key can be wrapped to it; use the public key of an identity (age-keygen -y)"
+                    )
                     continue
                 }
                 recipients.append(text)

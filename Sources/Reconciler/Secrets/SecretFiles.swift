@@ -90,7 +90,12 @@ public enum SecretFiles {
         var recipients: [X25519Recipient] = []
         for text in texts {
             guard let recipient = X25519Recipient(text) else {
-                throw SecretFileError("\(text) is not an age X25519 recipient (age1… in lower case)")
+                throw SecretFileError(
+                    "\(text) is not an age X25519 recipient (age1… in lower case, with a valid checksum)")
+            }
+            guard !recipient.isLowOrder else {
+                throw SecretFileError(
+                    "the age recipient \(text) is a low-order point: no file key can be wrapped to it")
             }
             recipients.append(recipient)
         }
