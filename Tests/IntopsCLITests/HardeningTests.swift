@@ -161,4 +161,20 @@ import Testing
             #expect(validate.stderr.contains(expected), "\(validate.stderr)")
         }
     }
+
+    /// A SIGKILL between the temporary file and its rename leaves a whole-state copy; the next run that writes the
+    /// state removes it, and leaves a fresh one (another process's write in flight) alone.
+    @Test func leftoverStateCopiesAreRemovedByTheNextRun() async throws {
+        let project = try await ExampleProject(.sandbox)
+        let folder = project.root.appendingPathComponent(".intops")
+        let stale = folder.appendingPathComponent(".intops-tmp-AbC123").path
+        let fresh = folder.appendingPathComponent(".intops-tmp-XyZ789").path
+        #expect(FileManager.default.createFile(atPath: stale, contents: Data("{}".utf8)))
+        #expect(FileManager.default.createFile(atPath: fresh, contents: Data("{}".utf8)))
+        var old = [timespec(tv_sec: 1_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, stale, &old, 0) == 0)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: stale), "the stale copy is removed")
+        #expect(FileManager.default.fileExists(atPath: fresh), "a fresh one may be another run's write in flight")
+    }
 }

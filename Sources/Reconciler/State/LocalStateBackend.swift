@@ -6,6 +6,8 @@ import Synchronization
 public final class LocalStateBackend: StateBackend, Sendable {
     /// Open lock descriptors by lock path (a lock is taken and released from different tasks).
     private let descriptors = Mutex<[String: Int32]>([:])
+    /// Folders whose leftover temporary files this run removed.
+    private let cleaned = Mutex<Set<String>>([])
 
     public init() {}
 
@@ -47,6 +49,9 @@ public final class LocalStateBackend: StateBackend, Sendable {
             try FileManager.default.createDirectory(
                 atPath: (object as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try AtomicFile.write(bytes, to: object, mode: 0o644)
+            // Once per run and folder: whole-state copies a SIGKILL left between a temporary file and its rename.
+            let directory = (object as NSString).deletingLastPathComponent
+            if cleaned.withLock({ $0.insert(directory).inserted }) { AtomicFile.removeLeftovers(in: directory) }
         } catch { throw StateError(.other, "cannot write the state \(object): \(error)") }
         guard let version = Self.version(of: object) else {
             throw StateError(.other, "the state \(object) vanished right after it was written")

@@ -34,7 +34,7 @@ public enum AtomicFile {
         let directory = (path as NSString).deletingLastPathComponent
         let existingMode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
         let permissions = mode ?? existingMode.map { mode_t($0) } ?? 0o644
-        var template = Array(((directory.isEmpty ? "." : directory) + "/.intops-tmp-XXXXXX").utf8CString)
+        var template = Array(((directory.isEmpty ? "." : directory) + "/" + temporaryPrefix + "XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw Failure(path: path, reason: String(cString: strerror(errno)), noTemporaryFile: true)
@@ -57,6 +57,23 @@ public enum AtomicFile {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
             throw Failure(path: path, reason: reason, noTemporaryFile: false)
+        }
+    }
+
+    /// The prefix of the temporary files `write` makes beside its target.
+    static let temporaryPrefix = ".intops-tmp-"
+
+    /// Removes the temporary files a killed process left in `directory` (a SIGKILL between the temporary file and
+    /// the rename): only those older than `age`, so that a write in flight in another process keeps its own.
+    public static func removeLeftovers(in directory: String, olderThan age: TimeInterval = 600, now: Date = Date()) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(temporaryPrefix) {
+            let path = directory + "/" + name
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                now.timeIntervalSince1970 - TimeInterval(info.st_mtim.tv_sec) > age
+            else { continue }
+            unlink(path)
         }
     }
 }
