@@ -421,30 +421,21 @@ enum CompletionScript {
     }
 
     /// The explanation of an `_arguments` spec, inside its brackets.
-    static func zshEscapeExplanation(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "\\[]:".contains(character) { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
-    }
+    static func zshEscapeExplanation(_ text: String) -> String { backslashing(text) { "\\[]:".contains($0) } }
 
     /// The message of an `_arguments` spec, between colons.
-    static func zshEscapeMessage(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "\\:".contains(character) { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
-    }
+    static func zshEscapeMessage(_ text: String) -> String { backslashing(text) { "\\:".contains($0) } }
 
     /// A word in an `_arguments` action list or a `case` pattern.
     static func zshEscapeWord(_ text: String) -> String {
+        backslashing(text) { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+    }
+
+    /// `text` with a backslash before every character `special` picks.
+    private static func backslashing(_ text: String, _ special: (Character) -> Bool) -> String {
         var escaped = ""
         for character in text {
-            if !(character.isLetter || character.isNumber || "-_.".contains(character)) { escaped.append("\\") }
+            if special(character) { escaped.append("\\") }
             escaped.append(character)
         }
         return escaped
