@@ -38,8 +38,9 @@ let package = Package(
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
         .target(
             name: "Reconciler",
-            dependencies: ["YAML", "SOPS", "Age", "CryptoPrimitives", "IntegrationsAPI", "S3", "ConcurrencyToolkit"]),
-        .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
+            dependencies: [
+                "YAML", "SOPS", "Age", "CryptoPrimitives", "HTTPSupport", "IntegrationsAPI", "S3", "ConcurrencyToolkit",
+            ]), .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
         .target(name: "EmbeddedSandbox", dependencies: ["Reconciler", "Emulator", "IntegrationsAPI"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI", "EmbeddedSandbox"]),
         .executableTarget(name: "integrations-emulator", dependencies: ["EmulatorHTTP"]),
@@ -54,7 +55,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "SOPSTests", dependencies: ["SOPS", "Age", "CryptoPrimitives", "TestSupport"]),
-        .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI"]),
+        .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI", "HTTPSupport"]),
         .testTarget(name: "S3Tests", dependencies: ["S3", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(

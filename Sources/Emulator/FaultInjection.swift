@@ -18,11 +18,16 @@ public struct EmulatorFaults: Sendable, Equatable {
     public var dropRate: Double
     /// The `Retry-After` the emulator sends with the 429s of `throttleRate`, in whole seconds.
     public var retryAfterSeconds: Int
+    /// Writes (POST, PUT, DELETE) are answered 400 with the request in the problem's detail, as a careless API
+    /// does: its headers, its body, both in base64, the body in hex or percent-encoded (one form per answer,
+    /// drawn from the seed). Nothing is changed.
+    public var echoWrites: Bool
     public var seed: UInt64
 
     public init(
         latency: Duration = .zero, jitter: Duration = .zero, faultRate: Double = 0, throttleRate: Double = 0,
-        rateLimit: Double? = nil, dropRate: Double = 0, retryAfterSeconds: Int = 1, seed: UInt64 = 0
+        rateLimit: Double? = nil, dropRate: Double = 0, retryAfterSeconds: Int = 1, echoWrites: Bool = false,
+        seed: UInt64 = 0
     ) {
         self.latency = latency
         self.jitter = jitter
@@ -31,11 +36,13 @@ public struct EmulatorFaults: Sendable, Equatable {
         self.rateLimit = rateLimit
         self.dropRate = dropRate
         self.retryAfterSeconds = retryAfterSeconds
+        self.echoWrites = echoWrites
         self.seed = seed
     }
 
     var isQuiet: Bool {
         latency == .zero && jitter == .zero && faultRate == 0 && throttleRate == 0 && rateLimit == nil && dropRate == 0
+            && !echoWrites
     }
 }
 
@@ -107,6 +114,7 @@ extension Emulator {
         let throttle = random.unit() < faults.throttleRate
         let drop = random.unit() < faults.dropRate
         let wait = bucket?.take()
+        let echoForm = faults.echoWrites ? random.below(5) : 0
 
         if delay > .zero { try? await Task.sleep(for: delay) }
         if wait != nil || fault || throttle { count(request) }
@@ -119,6 +127,7 @@ extension Emulator {
         }
         if fault { return .respond(problem(faultStatus, "Service Unavailable", "injected fault")) }
         if throttle { return .respond(throttled(retryAfter: faults.retryAfterSeconds, reason: "injected throttling")) }
+        if faults.echoWrites, request.method != "GET" { return .respond(echo(request, form: echoForm)) }
         let response = handle(request)
         return drop ? .drop : .respond(response)
     }
@@ -127,6 +136,28 @@ extension Emulator {
         guard faults.latency > .zero || faults.jitter > .zero else { return .zero }
         let spread = (random.unit() * 2 - 1) * Self.seconds(faults.jitter)
         return .seconds(max(0, Self.seconds(faults.latency) + spread))
+    }
+
+    /// The request echoed in one of the forms careless APIs use, so that each answer stays short enough to be
+    /// shown whole.
+    private func echo(_ request: HTTPRequest, form: Int) -> HTTPResponse {
+        let headers = request.headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(
+            separator: "; ")
+        let body = request.body ?? Data()
+        let text: String
+        switch form {
+        case 0: text = headers
+        case 1: text = String(decoding: body, as: UTF8.self)
+        case 2:
+            text = "base64 " + Data((headers + "\n" + String(decoding: body, as: UTF8.self)).utf8).base64EncodedString()
+        case 3: text = "hex " + body.map { String(format: "%02x", $0) }.joined()
+        default:
+            text =
+                "form "
+                + (String(decoding: body, as: UTF8.self).addingPercentEncoding(withAllowedCharacters: .alphanumerics)
+                    ?? "")
+        }
+        return problem(400, "Bad Request", "could not process \(request.method) \(request.path): \(text)")
     }
 
     private func throttled(retryAfter seconds: Int, reason: String) -> HTTPResponse {

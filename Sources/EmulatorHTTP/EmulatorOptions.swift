@@ -12,9 +12,11 @@ public struct EmulatorOptions: Sendable, Equatable {
     public static let usage = """
         usage: integrations-emulator [--listen HOST:PORT] --org ORG=TOKEN [--org ORG=TOKEN:viewer ...] [--data FILE]
                                      [--latency 20ms] [--jitter 5ms] [--fault-rate 0.05] [--throttle-rate 0.05]
-                                     [--retry-after 1s] [--rate-limit 100] [--drop-rate 0.02] [--seed 42]
+                                     [--retry-after 1s] [--rate-limit 100] [--drop-rate 0.02] [--echo-writes]
+                                     [--seed 42]
         Serves the Nymble Integrations API emulator over HTTP/1.1 and prints `listening on http://HOST:PORT`.
         A token ending in :viewer lacks the Admin role (every call answers 403).
+        --echo-writes answers every write 400 with the request (headers and body, plain and encoded) in its detail.
         """
 
     public struct Failure: Error, CustomStringConvertible, Sendable { public var description: String }
@@ -82,6 +84,7 @@ public struct EmulatorOptions: Sendable, Equatable {
                     throw Failure(description: "--rate-limit takes requests per second, not '\(text)'")
                 }
                 options.faults.rateLimit = number
+            case "--echo-writes": options.faults.echoWrites = true
             case "--seed":
                 let text = try value(argument)
                 guard let seed = UInt64(text) else { throw Failure(description: "--seed takes a whole number") }

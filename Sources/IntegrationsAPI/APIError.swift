@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 /// A request that never got an HTTP answer. Transports throw it; the client decides whether to try again.
 public struct TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -85,5 +86,19 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     static func clip(_ text: String) -> String {
         let single = text.replacingOccurrences(of: "\n", with: " ")
         return single.count > 300 ? String(single.prefix(300)) + "…" : single
+    }
+}
+
+extension APIError.Reason {
+    /// The reason with the server's words (problem details, transport detail) cleaned of the run's secrets.
+    func redacted(by redactor: Redactor) -> Self {
+        switch self {
+        case .status(let status, let problem): return .status(status, problem: problem.map(redactor.redact))
+        case .transport(var failure):
+            failure.detail = redactor.redact(failure.detail)
+            return .transport(failure)
+        case .undecodable(let detail): return .undecodable(redactor.redact(detail))
+        case .noCredential: return .noCredential
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 
 /// An organization's API credential. It prints as a redaction, never as the token.
 public enum APICredential: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
@@ -6,6 +7,12 @@ public enum APICredential: Sendable, Equatable, CustomStringConvertible, CustomD
     case bearer(String)
     /// `x-api-key: TOKEN` (the authentication guide's form).
     case apiKey(String)
+
+    var token: String {
+        switch self {
+        case .bearer(let token), .apiKey(let token): token
+        }
+    }
 
     var headers: [String: String] {
         switch self {
@@ -48,13 +55,18 @@ public final class IntegrationsClient: Sendable {
     private let pacer: RequestPacer?
     private let sleep: @Sendable (Duration) async throws -> Void
     private let unitRandom: @Sendable () -> Double
+    /// Every token and every secret this client has sent; text that comes back passes through it.
+    public let redactor: Redactor
 
     /// - Parameters:
     ///   - credentials: by organization id.
     ///   - sleep: how the client waits between attempts (tests pass one that records instead of waiting).
     ///   - random: uniform in [0, 1), for the jitter.
+    ///   - redactor: shared with whoever else holds the run's secrets, so that text from the API is cleaned of
+    ///     all of them, not only of those this client sent.
     public init(
         transport: any HTTPTransport, credentials: [String: APICredential], policy: ClientPolicy = ClientPolicy(),
+        redactor: Redactor = Redactor(),
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
@@ -65,6 +77,8 @@ public final class IntegrationsClient: Sendable {
         self.pacer = policy.requestsPerSecond.map { RequestPacer(requestsPerSecond: $0, burst: policy.maxInFlight) }
         self.sleep = sleep
         self.unitRandom = random
+        self.redactor = redactor
+        redactor.register(credentials.values.map(\.token))
     }
 
     // MARK: - Endpoints
@@ -105,6 +119,7 @@ public final class IntegrationsClient: Sendable {
     public func create(
         organization: String, _ request: CreateIntegrationRequest
     ) async throws(APIError) -> CreateOutcome {
+        redactor.register(request.secrets.map { Array($0.values) } ?? [])
         let call = Call(
             method: "POST", path: Self.collection(organization), organizationId: organization,
             body: try encode(request, method: "POST", path: Self.collection(organization), organization: organization),
@@ -129,6 +144,7 @@ public final class IntegrationsClient: Sendable {
     public func update(
         organization: String, id: String, _ request: UpdateIntegrationRequest
     ) async throws(APIError) -> UpdateIntegrationResponse {
+        redactor.register(request.secrets.map { Array($0.values) } ?? [])
         let path = Self.member(organization, id)
         let call = Call(
             method: "PUT", path: path, organizationId: organization,
@@ -144,7 +160,9 @@ public final class IntegrationsClient: Sendable {
     /// `POST …/{integrationId}/test`.
     public func test(organization: String, id: String) async throws(APIError) -> TestConnectionResult {
         let call = Call(method: "POST", path: Self.member(organization, id) + "/test", organizationId: organization)
-        return try await decode(TestConnectionResult.self, perform(call), call)
+        var result = try await decode(TestConnectionResult.self, perform(call), call)
+        result.message = result.message.map(redactor.redact)
+        return result
     }
 
     /// `POST …/{integrationId}/connect` with the caller's return URL as `state`.
@@ -160,11 +178,14 @@ public final class IntegrationsClient: Sendable {
     public func rotateSecrets(
         organization: String, id: String, _ request: RotateSecretsRequest
     ) async throws(APIError) -> RotateSecretsResponse {
+        redactor.register(request.newSecrets.values)
         let path = Self.member(organization, id) + "/rotate-secrets"
         let call = Call(
             method: "POST", path: path, organizationId: organization,
             body: try encode(request, method: "POST", path: path, organization: organization))
-        return try await decode(RotateSecretsResponse.self, perform(call), call)
+        var response = try await decode(RotateSecretsResponse.self, perform(call), call)
+        response.message = response.message.map(redactor.redact)
+        return response
     }
 
     /// `DELETE /api/organizations/{organizationId}/integrations/{integrationId}`. A 404 after an attempt whose
@@ -214,8 +235,8 @@ public final class IntegrationsClient: Sendable {
     private func perform(_ call: Call, recover: Recovery?) async throws(APIError) -> Outcome {
         func failure(_ reason: APIError.Reason, _ attempts: Int) -> APIError {
             APIError(
-                method: call.method, path: call.path, organizationId: call.organizationId, reason: reason,
-                attempts: attempts)
+                method: call.method, path: call.path, organizationId: call.organizationId,
+                reason: reason.redacted(by: redactor), attempts: attempts)
         }
         var headers = call.extraHeaders
         if let organization = call.organizationId {
@@ -316,7 +337,8 @@ public final class IntegrationsClient: Sendable {
 
     private func undecodable(_ call: Call, _ detail: String) -> APIError {
         APIError(
-            method: call.method, path: call.path, organizationId: call.organizationId, reason: .undecodable(detail))
+            method: call.method, path: call.path, organizationId: call.organizationId,
+            reason: .undecodable(redactor.redact(detail)))
     }
 
     /// The problem-details explanation only; an error body that is not problem details is not repeated.

@@ -177,4 +177,72 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: stale), "the stale copy is removed")
         #expect(FileManager.default.fileExists(atPath: fresh), "a fresh one may be another run's write in flight")
     }
+
+    /// An API that echoes each write (headers and body, plain and encoded) into its error: nothing intops prints
+    /// holds a secret or a token, in any form an attacker could decode.
+    @Test func errorBodiesThatEchoTheRequestAreRedacted() async throws {
+        let project = try await ExampleProject(.http, emulatorArguments: ["--echo-writes"])
+        var canaries = ["token-acme", "token-globex"]
+        for file in ["acme-payments", "acme-backoffice", "globex"] {
+            let decrypted = try await project.intops(["secrets", "decrypt", "secrets/\(file).enc.yaml"])
+            #expect(decrypted.status == 0, "\(decrypted.stderr)")
+            for line in decrypted.stdout.split(separator: "\n") {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                let value = line[line.index(after: colon)...].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
+                if value.count >= 6 { canaries.append(value) }
+            }
+        }
+        #expect(canaries.count >= 8, "\(canaries.count)")
+        for arguments in [["apply", "--auto-approve"], ["apply", "--auto-approve", "--verbose"]] {
+            let result = try await project.intops(arguments)
+            #expect(result.status == 1, "\(result.stdout)\(result.stderr)")
+            let output = result.stdout + result.stderr
+            #expect(output.contains("failed with 400 Bad Request: could not process POST"), "\(output)")
+            #expect(output.contains("(redacted)"), "the echo is shown, cleaned: \(output)")
+            for canary in canaries {
+                #expect(!LeakScanner.decodings(of: output).contains { $0.contains(canary) }, "\(canary) leaked")
+            }
+        }
+    }
+}
+
+/// Every reading of a text an attacker would try: as printed, percent-decoded, and each run of base64 or hex
+/// characters decoded at every alignment.
+enum LeakScanner {
+    static func decodings(of text: String) -> [String] {
+        var readings = [text, text.removingPercentEncoding ?? text]
+        let base64 = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+        for run in runs(of: text, in: base64) {
+            let standard = run.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            for skip in 0..<4 {
+                var part = String(standard.dropFirst(skip))
+                part = String(part.prefix(part.count - part.count % 4))
+                if let data = Data(base64Encoded: part) { readings.append(String(decoding: data, as: UTF8.self)) }
+            }
+        }
+        for run in runs(of: text, in: Set("0123456789abcdefABCDEF")) {
+            for skip in 0..<2 {
+                let digits = Array(run.dropFirst(skip))
+                let bytes = stride(from: 0, to: digits.count - 1, by: 2).compactMap {
+                    UInt8(String(digits[$0...$0 + 1]), radix: 16)
+                }
+                readings.append(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+        return readings
+    }
+
+    private static func runs(of text: String, in alphabet: Set<Character>) -> [String] {
+        var runs: [String] = []
+        var current = ""
+        for character in text + " " {
+            if alphabet.contains(character) {
+                current.append(character)
+            } else {
+                if current.count >= 8 { runs.append(current) }
+                current = ""
+            }
+        }
+        return runs
+    }
 }

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import HTTPSupport
 import IntegrationsAPI
 import YAML
 
@@ -107,9 +108,15 @@ public struct Session: Sendable {
         warnings += resolver.warnings
         if !diagnostics.isEmpty { throw .invalid(uniqueByMessage(diagnostics)) }
 
+        // Text the API sends back is cleaned of every value this run holds, not only of those a request carried.
+        let redactor = Redactor()
+        redactor.register(tokens.values)
+        for integration in desired { redactor.register(integration.secrets.values.map { $0.exposedString() }) }
+
         let client: IntegrationsClient
         do throws(APIConnectionError) {
-            client = try APIConnector.client(for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox)
+            client = try APIConnector.client(
+                for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox, redactor: redactor)
         } catch { throw .connection(error) }
 
         let store: StateStore

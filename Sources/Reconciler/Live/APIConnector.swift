@@ -1,4 +1,5 @@
 import Foundation
+import HTTPSupport
 import IntegrationsAPI
 import YAML
 
@@ -36,7 +37,7 @@ public enum APIConnector {
     /// - Parameter tokens: each organization's resolved API token, by organization id. A `sandbox:` project
     ///   needs none: an organization without one gets a sandbox-only token.
     public static func client(
-        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?
+        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?, redactor: Redactor = Redactor()
     ) throws(APIConnectionError) -> IntegrationsClient {
         let settings = project.api
         let policy = ClientPolicy(
@@ -78,7 +79,7 @@ public enum APIConnector {
                     })
             } catch { throw .sandbox(path: path, reason: "\(error)") }
         }
-        return IntegrationsClient(transport: transport, credentials: credentials, policy: policy)
+        return IntegrationsClient(transport: transport, credentials: credentials, policy: policy, redactor: redactor)
     }
 
     /// Each organization's API token, resolved from its `token:` reference; a sandbox project needs none. The one

@@ -1,0 +1,55 @@
+import Foundation
+import HTTPSupport
+import Testing
+
+@Suite struct RedactorTests {
+    static let secret = "s3cr/et+Vålue \"q\""
+
+    static func redactor() -> Redactor {
+        let redactor = Redactor()
+        redactor.register(secret)
+        return redactor
+    }
+
+    @Test func everyEncodedFormIsReplaced() throws {
+        let bytes = Array(Self.secret.utf8)
+        let json = String(decoding: try JSONEncoder().encode(["k": Self.secret]), as: UTF8.self)
+        var forms = [
+            Self.secret, json, Data(bytes).base64EncodedString(), bytes.map { String(format: "%02x", $0) }.joined(),
+            bytes.map { String(format: "%02X", $0) }.joined(),
+            Self.secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
+        ]
+        // Inside a longer base64 text, at each of the three alignments.
+        for prefix in ["", "a", "ab", "abc"] {
+            let embedded = Data((prefix + "{\"secret\":" + Self.secret + "}").utf8).base64EncodedString()
+            forms.append(embedded)
+            forms.append(embedded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_"))
+        }
+        for form in forms {
+            let text = Self.redactor().redact("before \(form) after")
+            #expect(text.contains(Redactor.replacement), "\(form) → \(text)")
+            #expect(!text.contains(Self.secret))
+        }
+    }
+
+    @Test func textWithoutValuesIsUnchanged() {
+        let text = "POST /api/organizations/org1/integrations failed: name taken"
+        #expect(Self.redactor().redact(text) == text)
+        #expect(Redactor().redact(text) == text)
+    }
+
+    @Test func aValueTooShortToReplaceWithholdsTheWholeText() {
+        let redactor = Redactor()
+        redactor.register("x9z")
+        #expect(redactor.redact("the key x9z is wrong") == Redactor.withheld)
+        #expect(redactor.redact("nothing here") == "nothing here")
+    }
+
+    @Test func theLongestFormWins() {
+        let redactor = Redactor()
+        redactor.register("abcdef")
+        redactor.register("abcdefghij")
+        #expect(redactor.redact("[abcdefghij]") == "[(redacted)]")
+        #expect(redactor.redact("[abcdef]") == "[(redacted)]")
+    }
+}
