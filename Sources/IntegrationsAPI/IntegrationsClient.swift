@@ -32,8 +32,8 @@ public enum APICredential: Sendable, Equatable, CustomStringConvertible, CustomD
 }
 
 /// What a create achieved. `recovered` is true when the answer was lost (a dropped connection, a gateway error,
-/// or a 409 for the very name just sent) and the integration was then found by listing: it exists, but the
-/// caller cannot be sure its secrets are the ones it sent, and should set them again.
+/// or a 409 to the retry of such an attempt) and an integration that is exactly what was sent was then found by
+/// listing: it exists, but the caller cannot be sure its secrets are the ones it sent, and should set them again.
 public struct CreateOutcome: Sendable, Equatable {
     public var integration: IntegrationCreated
     public var recovered: Bool
@@ -112,7 +112,9 @@ public final class IntegrationsClient: Sendable {
     /// `GET /api/organizations/{organizationId}/integrations/{integrationId}`.
     public func get(organization: String, id: String) async throws(APIError) -> IntegrationDetail {
         let call = Call(method: "GET", path: Self.member(organization, id), organizationId: organization)
-        return try await decode(IntegrationDetail.self, perform(call), call)
+        var detail = try await decode(IntegrationDetail.self, perform(call), call)
+        detail.lastTestMessage = detail.lastTestMessage.map(redactor.redact)
+        return detail
     }
 
     /// `POST /api/organizations/{organizationId}/integrations`, never duplicated (see the type's documentation).
@@ -124,10 +126,17 @@ public final class IntegrationsClient: Sendable {
             method: "POST", path: Self.collection(organization), organizationId: organization,
             body: try encode(request, method: "POST", path: Self.collection(organization), organization: organization),
             kind: .create)
+        // Only an integration that is what this create sent counts as its lost answer: same identity, same enabled
+        // flag, every configuration value sent. Anything else under the name is someone else's.
         let find: Recovery = { [self] () async throws(APIError) -> IntegrationCreated? in
             let existing = try await list(organization: organization)
             let identity = LiveIdentity(request)
-            guard let match = existing.first(where: identity.matches) else { return nil }
+            guard let match = existing.first(where: identity.matches), match.isEnabled == request.isEnabled ?? true
+            else { return nil }
+            let detail = try await get(organization: organization, id: match.integrationId)
+            guard (request.configuration ?? [:]).allSatisfy({ detail.configuration[$0.key] == $0.value }) else {
+                return nil
+            }
             return IntegrationCreated(
                 integrationId: match.integrationId, organizationId: match.organizationId,
                 integrationType: match.integrationType, provider: match.provider, displayName: match.displayName,
@@ -273,9 +282,9 @@ public final class IntegrationsClient: Sendable {
             case .success(let response):
                 let status = response.status
                 if status == 404, call.kind == .delete, ambiguous { return .answered(HTTPResponse(status: 204)) }
-                // A 409 for the name just sent may be this very create, repeated under the client by the HTTP
-                // stack after a lost answer; the listing tells.
-                if status == 409, let recover, let found = try await recover() { return .recovered(found) }
+                // A 409 after an attempt whose answer was lost may be that attempt's create; the listing tells. A
+                // 409 to a first attempt is a name someone else holds.
+                if status == 409, ambiguous, let recover, let found = try await recover() { return .recovered(found) }
                 guard [429, 502, 503, 504].contains(status), attempt < policy.maxAttempts else {
                     throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
                 }

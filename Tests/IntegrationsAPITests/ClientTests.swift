@@ -54,6 +54,10 @@ final class RecordedSleeps: @unchecked Sendable {
         #"{"integrationId":"int_1","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z"}"#
     static let listWithMain =
         #"{"integrations":[{"integrationId":"int_7","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"createdAt":"2024-01-15T10:30:00Z","updatedAt":"2024-01-15T10:30:00Z","testStatus":"NotTested"}]}"#
+    static func detailOfMain(configuration: String = "{}") -> String {
+        #"{"integrationId":"int_7","organizationId":"org1","integrationType":1,"provider":"AuthorizeNet","displayName":"Main","isEnabled":true,"configuration":"#
+            + configuration + "}"
+    }
     static let request = CreateIntegrationRequest(
         integrationType: .payment, provider: "AuthorizeNet", displayName: "Main",
         secrets: ["ApiLoginId": "canary-login-7f3a", "TransactionKey": "canary-key-91bc"])
@@ -131,10 +135,12 @@ final class RecordedSleeps: @unchecked Sendable {
 
     @Test func ambiguousCreateIsFoundByListingNotRepeated() async throws {
         // The create's answer is lost; the listing shows it was committed; no second POST is sent.
-        let transport = ScriptedTransport([.fail(.connectionLost), .respond(200, Self.listWithMain)])
+        let transport = ScriptedTransport([
+            .fail(.connectionLost), .respond(200, Self.listWithMain), .respond(200, Self.detailOfMain()),
+        ])
         let outcome = try await client(transport).create(organization: "org1", Self.request)
         #expect(outcome.recovered && outcome.integration.integrationId == "int_7")
-        #expect(transport.requests.map(\.method) == ["POST", "GET"])
+        #expect(transport.requests.map(\.method) == ["POST", "GET", "GET"])
     }
 
     @Test func ambiguousCreateNotCommittedIsSentAgain() async throws {
@@ -155,18 +161,34 @@ final class RecordedSleeps: @unchecked Sendable {
         #expect(transport.requests.map(\.method) == ["POST", "POST"])
     }
 
-    @Test func conflictForTheNameJustSentIsRecovered() async throws {
-        // The HTTP stack may repeat a POST on a reused connection; the 409 is then for our own create.
-        let transport = ScriptedTransport([
-            .respond(409, #"{"title":"Conflict","status":409}"#), .respond(200, Self.listWithMain),
+    @Test func conflictToAFirstAttemptIsSomeoneElsesName() async throws {
+        let transport = ScriptedTransport([.respond(409, #"{"title":"Conflict","status":409}"#)])
+        let error = await #expect(throws: APIError.self) {
+            try await client(transport).create(organization: "org1", Self.request)
+        }
+        #expect(error?.status == 409)
+        #expect(transport.requests.map(\.method) == ["POST"], "no listing: nothing of ours can be there")
+    }
+
+    @Test func conflictAfterALostAnswerIsOursOnlyWhenItIsWhatWasSent() async throws {
+        var request = Self.request
+        request.configuration = ["Environment": "sandbox"]
+        let conflict = #"{"title":"Conflict","status":409}"#
+        let ours = ScriptedTransport([
+            .respond(504), .respond(200, #"{"integrations":[]}"#), .respond(409, conflict),
+            .respond(200, Self.listWithMain),
+            .respond(200, Self.detailOfMain(configuration: #"{"Environment":"sandbox","Extra":"1"}"#)),
         ])
-        let outcome = try await client(transport).create(organization: "org1", Self.request)
-        #expect(outcome.recovered)
-        let other = ScriptedTransport([
-            .respond(409, #"{"title":"Conflict","status":409}"#), .respond(200, #"{"integrations":[]}"#),
+        let outcome = try await client(ours).create(organization: "org1", request)
+        #expect(outcome.recovered && outcome.integration.integrationId == "int_7")
+
+        let theirs = ScriptedTransport([
+            .respond(504), .respond(200, #"{"integrations":[]}"#), .respond(409, conflict),
+            .respond(200, Self.listWithMain),
+            .respond(200, Self.detailOfMain(configuration: #"{"Environment":"production"}"#)),
         ])
         let error = await #expect(throws: APIError.self) {
-            try await client(other).create(organization: "org1", Self.request)
+            try await client(theirs).create(organization: "org1", request)
         }
         #expect(error?.status == 409)
     }

@@ -168,6 +168,26 @@ final class ScriptedTransport: HTTPTransport {
         #expect(setup.transport.changes[1].hasSuffix("/test"))
     }
 
+    /// Someone creates an integration under the planned name between the plan and the create: the 409 is theirs,
+    /// not a lost create of ours. Nothing of theirs is changed or recorded, and the journal forgets the intent.
+    @Test func aConflictWithSomeoneElsesIntegrationIsACollision() async throws {
+        let setup = try Self.setup()
+        let desired = [F.desired("a", configuration: ["IsSandbox": "true"])]
+        let plan = try await Self.plan(desired, setup: setup)
+        let theirs = try await setup.client.create(
+            organization: "o",
+            CreateIntegrationRequest(
+                integrationType: .payment, provider: "AuthorizeNet", displayName: "A",
+                configuration: ["IsSandbox": "false"], secrets: ["ApiLoginId": "theirs", "TransactionKey": "theirs"])
+        ).integration.integrationId
+        let report = await Self.applier(setup, desired).apply(
+            plan, state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.results.map(\.outcome) == [.failed(.nameTaken(organization: "o", displayName: "A"))])
+        #expect(report.state.integrations.isEmpty && report.state.pendingCreates == nil)
+        #expect(setup.transport.changes.filter { $0.contains(theirs) }.isEmpty, "nothing sent to their integration")
+        #expect(try await setup.client.get(organization: "o", id: theirs).configuration["IsSandbox"] == "false")
+    }
+
     @Test func aStateThatCannotBeWrittenSendsNothing() async throws {
         let setup = try Self.setup(statePath: "/dev/null/state.json")
         let desired = [F.desired("a"), F.desired("b")]

@@ -190,8 +190,17 @@ public struct Applier: Sendable {
             isEnabled: wanted.enabled, configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,
             secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() })
         let client = self.client
-        let outcome = try await call { () async throws(APIError) in
-            try await client.create(organization: action.organization, request)
+        let outcome: CreateOutcome
+        do throws(APIError) { outcome = try await client.create(organization: action.organization, request) } catch {
+            if error.status == 409 {
+                // The integration under the name is not ours: the journal must not lead a later plan to it.
+                await recorder.update { state in
+                    state.pendingCreates?.removeAll { $0 == intent }
+                    if state.pendingCreates?.isEmpty == true { state.pendingCreates = nil }
+                }
+                throw .nameTaken(organization: action.organization, displayName: intent.displayName)
+            }
+            throw .api(error)
         }
         let id = outcome.integration.integrationId
         let setAt = timestamp()

@@ -30,6 +30,8 @@ public enum ApplyFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case interrupted(afterStep: Int, of: Int)
     case testFailed(message: String?)
     case testFailedAfterRotation(keys: [String], message: String?, rollback: RollbackOutcome?)
+    /// A create answered 409 that was not this run's lost create: someone else holds the name.
+    case nameTaken(organization: String, displayName: String)
 
     public var description: String {
         switch self {
@@ -40,6 +42,8 @@ public enum ApplyFailure: Error, Sendable, Equatable, CustomStringConvertible {
         case .testFailedAfterRotation(let keys, let message, let rollback):
             "the connection test after rotating \(keys.joined(separator: ", ")) failed: \(message ?? "no message")"
                 + (rollback.map { "; \($0)" } ?? "")
+        case .nameTaken(let organization, let displayName):
+            "organization \(organization) already has an integration named '\(displayName)' that intops did not create; nothing was changed. Run intops plan to review adopting it, or give this entry another displayName"
         }
     }
 }

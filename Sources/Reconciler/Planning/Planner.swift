@@ -80,7 +80,10 @@ public enum Planner {
             if let entry = state.entry(key) {
                 matched = organizationLive.first { $0.id == entry.integrationId }
                 if matched == nil { reason = .deletedOutOfBand(integrationId: entry.integrationId) }
-            } else {
+            }
+            // No integration yet, or the recorded one is gone (deleted and perhaps re-created by hand under its
+            // name): an unclaimed integration that is this entry is adopted rather than created beside.
+            if matched == nil {
                 // A create an interrupted apply sent for this entry is found by the name it was sent with, even if
                 // the manifest renamed the entry since.
                 func unclaimed(_ identity: LiveIdentity?) -> [LiveIntegration] {
