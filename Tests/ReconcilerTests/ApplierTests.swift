@@ -45,7 +45,10 @@ final class ScriptedTransport: HTTPTransport {
     ) async -> (results: [ActionResult], events: [String]) {
         let events = Mutex<[String]>([])
         let results = await ActionScheduler(actions: actions, parallelism: parallelism).run(
-            settled: settled, shouldStop: { events.withLock { $0.filter { $0.hasPrefix("end") }.count } >= stopAfter },
+            settled: settled,
+            stopReason: {
+                events.withLock { $0.filter { $0.hasPrefix("end") }.count } >= stopAfter ? .interrupted : nil
+            },
             perform: { action in
                 events.withLock { $0.append("start \(action.name)") }
                 await Task.yield()
@@ -200,6 +203,41 @@ final class ScriptedTransport: HTTPTransport {
         #expect(setup.transport.requests.count == before)
     }
 
+    /// Updates need no create journal, but the state is still proven writable before the first change.
+    @Test func aStateThatCannotBeWrittenSendsNoUpdateEither() async throws {
+        let setup = try Self.setup(statePath: "/dev/null/state.json")
+        _ = try await setup.client.create(
+            organization: "o",
+            CreateIntegrationRequest(
+                integrationType: .payment, provider: "AuthorizeNet", displayName: "A",
+                secrets: ["ApiLoginId": "login", "TransactionKey": "key"]))
+        let desired = [F.desired("a", configuration: ["IsSandbox": "true"])]
+        let plan = try await Self.plan(desired, setup: setup)
+        #expect(plan.actions.map(\.action) == [.adopt])
+        let before = setup.transport.changes.count
+        let report = await Self.applier(setup, desired).apply(
+            plan, state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.results.map(\.outcome) == [.skipped(.stateNotWritable)])
+        #expect(setup.transport.changes.count == before)
+    }
+
+    /// The first state write that fails stops new actions and steps: what is changed after it could not be
+    /// recorded.
+    @Test func aFailedStateWriteStopsTheRun() async throws {
+        let backend = FailingBackend(successfulWrites: 1)
+        let setup = try Self.setup()
+        let store = StateStore(backend: backend, template: setup.directory.appendingPathComponent("s.json").path)
+        let desired = (1...6).map { F.desired("a\($0)") }
+        let plan = try await Self.plan(desired, setup: setup)
+        let report = await Applier(
+            client: setup.client, desired: desired, templates: F.templates, settings: Applier.Settings(parallelism: 1)
+        ).apply(plan, state: IntopsState(), store: store, organizations: ["o"])
+        let creates = setup.transport.changes.filter { $0.hasPrefix("POST") && $0.hasSuffix("/integrations") }
+        #expect(creates.count <= 2, "\(setup.transport.changes)")
+        #expect(report.results.contains { $0.outcome == .skipped(.stateWriteFailed) }, "\(report.results)")
+        #expect(report.stateError != nil)
+    }
+
     @Test func aFailedRequestFailsItsActionOnly() async throws {
         let setup = try Self.setup(script: { request in
             request.method == "POST"
@@ -330,5 +368,39 @@ final class ScriptedTransport: HTTPTransport {
         #expect(
             report.state.entry(wanted.key)?.secrets["TransactionKey"] == nil, "unknown again, so the next plan rotates")
         #expect(report.state.entry(wanted.key)?.lastTest?.passed == true)
+    }
+}
+
+/// The local backend, until its writes start failing.
+final class FailingBackend: StateBackend, @unchecked Sendable {
+    let local = LocalStateBackend()
+    let successfulWrites: Int
+    private let writes = Mutex(0)
+
+    init(successfulWrites: Int) { self.successfulWrites = successfulWrites }
+
+    func location(of object: String) -> String { local.location(of: object) }
+    var writeInterval: Duration { .zero }
+    var locksExpire: Bool { false }
+    func read(_ object: String) async throws(StateError) -> StoredObject? { try await local.read(object) }
+    func write(_ object: String, _ bytes: [UInt8], expected: StateVersion?) async throws(StateError) -> StateVersion {
+        let count = writes.withLock { count in
+            count += 1
+            return count
+        }
+        guard count <= successfulWrites else { throw StateError(.unavailable, "the disk is full") }
+        return try await local.write(object, bytes, expected: expected)
+    }
+    func acquireLock(_ scope: LockScope, record: LockRecord) async throws(StateError) -> LockAttempt {
+        try await local.acquireLock(scope, record: record)
+    }
+    func replaceLock(
+        _ scope: LockScope, version: StateVersion, record: LockRecord
+    ) async throws(StateError) -> LockAttempt { try await local.replaceLock(scope, version: version, record: record) }
+    func readLock(_ scope: LockScope) async throws(StateError) -> (record: LockRecord?, version: StateVersion)? {
+        try await local.readLock(scope)
+    }
+    func releaseLock(_ scope: LockScope, version: StateVersion) async throws(StateError) {
+        try await local.releaseLock(scope, version: version)
     }
 }

@@ -7,9 +7,9 @@ struct ActionScheduler {
 
     /// - Parameters:
     ///   - settled: results known before scheduling (actions whose pre-steps failed).
-    ///   - shouldStop: asked before each action starts; true skips it as interrupted.
+    ///   - stopReason: asked before each action starts; a reason skips it (and every action after it).
     func run(
-        settled: [ActionID: ActionResult], shouldStop: @escaping @Sendable () -> Bool,
+        settled: [ActionID: ActionResult], stopReason: @escaping @Sendable () -> SkipReason?,
         perform: @escaping @Sendable (PlannedAction) async -> ActionResult
     ) async -> [ActionResult] {
         var positions: [ActionID: Int] = [:]
@@ -49,8 +49,8 @@ struct ActionScheduler {
                     let index = ready[cursor]
                     cursor += 1
                     guard results[index] == nil else { continue }
-                    if shouldStop() {
-                        results[index] = ActionResult(actions[index], .skipped(.interrupted))
+                    if let reason = stopReason() {
+                        results[index] = ActionResult(actions[index], .skipped(reason))
                         finished(index)
                         continue
                     }

@@ -66,7 +66,8 @@ public struct Applier: Sendable {
         let intents = plan.actions.flatMap { action in
             (action.preSteps + action.steps).compactMap { intent(for: $0, of: action) }
         }
-        guard await recorder.journal(intents) else {
+        let journaled = plan.actions.isEmpty ? true : await recorder.journal(intents)
+        guard journaled else {
             // Nothing is sent that the state could not record.
             return ApplyReport(
                 results: plan.actions.map { ActionResult($0, .skipped(.stateNotWritable)) },
@@ -83,7 +84,7 @@ public struct Applier: Sendable {
             } catch { settled[action.id] = ActionResult(action, .failed(error)) }
         }
         let results = await ActionScheduler(actions: plan.actions, parallelism: settings.parallelism).run(
-            settled: settled, shouldStop: shouldStop,
+            settled: settled, stopReason: { self.stopReason(recorder) },
             perform: { action in await self.perform(action, recorder: recorder) })
 
         await recordLiveVersions(plan, recorder: recorder)
@@ -125,6 +126,13 @@ public struct Applier: Sendable {
         }
     }
 
+    /// Why no new action or step may start: an interrupt, a lost lock, or a state write that failed (what is
+    /// changed after it could not be recorded).
+    func stopReason(_ recorder: StateRecorder) -> SkipReason? {
+        if recorder.writeFailed.load(ordering: .relaxed) { return .stateWriteFailed }
+        return shouldStop() ? .interrupted : nil
+    }
+
     /// One action's steps, in order; the state follows each completed step.
     func perform(_ action: PlannedAction, recorder: StateRecorder) async -> ActionResult {
         events(.started(action))
@@ -138,7 +146,9 @@ public struct Applier: Sendable {
             // A test after an update runs only when the API asks for one (or the policy is always).
             var testWanted = true
             for (number, step) in action.steps.enumerated() {
-                if number > 0 && shouldStop() { throw .interrupted(afterStep: number, of: action.steps.count) }
+                if number > 0 && stopReason(recorder) != nil {
+                    throw .interrupted(afterStep: number, of: action.steps.count)
+                }
                 switch step {
                 case .update:
                     let asked = try await runUpdate(step, action: action, recorder: recorder, id: id)

@@ -8,6 +8,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
     case dependencyIncomplete(ActionID)
     /// An interrupt (or a lost state lock) came before it started.
     case interrupted
+    /// A state write failed earlier in the run: nothing more is changed that the state could not record.
+    case stateWriteFailed
     /// The run ended before the scheduler reached it.
     case notReached
 
@@ -16,6 +18,8 @@ public enum SkipReason: Sendable, Equatable, CustomStringConvertible {
         case .stateNotWritable: "the state could not be written before the first request"
         case .dependencyIncomplete(let id): "\(id.organization)/\(id.name) did not complete"
         case .interrupted: "interrupted before it started"
+        case .stateWriteFailed:
+            "not started: the state could not be written, and intops changes nothing it cannot record"
         case .notReached: "not reached"
         }
     }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Keeps the state in memory and in the store as steps complete. Writes run off the actor and are coalesced: steps
 /// that complete while a write is under way go out with the next one (at most the backend's write interval later),
 /// so a slow store never holds up the API calls. A step lost by a crash in that window is recovered by the next
@@ -11,6 +13,8 @@ actor StateRecorder {
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var drainTask: Task<Void, Never>?
     private(set) var error: StateError?
+    /// Set by the first failed write; read without the actor by the scheduler before every action and step.
+    nonisolated let writeFailed = Atomic<Bool>(false)
 
     init(state: IntopsState, store: StateStore, organizations: [String]) {
         self.state = state
@@ -34,9 +38,9 @@ actor StateRecorder {
 
     /// Records every create of the plan as pending, in the store, before the first request goes out: one write,
     /// instead of one on the path of each create. An intent whose create is never sent is harmless: the closing
-    /// lists find nothing live by its identity and drop it, or the next run does.
+    /// lists find nothing live by its identity and drop it, or the next run does. A plan without creates is
+    /// written too, so that a state that cannot be written is known before anything is changed.
     func journal(_ intents: [IntopsState.PendingCreate]) async -> Bool {
-        guard !intents.isEmpty else { return true }
         let keys = Set(intents.map(\.key))
         update { state in
             state.pendingCreates = (state.pendingCreates ?? []).filter { !keys.contains($0.key) } + intents
@@ -69,7 +73,9 @@ actor StateRecorder {
             }.value
             switch result {
             case .success(let serial): state.serial = max(state.serial, serial)
-            case .failure(let failure): error = failure
+            case .failure(let failure):
+                error = failure
+                writeFailed.store(true, ordering: .relaxed)
             }
         }
         writing = false
