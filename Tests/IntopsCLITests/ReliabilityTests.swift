@@ -90,6 +90,25 @@ final class RunningIntops: @unchecked Sendable {
         #expect(live == 8, "no duplicate integration: \(live)")
     }
 
+    /// SIGTERM while the apply is still planning: the handler is already there, so the run ends before any change
+    /// with 130 and its lock released, instead of dying with it held.
+    @Test func anInterruptWhilePlanningStopsBeforeAnyChange() async throws {
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "800ms"])
+        let running = try RunningIntops(
+            ["apply", "--auto-approve", "--parallelism", "1"], in: project.root, environment: project.environment)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await project.requestCount() < 1, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(running.process.processIdentifier, SIGTERM)
+        let status = try await running.exit()
+        #expect(status == 130, "\(running.stderr)")
+        #expect(running.stderr.contains("interrupted: stopping before any change"), "\(running.stderr)")
+        #expect(try await project.liveCount() == 0, "nothing was created")
+        let again = try await project.intops(["apply", "--auto-approve"], environment: ["INTOPS_LOCK_TIMEOUT": "1"])
+        #expect(again.status == 0, "the lock was released: \(again.stderr)")
+    }
+
     /// SIGKILL at several moments of an apply: every state file left behind is valid JSON, and the next apply
     /// converges without duplicates (the long version, 20 kills, is `make soak`).
     @Test func killedApplyLeavesAValidStateAndConverges() async throws {

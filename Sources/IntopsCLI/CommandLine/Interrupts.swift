@@ -18,7 +18,8 @@ private func onInterrupt(_ number: Int32) {
 }
 
 /// SIGINT and SIGTERM during an apply: the first asks the applier to start nothing new and to let what is in
-/// flight finish, so the state is saved and intops exits 130; a second one ends the process at once.
+/// flight finish, so the state is saved and intops exits 130 (before the first change, the run ends there and
+/// releases its lock); a second one ends the process at once.
 ///
 /// A C signal handler rather than a dispatch source: libdispatch on Linux reads signals through signalfd, which
 /// only sees a signal when every thread blocks it; under load the kernel picked a thread that did not, and with
@@ -27,8 +28,21 @@ final class Interrupts: Sendable {
     static let shared = Interrupts()
 
     private let installed = Mutex(false)
+    /// Who waits for the first signal (a prompt that must give up); resumed by the notice thread.
+    private let waiters = Mutex<(signalled: Bool, continuations: [CheckedContinuation<Void, Never>])>((false, []))
 
     var requested: Bool { signalsSeen.load(ordering: .sequentiallyConsistent) > 0 }
+
+    /// Returns at the first signal (at once if there was one); never returns without one.
+    func signalled() async {
+        await withCheckedContinuation { continuation in
+            let now = waiters.withLock { waiters in
+                if !waiters.signalled { waiters.continuations.append(continuation) }
+                return waiters.signalled
+            }
+            if now { continuation.resume() }
+        }
+    }
 
     /// Starts listening; `notice` is told once, on the first signal.
     func install(notice: @escaping @Sendable () -> Void) {
@@ -47,6 +61,12 @@ final class Interrupts: Sendable {
             var byte: UInt8 = 0
             while read(readEnd, &byte, 1) < 0 && errno == EINTR {}
             notice()
+            let waiting = self.waiters.withLock { waiters in
+                waiters.signalled = true
+                defer { waiters.continuations = [] }
+                return waiters.continuations
+            }
+            for waiter in waiting { waiter.resume() }
         }.start()
     }
 }

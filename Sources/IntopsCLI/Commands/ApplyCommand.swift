@@ -50,14 +50,16 @@ enum ApplyCommand {
         var observer = invocation.observer
         let progress = ApplyProgress(invocation)
         observer.apply = { progress.event($0) }
-        // Installed once the changes start, as before: an interrupt while planning or at the prompt still ends the
-        // run at once.
-        observer.changesStarting = {
-            Interrupts.shared.install {
-                console.err(
-                    Style.yellow("interrupted:", console.colorError)
-                        + " finishing the steps in flight and saving the state; interrupt again to stop at once")
-            }
+        // Installed first: an interrupt while planning or at the prompt ends the run before any change, with the
+        // state lock released, instead of killing it with the lock held.
+        let changing = Atomic<Bool>(false)
+        observer.changesStarting = { changing.store(true, ordering: .sequentiallyConsistent) }
+        Interrupts.shared.install {
+            console.err(
+                Style.yellow("interrupted:", console.colorError)
+                    + (changing.load(ordering: .sequentiallyConsistent)
+                        ? " finishing the steps in flight and saving the state; interrupt again to stop at once"
+                        : " stopping before any change; interrupt again to stop at once"))
         }
         let confirm: (@Sendable (Plan) async -> Bool)? =
             options.autoApprove
@@ -70,7 +72,13 @@ enum ApplyCommand {
                     return false
                 }
                 console.writeError("Apply these changes? Only 'yes' is accepted: ")
-                guard await console.readLineOffPool()?.trimmingCharacters(in: .whitespaces) == "yes" else {
+                let answer = await firstOf(
+                    { await console.readLineOffPool() },
+                    {
+                        await Interrupts.shared.signalled()
+                        return nil
+                    })
+                guard answer?.trimmingCharacters(in: .whitespaces) == "yes", !Interrupts.shared.requested else {
                     console.err("Apply cancelled.")
                     return false
                 }
@@ -91,7 +99,8 @@ enum ApplyCommand {
             })
         else { return ExitCode.failure }
         switch outcome {
-        case .refused, .cancelled: return ExitCode.failure
+        case .refused: return ExitCode.failure
+        case .cancelled: return Interrupts.shared.requested ? ExitCode.interrupted : ExitCode.failure
         case .unchanged:
             if options.settings.planFile != nil {
                 console.out("No changes. The live integrations match the manifests.")
@@ -135,4 +144,17 @@ final class ApplyProgress: Sendable {
                 "[\(count)/\(total)] \(result.action.symbol) \(result.key) \(result.succeeded ? "done" : "failed")")
         }
     }
+}
+
+/// The answer of whichever finishes first; the other is left behind (a blocked read of a terminal cannot be
+/// cancelled, and the process is about to end).
+private func firstOf(
+    _ first: @escaping @Sendable () async -> String?, _ second: @escaping @Sendable () async -> String?
+) async -> String? {
+    let stream = AsyncStream<String?> { continuation in
+        Task { continuation.yield(await first()) }
+        Task { continuation.yield(await second()) }
+    }
+    for await answer in stream { return answer }
+    return nil
 }

@@ -35,7 +35,7 @@ public enum ApplyOutcome: Sendable {
     case refused(Plan)
     /// Nothing to do.
     case unchanged(Plan)
-    /// The frontend did not confirm; nothing was sent.
+    /// The frontend did not confirm, or an interrupt came before the first change; nothing was sent.
     case cancelled(Plan)
     case applied(Plan, ApplyReport)
 }
@@ -65,10 +65,14 @@ extension Engine {
             if settings.planFile == nil { try checkTargets(settings.plan, session: session) }
             let plan = try planToApply(settings, session: session)
             let warnings = session.missingStateWarning(plan).map { [$0] } ?? []
+            // An interrupt while planning or at the prompt ends the run here, before any change, with the lock
+            // released on the way out.
+            if shouldStop() { return .cancelled(plan) }
             preview(ApplyPreview(plan: plan, fromSavedPlan: settings.planFile != nil, warnings: warnings))
             guard plan.errors.isEmpty else { return .refused(plan) }
             guard !plan.isEmpty else { return .unchanged(plan) }
             if settings.planFile == nil, let confirm, !(await confirm(plan)) { return .cancelled(plan) }
+            if shouldStop() { return .cancelled(plan) }
             let applier = Applier(
                 client: session.client, desired: session.desired, templates: session.templates,
                 settings: await applierSettings(settings, session: session, observer: observer), events: observer.apply,
