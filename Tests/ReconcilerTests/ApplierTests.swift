@@ -127,10 +127,10 @@ final class ScriptedTransport: HTTPTransport {
     ) throws -> Setup {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("applier-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let emulator = Emulator(credentials: [EmulatorCredential(token: "t", organizationId: "o")])
+        let emulator = Emulator(credentials: [EmulatorCredential(token: "test-token", organizationId: "o")])
         let transport = ScriptedTransport(emulator: emulator, script: script)
         let client = IntegrationsClient(
-            transport: transport, credentials: ["o": .bearer("t")],
+            transport: transport, credentials: ["o": .bearer("test-token")],
             policy: ClientPolicy(maxInFlight: 4, maxAttempts: 1), sleep: { _ in })
         return Setup(
             transport: transport, client: client,
@@ -402,5 +402,86 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
     }
     func releaseLock(_ scope: LockScope, version: StateVersion) async throws(StateError) {
         try await local.releaseLock(scope, version: version)
+    }
+}
+
+/// A replace stopped after its replacement exists (an interrupt, a failed test) is finished by the next run, or
+/// undone when the manifest wants the original again: never two live integrations and a plan that cannot run.
+@Suite struct ReplaceRecoveryTests {
+    typealias F = Fixture
+    static let original = [F.desired("a")]
+    static let replaced = [F.desired("a", provider: "WorldPay", secrets: ["AccountId": "1", "AccountToken": "tok", "AcceptorId": "2"])]
+
+    /// Applies the original, then the replace with `stop` deciding when to stop; returns the state left behind.
+    static func stoppedReplace(
+        failFirstTest: Bool = false
+    ) async throws -> (ApplierTests.Setup, IntopsState, ActionResult.Outcome) {
+        let armed = Mutex(false), created = Mutex(0), tests = Mutex(0)
+        let setup = try ApplierTests.setup(script: { request in
+            guard armed.withLock({ $0 }), request.method == "POST" else { return nil }
+            if request.path.hasSuffix("/integrations") { created.withLock { $0 += 1 } }
+            if failFirstTest, request.path.hasSuffix("/test"), tests.withLock({ $0 += 1; return $0 }) == 1 {
+                return HTTPResponse(
+                    status: 200, body: Data(#"{"integrationId":"x","isSuccessful":false,"message":"refused"}"#.utf8))
+            }
+            return nil
+        })
+        let first = await ApplierTests.applier(setup, original).apply(
+            try await ApplierTests.plan(original, setup: setup), state: IntopsState(), store: setup.store,
+            organizations: ["o"])
+        let plan = try await ApplierTests.plan(replaced, setup: setup, state: first.state)
+        #expect(plan.actions.map(\.action) == [.replace])
+        armed.withLock { $0 = true }
+        let stopped = await Applier(
+            client: setup.client, desired: replaced, templates: F.templates, settings: Applier.Settings(parallelism: 1),
+            shouldStop: { !failFirstTest && created.withLock { $0 } > 0 }
+        ).apply(plan, state: first.state, store: setup.store, organizations: ["o"])
+        return (setup, stopped.state, stopped.results[0].outcome)
+    }
+
+    static func converge(
+        _ desired: [DesiredIntegration], setup: ApplierTests.Setup, state: IntopsState
+    ) async throws -> (first: Plan, state: IntopsState) {
+        let plan = try await ApplierTests.plan(desired, setup: setup, state: state)
+        let report = await ApplierTests.applier(setup, desired).apply(
+            plan, state: state, store: setup.store, organizations: ["o"])
+        #expect(report.results.allSatisfy { $0.succeeded }, "\(report.results)")
+        return (plan, report.state)
+    }
+
+    @Test func anInterruptedReplaceIsFinished() async throws {
+        let (setup, state, outcome) = try await Self.stoppedReplace()
+        #expect(outcome == .failed(.interrupted(afterStep: 1, of: 4)))
+        #expect(state.integrations.first?.replaces != nil, "the state says a replace is under way")
+        let (plan, after) = try await Self.converge(Self.replaced, setup: setup, state: state)
+        #expect(plan.errors.isEmpty, "\(plan.errors)")
+        #expect(plan.actions.map(\.reason) == [.finishesReplace(replacedId: state.integrations[0].replaces!)])
+        #expect(plan.actions.first?.steps.count == 3, "test, delete the original, rename: \(plan.actions)")
+        let live = try await setup.client.list(organization: "o")
+        #expect(live.map(\.provider) == ["WorldPay"] && live.map(\.displayName) == ["A"], "\(live)")
+        #expect(after.integrations.first?.replaces == nil)
+        #expect(try await ApplierTests.plan(Self.replaced, setup: setup, state: after).actions.isEmpty)
+    }
+
+    @Test func aReplaceWhoseTestFailedIsTestedAgainBeforeTheOriginalGoes() async throws {
+        let (setup, state, outcome) = try await Self.stoppedReplace(failFirstTest: true)
+        #expect(outcome == .failed(.testFailed(message: "refused")))
+        #expect(try await setup.client.list(organization: "o").count == 2, "the original stays while the test fails")
+        let (plan, after) = try await Self.converge(Self.replaced, setup: setup, state: state)
+        #expect(plan.actions.first?.steps.first == .test, "\(plan.actions)")
+        #expect(try await setup.client.list(organization: "o").count == 1)
+        #expect(try await ApplierTests.plan(Self.replaced, setup: setup, state: after).actions.isEmpty)
+    }
+
+    @Test func aReplaceTheManifestTookBackIsUndone() async throws {
+        let (setup, state, _) = try await Self.stoppedReplace()
+        let (plan, after) = try await Self.converge(Self.original, setup: setup, state: state)
+        #expect(plan.actions.map(\.reason) == [.undoesReplace(replacementId: state.integrations[0].integrationId)])
+        let live = try await setup.client.list(organization: "o")
+        #expect(live.map(\.provider) == ["AuthorizeNet"] && live.map(\.displayName) == ["A"], "\(live)")
+        #expect(after.integrations.first?.integrationId == live.first?.integrationId)
+        // The original's secrets are set once more (intops cannot vouch for them), then nothing is left to do.
+        let (_, settled) = try await Self.converge(Self.original, setup: setup, state: after)
+        #expect(try await ApplierTests.plan(Self.original, setup: setup, state: settled).actions.isEmpty)
     }
 }

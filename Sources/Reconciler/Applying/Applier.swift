@@ -117,6 +117,10 @@ public struct Applier: Sendable {
                 }
                 if state.pendingCreates?.isEmpty == true { state.pendingCreates = nil }
                 for index in state.integrations.indices where state.integrations[index].organization == organization {
+                    // A replace whose original is gone (deleted by hand) has nothing left to finish.
+                    if let replaced = state.integrations[index].replaces, updatedAt[replaced] == nil {
+                        state.integrations[index].replaces = nil
+                    }
                     guard planned.contains(state.integrations[index].key),
                         let live = updatedAt[state.integrations[index].integrationId]
                     else { continue }
@@ -226,6 +230,9 @@ public struct Applier: Sendable {
         await recorder.update { state in
             var entry = self.entry(for: wanted, id: id, previous: nil)
             if let temporaryName { entry.displayName = temporaryName }
+            // Until the original is deleted, the state says a replace is under way, so that a stopped run is
+            // finished by the next one instead of leaving two integrations.
+            if action.action == .replace { entry.replaces = action.integrationId }
             entry.configurationDigest = digest
             entry.secrets = wanted.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: setAt) }
             // The state follows the replacement from here on.
@@ -303,8 +310,27 @@ public struct Applier: Sendable {
             await recorder.update { state in
                 if state.entry(action.key)?.integrationId == id { state.remove(action.key) }
             }
-        case .deleteReplaced(let oldId):
-            try await call { () async throws(APIError) in try await client.delete(organization: organization, id: oldId)
+        case .deleteReplaced(let deleted):
+            try await call { () async throws(APIError) in
+                try await client.delete(organization: organization, id: deleted)
+            }
+            await recorder.update { state in
+                guard var entry = state.entry(action.key) else { return }
+                if entry.replaces == deleted {
+                    entry.replaces = nil
+                } else if entry.integrationId == deleted, let original = entry.replaces {
+                    // An undone replace: the entry is the original's again, whose secrets intops cannot vouch for.
+                    entry.integrationId = original
+                    entry.replaces = nil
+                    if let wanted = desired[action.key] {
+                        entry.type = wanted.type ?? entry.type
+                        entry.provider = wanted.provider ?? entry.provider
+                    }
+                    entry.secrets = [:]
+                    entry.configurationDigest = nil
+                    entry.lastTest = nil
+                }
+                state.set(entry)
             }
         }
     }

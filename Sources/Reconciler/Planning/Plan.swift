@@ -97,6 +97,10 @@ public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
     case pruned
     /// A create an interrupted apply sent for an entry no longer in the manifests.
     case orphanedCreate
+    /// A replace stopped after its replacement was created: the rest of its steps.
+    case finishesReplace(replacedId: String)
+    /// A replace stopped after its replacement was created, and the manifest wants the original again.
+    case undoesReplace(replacementId: String)
 
     public var description: String {
         switch self {
@@ -113,6 +117,9 @@ public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
         case .ensureAbsent: "ensure: absent"
         case .pruned: "pruned: no longer in the manifests"
         case .orphanedCreate: "created by an interrupted apply for an entry no longer in the manifests"
+        case .finishesReplace(let id): "finishes an interrupted replace: \(id) is still live"
+        case .undoesReplace(let id):
+            "undoes an interrupted replace: the manifest wants the original again, so the replacement \(id) is deleted"
         }
     }
 }

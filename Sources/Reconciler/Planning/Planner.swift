@@ -77,6 +77,18 @@ public enum Planner {
             var matched: LiveIntegration?
             var adopted = false
             var reason: PlanReason?
+            if let entry = state.entry(key), let replaced = entry.replaces,
+                let original = organizationLive.first(where: { $0.id == replaced })
+            {
+                claimed.insert(replaced)
+                if let replacement = organizationLive.first(where: { $0.id == entry.integrationId }) {
+                    planUnfinishedReplace(desired, replacement: replacement, original: original)
+                } else {
+                    // The replacement is gone: the original is this entry's integration again.
+                    planExisting(desired, current: original, adopted: true)
+                }
+                return
+            }
             if let entry = state.entry(key) {
                 matched = organizationLive.first { $0.id == entry.integrationId }
                 if matched == nil { reason = .deletedOutOfBand(integrationId: entry.integrationId) }
@@ -273,6 +285,34 @@ public enum Planner {
             append(
                 desired, action: .replace, integrationId: current.id, changes: changes, reason: why, notes: notes,
                 steps: steps)
+        }
+
+        /// A replace stopped between the create of its replacement and the delete of the original: the next plan
+        /// runs its remaining steps, or, when the manifest now describes the original, deletes the replacement.
+        mutating func planUnfinishedReplace(
+            _ desired: DesiredIntegration, replacement: LiveIntegration, original: LiveIntegration
+        ) {
+            let wantsOriginal =
+                original.summary.integrationType == desired.type && original.summary.provider == desired.provider
+                && (replacement.summary.integrationType != desired.type || replacement.summary.provider != desired.provider)
+            if wantsOriginal {
+                append(
+                    desired, action: .replace, integrationId: original.id,
+                    changes: [PlannedChange(field: .integration, old: replacement.id, new: original.id)],
+                    reason: .undoesReplace(replacementId: replacement.id), notes: [],
+                    steps: [.deleteReplaced(integrationId: replacement.id)])
+                return
+            }
+            var steps: [PlannedStep] = []
+            let testable = template(desired)?.requiresOAuth != true && desired.manifest.test != .never
+            if testable && state.entry(desired.key)?.lastTest?.passed != true { steps.append(.test) }
+            steps.append(.deleteReplaced(integrationId: original.id))
+            let finalName = desired.displayName ?? original.summary.displayName
+            if replacement.summary.displayName != finalName { steps.append(.rename(to: finalName)) }
+            append(
+                desired, action: .replace, integrationId: replacement.id,
+                changes: [PlannedChange(field: .integration, old: original.id, new: replacement.id)],
+                reason: .finishesReplace(replacedId: original.id), notes: [], steps: steps)
         }
 
         static func temporaryName(_ name: String, key: IntegrationKey) -> String { "\(name) (intops: \(key.name))" }

@@ -44,6 +44,9 @@ public struct IntopsState: Codable, Sendable, Equatable {
         public var configurationDigest: String?
         public var secrets: [String: SecretRecord]
         public var lastTest: TestRecord?
+        /// While a replace is under way: the integration this one replaces, still live until the replace deletes
+        /// it. A run stopped in between leaves it here, and the next plan finishes the replace (or undoes it).
+        public var replaces: String? = nil
 
         public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
         public var identity: LiveIdentity { LiveIdentity(type: type, provider: provider, displayName: displayName) }
