@@ -273,6 +273,25 @@ final class ScriptedTransport: HTTPTransport {
         #expect(!setup.transport.changes.contains { $0.hasSuffix("/test") })
         // The create is recorded, so the next run finishes the action instead of creating it again.
         #expect(report.state.integrations.map(\.name) == ["a"])
+        let next = try await Self.plan(desired, setup: setup, state: report.state)
+        #expect(next.actions.map(\.reason) == [.testDue], "the lost test is run by the next apply: \(next.actions)")
+        let finished = await Self.applier(setup, desired).apply(
+            next, state: report.state, store: setup.store, organizations: ["o"])
+        #expect(finished.state.integrations.first?.testDue == nil)
+        #expect(try await Self.plan(desired, setup: setup, state: finished.state).actions.isEmpty)
+    }
+
+    /// A connection test that runs out of retries is still owed: the next plan runs it.
+    @Test func aTestThatNeverGotAnAnswerIsDue() async throws {
+        let setup = try Self.setup(script: { request in
+            request.path.hasSuffix("/test") ? HTTPResponse(status: 503) : nil
+        })
+        let desired = [F.desired("a")]
+        let report = await Self.applier(setup, desired).apply(
+            try await Self.plan(desired, setup: setup), state: IntopsState(), store: setup.store, organizations: ["o"])
+        #expect(report.state.integrations.first?.testDue == true, "\(report.results)")
+        let next = try await Self.plan(desired, setup: setup, state: report.state)
+        #expect(next.actions.map(\.action) == [.test] && next.actions.map(\.reason) == [.testDue])
     }
 
     @Test func aSwapRenamesThroughATemporaryNameBeforeAnythingElse() async throws {
@@ -410,7 +429,9 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
 @Suite struct ReplaceRecoveryTests {
     typealias F = Fixture
     static let original = [F.desired("a")]
-    static let replaced = [F.desired("a", provider: "WorldPay", secrets: ["AccountId": "1", "AccountToken": "tok", "AcceptorId": "2"])]
+    static let replaced = [
+        F.desired("a", provider: "WorldPay", secrets: ["AccountId": "1", "AccountToken": "tok", "AcceptorId": "2"])
+    ]
 
     /// Applies the original, then the replace with `stop` deciding when to stop; returns the state left behind.
     static func stoppedReplace(
@@ -420,7 +441,12 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
         let setup = try ApplierTests.setup(script: { request in
             guard armed.withLock({ $0 }), request.method == "POST" else { return nil }
             if request.path.hasSuffix("/integrations") { created.withLock { $0 += 1 } }
-            if failFirstTest, request.path.hasSuffix("/test"), tests.withLock({ $0 += 1; return $0 }) == 1 {
+            if failFirstTest, request.path.hasSuffix("/test"),
+                tests.withLock({
+                    $0 += 1
+                    return $0
+                }) == 1
+            {
                 return HTTPResponse(
                     status: 200, body: Data(#"{"integrationId":"x","isSuccessful":false,"message":"refused"}"#.utf8))
             }

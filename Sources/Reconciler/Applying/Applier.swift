@@ -156,7 +156,9 @@ public struct Applier: Sendable {
                 switch step {
                 case .update:
                     let asked = try await runUpdate(step, action: action, recorder: recorder, id: id)
-                    testWanted = asked || desired[action.key]?.manifest.test == .always
+                    let due = await recorder.state.entry(action.key)?.testDue == true
+                    testWanted = asked || due || desired[action.key]?.manifest.test == .always
+                    if testWanted && action.steps.contains(.test) { await recorder.markTestDue(action.key) }
                 case .test: if testWanted { try await run(step, action: action, recorder: recorder, id: id) }
                 case .create: id = try await runCreate(step, action: action, recorder: recorder)
                 default: try await run(step, action: action, recorder: recorder, id: id)
@@ -233,6 +235,7 @@ public struct Applier: Sendable {
             // Until the original is deleted, the state says a replace is under way, so that a stopped run is
             // finished by the next one instead of leaving two integrations.
             if action.action == .replace { entry.replaces = action.integrationId }
+            if action.steps.contains(.test) { entry.testDue = true }
             entry.configurationDigest = digest
             entry.secrets = wanted.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: setAt) }
             // The state follows the replacement from here on.
@@ -295,6 +298,7 @@ public struct Applier: Sendable {
                 if var entry = state.entry(action.key) {
                     entry.lastTest = IntopsState.TestRecord(
                         passed: result.isSuccessful, at: result.testedAt ?? self.timestamp(), message: result.message)
+                    entry.testDue = nil
                     state.set(entry)
                 }
             }
@@ -361,6 +365,7 @@ public struct Applier: Sendable {
                 entry.lastTest = IntopsState.TestRecord(
                     passed: response.testConnectionSuccessful == true, at: response.rotatedAt ?? setAt,
                     message: response.message)
+                entry.testDue = nil
             }
             state.set(entry)
         }

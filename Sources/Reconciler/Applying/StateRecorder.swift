@@ -28,6 +28,14 @@ actor StateRecorder {
         startWriting()
     }
 
+    /// Records that the entry's connection test is owed, before it is sent: a run stopped before it ends leaves the
+    /// test to the next one.
+    func markTestDue(_ key: IntegrationKey) {
+        guard var entry = state.entry(key), entry.testDue != true else { return }
+        entry.testDue = true
+        update { $0.set(entry) }
+    }
+
     /// Returns once everything recorded so far is stored; a write waiting out the interval goes at once.
     func flush() async {
         guard writing || dirty else { return }

@@ -89,6 +89,8 @@ public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
     case unknownFingerprints
     case testAlways
     case lastTestFailed
+    /// The connection test after the last change never ran.
+    case testDue
     /// Why a replace is needed: the type or provider changes…
     case typeOrProviderChanges(from: String, to: String)
     /// …or configuration keys the template gives no default for would have to be removed.
@@ -111,6 +113,7 @@ public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
         case .unknownFingerprints: "unknown fingerprints: the state has no record of these secrets"
         case .testAlways: "test: always"
         case .lastTestFailed: "the last connection test failed"
+        case .testDue: "the connection test after the last change has not run"
         case .typeOrProviderChanges(let from, let to): "type/provider changes from \(from) to \(to)"
         case .configurationCannotBeRemoved(let keys):
             "configuration \(keys.joined(separator: ", ")) cannot be removed in place (no default in the template)"

@@ -241,10 +241,13 @@ public enum Planner {
             } else if !rotate.isEmpty {
                 kind = .rotate
                 if unknown { reason = .unknownFingerprints }
-            } else if testable && (desired.manifest.test == .always || summary.testStatus == .failed) {
+            } else if testable
+                && (desired.manifest.test == .always || summary.testStatus == .failed || entry?.testDue == true)
+            {
                 kind = .test
                 steps.append(.test)
-                reason = desired.manifest.test == .always ? .testAlways : .lastTestFailed
+                reason =
+                    desired.manifest.test == .always ? .testAlways : entry?.testDue == true ? .testDue : .lastTestFailed
                 changes.append(PlannedChange(field: .test, old: summary.testStatus?.name, new: "connection test"))
             } else {
                 // Nothing to change; an adoption-free match with a state entry whose id moved is recorded on apply.
@@ -294,7 +297,8 @@ public enum Planner {
         ) {
             let wantsOriginal =
                 original.summary.integrationType == desired.type && original.summary.provider == desired.provider
-                && (replacement.summary.integrationType != desired.type || replacement.summary.provider != desired.provider)
+                && (replacement.summary.integrationType != desired.type
+                    || replacement.summary.provider != desired.provider)
             if wantsOriginal {
                 append(
                     desired, action: .replace, integrationId: original.id,

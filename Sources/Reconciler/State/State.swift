@@ -47,6 +47,9 @@ public struct IntopsState: Codable, Sendable, Equatable {
         /// While a replace is under way: the integration this one replaces, still live until the replace deletes
         /// it. A run stopped in between leaves it here, and the next plan finishes the replace (or undoes it).
         public var replaces: String? = nil
+        /// A connection test the last change asked for has not run yet (the run stopped, or the test request
+        /// failed): the next plan runs it.
+        public var testDue: Bool? = nil
 
         public var key: IntegrationKey { IntegrationKey(organization: organization, name: name) }
         public var identity: LiveIdentity { LiveIdentity(type: type, provider: provider, displayName: displayName) }
