@@ -2,7 +2,7 @@
 SWIFT        ?= swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age bsdutils git
-PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint
+PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint markdown_it:markdown-it-py
 RELEASE_BIN  := .build/release
 
 .PHONY: all deps build demo test lint smoke dist dist-check install pipeline-test bench soak fuzz man clean

@@ -4,6 +4,7 @@ import PackageDescription
 // Layering: data flows top to bottom, and a module only imports modules listed above it.
 //   CYAML, CCrypto        system libraries (libyaml, OpenSSL libcrypto)
 //   ConcurrencyToolkit    the bounded fan-out, child processes and blocking calls off the cooperative pool
+//   TextEscaping          one escaper per output format (terminal, XML, Markdown, workflow commands)
 //   YAML                  libyaml → nodes that know file:line:column; emitter
 //   CryptoPrimitives      digests, HMAC, AES-GCM, random bytes over libcrypto, shared by everything above
 //   Age, SOPS             encrypted secret files (know nothing of integrations)
@@ -28,18 +29,19 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]),
         .systemLibrary(
             name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
-        .target(name: "ConcurrencyToolkit"), .target(name: "YAML", dependencies: ["CYAML"]),
-        .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
+        .target(name: "ConcurrencyToolkit"), .target(name: "TextEscaping"),
+        .target(name: "YAML", dependencies: ["CYAML"]), .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
         .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
         .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives"]),
         .target(name: "HTTPSupport"), .target(name: "S3", dependencies: ["CryptoPrimitives", "HTTPSupport"]),
-        .target(name: "IntegrationsAPI", dependencies: ["HTTPSupport"]),
+        .target(name: "IntegrationsAPI", dependencies: ["HTTPSupport", "TextEscaping"]),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
         .target(name: "EmulatorHTTP", dependencies: ["Emulator", "IntegrationsAPI"]),
         .target(
             name: "Reconciler",
             dependencies: [
                 "YAML", "SOPS", "Age", "CryptoPrimitives", "HTTPSupport", "IntegrationsAPI", "S3", "ConcurrencyToolkit",
+                "TextEscaping",
             ]), .target(name: "IntopsCLI", dependencies: ["Reconciler"]),
         .target(name: "EmbeddedSandbox", dependencies: ["Reconciler", "Emulator", "IntegrationsAPI"]),
         .executableTarget(name: "intops", dependencies: ["IntopsCLI", "EmbeddedSandbox"]),

@@ -6,12 +6,12 @@ import Synchronization
 /// test message or a header, so each value is looked for in every form it could come back in: as sent, JSON
 /// escaped, percent-encoded, hex and base64 (also at the three byte alignments a longer encoded text can put it).
 ///
-/// A value too short to replace without destroying the message (fewer than ``minimumReplaced`` characters) is
-/// never printed either: a text that contains it is withheld whole.
+/// A value too short to be told from ordinary text (fewer than ``minimumReplaced`` characters) is replaced only
+/// where it stands alone, between characters that are not letters or digits: `"a"` in an echoed body, not the
+/// `a` of every word.
 public final class Redactor: Sendable {
     public static let replacement = "(redacted)"
-    public static let withheld = "(withheld: it may contain a secret)"
-    /// Shorter values are not replaced but make the whole text withheld.
+    /// Shorter values are replaced only as whole words.
     public static let minimumReplaced = 4
     /// Derived forms shorter than this (the inner part of a short value's base64) match too much to be useful.
     static let minimumForm = 6
@@ -53,14 +53,12 @@ public final class Redactor: Sendable {
 
     public func register<Values: Sequence<String>>(_ values: Values) { for value in values { register(value) } }
 
-    /// The text with every registered value, in any of its forms, replaced by ``replacement``; or ``withheld``
-    /// when it contains a value too short to replace.
+    /// The text with every registered value, in any of its forms, replaced by ``replacement``.
     public func redact(_ text: String) -> String {
         let (forms, short) = index.withLock { ($0.forms, $0.short) }
         guard !forms.isEmpty || !short.isEmpty else { return text }
-        if short.contains(where: { text.contains($0) }) { return Self.withheld }
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 4 else { return text }
+        let bytes = Self.replacingWords(short, in: Array(text.utf8))
+        guard bytes.count >= 4 else { return String(decoding: bytes, as: UTF8.self) }
         var output: [UInt8] = []
         output.reserveCapacity(bytes.count)
         var position = 0
@@ -77,8 +75,36 @@ public final class Redactor: Sendable {
                 position += 1
             }
         }
-        guard changed else { return text }
+        guard changed else { return String(decoding: bytes, as: UTF8.self) }
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Short values, wherever neither neighbour is a letter or a digit.
+    static func replacingWords(_ words: Set<String>, in bytes: [UInt8]) -> [UInt8] {
+        guard !words.isEmpty else { return bytes }
+        func isWordByte(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte >= 0x80
+        }
+        let candidates = words.map { Array($0.utf8) }.sorted { $0.count > $1.count }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var position = 0
+        while position < bytes.count {
+            let standsAlone = position == 0 || !isWordByte(bytes[position - 1])
+            if standsAlone,
+                let word = candidates.first(where: { word in
+                    matches(word, bytes, at: position)
+                        && (position + word.count == bytes.count || !isWordByte(bytes[position + word.count]))
+                })
+            {
+                output.append(contentsOf: replacement.utf8)
+                position += word.count
+            } else {
+                output.append(bytes[position])
+                position += 1
+            }
+        }
+        return output
     }
 
     // MARK: - Forms

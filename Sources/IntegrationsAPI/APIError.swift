@@ -1,5 +1,6 @@
 import Foundation
 import HTTPSupport
+import TextEscaping
 
 /// A request that never got an HTTP answer. Transports throw it; the client decides whether to try again.
 public struct TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
@@ -82,9 +83,10 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    /// The API's explanation is shown, but bounded: a server that echoes input must not flood a log.
+    /// The API's explanation is shown, but bounded (a server that echoes input must not flood a log) and on one
+    /// line with its control characters made visible (it must not forge lines or drive the terminal).
     static func clip(_ text: String) -> String {
-        let single = text.replacingOccurrences(of: "\n", with: " ")
+        let single = TerminalText.visible(text.replacingOccurrences(of: "\n", with: " "))
         return single.count > 300 ? String(single.prefix(300)) + "…" : single
     }
 }

@@ -16,33 +16,24 @@ struct DiagnosticPrinter {
         switch format {
         case .github:
             var properties: [String] = []
-            if let file { properties.append("file=\(escapeProperty(file))") }
+            if let file { properties.append("file=\(WorkflowCommand.property(file))") }
             if let location = diagnostic.location {
                 properties.append("line=\(location.line)")
                 properties.append("col=\(location.column)")
             }
             let command = diagnostic.severity == .error ? "error" : "warning"
             let head = properties.isEmpty ? "::\(command)" : "::\(command) \(properties.joined(separator: ","))"
-            return "\(head)::\(escapeData(diagnostic.message))"
+            return "\(head)::\(WorkflowCommand.data(diagnostic.message))"
         case .text:
             var place = file ?? ""
             if let location = diagnostic.location { place += ":\(location.line):\(location.column)" }
             let label = diagnostic.severity == .error ? Style.red("error:", color) : Style.yellow("warning:", color)
             let prefix = place.isEmpty ? "" : Style.bold(place + ":", color) + " "
-            return "\(prefix)\(label) \(diagnostic.message)"
+            return "\(prefix)\(label) \(TerminalText.visible(diagnostic.message))"
         }
     }
 
     func display(_ path: String) -> String {
         path == displayBase ? "." : ProjectPaths.display(path, relativeTo: displayBase)
-    }
-
-    // GitHub's workflow command escaping (actions/toolkit, command.ts).
-    private func escapeData(_ text: String) -> String {
-        text.replacing("%", with: "%25").replacing("\r", with: "%0D").replacing("\n", with: "%0A")
-    }
-
-    private func escapeProperty(_ text: String) -> String {
-        escapeData(text).replacing(":", with: "%3A").replacing(",", with: "%2C")
     }
 }

@@ -56,12 +56,14 @@ struct Invocation: Sendable {
         for diagnostic in diagnostics { console.err(printer.line(diagnostic, color: console.colorError)) }
     }
 
-    func error(_ sentence: String) { console.err(Style.red("error:", console.colorError) + " " + sentence) }
+    func error(_ sentence: String) {
+        console.err(Style.red("error:", console.colorError) + " " + TerminalText.visible(sentence))
+    }
 
     /// A warning, unless --quiet.
     func warning(_ sentence: String) {
         guard !global.quiet else { return }
-        console.err(Style.yellow("warning:", console.colorError) + " " + sentence)
+        console.err(Style.yellow("warning:", console.colorError) + " " + TerminalText.visible(sentence))
     }
 
     /// Something said on stderr beside the results, unless --quiet.

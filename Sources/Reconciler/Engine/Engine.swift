@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TextEscaping
 
 /// The engine's one entrance. A frontend (the command line, a test) makes one for a project directory and calls an
 /// operation with typed options; it gets a typed report back, or an ``EngineError`` whose description is the one

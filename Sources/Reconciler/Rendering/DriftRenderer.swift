@@ -1,5 +1,6 @@
 import Foundation
 import IntegrationsAPI
+import TextEscaping
 
 /// Drift for people (text), pipelines (json, junit), pull requests (markdown) and GitHub annotations (github).
 public enum DriftRenderer {
@@ -36,8 +37,10 @@ public enum DriftRenderer {
         var out = ""
         for item in items {
             out +=
-                "\(item.organization)/\(item.name): \(item.kind.rawValue)\(item.integrationId.map { " (\($0))" } ?? "")\n"
-            for detail in item.details { out += "    \(detail)\n" }
+                TerminalText.visible(
+                    "\(item.organization)/\(item.name): \(item.kind.rawValue)\(item.integrationId.map { " (\($0))" } ?? "")"
+                ) + "\n"
+            for detail in item.details { out += "    \(TerminalText.visible(detail))\n" }
         }
         return out + summaryLine(items) + "\n"
     }
@@ -61,33 +64,29 @@ public enum DriftRenderer {
         guard !items.isEmpty else { return out }
         out += "\n| Integration | Kind | Details |\n|---|---|---|\n"
         for item in items {
-            let details = item.details.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: "<br>")
-            out += "| `\(item.organization)/\(item.name)` | \(item.kind.rawValue) | \(details) |\n"
+            let details = item.details.map(MarkdownText.inline).joined(separator: "<br>")
+            out +=
+                "| \(MarkdownText.code("\(item.organization)/\(item.name)")) | \(item.kind.rawValue) | \(details) |\n"
         }
         return out
     }
 
     /// GitHub Actions workflow commands: a warning on the manifest line of each drifting integration.
     public static func github(_ items: [DriftItem]) -> String {
-        func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "\r", with: "%0D")
-                .replacingOccurrences(of: "\n", with: "%0A")
-        }
         var out = ""
         for item in items {
-            let location = item.file.map { "file=\($0),line=\(item.line ?? 1)," } ?? ""
-            out +=
-                "::warning \(location)title=drift\\: \(item.kind.rawValue)::\(escape("\(item.organization)/\(item.name): \(item.details.joined(separator: "; "))"))\n"
+            let location = item.file.map { "file=\(WorkflowCommand.property($0)),line=\(item.line ?? 1)," } ?? ""
+            let title = WorkflowCommand.property("drift: \(item.kind.rawValue)")
+            let message = WorkflowCommand.data(
+                "\(item.organization)/\(item.name): \(item.details.joined(separator: "; "))")
+            out += "::warning \(location)title=\(title)::\(message)\n"
         }
         return out + summaryLine(items) + "\n"
     }
 
     /// JUnit XML: one test case per declared integration (failing when it drifts), plus one per unmanaged one.
     public static func junit(_ items: [DriftItem], organizations: [String], declared: [IntegrationKey]) -> String {
-        func xml(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-        }
+        let xml = XMLText.attribute
         var cases: [(String, String, [DriftItem])] = declared.sorted().map { key in
             (key.organization, key.name, items.filter { $0.organization == key.organization && $0.name == key.name })
         }
@@ -107,7 +106,8 @@ public enum DriftRenderer {
                     let message = drift.map { $0.kind.rawValue }.joined(separator: ", ")
                     let body = drift.flatMap { item in item.details.map { "\(item.kind.rawValue): \($0)" } }.joined(
                         separator: "\n")
-                    out += ">\n      <failure message=\"\(xml(message))\">\(xml(body))</failure>\n    </testcase>\n"
+                    out +=
+                        ">\n      <failure message=\"\(xml(message))\">\(XMLText.content(body))</failure>\n    </testcase>\n"
                 }
             }
             out += "  </testsuite>\n"

@@ -1,4 +1,5 @@
 import Foundation
+import TextEscaping
 
 /// Renders a plan for people (text), pipelines (json) and pull requests (markdown).
 public enum PlanRenderer {
@@ -58,6 +59,7 @@ public enum PlanRenderer {
     }
 
     public static func text(_ plan: Plan, color: Bool) -> String {
+        let visible = TerminalText.visible
         func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
         func symbolColor(_ kind: ActionKind) -> String {
             switch kind {
@@ -74,25 +76,25 @@ public enum PlanRenderer {
             for action in plan.actions {
                 if action.organization != organization {
                     organization = action.organization
-                    out += "\(paint(organization, "1"))\n"
+                    out += "\(paint(visible(organization), "1"))\n"
                 }
-                var title = "  \(paint(action.action.symbol, symbolColor(action.action))) \(action.name)"
+                var title = " \(action.name)"
                 if let type = action.type, let provider = action.provider { title += " (\(type.name)/\(provider))" }
                 if let id = action.integrationId { title += " \(id)" }
-                out += "  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")\n"
-                out += title + "\n"
+                out += visible("  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")") + "\n"
+                out += "  \(paint(action.action.symbol, symbolColor(action.action)))" + visible(title) + "\n"
                 for change in action.changes {
                     let (symbol, line) = changeLine(change)
                     out +=
-                        "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(line)\n"
+                        "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(visible(line))\n"
                 }
-                for note in action.notes { out += "      note: \(note)\n" }
+                for note in action.notes { out += visible("      note: \(note)") + "\n" }
                 out += "\n"
             }
             out += summaryLine(plan) + "\n"
         }
-        for warning in plan.warnings { out += "\(paint("warning:", "1;33")) \(warning)\n" }
-        for error in plan.errors { out += "\(paint("error:", "1;31")) \(error)\n" }
+        for warning in plan.warnings { out += "\(paint("warning:", "1;33")) \(visible(warning.description))\n" }
+        for error in plan.errors { out += "\(paint("error:", "1;31")) \(visible(error.description))\n" }
         return out
     }
 
@@ -149,23 +151,28 @@ public enum PlanRenderer {
                     let count = actions.filter { $0.action == kind }.count
                     return count == 0 ? nil : "\(count) \(kind.rawValue)"
                 }.joined(separator: ", ")
-                out += "\n<details><summary><b>\(organization)</b>: \(counts)</summary>\n\n"
+                out += "\n<details><summary><b>\(MarkdownText.html(organization))</b>: \(counts)</summary>\n\n"
                 out += "| | Integration | Action | Changes |\n|---|---|---|---|\n"
                 for action in actions {
-                    var cells = action.changes.map { change -> String in
-                        let (_, line) = changeLine(change)
-                        return line.replacingOccurrences(of: "|", with: "\\|")
+                    var cells = action.changes.map { change -> String in MarkdownText.inline(changeLine(change).text) }
+                    cells += action.notes.map { MarkdownText.inline("note: \($0)") }
+                    if let reason = action.reason {
+                        cells.insert("_\(MarkdownText.inline(reason.description))_", at: 0)
                     }
-                    cells += action.notes.map { "note: \($0)" }
-                    if let reason = action.reason { cells.insert("_\(reason)_", at: 0) }
                     out +=
-                        "| `\(action.action.symbol)` | `\(action.name)` | \(action.action.rawValue) | \(cells.joined(separator: "<br>")) |\n"
+                        "| `\(action.action.symbol)` | \(MarkdownText.code(action.name)) | \(action.action.rawValue) | \(cells.joined(separator: "<br>")) |\n"
                 }
                 out += "\n</details>\n"
             }
         }
-        if !plan.warnings.isEmpty { out += "\n" + plan.warnings.map { "> ⚠️ \($0)" }.joined(separator: "\n") + "\n" }
-        if !plan.errors.isEmpty { out += "\n" + plan.errors.map { "> ❌ \($0)" }.joined(separator: "\n") + "\n" }
+        if !plan.warnings.isEmpty {
+            out +=
+                "\n" + plan.warnings.map { "> ⚠️ \(MarkdownText.inline($0.description))" }.joined(separator: "\n") + "\n"
+        }
+        if !plan.errors.isEmpty {
+            out +=
+                "\n" + plan.errors.map { "> ❌ \(MarkdownText.inline($0.description))" }.joined(separator: "\n") + "\n"
+        }
         return out
     }
 }
