@@ -250,12 +250,24 @@ let plannerCases: [PlannerCase] = [
         state: (1...3).map { F.entry("n\($0)", id: "i\($0)") }, prune: true, force: true,
         safety: Safety(maxDeletes: 2, maxDeletePercent: 100), expect: ["delete:n1", "delete:n2", "delete:n3"]),
     PlannerCase(
-        title: "safety by percentage", desired: [F.desired("a"), F.desired("b"), F.desired("c")],
-        live: [
-            F.live("i1", displayName: "A"), F.live("i2", displayName: "B"), F.live("i3", displayName: "C"),
-            F.live("i4", displayName: "D"),
-        ], state: [F.entry("a", id: "i1"), F.entry("b", id: "i2"), F.entry("c", id: "i3"), F.entry("d", id: "i4")],
-        prune: true, safety: Safety(maxDeletes: 10, maxDeletePercent: 20), expect: ["delete:d"], errors: ["25%"]),
+        title: "safety by percentage, from ten managed",
+        desired: (1...7).map { F.desired("k\($0)") },
+        live: (1...10).map { F.live("i\($0)", displayName: "K\($0)") },
+        state: (1...10).map { F.entry("k\($0)", id: "i\($0)") },
+        prune: true, safety: Safety(maxDeletes: 10, maxDeletePercent: 20),
+        expect: ["delete:k10", "delete:k8", "delete:k9"], errors: ["30% of the 10 managed"]),
+    PlannerCase(
+        title: "one prune of three is not a mass deletion",
+        desired: [F.desired("a"), F.desired("b")],
+        live: [F.live("i1", displayName: "A"), F.live("i2", displayName: "B"), F.live("i3", displayName: "C")],
+        state: [F.entry("a", id: "i1"), F.entry("b", id: "i2"), F.entry("c", id: "i3")],
+        prune: true, safety: Safety(maxDeletes: 5, maxDeletePercent: 25), expect: ["delete:c"]),
+    PlannerCase(
+        title: "a tombstone is not held back by safety",
+        desired: [F.desired("a"), F.desired("b"), F.desired("c", ensure: .absent)],
+        live: [F.live("i1", displayName: "A"), F.live("i2", displayName: "B"), F.live("i3", displayName: "C")],
+        state: [F.entry("a", id: "i1"), F.entry("b", id: "i2"), F.entry("c", id: "i3")],
+        safety: Safety(maxDeletes: 0, maxDeletePercent: 1), expect: ["delete:c"]),
     PlannerCase(
         title: "provider change needs --allow-replace",
         desired: [F.desired("a", provider: "WorldPay", secrets: ["AccountId": "1"])],

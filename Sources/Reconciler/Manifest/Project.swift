@@ -77,6 +77,8 @@ public struct Safety: Sendable {
     public var maxDeletePercent: Int
 
     public static let `default` = Safety(maxDeletes: 5, maxDeletePercent: 25)
+    /// The share of deletions is checked only in organizations with at least this many managed integrations.
+    public static let percentageFloor = 10
 }
 
 /// The `state:` of intops.yaml: a local path, or a backend mapping.

@@ -386,16 +386,31 @@ public enum Planner {
                     notes: target.summary.isEnabled ? [.disabledFirst] : [], steps: steps, preSteps: [], dependsOn: []))
         }
 
+        /// Prunes (deletions the manifests do not name) are held to `safety`: at most `maxDeletes` in the plan, and
+        /// at most `maxDeletePercent` of an organization's managed integrations, a share counted only from ten
+        /// managed (one of three is not a mass deletion). Tombstones name what they delete and are not counted.
         mutating func checkSafety() {
-            let deletes = actions.filter { $0.action == .delete }.count
-            guard deletes > 0, !options.force else { return }
-            let managed = max(1, state.integrations.filter { organizations.contains($0.organization) }.count)
-            let percent = deletes * 100 / managed
-            if deletes > options.safety.maxDeletes || percent > options.safety.maxDeletePercent {
-                errors.append(
-                    .overSafetyLimit(
-                        deletes: deletes, percent: percent, managed: managed, maxDeletes: options.safety.maxDeletes,
-                        maxPercent: options.safety.maxDeletePercent))
+            guard !options.force else { return }
+            let prunes = actions.filter { $0.action == .delete && $0.reason == .pruned }
+            guard !prunes.isEmpty else { return }
+            func limit(deletes: Int, managed: Int) -> PlanProblem {
+                .overSafetyLimit(
+                    deletes: deletes, percent: deletes * 100 / max(1, managed), managed: managed,
+                    maxDeletes: options.safety.maxDeletes, maxPercent: options.safety.maxDeletePercent)
+            }
+            let managedIn = Dictionary(grouping: state.integrations, by: \.organization).mapValues(\.count)
+            if prunes.count > options.safety.maxDeletes {
+                let managed = managedIn.filter { organizations.contains($0.key) }.values.reduce(0, +)
+                errors.append(limit(deletes: prunes.count, managed: managed))
+                return
+            }
+            for (organization, deletes) in Dictionary(grouping: prunes, by: \.organization).sorted(by: { $0.key < $1.key }) {
+                let managed = managedIn[organization] ?? 0
+                guard managed >= Safety.percentageFloor,
+                    deletes.count * 100 > options.safety.maxDeletePercent * managed
+                else { continue }
+                errors.append(limit(deletes: deletes.count, managed: managed))
+                return
             }
         }
 
