@@ -67,6 +67,22 @@ import Testing
             "templates, two lists, every live integration, and the deleted one's 404: \(requests)")
     }
 
+    /// The age of a secret is the age of its value: rotating to the same value does not clear secret-expired; a
+    /// new value does.
+    @Test func onlyANewValueMakesASecretYoung() async throws {
+        let project = try await ExampleProject(.sandbox)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        let later = ["INTOPS_NOW": ISO8601DateFormatter().string(from: Date().addingTimeInterval(100 * 86_400))]
+        func expired() async throws -> Bool {
+            let drift = try await project.intops(["drift", "--org", "globex-eu"], environment: later)
+            return drift.stdout.contains("globex-eu/eu-card-payments: secret-expired")
+        }
+        #expect(try await expired())
+        let rotate = try await project.intops(["rotate", "eu-card-payments", "--org", "globex-eu"], environment: later)
+        #expect(rotate.status == 0, "\(rotate.stderr)")
+        #expect(try await expired(), "the same value, sent again, is as old as before")
+    }
+
     @Test func everyKindInEveryFormat() async throws {
         let (project, clock) = try await Self.driftingProject()
         let golden = TestSupport.fixtures.appendingPathComponent("golden")

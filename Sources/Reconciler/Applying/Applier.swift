@@ -237,7 +237,10 @@ public struct Applier: Sendable {
             if action.action == .replace { entry.replaces = action.integrationId }
             if action.steps.contains(.test) { entry.testDue = true }
             entry.configurationDigest = digest
-            entry.secrets = wanted.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: setAt) }
+            let previous = state.entry(action.key)?.secrets ?? [:]
+            entry.secrets = wanted.fingerprints.reduce(into: [:]) { records, item in
+                records[item.key] = .sent(item.value, at: setAt, previous: previous[item.key])
+            }
             // The state follows the replacement from here on.
             state.set(entry)
         }
@@ -358,7 +361,7 @@ public struct Applier: Sendable {
             var entry = state.entry(action.key) ?? self.entry(for: wanted, id: id, previous: nil)
             for key in keys {
                 if let fingerprint = wanted.fingerprints[key] {
-                    entry.secrets[key] = IntopsState.SecretRecord(fingerprint: fingerprint, setAt: setAt)
+                    entry.secrets[key] = .sent(fingerprint, at: setAt, previous: entry.secrets[key])
                 }
             }
             if testable {

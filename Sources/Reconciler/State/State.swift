@@ -22,7 +22,15 @@ public struct IntopsState: Codable, Sendable, Equatable {
     public struct SecretRecord: Codable, Sendable, Equatable {
         /// HMAC-SHA256 under the project's fingerprint key, hex.
         public var fingerprint: String
+        /// When this value was first set: the age `rotation.maxAge` measures. Sending the same value again (a
+        /// rotate to the same secret, a replace) does not make it younger.
         public var setAt: String
+
+        /// The record after `fingerprint` is sent at `now`.
+        public static func sent(_ fingerprint: String, at now: String, previous: SecretRecord?) -> SecretRecord {
+            SecretRecord(
+                fingerprint: fingerprint, setAt: previous?.fingerprint == fingerprint ? previous?.setAt ?? now : now)
+        }
     }
 
     public struct TestRecord: Codable, Sendable, Equatable {
