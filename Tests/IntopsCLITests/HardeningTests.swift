@@ -246,3 +246,18 @@ enum LeakScanner {
         return runs
     }
 }
+
+extension HardeningTests {
+    /// Renaming an entry and moving its state record with it keeps its secrets' standing: nothing to rotate.
+    @Test func stateMoveKeepsTheSecretsStanding() async throws {
+        let project = try await ExampleProject(.sandbox)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        try project.edit("integrations/acme-payments.yaml") {
+            $0.replacingOccurrences(of: "name: main-payment-gateway", with: "name: card-gateway")
+        }
+        let move = try await project.intops(["state", "mv", "acme-us/main-payment-gateway", "acme-us/card-gateway"])
+        #expect(move.status == 0, "\(move.stderr)")
+        let plan = try await project.plan()
+        #expect(plan.actions.isEmpty && plan.status == 0, "\(plan.actions) \(plan.output.stderr)")
+    }
+}

@@ -516,7 +516,11 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
     @Test func aSecretRecordIsAsOldAsItsValue() {
         let old = IntopsState.SecretRecord(fingerprint: "f1", setAt: "2026-01-01T00:00:00Z")
         #expect(IntopsState.SecretRecord.sent("f1", at: "2026-06-01T00:00:00Z", previous: old).setAt == old.setAt)
-        #expect(IntopsState.SecretRecord.sent("f2", at: "2026-06-01T00:00:00Z", previous: old).setAt == "2026-06-01T00:00:00Z")
-        #expect(IntopsState.SecretRecord.sent("f1", at: "2026-06-01T00:00:00Z", previous: nil).setAt == "2026-06-01T00:00:00Z")
+        #expect(
+            IntopsState.SecretRecord.sent("f2", at: "2026-06-01T00:00:00Z", previous: old).setAt
+                == "2026-06-01T00:00:00Z")
+        #expect(
+            IntopsState.SecretRecord.sent("f1", at: "2026-06-01T00:00:00Z", previous: nil).setAt
+                == "2026-06-01T00:00:00Z")
     }
 }

@@ -147,6 +147,31 @@ extension Engine {
         return matches[0]
     }
 
+    /// Fingerprints are keyed on the integration's name (equal values in two integrations must not look equal), so
+    /// a moved entry's records are computed again under its new name for every secret whose value is still the one
+    /// recorded: the move keeps their standing. A secret intops cannot read keeps its record and is set again.
+    func carriedFingerprints(
+        of entry: IntopsState.Entry, from old: IntegrationKey, project: Project
+    ) async -> [String: IntopsState.SecretRecord] {
+        guard let reference = project.fingerprintKey, !entry.secrets.isEmpty,
+            let loaded = try? await ProjectLoader.loadManifests(of: project),
+            let manifest = loaded.integrations.first(where: {
+                $0.organization == entry.organization && $0.name == entry.name
+            })
+        else { return entry.secrets }
+        let resolver = SecretResolver(root: project.root, environment: environment)
+        guard let key = try? FingerprintKey.resolve(reference, with: resolver) else { return entry.secrets }
+        let fingerprinter = Fingerprinter(key: key)
+        var records = entry.secrets
+        for secret in manifest.secrets {
+            guard let record = records[secret.key], let value = try? resolver.resolve(secret.reference),
+                fingerprinter.fingerprint(old, secretKey: secret.key, value: value) == record.fingerprint
+            else { continue }
+            records[secret.key]?.fingerprint = fingerprinter.fingerprint(entry.key, secretKey: secret.key, value: value)
+        }
+        return records
+    }
+
     /// The operations that write, under the lock.
     func edit(
         _ operation: StateOperation, project: Project, store: StateStore, organizations: [String], force: Bool
@@ -172,6 +197,7 @@ extension Engine {
                 guard state.entry(entry.key) == nil else {
                     throw StateError(.invalid, "the state already records \(entry.key)")
                 }
+                entry.secrets = await carriedFingerprints(of: entry, from: old, project: project)
                 state.remove(old)
                 state.set(entry)
                 try await store.save(&state, organizations: organizations)

@@ -404,10 +404,11 @@ public enum Planner {
                 errors.append(limit(deletes: prunes.count, managed: managed))
                 return
             }
-            for (organization, deletes) in Dictionary(grouping: prunes, by: \.organization).sorted(by: { $0.key < $1.key }) {
+            for (organization, deletes) in Dictionary(grouping: prunes, by: \.organization).sorted(by: {
+                $0.key < $1.key
+            }) {
                 let managed = managedIn[organization] ?? 0
-                guard managed >= Safety.percentageFloor,
-                    deletes.count * 100 > options.safety.maxDeletePercent * managed
+                guard managed >= Safety.percentageFloor, deletes.count * 100 > options.safety.maxDeletePercent * managed
                 else { continue }
                 errors.append(limit(deletes: deletes.count, managed: managed))
                 return
