@@ -1,4 +1,5 @@
 import Foundation
+import IntegrationsAPI
 import TestSupport
 import Testing
 
@@ -259,5 +260,58 @@ extension HardeningTests {
         #expect(move.status == 0, "\(move.stderr)")
         let plan = try await project.plan()
         #expect(plan.actions.isEmpty && plan.status == 0, "\(plan.actions) \(plan.output.stderr)")
+    }
+}
+
+extension HardeningTests {
+    /// An organization that cannot be read is an error beside the plan of the others, on stderr; the plan goes
+    /// to stdout, and apply refuses the whole of it.
+    @Test func oneOrganizationsErrorShowsTheOthersPlan() async throws {
+        let project = try await ExampleProject(.http)
+        let wrong = ["INTOPS_TOKEN_ACME_US": "wrong-token-canary"]
+        let plan = try await project.intops(["plan"], environment: wrong)
+        #expect(plan.status == 1)
+        #expect(plan.stdout.contains("globex-eu/eu-newsletter will be created"), "\(plan.stdout)")
+        #expect(!plan.stdout.contains("acme-us") && !plan.stdout.contains("error"), "\(plan.stdout)")
+        #expect(
+            plan.stderr.contains("error: organization acme-us could not be read, so nothing of it is planned"),
+            "\(plan.stderr)")
+        let apply = try await project.intops(["apply", "--auto-approve"], environment: wrong)
+        #expect(apply.status == 1)
+        #expect(try await project.liveCount() == 0, "nothing is applied while part of the plan is unknown")
+    }
+
+    /// A plan with only errors says no "No changes." beside them.
+    @Test func noChangesIsNotClaimedBesideAnError() async throws {
+        let project = try await ExampleProject(.http)
+        let plan = try await project.intops(
+            ["plan"], environment: ["INTOPS_TOKEN_ACME_US": "wrong", "INTOPS_TOKEN_GLOBEX_EU": "wrong-too"])
+        #expect(plan.status == 1)
+        #expect(!plan.stdout.contains("No changes"), "\(plan.stdout)")
+    }
+}
+
+extension HardeningTests {
+    /// A configuration key set out of band, which the API cannot remove in place, is drift; the plan's error says
+    /// what to do.
+    @Test func aConfigurationKeyAddedOutOfBandIsDrift() async throws {
+        let project = try await ExampleProject(.http)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        let transport = try URLSessionTransport(baseURL: project.emulator!.baseURL)
+        let client = IntegrationsClient(transport: transport, credentials: ["globex-eu": .bearer("token-globex")])
+        let newsletter = try #require(
+            try await client.list(organization: "globex-eu").first { $0.displayName == "Newsletter" })
+        _ = try await client.update(
+            organization: "globex-eu", id: newsletter.integrationId,
+            UpdateIntegrationRequest(configuration: ["FromName": "Set By Hand"]))
+        let drift = try await project.intops(["drift", "--org", "globex-eu"])
+        #expect(drift.status == 2, "\(drift.stdout)\(drift.stderr)")
+        #expect(drift.stdout.contains("globex-eu/eu-newsletter: changed"), "\(drift.stdout)")
+        #expect(drift.stdout.contains("configuration.FromName: live has it, the manifest does not"), "\(drift.stdout)")
+        let plan = try await project.intops(["plan", "--org", "globex-eu"])
+        #expect(plan.status == 1)
+        #expect(
+            plan.stderr.contains("add it to the manifest's configuration to keep it, or run with --allow-replace"),
+            "\(plan.stderr)")
     }
 }

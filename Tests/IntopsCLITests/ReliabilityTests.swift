@@ -159,7 +159,9 @@ final class RunningIntops: @unchecked Sendable {
         #expect(result.stderr.contains("(organization acme-us) failed with 401 Unauthorized"), "\(result.stderr)")
         #expect(result.stderr.contains("check the organization's API token"))
         #expect(!result.stderr.contains("wrong-token-canary") && !result.stdout.contains("wrong-token-canary"))
-        #expect(try await project.requestCount() <= 3, "no retry storm")
+        // The templates and the list of each organization, once each (the other organization is still planned).
+        let requests = try await project.requestCount()
+        #expect(requests <= 4, "no retry storm: \(requests)")
     }
 
     @Test func plainHTTPToANonLoopbackHostIsRefusedBeforeAnyRequest() async throws {

@@ -524,3 +524,39 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
                 == "2026-06-01T00:00:00Z")
     }
 }
+
+/// One integration whose detail cannot be read is reported, and the rest is planned.
+@Suite struct PartialRefreshTests {
+    typealias F = Fixture
+
+    @Test func anUnreadableIntegrationIsReportedAndTheRestPlanned() async throws {
+        let failing = Mutex<String?>(nil)
+        let setup = try ApplierTests.setup(script: { request in
+            if let id = failing.withLock({ $0 }), request.method == "GET", request.path.hasSuffix("/\(id)") {
+                return HTTPResponse(status: 500)
+            }
+            return nil
+        })
+        let desired = [F.desired("a"), F.desired("b")]
+        let applied = await ApplierTests.applier(setup, desired).apply(
+            try await ApplierTests.plan(desired, setup: setup), state: IntopsState(), store: setup.store,
+            organizations: ["o"])
+        let changed = [
+            F.desired("a", configuration: ["IsSandbox": "false"]),
+            F.desired("b", configuration: ["IsSandbox": "false"]),
+        ]
+        let broken = try #require(applied.state.entry(IntegrationKey(organization: "o", name: "a"))?.integrationId)
+        failing.withLock { $0 = broken }
+        let live = await Refresher(client: setup.client, templates: F.templates).refresh(
+            organizations: ["o"], desired: changed, state: applied.state, mode: .full)
+        #expect(live.integration("o", id: broken)?.unreadable?.status == 500)
+        let plan = Planner.plan(
+            desired: changed, live: live, state: applied.state, templates: F.templates, organizations: ["o"],
+            options: PlanOptions(safety: .default))
+        #expect(plan.actions.map { $0.name } == ["b"], "the readable one is planned")
+        #expect(
+            plan.errors.map(\.description).contains {
+                $0.contains("o/a: the live integration \(broken) could not be read")
+            })
+    }
+}

@@ -134,7 +134,10 @@ let plannerCases: [PlannerCase] = [
                 "i1", type: .shipping, provider: "ShipStation", displayName: "S",
                 configuration: ["DefaultCarrier": "ups", "WebhookUrl": "https://h.example"])
         ], state: [F.entry("s", id: "i1", type: .shipping, provider: "ShipStation", secrets: ["ApiKey": "1"])],
-        expect: [], errors: ["WebhookUrl cannot be removed in place", "--allow-replace"]),
+        expect: [],
+        errors: [
+            "has configuration WebhookUrl that the manifest does not", "add it to the manifest", "--allow-replace",
+        ]),
     PlannerCase(
         title: "key without default removed with --allow-replace",
         desired: [F.desired("s", type: .shipping, provider: "ShipStation", secrets: ["ApiKey": "1"])],

@@ -60,6 +60,12 @@ struct Invocation: Sendable {
         console.err(Style.red("error:", console.colorError) + " " + TerminalText.visible(sentence))
     }
 
+    /// A plan's warnings and errors, on stderr beside the plan on stdout.
+    func problems(of plan: Plan) {
+        for warning in plan.warnings { self.warning(warning.description) }
+        for problem in plan.errors { error(problem.description) }
+    }
+
     /// A warning, unless --quiet.
     func warning(_ sentence: String) {
         guard !global.quiet else { return }

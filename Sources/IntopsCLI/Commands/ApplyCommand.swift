@@ -94,6 +94,7 @@ enum ApplyCommand {
                             console.writeOutput(
                                 PlanRenderer.render(preview.plan, format: .text, color: console.colorOutput))
                         }
+                        invocation.problems(of: preview.plan)
                         for warning in preview.warnings { invocation.warning(warning) }
                     }, confirm: confirm, shouldStop: { Interrupts.shared.requested })
             })

@@ -24,7 +24,8 @@ enum DriftCommand {
         discussion: """
             Refreshes every integration (a full refresh) and reports changed fields, integrations deleted out of
             band, unmanaged integrations, changed secrets, failing or never-run tests, secrets past rotation.maxAge
-            and OAuth providers not authorized. Exit 0 without drift, 2 with drift, 1 on error. Changes nothing.
+            and OAuth providers not authorized. An organization or integration that cannot be read is reported as an
+            error after the rest of the report. Exit 0 without drift, 2 with drift, 1 on error. Changes nothing.
             """, run: run)
 
     static func run(_ invocation: Invocation) async -> Int32 {
@@ -48,6 +49,8 @@ enum DriftCommand {
         invocation.console.writeOutput(
             DriftRenderer.render(
                 report.items, format: options.format, organizations: report.organizations, declared: report.declared))
+        for problem in report.unreadable { invocation.error(problem) }
+        guard report.unreadable.isEmpty else { return ExitCode.failure }
         return report.items.isEmpty ? ExitCode.success : ExitCode.changes
     }
 }

@@ -42,6 +42,7 @@ enum PlanCommand {
             })
         else { return ExitCode.failure }
         console.writeOutput(PlanRenderer.render(report.plan, format: options.format, color: console.colorOutput))
+        invocation.problems(of: report.plan)
         guard report.plan.errors.isEmpty else { return ExitCode.failure }
         for warning in report.warnings { invocation.warning(warning) }
         if let out = options.out, let draft = report.draft {

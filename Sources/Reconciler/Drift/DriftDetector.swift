@@ -98,6 +98,26 @@ public enum DriftDetector {
             case .test: break
             }
         }
+        // Differences the plan cannot act on without a replace are drift all the same.
+        for problem in plan.errors {
+            let key: IntegrationKey, why: PlanReason, liveId: String?
+            switch problem {
+            case .replaceNotAllowed(let entry, let reason, let id): (key, why, liveId) = (entry, reason, id)
+            case .replaceOfProtected(let entry, let reason):
+                (key, why, liveId) = (entry, reason, inputs.state.entry(entry)?.integrationId)
+            default: continue
+            }
+            if case .configurationCannotBeRemoved(let keys) = why {
+                items.append(
+                    located(
+                        key, .changed,
+                        keys.map {
+                            "configuration.\($0): live has it, the manifest does not, and it cannot be removed in place"
+                        }, id: liveId))
+            } else {
+                items.append(located(key, .changed, ["\(why)"], id: liveId))
+            }
+        }
         // What only the live side and the state tell.
         let managed = Set(inputs.state.integrations.map(\.integrationId))
         for organization in inputs.organizations {

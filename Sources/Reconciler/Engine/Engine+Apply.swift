@@ -60,7 +60,7 @@ extension Engine {
         }
         return try await withLockedSession(
             "apply", organizations: settings.plan.scope.organizations, refresh: settings.plan.refresh,
-            lockTimeout: settings.plan.lockTimeout, observer: observer
+            lockTimeout: settings.plan.lockTimeout, partialLive: true, observer: observer
         ) { (session: Session) async throws(EngineError) -> ApplyOutcome in
             if settings.planFile == nil { try checkTargets(settings.plan, session: session) }
             let plan = try planToApply(settings, session: session)

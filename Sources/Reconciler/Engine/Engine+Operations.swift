@@ -8,6 +8,8 @@ public struct DriftReport: Sendable {
     public var organizations: [String]
     /// The declared (present) manifest entries, for reports that list what is clean too (JUnit).
     public var declared: [IntegrationKey]
+    /// Organizations and integrations that could not be read: the report covers everything else.
+    public var unreadable: [String]
 }
 
 /// One connection test: its answer, or why there is none.
@@ -48,10 +50,24 @@ extension Engine {
     public func drift(
         organizations: [String], now: Date, observer: EngineObserver
     ) async throws(EngineError) -> DriftReport {
-        let session = try await open(Session.Options(organizations: organizations, refresh: .full), observer: observer)
+        let session = try await open(
+            Session.Options(organizations: organizations, refresh: .full, partialLive: true), observer: observer)
+        let live = session.live
+        var unreadable = live.unreachable.keys.sorted().map {
+            "organization \($0) could not be read: \(live.unreachable[$0]!)"
+        }
+        for organization in session.organizations {
+            for integration in live.organizations[organization] ?? [] {
+                if let failure = integration.unreadable {
+                    unreadable.append(
+                        "\(organization): the live integration \(integration.id) (\(integration.summary.displayName)) could not be read: \(failure)"
+                    )
+                }
+            }
+        }
         return DriftReport(
             items: DriftDetector.detect(inputs: session.inputs, now: now), organizations: session.organizations,
-            declared: session.desired.filter { !$0.isTombstone }.map(\.key))
+            declared: session.desired.filter { !$0.isTombstone }.map(\.key), unreadable: unreadable)
     }
 
     /// The live integration id of each named manifest entry (all present entries when no name is given).

@@ -25,7 +25,7 @@ extension Engine {
     ) async throws(EngineError) -> PlanReport {
         let options = Session.Options(
             organizations: settings.scope.organizations, refresh: settings.refresh,
-            waitForUnlock: lockRequest("plan", timeout: settings.lockTimeout, observer: observer))
+            waitForUnlock: lockRequest("plan", timeout: settings.lockTimeout, observer: observer), partialLive: true)
         let session = try await open(options, observer: observer)
         // The crash-output canary test makes intops crash with every secret decrypted in memory.
         if environment["INTOPS_TEST_CRASH"] == "after-secrets" && !session.desired.isEmpty {

@@ -100,11 +100,11 @@ extension Engine {
     /// Runs `body` with a session holding the state lock, and releases the lock however `body` ends.
     func withLockedSession<Output>(
         _ operation: String, organizations: [String], refresh: RefreshMode = .auto, lockTimeout: Duration?,
-        observer: EngineObserver, _ body: (Session) async throws(EngineError) -> Output
+        partialLive: Bool = false, observer: EngineObserver, _ body: (Session) async throws(EngineError) -> Output
     ) async throws(EngineError) -> Output {
         let options = Session.Options(
             organizations: organizations, refresh: refresh,
-            lock: lockRequest(operation, timeout: lockTimeout, observer: observer))
+            lock: lockRequest(operation, timeout: lockTimeout, observer: observer), partialLive: partialLive)
         let session = try await open(options, observer: observer)
         do throws(EngineError) {
             let output = try await body(session)

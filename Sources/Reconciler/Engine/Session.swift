@@ -31,14 +31,18 @@ public struct Session: Sendable {
         public var lock: LockRequest?
         /// Set for runs that only read but must not read a state mid-write (plan): they wait while it is locked.
         public var waitForUnlock: LockRequest?
+        /// Whether the session may open with organizations or integrations it could not read (plan, apply and
+        /// drift report them); otherwise the first such failure is the session's error.
+        public var partialLive: Bool
         public init(
             organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil,
-            waitForUnlock: LockRequest? = nil
+            waitForUnlock: LockRequest? = nil, partialLive: Bool = false
         ) {
             self.organizations = organizations
             self.refresh = refresh
             self.lock = lock
             self.waitForUnlock = waitForUnlock
+            self.partialLive = partialLive
         }
     }
 
@@ -157,10 +161,27 @@ public struct Session: Sendable {
         if let cached, case .cache = cached.1 {
             templateList = cached.0
         } else {
-            do throws(APIError) {
-                templateList = try await client.templates(
-                    organization: organizations.first ?? project.organizations[0].id)
-            } catch { throw await released(.api(error, while: "cannot read the integration templates")) }
+            // The catalog is the same for every organization: one whose token is refused must not stop the others.
+            var fetched: [IntegrationTemplate]?
+            var firstFailure: APIError?
+            for organization in organizations.isEmpty ? [project.organizations[0].id] : organizations {
+                do throws(APIError) {
+                    fetched = try await client.templates(organization: organization)
+                    break
+                } catch {
+                    firstFailure = firstFailure ?? error
+                    if error.status != 401 && error.status != 403 { break }
+                }
+            }
+            guard let fetched else {
+                throw await released(
+                    .api(
+                        firstFailure
+                            ?? APIError(
+                                method: "GET", path: "/api/integration-templates", organizationId: nil,
+                                reason: .noCredential), while: "cannot read the integration templates"))
+            }
+            templateList = fetched
         }
         let validator = TemplateValidator(templates: templateList)
         for index in loaded.integrations.indices {
@@ -184,11 +205,18 @@ public struct Session: Sendable {
         case .failure(let error): throw await released(.state(error))
         }
 
-        let live: LiveSnapshot
-        do throws(APIError) {
-            live = try await Refresher(client: client, templates: validator).refresh(
-                organizations: organizations, desired: desired, state: state, mode: options.refresh)
-        } catch { throw await released(.api(error)) }
+        let live = await Refresher(client: client, templates: validator).refresh(
+            organizations: organizations, desired: desired, state: state, mode: options.refresh)
+        // Plans and drift report an organization or an integration that cannot be read beside the rest; the
+        // commands that act on named integrations need all of it.
+        if !options.partialLive {
+            if let organization = live.unreachable.keys.sorted().first, let failure = live.unreachable[organization] {
+                throw await released(.api(failure))
+            }
+            for list in live.organizations.values {
+                if let failure = list.lazy.compactMap(\.unreadable).first { throw await released(.api(failure)) }
+            }
+        }
         let inputs = PlanningInputs(
             loaded: loaded, templates: validator, desired: desired, organizations: organizations, state: state,
             live: live, stateVersions: await store.versionsDigest(organizations: organizations),

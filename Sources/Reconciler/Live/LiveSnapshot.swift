@@ -7,6 +7,9 @@ public struct LiveIntegration: Sendable {
     /// nil when not fetched (a refresh that proved it unchanged records the applied configuration instead).
     public var configuration: [String: String]?
     public var configurationFetched: Bool
+    /// Why its detail could not be read (after the client's retries): it is reported and left out of the plan,
+    /// and the rest of the run goes on.
+    public var unreadable: APIError? = nil
 
     public var id: String { summary.integrationId }
 }
@@ -14,6 +17,8 @@ public struct LiveIntegration: Sendable {
 /// The live side of every organization in the run.
 public struct LiveSnapshot: Sendable {
     public var organizations: [String: [LiveIntegration]]
+    /// Organizations whose list could not be read, and why: nothing of theirs is planned; the others are.
+    public var unreachable: [String: APIError] = [:]
 
     public func integration(_ organization: String, id: String) -> LiveIntegration? {
         organizations[organization]?.first { $0.id == id }

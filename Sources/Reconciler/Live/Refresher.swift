@@ -15,10 +15,12 @@ private struct LiveReference: Hashable, Sendable {
     var id: String
 }
 
-/// One detail read: the integration, or nothing for a 404.
+/// One detail read: the integration, nothing for a 404, or why it could not be read.
 private struct FetchedDetail: Sendable {
     var organization: String
+    var id: String
     var detail: IntegrationDetail?
+    var failure: APIError? = nil
 }
 
 /// The live side with as few requests as the job allows.
@@ -28,7 +30,7 @@ struct Refresher: Sendable {
 
     func refresh(
         organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
-    ) async throws(APIError) -> LiveSnapshot {
+    ) async -> LiveSnapshot {
         let client = self.client
         let limit = client.policy.maxInFlight
         // A full refresh reads every listed integration in detail. Those the state knows are asked for beside the
@@ -38,21 +40,23 @@ struct Refresher: Sendable {
             ? state.integrations.filter { organizations.contains($0.organization) }.map {
                 LiveReference(organization: $0.organization, id: $0.integrationId)
             } : []
-        async let early = Result { () async throws(APIError) in
-            try await Self.details(known, client: client, limit: limit)
-        }
+        async let early = Self.details(known, client: client, limit: limit)
         // Awaited on every path, never cancelled by leaving the scope: cancelling a task inside URLSession's
-        // data(for:) can deadlock swift-corelibs-foundation.
-        let listed = await Result { () async throws(APIError) in
-            try await boundedMap(organizations, limit: limit) {
-                (organization: String) async throws(APIError) -> OrganizationList in
-                OrganizationList(
-                    organization: organization, summaries: try await client.list(organization: organization))
-            }
+        // data(for:) can deadlock swift-corelibs-foundation. An organization that cannot be listed is reported
+        // and left out; the others are planned.
+        let listed = await boundedMap(organizations, limit: limit) {
+            (organization: String) async -> (OrganizationList, APIError?) in
+            do throws(APIError) {
+                return (
+                    OrganizationList(
+                        organization: organization, summaries: try await client.list(organization: organization)), nil
+                )
+            } catch { return (OrganizationList(organization: organization, summaries: nil), error) }
         }
         let fetchedEarly = await early
-        let lists = try listed.get()
         var snapshot = LiveSnapshot(organizations: [:])
+        for case (let list, let failure?) in listed { snapshot.unreachable[list.organization] = failure }
+        let lists = listed.filter { $0.1 == nil }.map(\.0)
         var fetch: [LiveReference] = []
         let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
         let entries = Dictionary(
@@ -88,33 +92,38 @@ struct Refresher: Sendable {
         }
         let asked = Set(known)
         let details =
-            try fetchedEarly.get()
-            + (await Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit))
+            fetchedEarly + (await Self.details(fetch.filter { !asked.contains($0) }, client: client, limit: limit))
         for (organization, fetched) in Dictionary(grouping: details, by: \.organization) {
             guard var list = snapshot.organizations[organization] else { continue }
             let positions = Dictionary(list.indices.map { (list[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
-            for detail in fetched.compactMap(\.detail) {
-                guard let index = positions[detail.integrationId] else { continue }
-                list[index].configuration = detail.configuration
-                list[index].configurationFetched = true
+            for read in fetched {
+                guard let index = positions[read.id] else { continue }
+                if let detail = read.detail {
+                    list[index].configuration = detail.configuration
+                    list[index].configurationFetched = true
+                } else if let failure = read.failure {
+                    list[index].unreadable = failure
+                }
             }
             snapshot.organizations[organization] = list
         }
         return snapshot
     }
 
-    /// The details of these integrations, leaving out any that answers 404 (deleted since it was listed).
+    /// The details of these integrations: nothing for one that answers 404 (deleted since it was listed), the
+    /// failure for one that cannot be read.
     private static func details(
         _ references: [LiveReference], client: IntegrationsClient, limit: Int
-    ) async throws(APIError) -> [FetchedDetail] {
-        try await boundedMap(references, limit: limit) {
-            (reference: LiveReference) async throws(APIError) -> FetchedDetail in
+    ) async -> [FetchedDetail] {
+        await boundedMap(references, limit: limit) { (reference: LiveReference) async -> FetchedDetail in
             do throws(APIError) {
                 return FetchedDetail(
-                    organization: reference.organization,
+                    organization: reference.organization, id: reference.id,
                     detail: try await client.get(organization: reference.organization, id: reference.id))
-            } catch  where error.status == 404 {
-                return FetchedDetail(organization: reference.organization, detail: nil)
+            } catch {
+                return FetchedDetail(
+                    organization: reference.organization, id: reference.id, detail: nil,
+                    failure: error.status == 404 ? nil : error)
             }
         }
     }

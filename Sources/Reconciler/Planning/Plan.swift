@@ -142,6 +142,10 @@ public enum PlanProblem: Codable, Sendable, Equatable, CustomStringConvertible {
     case overSafetyLimit(deletes: Int, percent: Int, managed: Int, maxDeletes: Int, maxPercent: Int)
     /// The displayName an action takes is held by a live integration nothing frees.
     case displayNameTaken(IntegrationKey, displayName: String, holder: String)
+    /// The organization's integrations could not be listed: nothing of it is planned.
+    case organizationUnreachable(String, reason: String)
+    /// A live integration's detail could not be read: it is not planned.
+    case integrationUnreadable(IntegrationKey, integrationId: String, reason: String)
 
     public var description: String {
         switch self {
@@ -150,7 +154,11 @@ public enum PlanProblem: Codable, Sendable, Equatable, CustomStringConvertible {
         case .replaceOfProtected(let key, let why):
             "\(key): \(why), which needs a replace, and the integration is protected (protect: true)"
         case .replaceNotAllowed(let key, let why, let id):
-            "\(key): \(why); this needs a replace (create a new integration, then delete \(id)): run with --allow-replace"
+            if case .configurationCannotBeRemoved(let keys) = why {
+                "\(key): the live integration \(id) has configuration \(keys.joined(separator: ", ")) that the manifest does not (set out of band?), and the API cannot remove it in place; add \(keys.count == 1 ? "it" : "them") to the manifest's configuration to keep \(keys.count == 1 ? "it" : "them"), or run with --allow-replace to create a new integration without \(keys.count == 1 ? "it" : "them") and delete \(id)"
+            } else {
+                "\(key): \(why); this needs a replace (create a new integration, then delete \(id)): run with --allow-replace"
+            }
         case .ambiguousTombstone(let key, let candidates):
             "\(key): ensure: absent matches \(candidates.count) live integrations (\(candidates.joined(separator: ", "))); intops will not guess which to delete"
         case .tombstoneOfProtected(let key):
@@ -159,6 +167,10 @@ public enum PlanProblem: Codable, Sendable, Equatable, CustomStringConvertible {
             "the plan deletes \(deletes) integrations (\(percent)% of the \(managed) managed), over the safety limit of \(maxDeletes) or \(maxPercent)%; check the manifests, or run with --force"
         case .displayNameTaken(let key, let name, let holder):
             "\(key): displayName \"\(name)\" is used by live integration \(holder), which the manifests do not rename or delete; the API would refuse it (409)"
+        case .organizationUnreachable(let organization, let reason):
+            "organization \(organization) could not be read, so nothing of it is planned: \(reason)"
+        case .integrationUnreadable(let key, let id, let reason):
+            "\(key): the live integration \(id) could not be read, so it is not planned: \(reason)"
         }
     }
 }

@@ -8,6 +8,13 @@ public enum Planner {
     ) -> Plan {
         var builder = Builder(
             live: live, state: state, templates: templates, organizations: Set(organizations), options: options)
+        for organization in organizations.sorted() {
+            if let failure = live.unreachable[organization] {
+                builder.errors.append(.organizationUnreachable(organization, reason: "\(failure)"))
+            }
+        }
+        // An organization that could not be read is left out whole; the others are planned.
+        let organizations = organizations.filter { live.unreachable[$0] == nil }
         let inScope = allDesired.filter { organizations.contains($0.key.organization) }
         let desired = inScope.filter { options.targets.isEmpty || options.targets.contains($0.key.name) }
 
@@ -117,6 +124,10 @@ public enum Planner {
             }
             guard let current = matched else {
                 planCreate(desired, reason: reason)
+                return
+            }
+            if let failure = current.unreadable {
+                errors.append(.integrationUnreadable(key, integrationId: current.id, reason: "\(failure)"))
                 return
             }
             planExisting(desired, current: current, adopted: adopted)

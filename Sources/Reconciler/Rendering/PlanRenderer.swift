@@ -58,6 +58,7 @@ public enum PlanRenderer {
         }
     }
 
+    /// The actions, for a person; the plan's warnings and errors are not part of it (they go to stderr).
     public static func text(_ plan: Plan, color: Bool) -> String {
         let visible = TerminalText.visible
         func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
@@ -70,7 +71,8 @@ public enum PlanRenderer {
         }
         var out = ""
         if plan.actions.isEmpty {
-            out += "No changes. The live integrations match the manifests.\n"
+            // Beside an error, "no changes" would be a claim the plan cannot make.
+            if plan.errors.isEmpty { out += "No changes. The live integrations match the manifests.\n" }
         } else {
             var organization = ""
             for action in plan.actions {
@@ -93,8 +95,7 @@ public enum PlanRenderer {
             }
             out += summaryLine(plan) + "\n"
         }
-        for warning in plan.warnings { out += "\(paint("warning:", "1;33")) \(visible(warning.description))\n" }
-        for error in plan.errors { out += "\(paint("error:", "1;31")) \(visible(error.description))\n" }
+        // Warnings and errors are the frontend's to print, on the error stream.
         return out
     }
 
@@ -139,7 +140,7 @@ public enum PlanRenderer {
     public static func markdown(_ plan: Plan) -> String {
         var out = "### intops plan\n\n"
         if plan.actions.isEmpty {
-            out += "No changes. The live integrations match the manifests.\n"
+            if plan.errors.isEmpty { out += "No changes. The live integrations match the manifests.\n" }
         } else {
             out += "**\(summaryLine(plan))**\n"
             let organizations = plan.actions.map(\.organization).reduce(into: [String]()) {
