@@ -4,6 +4,8 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
     case format(String)
     /// The file has no `sops` metadata: it is not encrypted.
     case notEncrypted
+    /// A file to encrypt already has `sops` metadata: encrypting it again would lose its data key.
+    case alreadyEncrypted
     /// No identity could recover the data key.
     case noIdentity(IdentityProblem)
     /// A value does not decrypt: altered, or moved to another key.
@@ -19,6 +21,8 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .format(let reason): "is not a valid SOPS file: \(reason)"
         case .notEncrypted: "is not encrypted (it has no sops metadata)"
+        case .alreadyEncrypted:
+            "is already encrypted (it holds sops metadata); change it with intops secrets edit, or re-encrypt it to other recipients with intops secrets updatekeys"
         case .noIdentity(let problem): "cannot be decrypted: \(problem)"
         case .valueTampered(let path): "was altered: the value at \(path) does not decrypt"
         case .macMismatch: "was altered: its MAC does not match its values"

@@ -286,6 +286,9 @@ extension SOPS {
         if format == .binary {
             return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(String(decoding: bytes, as: UTF8.self))))])]
         }
-        return try load(bytes, format: format, file: file).documents
+        let loaded = try load(bytes, format: format, file: file)
+        // Encrypting again would seal the ENC[…] strings under a new data key and lose the one they need.
+        guard loaded.metadata == nil else { throw .alreadyEncrypted }
+        return loaded.documents
     }
 }

@@ -101,6 +101,41 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
     }
 
+    /// Encrypting an encrypted file would lose its data key: refused, as sops refuses it, in every format.
+    @Test(arguments: ["s.yaml", "s.json", "s.env"]) func encryptingAnEncryptedFileIsRefused(_ name: String) async throws
+    {
+        _ = try await intops(["init"])
+        let plain = name.hasSuffix(".json") ? "{\"a\": \"one\"}\n" : name.hasSuffix(".env") ? "a=one\n" : "a: one\n"
+        try write(plain, name)
+        #expect(try await intops(["secrets", "encrypt", "-i", name]).status == 0)
+        let sealed = try read(name)
+        let again = try await intops(["secrets", "encrypt", "-i", name])
+        #expect(again.status == 1, "\(again.stdout)")
+        #expect(again.stderr.contains("\(name) is already encrypted"), "\(again.stderr)")
+        #expect(try read(name) == sealed)
+        #expect(try await intops(["secrets", "decrypt", name]).status == 0, "the data key is intact")
+    }
+
+    /// However intops is stopped while the editor runs, the plaintext copy goes with it.
+    @Test(arguments: ["TERM", "HUP", "INT", "QUIT"]) func aSignalDuringEditLeavesNoPlaintext(
+        _ name: String
+    ) async throws {
+        _ = try await intops(["init"])
+        try write("token: before\n", "t.yaml")
+        _ = try await intops(["secrets", "encrypt", "-i", "t.yaml"])
+        let before = try read("t.yaml")
+        let scratch = directory.appendingPathComponent("scratch-\(name)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        // The editor runs under `sh -c`, whose parent is intops.
+        let edited = try await intops(
+            ["secrets", "edit", "t.yaml"],
+            environment: ["EDITOR": "test -s \"$1\" && kill -\(name) $PPID; sleep 2; :", "TMPDIR": scratch.path])
+        #expect(edited.status != 0, "\(edited.stderr)")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty, "no plaintext after SIG\(name)")
+        #expect(try read("t.yaml") == before)
+    }
+
     /// Each damaged file gives one line, exit 1, and no crash.
     @Test func damagedFilesGiveOneClearLine() async throws {
         _ = try await intops(["init"])

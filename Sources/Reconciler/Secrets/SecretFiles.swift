@@ -3,6 +3,11 @@ import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import SOPS
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A secrets-file operation that failed; it names the file, never a value.
 public struct SecretFileError: Error, Sendable, CustomStringConvertible {
@@ -121,9 +126,11 @@ public enum SecretFiles {
             let documents = try SOPS.parsePlaintext(try read(path, shown: shown), format: format, file: shown)
             return try SOPS.encrypt(
                 documents, format: format, recipients: recipients, rule: rule, macOnlyEncrypted: macOnlyEncrypted)
-        } catch let error as SOPSError {
-            throw SecretFileError("\(shown): \(SecretResolver.sentence(error))")
-        } catch let error as SecretFileError { throw error } catch { throw SecretFileError("\(shown): \(error)") }
+        } catch SOPSError.alreadyEncrypted { throw SecretFileError("\(shown) \(SOPSError.alreadyEncrypted)") } catch let
+            error as SOPSError
+        { throw SecretFileError("\(shown): \(SecretResolver.sentence(error))") } catch let error as SecretFileError {
+            throw error
+        } catch { throw SecretFileError("\(shown): \(error)") }
     }
 
     public static func decrypt(
@@ -207,6 +214,10 @@ public enum SecretFiles {
         let directory = String(cString: created)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let plaintextPath = directory + "/" + (path as NSString).lastPathComponent
+        // A signal (SIGTERM from a CI cancel, SIGHUP from a closed terminal, SIGINT, SIGQUIT) must not leave the
+        // plaintext behind: the handler removes it before the process ends.
+        EditScratch.publish(file: plaintextPath, directory: directory)
+        defer { EditScratch.withdraw() }
         var plaintext = SOPS.render(decrypted)
         defer { secureZero(&plaintext) }
         try write(plaintext, to: plaintextPath, mode: 0o600)
@@ -241,4 +252,36 @@ public enum SecretFiles {
         try write(sealed, to: path, shown: shown)
         return true
     }
+}
+
+/// The plaintext copy of `secrets edit`, published for the signal handler that removes it when the process is
+/// stopped before it can clean up. The paths are C strings made beforehand: the handler only calls `unlink`,
+/// `rmdir`, `signal` and `raise`, which are async-signal-safe.
+enum EditScratch {
+    static let signals = [SIGTERM, SIGHUP, SIGINT, SIGQUIT]
+
+    static func publish(file: String, directory: String) {
+        scratchFile.store(UInt(bitPattern: strdup(file)), ordering: .sequentiallyConsistent)
+        scratchDirectory.store(UInt(bitPattern: strdup(directory)), ordering: .sequentiallyConsistent)
+        for number in signals { signal(number, removeScratchAndDie) }
+    }
+
+    static func withdraw() {
+        for number in signals { signal(number, SIG_DFL) }
+        free(UnsafeMutableRawPointer(bitPattern: scratchFile.exchange(0, ordering: .sequentiallyConsistent)))
+        free(UnsafeMutableRawPointer(bitPattern: scratchDirectory.exchange(0, ordering: .sequentiallyConsistent)))
+    }
+}
+
+private let scratchFile = Atomic<UInt>(0)
+private let scratchDirectory = Atomic<UInt>(0)
+
+private func removeScratchAndDie(_ number: Int32) {
+    if let file = UnsafePointer<CChar>(bitPattern: scratchFile.load(ordering: .sequentiallyConsistent)) { unlink(file) }
+    if let directory = UnsafePointer<CChar>(bitPattern: scratchDirectory.load(ordering: .sequentiallyConsistent)) {
+        rmdir(directory)
+    }
+    // Ends the way the signal would have: the parent sees the signal, not an exit status.
+    signal(number, SIG_DFL)
+    raise(number)
 }
