@@ -167,14 +167,6 @@ extension SOPS {
         guard !recipients.isEmpty else {
             throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml")
         }
-        for document in documents where document[metadataKey] != nil {
-            throw .encryption("the file already has sops metadata; it is already encrypted")
-        }
-        if format == .dotenv, case .mapping(let entries)? = documents.first,
-            entries.contains(where: { !$0.isComment && $0.key.hasPrefix("sops_") })
-        {
-            throw .encryption("the file already has sops_ keys; it is already encrypted")
-        }
         var dataKey = SecureRandom.bytes(32)
         defer { secureZero(&dataKey) }
         var ageKeys: [SOPSMetadata.AgeKey] = []
@@ -195,6 +187,27 @@ extension SOPS {
         for document in documents { sealed.append(try walker.walk(document, path: [])) }
         metadata.mac = try ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
         return write(sealed, format: format, metadata: metadata)
+    }
+
+    /// New values for an encrypted file, as `sops edit` writes them: the same data key and the same metadata (key
+    /// groups, Shamir threshold, PGP/KMS entries, rules), so everyone who could open the file still can, and no one
+    /// else. Only the values, the MAC and lastModified change.
+    public static func reencrypt(
+        _ documents: [SOPSValue], replacing original: [UInt8], format: Format, file: String, keyring: SOPSKeyring,
+        now: Date = Date()
+    ) throws(SOPSError) -> [UInt8] {
+        let (_, metadataValue) = try load(original, format: format, file: file)
+        guard let metadataValue else { throw .notEncrypted }
+        var metadata = try SOPSMetadata.parse(metadataValue)
+        guard metadata.groups.contains(where: { !$0.age.isEmpty }) else {
+            let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
+            throw .unsupportedKeys(
+                "is encrypted only to \(kinds) keys, whose data key intops cannot recover itself; edit it with sops edit")
+        }
+        var dataKey = try recoverDataKey(metadata, keyring: keyring)
+        defer { secureZero(&dataKey) }
+        metadata.lastModified = lastModifiedText(now)
+        return try seal(documents, format: format, metadata: &metadata, dataKey: dataKey)
     }
 
     /// Re-wraps the data key for `recipients` and keeps every value and the MAC as they are (`sops updatekeys`).

@@ -116,6 +116,48 @@ import Testing
         #expect(try await intops(["secrets", "decrypt", name]).status == 0, "the data key is intact")
     }
 
+    /// A file sops made with Shamir key groups keeps them through an edit: the same data key and metadata, so
+    /// one key alone still cannot open it, and the real sops reads the result.
+    @Test func editKeepsKeyGroupsAndTheirThreshold() async throws {
+        try Subprocess.requireTool("sops")
+        var recipients: [String] = []
+        var identities = ""
+        for name in ["one", "two"] {
+            let made = try await intops(["secrets", "keygen", "--out", "\(name).key"])
+            #expect(made.status == 0, "\(made.stderr)")
+            let text = try read("\(name).key")
+            identities += text
+            recipients.append(
+                try #require(text.split(separator: "\n").first { $0.hasPrefix("# public key: ") }).dropFirst(14)
+                    .description)
+        }
+        try identities.write(to: directory.appendingPathComponent("both.key"), atomically: true, encoding: .utf8)
+        try write(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [\(recipients[0])]\n      - age: [\(recipients[1])]\n",
+            ".sops.yaml")
+        try write("token: before\n", "g.yaml")
+        let path = directory.appendingPathComponent("g.yaml").path
+        let both = directory.appendingPathComponent("both.key").path
+        let sealed = try await Subprocess.run(
+            ["sops", "--config", directory.appendingPathComponent(".sops.yaml").path, "-e", "-i", path],
+            environment: ["SOPS_AGE_KEY_FILE": both])
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+
+        let edited = try await intops(
+            ["secrets", "edit", "g.yaml"], environment: ["EDITOR": "sed -i s/before/after/", "SOPS_AGE_KEY_FILE": both])
+        #expect(edited.status == 0, "\(edited.stderr)")
+        let text = try read("g.yaml")
+        #expect(
+            text.contains("shamir_threshold: 2") && text.contains("key_groups:")
+                && text.components(separatedBy: "recipient: ").count == 3, "\(text)")
+        let oneKey = try await intops(
+            ["secrets", "decrypt", "g.yaml"],
+            environment: ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("one.key").path])
+        #expect(oneKey.status == 1, "one key of two groups must not open it: \(oneKey.stdout)")
+        let sops = try await Subprocess.run(["sops", "-d", path], environment: ["SOPS_AGE_KEY_FILE": both])
+        #expect(sops.stdoutText == "token: after\n", "\(sops.stderrText)")
+    }
+
     /// However intops is stopped while the editor runs, the plaintext copy goes with it.
     @Test(arguments: ["TERM", "HUP", "INT", "QUIT"]) func aSignalDuringEditLeavesNoPlaintext(
         _ name: String

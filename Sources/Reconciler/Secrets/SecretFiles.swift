@@ -239,13 +239,10 @@ public enum SecretFiles {
         var edited = try read(plaintextPath, shown: plaintextPath)
         defer { secureZero(&edited) }
         guard edited != plaintext else { return false }
-        let recipients = decrypted.metadata.groups.flatMap(\.age).compactMap { X25519Recipient($0.recipient) }
         let sealed: [UInt8]
         do throws(SOPSError) {
             let documents = try SOPS.parsePlaintext(edited, format: format, file: shown)
-            sealed = try SOPS.encrypt(
-                documents, format: format, recipients: recipients, rule: decrypted.metadata.rule,
-                macOnlyEncrypted: decrypted.metadata.macOnlyEncrypted)
+            sealed = try SOPS.reencrypt(documents, replacing: bytes, format: format, file: shown, keyring: keyring)
         } catch {
             throw SecretFileError("the edited \(shown) \(SecretResolver.sentence(error)); the file is unchanged")
         }
