@@ -202,7 +202,8 @@ extension SOPS {
         guard metadata.groups.contains(where: { !$0.age.isEmpty }) else {
             let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
             throw .unsupportedKeys(
-                "is encrypted only to \(kinds) keys, whose data key intops cannot recover itself; edit it with sops edit")
+                "is encrypted only to \(kinds) keys, whose data key intops cannot recover itself; edit it with sops edit"
+            )
         }
         var dataKey = try recoverDataKey(metadata, keyring: keyring)
         defer { secureZero(&dataKey) }
@@ -297,7 +298,13 @@ extension SOPS {
     /// Reads plaintext to encrypt.
     public static func parsePlaintext(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> [SOPSValue] {
         if format == .binary {
-            return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(String(decoding: bytes, as: UTF8.self))))])]
+            // A value is text; bytes that are not UTF-8 would come back as U+FFFD, so they are refused instead.
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw .format(
+                    "it is not UTF-8 text, and intops keeps binary files byte for byte only as text; encrypt it with sops, or base64 it first"
+                )
+            }
+            return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(text)))])]
         }
         let loaded = try load(bytes, format: format, file: file)
         // Encrypting again would seal the ENC[…] strings under a new data key and lose the one they need.

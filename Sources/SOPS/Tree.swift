@@ -41,6 +41,9 @@ public enum SOPSScalar: Sendable, Equatable {
     /// RFC 3339 text, normalized as Go's `time.MarshalText` writes it.
     case time(String)
 
+    /// The `type:` values sops writes into ENC[…] strings.
+    static let knownTypes: Set<String> = ["str", "int", "float", "bool", "time", "bytes", "comment"]
+
     public var typeName: String {
         switch self {
         case .string: "str"

@@ -68,11 +68,22 @@ struct TreeWalker {
                 guard let parsed = ValueCipher.parse(stored) else {
                     throw .format("the value at \(Self.describe(path)) should be encrypted but is not an ENC[…] string")
                 }
-                guard let text = ValueCipher.decrypt(parsed, key: key, aad: aad) else {
+                guard let plain = ValueCipher.open(parsed, key: key, aad: aad) else {
                     throw .valueTampered(path: Self.describe(path))
                 }
+                guard let text = String(validating: plain, as: UTF8.self) else {
+                    throw .format(
+                        "the value at \(Self.describe(path)) is not UTF-8 text, which intops cannot show byte for byte; decrypt this file with sops -d"
+                    )
+                }
                 guard let typed = SOPSScalar.parse(text, type: parsed.type) else {
-                    throw .format("the value at \(Self.describe(path)) has the unknown type \(parsed.type)")
+                    guard SOPSScalar.knownTypes.contains(parsed.type) else {
+                        throw .format("the value at \(Self.describe(path)) has the unknown type \(parsed.type)")
+                    }
+                    // The type is not authenticated: one that does not fit the value was changed by hand.
+                    throw .format(
+                        "the value at \(Self.describe(path)) does not read as its type \(parsed.type); the type was altered"
+                    )
                 }
                 hasher.update(Array(typed.canonicalText.utf8))
                 return .scalar(typed)

@@ -48,13 +48,16 @@ enum ValueCipher {
     private static let tagMarker = Array(",tag:".utf8)
     private static let typeMarker = Array(",type:".utf8)
 
+    /// The plaintext bytes, or nil when the value does not authenticate under this key and path.
+    static func open(_ parsed: Parsed, key: [UInt8], aad: String) -> [UInt8]? {
+        try? AESGCM.open(
+            AESGCM.Sealed(ciphertext: parsed.data, tag: parsed.tag), key: key, nonce: parsed.iv,
+            additionalData: Array(aad.utf8))
+    }
+
+    /// The plaintext as text, or nil when it does not authenticate or is not UTF-8 (never repaired into U+FFFD).
     static func decrypt(_ parsed: Parsed, key: [UInt8], aad: String) -> String? {
-        guard
-            let plain = try? AESGCM.open(
-                AESGCM.Sealed(ciphertext: parsed.data, tag: parsed.tag), key: key, nonce: parsed.iv,
-                additionalData: Array(aad.utf8))
-        else { return nil }
-        return String(decoding: plain, as: UTF8.self)
+        open(parsed, key: key, aad: aad).flatMap { String(validating: $0, as: UTF8.self) }
     }
 
     static func encrypt(

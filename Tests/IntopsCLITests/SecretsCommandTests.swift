@@ -158,6 +158,35 @@ import Testing
         #expect(sops.stdoutText == "token: after\n", "\(sops.stderrText)")
     }
 
+    /// The binary store keeps bytes exactly or refuses: text goes through unchanged, other bytes are refused
+    /// (they would come back as U+FFFD).
+    @Test func theBinaryStoreIsByteExactOrRefuses() async throws {
+        _ = try await intops(["init"])
+        let text = Data("line one\nzwei – drei ✓\n\u{0}nul\n".utf8)
+        try text.write(to: directory.appendingPathComponent("note.bin"))
+        #expect(try await intops(["secrets", "encrypt", "-i", "note.bin"]).status == 0)
+        let back = try await intops(["secrets", "decrypt", "note.bin"])
+        #expect(Data(back.stdout.utf8) == text)
+        let raw = Data([0x50, 0x4B, 0x03, 0x04, 0xFF, 0xFE, 0x00, 0x80])
+        try raw.write(to: directory.appendingPathComponent("archive.bin"))
+        let refused = try await intops(["secrets", "encrypt", "-i", "archive.bin"])
+        #expect(refused.status == 1 && refused.stderr.contains("is not UTF-8 text"), "\(refused.stderr)")
+        #expect(try Data(contentsOf: directory.appendingPathComponent("archive.bin")) == raw, "left as it was")
+        // A binary file the real sops sealed with such bytes is not shown repaired either.
+        try Subprocess.requireTool("sops")
+        let sealed = try await Subprocess.run([
+            "sops", "-e", "--input-type", "binary", "--output-type", "json", "--age",
+            try #require(read(".intops/../intops.yaml").split(separator: "\n").first { $0.hasPrefix("  - age1") })
+                .trimmingCharacters(in: CharacterSet(charactersIn: " -")),
+            directory.appendingPathComponent("archive.bin").path,
+        ])
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+        try sealed.stdout.write(to: directory.appendingPathComponent("sealed.bin"))
+        let decrypted = try await intops(
+            ["secrets", "decrypt", "sealed.bin"], environment: ["SOPS_AGE_KEY_FILE": keyFile])
+        #expect(decrypted.status == 1 && decrypted.stderr.contains("is not UTF-8 text"), "\(decrypted.stderr)")
+    }
+
     /// However intops is stopped while the editor runs, the plaintext copy goes with it.
     @Test(arguments: ["TERM", "HUP", "INT", "QUIT"]) func aSignalDuringEditLeavesNoPlaintext(
         _ name: String
@@ -189,6 +218,11 @@ import Testing
         let macLine = lines.first { $0.contains("mac: ENC[") }!
         let armorLine = lines.first { $0.hasPrefix("        YWdl") || $0.hasPrefix("      YWdl") }!
         let cases: [(String, String, String)] = [
+            (
+                "tampered type",
+                good.replacingOccurrences(of: a, with: a.replacingOccurrences(of: "type:str]", with: "type:int]")),
+                "error: s.yaml is not a valid SOPS file: the value at a does not read as its type int; the type was altered"
+            ),
             (
                 "tampered value",
                 good.replacingOccurrences(of: a, with: a.replacingOccurrences(of: "data:", with: "data:QUFB")),
