@@ -199,9 +199,19 @@ import Testing
         let export = try await project.intops(["export", "--org", "globex-eu"])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.contains("exported 50 integrations of globex-eu to integrations/globex-eu.yaml"))
-        // Fill the skeleton with the values in use, then encrypt it.
+        #expect(export.stdout.contains("intops secrets edit secrets/globex-eu.secrets.enc.yaml"), "\(export.stdout)")
+        // The skeleton is encrypted, as its name says, and its placeholders are never sent.
         let skeleton = project.root.appendingPathComponent("secrets/globex-eu.secrets.enc.yaml")
-        var text = try String(contentsOf: skeleton, encoding: .utf8)
+        #expect(!(try String(contentsOf: skeleton, encoding: .utf8)).contains("FILL-ME"))
+        let unfilled = try await project.intops(["plan", "--org", "globex-eu"])
+        #expect(unfilled.status == 1 && unfilled.stderr.contains("still holds the placeholder intops export wrote"))
+        // A second export does not replace the manifest, which may have been edited by hand since.
+        let again = try await project.intops(["export", "--org", "globex-eu"])
+        #expect(again.status == 1 && again.stderr.contains("export writes new files only"), "\(again.stderr)")
+        #expect(try await project.intops(["export", "--org", "globex-eu", "--force"]).status == 0)
+        // Fill the skeleton with the values in use (decrypted, filled, encrypted again, as an editor would).
+        let decrypted = try await project.intops(["secrets", "decrypt", "secrets/globex-eu.secrets.enc.yaml"])
+        var text = decrypted.stdout.replacingOccurrences(of: "intops-export:FILL-ME", with: "FILL-ME")
         #expect(text.components(separatedBy: "FILL-ME").count - 1 == 75)
         let manifest = try String(
             contentsOf: project.root.appendingPathComponent("integrations/globex-eu.yaml"), encoding: .utf8)

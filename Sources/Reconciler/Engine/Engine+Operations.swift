@@ -1,3 +1,4 @@
+import Age
 import ConcurrencyToolkit
 import Foundation
 import IntegrationsAPI
@@ -214,13 +215,19 @@ extension Engine {
     /// Writes manifests and a secrets skeleton for an organization's live integrations.
     ///
     /// - Parameter directory: where the manifest goes (default `integrations/` of the project).
-    public func export(organization: String, into directory: String?) async throws(EngineError) -> Exporter.Result {
+    public func export(
+        organization: String, into directory: String?, force: Bool = false
+    ) async throws(EngineError) -> Exporter.Result {
         let project = try loadProject()
         guard project.organizations.contains(where: { $0.id == organization }) else {
             throw .unknownOrganization(
                 organization, project: ProjectPaths.display(project.file, relativeTo: project.root),
                 declared: project.organizations.map(\.id))
         }
+        let recipients: [X25519Recipient]
+        do throws(SecretFileError) {
+            recipients = try SecretFiles.recipients(given: [], project: project, environment: environment)
+        } catch { throw .missingSetting("export encrypts the secrets skeleton: \(error)") }
         let client = try connectedClient(organizations: [organization], project: project)
         let templates: [IntegrationTemplate]
         do throws(APIError) { templates = try await client.templates(organization: organization) } catch {
@@ -229,7 +236,7 @@ extension Engine {
         return try await Exporter.export(
             organization: organization, client: client, templates: TemplateValidator(templates: templates),
             into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations",
-            secretsDirectory: project.root + "/secrets")
+            secretsDirectory: project.root + "/secrets", recipients: recipients, force: force)
     }
 
     /// Records the declared integrations of `organization` that match live ones in the state, trusting the

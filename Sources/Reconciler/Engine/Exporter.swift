@@ -1,5 +1,7 @@
+import Age
 import Foundation
 import IntegrationsAPI
+import SOPS
 import YAML
 
 /// `intops export`: manifests for every live integration of an organization, with secret references into a
@@ -40,10 +42,21 @@ public enum Exporter {
     /// - Parameters:
     ///   - directory: where the manifest goes.
     ///   - secretsDirectory: where the secrets skeleton goes (never among the manifests: it is not one).
+    ///   - recipients: the project's, to which the secrets skeleton is encrypted.
+    ///   - force: replace a manifest file that exists (export writes new files only otherwise).
     public static func export(
         organization: String, client: IntegrationsClient, templates: TemplateValidator, into directory: String,
-        secretsDirectory: String
+        secretsDirectory: String, recipients: [X25519Recipient], force: Bool
     ) async throws(EngineError) -> Result {
+        let manifestFile = directory + "/\(organization).yaml"
+        // Checked before any request: a hand-written manifest is never replaced silently.
+        if !force && FileManager.default.fileExists(atPath: manifestFile) {
+            throw .write(
+                path: manifestFile,
+                reason:
+                    "it exists, and export writes new files only; pass --out DIR for another folder, or --force to replace it"
+            )
+        }
         var details: [IntegrationDetail] = []
         do throws(APIError) {
             for summary in try await client.list(organization: organization) {
@@ -82,12 +95,12 @@ public enum Exporter {
                         "secrets",
                         .mapping(secretKeys.map { ($0, .string("ref+sops://\(secretsReference)#/\(name)/\($0)")) })
                     ))
-                skeleton.append((name, .mapping(secretKeys.map { ($0, .string("FILL-ME")) })))
+                skeleton.append(
+                    (name, .mapping(secretKeys.map { (key: String) in (key, .string(ExportPlaceholder.value)) })))
             }
             integrations.append(.mapping(entry))
         }
         manifest.append(("integrations", .sequence(integrations)))
-        let manifestFile = directory + "/\(organization).yaml"
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: secretsDirectory, withIntermediateDirectories: true)
@@ -96,14 +109,12 @@ public enum Exporter {
             ]
             try AtomicFile.write(
                 Array(try YAMLEmitter.emit([.mapping(manifest)], header: header).utf8), to: manifestFile)
-            let skeletonHeader = [
-                "The secrets of \(organization)'s integrations, as intops export found them: write-only, so unknown here.",
-                "Replace each placeholder with the value in use, then: intops secrets encrypt --in-place \(secretsName)",
-            ]
+            // Encrypted from the start, as its name says: the placeholders are filled in with intops secrets edit.
             if !FileManager.default.fileExists(atPath: secretsFile) {
+                let plaintext = Array(try YAMLEmitter.emit([.mapping(skeleton)]).utf8)
+                let documents = try SOPS.parsePlaintext(plaintext, format: .yaml, file: secretsName)
                 try AtomicFile.write(
-                    Array(try YAMLEmitter.emit([.mapping(skeleton)], header: skeletonHeader).utf8), to: secretsFile,
-                    mode: 0o600)
+                    try SOPS.encrypt(documents, format: .yaml, recipients: recipients), to: secretsFile, mode: 0o600)
             }
         } catch let failure as AtomicFile.Failure { throw .file(failure) } catch {
             throw .write(path: directory, reason: "\(error)")

@@ -72,6 +72,12 @@ public final class SecretResolver: Sendable {
                     reference.location,
                     "SOPS file \(display(path)) holds \(value.kindDescription) at \(pointerText), not a single value")
             }
+            guard !scalar.plainText.hasPrefix(ExportPlaceholder.prefix) else {
+                throw .error(
+                    reference.location,
+                    "SOPS file \(display(path)) still holds the placeholder intops export wrote at \(pointerText); fill in the value in use with intops secrets edit \(display(path))"
+                )
+            }
             return SecretValue(scalar.plainText)
         }
     }
@@ -156,4 +162,11 @@ public final class SecretResolver: Sendable {
 private struct DecryptedFile: Sendable {
     var path: String
     var result: Result<SOPSValue, SOPSError>
+}
+
+/// The value `intops export` writes for each secret it cannot read (the API never returns one): never sent, so an
+/// unfilled skeleton cannot replace a live credential.
+public enum ExportPlaceholder {
+    public static let prefix = "intops-export:"
+    public static let value = prefix + "FILL-ME"
 }
