@@ -315,3 +315,20 @@ extension HardeningTests {
             "\(plan.stderr)")
     }
 }
+
+extension HardeningTests {
+    /// A rotation whose test fails has still put the new credential live: the summary says so, not "nothing
+    /// changed".
+    @Test func aFailedRotationSaysWhatItChanged() async throws {
+        let project = try await ExampleProject(.http)
+        #expect(try await project.intops(["apply", "--auto-approve"]).status == 0)
+        _ = try await project.intops(
+            ["secrets", "edit", "secrets/globex.enc.yaml"],
+            environment: ["EDITOR": "sed -i s/SG.demo-globex-key/invalid-new-key/"])
+        let apply = try await project.intops(["apply", "--auto-approve"])
+        #expect(apply.status == 1)
+        #expect(apply.stderr.contains("(what it changed before failing is live)"), "\(apply.stderr)")
+        #expect(!apply.stdout.contains("nothing changed"), "\(apply.stdout)")
+        #expect(apply.stdout.contains("1 changed but failed after (its changes are live)"), "\(apply.stdout)")
+    }
+}

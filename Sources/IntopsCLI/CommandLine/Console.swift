@@ -11,11 +11,13 @@ public struct Console: Sendable {
     /// A line from the person at the terminal (apply's confirmation); nil at end of input.
     public var readLine: @Sendable () -> String?
     public var inputIsTerminal: Bool
+    /// Progress lines are for a person watching; a CI log gets the results only.
+    public var errorIsTerminal: Bool
 
     public init(
         writeOutput: @escaping @Sendable (String) -> Void, writeError: @escaping @Sendable (String) -> Void,
         colorOutput: Bool = false, colorError: Bool = false, readLine: @escaping @Sendable () -> String? = { nil },
-        inputIsTerminal: Bool = false
+        inputIsTerminal: Bool = false, errorIsTerminal: Bool = false
     ) {
         self.writeOutput = writeOutput
         self.writeError = writeError
@@ -23,6 +25,7 @@ public struct Console: Sendable {
         self.colorError = colorError
         self.readLine = readLine
         self.inputIsTerminal = inputIsTerminal
+        self.errorIsTerminal = errorIsTerminal
     }
 
     /// The process's own standard output and error.
@@ -32,7 +35,8 @@ public struct Console: Sendable {
             writeOutput: { StandardStream.output.write($0) }, writeError: { StandardStream.error.write($0) },
             colorOutput: colorAllowed && isatty(STDOUT_FILENO) == 1,
             colorError: colorAllowed && isatty(STDERR_FILENO) == 1,
-            readLine: { Swift.readLine(strippingNewline: true) }, inputIsTerminal: isatty(STDIN_FILENO) == 1)
+            readLine: { Swift.readLine(strippingNewline: true) }, inputIsTerminal: isatty(STDIN_FILENO) == 1,
+            errorIsTerminal: isatty(STDERR_FILENO) == 1)
     }
 
     /// A line from the terminal, read on a thread of its own: the person may take minutes, and a blocked thread of

@@ -114,8 +114,9 @@ enum ApplyCommand {
     }
 }
 
-/// Progress of a long apply on stderr (20 actions or more, or `--verbose`): a line as each action ends, and with
-/// `--verbose` as each starts.
+/// Progress of a long apply on stderr: with `--verbose`, a line as each action starts and ends; on a terminal, a line
+/// as each action of a long apply (20 actions or more) ends. A CI log gets neither: the result lines already report
+/// each action once.
 final class ApplyProgress: Sendable {
     private struct Counts {
         var total = 0
@@ -132,7 +133,7 @@ final class ApplyProgress: Sendable {
     func event(_ event: ApplyEvent) {
         let global = invocation.global
         let total = counts.withLock { $0.total }
-        guard !global.quiet, global.verbose || total >= 20 else { return }
+        guard !global.quiet, global.verbose || (total >= 20 && invocation.console.errorIsTerminal) else { return }
         switch event {
         case .started(let action):
             if global.verbose { invocation.console.err("\(action.action.symbol) \(action.key) …") }

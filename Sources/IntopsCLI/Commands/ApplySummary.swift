@@ -12,6 +12,7 @@ enum ApplySummary {
         let quiet = invocation.global.quiet
         var counts: [ActionKind: Int] = [:]
         var failures = 0
+        var changedThenFailed = 0
         for result in report.results {
             let verb = past[result.action] ?? result.action.rawValue
             switch result.outcome {
@@ -20,8 +21,11 @@ enum ApplySummary {
                 if !quiet { console.out(Style.green("✓", console.colorOutput) + " \(result.key) \(verb)") }
             case .failed(let failure):
                 failures += 1
+                if result.changedBeforeFailing { changedThenFailed += 1 }
                 console.err(
-                    Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: \(failure)")
+                    Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: "
+                        + TerminalText.visible(failure.description)
+                        + (result.changedBeforeFailing ? " (what it changed before failing is live)" : ""))
             case .skipped(let reason):
                 failures += 1
                 console.err(
@@ -35,7 +39,12 @@ enum ApplySummary {
         var line = "Apply " + (failures == 0 && report.stateError == nil ? "complete" : "finished with failures") + ": "
         line += order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }.joined(
             separator: ", ")
-        if counts.isEmpty { line += "nothing changed" }
+        if counts.isEmpty && changedThenFailed == 0 { line += "nothing changed" }
+        if changedThenFailed > 0 {
+            line +=
+                (counts.isEmpty ? "" : ", ")
+                + "\(changedThenFailed) changed but failed after (\(changedThenFailed == 1 ? "its" : "their") changes are live)"
+        }
         if failures > 0 { line += ", \(failures) failed or skipped" }
         console.out(line + ".")
         return report.failed ? ExitCode.failure : ExitCode.success

@@ -143,6 +143,7 @@ public struct Applier: Sendable {
         var id = action.integrationId
         let notes = action.notes.filter { if case .authorizationNeeded = $0 { true } else { false } }
         let result: ActionResult
+        var changed = false
         do throws(ApplyFailure) {
             if action.action == .adopt, let id, let wanted = desired[action.key] {
                 await recorder.update { state in state.set(self.entry(for: wanted, id: id, previous: nil)) }
@@ -163,9 +164,16 @@ public struct Applier: Sendable {
                 case .create: id = try await runCreate(step, action: action, recorder: recorder)
                 default: try await run(step, action: action, recorder: recorder, id: id)
                 }
+                if step != .test { changed = true }
             }
             result = ActionResult(action, .succeeded, notes: notes)
-        } catch { result = ActionResult(action, .failed(error), notes: notes) }
+        } catch {
+            // A rotation whose test failed was made all the same: the new values are live, unless rolled back.
+            if case .testFailedAfterRotation(_, _, let rollback) = error {
+                if case .rolledBack? = rollback {} else { changed = true }
+            }
+            result = ActionResult(action, .failed(error), notes: notes, changedBeforeFailing: changed)
+        }
         events(.finished(result))
         return result
     }

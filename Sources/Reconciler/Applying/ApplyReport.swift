@@ -82,13 +82,18 @@ public struct ActionResult: Sendable, Equatable {
     public var action: ActionKind
     public var outcome: Outcome
     public var notes: [PlanNote]
+    /// A failed action that changed the live integration before it failed (a rotation whose test then failed, a
+    /// create whose test did not run): its changes are live, and summaries must not say nothing changed.
+    public var changedBeforeFailing: Bool
 
-    public init(_ action: PlannedAction, _ outcome: Outcome, notes: [PlanNote] = []) {
+    public init(_ action: PlannedAction, _ outcome: Outcome, notes: [PlanNote] = [], changedBeforeFailing: Bool = false)
+    {
         id = action.id
         key = action.key
         self.action = action.action
         self.outcome = outcome
         self.notes = notes
+        self.changedBeforeFailing = changedBeforeFailing
     }
 
     public var succeeded: Bool { if case .succeeded = outcome { true } else { false } }
