@@ -4,6 +4,8 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
     case format(String)
     /// The file has no `sops` metadata: it is not encrypted.
     case notEncrypted
+    /// The file holds encrypted values but no `sops` metadata: it was cut short or damaged.
+    case metadataMissing
     /// A file to encrypt already has `sops` metadata: encrypting it again would lose its data key.
     case alreadyEncrypted
     /// No identity could recover the data key.
@@ -21,6 +23,8 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .format(let reason): "is not a valid SOPS file: \(reason)"
         case .notEncrypted: "is not encrypted (it has no sops metadata)"
+        case .metadataMissing:
+            "holds ENC[…] values but no sops metadata: it was cut short or damaged; restore it from version control"
         case .alreadyEncrypted:
             "is already encrypted (it holds sops metadata); change it with intops secrets edit, or re-encrypt it to other recipients with intops secrets updatekeys"
         case .noIdentity(let problem): "cannot be decrypted: \(problem)"

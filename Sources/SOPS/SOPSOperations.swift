@@ -93,7 +93,7 @@ extension SOPS {
         delegate: Bool = true
     ) throws(SOPSError) -> DecryptedSOPS {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
-        guard let metadataValue else { throw .notEncrypted }
+        guard let metadataValue else { throw missingMetadata(bytes) }
         let metadata = try SOPSMetadata.parse(metadataValue)
         guard metadata.groups.contains(where: { !$0.age.isEmpty }) else {
             let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
@@ -122,6 +122,17 @@ extension SOPS {
             guard macText == walker.macHex else { throw .macMismatch }
         }
         return DecryptedSOPS(format: format, documents: plain, metadata: metadata)
+    }
+
+    /// A file without metadata is plaintext, unless it holds encrypted values: then its end was cut off (a
+    /// truncated copy, a bad merge), and "encrypt it" would be the wrong advice.
+    static func missingMetadata(_ bytes: [UInt8]) -> SOPSError {
+        let marker = Array("ENC[AES256_GCM,".utf8)
+        guard bytes.count >= marker.count else { return .notEncrypted }
+        for start in 0...(bytes.count - marker.count) where bytes[start] == marker[0] {
+            if Array(bytes[start..<(start + marker.count)]) == marker { return .metadataMissing }
+        }
+        return .notEncrypted
     }
 
     static func recoverDataKey(_ metadata: SOPSMetadata, keyring: SOPSKeyring) throws(SOPSError) -> [UInt8] {
@@ -197,7 +208,7 @@ extension SOPS {
         now: Date = Date()
     ) throws(SOPSError) -> [UInt8] {
         let (_, metadataValue) = try load(original, format: format, file: file)
-        guard let metadataValue else { throw .notEncrypted }
+        guard let metadataValue else { throw missingMetadata(original) }
         var metadata = try SOPSMetadata.parse(metadataValue)
         guard metadata.groups.contains(where: { !$0.age.isEmpty }) else {
             let kinds = Set(metadata.groups.flatMap(\.otherKinds)).sorted().joined(separator: ", ")
@@ -216,7 +227,7 @@ extension SOPS {
         _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, recipients: [X25519Recipient]
     ) throws(SOPSError) -> [UInt8] {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
-        guard let metadataValue else { throw .notEncrypted }
+        guard let metadataValue else { throw missingMetadata(bytes) }
         var metadata = try SOPSMetadata.parse(metadataValue)
         guard !metadata.usesKeyGroups else {
             throw .encryption("files with key_groups are not re-keyed by intops; use sops updatekeys")

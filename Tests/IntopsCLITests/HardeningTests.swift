@@ -329,6 +329,6 @@ extension HardeningTests {
         #expect(apply.status == 1)
         #expect(apply.stderr.contains("(what it changed before failing is live)"), "\(apply.stderr)")
         #expect(!apply.stdout.contains("nothing changed"), "\(apply.stdout)")
-        #expect(apply.stdout.contains("1 changed but failed after (its changes are live)"), "\(apply.stdout)")
+        #expect(apply.stdout.contains("1 changed, then failed (the change is live)"), "\(apply.stdout)")
     }
 }

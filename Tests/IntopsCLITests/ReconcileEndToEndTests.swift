@@ -229,7 +229,8 @@ final class ExampleProject: @unchecked Sendable {
             ), "\(apply.stderr)")
         #expect(
             apply.stdout.contains("✓ acme-us/main-payment-gateway created")
-                && apply.stdout.contains("Apply finished with failures: 7 created, 1 failed or skipped."),
+                && apply.stdout.contains(
+                    "Apply finished with failures: 7 created, 1 changed, then failed (the change is live)."),
             "\(apply.stdout)")
         #expect(!apply.stdout.contains("invalid-key") && !apply.stderr.contains("invalid-key"))
         // The integration exists (its create completed); the next plan tests it again rather than creating it twice.

@@ -589,7 +589,8 @@ import Glibc
         task.cancel()
         let result = await task.value
         #expect(result.status == 128 + SIGTERM)
-        #expect(ContinuousClock.now - started < .seconds(10))
+        // Well before the child's own 30 seconds, with room for a machine loaded by the rest of the suite.
+        #expect(ContinuousClock.now - started < .seconds(25))
     }
 
     @Test func manyRunsAtOnceDoNotStarveThePool() async {

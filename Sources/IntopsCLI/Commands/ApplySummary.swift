@@ -20,8 +20,7 @@ enum ApplySummary {
                 counts[result.action, default: 0] += 1
                 if !quiet { console.out(Style.green("✓", console.colorOutput) + " \(result.key) \(verb)") }
             case .failed(let failure):
-                failures += 1
-                if result.changedBeforeFailing { changedThenFailed += 1 }
+                if result.changedBeforeFailing { changedThenFailed += 1 } else { failures += 1 }
                 console.err(
                     Style.red("✗", console.colorError) + " \(result.key): \(result.action.rawValue) failed: "
                         + TerminalText.visible(failure.description)
@@ -36,16 +35,15 @@ enum ApplySummary {
         }
         if let error = report.stateError { invocation.error(error.description) }
         let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
-        var line = "Apply " + (failures == 0 && report.stateError == nil ? "complete" : "finished with failures") + ": "
-        line += order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }.joined(
-            separator: ", ")
-        if counts.isEmpty && changedThenFailed == 0 { line += "nothing changed" }
-        if changedThenFailed > 0 {
-            line +=
-                (counts.isEmpty ? "" : ", ")
-                + "\(changedThenFailed) changed but failed after (\(changedThenFailed == 1 ? "its" : "their") changes are live)"
-        }
-        if failures > 0 { line += ", \(failures) failed or skipped" }
+        var line =
+            "Apply "
+            + (failures == 0 && changedThenFailed == 0 && report.stateError == nil
+                ? "complete" : "finished with failures") + ": "
+        var parts = order.compactMap { kind in counts[kind].map { "\($0) \(past[kind] ?? kind.rawValue)" } }
+        if changedThenFailed > 0 { parts.append("\(changedThenFailed) changed, then failed (the change is live)") }
+        if parts.isEmpty { parts.append("nothing changed") }
+        if failures > 0 { parts.append("\(failures) failed or skipped") }
+        line += parts.joined(separator: ", ")
         console.out(line + ".")
         return report.failed ? ExitCode.failure : ExitCode.success
     }

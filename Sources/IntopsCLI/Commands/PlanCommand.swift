@@ -38,7 +38,9 @@ enum PlanCommand {
         let engine = invocation.engine
         guard
             let report = await invocation.run({ () async throws(EngineError) in
-                try await engine.plan(options.settings, forSaving: options.out != nil, observer: invocation.observer)
+                if let out = options.out { try engine.checkSaveTarget(out) }
+                return try await engine.plan(
+                    options.settings, forSaving: options.out != nil, observer: invocation.observer)
             })
         else { return ExitCode.failure }
         console.writeOutput(PlanRenderer.render(report.plan, format: options.format, color: console.colorOutput))

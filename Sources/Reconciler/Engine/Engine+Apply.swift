@@ -60,9 +60,9 @@ extension Engine {
         }
         return try await withLockedSession(
             "apply", organizations: settings.plan.scope.organizations, refresh: settings.plan.refresh,
-            lockTimeout: settings.plan.lockTimeout, partialLive: true, observer: observer
+            lockTimeout: settings.plan.lockTimeout, partialLive: true,
+            targets: settings.planFile == nil ? settings.plan.scope.targets : [], observer: observer
         ) { (session: Session) async throws(EngineError) -> ApplyOutcome in
-            if settings.planFile == nil { try checkTargets(settings.plan, session: session) }
             let plan = try planToApply(settings, session: session)
             let warnings = session.missingStateWarning(plan).map { [$0] } ?? []
             // An interrupt while planning or at the prompt ends the run here, before any change, with the lock

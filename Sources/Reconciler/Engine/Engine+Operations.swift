@@ -94,7 +94,7 @@ extension Engine {
     public func test(
         names: [String], organizations: [String], observer: EngineObserver
     ) async throws(EngineError) -> [ConnectionTestOutcome] {
-        let session = try await open(Session.Options(organizations: organizations), observer: observer)
+        let session = try await open(Session.Options(organizations: organizations, entries: names), observer: observer)
         let targets = try liveTargets(session, names: names).map { LiveTarget(key: $0.0.key, id: $0.1) }
         let client = session.client
         return await boundedMap(targets, limit: client.policy.maxInFlight) {
@@ -111,7 +111,7 @@ extension Engine {
         names: [String], organizations: [String], lockTimeout: Duration?, observer: EngineObserver
     ) async throws(EngineError) -> ApplyReport {
         try await withLockedSession(
-            "rotate", organizations: organizations, lockTimeout: lockTimeout, observer: observer
+            "rotate", organizations: organizations, lockTimeout: lockTimeout, entries: names, observer: observer
         ) { (session: Session) async throws(EngineError) -> ApplyReport in
             let actions = try liveTargets(session, names: names).filter { !$0.0.secrets.isEmpty }.map { desired, id in
                 let keys = desired.secrets.keys.sorted()
@@ -135,7 +135,7 @@ extension Engine {
     public func connect(
         name: String, returnURL: String, observer: EngineObserver
     ) async throws(EngineError) -> (key: IntegrationKey, url: String) {
-        let session = try await open(Session.Options(), observer: observer)
+        let session = try await open(Session.Options(entries: [name]), observer: observer)
         guard let (desired, id) = try liveTargets(session, names: [name]).first else { throw .unknownIntegration(name) }
         do throws(APIError) {
             let response = try await session.client.connect(
@@ -228,6 +228,16 @@ extension Engine {
         do throws(SecretFileError) {
             recipients = try SecretFiles.recipients(given: [], project: project, environment: environment)
         } catch { throw .missingSetting("export encrypts the secrets skeleton: \(error)") }
+        let target = directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations"
+        let manifestFile = target + "/\(organization).yaml"
+        // Checked before any request: a hand-written manifest is never replaced silently.
+        if !force && FileManager.default.fileExists(atPath: manifestFile) {
+            throw .write(
+                path: manifestFile,
+                reason:
+                    "it exists, and export writes new files only; pass --out DIR for another folder, or --force to replace it"
+            )
+        }
         let client = try connectedClient(organizations: [organization], project: project)
         let templates: [IntegrationTemplate]
         do throws(APIError) { templates = try await client.templates(organization: organization) } catch {
@@ -235,8 +245,7 @@ extension Engine {
         }
         return try await Exporter.export(
             organization: organization, client: client, templates: TemplateValidator(templates: templates),
-            into: directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations",
-            secretsDirectory: project.root + "/secrets", recipients: recipients, force: force)
+            into: target, secretsDirectory: project.root + "/secrets", recipients: recipients)
     }
 
     /// Records the declared integrations of `organization` that match live ones in the state, trusting the

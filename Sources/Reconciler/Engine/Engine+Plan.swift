@@ -25,13 +25,13 @@ extension Engine {
     ) async throws(EngineError) -> PlanReport {
         let options = Session.Options(
             organizations: settings.scope.organizations, refresh: settings.refresh,
-            waitForUnlock: lockRequest("plan", timeout: settings.lockTimeout, observer: observer), partialLive: true)
+            waitForUnlock: lockRequest("plan", timeout: settings.lockTimeout, observer: observer), partialLive: true,
+            targets: settings.scope.targets)
         let session = try await open(options, observer: observer)
         // The crash-output canary test makes intops crash with every secret decrypted in memory.
         if environment["INTOPS_TEST_CRASH"] == "after-secrets" && !session.desired.isEmpty {
             preconditionFailure("crash requested by INTOPS_TEST_CRASH")
         }
-        try checkTargets(settings, session: session)
         let planOptions = planOptions(settings, project: session.project)
         let plan = session.plan(planOptions)
         var report = PlanReport(plan: plan, warnings: session.missingStateWarning(plan).map { [$0] } ?? [])
@@ -41,6 +41,11 @@ extension Engine {
             report.draft = SavedPlanDraft(plan: guarded, key: session.planKey)
         }
         return report
+    }
+
+    /// Whether `save` could write `path`, checked before the plan is made (and its requests sent).
+    public func checkSaveTarget(_ path: String) throws(EngineError) {
+        if let refusal = AtomicFile.refusal(ProjectPaths.resolve(path, from: directory)) { throw .file(refusal) }
     }
 
     /// Writes a planned draft for `intops apply PLANFILE`; returns the absolute path.

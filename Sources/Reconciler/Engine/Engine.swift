@@ -100,11 +100,13 @@ extension Engine {
     /// Runs `body` with a session holding the state lock, and releases the lock however `body` ends.
     func withLockedSession<Output>(
         _ operation: String, organizations: [String], refresh: RefreshMode = .auto, lockTimeout: Duration?,
-        partialLive: Bool = false, observer: EngineObserver, _ body: (Session) async throws(EngineError) -> Output
+        partialLive: Bool = false, entries: [String] = [], targets: [String] = [], observer: EngineObserver,
+        _ body: (Session) async throws(EngineError) -> Output
     ) async throws(EngineError) -> Output {
         let options = Session.Options(
             organizations: organizations, refresh: refresh,
-            lock: lockRequest(operation, timeout: lockTimeout, observer: observer), partialLive: partialLive)
+            lock: lockRequest(operation, timeout: lockTimeout, observer: observer), partialLive: partialLive,
+            entries: entries, targets: targets)
         let session = try await open(options, observer: observer)
         do throws(EngineError) {
             let output = try await body(session)
@@ -114,12 +116,6 @@ extension Engine {
             await session.store.unlock()
             throw error
         }
-    }
-
-    /// Every `--target` must name something: a manifest entry or an integration the state manages.
-    func checkTargets(_ settings: PlanSettings, session: Session) throws(EngineError) {
-        let known = Set(session.loaded.integrations.map(\.name) + session.state.integrations.map(\.name))
-        if let unknown = settings.scope.targets.first(where: { !known.contains($0) }) { throw .unknownTarget(unknown) }
     }
 
     func planOptions(_ settings: PlanSettings, project: Project) -> PlanOptions {

@@ -43,20 +43,11 @@ public enum Exporter {
     ///   - directory: where the manifest goes.
     ///   - secretsDirectory: where the secrets skeleton goes (never among the manifests: it is not one).
     ///   - recipients: the project's, to which the secrets skeleton is encrypted.
-    ///   - force: replace a manifest file that exists (export writes new files only otherwise).
     public static func export(
         organization: String, client: IntegrationsClient, templates: TemplateValidator, into directory: String,
-        secretsDirectory: String, recipients: [X25519Recipient], force: Bool
+        secretsDirectory: String, recipients: [X25519Recipient]
     ) async throws(EngineError) -> Result {
         let manifestFile = directory + "/\(organization).yaml"
-        // Checked before any request: a hand-written manifest is never replaced silently.
-        if !force && FileManager.default.fileExists(atPath: manifestFile) {
-            throw .write(
-                path: manifestFile,
-                reason:
-                    "it exists, and export writes new files only; pass --out DIR for another folder, or --force to replace it"
-            )
-        }
         var details: [IntegrationDetail] = []
         do throws(APIError) {
             for summary in try await client.list(organization: organization) {

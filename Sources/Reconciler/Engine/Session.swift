@@ -34,15 +34,21 @@ public struct Session: Sendable {
         /// Whether the session may open with organizations or integrations it could not read (plan, apply and
         /// drift report them); otherwise the first such failure is the session's error.
         public var partialLive: Bool
+        /// Names the command acts on, checked before any request: each must be a declared present entry
+        /// (`entries`: test, rotate, connect) or a declared entry or one the state manages (`targets`: --target).
+        public var entries: [String]
+        public var targets: [String]
         public init(
             organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil,
-            waitForUnlock: LockRequest? = nil, partialLive: Bool = false
+            waitForUnlock: LockRequest? = nil, partialLive: Bool = false, entries: [String] = [], targets: [String] = []
         ) {
             self.organizations = organizations
             self.refresh = refresh
             self.lock = lock
             self.waitForUnlock = waitForUnlock
             self.partialLive = partialLive
+            self.entries = entries
+            self.targets = targets
         }
     }
 
@@ -60,6 +66,10 @@ public struct Session: Sendable {
                 declared: project.organizations.map(\.id))
         }
         let organizations = options.organizations.isEmpty ? project.organizations.map(\.id) : options.organizations
+
+        let present = Set(
+            loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }.map(\.name))
+        if let unknown = options.entries.first(where: { !present.contains($0) }) { throw .unknownIntegration(unknown) }
 
         // Secrets first: a missing key or a bad file stops the run before any request.
         let resolver = SecretResolver(root: project.root, environment: environment)
@@ -147,6 +157,16 @@ public struct Session: Sendable {
             _ = await stateLoad.value
             await store.unlock()
             return failure
+        }
+        // A --target the manifests do not declare may still name an entry the state manages; one that names
+        // neither stops the run before any request.
+        let declaredNames = Set(loaded.integrations.map(\.name))
+        let undeclared = options.targets.filter { !declaredNames.contains($0) }
+        if !undeclared.isEmpty {
+            let managed = (try? await stateLoad.value.get())?.integrations.map(\.name) ?? []
+            if let unknown = undeclared.first(where: { !managed.contains($0) }) {
+                throw await released(.unknownTarget(unknown))
+            }
         }
 
         // Templates: the cache, else one request to the API. A cache that is there but damaged is an error, as it is

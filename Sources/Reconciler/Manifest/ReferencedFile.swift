@@ -15,7 +15,13 @@ enum ReferencedFile {
     /// Nil when `path` may be read as a secret file of the project at `root`.
     static func problem(_ path: String, root: String) -> Problem? {
         var info = stat()
-        guard stat(path, &info) == 0 else { return .missing }
+        guard stat(path, &info) == 0 else {
+            switch errno {
+            case EACCES: return .unreadable
+            case ENOTDIR: return .notAFile("under a path that is not a directory")
+            default: return .missing
+            }
+        }
         guard let real = realPath(path), ProjectPaths.isInside(real, root: realPath(root) ?? root) else {
             return .outside
         }

@@ -21,16 +21,21 @@ public enum AtomicFile {
         }
     }
 
-    /// - Parameter mode: the new file's permissions; an existing file's are kept when nil.
-    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t? = nil) throws(Failure) {
+    /// Why `write` would refuse `path` (something other than a regular file is there), or nil: for commands that
+    /// check their output before doing the work.
+    public static func refusal(_ path: String) -> Failure? {
         // A rename would replace whatever is there: only a regular file (or nothing) is replaced. `plan --out
         // /dev/full` as root once turned the device into a file.
         var existing = stat()
-        if lstat(path, &existing) == 0, existing.st_mode & S_IFMT != S_IFREG {
-            let what = existing.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"
-            throw Failure(
-                path: path, reason: "it is \(what), and intops writes only regular files", noTemporaryFile: false)
-        }
+        guard lstat(path, &existing) == 0, existing.st_mode & S_IFMT != S_IFREG else { return nil }
+        let what = existing.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"
+        return Failure(
+            path: path, reason: "it is \(what), and intops writes only regular files", noTemporaryFile: false)
+    }
+
+    /// - Parameter mode: the new file's permissions; an existing file's are kept when nil.
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t? = nil) throws(Failure) {
+        if let refusal = refusal(path) { throw refusal }
         let directory = (path as NSString).deletingLastPathComponent
         let existingMode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int
         let permissions = mode ?? existingMode.map { mode_t($0) } ?? 0o644
