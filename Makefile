@@ -146,7 +146,7 @@ pipeline-test: deps
 # mutation fuzzing for each parser.
 soak: deps
 	$(SWIFT) build -c release
-	$(RELEASE_BIN)/intops-bench soak --iterations 20 --integrations 300 --kills 20 --seed 42
+	$(RELEASE_BIN)/intops-bench soak --iterations 20 --integrations 300 --kills 20 --seed 42 --scenario-rounds 20
 	$(RELEASE_BIN)/intops-bench soak --backend s3 --iterations 2 --integrations 300 --kills 20 --seed 42
 	$(RELEASE_BIN)/intops-bench soak --backend git --iterations 2 --integrations 300 --kills 20 --seed 42
 

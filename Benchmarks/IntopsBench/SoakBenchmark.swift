@@ -16,6 +16,12 @@ enum SoakBenchmark {
         var sandbox: Bool
         var login: String
         var key: String
+        /// WorldPay instead of Authorize.Net: switching it is a replace.
+        var worldpay = false
+
+        var secretKeys: (login: String, key: String) {
+            worldpay ? ("AccountId", "AccountToken") : ("ApiLoginId", "TransactionKey")
+        }
     }
 
     struct World {
@@ -55,24 +61,25 @@ enum SoakBenchmark {
                 "apiVersion: intops/v1\nkind: IntegrationSet\norganization: org\(organization)\nintegrations:\n"
             var secrets: [SOPSEntry] = []
             for spec in specs {
+                let (login, key) = spec.secretKeys
+                let file = "ref+sops://../secrets/org\(organization).enc.yaml#/\(spec.name)"
                 manifest += """
                       - name: \(spec.name)
                         type: Payment
-                        provider: AuthorizeNet
+                        provider: \(spec.worldpay ? "WorldPay" : "AuthorizeNet")
                         displayName: \(spec.displayName)
                         configuration: { IsSandbox: \(spec.sandbox) }
                         secrets:
-                          ApiLoginId: ref+sops://../secrets/org\(organization).enc.yaml#/\(spec.name)/ApiLoginId
-                          TransactionKey: ref+sops://../secrets/org\(organization).enc.yaml#/\(spec.name)/TransactionKey
+                          \(login): \(file)/\(login)
+                          \(key): \(file)/\(key)\(spec.worldpay ? "\n      AcceptorId: \(file)/AcceptorId" : "")
 
                     """
-                secrets.append(
-                    SOPSEntry(
-                        key: spec.name,
-                        value: .mapping([
-                            SOPSEntry(key: "ApiLoginId", value: .scalar(.string(spec.login))),
-                            SOPSEntry(key: "TransactionKey", value: .scalar(.string(spec.key))),
-                        ])))
+                var values = [
+                    SOPSEntry(key: login, value: .scalar(.string(spec.login))),
+                    SOPSEntry(key: key, value: .scalar(.string(spec.key))),
+                ]
+                if spec.worldpay { values.append(SOPSEntry(key: "AcceptorId", value: .scalar(.string("3928907")))) }
+                secrets.append(SOPSEntry(key: spec.name, value: .mapping(values)))
             }
             if specs.isEmpty { manifest += "  []\n" }
             try manifest.write(
@@ -107,8 +114,9 @@ enum SoakBenchmark {
                 let response = try await client.transport.send(
                     HTTPRequest(method: "GET", path: "/_emulator/secrets/\(org)/\(summary.integrationId)"))
                 let digests = try JSONDecoder().decode([String: String].self, from: response.body)
-                if digests["TransactionKey"] != Digest.sha256(Array(spec.key.utf8)).hex
-                    || digests["ApiLoginId"] != Digest.sha256(Array(spec.login.utf8)).hex
+                let (loginKey, secretKey) = spec.secretKeys
+                if digests[secretKey] != Digest.sha256(Array(spec.key.utf8)).hex
+                    || digests[loginKey] != Digest.sha256(Array(spec.login.utf8)).hex
                 {
                     problems.append("\(org)/\(spec.name): lost rotation")
                 }
@@ -161,7 +169,7 @@ enum SoakBenchmark {
 
     static func run(
         intops: String, emulator: String, iterations: Int, integrations: Int, kills: Int, seed: UInt64,
-        backend: String = "local"
+        backend: String = "local", scenarioRounds: Int = 0
     ) async throws {
         let faults = [
             "--fault-rate", "0.1", "--throttle-rate", "0.05", "--drop-rate", "0.02", "--latency", "5ms", "--jitter",
@@ -213,7 +221,9 @@ enum SoakBenchmark {
             policy: ClientPolicy(
                 maxInFlight: 8, maxAttempts: 20, baseDelay: .milliseconds(20), maxDelay: .milliseconds(500)))
 
-        func runIntops(_ arguments: [String], killAfter: Double? = nil, stderr: URL? = nil) throws -> (Int32, Double) {
+        func runIntops(
+            _ arguments: [String], killAfter: Double? = nil, stderr: URL? = nil, signal: Int32 = SIGKILL
+        ) throws -> (Int32, Double) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: intops)
             process.arguments = arguments
@@ -227,7 +237,7 @@ enum SoakBenchmark {
                 process.standardError = FileHandle.nullDevice
             }
             let start = ContinuousClock.now
-            try process.runToExit(killAfter: killAfter)
+            try process.runToExit(killAfter: killAfter, signal: signal)
             return (process.terminationStatus, Measure.seconds(ContinuousClock.now - start))
         }
 
@@ -281,12 +291,197 @@ enum SoakBenchmark {
         print(
             "| \(kills) | \(invalidStates) | exit \(status) | \(problems.isEmpty ? "none" : problems.prefix(3).joined(separator: "; ")) | \(planStatus == 0 ? "empty" : "exit \(planStatus)") |"
         )
+        // The scenarios edit the local state file by hand; the remote backends run the soak above only.
+        let scenarios = try await hardeningScenarios(
+            rounds: backend == "local" ? scenarioRounds : 0, world: &world, root: root, identity: identity,
+            client: client, base: URL(string: server.baseURL)!, random: &random,
+            runIntops: { arguments, kill, signal in try runIntops(arguments, killAfter: kill, signal: signal).0 })
         print("")
-        let ok = failures == 0 && invalidStates == 0 && problems.isEmpty && planStatus == 0 && status == 0
+        let ok = failures == 0 && invalidStates == 0 && problems.isEmpty && planStatus == 0 && status == 0 && scenarios
         print(
             ok
                 ? "soak passed: live equals desired after every apply, no duplicate, no lost update or rotation, every next plan empty"
                 : "SOAK FAILED")
         if !ok { exit(1) }
+    }
+
+    /// One row of the scenario table.
+    struct ScenarioResult {
+        var rounds = 0
+        var duplicates = 0
+        var stuck = 0
+        var takeovers = 0
+        var changedWithoutState = 0
+        var extraApplies = 0
+    }
+
+    /// The fault scenarios of the hardening trials, `rounds` each: replaces interrupted at random moments, foreign
+    /// integrations appearing under planned names, connection tests lost after creates, and a state that cannot be
+    /// written. After each round: no duplicate, nothing stuck, the next plan empty after at most one more apply.
+    static func hardeningScenarios(
+        rounds: Int, world: inout World, root: URL, identity: X25519Identity, client: IntegrationsClient, base: URL,
+        random: inout SeededRandom,
+        runIntops: (_ arguments: [String], _ killAfter: Double?, _ signal: Int32) throws -> Int32
+    ) async throws -> Bool {
+        guard rounds > 0 else { return true }
+        let apply = ["apply", "--auto-approve", "--prune", "--allow-replace", "--quiet"]
+        func run(_ arguments: [String], killAfter: Double? = nil, signal: Int32 = SIGKILL) throws -> Int32 {
+            try runIntops(arguments, killAfter, signal)
+        }
+        /// Applies until the plan is empty (at most twice); counts what the round left wrong.
+        func settle(_ result: inout ScenarioResult) async throws {
+            var status = try run(apply)
+            if status != 0 {
+                result.extraApplies += 1
+                status = try run(apply)
+            }
+            let problems = try await verify(world, client: client, base: base)
+            result.duplicates +=
+                problems.filter { $0.contains("duplicate") || $0.contains("live integrations for") }.count
+            let plan = try run(["plan", "--detailed-exitcode", "--prune", "--allow-replace"])
+            if status != 0 || plan != 0 || !problems.isEmpty { result.stuck += 1 }
+        }
+        func changes() async throws -> Int {
+            let response = try await client.transport.send(HTTPRequest(method: "GET", path: "/_emulator/stats"))
+            let counts =
+                (try JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["requests"] as? [String: Int]
+                ?? [:]
+            return counts.filter { !$0.key.hasPrefix("GET") }.values.reduce(0, +)
+        }
+        var table: [(String, ScenarioResult)] = []
+
+        // Replaces stopped at a random moment, by SIGKILL or SIGTERM.
+        var replaces = ScenarioResult()
+        for round in 0..<rounds {
+            for _ in 0..<3 {
+                let index = Int(random.next() % UInt64(world.specs.count))
+                world.specs[index].worldpay.toggle()
+            }
+            try write(world, root: root, identity: identity)
+            let moment = 0.2 + Double(random.next() % 1200) / 1000
+            _ = try run(apply, killAfter: moment, signal: round % 2 == 0 ? SIGKILL : SIGTERM)
+            replaces.rounds += 1
+            try await settle(&replaces)
+        }
+        table.append(("replaces interrupted at random steps", replaces))
+
+        // A saved plan creates an integration; someone else creates one under its name first.
+        var foreign = ScenarioResult()
+        for _ in 0..<rounds {
+            world.serial += 1
+            let name = "f\(world.serial)"
+            let organization = Int(random.next() % UInt64(organizations))
+            world.specs.append(
+                Spec(
+                    organization: organization, name: name, displayName: "Gateway \(name)", sandbox: true,
+                    login: "login-\(name)", key: "key-\(name)"))
+            try write(world, root: root, identity: identity)
+            _ = try run(["plan", "--out", "soak.plan", "--prune", "--allow-replace", "--quiet"])
+            let theirs = try await client.create(
+                organization: "org\(organization)",
+                CreateIntegrationRequest(
+                    integrationType: .payment, provider: "AuthorizeNet", displayName: "Gateway \(name)",
+                    configuration: ["IsSandbox": "false"],
+                    secrets: ["ApiLoginId": "theirs-\(name)", "TransactionKey": "theirs-\(name)"])
+            ).integration.integrationId
+            let before = try await client.transport.send(
+                HTTPRequest(method: "GET", path: "/_emulator/secrets/org\(organization)/\(theirs)")
+            ).body
+            _ = try run(["apply", "soak.plan", "--quiet"])
+            let after = try await client.transport.send(
+                HTTPRequest(method: "GET", path: "/_emulator/secrets/org\(organization)/\(theirs)")
+            ).body
+            if before != after { foreign.takeovers += 1 }
+            foreign.rounds += 1
+            // Reviewed and applied fresh, the plan adopts it (it has the entry's identity) and converges.
+            try await settle(&foreign)
+        }
+        table.append(("foreign integrations under planned names (saved plans)", foreign))
+
+        // Creates whose connection test is lost: the run is killed right after the creates go out.
+        var tests = ScenarioResult()
+        for _ in 0..<rounds {
+            world.serial += 1
+            for extra in 0..<3 {
+                let name = "t\(world.serial)-\(extra)"
+                world.specs.append(
+                    Spec(
+                        organization: extra % organizations, name: name, displayName: "Gateway \(name)", sandbox: true,
+                        login: "login-\(name)", key: "key-\(name)"))
+            }
+            try write(world, root: root, identity: identity)
+            _ = try run(apply, killAfter: 0.3 + Double(random.next() % 700) / 1000)
+            tests.rounds += 1
+            try await settle(&tests)
+            for organization in 0..<organizations {
+                for summary in try await client.list(organization: "org\(organization)")
+                where summary.testStatus == .notTested {
+                    tests.stuck += 1
+                    print("never tested: org\(organization) \(summary.displayName) \(summary.integrationId)")
+                }
+            }
+        }
+        table.append(("connection tests lost after creates", tests))
+
+        // A state folder that cannot be written — read-only, or full — while it can still be read: the apply must
+        // change nothing it cannot record; the next one converges. (A tmpfs mounted over .intops: root ignores
+        // file permissions, but not a read-only or a full file system.)
+        let folder = root.appendingPathComponent(".intops")
+        let backup = root.appendingPathComponent(".intops-backup")
+        func mounted(_ options: String) throws -> Bool {
+            try? FileManager.default.removeItem(at: backup)
+            try FileManager.default.copyItem(at: folder, to: backup)
+            guard (try? shell(["mount", "-t", "tmpfs", "-o", options, "tmpfs", folder.path])) != nil else {
+                return false
+            }
+            for file in try FileManager.default.contentsOfDirectory(atPath: backup.path) {
+                try FileManager.default.copyItem(
+                    at: backup.appendingPathComponent(file), to: folder.appendingPathComponent(file))
+            }
+            return true
+        }
+        func unmounted() throws {
+            try shell(["umount", folder.path])
+            try FileManager.default.removeItem(at: folder)
+            try FileManager.default.moveItem(at: backup, to: folder)
+        }
+        for (name, readOnly) in [("a read-only state folder", true), ("a full state folder", false)] {
+            var result = ScenarioResult()
+            for _ in 0..<rounds {
+                world.mutate()
+                try write(world, root: root, identity: identity)
+                guard try mounted("size=4m") else { break }
+                if readOnly {
+                    try shell(["mount", "-o", "remount,ro", folder.path])
+                } else {
+                    // Fill what is left, so that no new copy of the state fits.
+                    let filler = folder.appendingPathComponent("filler")
+                    _ = FileManager.default.createFile(atPath: filler.path, contents: nil)
+                    let handle = try FileHandle(forWritingTo: filler)
+                    let block = Data(count: 4096)
+                    while (try? handle.write(contentsOf: block)) != nil {}
+                    try? handle.close()
+                }
+                let before = try await changes()
+                _ = try run(apply)
+                if try await changes() != before { result.changedWithoutState += 1 }
+                try unmounted()
+                result.rounds += 1
+                try await settle(&result)
+            }
+            table.append((result.rounds == 0 ? name + " (skipped: cannot mount a tmpfs here)" : name, result))
+        }
+
+        print("")
+        print("| scenario | rounds | duplicates | stuck projects | takeovers | changes without state | extra applies |")
+        print("|---|---|---|---|---|---|---|")
+        for (name, result) in table {
+            print(
+                "| \(name) | \(result.rounds) | \(result.duplicates) | \(result.stuck) | \(result.takeovers) | \(result.changedWithoutState) | \(result.extraApplies) |"
+            )
+        }
+        return table.allSatisfy {
+            $0.1.duplicates == 0 && $0.1.stuck == 0 && $0.1.takeovers == 0 && $0.1.changedWithoutState == 0
+        }
     }
 }

@@ -12,6 +12,7 @@ import Foundation
 //   intops-bench reconcile [--integrations 2000] [--organizations 10] [--latency-ms 20] [--parallelism 32]
 //   intops-bench state-backend [--integrations 480] [--organizations 4] [--latency-ms 20] [--runs 9]
 //   intops-bench soak [--iterations 20] [--integrations 300] [--kills 20] [--seed 42] [--backend local|s3|git]
+//                     [--scenario-rounds 20]
 //   intops-bench fuzz --target yaml|manifest|sops|age [--seconds 600] [--seed 1]   (from the package root)
 //   intops-bench client-parallel [--count 2000] [--parallelism 32] [--latency-ms 20] [--runs 5]
 //
@@ -354,12 +355,13 @@ case "soak":
     )
     let seed = UInt64(options.int("seed", 42))
     let backend = options.string("backend", "local")
+    let scenarioRounds = options.int("scenario-rounds", 0)
     // Detached: top-level code runs on the main actor, which the semaphore below holds.
     Task.detached {
         do {
             try await SoakBenchmark.run(
                 intops: intops, emulator: emulatorBinary, iterations: iterations, integrations: integrations,
-                kills: kills, seed: seed, backend: backend)
+                kills: kills, seed: seed, backend: backend, scenarioRounds: scenarioRounds)
         } catch { failure.set("\(error)") }
         semaphore.signal()
     }
@@ -417,13 +419,13 @@ extension Process {
     /// Starts the process and returns when it has exited. `waitUntilExit()` on Linux looks every 50 ms, which
     /// added up to 50 ms to every timed run (the reconcile timings came out in steps of 50 ms). With `killAfter`,
     /// a process still running that many seconds after its start is killed with SIGKILL.
-    func runToExit(killAfter seconds: Double? = nil) throws {
+    func runToExit(killAfter seconds: Double? = nil, signal: Int32 = SIGKILL) throws {
         let exited = DispatchSemaphore(value: 0)
         terminationHandler = { _ in exited.signal() }
         try run()
         guard let seconds else { return exited.wait() }
         if exited.wait(timeout: .now() + seconds) == .timedOut {
-            kill(processIdentifier, SIGKILL)
+            kill(processIdentifier, signal)
             exited.wait()
         }
     }
