@@ -93,7 +93,9 @@ final class RunningIntops: @unchecked Sendable {
     /// SIGTERM while the apply is still planning: the handler is already there, so the run ends before any change
     /// with 130 and its lock released, instead of dying with it held.
     @Test func anInterruptWhilePlanningStopsBeforeAnyChange() async throws {
-        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "800ms"])
+        // 3 s a request: the emulator counts a request when it answers, so the first count (the templates) leaves
+        // the whole refresh, 3 s, before any change; 800 ms was too short on a loaded CI machine.
+        let project = try await ExampleProject(.http, emulatorArguments: ["--latency", "3s"])
         let running = try RunningIntops(
             ["apply", "--auto-approve", "--parallelism", "1"], in: project.root, environment: project.environment)
         let deadline = ContinuousClock.now + .seconds(30)
@@ -105,7 +107,8 @@ final class RunningIntops: @unchecked Sendable {
         #expect(status == 130, "\(running.stderr)")
         #expect(running.stderr.contains("interrupted: stopping before any change"), "\(running.stderr)")
         #expect(try await project.liveCount() == 0, "nothing was created")
-        let again = try await project.intops(["apply", "--auto-approve"], environment: ["INTOPS_LOCK_TIMEOUT": "1"])
+        // A plan waits while the state is locked: with a 1 s wait, it runs only if the lock was released.
+        let again = try await project.intops(["plan"], environment: ["INTOPS_LOCK_TIMEOUT": "1"])
         #expect(again.status == 0, "the lock was released: \(again.stderr)")
     }
 
