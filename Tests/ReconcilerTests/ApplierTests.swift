@@ -560,3 +560,26 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
             })
     }
 }
+
+@Suite struct OwedTestTests {
+    typealias F = Fixture
+
+    /// The API says a connection intops tested before is untested since a change (the run was killed before its
+    /// record of the owed test was written): the plan tests it; one intops never tested (adopted as it was) is not.
+    @Test func aConnectionUntestedSinceItsLastChangeIsTested() {
+        var tested = F.entry("a", id: "i1")
+        tested.lastTest = IntopsState.TestRecord(passed: true, at: "2026-01-01T00:00:00Z", message: nil)
+        let untested = F.entry("b", id: "i2")
+        let plan = Planner.plan(
+            desired: [F.desired("a"), F.desired("b")],
+            live: LiveSnapshot(organizations: [
+                "o": [
+                    F.live("i1", displayName: "A", testStatus: .notTested),
+                    F.live("i2", displayName: "B", testStatus: .notTested),
+                ]
+            ]), state: IntopsState(integrations: [tested, untested]), templates: F.templates, organizations: ["o"],
+            options: PlanOptions(safety: .default))
+        #expect(plan.actions.map { "\($0.action):\($0.name)" } == ["test:a"])
+        #expect(plan.actions.first?.reason == .testDue)
+    }
+}

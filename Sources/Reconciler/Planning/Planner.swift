@@ -232,6 +232,11 @@ public enum Planner {
             }
             let authorized = summary.testStatus == .passed
             let testable = desired.manifest.test != .never && (!isOAuth || authorized)
+            // A test is owed when the state says so, or when the API says a connection intops has tested before is
+            // untested since its last change (the run that changed it was killed before its record of the owed
+            // test was written).
+            let testDue =
+                entry?.testDue == true || (!adopted && entry?.lastTest != nil && summary.testStatus == .notTested)
             if !rotate.isEmpty {
                 steps.append(.rotate(keys: rotate))
                 if testable { changes.append(PlannedChange(field: .test, new: "connection test with the rotation")) }
@@ -252,13 +257,10 @@ public enum Planner {
             } else if !rotate.isEmpty {
                 kind = .rotate
                 if unknown { reason = .unknownFingerprints }
-            } else if testable
-                && (desired.manifest.test == .always || summary.testStatus == .failed || entry?.testDue == true)
-            {
+            } else if testable && (desired.manifest.test == .always || summary.testStatus == .failed || testDue) {
                 kind = .test
                 steps.append(.test)
-                reason =
-                    desired.manifest.test == .always ? .testAlways : entry?.testDue == true ? .testDue : .lastTestFailed
+                reason = desired.manifest.test == .always ? .testAlways : testDue ? .testDue : .lastTestFailed
                 changes.append(PlannedChange(field: .test, old: summary.testStatus?.name, new: "connection test"))
             } else {
                 // Nothing to change; an adoption-free match with a state entry whose id moved is recorded on apply.
