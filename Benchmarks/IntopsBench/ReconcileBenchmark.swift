@@ -75,8 +75,11 @@ enum ReconcileBenchmark {
                 : "TARGET MISSED: over 1.3× the lower bound")
     }
 
+    /// A project of `integrations` Authorize.Net integrations spread over `organizations`. - Parameters:
+    ///   - parallelism: `api.parallelism`; nil leaves the default.
+    ///   - untested: every integration says `test: never`, so that an apply sends one request per create.
     static func generate(
-        root: URL, baseURL: String, integrations: Int, organizations: Int, parallelism: Int
+        root: URL, baseURL: String, integrations: Int, organizations: Int, parallelism: Int?, untested: Bool = false
     ) throws -> [String: String] {
         let manager = FileManager.default
         try manager.createDirectory(at: root.appendingPathComponent("integrations"), withIntermediateDirectories: true)
@@ -97,9 +100,7 @@ enum ReconcileBenchmark {
             kind: Project
             api:
               url: \(baseURL)
-              parallelism: \(parallelism)
-              maxRequestsPerSecond: 10000
-            organizations:
+            \(parallelism.map { "  parallelism: \($0)\n" } ?? "")organizations:
 
             """
         var environment = ["SOPS_AGE_KEY_FILE": keyFile.path, "XDG_CONFIG_HOME": "/nonexistent"]
@@ -117,7 +118,7 @@ enum ReconcileBenchmark {
                         type: Payment
                         provider: AuthorizeNet
                         displayName: Gateway \(index)
-                        configuration: { IsSandbox: \(index % 2 == 0) }
+                        configuration: { IsSandbox: \(index % 2 == 0) }\(untested ? "\n    test: never" : "")
                         secrets:
                           ApiLoginId: ref+sops://../secrets/org\(organization).enc.yaml#/\(name)/ApiLoginId
                           TransactionKey: ref+sops://../secrets/org\(organization).enc.yaml#/\(name)/TransactionKey

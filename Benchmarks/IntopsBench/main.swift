@@ -341,6 +341,8 @@ case "reconcile":
         organizations: options.int("organizations", 10), latency: options.int("latency-ms", 20),
         parallelism: options.int("parallelism", 32))
 
+case "pacing": try PacingBenchmark.run(intops: intops, emulator: emulatorBinary, latency: options.int("latency-ms", 20))
+
 case "state-backend":
     try StateBackendBenchmark.run(
         intops: intops, emulator: emulatorBinary, integrations: options.int("integrations", 480),

@@ -66,6 +66,7 @@ public actor Emulator {
     var nextId = 100_000_000
     var lastTimestamp = Date(timeIntervalSince1970: 0)
     private(set) var requestCounts: [String: Int] = [:]
+    var throttledCount = 0
     let faults: EmulatorFaults
     var random: SeededRandom
     var bucket: TokenBucket?
@@ -88,7 +89,10 @@ public actor Emulator {
         self.now = now
         self.faults = faults
         self.random = SeededRandom(seed: faults.seed)
-        self.bucket = faults.rateLimit.map { TokenBucket(ratePerSecond: $0) }
+        if faults.rateLimit != nil || !faults.rateLimitSchedule.isEmpty {
+            // Unlimited before a schedule's first step is a rate no run reaches.
+            self.bucket = TokenBucket(ratePerSecond: faults.rateLimit ?? 1e9, schedule: faults.rateLimitSchedule)
+        }
         self.storage = storage
         if let snapshot {
             integrations = Dictionary(snapshot.integrations.map { ($0.integrationId, $0) }, uniquingKeysWith: { $1 })
@@ -105,7 +109,10 @@ public actor Emulator {
     /// Requests served so far, by route (`GET /api/organizations/{organizationId}/integrations`).
     public func statistics() -> [String: Int] { requestCounts }
 
-    public func resetStatistics() { requestCounts = [:] }
+    public func resetStatistics() {
+        requestCounts = [:]
+        throttledCount = 0
+    }
 
     /// Every stored integration of every organization, in creation order: what tests compare against desired.
     public func allIntegrations() -> [IntegrationDetail] { order.compactMap { integrations[$0] }.map(detail) }

@@ -14,6 +14,9 @@ public struct EmulatorFaults: Sendable, Equatable {
     public var throttleRate: Double
     /// A token bucket of this many requests per second (burst of one second); beyond it, 429 with `Retry-After`.
     public var rateLimit: Double?
+    /// The rate limit changing while the emulator runs: each step's rate holds from `after` (since the first
+    /// request) to the next step; before the first step, `rateLimit` (or none).
+    public var rateLimitSchedule: [RateLimitStep]
     /// The share of requests whose change is committed and whose answer is then dropped.
     public var dropRate: Double
     /// The `Retry-After` the emulator sends with the 429s of `throttleRate`, in whole seconds.
@@ -26,9 +29,10 @@ public struct EmulatorFaults: Sendable, Equatable {
 
     public init(
         latency: Duration = .zero, jitter: Duration = .zero, faultRate: Double = 0, throttleRate: Double = 0,
-        rateLimit: Double? = nil, dropRate: Double = 0, retryAfterSeconds: Int = 1, echoWrites: Bool = false,
-        seed: UInt64 = 0
+        rateLimit: Double? = nil, rateLimitSchedule: [RateLimitStep] = [], dropRate: Double = 0,
+        retryAfterSeconds: Int = 1, echoWrites: Bool = false, seed: UInt64 = 0
     ) {
+        self.rateLimitSchedule = rateLimitSchedule
         self.latency = latency
         self.jitter = jitter
         self.faultRate = faultRate
@@ -42,7 +46,18 @@ public struct EmulatorFaults: Sendable, Equatable {
 
     var isQuiet: Bool {
         latency == .zero && jitter == .zero && faultRate == 0 && throttleRate == 0 && rateLimit == nil && dropRate == 0
-            && !echoWrites
+            && !echoWrites && rateLimitSchedule.isEmpty
+    }
+}
+
+/// From `after` on, the emulator allows `requestsPerSecond`.
+public struct RateLimitStep: Sendable, Equatable {
+    public var after: Duration
+    public var requestsPerSecond: Double
+
+    public init(after: Duration, requestsPerSecond: Double) {
+        self.after = after
+        self.requestsPerSecond = requestsPerSecond
     }
 }
 
@@ -74,22 +89,28 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     public mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 }
 
-/// A token bucket holding one second of requests.
+/// A token bucket holding one second of requests, at a rate that may follow a schedule.
 struct TokenBucket: Sendable {
-    let ratePerSecond: Double
+    private(set) var ratePerSecond: Double
+    private let schedule: [RateLimitStep]
+    /// The first request's arrival: the schedule's zero.
+    private var start: ContinuousClock.Instant?
     private var tokens: Double
-    private var last: ContinuousClock.Instant
+    private var last: ContinuousClock.Instant?
 
-    init(ratePerSecond: Double) {
+    init(ratePerSecond: Double, schedule: [RateLimitStep] = []) {
         self.ratePerSecond = ratePerSecond
+        self.schedule = schedule.sorted { $0.after < $1.after }
         tokens = max(1, ratePerSecond)
-        last = .now
     }
 
     /// Takes a token, or tells how long until one is available.
     mutating func take(at now: ContinuousClock.Instant = .now) -> Duration? {
-        let elapsed = now - last
+        let start = self.start ?? now
+        self.start = start
+        let elapsed = now - (last ?? now)
         last = now
+        if let step = schedule.last(where: { start + $0.after <= now }) { ratePerSecond = step.requestsPerSecond }
         tokens = min(max(1, ratePerSecond), tokens + Emulator.seconds(elapsed) * ratePerSecond)
         if tokens >= 1 {
             tokens -= 1
@@ -114,16 +135,16 @@ extension Emulator {
         let throttle = random.unit() < faults.throttleRate
         let drop = random.unit() < faults.dropRate
         let wait = bucket?.take()
+        let limit = bucket?.ratePerSecond ?? 0
         let echoForm = faults.echoWrites ? random.below(5) : 0
 
         if delay > .zero { try? await Task.sleep(for: delay) }
         if wait != nil || fault || throttle { count(request) }
+        if wait != nil || throttle { throttledCount += 1 }
         if let wait {
             let seconds = max(1, Int(Self.seconds(wait).rounded(.up)))
             return .respond(
-                throttled(
-                    retryAfter: seconds,
-                    reason: "the rate limit of \(faults.rateLimit ?? 0) requests per second was exceeded"))
+                throttled(retryAfter: seconds, reason: "the rate limit of \(limit) requests per second was exceeded"))
         }
         if fault { return .respond(problem(faultStatus, "Service Unavailable", "injected fault")) }
         if throttle { return .respond(throttled(retryAfter: faults.retryAfterSeconds, reason: "injected throttling")) }
@@ -172,7 +193,8 @@ extension Emulator {
         switch (request.method, parts.dropFirst().first, parts.count) {
         case ("GET", "stats", 2):
             let counts = statistics()
-            return json(200, EmulatorStatistics(requests: counts, total: counts.values.reduce(0, +)))
+            return json(
+                200, EmulatorStatistics(requests: counts, total: counts.values.reduce(0, +), throttled: throttledCount))
         case ("POST", "reset", 2):
             resetStatistics()
             return HTTPResponse(status: 204)
@@ -194,4 +216,6 @@ extension Emulator {
 public struct EmulatorStatistics: Codable, Sendable, Equatable {
     public var requests: [String: Int]
     public var total: Int
+    /// Requests answered 429 (the rate limit or injected throttling).
+    public var throttled: Int
 }

@@ -12,11 +12,12 @@ public struct EmulatorOptions: Sendable, Equatable {
     public static let usage = """
         usage: integrations-emulator [--listen HOST:PORT] --org ORG=TOKEN [--org ORG=TOKEN:viewer ...] [--data FILE]
                                      [--latency 20ms] [--jitter 5ms] [--fault-rate 0.05] [--throttle-rate 0.05]
-                                     [--retry-after 1s] [--rate-limit 100] [--drop-rate 0.02] [--echo-writes]
-                                     [--seed 42]
+                                     [--retry-after 1s] [--rate-limit 100] [--rate-limit-schedule 0s=40,5s=15]
+                                     [--drop-rate 0.02] [--echo-writes] [--seed 42]
         Serves the Nymble Integrations API emulator over HTTP/1.1 and prints `listening on http://HOST:PORT`.
         A token ending in :viewer lacks the Admin role (every call answers 403).
         --echo-writes answers every write 400 with the request (headers and body, plain and encoded) in its detail.
+        --rate-limit-schedule changes the rate limit at times since the first request: TIME=RATE, comma-separated.
         """
 
     public struct Failure: Error, CustomStringConvertible, Sendable { public var description: String }
@@ -84,6 +85,20 @@ public struct EmulatorOptions: Sendable, Equatable {
                     throw Failure(description: "--rate-limit takes requests per second, not '\(text)'")
                 }
                 options.faults.rateLimit = number
+            case "--rate-limit-schedule":
+                let text = try value(argument)
+                var steps: [RateLimitStep] = []
+                for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+                    let parts = item.split(separator: "=", omittingEmptySubsequences: false)
+                    guard parts.count == 2, let rate = Double(parts[1]), rate > 0 else {
+                        throw Failure(
+                            description:
+                                "--rate-limit-schedule takes TIME=RATE steps such as 0s=40,5s=15, not '\(item)'")
+                    }
+                    steps.append(
+                        RateLimitStep(after: try duration(argument, String(parts[0])), requestsPerSecond: rate))
+                }
+                options.faults.rateLimitSchedule = steps
             case "--echo-writes": options.faults.echoWrites = true
             case "--seed":
                 let text = try value(argument)

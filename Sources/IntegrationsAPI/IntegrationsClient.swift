@@ -42,9 +42,10 @@ public struct CreateOutcome: Sendable, Equatable {
 /// The typed client of the Integrations API. One client serves every organization of a run; the transport is
 /// the network (``URLSessionTransport``) or the in-process emulator (`sandbox:` URLs).
 ///
-/// Every request goes through one path: the client-side rate limit, the bound on requests in flight, then
-/// retries with exponential backoff and full jitter on 429, 502, 503, 504 and lost connections, honouring
-/// `Retry-After`. Requests that are safe to repeat (reads, merge updates, tests, rotations to the same values,
+/// Every request goes through one path: the organization's adaptive send rate (``AdaptiveRate``: no limit until
+/// the server throttles, then cut on each 429 and raised on success, under an optional hard ceiling), the bound on
+/// requests in flight, then retries with exponential backoff and full jitter on 429, 502, 503, 504 and lost
+/// connections. A `Retry-After` pauses the whole organization, not only the request that got it. Requests that are safe to repeat (reads, merge updates, tests, rotations to the same values,
 /// deletes) are simply repeated; a create is never repeated blindly: after an answer that may hide a committed
 /// create, the client lists the organization's integrations and looks for the one it asked for first.
 public final class IntegrationsClient: Sendable {
@@ -52,9 +53,10 @@ public final class IntegrationsClient: Sendable {
     public let policy: ClientPolicy
     private let credentials: [String: APICredential]
     private let inFlight: InFlightLimit
-    private let pacer: RequestPacer?
+    private let pacing: RequestPacing
     private let sleep: @Sendable (Duration) async throws -> Void
     private let unitRandom: @Sendable () -> Double
+    private let now: @Sendable () -> ContinuousClock.Instant
     /// Every token and every secret this client has sent; text that comes back passes through it.
     public let redactor: Redactor
 
@@ -62,24 +64,32 @@ public final class IntegrationsClient: Sendable {
     ///   - credentials: by organization id.
     ///   - sleep: how the client waits between attempts (tests pass one that records instead of waiting).
     ///   - random: uniform in [0, 1), for the jitter.
+    ///   - clock: the time the pacing goes by (tests pass one that their `sleep` advances).
     ///   - redactor: shared with whoever else holds the run's secrets, so that text from the API is cleaned of
     ///     all of them, not only of those this client sent.
+    ///   - pacingChanged: told when an organization's send rate is cut or has risen (see ``PacingChange``).
     public init(
         transport: any HTTPTransport, credentials: [String: APICredential], policy: ClientPolicy = ClientPolicy(),
-        redactor: Redactor = Redactor(),
+        redactor: Redactor = Redactor(), pacingChanged: (@Sendable (PacingChange) -> Void)? = nil,
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
+        self.now = clock
         self.transport = transport
         self.credentials = credentials
         self.policy = policy
         self.inFlight = InFlightLimit(limit: policy.maxInFlight)
-        self.pacer = policy.requestsPerSecond.map { RequestPacer(requestsPerSecond: $0, burst: policy.maxInFlight) }
+        self.pacing = RequestPacing(ceiling: policy.requestsPerSecond, observer: pacingChanged)
         self.sleep = sleep
         self.unitRandom = random
         self.redactor = redactor
         redactor.register(credentials.values.map(\.token))
     }
+
+    /// The organization's current send rate in requests per second; nil while nothing but the bound in flight
+    /// holds its requests back.
+    public func pacingRate(_ organization: String?) -> Double? { pacing.rate(organization) }
 
     // MARK: - Endpoints
 
@@ -262,19 +272,31 @@ public final class IntegrationsClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            if let pacer {
-                let wait = await pacer.reserve()
-                if wait > .zero { try await pause(wait, call, attempt) }
-            }
+            let wait = pacing.reserve(call.organizationId, now: now())
+            if wait > .zero { try await pause(wait, call, attempt) }
             guard await inFlight.acquire() else {
                 throw failure(
                     .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")), attempt)
             }
+            // A 429 that came back while this request waited for a connection paused its organization.
+            if let paused = pacing.pauseRemaining(call.organizationId, now: now()) {
+                await inFlight.release()
+                try await pause(paused, call, attempt)
+                guard await inFlight.acquire() else {
+                    throw failure(
+                        .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")),
+                        attempt)
+                }
+            }
+            let sentAt = now()
             let result: Result<HTTPResponse, TransportFailure>
             do { result = .success(try await transport.send(request)) } catch let transportFailure as TransportFailure {
                 result = .failure(transportFailure)
             } catch { result = .failure(TransportFailure(.connectionLost, "the request failed")) }
             await inFlight.release()
+            if case .success(let response) = result, response.status != 429, response.status < 500 {
+                pacing.accept(call.organizationId, now: now())
+            }
 
             var delay: Duration
             switch result {
@@ -289,10 +311,15 @@ public final class IntegrationsClient: Sendable {
                     throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
                 }
                 delay = policy.backoff(afterAttempt: attempt, unit: unitRandom())
-                if let retryAfter = ClientPolicy.retryAfter(response.header("retry-after")) {
-                    guard retryAfter <= policy.maxRetryAfter else {
-                        throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
-                    }
+                let retryAfter = ClientPolicy.retryAfter(response.header("retry-after"))
+                if let retryAfter, retryAfter > policy.maxRetryAfter {
+                    throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
+                }
+                if status == 429 {
+                    // The organization's pause is this request's wait too.
+                    pacing.throttle(call.organizationId, sentAt: sentAt, retryAfter: retryAfter, now: now())
+                    if retryAfter != nil { delay = .zero }
+                } else if let retryAfter {
                     delay = retryAfter
                 }
                 // A 429 was refused before any work; a gateway error may hide work done behind it.

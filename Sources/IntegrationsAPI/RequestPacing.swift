@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// At most `limit` requests in flight; the rest wait their turn in arrival order. A waiter whose task is cancelled
 /// is woken at once, without a slot.
@@ -40,31 +41,194 @@ actor InFlightLimit {
     }
 }
 
-/// A client-side rate limit as a generic cell rate algorithm: requests are spaced `1/rate` apart on average, with a
-/// burst of up to `burst` at once. ``reserve()`` books the next slot and says how long to wait for it.
-actor RequestPacer {
-    private let interval: Duration
-    private let burstAllowance: Duration
-    private var theoreticalArrival: ContinuousClock.Instant = .now
+/// One organization's send rate, adapted to what the server accepts.
+///
+/// Until the server first throttles, nothing but the bound on requests in flight holds requests back. A 429 cuts
+/// the rate multiplicatively to `beta` × the rate the server was accepting (answers below 429 in the last second)
+/// and pauses the organization for the `Retry-After`; answers below 429 then raise it again along the cubic curve
+/// of the AWS SDKs' adaptive retry mode, which follows CUBIC congestion control (RFC 9438): back to the rate of
+/// the cut after K = ∛(W·(1−β)/C) seconds, flat near it, then probing above it faster and faster. The 429s of
+/// requests sent before a cut are that cut's: they extend the pause but do not cut again. `ceiling`
+/// (`maxRequestsPerSecond`) holds the rate under a hard limit at all times.
+///
+/// A value with every instant passed in: the clock is the caller's, and tests drive it.
+struct AdaptiveRate: Sendable {
+    /// The multiplicative decrease and the cubic's scale, as the AWS SDKs and CUBIC use them.
+    static let beta = 0.7
+    static let scale = 0.4
+    /// The slowest the rate is cut to, in requests per second.
+    static let floor = 0.5
+    /// How far back the accepted rate is measured.
+    static let window: Duration = .seconds(1)
 
-    init(requestsPerSecond: Double, burst: Int) {
-        interval = .seconds(1 / requestsPerSecond)
-        burstAllowance = interval * max(0, burst - 1)
+    let ceiling: Double?
+    /// The adapted rate; nil until the first throttle.
+    private(set) var adapted: Double?
+    private var rateAtCut = 0.0
+    private var lastCut: ContinuousClock.Instant?
+    private(set) var pausedUntil: ContinuousClock.Instant?
+    /// The earliest moment the next request may go (a generic cell rate algorithm without burst).
+    private var nextSend: ContinuousClock.Instant?
+    /// When the answers of the last `window` that the server accepted came back, oldest first.
+    private var accepted: [ContinuousClock.Instant] = []
+    private var acceptedStart = 0
+
+    init(ceiling: Double?) { self.ceiling = ceiling }
+
+    /// The rate requests are sent at; nil for no limit but the bound in flight.
+    var rate: Double? {
+        switch (adapted, ceiling) {
+        case (let adapted?, let ceiling?): min(adapted, ceiling)
+        case (let adapted?, nil): adapted
+        case (nil, let ceiling): ceiling
+        }
     }
 
-    func reserve(now: ContinuousClock.Instant = .now) -> Duration {
-        let arrival = max(theoreticalArrival, now)
-        let wait = arrival - burstAllowance - now
-        theoreticalArrival = arrival + interval
-        return max(.zero, wait)
+    /// Books the next send and says how long to wait for it.
+    mutating func reserve(now: ContinuousClock.Instant) -> Duration {
+        var slot = max(now, pausedUntil ?? now)
+        if let rate {
+            slot = max(slot, nextSend ?? slot)
+            nextSend = slot + .seconds(1 / rate)
+        }
+        return slot - now
     }
+
+    /// An answer the server accepted (anything but a 429).
+    mutating func accept(now: ContinuousClock.Instant) {
+        accepted.append(now)
+        prune(now)
+        guard let lastCut, adapted != nil else { return }
+        let k = Self.zeroPoint(rateAtCut)
+        let elapsed = Self.seconds(now - lastCut)
+        adapted = max(Self.floor, Self.scale * pow(elapsed - k, 3) + rateAtCut)
+    }
+
+    /// A 429 to a request sent at `sentAt`. - Returns: whether the rate was cut (a new throttling event).
+    @discardableResult mutating func throttle(
+        now: ContinuousClock.Instant, sentAt: ContinuousClock.Instant, retryAfter: Duration?
+    ) -> Bool {
+        let pausedUntilBefore = pausedUntil
+        if let retryAfter { pausedUntil = max(pausedUntil ?? now, now + retryAfter) }
+        if let pausedUntil, let nextSend, nextSend < pausedUntil { self.nextSend = pausedUntil }
+        if let lastCut, sentAt < lastCut { return false }
+        prune(now)
+        // Within a second of the last cut or pause the window would count the silence: the rate paced at is then
+        // the better measure of what the server took.
+        let quietSince = max(lastCut ?? now - Self.window, pausedUntilBefore ?? now - Self.window)
+        let acceptedRate = Double(accepted.count - acceptedStart) / Self.seconds(Self.window)
+        let current = now - quietSince < Self.window ? (rate ?? acceptedRate) : min(acceptedRate, rate ?? acceptedRate)
+        rateAtCut = max(Self.floor, current)
+        adapted = max(Self.floor, rateAtCut * Self.beta)
+        lastCut = now
+        return true
+    }
+
+    private mutating func prune(_ now: ContinuousClock.Instant) {
+        while acceptedStart < accepted.count, now - accepted[acceptedStart] > Self.window { acceptedStart += 1 }
+        if acceptedStart > 1024, acceptedStart * 2 > accepted.count {
+            accepted.removeFirst(acceptedStart)
+            acceptedStart = 0
+        }
+    }
+
+    /// K: how long after a cut the cubic is back at the rate of the cut.
+    static func zeroPoint(_ rateAtCut: Double) -> Double { cbrt(rateAtCut * (1 - beta) / scale) }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
+
+/// A change of an organization's send rate, for whoever shows it (`--verbose`).
+public struct PacingChange: Sendable, Equatable {
+    public enum Cause: Sendable, Equatable {
+        /// The server answered 429: the rate was cut, and the organization waits `retryAfter` if it said.
+        case throttled(retryAfter: Duration?)
+        /// The rate has risen since it was last told.
+        case raised
+    }
+
+    public var organization: String?
+    /// Requests per second; nil for no limit but the bound in flight.
+    public var requestsPerSecond: Double?
+    public var cause: Cause
+
+    public init(organization: String?, requestsPerSecond: Double?, cause: Cause) {
+        self.organization = organization
+        self.requestsPerSecond = requestsPerSecond
+        self.cause = cause
+    }
+}
+
+/// The ``AdaptiveRate`` of every organization of a run (the API limits each organization's token on its own), and
+/// who to tell when one changes. A rise is told once it is 25% over the rate last told, so that a run's log shows
+/// the curve in a few lines.
+final class RequestPacing: Sendable {
+    private struct Organization {
+        var rate: AdaptiveRate
+        var told: Double?
+    }
+
+    private let ceiling: Double?
+    private let organizations = Mutex<[String: Organization]>([:])
+    private let observer: (@Sendable (PacingChange) -> Void)?
+
+    init(ceiling: Double?, observer: (@Sendable (PacingChange) -> Void)?) {
+        self.ceiling = ceiling
+        self.observer = observer
+    }
+
+    private func withRate<T>(_ organization: String?, _ body: (inout Organization) -> T) -> T {
+        organizations.withLock { all in
+            let key = organization ?? ""
+            var entry = all[key] ?? Organization(rate: AdaptiveRate(ceiling: ceiling), told: ceiling)
+            defer { all[key] = entry }
+            return body(&entry)
+        }
+    }
+
+    func reserve(_ organization: String?, now: ContinuousClock.Instant) -> Duration {
+        withRate(organization) { $0.rate.reserve(now: now) }
+    }
+
+    func accept(_ organization: String?, now: ContinuousClock.Instant) {
+        let change = withRate(organization) { entry -> PacingChange? in
+            entry.rate.accept(now: now)
+            guard let rate = entry.rate.rate, let told = entry.told, rate >= told * 1.25 else { return nil }
+            entry.told = rate
+            return PacingChange(organization: organization, requestsPerSecond: rate, cause: .raised)
+        }
+        if let change { observer?(change) }
+    }
+
+    func throttle(
+        _ organization: String?, sentAt: ContinuousClock.Instant, retryAfter: Duration?, now: ContinuousClock.Instant
+    ) {
+        let change = withRate(organization) { entry -> PacingChange? in
+            guard entry.rate.throttle(now: now, sentAt: sentAt, retryAfter: retryAfter) else { return nil }
+            entry.told = entry.rate.rate
+            return PacingChange(
+                organization: organization, requestsPerSecond: entry.rate.rate,
+                cause: .throttled(retryAfter: retryAfter))
+        }
+        if let change { observer?(change) }
+    }
+
+    /// How long the organization is still paused by a `Retry-After`; nil when it is not.
+    func pauseRemaining(_ organization: String?, now: ContinuousClock.Instant) -> Duration? {
+        withRate(organization) { entry in entry.rate.pausedUntil.flatMap { $0 > now ? $0 - now : nil } }
+    }
+
+    /// The organization's current rate; nil for none.
+    func rate(_ organization: String?) -> Double? { withRate(organization) { $0.rate.rate } }
 }
 
 /// How the client spaces, bounds and repeats requests.
 public struct ClientPolicy: Sendable, Equatable {
     /// Requests in flight at once, across all organizations.
     public var maxInFlight: Int
-    /// A client-side rate limit; nil for none.
+    /// A hard ceiling on each organization's send rate, under the adaptive rate; nil for none.
     public var requestsPerSecond: Double?
     /// Attempts per request, the first included.
     public var maxAttempts: Int

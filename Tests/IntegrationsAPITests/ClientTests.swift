@@ -41,12 +41,19 @@ final class ScriptedTransport: HTTPTransport, @unchecked Sendable {
     }
 }
 
-/// Records the waits the client asks for instead of waiting.
+/// Records the waits the client asks for instead of waiting, and is the client's clock: each wait moves it on.
 final class RecordedSleeps: @unchecked Sendable {
     private let lock = NSLock()
     private var waits: [Duration] = []
+    private var clock = ContinuousClock.now
     var all: [Duration] { lock.withLock { waits } }
-    func record(_ duration: Duration) { lock.withLock { waits.append(duration) } }
+    var now: ContinuousClock.Instant { lock.withLock { clock } }
+    func record(_ duration: Duration) {
+        lock.withLock {
+            waits.append(duration)
+            clock += duration
+        }
+    }
 }
 
 @Suite struct ClientTests {
@@ -67,7 +74,7 @@ final class RecordedSleeps: @unchecked Sendable {
     ) -> IntegrationsClient {
         IntegrationsClient(
             transport: transport, credentials: ["org1": .bearer("canary-token-5d2e")], policy: policy,
-            sleep: { sleeps.record($0) }, random: { 0.5 })
+            sleep: { sleeps.record($0) }, random: { 0.5 }, clock: { sleeps.now })
     }
 
     @Test func retriesThrottlingHonouringRetryAfter() async throws {
@@ -79,8 +86,13 @@ final class RecordedSleeps: @unchecked Sendable {
         let list = try await client(transport, sleeps: sleeps).list(organization: "org1")
         #expect(list.isEmpty)
         #expect(transport.requests.count == 4)
-        // Retry-After wins; otherwise full jitter: random(0.5) × min(maxDelay, 200ms × 2^(n-1)).
-        #expect(sleeps.all == [.seconds(7), .milliseconds(200), .milliseconds(400)])
+        // The 429 pauses the organization for its Retry-After and cuts its rate to the floor (nothing was accepted
+        // before it): 0.5 requests/s, one every 2 s from the end of the pause. The other retries wait full jitter,
+        // random(0.5) × min(maxDelay, 200ms × 2^(n-1)), then for their paced slot.
+        #expect(
+            sleeps.all == [
+                .seconds(7), .milliseconds(200), .milliseconds(1800), .milliseconds(400), .milliseconds(1600),
+            ])
         #expect(transport.requests.allSatisfy { $0.header("authorization") == "Bearer canary-token-5d2e" })
     }
 
@@ -261,12 +273,19 @@ final class RecordedSleeps: @unchecked Sendable {
         #expect(transport.maximumInFlight == 3)
     }
 
-    @Test func pacerSpacesRequestsAfterTheBurst() async {
-        let pacer = RequestPacer(requestsPerSecond: 10, burst: 2)
-        let start = ContinuousClock.now
-        var waits: [Duration] = []
-        for _ in 0..<5 { waits.append(await pacer.reserve(now: start)) }
-        #expect(waits == [.zero, .zero, .milliseconds(100), .milliseconds(200), .milliseconds(300)])
+    @Test func aRetryAfterPausesTheOrganizationNotTheOthers() async throws {
+        // org1's first request is throttled for 3 s; org2's request, sent after it, does not wait.
+        let transport = ScriptedTransport([.respond(429, "", headers: ["retry-after": "3"])])
+        let sleeps = RecordedSleeps()
+        let client = IntegrationsClient(
+            transport: transport, credentials: ["org1": .bearer("a"), "org2": .bearer("b")],
+            sleep: { sleeps.record($0) }, random: { 0.5 }, clock: { sleeps.now })
+        _ = try await client.send(HTTPRequest(method: "GET", path: "/one"), organization: "org1")
+        #expect(sleeps.all == [.seconds(3)])
+        _ = try await client.send(HTTPRequest(method: "GET", path: "/two"), organization: "org2")
+        #expect(sleeps.all == [.seconds(3)])
+        #expect(client.pacingRate("org2") == nil)
+        #expect(client.pacingRate("org1") != nil)
     }
 
     @Test func refusesPlainHTTPBeyondLoopback() throws {

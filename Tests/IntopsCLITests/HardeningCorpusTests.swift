@@ -203,7 +203,7 @@ import Testing
             damage: replacing("intops.yaml", "timeout: 30s", "timeout: 30"), message: "timeout"),
         Case(
             name: "maxRequestsPerSecond text", arguments: ["plan"],
-            damage: replacing("intops.yaml", "maxRequestsPerSecond: 20", "maxRequestsPerSecond: fast"),
+            damage: replacing("intops.yaml", "parallelism: 8", "parallelism: 8\n  maxRequestsPerSecond: fast"),
             message: "maxRequestsPerSecond"),
     ]
 

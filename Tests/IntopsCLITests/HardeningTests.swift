@@ -158,7 +158,7 @@ import Testing
             ).write(to: project.root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
             let validate = try await project.intops(["validate", "--offline"])
             #expect(validate.status == 1, "\(validate.stdout)\(validate.stderr)")
-            #expect(validate.stderr.contains("intops.yaml:31:5: error: recipient '\(recipient)'"), "\(validate.stderr)")
+            #expect(validate.stderr.contains("intops.yaml:30:5: error: recipient '\(recipient)'"), "\(validate.stderr)")
             #expect(validate.stderr.contains(expected), "\(validate.stderr)")
         }
     }

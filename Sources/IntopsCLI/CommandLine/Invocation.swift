@@ -86,6 +86,10 @@ struct Invocation: Sendable {
             waitingForLock: { holder, location in
                 invocation.notice(
                     "waiting for the state lock, held by \(holder?.holder ?? "another run"), on \(location)")
+            },
+            pacing: { change in
+                guard invocation.global.verbose else { return }
+                invocation.notice(PacingLine.text(change))
             })
     }
 

@@ -166,15 +166,9 @@ extension Engine {
             throw .api(error, while: "cannot fetch the templates")
         }
         guard refresh else { return TemplatesReport(templates: list, cacheWritten: nil) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(TemplatesResponse(templates: list))) ?? Data()
-        do throws(AtomicFile.Failure) {
-            try? FileManager.default.createDirectory(
-                atPath: (project.templatesCachePath as NSString).deletingLastPathComponent,
-                withIntermediateDirectories: true)
-            try AtomicFile.write(Array(data) + [10], to: project.templatesCachePath)
-        } catch { throw .file(error) }
+        do throws(AtomicFile.Failure) { try TemplatesCache.write(list, to: project.templatesCachePath) } catch {
+            throw .file(error)
+        }
         return TemplatesReport(templates: list, cacheWritten: project.templatesCachePath)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IntegrationsAPI
 @_exported import TextEscaping
 
 /// The engine's one entrance. A frontend (the command line, a test) makes one for a project directory and calls an
@@ -19,6 +20,9 @@ public struct Engine: Sendable {
     }
 }
 
+/// A change of an organization's request rate, as the client tells it.
+public typealias PacingChange = IntegrationsAPI.PacingChange
+
 /// What an operation tells its frontend while it runs.
 public struct EngineObserver: Sendable {
     /// Something the user should know that does not stop the operation.
@@ -30,12 +34,17 @@ public struct EngineObserver: Sendable {
     /// Told once, right before an apply (or rotate) sends its first change: from here an interrupt stops it
     /// between steps instead of ending the process.
     public var changesStarting: @Sendable () -> Void
+    /// Told when an organization's request rate is cut by a 429 or has risen again.
+    public var pacing: @Sendable (PacingChange) -> Void
 
     public init(
         warning: @escaping @Sendable (String) -> Void = { _ in },
         waitingForLock: @escaping @Sendable (LockRecord?, String) -> Void = { _, _ in },
-        apply: @escaping @Sendable (ApplyEvent) -> Void = { _ in }, changesStarting: @escaping @Sendable () -> Void = {}
+        apply: @escaping @Sendable (ApplyEvent) -> Void = { _ in },
+        changesStarting: @escaping @Sendable () -> Void = {},
+        pacing: @escaping @Sendable (PacingChange) -> Void = { _ in }
     ) {
+        self.pacing = pacing
         self.warning = warning
         self.waitingForLock = waitingForLock
         self.apply = apply
@@ -91,6 +100,8 @@ extension Engine {
 
     /// Opens a session and tells its warnings.
     func open(_ options: Session.Options, observer: EngineObserver) async throws(EngineError) -> Session {
+        var options = options
+        options.pacingChanged = observer.pacing
         let session = try await Session.open(
             from: directory, environment: environment, options: options, sandbox: sandbox)
         for warning in session.warnings { observer.warning(warning) }

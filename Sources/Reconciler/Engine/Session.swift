@@ -38,6 +38,8 @@ public struct Session: Sendable {
         /// (`entries`: test, rotate, connect) or a declared entry or one the state manages (`targets`: --target).
         public var entries: [String]
         public var targets: [String]
+        /// Told when an organization's request rate changes (see ``PacingChange``).
+        public var pacingChanged: (@Sendable (PacingChange) -> Void)?
         public init(
             organizations: [String] = [], refresh: RefreshMode = .auto, lock: LockRequest? = nil,
             waitForUnlock: LockRequest? = nil, partialLive: Bool = false, entries: [String] = [], targets: [String] = []
@@ -130,7 +132,8 @@ public struct Session: Sendable {
         let client: IntegrationsClient
         do throws(APIConnectionError) {
             client = try APIConnector.client(
-                for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox, redactor: redactor)
+                for: project.limited(to: organizations), tokens: tokens, sandbox: sandbox, redactor: redactor,
+                pacingChanged: options.pacingChanged)
         } catch { throw .connection(error) }
 
         let store: StateStore
@@ -169,8 +172,9 @@ public struct Session: Sendable {
             }
         }
 
-        // Templates: the cache, else one request to the API. A cache that is there but damaged is an error, as it is
-        // for validate, never a silent request.
+        // Templates: a fresh cache, else one request to the API, whose answer becomes the cache. A cache that is
+        // there but damaged is an error, as it is for validate, never a silent request; a stale one is used only
+        // when the API cannot be asked.
         let templateList: [IntegrationTemplate]
         let cached: ([IntegrationTemplate], TemplateOrigin)?
         do throws(InvalidProject) {
@@ -178,8 +182,9 @@ public struct Session: Sendable {
         } catch  where FileManager.default.fileExists(atPath: project.templatesCachePath) {
             throw await released(.invalid(error.diagnostics))
         } catch { cached = nil }
-        if let cached, case .cache = cached.1 {
-            templateList = cached.0
+        let cachedFile: [IntegrationTemplate]? = cached.flatMap { if case .cache = $0.1 { $0.0 } else { nil } }
+        if let cachedFile, project.api.isSandbox || TemplatesCache.isFresh(project.templatesCachePath) {
+            templateList = cachedFile
         } else {
             // The catalog is the same for every organization: one whose token is refused must not stop the others.
             var fetched: [IntegrationTemplate]?
@@ -192,6 +197,14 @@ public struct Session: Sendable {
                     firstFailure = firstFailure ?? error
                     if error.status != 401 && error.status != 403 { break }
                 }
+            }
+            if let fetched, !project.api.isSandbox {
+                try? TemplatesCache.write(fetched, to: project.templatesCachePath)
+            } else if fetched == nil, let cachedFile, let firstFailure {
+                warnings.append(
+                    "the templates cache is older than a day and the API could not be asked for a new one (\(firstFailure)); the cache is used"
+                )
+                fetched = cachedFile
             }
             guard let fetched else {
                 throw await released(
@@ -226,7 +239,8 @@ public struct Session: Sendable {
         }
 
         let live = await Refresher(client: client, templates: validator).refresh(
-            organizations: organizations, desired: desired, state: state, mode: options.refresh)
+            organizations: organizations, desired: desired, state: state, mode: options.refresh,
+            targets: Set(options.targets))
         // Plans and drift report an organization or an integration that cannot be read beside the rest; the
         // commands that act on named integrations need all of it.
         if !options.partialLive {

@@ -37,12 +37,12 @@ public enum APIConnector {
     /// - Parameter tokens: each organization's resolved API token, by organization id. A `sandbox:` project
     ///   needs none: an organization without one gets a sandbox-only token.
     public static func client(
-        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?, redactor: Redactor = Redactor()
+        for project: Project, tokens: [String: String], sandbox: (any SandboxProvider)?,
+        redactor: Redactor = Redactor(), pacingChanged: (@Sendable (PacingChange) -> Void)? = nil
     ) throws(APIConnectionError) -> IntegrationsClient {
         let settings = project.api
         let policy = ClientPolicy(
-            maxInFlight: settings.parallelism,
-            requestsPerSecond: settings.maxRequestsPerSecond > 0 ? settings.maxRequestsPerSecond : nil,
+            maxInFlight: settings.parallelism, requestsPerSecond: settings.maxRequestsPerSecond,
             timeout: settings.timeout.duration)
         var resolved = tokens
         switch settings.endpoint {
@@ -79,7 +79,9 @@ public enum APIConnector {
                     })
             } catch { throw .sandbox(path: path, reason: "\(error)") }
         }
-        return IntegrationsClient(transport: transport, credentials: credentials, policy: policy, redactor: redactor)
+        return IntegrationsClient(
+            transport: transport, credentials: credentials, policy: policy, redactor: redactor,
+            pacingChanged: pacingChanged)
     }
 
     /// Each organization's API token, resolved from its `token:` reference; a sandbox project needs none. The one

@@ -28,16 +28,30 @@ struct Refresher: Sendable {
     let client: IntegrationsClient
     let templates: TemplateValidator
 
+    /// - Parameter targets: when not empty, only what these entry names need is read: the lists of the
+    ///   organizations that declare or manage one, and the details of their integrations and adoption candidates.
+    ///   The other organizations are left out of the snapshot.
     func refresh(
-        organizations: [String], desired: [DesiredIntegration], state: IntopsState, mode: RefreshMode
+        organizations allOrganizations: [String], desired allDesired: [DesiredIntegration], state: IntopsState,
+        mode: RefreshMode, targets: Set<String> = []
     ) async -> LiveSnapshot {
         let client = self.client
         let limit = client.policy.maxInFlight
+        func inScope(_ name: String) -> Bool { targets.isEmpty || targets.contains(name) }
+        let desired = allDesired.filter { inScope($0.key.name) }
+        let organizations =
+            targets.isEmpty
+            ? allOrganizations
+            : allOrganizations.filter { organization in
+                desired.contains { $0.key.organization == organization }
+                    || state.integrations.contains { $0.organization == organization && inScope($0.name) }
+                    || (state.pendingCreates ?? []).contains { $0.organization == organization && inScope($0.name) }
+            }
         // A full refresh reads every listed integration in detail. Those the state knows are asked for beside the
         // lists rather than a round of requests after them; one deleted out of band answers 404 and is dropped.
         let known =
             mode == .full
-            ? state.integrations.filter { organizations.contains($0.organization) }.map {
+            ? state.integrations.filter { organizations.contains($0.organization) && inScope($0.name) }.map {
                 LiveReference(organization: $0.organization, id: $0.integrationId)
             } : []
         async let early = Self.details(known, client: client, limit: limit)
@@ -83,8 +97,10 @@ struct Refresher: Sendable {
                     proven = true
                 }
                 let adoptionCandidate = entry == nil && adoptable[organization]?.contains(LiveIdentity(summary)) == true
+                let targeted = targets.isEmpty || entry.map { inScope($0.name) } ?? false
                 let needed =
-                    mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false)) || adoptionCandidate
+                    (targeted && (mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false))))
+                    || adoptionCandidate
                 if needed { fetch.append(LiveReference(organization: organization, id: summary.integrationId)) }
                 integrations.append(live)
             }

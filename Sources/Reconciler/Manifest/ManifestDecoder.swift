@@ -41,7 +41,7 @@ enum ManifestDecoder {
         var endpoint: APISettings.Endpoint?
         var timeout = ManifestDuration(milliseconds: 30_000)
         var parallelism = 8
-        var maxRequestsPerSecond = 20.0
+        var maxRequestsPerSecond: Double?
         if let apiNode = reader.required(node, "api", in: "the Project document"),
             let api = reader.mapping(apiNode, "api", allowed: apiFields)
         {
@@ -53,8 +53,7 @@ enum ManifestDecoder {
                 parallelism = reader.int(value, "api.parallelism", range: 1...64) ?? parallelism
             }
             if let value = api["maxRequestsPerSecond"] {
-                maxRequestsPerSecond =
-                    reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000) ?? maxRequestsPerSecond
+                maxRequestsPerSecond = reader.number(value, "api.maxRequestsPerSecond", range: 0.01...10_000)
             }
         }
 

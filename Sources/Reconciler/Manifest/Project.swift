@@ -46,7 +46,8 @@ public struct APISettings: Sendable {
     public var endpoint: Endpoint
     public var timeout: ManifestDuration
     public var parallelism: Int
-    public var maxRequestsPerSecond: Double
+    /// A hard ceiling on each organization's request rate; nil for none (the rate adapts to the server).
+    public var maxRequestsPerSecond: Double?
 
     public var isSandbox: Bool {
         if case .sandbox = endpoint { return true }
