@@ -19,8 +19,26 @@ public final class Redactor: Sendable {
     private struct Index {
         /// Forms by their first four bytes, longest first in each bucket, so a scan looks at few candidates.
         var forms: [UInt32: [[UInt8]]] = [:]
+        /// Every form in `forms`, so that registering many values with a common prefix stays linear.
+        var known: Set<[UInt8]> = []
         var short: Set<String> = []
         var registered: Set<String> = []
+        /// Values registered since the last redaction: their forms are computed when text is first redacted, so a
+        /// run that registers every secret it holds and never needs to redact pays almost nothing.
+        var pending: [String] = []
+
+        mutating func indexPending() {
+            for value in pending {
+                for form in Redactor.forms(of: value) where known.insert(form).inserted {
+                    let key = Redactor.key(form, at: 0)
+                    var bucket = forms.removeValue(forKey: key) ?? []
+                    let position = bucket.firstIndex { $0.count < form.count } ?? bucket.endIndex
+                    bucket.insert(form, at: position)
+                    forms[key] = bucket
+                }
+            }
+            pending = []
+        }
     }
 
     private let index = Mutex(Index())
@@ -32,21 +50,12 @@ public final class Redactor: Sendable {
     /// Remembers a value; registering it again costs nothing.
     public func register(_ value: String) {
         guard !value.isEmpty else { return }
-        let isNew = index.withLock { $0.registered.insert(value).inserted }
-        guard isNew else { return }
-        if value.count < Self.minimumReplaced {
-            index.withLock { _ = $0.short.insert(value) }
-            return
-        }
-        let forms = Self.forms(of: value)
         index.withLock { index in
-            for form in forms {
-                let key = Self.key(form, at: 0)
-                var bucket = index.forms[key, default: []]
-                guard !bucket.contains(form) else { continue }
-                bucket.append(form)
-                bucket.sort { $0.count > $1.count }
-                index.forms[key] = bucket
+            guard index.registered.insert(value).inserted else { return }
+            if value.count < Self.minimumReplaced {
+                index.short.insert(value)
+            } else {
+                index.pending.append(value)
             }
         }
     }
@@ -55,7 +64,10 @@ public final class Redactor: Sendable {
 
     /// The text with every registered value, in any of its forms, replaced by ``replacement``.
     public func redact(_ text: String) -> String {
-        let (forms, short) = index.withLock { ($0.forms, $0.short) }
+        let (forms, short) = index.withLock { index in
+            if !index.pending.isEmpty { index.indexPending() }
+            return (index.forms, index.short)
+        }
         guard !forms.isEmpty || !short.isEmpty else { return text }
         let bytes = Self.replacingWords(short, in: Array(text.utf8))
         guard bytes.count >= 4 else { return String(decoding: bytes, as: UTF8.self) }
@@ -192,7 +204,7 @@ public final class Redactor: Sendable {
 
     // MARK: - Matching
 
-    private static func key(_ bytes: [UInt8], at position: Int) -> UInt32 {
+    fileprivate static func key(_ bytes: [UInt8], at position: Int) -> UInt32 {
         guard position + 4 <= bytes.count else { return 0 }
         return UInt32(bytes[position]) << 24 | UInt32(bytes[position + 1]) << 16 | UInt32(bytes[position + 2]) << 8
             | UInt32(bytes[position + 3])
