@@ -25,3 +25,47 @@ extension SOPSValue {
         }
     }
 }
+
+/// A document prepared for many pointer lookups: every mapping of more than a few keys is indexed by key, so that
+/// resolving each of a project's references into a secrets file of thousands of entries does not scan the file.
+/// Looks up what ``SOPSValue/lookup(_:)`` does: the first entry of a key wins.
+public struct SOPSLookup: Sendable {
+    public let root: SOPSValue
+    /// By the pointer of a mapping: its keys' values.
+    private let tables: [[String]: [String: SOPSValue]]
+    static let indexedFrom = 16
+
+    public init(_ root: SOPSValue) {
+        self.root = root
+        var tables: [[String]: [String: SOPSValue]] = [:]
+        func walk(_ value: SOPSValue, _ path: [String]) {
+            switch value {
+            case .mapping(let entries):
+                let keyed = entries.filter { !$0.isComment }
+                if keyed.count >= Self.indexedFrom {
+                    tables[path] = Dictionary(keyed.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+                }
+                for entry in keyed { walk(entry.value, path + [entry.key]) }
+            case .sequence(let items):
+                for (index, item) in items.enumerated() { walk(item, path + [String(index)]) }
+            case .scalar, .null: break
+            }
+        }
+        walk(root, [])
+        self.tables = tables
+    }
+
+    public func lookup(_ pointer: [String]) -> SOPSValue? {
+        var current = root
+        for (depth, token) in pointer.enumerated() {
+            if case .mapping = current, let table = tables[Array(pointer[..<depth])] {
+                guard let next = table[token] else { return nil }
+                current = next
+            } else {
+                guard let next = current.lookup([token]) else { return nil }
+                current = next
+            }
+        }
+        return current
+    }
+}

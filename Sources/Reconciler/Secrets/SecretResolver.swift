@@ -11,7 +11,9 @@ import YAML
 public final class SecretResolver: Sendable {
     private struct Found {
         var keyring: Result<SOPSKeyring, AgeKeyError>?
-        var decrypted: [String: Result<SOPSValue, SOPSError>] = [:]
+        var decrypted: [String: Result<SOPSLookup, SOPSError>] = [:]
+        /// Each SOPS file's place, judged once (every symbolic link resolved): thousands of references share a file.
+        var problems: [String: ReferencedFile.Problem?] = [:]
         var warnings: [String] = []
     }
 
@@ -49,10 +51,10 @@ public final class SecretResolver: Sendable {
             if data.last == 10 { data.removeLast() }
             return SecretValue(bytes: Array(data))
         case .sops(let path, let pointer):
-            if let problem = ReferencedFile.problem(path, root: root) {
+            if let problem = sopsFileProblem(path) {
                 throw .error(reference.location, Self.sentence(problem, "SOPS file \(display(path))"))
             }
-            let tree: SOPSValue
+            let tree: SOPSLookup
             switch decrypt(path) {
             case .success(let value): tree = value
             case .failure(.noIdentity(let problem)):
@@ -82,6 +84,13 @@ public final class SecretResolver: Sendable {
         }
     }
 
+    private func sopsFileProblem(_ path: String) -> ReferencedFile.Problem? {
+        if let known = found.withLock({ $0.problems[path] }) { return known }
+        let problem = ReferencedFile.problem(path, root: root)
+        found.withLock { $0.problems[path] = .some(problem) }
+        return problem
+    }
+
     /// How many SOPS files were decrypted (each once).
     public var decryptedFileCount: Int { found.withLock { $0.decrypted.count } }
 
@@ -103,9 +112,9 @@ public final class SecretResolver: Sendable {
         }
     }
 
-    private func decrypt(_ path: String) -> Result<SOPSValue, SOPSError> {
+    private func decrypt(_ path: String) -> Result<SOPSLookup, SOPSError> {
         if let known = found.withLock({ $0.decrypted[path] }) { return known }
-        let result: Result<SOPSValue, SOPSError>
+        let result: Result<SOPSLookup, SOPSError>
         switch keyring() {
         case .failure(let error):
             result =
@@ -121,11 +130,11 @@ public final class SecretResolver: Sendable {
         }
     }
 
-    private static func decrypt(_ path: String, keyring: SOPSKeyring) -> Result<SOPSValue, SOPSError> {
+    private static func decrypt(_ path: String, keyring: SOPSKeyring) -> Result<SOPSLookup, SOPSError> {
         guard let data = FileManager.default.contents(atPath: path) else { return .failure(.format("cannot be read")) }
-        return Result { () throws(SOPSError) -> SOPSValue in
+        return Result { () throws(SOPSError) -> SOPSLookup in
             let file = try SOPS.decrypt(Array(data), format: SOPS.Format(path: path), file: path, keyring: keyring)
-            return file.documents.first ?? .mapping([])
+            return SOPSLookup(file.documents.first ?? .mapping([]))
         }
     }
 
@@ -161,7 +170,7 @@ public final class SecretResolver: Sendable {
 /// A SOPS file decrypted ahead of its references.
 private struct DecryptedFile: Sendable {
     var path: String
-    var result: Result<SOPSValue, SOPSError>
+    var result: Result<SOPSLookup, SOPSError>
 }
 
 /// The value `intops export` writes for each secret it cannot read (the API never returns one): never sent, so an

@@ -15,7 +15,7 @@ struct ReferenceChecker {
         case outside
         case unreadable(String)
         /// `encrypted` is false for a file without sops metadata (plan refuses to use it, so validate does too).
-        case tree(SOPSValue?, encrypted: Bool)
+        case tree(SOPSLookup?, encrypted: Bool)
     }
 
     init(root: String) {
@@ -123,7 +123,7 @@ struct ReferenceChecker {
         guard format != .binary else { return .tree(nil, encrypted: true) }
         do {
             let inspected = try SOPS.inspect(Array(data), format: format, file: path)
-            return .tree(inspected.structure, encrypted: inspected.encrypted)
+            return .tree(inspected.structure.map(SOPSLookup.init), encrypted: inspected.encrypted)
         } catch { return .unreadable("\(error)") }
     }
 }
