@@ -21,6 +21,7 @@ extension SimulatedPipelines {
 
         @Test(arguments: [
             "github-actions.yml", "github-actions-sharded.yml", "gitlab-ci.yml", "kubernetes-drift-cronjob.yaml",
+            "kubernetes-sharded-job.yaml",
         ]) func recipeParsesAndDocumentsItsSecrets(_ name: String) async throws {
             let text = try String(contentsOf: Self.folder.appendingPathComponent(name), encoding: .utf8)
             let result = try await Subprocess.run([
@@ -197,16 +198,31 @@ extension SimulatedPipelines {
             await ci.stop()
         }
 
-        /// The sharded recipe, one matrix entry per organization of the project, with per-organization states in S3:
-        /// each job holds its own organization's token and no other.
+        /// The sharded recipe: a first job lists the organizations of intops.yaml (`intops orgs --format json`), and
+        /// the matrix is that list, one job per organization, with per-organization states in S3: each job holds its
+        /// own organization's token and no other.
         @Test func githubActionsShardedAppliesOneOrganizationPerJob() async throws {
             let ci = try await RecipePipeline(.s3)
             let recipe = "github-actions-sharded.yml"
+            let listing = try await ci.github(
+                recipe, job: "organizations", event: "push", ref: "refs/heads/main", in: try await ci.pipeline.job())
+            #expect(listing.status == 0, "\(listing.log)")
+            let outputs = try #require(
+                listing.stdout.split(separator: "\n").first { $0.contains("job organizations outputs: ") }.map {
+                    String($0[$0.range(of: "outputs: ")!.upperBound...])
+                })
+            let matrix = try #require(
+                (try JSONSerialization.jsonObject(with: Data(outputs.utf8)) as? [String: String])?["matrix"])
+            #expect(
+                matrix
+                    == #"{"include":[{"id":"acme-us","tokenEnv":"INTOPS_TOKEN_ACME_US"},{"id":"globex-eu","tokenEnv":"INTOPS_TOKEN_GLOBEX_EU"}]}"#
+            )
+            let needs = ["organizations": ["outputs": ["matrix": matrix]]]
             for (org, token, other) in [("acme-us", "ACME_US", "GLOBEX_EU"), ("globex-eu", "GLOBEX_EU", "ACME_US")] {
                 let clone = try await ci.pipeline.job()
                 let run = try await ci.github(
-                    recipe, job: "organization", matrix: ["org": org, "token": token], event: "push",
-                    ref: "refs/heads/main", in: clone, trace: "INTOPS_TOKEN_")
+                    recipe, job: "organization", matrix: ["id": org, "tokenEnv": "INTOPS_TOKEN_\(token)"], needs: needs,
+                    event: "push", ref: "refs/heads/main", in: clone, trace: "INTOPS_TOKEN_")
                 #expect(run.status == 0, "\(org): \(run.log)")
                 #expect(run.stdout.contains("created"), "\(org): \(run.log)")
                 // What reached the job: the token of its own organization, under ORG_TOKEN, and no INTOPS_TOKEN_*;
@@ -235,8 +251,8 @@ extension SimulatedPipelines {
 
             try await ci.pipeline.resetRequests()
             let schedule = try await ci.github(
-                recipe, job: "organization", matrix: ["org": "acme-us", "token": "ACME_US"], event: "schedule",
-                ref: "refs/heads/main", in: try await ci.pipeline.job())
+                recipe, job: "organization", matrix: ["id": "acme-us", "tokenEnv": "INTOPS_TOKEN_ACME_US"],
+                needs: needs, event: "schedule", ref: "refs/heads/main", in: try await ci.pipeline.job())
             #expect(schedule.status == 0, "drift (the OAuth integration) is not a failure: \(schedule.log)")
             #expect(
                 schedule.stdout.contains("::warning") || schedule.stdout.contains("::error"),
@@ -331,6 +347,30 @@ extension SimulatedPipelines {
             let (rejected, _) = try await ci.cronjob(secrets: ["INTOPS_TOKEN_ACME_US": "not-the-token"])
             #expect(rejected.status == 1, "\(rejected.log)")
             #expect(rejected.stderr.contains("intops drift failed with exit 1"), "\(rejected.log)")
+            await ci.stop()
+        }
+
+        /// The Indexed Job: pod N applies the Nth organization of intops.yaml with its own state in S3, its token
+        /// read from the mounted Secret and no token in the environment it was given.
+        @Test func kubernetesIndexedJobAppliesOneOrganizationPerPod() async throws {
+            let ci = try await RecipePipeline(.s3)
+            for (index, org) in ["acme-us", "globex-eu"].enumerated() {
+                let run = try await ci.indexedJob(index: index)
+                #expect(run.status == 0, "\(org): \(run.log)")
+                #expect(run.stdout.contains("created"), "\(org): \(run.log)")
+                #expect(
+                    run.stdout.contains("secrets in its environment:") && !run.stdout.contains("INTOPS_TOKEN_"),
+                    "tokens come from the mounted files only: \(run.log)")
+            }
+            #expect(try await ci.liveCount() == 8)
+            let states = try await Subprocess.run([
+                "curl", "-fsS", "\(ci.pipeline.moto!.endpoint.absoluteString)/intops-pipeline?list-type=2",
+            ])
+            #expect(
+                states.stdoutText.contains("intops/state-acme-us.json")
+                    && states.stdoutText.contains("intops/state-globex-eu.json"), "\(states.stdoutText)")
+            let outside = try await ci.indexedJob(index: 2)
+            #expect(outside.status == 90, "index 2 of a Job of two completions: \(outside.log)")
             await ci.stop()
         }
     }
@@ -477,13 +517,14 @@ extension SimulatedPipelines {
         }
 
         func github(
-            _ recipe: String, job: String, matrix: [String: String]? = nil, event: String, ref: String, in clone: URL,
-            trace: String? = nil
+            _ recipe: String, job: String, matrix: [String: String]? = nil, needs: [String: Any] = [:], event: String,
+            ref: String, in clone: URL, trace: String? = nil
         ) async throws -> RecipeRun {
             runs += 1
             let home = try folder("runner-home-\(runs)")
             let context: [String: Any] = [
                 "vars": vars, "secrets": secrets, "github": ["event_name": event, "ref": ref], "cache": cache.path,
+                "needs": needs,
                 "env": machine(home: home).merging([
                     "RUNNER_TEMP": pipeline.workspace.appendingPathComponent("runner-temp-\(runs)").path
                 ]) { $1 },
@@ -529,6 +570,25 @@ extension SimulatedPipelines {
                 try await run("kubernetes-drift-cronjob.yaml", job: "drift", in: cwd, home: work, context: context),
                 work
             )
+        }
+
+        /// One pod of the Indexed Job: a fresh emptyDir for /work, the tokens Secret as files under /tokens, the
+        /// other Secrets and the ConfigMap as its environment.
+        func indexedJob(index: Int) async throws -> RecipeRun {
+            runs += 1
+            let work = try folder("emptydir-\(runs)"), cwd = try folder("pod-root-\(runs)")
+            let tokens = try folder("tokens-\(runs)")
+            let shared = secrets.filter { !$0.key.hasPrefix("INTOPS_TOKEN_") }
+            for (name, value) in secrets where name.hasPrefix("INTOPS_TOKEN_") {
+                try value.write(to: tokens.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+            let context: [String: Any] = [
+                "vars": vars, "secrets": shared.merging(["GIT_URL": "file://\(pipeline.remote.path)"]) { $1 },
+                "env": [
+                    "PATH": Self.path, "XDG_CONFIG_HOME": "/nonexistent", "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C.UTF-8",
+                ], "mounts": ["/work": work.path, "/tokens": tokens.path], "index": index,
+            ]
+            return try await run("kubernetes-sharded-job.yaml", job: "apply", in: cwd, home: work, context: context)
         }
 
         private func folder(_ name: String) throws -> URL {

@@ -198,6 +198,29 @@ class Expression:
             self.take("(")
             self.take(")")
             return True
+        if value == "fromJSON":
+            self.take("(")
+            text = self.disjunction()
+            self.take(")")
+            try:
+                return json.loads(text)
+            except (TypeError, ValueError):
+                raise RecipeError(f"fromJSON of '{text}', which is not JSON")
+        if value in ("steps", "needs"):
+            # steps.ID.outputs.NAME, needs.JOB.outputs.NAME
+            path = []
+            for _ in range(3):
+                self.take(".")
+                kind, part = self.take()
+                if kind != "id":
+                    self.fail("a property name must follow '.'")
+                path.append(part)
+            if path[1] != "outputs":
+                self.fail(f"{value}.{path[0]}.{path[1]} is not simulated: only .outputs")
+            known = self.contexts.get(value, {}).get(path[0], {}).get("outputs", {})
+            if path[2] not in known:
+                raise RecipeError(f"{value}.{path[0]}.outputs.{path[2]} was not set")
+            return known[path[2]]
         if value not in ("vars", "secrets", "matrix", "github"):
             self.fail(f"no context or function '{value}'")
         context = value
@@ -291,9 +314,17 @@ def read_file_commands(path, kind):
     return values
 
 
-def matrix_entries(strategy):
-    """The entries of a matrix: its include list, or the product of its axes (exclude is not simulated)."""
+def matrix_entries(strategy, contexts):
+    """The entries of a matrix: its include list, or the product of its axes (exclude is not simulated); a matrix
+    written as ${{ fromJSON(needs.JOB.outputs.NAME) }} is that output, from the context's needs."""
     matrix = strategy.get("matrix", {})
+    if isinstance(matrix, str):
+        match = re.fullmatch(r"\$\{\{(.*)\}\}", matrix.strip(), flags=re.S)
+        if not match:
+            raise RecipeError(f"strategy.matrix '{matrix}' is neither a mapping nor an expression")
+        matrix = Expression(match.group(1), contexts).evaluate()
+        if not isinstance(matrix, dict):
+            raise RecipeError(f"strategy.matrix evaluates to {matrix!r}, not a mapping")
     if "exclude" in matrix or ("include" in matrix and len(matrix) > 1):
         raise RecipeError("strategy.matrix: only an include list, or axes without include or exclude, are simulated")
     if "include" in matrix:
@@ -361,7 +392,7 @@ def run_github(recipe, args, context):
         raise RecipeError(f"no job '{args.job}'; the recipe has {', '.join(jobs)}")
     job = jobs[args.job]
     expect_keys(job, ["if", "runs-on", "permissions", "environment", "strategy", "concurrency", "env", "steps",
-                      "needs", "timeout-minutes"], f"job {args.job}")
+                      "needs", "timeout-minutes", "outputs"], f"job {args.job}")
     if not str(job.get("runs-on", "")).startswith("ubuntu-"):
         raise RecipeError(f"job {args.job} runs on {job.get('runs-on')}, not on an ubuntu runner")
 
@@ -371,14 +402,14 @@ def run_github(recipe, args, context):
         if args.matrix is None:
             raise RecipeError(f"job {args.job} has a matrix: give --matrix with one of its entries")
         matrix = json.loads(args.matrix)
-        if matrix not in matrix_entries(job["strategy"]):
+        if matrix not in matrix_entries(job["strategy"], {"needs": context.get("needs", {})}):
             raise RecipeError(f"{matrix} is not an entry of job {args.job}'s matrix")
     elif args.matrix is not None:
         raise RecipeError(f"job {args.job} has no matrix")
 
     github = context.get("github", {})
     contexts = {"vars": context.get("vars", {}), "secrets": context.get("secrets", {}), "matrix": matrix,
-                "github": github}
+                "github": github, "needs": context.get("needs", {}), "steps": {}}
     if "if" in job and not condition(job["if"], contexts):
         raise RecipeError(f"job {args.job} would not run on {github}: if: {job['if']}")
 
@@ -474,7 +505,9 @@ def run_github(recipe, args, context):
                 else:
                     say(f"step '{name}': no trace (the step replaced the EXIT trap)")
             exported.update(read_file_commands(files["GITHUB_ENV"], "GITHUB_ENV"))
-            read_file_commands(files["GITHUB_OUTPUT"], "GITHUB_OUTPUT")
+            outputs = read_file_commands(files["GITHUB_OUTPUT"], "GITHUB_OUTPUT")
+            if "id" in step:
+                contexts["steps"][step["id"]] = {"outputs": outputs}
             added_path += [line for line in open(files["GITHUB_PATH"], encoding="utf-8").read().split("\n") if line]
         else:
             raise RecipeError(f"step '{name}' has neither uses nor run")
@@ -485,6 +518,9 @@ def run_github(recipe, args, context):
     if status == 0:
         for save in saves:
             save()
+        if "outputs" in job:
+            values = {name: substitute(value, contexts) for name, value in job["outputs"].items()}
+            say(f"job {args.job} outputs: {json.dumps(values, sort_keys=True)}")
     say(f"job {args.job}: {'succeeded' if status == 0 else f'failed (exit {status})'}")
     return status
 
@@ -587,9 +623,18 @@ def run_gitlab(recipe, args, context):
 # --- Kubernetes CronJob -----------------------------------------------------------------------------------------
 
 def run_cronjob(recipe, args, context):
-    if recipe.get("kind") != "CronJob":
-        raise RecipeError("not a CronJob")
-    pod = recipe["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    """A CronJob's container, or one pod of an Indexed Job (its completion index from the context's index)."""
+    env = dict(context.get("env", {}))
+    if recipe.get("kind") == "CronJob":
+        pod = recipe["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    elif recipe.get("kind") == "Job" and recipe["spec"].get("completionMode") == "Indexed":
+        pod = recipe["spec"]["template"]["spec"]
+        index = context.get("index")
+        if not isinstance(index, int) or not 0 <= index < recipe["spec"].get("completions", 1):
+            raise RecipeError(f"the context's index {index!r} is not a completion index of the Job")
+        env["JOB_COMPLETION_INDEX"] = str(index)
+    else:
+        raise RecipeError("neither a CronJob nor an Indexed Job")
     containers = {container["name"]: container for container in pod.get("containers", [])}
     if args.job not in containers:
         raise RecipeError(f"no container '{args.job}'; the CronJob has {', '.join(containers)}")
@@ -605,8 +650,10 @@ def run_cronjob(recipe, args, context):
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
     mounts = context.get("mounts", {})
     for mount in container.get("volumeMounts", []):
-        if "emptyDir" not in volumes.get(mount["name"], {}):
-            raise RecipeError(f"volume {mount['name']} is not an emptyDir, which is all this runner simulates")
+        volume = volumes.get(mount["name"], {})
+        # A Secret mounted as files is a folder of the context's that holds them.
+        if "secret" not in volume and "emptyDir" not in volume:
+            raise RecipeError(f"volume {mount['name']} is neither an emptyDir nor a Secret, which this runner simulates")
         if mount["mountPath"] not in mounts:
             raise RecipeError(f"the context maps no folder for the volume mount {mount['mountPath']}")
         if mount["mountPath"] in script:
@@ -620,7 +667,6 @@ def run_cronjob(recipe, args, context):
                 return folder + value[len(path):]
         return value
 
-    env = dict(context.get("env", {}))
     for source in container.get("envFrom", []):
         expect_keys(source, ["secretRef", "configMapRef"], "envFrom")
     # The Secrets and the ConfigMap of envFrom are the context's secrets and vars; env entries win over them.
@@ -656,10 +702,10 @@ def main():
             status = run_github(recipe, args, context)
         elif isinstance(recipe, dict) and "stages" in recipe:
             status = run_gitlab(recipe, args, context)
-        elif isinstance(recipe, dict) and recipe.get("kind") == "CronJob":
+        elif isinstance(recipe, dict) and recipe.get("kind") in ("CronJob", "Job"):
             status = run_cronjob(recipe, args, context)
         else:
-            raise RecipeError(f"{args.recipe} is neither a GitHub workflow, a GitLab pipeline nor a CronJob")
+            raise RecipeError(f"{args.recipe} is neither a GitHub workflow, a GitLab pipeline nor a Kubernetes Job")
     except RecipeError as error:
         print(f"run_recipe: error: {error}", file=sys.stderr, flush=True)
         return RUNNER_ERROR

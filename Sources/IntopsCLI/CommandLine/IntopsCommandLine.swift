@@ -19,8 +19,8 @@ public enum IntopsCommandLine {
     static let commands: [CommandSpec] = [
         InitCommand.spec, ValidateCommand.spec, PlanCommand.spec, ApplyCommand.spec, DriftCommand.spec,
         StateCommand.spec, TestCommand.spec, RotateCommand.spec, ConnectCommand.spec, TemplatesCommand.spec,
-        ExportCommand.spec, StatusCommand.spec, ShowCommand.spec, SecretsCommand.spec, VersionCommand.spec,
-        CompletionCommand.spec, ManCommand.spec, helpSpec,
+        ExportCommand.spec, OrgsCommand.spec, StatusCommand.spec, ShowCommand.spec, SecretsCommand.spec,
+        VersionCommand.spec, CompletionCommand.spec, ManCommand.spec, helpSpec,
     ]
 
     static let helpSpec = CommandSpec(
