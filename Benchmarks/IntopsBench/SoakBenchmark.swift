@@ -221,6 +221,9 @@ enum SoakBenchmark {
             policy: ClientPolicy(
                 maxInFlight: 8, maxAttempts: 20, baseDelay: .milliseconds(20), maxDelay: .milliseconds(500)))
 
+        /// What each plan that should have been empty, and each apply that failed without being killed, said
+        /// (printed at the end, to find the cause).
+        var unexpectedPlans: [String] = []
         func runIntops(
             _ arguments: [String], killAfter: Double? = nil, stderr: URL? = nil, signal: Int32 = SIGKILL
         ) throws -> (Int32, Double) {
@@ -230,14 +233,37 @@ enum SoakBenchmark {
             process.currentDirectoryURL = root
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = FileHandle.nullDevice
-            if let stderr {
+            let isCheck =
+                (arguments.first == "plan" && arguments.contains("--detailed-exitcode"))
+                || (arguments.first == "apply" && killAfter == nil && stderr == nil)
+            let transcript = root.appendingPathComponent("../soak-transcript.txt").standardizedFileURL
+            var handles: [FileHandle] = []
+            defer { for handle in handles { try? handle.close() } }
+            if isCheck {
+                // One handle each: a FileHandle given as both stdout and stderr is closed twice.
+                for (stream, suffix) in [(1, ".out"), (2, ".err")] {
+                    let path = transcript.path + suffix
+                    _ = FileManager.default.createFile(atPath: path, contents: nil)
+                    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+                    handles.append(handle)
+                    if stream == 1 { process.standardOutput = handle } else { process.standardError = handle }
+                }
+            } else if let stderr {
                 _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
-                process.standardError = try FileHandle(forWritingTo: stderr)
+                let handle = try FileHandle(forWritingTo: stderr)
+                handles.append(handle)
+                process.standardError = handle
             } else {
                 process.standardError = FileHandle.nullDevice
             }
             let start = ContinuousClock.now
             try process.runToExit(killAfter: killAfter, signal: signal)
+            if isCheck, process.terminationStatus != 0 {
+                let text = [".out", ".err"].map {
+                    (try? String(contentsOfFile: transcript.path + $0, encoding: .utf8)) ?? ""
+                }.joined()
+                unexpectedPlans.append(text.split(separator: "\n").prefix(12).joined(separator: "\n"))
+            }
             return (process.terminationStatus, Measure.seconds(ContinuousClock.now - start))
         }
 
@@ -297,6 +323,7 @@ enum SoakBenchmark {
             client: client, base: URL(string: server.baseURL)!, random: &random,
             runIntops: { arguments, kill, signal in try runIntops(arguments, killAfter: kill, signal: signal).0 })
         print("")
+        for (index, plan) in unexpectedPlans.enumerated() { print("unexpected outcome \(index + 1):\n\(plan)\n") }
         let ok = failures == 0 && invalidStates == 0 && problems.isEmpty && planStatus == 0 && status == 0 && scenarios
         print(
             ok

@@ -52,11 +52,7 @@ public final class Redactor: Sendable {
         guard !value.isEmpty else { return }
         index.withLock { index in
             guard index.registered.insert(value).inserted else { return }
-            if value.count < Self.minimumReplaced {
-                index.short.insert(value)
-            } else {
-                index.pending.append(value)
-            }
+            if value.count < Self.minimumReplaced { index.short.insert(value) } else { index.pending.append(value) }
         }
     }
 

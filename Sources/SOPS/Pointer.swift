@@ -46,8 +46,7 @@ public struct SOPSLookup: Sendable {
                     tables[path] = Dictionary(keyed.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
                 }
                 for entry in keyed { walk(entry.value, path + [entry.key]) }
-            case .sequence(let items):
-                for (index, item) in items.enumerated() { walk(item, path + [String(index)]) }
+            case .sequence(let items): for (index, item) in items.enumerated() { walk(item, path + [String(index)]) }
             case .scalar, .null: break
             }
         }
