@@ -165,6 +165,9 @@ bench: deps
 	$(RELEASE_BIN)/intops-bench sops-decrypt --files 1000 --values 10 --peer-sample 100 --runs 5
 	$(RELEASE_BIN)/intops-bench reconcile --integrations 2000 --organizations 10 --latency-ms 20 --parallelism 32
 	$(RELEASE_BIN)/intops-bench state-backend --integrations 480 --organizations 4 --latency-ms 20 --runs 9
+	$(RELEASE_BIN)/intops-bench pacing --latency-ms 20
+	$(RELEASE_BIN)/intops-bench scale --integrations 100000 --organizations 10 --runs 3
+	$(RELEASE_BIN)/intops-bench shards --organizations 20 --per-organization 200 --latency-ms 20 --rate-limit 1000
 
 # The man page, rendered by `intops man` from the command table that the help and `intops completion` come from. A
 # test compares man/intops.1 with it: run this after changing a command, an option or the version.

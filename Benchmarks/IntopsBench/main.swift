@@ -11,6 +11,9 @@ import Foundation
 //   intops-bench sops-decrypt [--files 1000] [--values 10] [--peer-sample 100] [--runs 5]
 //   intops-bench reconcile [--integrations 2000] [--organizations 10] [--latency-ms 20] [--parallelism 32]
 //   intops-bench state-backend [--integrations 480] [--organizations 4] [--latency-ms 20] [--runs 9]
+//   intops-bench pacing [--latency-ms 20]
+//   intops-bench scale [--integrations 100000] [--organizations 10] [--runs 3]
+//   intops-bench shards [--organizations 20] [--per-organization 200] [--latency-ms 20] [--rate-limit 1000]
 //   intops-bench soak [--iterations 20] [--integrations 300] [--kills 20] [--seed 42] [--backend local|s3|git]
 //                     [--scenario-rounds 20]
 //   intops-bench fuzz --target yaml|manifest|sops|age [--seconds 600] [--seed 1]   (from the package root)
@@ -188,6 +191,35 @@ enum Measure {
         return (data, process.terminationStatus)
     }
 
+    /// One run: its wall time, the peak resident set of the child in kilobytes (wait4's rusage), its exit status.
+    static func peak(
+        _ executable: String, _ arguments: [String], in directory: URL, environment: [String: String]
+    ) throws -> (Double, Int, Int32) {
+        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // env -C changes the folder and execs the program, which keeps the process (and so its rusage).
+        let argv = (["/usr/bin/env", "-C", directory.path, executable] + arguments).map { strdup($0) } + [nil]
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let start = ContinuousClock.now
+        guard posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, envp) == 0 else {
+            throw BenchFailure("cannot start \(executable)")
+        }
+        var status: Int32 = 0
+        var usage = rusage()
+        _ = wait4(pid, &status, 0, &usage)
+        let seconds = Self.seconds(ContinuousClock.now - start)
+        return (seconds, Int(usage.ru_maxrss), (status >> 8) & 0xFF)
+    }
+
     static func median(_ samples: [Double]) -> Double { samples.isEmpty ? 0 : samples[samples.count / 2] }
 
     static func ms(_ value: Double) -> String { String(format: "%.1f ms", value * 1000) }
@@ -340,6 +372,17 @@ case "reconcile":
         intops: intops, emulator: emulatorBinary, integrations: options.int("integrations", 2000),
         organizations: options.int("organizations", 10), latency: options.int("latency-ms", 20),
         parallelism: options.int("parallelism", 32))
+
+case "scale":
+    try ScaleBenchmark.plan(
+        intops: intops, integrations: options.int("integrations", 100_000),
+        organizations: options.int("organizations", 10), runs: options.int("runs", 3))
+
+case "shards":
+    try ScaleBenchmark.shards(
+        intops: intops, emulator: emulatorBinary, organizations: options.int("organizations", 20),
+        perOrganization: options.int("per-organization", 200), latency: options.int("latency-ms", 20),
+        rateLimit: options.int("rate-limit", 1000))
 
 case "pacing": try PacingBenchmark.run(intops: intops, emulator: emulatorBinary, latency: options.int("latency-ms", 20))
 

@@ -109,3 +109,15 @@ import Testing
             requests["GET /api/organizations/{organizationId}/integrations/{integrationId}"] ?? 0 <= 3, "\(requests)")
     }
 }
+
+/// The rate adapts to a server that throttles, and --verbose shows it.
+@Suite struct PacingEndToEndTests {
+    @Test func aThrottlingServerIsFollowedAndVerboseShowsTheRate() async throws {
+        let project = try await ExampleProject(.http, emulatorArguments: ["--rate-limit", "4"])
+        let apply = try await project.intops(["apply", "--auto-approve", "--verbose"])
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(apply.stderr.contains("answered 429: pausing 1 s, then pacing at"), "the cut is shown: \(apply.stderr)")
+        let again = try await project.plan()
+        #expect(again.actions.isEmpty && again.status == 0, "\(again.output.stderr)")
+    }
+}
