@@ -359,7 +359,7 @@ enum ManifestDecoder {
                     + "ref+file://FILE); move the value into a SOPS file and rotate it, it is in git history now")
             return nil
         }
-        switch SecretReference.parse(text, at: node.location, root: root) {
+        switch SecretReference.parse(text, at: node.location, root: root, paths: &reader.resolvedPaths) {
         case .success(let reference): return reference
         case .failure(let diagnostic):
             reader.diagnostics.append(diagnostic)

@@ -6,6 +6,8 @@ import YAML
 /// Messages never repeat a scalar's value: a wrongly typed field might be a secret.
 struct NodeReader {
     var diagnostics: [Diagnostic] = []
+    /// Secret file paths resolved in this file, by the text written (see ``SecretReference/parse(_:at:root:paths:)``).
+    var resolvedPaths: [String: String] = [:]
 
     mutating func fail(_ location: SourceLocation, _ message: String) { diagnostics.append(.error(location, message)) }
 

@@ -33,11 +33,26 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     public static func parse(
         _ text: String, at location: SourceLocation, root: String
     ) -> Result<SecretReference, Diagnostic> {
+        var paths: [String: String] = [:]
+        return parse(text, at: location, root: root, paths: &paths)
+    }
+
+    /// - Parameter paths: the paths resolved so far from the same file, by the text written: a manifest's thousands
+    ///   of references name the same few files.
+    static func parse(
+        _ text: String, at location: SourceLocation, root: String, paths: inout [String: String]
+    ) -> Result<SecretReference, Diagnostic> {
         func failure(_ message: String) -> Result<SecretReference, Diagnostic> { .failure(.error(location, message)) }
         let directory = ProjectPaths.directory(of: location.file)
         func projectPath(_ path: String) -> Result<String, Diagnostic> {
             guard !path.isEmpty else { return .failure(.error(location, "secret reference \(text) names no file")) }
-            let resolved = ProjectPaths.resolve(path, from: directory)
+            let resolved: String
+            if let known = paths[path] {
+                resolved = known
+            } else {
+                resolved = ProjectPaths.resolve(path, from: directory)
+                paths[path] = resolved
+            }
             guard ProjectPaths.isInside(resolved, root: root) else {
                 return .failure(
                     .error(
@@ -93,6 +108,11 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
         guard text.hasPrefix("/"), text.count > 1 else { return nil }
         var tokens: [String] = []
         for raw in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            guard raw.contains("~") else {
+                guard !raw.isEmpty else { return nil }
+                tokens.append(String(raw))
+                continue
+            }
             var token = ""
             var iterator = raw.makeIterator()
             while let character = iterator.next() {
