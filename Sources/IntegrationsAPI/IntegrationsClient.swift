@@ -153,7 +153,7 @@ public final class IntegrationsClient: Sendable {
                 isEnabled: match.isEnabled, createdAt: match.createdAt ?? "")
         }
         switch try await perform(call, recover: find) {
-        case .answered(let response):
+        case .answered(let response, _):
             return CreateOutcome(integration: try decode(IntegrationCreated.self, response, call), recovered: false)
         case .recovered(let created): return CreateOutcome(integration: created, recovered: true)
         }
@@ -168,12 +168,16 @@ public final class IntegrationsClient: Sendable {
         let call = Call(
             method: "PUT", path: path, organizationId: organization,
             body: try encode(request, method: "PUT", path: path, organization: organization))
-        let response = try await perform(call)
+        let (response, repeated) = try await performNotingRepeats(call)
         // The reference documents a body; a 204 from "some PUTs" (errors page) means no test is asked for.
-        if response.status == 204 || response.body.isEmpty {
-            return UpdateIntegrationResponse(testConnectionRequired: false)
-        }
-        return try decode(UpdateIntegrationResponse.self, response, call)
+        var answer =
+            response.status == 204 || response.body.isEmpty
+            ? UpdateIntegrationResponse(testConnectionRequired: false)
+            : try decode(UpdateIntegrationResponse.self, response, call)
+        // A repeat after a lost answer finds the change already made and is answered for itself: the lost answer
+        // may have asked for the test (the API resets the test status when it does), so the test is owed.
+        if repeated { answer.testConnectionRequired = true }
+        return answer
     }
 
     /// `POST …/{integrationId}/test`.
@@ -240,13 +244,16 @@ public final class IntegrationsClient: Sendable {
     typealias Recovery = @Sendable () async throws(APIError) -> IntegrationCreated?
 
     enum Outcome {
-        case answered(HTTPResponse)
+        /// `repeated`: the request was sent again after an attempt that may have been acted on unseen.
+        case answered(HTTPResponse, repeated: Bool)
         case recovered(IntegrationCreated)
     }
 
-    private func perform(_ call: Call) async throws(APIError) -> HTTPResponse {
+    private func perform(_ call: Call) async throws(APIError) -> HTTPResponse { try await performNotingRepeats(call).0 }
+
+    private func performNotingRepeats(_ call: Call) async throws(APIError) -> (HTTPResponse, repeated: Bool) {
         switch try await perform(call, recover: nil) {
-        case .answered(let response): return response
+        case .answered(let response, let repeated): return (response, repeated)
         case .recovered: preconditionFailure("only creates recover")
         }
     }
@@ -300,10 +307,12 @@ public final class IntegrationsClient: Sendable {
 
             var delay: Duration
             switch result {
-            case .success(let response) where response.status < 400: return .answered(response)
+            case .success(let response) where response.status < 400: return .answered(response, repeated: ambiguous)
             case .success(let response):
                 let status = response.status
-                if status == 404, call.kind == .delete, ambiguous { return .answered(HTTPResponse(status: 204)) }
+                if status == 404, call.kind == .delete, ambiguous {
+                    return .answered(HTTPResponse(status: 204), repeated: true)
+                }
                 // A 409 after an attempt whose answer was lost may be that attempt's create; the listing tells. A
                 // 409 to a first attempt is a name someone else holds.
                 if status == 409, ambiguous, let recover, let found = try await recover() { return .recovered(found) }

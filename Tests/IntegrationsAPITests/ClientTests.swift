@@ -211,6 +211,25 @@ final class RecordedSleeps: @unchecked Sendable {
         #expect(transport.requests.map(\.method) == ["DELETE", "DELETE"])
     }
 
+    /// The first PUT changed what needs a test and its answer was lost; the repeat changes nothing, and the API
+    /// answers that no test is needed. Whether the first asked for one is unknown, so the client says a test is due.
+    @Test func anUpdateRepeatedAfterALostAnswerAsksForTheTest() async throws {
+        for (first, expected) in [(ScriptedTransport.Step.fail(.connectionLost), true), (.respond(503), true)] {
+            let transport = ScriptedTransport([first, .respond(200, #"{"testConnectionRequired":false}"#)])
+            let response = try await client(transport).update(
+                organization: "org1", id: "int_1", UpdateIntegrationRequest(configuration: ["IsSandbox": "false"]))
+            #expect(response.testConnectionRequired == expected)
+            #expect(transport.requests.map(\.method) == ["PUT", "PUT"])
+        }
+        // A 429 refused the first attempt before any work: the answer to the second is the whole story.
+        let throttled = ScriptedTransport([
+            .respond(429, "", headers: ["retry-after": "0"]), .respond(200, #"{"testConnectionRequired":false}"#),
+        ])
+        let response = try await client(throttled).update(
+            organization: "org1", id: "int_1", UpdateIntegrationRequest(configuration: ["IsSandbox": "false"]))
+        #expect(!response.testConnectionRequired)
+    }
+
     @Test func connectionRefusedIsRetriedAndReported() async throws {
         let transport = ScriptedTransport(Array(repeating: .fail(.cannotConnect), count: 3))
         let error = await #expect(throws: APIError.self) {
