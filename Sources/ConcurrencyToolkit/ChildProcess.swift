@@ -95,10 +95,25 @@ public enum ChildProcess {
         }.start()
     }
 
+    /// Reads the pipe with read(2) into an array of its own rather than through FileHandle's
+    /// readDataToEndOfFile: a test process once crashed, under load, on a bad pointer while comparing three
+    /// megabytes of output read that way.
     private static func drain(_ handle: FileHandle) -> [UInt8] {
-        let data = handle.readDataToEndOfFile()
+        let fd = handle.fileDescriptor
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                output.append(contentsOf: chunk[0..<count])
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
+        }
         try? handle.close()
-        return [UInt8](data)
+        return output
     }
 
     /// A child that exits before reading all its input (a failing git) would raise SIGPIPE, whose default action ends
