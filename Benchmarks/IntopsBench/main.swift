@@ -95,7 +95,10 @@ enum Synthetic {
         }
         project += "manifests: [integrations/]\nfingerprintKey: ref+sops://.intops/fingerprint-key.enc.yaml#/key\n"
         try project.write(to: root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
-        try "key: \(String(repeating: "ab", count: 32))\n".write(
+        // validate reads structure only, but refuses a secrets file without sops metadata as plan does.
+        let metadata =
+            "sops:\n  mac: ENC[AES256_GCM,data:placeholder,iv:placeholder,tag:placeholder,type:str]\n  version: 3.11.0\n"
+        try ("key: ENC[AES256_GCM,data:placeholder,iv:placeholder,tag:placeholder,type:str]\n" + metadata).write(
             to: root.appendingPathComponent(".intops/fingerprint-key.enc.yaml"), atomically: true, encoding: .utf8)
 
         var next = 0
@@ -128,7 +131,7 @@ enum Synthetic {
             }
             try manifest.write(
                 to: root.appendingPathComponent("integrations/\(fileName).yaml"), atomically: true, encoding: .utf8)
-            try (secrets.isEmpty ? "{}\n" : secrets).write(
+            try (secrets + metadata).write(
                 to: root.appendingPathComponent("secrets/\(fileName).enc.yaml"), atomically: true, encoding: .utf8)
         }
     }

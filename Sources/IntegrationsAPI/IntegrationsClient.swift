@@ -279,21 +279,21 @@ public final class IntegrationsClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let wait = pacing.reserve(call.organizationId, now: now())
-            if wait > .zero { try await pause(wait, call, attempt) }
-            guard await inFlight.acquire() else {
-                throw failure(
-                    .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")), attempt)
-            }
-            // A 429 that came back while this request waited for a connection paused its organization.
-            if let paused = pacing.pauseRemaining(call.organizationId, now: now()) {
-                await inFlight.release()
-                try await pause(paused, call, attempt)
+            // Its turn at the organization's rate, then a connection; a 429 that came back while it waited for the
+            // connection paused the organization, and it waits for its turn again.
+            while true {
+                var wait = pacing.reserve(call.organizationId, now: now())
+                while wait > .zero {
+                    try await pause(wait, call, attempt)
+                    wait = pacing.reserve(call.organizationId, now: now())
+                }
                 guard await inFlight.acquire() else {
                     throw failure(
                         .transport(TransportFailure(.cancelled, "cancelled while waiting for a free connection")),
                         attempt)
                 }
+                guard pacing.pauseRemaining(call.organizationId, now: now()) != nil else { break }
+                await inFlight.release()
             }
             let sentAt = now()
             let result: Result<HTTPResponse, TransportFailure>
@@ -316,20 +316,19 @@ public final class IntegrationsClient: Sendable {
                 // A 409 after an attempt whose answer was lost may be that attempt's create; the listing tells. A
                 // 409 to a first attempt is a name someone else holds.
                 if status == 409, ambiguous, let recover, let found = try await recover() { return .recovered(found) }
-                guard [429, 502, 503, 504].contains(status), attempt < policy.maxAttempts else {
-                    throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
-                }
-                delay = policy.backoff(afterAttempt: attempt, unit: unitRandom())
                 let retryAfter = ClientPolicy.retryAfter(response.header("retry-after"))
-                if let retryAfter, retryAfter > policy.maxRetryAfter {
-                    throw failure(.status(status, problem: Self.problemSummary(response)), attempt)
-                }
+                // Every 429 slows the organization down, the one that ends this request's attempts too.
                 if status == 429 {
-                    // The organization's pause is this request's wait too.
                     pacing.throttle(call.organizationId, sentAt: sentAt, retryAfter: retryAfter, now: now())
-                    if retryAfter != nil { delay = .zero }
-                } else if let retryAfter {
-                    delay = retryAfter
+                }
+                guard [429, 502, 503, 504].contains(status), attempt < policy.maxAttempts,
+                    retryAfter.map({ $0 <= policy.maxRetryAfter }) ?? true
+                else { throw failure(.status(status, problem: Self.problemSummary(response)), attempt) }
+                delay = policy.backoff(afterAttempt: attempt, unit: unitRandom())
+                if let retryAfter {
+                    // A 429's Retry-After paused the whole organization, which the next turn waits out; waiting here
+                    // as well would wait twice.
+                    delay = status == 429 ? .zero : retryAfter
                 }
                 // A 429 was refused before any work; a gateway error may hide work done behind it.
                 if status != 429 { ambiguous = true }

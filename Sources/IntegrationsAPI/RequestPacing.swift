@@ -44,12 +44,12 @@ actor InFlightLimit {
 /// One organization's send rate, adapted to what the server accepts.
 ///
 /// Until the server first throttles, nothing but the bound on requests in flight holds requests back. A 429 cuts
-/// the rate multiplicatively to `beta` × the rate the server was accepting (answers below 429 in the last second)
-/// and pauses the organization for the `Retry-After`; answers below 429 then raise it again along the cubic curve
-/// of the AWS SDKs' adaptive retry mode, which follows CUBIC congestion control (RFC 9438): back to the rate of
-/// the cut after K = ∛(W·(1−β)/C) seconds, flat near it, then probing above it faster and faster. The 429s of
-/// requests sent before a cut are that cut's: they extend the pause but do not cut again. `ceiling`
-/// (`maxRequestsPerSecond`) holds the rate under a hard limit at all times.
+/// the rate multiplicatively to `beta` × the rate the server was accepting (answers other than 429 and 5xx in the
+/// last second) and pauses the organization for the `Retry-After`; accepted answers then raise it again along the
+/// cubic curve of the AWS SDKs' adaptive retry mode, which follows CUBIC congestion control (RFC 9438), timed from
+/// the end of the pause: back to the rate of the cut after K = ∛(W·(1−β)/C) seconds, flat near it, then probing
+/// above it faster and faster. The 429s of requests sent before a cut are that cut's: they extend the pause but do
+/// not cut again. `ceiling` (`maxRequestsPerSecond`) holds the rate under a hard limit at all times.
 ///
 /// A value with every instant passed in: the clock is the caller's, and tests drive it.
 struct AdaptiveRate: Sendable {
@@ -66,9 +66,13 @@ struct AdaptiveRate: Sendable {
     private(set) var adapted: Double?
     private var rateAtCut = 0.0
     private var lastCut: ContinuousClock.Instant?
+    /// Where the cubic starts: the cut, or the end of its pause.
+    private var curveStart: ContinuousClock.Instant?
     private(set) var pausedUntil: ContinuousClock.Instant?
-    /// The earliest moment the next request may go (a generic cell rate algorithm without burst).
-    private var nextSend: ContinuousClock.Instant?
+    /// When the last paced request went.
+    private var lastSend: ContinuousClock.Instant?
+    /// A request waiting for its turn looks again this often, so that a rate that rose meanwhile lets it go sooner.
+    static let recheck: Duration = .milliseconds(250)
     /// When the answers of the last `window` that the server accepted came back, oldest first.
     private var accepted: [ContinuousClock.Instant] = []
     private var acceptedStart = 0
@@ -84,23 +88,26 @@ struct AdaptiveRate: Sendable {
         }
     }
 
-    /// Books the next send and says how long to wait for it.
+    /// `.zero` when a request may go now (and it is counted as gone); otherwise how long to wait before asking
+    /// again: the rest of a pause, or the time to the next turn at the current rate (at most ``recheck``).
     mutating func reserve(now: ContinuousClock.Instant) -> Duration {
-        var slot = max(now, pausedUntil ?? now)
-        if let rate {
-            slot = max(slot, nextSend ?? slot)
-            nextSend = slot + .seconds(1 / rate)
+        if let pausedUntil, pausedUntil > now { return pausedUntil - now }
+        guard let rate else { return .zero }
+        if let lastSend {
+            let turn = lastSend + .seconds(1 / rate)
+            if turn > now { return min(turn - now, Self.recheck) }
         }
-        return slot - now
+        lastSend = now
+        return .zero
     }
 
     /// An answer the server accepted (anything but a 429).
     mutating func accept(now: ContinuousClock.Instant) {
         accepted.append(now)
         prune(now)
-        guard let lastCut, adapted != nil else { return }
+        guard let curveStart, adapted != nil else { return }
         let k = Self.zeroPoint(rateAtCut)
-        let elapsed = Self.seconds(now - lastCut)
+        let elapsed = max(0, Self.seconds(now - curveStart))
         adapted = max(Self.floor, Self.scale * pow(elapsed - k, 3) + rateAtCut)
     }
 
@@ -110,8 +117,10 @@ struct AdaptiveRate: Sendable {
     ) -> Bool {
         let pausedUntilBefore = pausedUntil
         if let retryAfter { pausedUntil = max(pausedUntil ?? now, now + retryAfter) }
-        if let pausedUntil, let nextSend, nextSend < pausedUntil { self.nextSend = pausedUntil }
-        if let lastCut, sentAt < lastCut { return false }
+        if let lastCut, sentAt < lastCut {
+            curveStart = max(curveStart ?? now, pausedUntil ?? now)
+            return false
+        }
         prune(now)
         // Within a second of the last cut or pause the window would count the silence: the rate paced at is then
         // the better measure of what the server took.
@@ -121,6 +130,7 @@ struct AdaptiveRate: Sendable {
         rateAtCut = max(Self.floor, current)
         adapted = max(Self.floor, rateAtCut * Self.beta)
         lastCut = now
+        curveStart = max(now, pausedUntil ?? now)
         return true
     }
 
@@ -167,7 +177,7 @@ public struct PacingChange: Sendable, Equatable {
 final class RequestPacing: Sendable {
     private struct Organization {
         var rate: AdaptiveRate
-        var told: Double?
+        var lastReported: Double?
     }
 
     private let ceiling: Double?
@@ -182,7 +192,7 @@ final class RequestPacing: Sendable {
     private func withRate<T>(_ organization: String?, _ body: (inout Organization) -> T) -> T {
         organizations.withLock { all in
             let key = organization ?? ""
-            var entry = all[key] ?? Organization(rate: AdaptiveRate(ceiling: ceiling), told: ceiling)
+            var entry = all[key] ?? Organization(rate: AdaptiveRate(ceiling: ceiling), lastReported: ceiling)
             defer { all[key] = entry }
             return body(&entry)
         }
@@ -195,8 +205,10 @@ final class RequestPacing: Sendable {
     func accept(_ organization: String?, now: ContinuousClock.Instant) {
         let change = withRate(organization) { entry -> PacingChange? in
             entry.rate.accept(now: now)
-            guard let rate = entry.rate.rate, let told = entry.told, rate >= told * 1.25 else { return nil }
-            entry.told = rate
+            guard let rate = entry.rate.rate, let reported = entry.lastReported, rate >= reported * 1.25 else {
+                return nil
+            }
+            entry.lastReported = rate
             return PacingChange(organization: organization, requestsPerSecond: rate, cause: .raised)
         }
         if let change { observer?(change) }
@@ -207,7 +219,7 @@ final class RequestPacing: Sendable {
     ) {
         let change = withRate(organization) { entry -> PacingChange? in
             guard entry.rate.throttle(now: now, sentAt: sentAt, retryAfter: retryAfter) else { return nil }
-            entry.told = entry.rate.rate
+            entry.lastReported = entry.rate.rate
             return PacingChange(
                 organization: organization, requestsPerSecond: entry.rate.rate,
                 cause: .throttled(retryAfter: retryAfter))

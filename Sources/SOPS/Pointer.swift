@@ -41,9 +41,11 @@ public struct SOPSLookup: Sendable {
         func walk(_ value: SOPSValue, _ path: [String]) {
             switch value {
             case .mapping(let entries):
-                let keyed = entries.filter { !$0.isComment }
+                // A repeated key (JSON and dotenv allow one) is its first entry, below as at this level.
+                var seen: Set<String> = []
+                let keyed = entries.filter { !$0.isComment && seen.insert($0.key).inserted }
                 if keyed.count >= Self.indexedFrom {
-                    tables[path] = Dictionary(keyed.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
+                    tables[path] = Dictionary(uniqueKeysWithValues: keyed.map { ($0.key, $0.value) })
                 }
                 for entry in keyed { walk(entry.value, path + [entry.key]) }
             case .sequence(let items): for (index, item) in items.enumerated() { walk(item, path + [String(index)]) }

@@ -29,8 +29,10 @@ import Testing
         // Nothing goes before the pause ends; then one request every 1/28 s.
         let firstWait = rate.reserve(now: at(1.2))
         #expect(firstWait == .milliseconds(800))
-        let second = rate.reserve(now: at(1.2))
-        #expect(abs(AdaptiveRate.seconds(second) - (0.8 + 1 / 28)) < 1e-6)
+        let atTheEnd = rate.reserve(now: at(2))
+        #expect(atTheEnd == .zero)
+        let next = rate.reserve(now: at(2))
+        #expect(abs(AdaptiveRate.seconds(next) - 1.0 / 28) < 1e-6)
     }
 
     @Test func throttlesOfRequestsSentBeforeTheCutAreTheSameEvent() throws {
@@ -74,8 +76,11 @@ import Testing
 
     @Test func theCeilingHoldsFromTheFirstRequestAndUnderTheAdaptedRate() throws {
         var rate = AdaptiveRate(ceiling: 10)
+        // Four requests at once: one goes, the others wait for the next turn, 100 ms on.
         let waits = (0..<4).map { _ in rate.reserve(now: at(0)) }
-        #expect(waits == [.zero, .milliseconds(100), .milliseconds(200), .milliseconds(300)])
+        #expect(waits == [.zero, .milliseconds(100), .milliseconds(100), .milliseconds(100)])
+        let second = rate.reserve(now: at(0.1))
+        #expect(second == .zero)
         for index in 0..<10 { rate.accept(now: at(Double(index) / 10)) }
         rate.throttle(now: at(1), sentAt: at(0.95), retryAfter: nil)
         #expect(abs(try #require(rate.rate) - 7) < 1e-9)
@@ -90,7 +95,35 @@ import Testing
         let first = rate.reserve(now: at(0.1))
         #expect(first == .zero)
         let second = rate.reserve(now: at(0.1))
-        #expect(second == .seconds(2))
+        #expect(second == AdaptiveRate.recheck, "2 s to the next turn, looked at again after 250 ms")
+    }
+
+    @Test func theCurveStartsWhenThePauseEnds() throws {
+        // Cut at 20/s with a Retry-After of 10 s (longer than K ≈ 2.5 s): the first answer after the pause finds the
+        // rate at the start of the curve, not far up its convex part.
+        var rate = AdaptiveRate(ceiling: nil)
+        for index in 0..<20 { rate.accept(now: at(Double(index) / 20)) }
+        rate.throttle(now: at(1), sentAt: at(0.99), retryAfter: .seconds(10))
+        rate.accept(now: at(11.1))
+        #expect(try #require(rate.rate) < 20)
+        // A later 429 of the same event that extends the pause moves the start of the curve with it.
+        rate.throttle(now: at(1.5), sentAt: at(0.995), retryAfter: .seconds(12))
+        rate.accept(now: at(13.1))
+        #expect(try #require(rate.rate) < 20)
+    }
+
+    @Test func aRateThatRoseLetsAWaitingRequestGoSooner() {
+        var rate = AdaptiveRate(ceiling: nil)
+        rate.throttle(now: at(0), sentAt: at(0), retryAfter: nil)
+        let first = rate.reserve(now: at(0))
+        #expect(first == .zero)
+        // At the floor the next turn is 2 s away; the waiting request looks again every 250 ms, and an answer
+        // accepted at 1.5 s has raised the rate to 0.69/s: its turn came at 1.45 s.
+        let waiting = rate.reserve(now: at(0.1))
+        #expect(waiting == AdaptiveRate.recheck)
+        rate.accept(now: at(1.5))
+        let later = rate.reserve(now: at(1.6))
+        #expect(later == .zero, "the turn came before the 2 s of the floor rate")
     }
 
     @Test func theObserverHearsCutsAndRisesOfAQuarter() {

@@ -16,13 +16,19 @@ import Testing
                         SOPSEntry(key: "list", value: .sequence([scalar("a\(index)"), scalar("b\(index)")])),
                     ])))
         }
-        // A repeated key: the first one wins, as in the plain lookup.
+        // Repeated keys: the first one wins, as in the plain lookup, also for a mapping under a repeated key.
         entries.append(SOPSEntry(key: "gateway-3", value: scalar("second")))
+        entries.append(
+            SOPSEntry(
+                key: "gateway-5",
+                value: .mapping(
+                    (0..<20).map { SOPSEntry(key: "login\($0 == 0 ? "" : String($0))", value: scalar("x")) })))
         let document = SOPSValue.mapping(entries)
         let indexed = SOPSLookup(document)
         let pointers: [[String]] = [
             ["gateway-3"], ["gateway-3", "login"], ["gateway-39", "list", "1"], ["gateway-39", "list", "01"],
-            ["gateway-40"], ["gateway-1", "missing"], [], ["gateway-1", "login", "deeper"],
+            ["gateway-40"], ["gateway-1", "missing"], [], ["gateway-1", "login", "deeper"], ["gateway-5", "login"],
+            ["gateway-5", "login7"],
         ]
         for pointer in pointers { #expect(indexed.lookup(pointer) == document.lookup(pointer), "\(pointer)") }
     }
