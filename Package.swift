@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "ConcurrencyToolkit"), .target(name: "TextEscaping"),
         .target(name: "YAML", dependencies: ["CYAML"]), .target(name: "CryptoPrimitives", dependencies: ["CCrypto"]),
         .target(name: "Age", dependencies: ["CCrypto", "CryptoPrimitives"]),
-        .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives"]),
+        .target(name: "SOPS", dependencies: ["Age", "YAML", "CCrypto", "CryptoPrimitives", "ConcurrencyToolkit"]),
         .target(name: "HTTPSupport"), .target(name: "S3", dependencies: ["CryptoPrimitives", "HTTPSupport"]),
         .target(name: "IntegrationsAPI", dependencies: ["HTTPSupport", "TextEscaping"]),
         .target(name: "Emulator", dependencies: ["IntegrationsAPI", "CryptoPrimitives"]),
@@ -50,20 +50,22 @@ let package = Package(
             name: "intops-bench",
             dependencies: [
                 "CYAML", "EmulatorHTTP", "IntegrationsAPI", "SOPS", "Age", "CryptoPrimitives", "YAML", "Reconciler",
-                "Emulator", "EmbeddedSandbox",
+                "Emulator", "EmbeddedSandbox", "ConcurrencyToolkit",
             ], path: "Benchmarks/IntopsBench"), .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport"]),
+        .target(name: "TestSupport", dependencies: ["ConcurrencyToolkit"], path: "Tests/TestSupport"),
+        .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport", "ConcurrencyToolkit"]),
         .testTarget(name: "SOPSTests", dependencies: ["SOPS", "Age", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "IntegrationsAPITests", dependencies: ["IntegrationsAPI", "HTTPSupport"]),
         .testTarget(name: "S3Tests", dependencies: ["S3", "CryptoPrimitives", "TestSupport"]),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives", "TestSupport"]),
         .testTarget(
             name: "EmulatorTests",
-            dependencies: ["Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator"],
-            exclude: ["SeedSession"]),
+            dependencies: [
+                "Emulator", "EmulatorHTTP", "IntegrationsAPI", "TestSupport", "integrations-emulator",
+                "ConcurrencyToolkit",
+            ], exclude: ["SeedSession"]),
         .testTarget(
             name: "ReconcilerTests",
             dependencies: [
@@ -74,6 +76,6 @@ let package = Package(
             name: "IntopsCLITests",
             dependencies: [
                 "IntopsCLI", "EmbeddedSandbox", "Reconciler", "intops", "integrations-emulator", "Emulator",
-                "IntegrationsAPI", "TestSupport", "CryptoPrimitives",
+                "IntegrationsAPI", "TestSupport", "CryptoPrimitives", "ConcurrencyToolkit",
             ], exclude: ["Fixtures"]),
     ], swiftLanguageModes: [.v6])

@@ -1,4 +1,5 @@
 import CYAML
+import ConcurrencyToolkit
 import Dispatch
 import Foundation
 
@@ -189,7 +190,7 @@ enum Measure {
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let data = Data(pipe.fileHandleForReading.readAllBytes())
         process.waitUntilExit()
         return (data, process.terminationStatus)
     }

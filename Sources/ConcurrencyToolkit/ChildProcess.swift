@@ -95,30 +95,12 @@ public enum ChildProcess {
         }.start()
     }
 
-    /// Reads the pipe with read(2) into an array of its own rather than through FileHandle's
-    /// readDataToEndOfFile: a test process once crashed, under load, on a bad pointer while comparing three
-    /// megabytes of output read that way.
     private static func drain(_ handle: FileHandle) -> [UInt8] {
-        let fd = handle.fileDescriptor
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count > 0 {
-                output.append(contentsOf: chunk[0..<count])
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else {
-                break
-            }
-        }
+        let bytes = handle.readAllBytes()
         try? handle.close()
-        return output
+        return bytes
     }
 
-    /// A child that exits before reading all its input (a failing git) would raise SIGPIPE, whose default action ends
-    /// this whole process. SIGPIPE from a write is delivered to the writing thread, so it is blocked on this thread
-    /// only — the write then fails with EPIPE, and the pending signal goes away with the thread.
     private static func feed(_ bytes: [UInt8], to handle: FileHandle) {
         var blocked = sigset_t()
         sigemptyset(&blocked)

@@ -1,4 +1,5 @@
 import Age
+import ConcurrencyToolkit
 import Foundation
 
 /// The age identities a run may use, found where sops looks for them: `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
@@ -83,7 +84,7 @@ enum ExternalSOPS {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { throw .unsupportedKeys("could not run \(sops)") }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data = Data(output.fileHandleForReading.readAllBytes())
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw .unsupportedKeys(

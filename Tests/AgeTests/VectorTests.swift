@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import Testing
@@ -66,7 +67,7 @@ struct Vector: CustomTestStringConvertible, Sendable {
         try process.run()
         input.fileHandleForWriting.write(Data(bytes))
         try input.fileHandleForWriting.close()
-        let result = output.fileHandleForReading.readDataToEndOfFile()
+        let result = Data(output.fileHandleForReading.readAllBytes())
         process.waitUntilExit()
         return Array(result)
     }

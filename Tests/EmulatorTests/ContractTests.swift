@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Emulator
 import EmulatorHTTP
 import Foundation
@@ -72,7 +73,7 @@ func sha256(_ text: String) -> String {
     input.fileHandleForWriting.write(Data(text.utf8))
     try? input.fileHandleForWriting.close()
     process.waitUntilExit()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let text = String(decoding: Data(output.fileHandleForReading.readAllBytes()), as: UTF8.self)
     return String(text.prefix(64))
 }
 

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import IntegrationsAPI
 import TestSupport
@@ -23,7 +24,7 @@ import Testing
         process.standardError = errors
         try process.run()
         try output.fileHandleForWriting.close()
-        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        let stderr = Data(errors.fileHandleForReading.readAllBytes())
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
     }

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Emulator
 import Foundation
 import IntegrationsAPI
@@ -16,7 +17,7 @@ import Testing
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        let output = Data(pipe.fileHandleForReading.readAllBytes())
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }

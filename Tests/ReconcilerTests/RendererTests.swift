@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import TestSupport
 import Testing
@@ -77,6 +78,6 @@ import Testing
         process.waitUntilExit()
         #expect(
             process.terminationStatus == 0,
-            "\(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            "\(String(decoding: Data(pipe.fileHandleForReading.readAllBytes()), as: UTF8.self))")
     }
 }

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 
 public struct TestFailure: Error, CustomStringConvertible {
@@ -64,7 +65,7 @@ public final class EmulatorProcess: @unchecked Sendable {
                 return EmulatorProcess(baseURL: url, process: process, stderr: err)
             }
             if !process.isRunning {
-                let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                let message = String(decoding: Data(err.fileHandleForReading.readAllBytes()), as: UTF8.self)
                 throw TestFailure("integrations-emulator exited with \(process.terminationStatus): \(message)")
             }
             try await Task.sleep(for: .milliseconds(5))

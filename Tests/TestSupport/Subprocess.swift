@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 
 /// What a finished child process left.
@@ -58,8 +59,8 @@ public enum Subprocess {
             }.start()
         }
         // Both pipes at once, so that a chatty child never blocks on a full pipe.
-        async let out = Blocking.run { outPipe.fileHandleForReading.readDataToEndOfFile() }
-        async let err = Blocking.run { errPipe.fileHandleForReading.readDataToEndOfFile() }
+        async let out = Blocking.run { Data(outPipe.fileHandleForReading.readAllBytes()) }
+        async let err = Blocking.run { Data(errPipe.fileHandleForReading.readAllBytes()) }
         let limit = ContinuousClock.now + deadline
         while process.isRunning {
             if ContinuousClock.now > limit {
