@@ -475,6 +475,35 @@ final class FailingBackend: StateBackend, @unchecked Sendable {
         return (plan, report.state)
     }
 
+    /// Killed after the replacement's create was sent and before the state recorded it: only the journal knows the
+    /// replacement. The next plan finishes the replace with it instead of creating another under the same name
+    /// (which the API refuses as a name someone else holds).
+    @Test func aReplaceKilledBeforeItsStateWriteIsFinishedFromTheJournal() async throws {
+        let (setup, stopped, _) = try await Self.stoppedReplace()
+        var state = stopped
+        let replacementId = state.integrations[0].integrationId
+        let originalId = try #require(state.integrations[0].replaces)
+        let live = try await setup.client.list(organization: "o")
+        let replacement = try #require(live.first { $0.integrationId == replacementId })
+        state.integrations[0].integrationId = originalId
+        state.integrations[0].replaces = nil
+        state.integrations[0].provider = "AuthorizeNet"
+        state.pendingCreates = [
+            IntopsState.PendingCreate(
+                organization: "o", name: "a", displayName: replacement.displayName, provider: "WorldPay", type: .payment
+            )
+        ]
+        let (plan, after) = try await Self.converge(Self.replaced, setup: setup, state: state)
+        #expect(plan.actions.map(\.reason) == [.finishesReplace(replacedId: originalId)], "\(plan.actions)")
+        let now = try await setup.client.list(organization: "o")
+        #expect(now.map(\.integrationId) == [replacementId] && now.map(\.displayName) == ["A"], "\(now)")
+        #expect(after.integrations.first?.integrationId == replacementId && after.pendingCreates?.isEmpty != false)
+        // The replacement's secrets were sent by the killed run: unknown, so set once more, and then nothing.
+        let (again, settled) = try await Self.converge(Self.replaced, setup: setup, state: after)
+        #expect(again.actions.map(\.action) == [.rotate], "\(again.actions)")
+        #expect(try await ApplierTests.plan(Self.replaced, setup: setup, state: settled).actions.isEmpty)
+    }
+
     @Test func anInterruptedReplaceIsFinished() async throws {
         let (setup, state, outcome) = try await Self.stoppedReplace()
         #expect(outcome == .failed(.interrupted(afterStep: 1, of: 4)))

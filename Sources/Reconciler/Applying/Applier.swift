@@ -344,6 +344,18 @@ public struct Applier: Sendable {
                     entry.secrets = [:]
                     entry.configurationDigest = nil
                     entry.lastTest = nil
+                } else if entry.integrationId == deleted, entry.replaces == nil, let id, id != deleted {
+                    // A replace found from the journal (killed before its state write): the entry becomes the
+                    // replacement, whose secrets the killed run sent: unknown here, so the next plan sets them.
+                    entry.integrationId = id
+                    if let wanted = desired[action.key] {
+                        entry.type = wanted.type ?? entry.type
+                        entry.provider = wanted.provider ?? entry.provider
+                    }
+                    entry.secrets = [:]
+                    entry.configurationDigest = nil
+                    state.pendingCreates?.removeAll { $0.key == action.key }
+                    if state.pendingCreates?.isEmpty == true { state.pendingCreates = nil }
                 }
                 state.set(entry)
             }

@@ -100,6 +100,18 @@ public enum Planner {
                 matched = organizationLive.first { $0.id == entry.integrationId }
                 if matched == nil { reason = .deletedOutOfBand(integrationId: entry.integrationId) }
             }
+            // A replace killed after its create was sent and before the state recorded the replacement: the
+            // journal names the replacement, which is finished rather than created a second time.
+            if let original = matched, let pending = state.pendingCreates?.first(where: { $0.key == key }),
+                pending.type != original.summary.integrationType || pending.provider != original.summary.provider,
+                let replacement = organizationLive.first(where: {
+                    !claimed.contains($0.id) && $0.id != original.id && pending.identity.matches($0.summary)
+                })
+            {
+                claimed.insert(replacement.id)
+                planUnfinishedReplace(desired, replacement: replacement, original: original)
+                return
+            }
             // No integration yet, or the recorded one is gone (deleted and perhaps re-created by hand under its
             // name): an unclaimed integration that is this entry is adopted rather than created beside.
             if matched == nil {
