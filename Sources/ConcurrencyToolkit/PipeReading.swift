@@ -10,7 +10,7 @@ private let systemRead = Darwin.read
 
 extension FileHandle {
     /// Everything left to read, with read(2), retrying a read a signal interrupted. Foundation's
-    /// readDataToEndOfFile on Linux ends the process when a read returns EINTR (a `try!` inside it), which a
+    /// readDataToEndOfFile on Linux ends the process when a read returns EINTR (it forces the throwing read), which a
     /// process running many children meets: their SIGCHLD interrupts it. Closes nothing.
     public func readAllBytes() -> [UInt8] {
         let fd = fileDescriptor

@@ -242,12 +242,10 @@ extension SimulatedPipelines {
                 #expect(exported.dropLast().allSatisfy { $0.hasSuffix("at its end: none") }, "\(exported)")
             }
             #expect(try await ci.liveCount() == 8)
-            let states = try await Subprocess.run([
-                "curl", "-fsS", "\(ci.pipeline.moto!.endpoint.absoluteString)/intops-pipeline?list-type=2",
-            ])
+            let states = try await ci.bucketListing()
             #expect(
-                states.stdoutText.contains("intops/state-acme-us.json")
-                    && states.stdoutText.contains("intops/state-globex-eu.json"), "\(states.stdoutText)")
+                states.contains("intops/state-acme-us.json") && states.contains("intops/state-globex-eu.json"),
+                "\(states)")
 
             try await ci.pipeline.resetRequests()
             let schedule = try await ci.github(
@@ -363,12 +361,10 @@ extension SimulatedPipelines {
                     "tokens come from the mounted files only: \(run.log)")
             }
             #expect(try await ci.liveCount() == 8)
-            let states = try await Subprocess.run([
-                "curl", "-fsS", "\(ci.pipeline.moto!.endpoint.absoluteString)/intops-pipeline?list-type=2",
-            ])
+            let states = try await ci.bucketListing()
             #expect(
-                states.stdoutText.contains("intops/state-acme-us.json")
-                    && states.stdoutText.contains("intops/state-globex-eu.json"), "\(states.stdoutText)")
+                states.contains("intops/state-acme-us.json") && states.contains("intops/state-globex-eu.json"),
+                "\(states)")
             let outside = try await ci.indexedJob(index: 2)
             #expect(outside.status == 90, "index 2 of a Job of two completions: \(outside.log)")
             await ci.stop()
@@ -509,6 +505,13 @@ extension SimulatedPipelines {
                 throw TestFailure("gitlab-ci.yml: no artifacts paths for \(job): \(read.stderrText)")
             }
             return read.stdoutText.split(separator: "\n").map(String.init)
+        }
+
+        /// The keys of the pipeline's state bucket, as moto lists them.
+        func bucketListing() async throws -> String {
+            try await Subprocess.run([
+                "curl", "-fsS", "\(pipeline.moto!.endpoint.absoluteString)/intops-pipeline?list-type=2",
+            ]).stdoutText
         }
 
         func liveCount() async throws -> Int {

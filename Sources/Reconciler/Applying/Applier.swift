@@ -335,31 +335,31 @@ public struct Applier: Sendable {
                     entry.replaces = nil
                 } else if entry.integrationId == deleted, let original = entry.replaces {
                     // An undone replace: the entry is the original's again, whose secrets intops cannot vouch for.
-                    entry.integrationId = original
-                    entry.replaces = nil
-                    if let wanted = desired[action.key] {
-                        entry.type = wanted.type ?? entry.type
-                        entry.provider = wanted.provider ?? entry.provider
-                    }
-                    entry.secrets = [:]
-                    entry.configurationDigest = nil
+                    survivor(&entry, id: original, key: action.key)
                     entry.lastTest = nil
                 } else if entry.integrationId == deleted, entry.replaces == nil, let id, id != deleted {
                     // A replace found from the journal (killed before its state write): the entry becomes the
                     // replacement, whose secrets the killed run sent: unknown here, so the next plan sets them.
-                    entry.integrationId = id
-                    if let wanted = desired[action.key] {
-                        entry.type = wanted.type ?? entry.type
-                        entry.provider = wanted.provider ?? entry.provider
-                    }
-                    entry.secrets = [:]
-                    entry.configurationDigest = nil
+                    survivor(&entry, id: id, key: action.key)
                     state.pendingCreates?.removeAll { $0.key == action.key }
                     if state.pendingCreates?.isEmpty == true { state.pendingCreates = nil }
                 }
                 state.set(entry)
             }
         }
+    }
+
+    /// The entry of a replace that ended with `id` as the one left: the manifest's type and provider, and
+    /// secrets and configuration intops cannot vouch for.
+    func survivor(_ entry: inout IntopsState.Entry, id: String, key: IntegrationKey) {
+        entry.integrationId = id
+        entry.replaces = nil
+        if let wanted = desired[key] {
+            entry.type = wanted.type ?? entry.type
+            entry.provider = wanted.provider ?? entry.provider
+        }
+        entry.secrets = [:]
+        entry.configurationDigest = nil
     }
 
     func rotate(
