@@ -85,7 +85,7 @@ enum ReconcileBenchmark {
         try manager.createDirectory(at: root.appendingPathComponent("integrations"), withIntermediateDirectories: true)
         try manager.createDirectory(at: root.appendingPathComponent("secrets"), withIntermediateDirectories: true)
         try manager.createDirectory(at: root.appendingPathComponent(".intops"), withIntermediateDirectories: true)
-        let identity = X25519Identity.generate()
+        let identity = try X25519Identity.generate()
         let keyFile = root.appendingPathComponent(".intops/key.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
             to: keyFile, atomically: true, encoding: .utf8)

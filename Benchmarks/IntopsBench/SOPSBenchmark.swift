@@ -11,7 +11,7 @@ enum SOPSBenchmark {
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let identity = X25519Identity.generate()
+        let identity = try X25519Identity.generate()
         let keyFile = directory.appendingPathComponent("keys.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
             to: keyFile, atomically: true, encoding: .utf8)

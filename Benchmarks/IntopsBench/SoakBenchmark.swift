@@ -186,13 +186,14 @@ enum SoakBenchmark {
         }
         let state = try stateSetup(backend, root: root)
         defer { state.cleanup() }
-        let identity = X25519Identity.generate()
+        let identity = try X25519Identity.generate()
         let keyFile = root.appendingPathComponent(".intops/key.txt")
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
             to: keyFile, atomically: true, encoding: .utf8)
         chmod(keyFile.path, 0o600)
-        let fingerprint = SOPSValue.mapping([SOPSEntry(key: "key", value: .scalar(.string(SecureRandom.bytes(32).hex)))]
-        )
+        let fingerprint = SOPSValue.mapping([
+            SOPSEntry(key: "key", value: .scalar(.string(try SecureRandom.bytes(32).hex)))
+        ])
         try Data(SOPS.encrypt([fingerprint], format: .yaml, recipients: [identity.recipient])).write(
             to: root.appendingPathComponent(".intops/fingerprint.enc.yaml"))
         var project =

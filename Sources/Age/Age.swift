@@ -14,22 +14,25 @@ public enum Age {
         _ plaintext: [UInt8], to recipients: [any AgeRecipient], armor: Bool = false
     ) throws(AgeError) -> [UInt8] {
         guard !recipients.isEmpty else { throw .header("age needs at least one recipient") }
-        var fileKey = SecureRandom.bytes(16)
+        var fileKey = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(16) }
         defer { secureZero(&fileKey) }
         var stanzas: [Stanza] = []
         for recipient in recipients { stanzas.append(try recipient.wrap(fileKey: fileKey)) }
-        return assemble(plaintext, stanzas: stanzas, fileKey: fileKey, nonce: SecureRandom.bytes(16), armor: armor)
+        let nonce = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(16) }
+        return try assemble(plaintext, stanzas: stanzas, fileKey: fileKey, nonce: nonce, armor: armor)
     }
 
     /// The file from its parts; the randomness is the caller's (known-answer tests inject it).
     static func assemble(
         _ plaintext: [UInt8], stanzas: [Stanza], fileKey: [UInt8], nonce: [UInt8], armor: Bool
-    ) -> [UInt8] {
+    ) throws(AgeError) -> [UInt8] {
         var header = Header.serialize(stanzas)
-        let macKey = KDF.hkdfSHA256(key: fileKey, salt: [], info: Array("header".utf8))
-        let mac = Digest.hmacSHA256(key: macKey, data: header)
-        header += Array(" \(StrictBase64.encode(mac, padded: false))\n".utf8)
-        let file = header + PayloadStream.seal(plaintext, fileKey: fileKey, nonce: nonce)
+        let file = try withCrypto { () throws(CryptoFailure) in
+            let macKey = try KDF.hkdfSHA256(key: fileKey, salt: [], info: Array("header".utf8))
+            let mac = Digest.hmacSHA256(key: macKey, data: header)
+            header += Array(" \(StrictBase64.encode(mac, padded: false))\n".utf8)
+            return header + (try PayloadStream.seal(plaintext, fileKey: fileKey, nonce: nonce))
+        }
         return armor ? AgeArmor.encode(file) : file
     }
 
@@ -48,10 +51,11 @@ public enum Age {
         }
         guard var key = fileKey else { throw .noMatch }
         defer { secureZero(&key) }
-        let macKey = KDF.hkdfSHA256(key: key, salt: [], info: Array("header".utf8))
-        guard Digest.constantTimeEqual(Digest.hmacSHA256(key: macKey, data: header.macInput), header.mac) else {
-            throw .headerMAC
+        let expectedMAC = try withCrypto { () throws(CryptoFailure) in
+            Digest.hmacSHA256(
+                key: try KDF.hkdfSHA256(key: key, salt: [], info: Array("header".utf8)), data: header.macInput)
         }
+        guard Digest.constantTimeEqual(expectedMAC, header.mac) else { throw .headerMAC }
         return try PayloadStream.open(file[header.payloadOffset...], fileKey: key)
     }
 }

@@ -1,3 +1,5 @@
+import CryptoPrimitives
+
 /// Why an age file could not be decrypted, in the classes the age specification's test vectors use.
 public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The ASCII armor is malformed.
@@ -10,6 +12,8 @@ public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
     case headerMAC
     /// The encrypted payload is truncated, reordered, altered or has trailing data.
     case payload(String)
+    /// libcrypto failed; nothing about the file is known to be wrong.
+    case crypto(CryptoFailure)
 
     public var description: String {
         switch self {
@@ -18,6 +22,12 @@ public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noMatch: "no identity matched any recipient of the age file"
         case .headerMAC: "the age header's MAC does not verify: the file was altered"
         case .payload(let reason): "the age payload is damaged: \(reason)"
+        case .crypto(let failure): failure.description
         }
     }
+}
+
+/// Runs a libcrypto primitive inside an age operation, reporting its failure as an ``AgeError``.
+func withCrypto<Result>(_ body: () throws(CryptoFailure) -> Result) throws(AgeError) -> Result {
+    do { return try body() } catch { throw .crypto(error) }
 }

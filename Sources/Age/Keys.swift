@@ -34,11 +34,12 @@ public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugS
     }
 
     /// Any 32 random bytes are an X25519 private key; only a failing libcrypto could refuse them.
-    public static func generate() -> X25519Identity {
-        guard let identity = try? X25519Identity(secretKey: SecureRandom.bytes(32)) else {
-            preconditionFailure("libcrypto could not derive an X25519 public key")
+    public static func generate() throws(AgeError) -> X25519Identity {
+        var secret = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
+        defer { secureZero(&secret) }
+        do { return try X25519Identity(secretKey: secret) } catch {
+            throw .crypto(.init(operation: "X25519 key generation", code: 0, reason: "no public key derived"))
         }
-        return identity
     }
 
     /// The Bech32 form, for writing identity files only.
@@ -59,7 +60,9 @@ public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugS
             do { shared = try X25519.sharedSecret(privateKey: secret, publicKey: share) } catch {
                 throw .header("an X25519 share is a low-order point")
             }
-            let key = KDF.hkdfSHA256(key: shared, salt: share + recipient.publicKey, info: Self.info)
+            let key = try withCrypto { () throws(CryptoFailure) in
+                try KDF.hkdfSHA256(key: shared, salt: share + recipient.publicKey, info: Self.info)
+            }
             if let fileKey = ChaChaPoly.open(stanza.body[...], key: key, nonce: [UInt8](repeating: 0, count: 12)) {
                 return fileKey
             }
@@ -91,7 +94,7 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
     private static let probeScalar: [UInt8] = [0x48] + [UInt8](repeating: 0x2a, count: 30) + [0x40]
 
     public func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza {
-        var ephemeral = SecureRandom.bytes(32)
+        var ephemeral = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
         defer { secureZero(&ephemeral) }
         return try wrap(fileKey: fileKey, ephemeral: ephemeral)
     }
@@ -101,8 +104,10 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
         guard let share = try? X25519.publicKey(privateKey: ephemeral),
             let shared = try? X25519.sharedSecret(privateKey: ephemeral, publicKey: publicKey)
         else { throw .header("the recipient \(self) is a low-order point; no file key can be wrapped to it") }
-        let key = KDF.hkdfSHA256(key: shared, salt: share + publicKey, info: X25519Identity.info)
-        let body = ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
+        let body = try withCrypto { () throws(CryptoFailure) in
+            let key = try KDF.hkdfSHA256(key: shared, salt: share + publicKey, info: X25519Identity.info)
+            return try ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
+        }
         return Stanza(type: "X25519", arguments: [StrictBase64.encode(share, padded: false)], body: body)
     }
 }
@@ -126,13 +131,14 @@ public struct ScryptPassphrase: AgeIdentity, AgeRecipient, CustomStringConvertib
     static let label = Array("age-encryption.org/v1/scrypt".utf8)
 
     public func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza {
-        let salt = SecureRandom.bytes(16)
+        let salt = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(16) }
         guard let key = KDF.scrypt(password: passphrase, salt: Self.label + salt, logN: logN) else {
             throw .header("the scrypt work factor \(logN) is out of range")
         }
-        return Stanza(
-            type: "scrypt", arguments: [StrictBase64.encode(salt, padded: false), String(logN)],
-            body: ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12)))
+        let body = try withCrypto { () throws(CryptoFailure) in
+            try ChaChaPoly.seal(fileKey, key: key, nonce: [UInt8](repeating: 0, count: 12))
+        }
+        return Stanza(type: "scrypt", arguments: [StrictBase64.encode(salt, padded: false), String(logN)], body: body)
     }
 
     public func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]? {

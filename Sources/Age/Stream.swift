@@ -12,12 +12,14 @@ enum PayloadStream {
         return nonce
     }
 
-    static func key(fileKey: [UInt8], nonce: [UInt8]) -> [UInt8] {
-        KDF.hkdfSHA256(key: fileKey, salt: nonce, info: Array("payload".utf8))
+    static func key(fileKey: [UInt8], nonce: [UInt8]) throws(CryptoFailure) -> [UInt8] {
+        try KDF.hkdfSHA256(key: fileKey, salt: nonce, info: Array("payload".utf8))
     }
 
-    static func seal(_ plaintext: [UInt8], fileKey: [UInt8], nonce streamNonce: [UInt8]) -> [UInt8] {
-        var key = key(fileKey: fileKey, nonce: streamNonce)
+    static func seal(
+        _ plaintext: [UInt8], fileKey: [UInt8], nonce streamNonce: [UInt8]
+    ) throws(CryptoFailure) -> [UInt8] {
+        var key = try key(fileKey: fileKey, nonce: streamNonce)
         defer { secureZero(&key) }
         var out = streamNonce
         out.reserveCapacity(16 + plaintext.count + 16 * (plaintext.count / chunkSize + 1))
@@ -26,7 +28,7 @@ enum PayloadStream {
         repeat {
             let stop = min(offset + chunkSize, plaintext.count)
             let final = stop == plaintext.count
-            out += ChaChaPoly.seal(
+            out += try ChaChaPoly.seal(
                 Array(plaintext[offset..<stop]), key: key, nonce: nonce(counter: counter, final: final))
             offset = stop
             counter += 1
@@ -37,7 +39,7 @@ enum PayloadStream {
     static func open(_ payload: ArraySlice<UInt8>, fileKey: [UInt8]) throws(AgeError) -> [UInt8] {
         guard payload.count >= 16 else { throw .header("the payload nonce is missing") }
         let streamNonce = Array(payload.prefix(16))
-        var key = key(fileKey: fileKey, nonce: streamNonce)
+        var key = try withCrypto { () throws(CryptoFailure) in try Self.key(fileKey: fileKey, nonce: streamNonce) }
         defer { secureZero(&key) }
         var out: [UInt8] = []
         var position = payload.startIndex + 16

@@ -100,9 +100,9 @@ public enum AESGCM {
 
 /// Cryptographically secure random bytes.
 public enum SecureRandom {
-    public static func bytes(_ count: Int) -> [UInt8] {
+    public static func bytes(_ count: Int) throws(CryptoFailure) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: count)
-        precondition(count == 0 || RAND_bytes(&output, Int32(count)) == 1, "OpenSSL RAND_bytes failed")
+        guard count == 0 || RAND_bytes(&output, Int32(count)) == 1 else { throw .fromQueue("random generation") }
         return output
     }
 }

@@ -3,9 +3,9 @@ import Foundation
 
 /// ChaCha20-Poly1305 (RFC 8439) with a 12-byte nonce, no additional data, the tag appended.
 public enum ChaChaPoly {
-    public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8]) -> [UInt8] {
+    public static func seal(_ plaintext: [UInt8], key: [UInt8], nonce: [UInt8]) throws(CryptoFailure) -> [UInt8] {
         precondition(key.count == 32 && nonce.count == 12)
-        let context = EVP_CIPHER_CTX_new()!
+        guard let context = EVP_CIPHER_CTX_new() else { throw .fromQueue("ChaCha20-Poly1305 encryption") }
         defer { EVP_CIPHER_CTX_free(context) }
         var output = [UInt8](repeating: 0, count: plaintext.count + 16)
         var length: Int32 = 0
@@ -18,7 +18,7 @@ public enum ChaChaPoly {
             && output.withUnsafeMutableBufferPointer {
                 EVP_EncryptFinal_ex(context, $0.baseAddress! + Int(length), &final)
             } == 1 && EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, 16, &tag) == 1
-        precondition(ok, "OpenSSL ChaCha20-Poly1305 failed")
+        guard ok else { throw .fromQueue("ChaCha20-Poly1305 encryption") }
         let count = Int(length + final)
         output.replaceSubrange(count..<(count + 16), with: tag)
         output.removeLast(output.count - count - 16)
@@ -28,8 +28,7 @@ public enum ChaChaPoly {
     /// Nil when the tag does not verify; nothing of the plaintext is released then.
     public static func open(_ sealed: ArraySlice<UInt8>, key: [UInt8], nonce: [UInt8]) -> [UInt8]? {
         precondition(key.count == 32 && nonce.count == 12)
-        guard sealed.count >= 16 else { return nil }
-        let context = EVP_CIPHER_CTX_new()!
+        guard sealed.count >= 16, let context = EVP_CIPHER_CTX_new() else { return nil }
         defer { EVP_CIPHER_CTX_free(context) }
         let ciphertext = Array(sealed.dropLast(16))
         var tag = Array(sealed.suffix(16))

@@ -4,10 +4,12 @@ import Foundation
 /// Key derivation functions.
 public enum KDF {
     /// HKDF-SHA-256 (RFC 5869), extract then expand.
-    public static func hkdfSHA256(key: [UInt8], salt: [UInt8], info: [UInt8], length: Int = 32) -> [UInt8] {
-        guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else { preconditionFailure("OpenSSL lacks HKDF") }
+    public static func hkdfSHA256(
+        key: [UInt8], salt: [UInt8], info: [UInt8], length: Int = 32
+    ) throws(CryptoFailure) -> [UInt8] {
+        guard let kdf = EVP_KDF_fetch(nil, "HKDF", nil) else { throw .fromQueue("HKDF-SHA-256") }
         defer { EVP_KDF_free(kdf) }
-        guard let context = EVP_KDF_CTX_new(kdf) else { preconditionFailure("OpenSSL HKDF context") }
+        guard let context = EVP_KDF_CTX_new(kdf) else { throw .fromQueue("HKDF-SHA-256") }
         defer { EVP_KDF_CTX_free(context) }
         var output = [UInt8](repeating: 0, count: length)
         var key = key, salt = salt, info = info
@@ -28,7 +30,7 @@ public enum KDF {
                 }
             }
         }
-        precondition(ok == 1, "OpenSSL HKDF failed")
+        guard ok == 1 else { throw .fromQueue("HKDF-SHA-256") }
         return output
     }
 

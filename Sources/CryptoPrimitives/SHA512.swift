@@ -8,13 +8,13 @@ extension Digest {
     }
 }
 
-/// An incremental SHA-512, for the SOPS MAC.
+/// An incremental SHA-512, for the SOPS MAC. Like ``Digest``, it relies on ``LibcryptoCheck`` having passed.
 public final class SHA512Hasher {
     private let context: OpaquePointer
 
     public init() {
         context = EVP_MD_CTX_new()
-        precondition(EVP_DigestInit_ex(context, EVP_sha512(), nil) == 1)
+        precondition(EVP_DigestInit_ex(context, EVP_sha512(), nil) == 1, "SHA-512 after LibcryptoCheck passed")
     }
 
     deinit { EVP_MD_CTX_free(context) }
@@ -28,7 +28,7 @@ public final class SHA512Hasher {
     public func finalize() -> [UInt8] {
         var output = [UInt8](repeating: 0, count: 64)
         var length: UInt32 = 0
-        precondition(EVP_DigestFinal_ex(context, &output, &length) == 1)
+        precondition(EVP_DigestFinal_ex(context, &output, &length) == 1, "SHA-512 after LibcryptoCheck passed")
         return output
     }
 }

@@ -35,12 +35,9 @@ public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDe
         Digest.constantTimeEqual(lhs.storage.bytes, rhs.storage.bytes)
     }
 
-    /// Hashing goes through a keyed digest so that a hash table never holds a plain function of the secret.
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(Digest.hmacSHA256(key: Self.hashKey, data: storage.bytes))
-    }
-
-    private static let hashKey = SecureRandom.bytes(32)
+    /// Swift's Hasher is SipHash under a seed drawn at random for each process, so a hash table never holds a plain
+    /// function of the secret.
+    public func hash(into hasher: inout Hasher) { storage.bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

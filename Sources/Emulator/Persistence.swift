@@ -31,7 +31,9 @@ struct EmulatorStorage: Sendable {
             }
             key = Array(existing)
         } else {
-            key = SecureRandom.bytes(32)
+            do { key = try SecureRandom.bytes(32) } catch {
+                throw EmulatorStorageError(path: keyURL.path, reason: "cannot make a key: \(error)")
+            }
             guard manager.createFile(atPath: keyURL.path, contents: Data(key), attributes: [.posixPermissions: 0o600])
             else { throw EmulatorStorageError(path: keyURL.path, reason: "cannot write the key file") }
         }
@@ -105,12 +107,12 @@ struct EmulatorSnapshot: Sendable {
         }
     }
 
-    func sealed(key: [UInt8]) throws(AESGCM.Failure) -> File {
+    func sealed(key: [UInt8]) throws -> File {
         var records: [Record] = []
         for stored in integrations {
             var sealedSecrets: [String: String] = [:]
             for (name, value) in stored.secrets {
-                let nonce = SecureRandom.bytes(12)
+                let nonce = try SecureRandom.bytes(12)
                 // The id as additional data ties each sealed value to its integration.
                 let sealed = try AESGCM.seal(
                     Data(value.utf8), key: key, nonce: nonce, additionalData: Array(stored.integrationId.utf8))

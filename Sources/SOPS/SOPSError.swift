@@ -1,3 +1,5 @@
+import CryptoPrimitives
+
 /// Why a SOPS file could not be read, decrypted or written. Messages never carry a value.
 public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The file is not valid YAML/JSON/dotenv or not shaped as a SOPS file.
@@ -17,6 +19,8 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Only non-age master keys (PGP, KMS, Vault…) and no `sops` binary to delegate to.
     case unsupportedKeys(String)
     case encryption(String)
+    /// libcrypto failed; nothing about the file is known to be wrong.
+    case crypto(CryptoFailure)
 
     /// What is wrong with the file, worded to follow its name ("secrets/a.yaml is not a valid SOPS file: …").
     public var description: String {
@@ -31,6 +35,7 @@ public enum SOPSError: Error, Sendable, Equatable, CustomStringConvertible {
         case .valueTampered(let path): "was altered: the value at \(path) does not decrypt"
         case .macMismatch: "was altered: its MAC does not match its values"
         case .unsupportedKeys(let reason), .encryption(let reason): reason
+        case .crypto(let failure): "cannot be processed: \(failure)"
         }
     }
 }
@@ -55,4 +60,9 @@ public enum IdentityProblem: Sendable, Equatable, CustomStringConvertible {
         case .unreadableIdentities(let reason): "the age identity \(reason)"
         }
     }
+}
+
+/// Runs a libcrypto primitive inside a SOPS operation, reporting its failure as a ``SOPSError``.
+func withCrypto<Result>(_ body: () throws(CryptoFailure) -> Result) throws(SOPSError) -> Result {
+    do { return try body() } catch { throw .crypto(error) }
 }

@@ -178,7 +178,7 @@ extension SOPS {
         guard !recipients.isEmpty else {
             throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml")
         }
-        var dataKey = SecureRandom.bytes(32)
+        var dataKey = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
         defer { secureZero(&dataKey) }
         var ageKeys: [SOPSMetadata.AgeKey] = []
         for recipient in recipients { ageKeys.append(try wrappedDataKey(dataKey, for: recipient)) }

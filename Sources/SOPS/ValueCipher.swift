@@ -61,8 +61,14 @@ enum ValueCipher {
     }
 
     static func encrypt(
-        _ plaintext: String, type: String, key: [UInt8], aad: String, iv: [UInt8] = SecureRandom.bytes(32)
+        _ plaintext: String, type: String, key: [UInt8], aad: String, iv fixedIV: [UInt8]? = nil
     ) throws(SOPSError) -> String {
+        let iv: [UInt8]
+        if let fixedIV {
+            iv = fixedIV
+        } else {
+            iv = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
+        }
         let sealed: AESGCM.Sealed
         do {
             sealed = try AESGCM.seal(Array(plaintext.utf8), key: key, nonce: iv, additionalData: Array(aad.utf8))

@@ -26,9 +26,9 @@ import Testing
             let stanza = try recipient.wrap(fileKey: fileKey, ephemeral: ephemeral)
             #expect(stanza.body.hex == vector["stanza_body_hex"] as? String)
             let files = vector["files"] as! [String]
-            let binary = Age.assemble(plaintext, stanzas: [stanza], fileKey: fileKey, nonce: nonce, armor: false)
+            let binary = try Age.assemble(plaintext, stanzas: [stanza], fileKey: fileKey, nonce: nonce, armor: false)
             #expect(binary == Array(try Data(contentsOf: directory.appendingPathComponent(files[0]))), "\(files[0])")
-            let armored = Age.assemble(plaintext, stanzas: [stanza], fileKey: fileKey, nonce: nonce, armor: true)
+            let armored = try Age.assemble(plaintext, stanzas: [stanza], fileKey: fileKey, nonce: nonce, armor: true)
             #expect(armored == Array(try Data(contentsOf: directory.appendingPathComponent(files[1]))), "\(files[1])")
             #expect(try Age.decrypt(armored, identities: [identity]) == plaintext)
         }
@@ -52,7 +52,7 @@ import Testing
         #expect("\(identity)".contains("AGE-SECRET-KEY") == false, "an identity prints as a redaction")
     }
 
-    @Test func base64IsStrict() {
+    @Test func base64IsStrict() throws {
         #expect(StrictBase64.decode(Array("QQ".utf8), padded: false) == [0x41])
         #expect(StrictBase64.decode(Array("QR".utf8), padded: false) == nil, "non-canonical")
         #expect(StrictBase64.decode(Array("QQ==".utf8), padded: false) == nil, "padding where none belongs")
@@ -61,20 +61,20 @@ import Testing
         #expect(StrictBase64.decode(Array("Q".utf8), padded: false) == nil)
         #expect(StrictBase64.decode(Array("QQ\n".utf8), padded: false) == nil)
         for length in 0..<40 {
-            let bytes = SecureRandom.bytes(length)
+            let bytes = try SecureRandom.bytes(length)
             #expect(StrictBase64.decode(Array(StrictBase64.encode(bytes, padded: true).utf8), padded: true) == bytes)
             #expect(StrictBase64.decode(Array(StrictBase64.encode(bytes, padded: false).utf8), padded: false) == bytes)
         }
     }
 
     @Test(arguments: [0, 1, 32, 65_535, 65_536, 65_537, 200_000]) func roundTrips(_ length: Int) throws {
-        let plaintext = SecureRandom.bytes(length)
-        let identity = X25519Identity.generate()
-        let other = X25519Identity.generate()
+        let plaintext = try SecureRandom.bytes(length)
+        let identity = try X25519Identity.generate()
+        let other = try X25519Identity.generate()
         for armor in [false, true] {
             let file = try Age.encrypt(plaintext, to: [other.recipient, identity.recipient], armor: armor)
             #expect(try Age.decrypt(file, identities: [identity]) == plaintext)
-            #expect(throws: AgeError.noMatch) { try Age.decrypt(file, identities: [X25519Identity.generate()]) }
+            #expect(throws: AgeError.noMatch) { try Age.decrypt(file, identities: [try X25519Identity.generate()]) }
         }
     }
 
@@ -99,8 +99,8 @@ import Testing
     }
 
     @Test func tamperingIsDetected() throws {
-        let identity = X25519Identity.generate()
-        let plaintext = SecureRandom.bytes(70_000)
+        let identity = try X25519Identity.generate()
+        let plaintext = try SecureRandom.bytes(70_000)
         let file = try Age.encrypt(plaintext, to: [identity.recipient])
         let payloadStart = file.count - 70_000 - 32 - 16
         var flippedPayload = file
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func identityFiles() throws {
-        let identity = X25519Identity.generate()
+        let identity = try X25519Identity.generate()
         let text = AgeIdentityFile.render(identity, created: "2026-11-27T09:00:00Z")
         #expect(
             try AgeIdentityFile.parse(text.replacingOccurrences(of: "\n", with: "\r\n"), source: "keys.txt").map(

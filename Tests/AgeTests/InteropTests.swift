@@ -24,7 +24,7 @@ import Testing
         let identities = try AgeIdentityFile.parse(
             String(contentsOfFile: path("keys.txt"), encoding: .utf8), source: "keys.txt")
         let recipient = identities[0].recipient.description
-        let plaintext = SecureRandom.bytes(length)
+        let plaintext = try SecureRandom.bytes(length)
         try Data(plaintext).write(to: URL(fileURLWithPath: path("plain")))
 
         for armor in [false, true] {

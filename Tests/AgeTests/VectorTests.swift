@@ -86,7 +86,9 @@ struct Vector: CustomTestStringConvertible, Sendable {
             }
         } catch .armor { outcome = "armor failure" } catch .header { outcome = "header failure" } catch .noMatch {
             outcome = "no match"
-        } catch .headerMAC { outcome = "HMAC failure" } catch .payload { outcome = "payload failure" }
+        } catch .headerMAC { outcome = "HMAC failure" } catch .payload { outcome = "payload failure" } catch .crypto(
+            let failure)
+        { outcome = "\(failure)" }
         #expect(outcome == vector.expect, "\(vector.name)")
         let detected = AgeArmor.isArmored(vector.file)
         #expect(detected == vector.armored, "armor detection of \(vector.name)")

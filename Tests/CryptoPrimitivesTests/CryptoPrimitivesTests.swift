@@ -4,6 +4,10 @@ import TestSupport
 import Testing
 
 @Suite struct CryptoPrimitivesTests {
+    /// Every known answer of the start-up check holds on the libcrypto the tests run with; the check refusing a
+    /// libcrypto without the algorithms is shown end to end (HardeningTests).
+    @Test func theStartUpCheckPassesOnAWorkingLibcrypto() throws { try LibcryptoCheck.verify() }
+
     @Test func sha256KnownAnswer() {
         #expect(
             Digest.sha256(Data("abc".utf8)).hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
@@ -34,8 +38,8 @@ import Testing
     }
 
     @Test func aesGCMRefusesTamperingAndWrongData() throws {
-        let key = SecureRandom.bytes(32)
-        let nonce = SecureRandom.bytes(32)  // SOPS' nonce length
+        let key = try SecureRandom.bytes(32)
+        let nonce = try SecureRandom.bytes(32)  // SOPS' nonce length
         let sealed = try AESGCM.seal(Data("payload".utf8), key: key, nonce: nonce, additionalData: Array("a:b:".utf8))
         #expect(
             try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: Array("a:b:".utf8)) == Array("payload".utf8)
@@ -49,13 +53,13 @@ import Testing
             try AESGCM.open(sealed, key: key, nonce: nonce, additionalData: Array("a:c:".utf8))
         }
         #expect(throws: AESGCM.Failure.authenticationFailed) {
-            try AESGCM.open(sealed, key: SecureRandom.bytes(32), nonce: nonce, additionalData: Array("a:b:".utf8))
+            try AESGCM.open(sealed, key: try SecureRandom.bytes(32), nonce: nonce, additionalData: Array("a:b:".utf8))
         }
         #expect(throws: AESGCM.Failure.invalidParameters) { try AESGCM.seal(Data(), key: [1, 2], nonce: nonce) }
     }
 
-    @Test func randomBytesDiffer() {
-        #expect(SecureRandom.bytes(32) != SecureRandom.bytes(32))
-        #expect(SecureRandom.bytes(0).isEmpty)
+    @Test func randomBytesDiffer() throws {
+        #expect(try SecureRandom.bytes(32) != SecureRandom.bytes(32))
+        #expect(try SecureRandom.bytes(0).isEmpty)
     }
 }

@@ -58,7 +58,7 @@ import Testing
     @Test func refusesADataFileItCannotOpen() async throws {
         let url = directory.appendingPathComponent("sandbox.json")
         _ = try await create(try Emulator.open(url: url, credentials: [Self.credential]))
-        try Data(SecureRandom.bytes(32)).write(to: url.appendingPathExtension("key"))
+        try Data(try SecureRandom.bytes(32)).write(to: url.appendingPathExtension("key"))
         #expect(throws: EmulatorStorageError.self) { try Emulator.open(url: url, credentials: [Self.credential]) }
         do { _ = try Emulator.open(url: url, credentials: [Self.credential]) } catch {
             #expect(error.description == "\(url.path): its secrets do not open with the key file beside it")

@@ -81,6 +81,32 @@ import Testing
         #expect(result.stderr.hasPrefix("error: INTOPS_NOW is 'yesterday', not an RFC 3339 time"), "\(result.stderr)")
     }
 
+    /// A libcrypto without the algorithms (here: only OpenSSL's base provider, as a locked-down configuration can
+    /// leave it) stops every command before it does anything, with one line that carries libcrypto's error code.
+    @Test(arguments: [["plan"], ["secrets", "decrypt", "secrets/acme-payments.enc.yaml"], ["secrets", "keygen"]])
+    func aLibcryptoWithoutTheAlgorithmsIsAnErrorWithItsCode(_ arguments: [String]) async throws {
+        let project = try await ExampleProject(.sandbox)
+        let configuration = project.root.appendingPathComponent("openssl-base-only.cnf")
+        try """
+        openssl_conf = openssl_init
+        [openssl_init]
+        providers = provider_sect
+        [provider_sect]
+        base = base_sect
+        [base_sect]
+        activate = 1
+
+        """.write(to: configuration, atomically: true, encoding: .utf8)
+        let result = try await project.intops(arguments, environment: ["OPENSSL_CONF": configuration.path])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stdout.isEmpty, "\(result.stdout)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("error: libcrypto could not perform "), "\(result.stderr)")
+        #expect(result.stderr.contains("(error 0x"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.root.appendingPathComponent(".intops/state.json").path))
+    }
+
     /// A file reference is a regular file inside the project for every command, as validate says.
     @Test func referencedFilesAreRegularFilesInsideTheProjectForEveryCommand() async throws {
         let project = try await ExampleProject(.sandbox)

@@ -116,7 +116,7 @@ struct SOPSFixture: CustomTestStringConvertible, Sendable {
         let bytes = Array(try Data(contentsOf: url))
         #expect(throws: SOPSError.self) {
             try SOPS.decrypt(
-                bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
+                bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [try X25519Identity.generate()]))
         }
         do { _ = try SOPS.decrypt(bytes, format: .yaml, file: url.path, keyring: SOPSKeyring(identities: [])) } catch {
             guard case .unsupportedKeys(let reason) = error else {

