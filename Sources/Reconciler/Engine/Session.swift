@@ -99,6 +99,7 @@ public struct Session: Sendable {
                 ))
         }
         var desired: [DesiredIntegration] = []
+        desired.reserveCapacity(loaded.integrations.count)
         for manifest in loaded.integrations where organizations.contains(manifest.organization) {
             let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
             var secrets: [String: SecretValue] = [:]
@@ -222,11 +223,14 @@ public struct Session: Sendable {
         }
         if !diagnostics.isEmpty { throw await released(.invalid(diagnostics)) }
         let normalized = Dictionary(
-            uniqueKeysWithValues: loaded.integrations.map {
-                (IntegrationKey(organization: $0.organization, name: $0.name), $0)
+            uniqueKeysWithValues: loaded.integrations.indices.map {
+                (
+                    IntegrationKey(
+                        organization: loaded.integrations[$0].organization, name: loaded.integrations[$0].name), $0
+                )
             })
         for index in desired.indices {
-            let manifest = normalized[desired[index].key] ?? desired[index].manifest
+            let manifest = normalized[desired[index].key].map { loaded.integrations[$0] } ?? desired[index].manifest
             desired[index].manifest = manifest
             desired[index].configuration = Dictionary(
                 manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })

@@ -38,7 +38,8 @@ struct Refresher: Sendable {
         let client = self.client
         let limit = client.policy.maxInFlight
         func inScope(_ name: String) -> Bool { targets.isEmpty || targets.contains(name) }
-        let desired = allDesired.filter { inScope($0.key.name) }
+        // Without targets the desired list is used as it is: a filtered copy of 100,000 entries is tens of megabytes.
+        let desired = targets.isEmpty ? allDesired : allDesired.filter { inScope($0.key.name) }
         let organizations =
             targets.isEmpty
             ? allOrganizations
@@ -72,22 +73,28 @@ struct Refresher: Sendable {
         for case (let list, let failure?) in listed { snapshot.unreachable[list.organization] = failure }
         let lists = listed.filter { $0.1 == nil }.map(\.0)
         var fetch: [LiveReference] = []
-        let byKey = Dictionary(desired.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        // Positions, not copies: the desired entries are large and the lookups many.
+        let byKey = Dictionary(desired.indices.map { (desired[$0].key, $0) }, uniquingKeysWith: { $1 })
         let entries = Dictionary(
-            state.integrations.map { (LiveReference(organization: $0.organization, id: $0.integrationId), $0) },
-            uniquingKeysWith: { first, _ in first })
-        let adoptable = Dictionary(
-            grouping: desired.filter { !$0.isTombstone }.compactMap { wanted in
-                wanted.identity.map { (wanted.key.organization, $0) }
-            }, by: \.0
-        ).mapValues { Set($0.map(\.1)) }
+            state.integrations.indices.map {
+                (
+                    LiveReference(
+                        organization: state.integrations[$0].organization, id: state.integrations[$0].integrationId), $0
+                )
+            }, uniquingKeysWith: { first, _ in first })
+        var adoptable: [String: Set<LiveIdentity>] = [:]
+        for wanted in desired where !wanted.isTombstone {
+            if let identity = wanted.identity { adoptable[wanted.key.organization, default: []].insert(identity) }
+        }
         for list in lists {
             let organization = list.organization
             var integrations: [LiveIntegration] = []
             for summary in list.summaries ?? [] {
                 var live = LiveIntegration(summary: summary, configuration: nil, configurationFetched: false)
-                let entry = entries[LiveReference(organization: organization, id: summary.integrationId)]
-                let wanted = entry.flatMap { byKey[$0.key] }
+                let entry = entries[LiveReference(organization: organization, id: summary.integrationId)].map {
+                    state.integrations[$0]
+                }
+                let wanted = entry.flatMap { byKey[$0.key] }.map { desired[$0] }
                 var proven = false
                 if mode == .auto, let entry, let wanted, !wanted.isTombstone, let updatedAt = summary.updatedAt,
                     updatedAt == entry.updatedAt, entry.configurationDigest == effectiveDigest(wanted)

@@ -15,16 +15,17 @@ public enum Planner {
         }
         // An organization that could not be read is left out whole; the others are planned.
         let organizations = organizations.filter { live.unreachable[$0] == nil }
-        let inScope = allDesired.filter { organizations.contains($0.key.organization) }
-        let desired = inScope.filter { options.targets.isEmpty || options.targets.contains($0.key.name) }
+        // Filtered by position, not by copy: the desired entries are large, and there can be 100,000 of them.
+        let inScope = allDesired.indices.filter { organizations.contains(allDesired[$0].key.organization) }
+        let desired = inScope.filter { options.targets.isEmpty || options.targets.contains(allDesired[$0].key.name) }
 
         // State entries claim their integrations first, so adoption never takes one of them.
         for entry in state.integrations where organizations.contains(entry.organization) {
             builder.claimed.insert(entry.integrationId)
         }
-        for item in desired where !item.isTombstone { builder.planPresent(item) }
-        for item in desired where item.isTombstone { builder.planTombstone(item) }
-        let declared = Set(inScope.map(\.key))
+        for index in desired where !allDesired[index].isTombstone { builder.planPresent(allDesired[index]) }
+        for index in desired where allDesired[index].isTombstone { builder.planTombstone(allDesired[index]) }
+        let declared = Set(inScope.map { allDesired[$0].key })
         for entry in state.integrations
         where organizations.contains(entry.organization) && !declared.contains(entry.key) {
             if !options.targets.isEmpty && !options.targets.contains(entry.name) { continue }
@@ -148,6 +149,7 @@ public enum Planner {
         mutating func planCreate(_ desired: DesiredIntegration, reason: PlanReason?) {
             let template = template(desired)
             var changes: [PlannedChange] = []
+            changes.reserveCapacity(3 + desired.configuration.count + desired.secrets.count)
             if let displayName = desired.displayName {
                 changes.append(PlannedChange(field: .displayName, new: displayName))
             }

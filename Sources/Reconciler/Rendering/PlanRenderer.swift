@@ -13,6 +13,21 @@ public enum PlanRenderer {
         }
     }
 
+    /// Renders to `write` in pieces of about 64 KiB, so that a plan of 100,000 actions is never one string in
+    /// memory (text; the other formats are written whole).
+    public static func write(_ plan: Plan, format: Format, color: Bool = false, to write: (String) -> Void) {
+        guard format == .text else { return write(render(plan, format: format, color: color)) }
+        var pending = ""
+        text(plan, color: color) { piece in
+            pending += piece
+            if pending.utf8.count >= 65_536 {
+                write(pending)
+                pending = ""
+            }
+        }
+        if !pending.isEmpty { write(pending) }
+    }
+
     static let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
 
     public static func summaryLine(_ plan: Plan) -> String {
@@ -60,6 +75,12 @@ public enum PlanRenderer {
 
     /// The actions, for a person; the plan's warnings and errors are not part of it (they go to stderr).
     public static func text(_ plan: Plan, color: Bool) -> String {
+        var out = ""
+        text(plan, color: color) { out += $0 }
+        return out
+    }
+
+    private static func text(_ plan: Plan, color: Bool, emit: (String) -> Void) {
         let visible = TerminalText.visible
         func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
         func symbolColor(_ kind: ActionKind) -> String {
@@ -69,34 +90,32 @@ public enum PlanRenderer {
             case .delete, .replace: "31"
             }
         }
-        var out = ""
         if plan.actions.isEmpty {
             // Beside an error, "no changes" would be a claim the plan cannot make.
-            if plan.errors.isEmpty { out += "No changes. The live integrations match the manifests.\n" }
+            if plan.errors.isEmpty { emit("No changes. The live integrations match the manifests.\n") }
         } else {
             var organization = ""
             for action in plan.actions {
                 if action.organization != organization {
                     organization = action.organization
-                    out += "\(paint(visible(organization), "1"))\n"
+                    emit("\(paint(visible(organization), "1"))\n")
                 }
                 var title = " \(action.name)"
                 if let type = action.type, let provider = action.provider { title += " (\(type.name)/\(provider))" }
                 if let id = action.integrationId { title += " \(id)" }
-                out += visible("  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")") + "\n"
-                out += "  \(paint(action.action.symbol, symbolColor(action.action)))" + visible(title) + "\n"
+                emit(visible("  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")") + "\n")
+                emit("  \(paint(action.action.symbol, symbolColor(action.action)))" + visible(title) + "\n")
                 for change in action.changes {
                     let (symbol, line) = changeLine(change)
-                    out +=
+                    emit(
                         "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(visible(line))\n"
+                    )
                 }
-                for note in action.notes { out += visible("      note: \(note)") + "\n" }
-                out += "\n"
+                for note in action.notes { emit(visible("      note: \(note)") + "\n") }
+                emit("\n")
             }
-            out += summaryLine(plan) + "\n"
-        }
-        // Warnings and errors are the frontend's to print, on the error stream.
-        return out
+            emit(summaryLine(plan) + "\n")
+        }// Warnings and errors are the frontend's to print, on the error stream.
     }
 
     /// The JSON document of `plan --format json` (schemas/plan.schema.json).
