@@ -80,6 +80,7 @@ public enum PlanRenderer {
         return out
     }
 
+    /// Warnings and errors are the frontend's to print, on the error stream.
     private static func text(_ plan: Plan, color: Bool, emit: (String) -> Void) {
         let visible = TerminalText.visible
         func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
@@ -115,7 +116,7 @@ public enum PlanRenderer {
                 emit("\n")
             }
             emit(summaryLine(plan) + "\n")
-        }// Warnings and errors are the frontend's to print, on the error stream.
+        }
     }
 
     /// The JSON document of `plan --format json` (schemas/plan.schema.json).
