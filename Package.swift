@@ -53,6 +53,7 @@ let package = Package(
                 "Emulator", "EmbeddedSandbox", "ConcurrencyToolkit",
             ], path: "Benchmarks/IntopsBench"), .testTarget(name: "YAMLTests", dependencies: ["YAML"]),
         .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "ConcurrencyToolkitTests", dependencies: ["ConcurrencyToolkit"]),
         // Helpers shared by the test targets: finding built executables, starting the HTTP emulator.
         .target(name: "TestSupport", dependencies: ["ConcurrencyToolkit"], path: "Tests/TestSupport"),
         .testTarget(name: "AgeTests", dependencies: ["Age", "CryptoPrimitives", "TestSupport", "ConcurrencyToolkit"]),

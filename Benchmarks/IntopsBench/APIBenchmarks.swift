@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Dispatch
 import Foundation
 import IntegrationsAPI
@@ -8,7 +9,7 @@ import Glibc
 
 /// `integrations-emulator` started from the same build directory, for the API benchmarks.
 final class EmulatorServerProcess {
-    let process = Process()
+    let process = SpawnedProcess()
     let baseURL: String
     let port: UInt16
 
@@ -232,7 +233,7 @@ final class Elapsed: @unchecked Sendable {
 /// `moto_server` on a free loopback port with the buckets `soak-state` and `bench-state`, for the state backend's
 /// soak and benchmarks; ready once a request answers, polled with a deadline.
 final class MotoProcess {
-    let process = Process()
+    let process = SpawnedProcess()
     let endpoint: String
     /// moto logs one line per request ("PUT /bucket/key HTTP/1.1" 200): the benchmarks count requests from it.
     let log = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -262,7 +263,7 @@ final class MotoProcess {
         try process.run()
         let deadline = Date().addingTimeInterval(60)
         while true {
-            let probe = Process()
+            let probe = SpawnedProcess()
             probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             probe.arguments = ["curl", "-fsS", "-o", "/dev/null", "-X", "PUT", "\(endpoint)/\(buckets[0])"]
             probe.standardOutput = FileHandle.nullDevice
@@ -275,7 +276,7 @@ final class MotoProcess {
             usleep(100_000)
         }
         for bucket in buckets.dropFirst() {
-            let create = Process()
+            let create = SpawnedProcess()
             create.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             create.arguments = ["curl", "-fsS", "-o", "/dev/null", "-X", "PUT", "\(endpoint)/\(bucket)"]
             try create.runToExit()

@@ -1,4 +1,5 @@
 import Age
+import ConcurrencyToolkit
 import Dispatch
 import Foundation
 import SOPS
@@ -45,7 +46,7 @@ enum SOPSBenchmark {
         for _ in 0..<max(1, runs / 2) {
             let start = ContinuousClock.now
             for path in sample {
-                let process = Process()
+                let process = SpawnedProcess()
                 process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 process.arguments = ["sops", "-d", path]
                 process.environment = ProcessInfo.processInfo.environment.merging(["SOPS_AGE_KEY_FILE": keyFile.path]) {

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 
 /// Large projects and sharded runs: a plan of 100,000 integrations (wall time and peak memory of the process), and
@@ -80,9 +81,9 @@ enum ScaleBenchmark {
             ).write(to: project, atomically: true, encoding: .utf8)
 
             let start = ContinuousClock.now
-            let processes = try (0..<min(shards, organizations)).map { shard -> Process in
+            let processes = try (0..<min(shards, organizations)).map { shard -> SpawnedProcess in
                 let mine = stride(from: shard, to: organizations, by: shards).flatMap { ["--org", "org\($0)"] }
-                let process = Process()
+                let process = SpawnedProcess()
                 process.executableURL = URL(fileURLWithPath: intops)
                 process.arguments = ["apply", "--auto-approve", "--quiet"] + mine
                 process.currentDirectoryURL = root

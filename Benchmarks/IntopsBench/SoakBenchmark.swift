@@ -1,4 +1,5 @@
 import Age
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Emulator
 import Foundation
@@ -160,7 +161,7 @@ enum SoakBenchmark {
     }
 
     static func shell(_ arguments: [String]) throws {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
         try process.runToExit()
@@ -228,7 +229,7 @@ enum SoakBenchmark {
         func runIntops(
             _ arguments: [String], killAfter: Double? = nil, stderr: URL? = nil, signal: Int32 = SIGKILL
         ) throws -> (Int32, Double) {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: intops)
             process.arguments = arguments
             process.currentDirectoryURL = root

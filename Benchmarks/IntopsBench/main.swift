@@ -152,7 +152,7 @@ enum Measure {
         var samples: [Double] = []
         var status: Int32 = 0
         for run in (warmUp ? 0 : 1)...runs {
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
             process.currentDirectoryURL = directory
@@ -182,7 +182,7 @@ enum Measure {
     static func output(
         _ executable: String, _ arguments: [String], in directory: URL, environment: [String: String]
     ) throws -> (Data, Int32) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = directory
@@ -464,7 +464,7 @@ final class FailureBox: @unchecked Sendable {
     var message: String? { lock.withLock { text } }
 }
 
-extension Process {
+extension SpawnedProcess {
     /// Starts the process and returns when it has exited. `waitUntilExit()` on Linux looks every 50 ms, which
     /// added up to 50 ms to every timed run (the reconcile timings came out in steps of 50 ms). With `killAfter`,
     /// a process still running that many seconds after its start is killed with SIGKILL.

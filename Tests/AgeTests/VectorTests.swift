@@ -56,7 +56,7 @@ struct Vector: CustomTestStringConvertible, Sendable {
 
     /// zlib is not among the product's libraries; the test inflates through Python's.
     static func inflate(_ bytes: [UInt8]) throws -> [UInt8] {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", "-c", "import sys,zlib;sys.stdout.buffer.write(zlib.decompress(sys.stdin.buffer.read()))",

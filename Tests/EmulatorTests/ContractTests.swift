@@ -62,7 +62,7 @@ typealias EmulatorOptionsForTests = EmulatorOptions
 func sha256(_ text: String) -> String {
     // The same digest the emulator reports, computed independently with the system's sha256sum would be
     // stronger still; a fixed known answer for one value is checked in ``ContractTests/secretsAreWriteOnly``.
-    let process = Process()
+    let process = SpawnedProcess()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["sha256sum"]
     let input = Pipe()

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import TestSupport
 import Testing
@@ -122,7 +123,7 @@ import Testing
         defer { emulator.stop() }
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("seed-session-\(UUID().uuidString)")
         let script = Executables.packageRoot.appendingPathComponent("Tests/EmulatorTests/SeedSession/seed-session.sh")
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script.path, emulator.baseURL.absoluteString, "your_token", out.path]
         try process.run()

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import IntegrationsAPI
 import TestSupport
@@ -176,7 +177,7 @@ enum URLSessionStats {
 extension ExampleProject {
     /// Runs intops and waits, for set-up steps inside synchronous closures.
     func intopsSync(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = try TestSupport.executable
         process.arguments = arguments
         process.currentDirectoryURL = root

@@ -11,7 +11,7 @@ import Testing
     static func runWithClosedStdout(
         _ arguments: [String], in project: ExampleProject
     ) throws -> (status: Int32, stderr: String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = try TestSupport.executable
         process.arguments = arguments
         process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(

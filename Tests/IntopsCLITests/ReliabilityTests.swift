@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import IntegrationsAPI
@@ -7,7 +8,7 @@ import Testing
 /// intops started in the background, its error output collected as it comes, so a test can wait for a moment
 /// (polling with a deadline) and then signal it.
 final class RunningIntops: @unchecked Sendable {
-    let process = Process()
+    let process = SpawnedProcess()
     private let lock = NSLock()
     private var errorText = ""
     private var outputText = ""

@@ -11,7 +11,7 @@ import Testing
     static let corpus = TestSupport.fixtures.appendingPathComponent("schema")
 
     static func python(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path] + arguments
         let pipe = Pipe()

@@ -488,7 +488,7 @@ import Glibc
         let fixture = try await Fixture()
         let port = try Self.freePort()
         // git-daemon itself rather than the `git daemon` wrapper, so that stopping it needs no signal forwarded.
-        let daemon = Process()
+        let daemon = SpawnedProcess()
         daemon.executableURL = URL(fileURLWithPath: try await fixture.git(["--exec-path"]) + "/git-daemon")
         daemon.arguments = [
             "--reuseaddr", "--base-path=\(fixture.root.path)", "--export-all", "--enable=receive-pack",
@@ -498,7 +498,7 @@ import Glibc
         daemon.standardInput = FileHandle.nullDevice
         daemon.standardOutput = FileHandle.nullDevice
         daemon.standardError = FileHandle.nullDevice
-        try await ChildProcess.launch(daemon)
+        try daemon.run()
         defer { Self.stop(daemon) }
         let url = "git://127.0.0.1:\(port)/remote.git"
         let deadline = ContinuousClock.now + .seconds(20)
@@ -541,7 +541,7 @@ import Glibc
     }
 
     /// SIGTERM, then SIGKILL past a deadline: a test must never hang in its cleanup.
-    static func stop(_ process: Process) {
+    static func stop(_ process: SpawnedProcess) {
         process.terminate()
         let deadline = ContinuousClock.now + .seconds(5)
         while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }

@@ -29,10 +29,10 @@ public enum Executables {
 /// `integrations-emulator` started as a child process, ready once it printed its base URL.
 public final class EmulatorProcess: @unchecked Sendable {
     public let baseURL: URL
-    private let process: Process
+    private let process: SpawnedProcess
     private let stderr: Pipe
 
-    private init(baseURL: URL, process: Process, stderr: Pipe) {
+    private init(baseURL: URL, process: SpawnedProcess, stderr: Pipe) {
         self.baseURL = baseURL
         self.process = process
         self.stderr = stderr
@@ -41,7 +41,7 @@ public final class EmulatorProcess: @unchecked Sendable {
     /// Starts the emulator with `arguments` (an `--listen 127.0.0.1:0` is added when none is given) and waits,
     /// polling with a deadline, for its `listening on URL` line.
     public static func start(_ arguments: [String], deadline: Duration = .seconds(30)) async throws -> EmulatorProcess {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = try Executables.url("integrations-emulator")
         process.arguments = arguments.contains("--listen") ? arguments : ["--listen", "127.0.0.1:0"] + arguments
         let out = Pipe()

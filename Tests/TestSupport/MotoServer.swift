@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import Testing
 
@@ -15,10 +16,10 @@ public final class MotoServer: @unchecked Sendable {
     /// `http://127.0.0.1:PORT`
     public let endpoint: URL
     public let port: UInt16
-    private let process: Process
+    private let process: SpawnedProcess
     private let logFile: URL
 
-    private init(port: UInt16, process: Process, logFile: URL) {
+    private init(port: UInt16, process: SpawnedProcess, logFile: URL) {
         self.port = port
         endpoint = URL(string: "http://127.0.0.1:\(port)")!
         self.process = process
@@ -45,7 +46,7 @@ public final class MotoServer: @unchecked Sendable {
                 throw TestFailure("cannot create moto's log file \(logFile.path)")
             }
             let log = try FileHandle(forWritingTo: logFile)
-            let process = Process()
+            let process = SpawnedProcess()
             process.executableURL = executable
             process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

@@ -41,7 +41,7 @@ public enum Subprocess {
         executable: URL, _ arguments: [String], input: Data? = nil, environment: [String: String],
         directory: URL? = nil, deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment

@@ -187,7 +187,7 @@ public enum SecretFiles {
 
     /// Runs the editor with the terminal, as sops does, through the shell so that `EDITOR="code --wait"` works.
     static func runEditor(_ editor: String, _ path: String, environment: [String: String]) throws -> Int32 {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", "\(editor) \"$1\"", "intops-edit", path]
         process.environment = environment
