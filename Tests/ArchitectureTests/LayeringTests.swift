@@ -64,3 +64,22 @@ import Testing
         #expect(Set(folders) == Set(Self.layers), "Sources/ and the layering list disagree")
     }
 }
+
+/// Foundation's `Process.run()` crashes now and then on Linux (see SpawnedProcess): every child, in the product,
+/// its tests and its benchmarks, is started through SpawnedProcess.
+@Suite struct SpawningTests {
+    @Test(arguments: ["Sources", "Tests", "Benchmarks"]) func noFoundationProcessIsStarted(_ folder: String) throws {
+        let root = Executables.packageRoot.appendingPathComponent(folder)
+        let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)
+        var found: [String] = []
+        while let file = files?.nextObject() as? URL {
+            guard file.pathExtension == "swift" else { continue }
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.range(of: #"(^|[^A-Za-z])Process\(\)|[:] Process\b|-[>] Process\b"#, options: .regularExpression)
+                != nil && !line.trimmingCharacters(in: .whitespaces).hasPrefix("//")
+            { found.append("\(folder)/\(file.lastPathComponent):\(number + 1)") }
+        }
+        #expect(found.isEmpty, "use SpawnedProcess: \(found)")
+    }
+}
