@@ -68,7 +68,7 @@ public enum KDF {
 
 /// OSSL_PARAM keeps the pointer to its key's name, so the names must outlive every call: string literals, which live
 /// in the binary for as long as the process (OpenSSL only reads them).
-private enum ParamName {
+enum ParamName {
     static var digest: UnsafeMutablePointer<CChar> { pointer("digest") }
     static var key: UnsafeMutablePointer<CChar> { pointer("key") }
     static var salt: UnsafeMutablePointer<CChar> { pointer("salt") }

@@ -12,6 +12,14 @@ public enum LibcryptoCheck {
             "HMAC-SHA-256",
             try Digest.hmacSHA256Checked(key: Array("Jefe".utf8), data: Array("what do ya want for nothing?".utf8)),
             hmacJefe)
+        let jefe = try HMACKey(Array("Jefe".utf8))
+        let (what, nothing) = (Array("what do ya want ".utf8), Array("for nothing?".utf8))
+        let keyed = what.withUnsafeBytes { first in
+            nothing.withUnsafeBytes { second in
+                Result { () throws(CryptoFailure) in try jefe.authenticateChecked([first, second]) }
+            }
+        }
+        try expect("HMAC-SHA-256", try keyed.get(), hmacJefe)
         try expect(
             "HKDF-SHA-256",
             try KDF.hkdfSHA256(key: [UInt8](repeating: 0x0b, count: 22), salt: [], info: [], length: 42), hkdfCase3)

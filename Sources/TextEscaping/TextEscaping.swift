@@ -7,6 +7,8 @@
 /// what a reader sees become visible escapes (`\n`, `\t`, `\u{1B}`); everything else is kept.
 public enum TerminalText {
     public static func visible(_ text: String) -> String {
+        // Most text is printable ASCII, checked a byte at a time before any scalar is decoded.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count + 8)

@@ -61,8 +61,48 @@ private struct TreeBuilder {
         var children: [Node] = []
         /// Expanded node count of the subtree so far, aliases counted in full.
         var weight = 1
-        var keys: [String: SourceLocation] = [:]
+        /// The keys so far and where each was written; indexed once a mapping grows past a few keys, since most
+        /// mappings have only a handful and a dictionary for each would cost more than scanning them.
+        var keys: [KeyIdentity] = []
+        var keyLocations: [SourceLocation] = []
+        var keyIndex: [KeyIdentity: Int] = [:]
         var hasMergeKey = false
+
+        func location(of key: KeyIdentity) -> SourceLocation? {
+            if keys.count > Self.scanLimit { return keyIndex[key].map { keyLocations[$0] } }
+            return keys.firstIndex(of: key).map { keyLocations[$0] }
+        }
+
+        mutating func register(_ key: KeyIdentity, at location: SourceLocation) {
+            keys.append(key)
+            keyLocations.append(location)
+            if keys.count == Self.scanLimit + 1 {
+                for (index, key) in keys.enumerated() { keyIndex[key] = index }
+            } else if keys.count > Self.scanLimit {
+                keyIndex[key] = keys.count - 1
+            }
+        }
+
+        static let scanLimit = 12
+    }
+
+    /// Keys compare by value: `1` and `0x1` are the same integer key, `"1"` is a different (string) key.
+    enum KeyIdentity: Hashable {
+        case null
+        case bool(Bool)
+        case int(Int)
+        case float(String)
+        case string(String)
+
+        init(_ key: Node) {
+            switch key.resolved {
+            case .null: self = .null
+            case .bool(let value): self = .bool(value)
+            case .int(let value): self = .int(value)
+            case .float(let value): self = .float("\(value)")
+            case .string(let value): self = .string(value)
+            }
+        }
     }
 
     private var stack: [Frame] = []
@@ -208,32 +248,21 @@ private struct TreeBuilder {
             stack[index].hasMergeKey = true
             return
         }
-        let identity = Self.keyIdentity(key)
-        if let previous = stack[index].keys[identity] {
+        let identity = KeyIdentity(key)
+        if let previous = stack[index].location(of: identity) {
             throw YAMLError(
                 .duplicateKey(previous: previous), at: location,
                 "duplicate key \"\(text)\" (first defined at line \(previous.line), column \(previous.column)); "
                     + "remove one of them")
         }
-        stack[index].keys[identity] = location
-    }
-
-    /// Keys compare by value: `1` and `0x1` are the same integer key, `"1"` is a different (string) key.
-    private static func keyIdentity(_ key: Node) -> String {
-        switch key.resolved {
-        case .null: return "n"
-        case .bool(let value): return "b\(value)"
-        case .int(let value): return "i\(value)"
-        case .float(let value): return "f\(value)"
-        case .string(let value): return "s" + value
-        }
+        stack[index].register(identity, at: location)
     }
 
     /// Resolves `<<` merge keys: explicit keys win, then merged mappings in the order given.
     private func mergedPairs(_ frame: Frame) throws(YAMLError) -> [Node.Pair] {
         var pairs: [Node.Pair] = []
         pairs.reserveCapacity(frame.children.count / 2)
-        var seen = frame.hasMergeKey ? Set(frame.keys.keys) : []
+        var seen = frame.hasMergeKey ? Set(frame.keys) : []
         var index = 0
         while index + 1 < frame.children.count {
             let key = frame.children[index]
@@ -251,9 +280,7 @@ private struct TreeBuilder {
                 throw YAMLError(.syntax, at: value.location, "a << merge key takes a mapping or a list of mappings")
             }
             for source in sources {
-                for pair in source.pairs ?? [] where seen.insert(Self.keyIdentity(pair.key)).inserted {
-                    pairs.append(pair)
-                }
+                for pair in source.pairs ?? [] where seen.insert(KeyIdentity(pair.key)).inserted { pairs.append(pair) }
             }
         }
         return pairs

@@ -20,6 +20,31 @@ import Testing
         #expect(mac.hex == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
+    /// RFC 4231 test cases 2 and 6 (a key longer than the block), through a key set up once, in pieces and from
+    /// many threads at once.
+    @Test func keyedHMACMatchesTheOneShotAndTheVectors() async throws {
+        let jefe = try HMACKey(Data("Jefe".utf8))
+        let message = Array("what do ya want for nothing?".utf8)
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        #expect(jefe.authenticate(message).hex == expected)
+        let pieces = message.withUnsafeBytes { bytes in
+            jefe.authenticate([
+                UnsafeRawBufferPointer(rebasing: bytes[..<5]), UnsafeRawBufferPointer(rebasing: bytes[5..<5]),
+                UnsafeRawBufferPointer(rebasing: bytes[5...]),
+            ])
+        }
+        #expect(pieces.hex == expected)
+        let long = try HMACKey([UInt8](repeating: 0xaa, count: 131))
+        #expect(
+            long.authenticate(Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)).hex
+                == "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54")
+        let results = await withTaskGroup(of: String.self) { group in
+            for _ in 0..<64 { group.addTask { jefe.authenticate(message).hex } }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(results == Array(repeating: expected, count: 64))
+    }
+
     /// NIST GCM test vector (test case 16 of the GCM specification, AES-256 with additional data).
     @Test func aesGCMKnownAnswer() throws {
         let key = hexBytes("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308")

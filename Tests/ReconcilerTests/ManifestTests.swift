@@ -33,6 +33,11 @@ import YAML
         #expect(reference.source == .sops(file: "/p/secrets/x.enc.yaml", pointer: ["a", "b/c", "d~e"]))
     }
 
+    @Test func pointersKeepEveryCharacterOfTheirKeys() throws {
+        let reference = try parse("ref+sops://x.yaml#/ключ/é~0~1/a b").get()
+        #expect(reference.source == .sops(file: "/p/integrations/x.yaml", pointer: ["ключ", "é~/", "a b"]))
+    }
+
     @Test func envAndFileReferences() throws {
         #expect(try parse("ref+env://INTOPS_TOKEN_1").get().source == .env(name: "INTOPS_TOKEN_1"))
         #expect(try parse("ref+file://key.txt").get().source == .file(path: "/p/integrations/key.txt"))
@@ -41,7 +46,8 @@ import YAML
     @Test(arguments: [
         "ref+sops://../../etc/passwd#/x", "ref+file:///etc/shadow", "ref+sops://x.yaml", "ref+sops://x.yaml#a",
         "ref+sops://x.yaml#/", "ref+sops://x.yaml#/a~2", "ref+env://", "ref+env://A-B", "ref+vault://x#y",
-        "ref+file://x#y", "ref+sops://#/a",
+        "ref+file://x#y", "ref+sops://#/a", "ref+sops://x.yaml#//a", "ref+sops://x.yaml#/a/", "ref+sops://x.yaml#/a~",
+        "ref+sops://x.yaml#/a//b",
     ]) func rejects(text: String) {
         guard case .failure(let diagnostic) = parse(text) else {
             Issue.record("\(text) should be rejected")

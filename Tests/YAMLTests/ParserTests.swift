@@ -78,6 +78,16 @@ import Testing
         #expect(error("1: a\n\"1\": b\n") == nil)
     }
 
+    /// Large mappings index their keys instead of scanning them: the same answers on both sides of the switch.
+    @Test(arguments: [3, 12, 13, 40]) func duplicatesAreFoundInMappingsOfAnySize(_ size: Int) throws {
+        let keys = (1...size).map { "k\($0): v\n" }.joined()
+        #expect(error(keys) == nil)
+        let failure = try #require(error(keys + "k2: again\n"))
+        #expect(failure.kind == .duplicateKey(previous: SourceLocation(file: "t.yaml", line: 2, column: 1)))
+        #expect(error(keys + "\(size + 1): a\n0x\(String(size + 1, radix: 16)): b\n")?.kind != nil)
+        #expect(error(keys + "\(size + 1): a\n\"\(size + 1)\": b\n") == nil)
+    }
+
     @Test func billionLaughsFailsFast() throws {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for level in 1...9 {

@@ -160,8 +160,9 @@ extension Engine {
             })
         else { return entry.secrets }
         let resolver = SecretResolver(root: project.root, environment: environment)
-        guard let key = try? FingerprintKey.resolve(reference, with: resolver) else { return entry.secrets }
-        let fingerprinter = Fingerprinter(key: key)
+        guard let key = try? FingerprintKey.resolve(reference, with: resolver),
+            let fingerprinter = try? Fingerprinter(key: key)
+        else { return entry.secrets }
         var records = entry.secrets
         for secret in manifest.secrets {
             guard let record = records[secret.key], let value = try? resolver.resolve(secret.reference),

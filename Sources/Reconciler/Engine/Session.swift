@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import CryptoPrimitives
 import Foundation
 import HTTPSupport
@@ -86,9 +87,11 @@ public struct Session: Sendable {
             organizations.contains($0.organization) && $0.ensure == .present && !$0.secrets.isEmpty
         }
         if let reference = project.fingerprintKey {
-            do {
+            do throws(Diagnostic) {
                 let key = try FingerprintKey.resolve(reference, with: resolver)
-                fingerprinter = Fingerprinter(key: key)
+                do throws(CryptoFailure) { fingerprinter = try Fingerprinter(key: key) } catch {
+                    throw Diagnostic.error(reference.location, "the fingerprint key cannot be used: \(error)")
+                }
                 planKey = FingerprintKey.planKey(fingerprintKey: key)
             } catch { diagnostics.append(error) }
         } else if needsSecrets {
@@ -98,29 +101,17 @@ public struct Session: Sendable {
                     "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"
                 ))
         }
+        let selected = loaded.integrations.filter { organizations.contains($0.organization) }
+        // Resolving and fingerprinting 200,000 secrets is CPU-bound: chunks of the entries, one task per core.
+        let chunks = stride(from: 0, to: selected.count, by: 4096).map { selected[$0..<min($0 + 4096, selected.count)] }
+        let resolved = await boundedMap(chunks, limit: ProcessInfo.processInfo.activeProcessorCount) {
+            [fingerprinter] chunk in Self.desired(chunk, resolver: resolver, fingerprinter: fingerprinter)
+        }
         var desired: [DesiredIntegration] = []
-        desired.reserveCapacity(loaded.integrations.count)
-        for manifest in loaded.integrations where organizations.contains(manifest.organization) {
-            let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
-            var secrets: [String: SecretValue] = [:]
-            var fingerprints: [String: String] = [:]
-            if manifest.ensure == .present {
-                for secret in manifest.secrets {
-                    do {
-                        let value = try resolver.resolve(secret.reference)
-                        secrets[secret.key] = value
-                        if let fingerprinter {
-                            fingerprints[secret.key] = fingerprinter.fingerprint(
-                                key, secretKey: secret.key, value: value)
-                        }
-                    } catch { diagnostics.append(error) }
-                }
-            }
-            desired.append(
-                DesiredIntegration(
-                    key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
-                    displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
-                    fingerprints: fingerprints))
+        desired.reserveCapacity(selected.count)
+        for chunk in resolved {
+            desired += chunk.desired
+            diagnostics += chunk.diagnostics
         }
         warnings += resolver.warnings
         if !diagnostics.isEmpty { throw .invalid(uniqueByMessage(diagnostics)) }
@@ -260,6 +251,42 @@ public struct Session: Sendable {
             live: live, stateVersions: await store.versionsDigest(organizations: organizations),
             refresh: options.refresh)
         return Session(inputs: inputs, client: client, store: store, warnings: warnings, planKey: planKey)
+    }
+
+    private struct ResolvedChunk: Sendable {
+        var desired: [DesiredIntegration] = []
+        var diagnostics: [Diagnostic] = []
+    }
+
+    /// The desired state of `manifests`: each present entry's secrets resolved and fingerprinted.
+    private static func desired(
+        _ manifests: ArraySlice<IntegrationManifest>, resolver: SecretResolver, fingerprinter: Fingerprinter?
+    ) -> ResolvedChunk {
+        var chunk = ResolvedChunk()
+        chunk.desired.reserveCapacity(manifests.count)
+        for manifest in manifests {
+            let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
+            var secrets: [String: SecretValue] = [:]
+            var fingerprints: [String: String] = [:]
+            if manifest.ensure == .present {
+                for secret in manifest.secrets {
+                    do {
+                        let value = try resolver.resolve(secret.reference)
+                        secrets[secret.key] = value
+                        if let fingerprinter {
+                            fingerprints[secret.key] = fingerprinter.fingerprint(
+                                key, secretKey: secret.key, value: value)
+                        }
+                    } catch { chunk.diagnostics.append(error) }
+                }
+            }
+            chunk.desired.append(
+                DesiredIntegration(
+                    key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
+                    displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
+                    fingerprints: fingerprints))
+        }
+        return chunk
     }
 
     /// A run that finds no state while live integrations match the manifests has lost its memory (a CI job on a

@@ -46,9 +46,35 @@ public struct IntegrationManifest: Sendable {
     public var protect: Bool
     /// Where the entry starts, and where each of its fields was written (for annotations that point at a line).
     public var location: SourceLocation
-    public var fieldLocations: [String: SourceLocation]
+    public var fieldLocations: FieldLocations
 
-    public func location(of field: String) -> SourceLocation { fieldLocations[field] ?? location }
+    public func location(of field: String) -> SourceLocation {
+        fieldLocations.position(of: field).map { SourceLocation(file: location.file, line: $0.line, column: $0.column) }
+            ?? location
+    }
+}
+
+/// Where each field of a manifest entry was written, in the entry's own file: a few bytes a field rather than a
+/// dictionary of locations per entry, which a project of 100,000 entries holds all at once.
+public struct FieldLocations: Sendable, ExpressibleByDictionaryLiteral {
+    private var fields: [String] = []
+    private var positions: [(line: Int32, column: Int32)] = []
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (String, SourceLocation)...) {
+        for (field, location) in elements { set(field, line: location.line, column: location.column) }
+    }
+
+    public mutating func set(_ field: String, line: Int, column: Int) {
+        fields.append(field)
+        positions.append((Int32(clamping: line), Int32(clamping: column)))
+    }
+
+    public func position(of field: String) -> (line: Int, column: Int)? {
+        guard let index = fields.lastIndex(of: field) else { return nil }
+        return (Int(positions[index].line), Int(positions[index].column))
+    }
 }
 
 /// An `IntegrationSet` document.

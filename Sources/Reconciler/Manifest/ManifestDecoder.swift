@@ -421,8 +421,13 @@ enum ManifestDecoder {
         _ item: Node, organization: String, project: Project, reader: inout NodeReader
     ) -> IntegrationManifest? {
         guard let node = reader.mapping(item, "an integration", allowed: integrationFields) else { return nil }
-        var fieldLocations: [String: SourceLocation] = [:]
-        for pair in node.pairs ?? [] { if let key = pair.key.scalarText { fieldLocations[key] = pair.key.location } }
+        var fieldLocations = FieldLocations()
+        for pair in node.pairs ?? [] {
+            // The known field names, one shared string each, not a copy of each entry's own key text.
+            if let key = pair.key.scalarText, let field = integrationFields.first(where: { $0 == key }) {
+                fieldLocations.set(field, line: pair.key.location.line, column: pair.key.location.column)
+            }
+        }
         guard let nameNode = reader.required(node, "name", in: "an integration"),
             let name = reader.string(nameNode, "name")
         else { return nil }

@@ -63,7 +63,7 @@ public final class SecretResolver: Sendable {
             case .failure(let error):
                 throw .error(reference.location, "SOPS file \(display(path)) \(Self.sentence(error))")
             }
-            let pointerText = "#/" + pointer.joined(separator: "/")
+            var pointerText: String { "#/" + pointer.joined(separator: "/") }
             guard let value = tree.lookup(pointer) else {
                 throw .error(
                     reference.location,

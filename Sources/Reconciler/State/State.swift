@@ -139,19 +139,16 @@ public struct IntopsState: Codable, Sendable, Equatable {
 /// Keyed fingerprints of write-only secrets: HMAC-SHA256 under the project's fingerprint key, over the
 /// identity, the secret's key and its value, so equal values in two integrations do not show as equal.
 public struct Fingerprinter: Sendable {
-    private let key: SecretValue
+    private let mac: HMACKey
 
-    public init(key: SecretValue) { self.key = key }
+    public init(key: SecretValue) throws(CryptoFailure) { mac = try HMACKey(key.withBytes { $0 }) }
 
     public func fingerprint(_ integration: IntegrationKey, secretKey: String, value: SecretValue) -> String {
-        key.withBytes { keyBytes in
-            value.withBytes { valueBytes in
-                var message = Array(
-                    "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8)
-                message += valueBytes
-                defer { secureZero(&message) }
-                return Digest.hmacSHA256(key: keyBytes, data: message).hex
-            }
-        }
+        // The value goes to the MAC from its own storage, never into a copy.
+        let label = Array(
+            "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8)
+        return value.withBytes { valueBytes in
+            label.withUnsafeBytes { labelBytes in valueBytes.withUnsafeBytes { mac.authenticate([labelBytes, $0]) } }
+        }.hex
     }
 }
