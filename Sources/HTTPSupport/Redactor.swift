@@ -26,6 +26,19 @@ public final class Redactor: Sendable {
         /// Values registered since the last redaction: their forms are computed when text is first redacted, so a
         /// run that registers every secret it holds and never needs to redact pays almost nothing.
         var pending: [String] = []
+        /// Values not even listed yet (``registerLater(_:)``).
+        var deferred: [@Sendable () -> [String]] = []
+
+        mutating func register(_ value: String) {
+            guard !value.isEmpty, registered.insert(value).inserted else { return }
+            if value.count < Redactor.minimumReplaced { short.insert(value) } else { pending.append(value) }
+        }
+
+        mutating func listDeferred() {
+            let sources = deferred
+            deferred = []
+            for source in sources { for value in source() { register(value) } }
+        }
 
         mutating func indexPending() {
             for value in pending {
@@ -45,22 +58,30 @@ public final class Redactor: Sendable {
 
     public init() {}
 
-    public var isEmpty: Bool { index.withLock { $0.registered.isEmpty } }
-
-    /// Remembers a value; registering it again costs nothing.
-    public func register(_ value: String) {
-        guard !value.isEmpty else { return }
+    public var isEmpty: Bool {
         index.withLock { index in
-            guard index.registered.insert(value).inserted else { return }
-            if value.count < Self.minimumReplaced { index.short.insert(value) } else { index.pending.append(value) }
+            index.listDeferred()
+            return index.registered.isEmpty
         }
     }
 
-    public func register<Values: Sequence<String>>(_ values: Values) { for value in values { register(value) } }
+    /// Remembers a value; registering it again costs nothing.
+    public func register(_ value: String) { index.withLock { $0.register(value) } }
+
+    public func register<Values: Sequence<String>>(_ values: Values) {
+        index.withLock { index in for value in values { index.register(value) } }
+    }
+
+    /// Remembers the values `source` lists, listed only when text is first redacted: a plan of 100,000 entries
+    /// holds 200,000 secrets, and a run that never reads text from the network need not copy them all.
+    public func registerLater(_ source: @escaping @Sendable () -> [String]) {
+        index.withLock { $0.deferred.append(source) }
+    }
 
     /// The text with every registered value, in any of its forms, replaced by ``replacement``.
     public func redact(_ text: String) -> String {
         let (forms, short) = index.withLock { index in
+            index.listDeferred()
             if !index.pending.isEmpty { index.indexPending() }
             return (index.forms, index.short)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPSupport
+import Synchronization
 import Testing
 
 @Suite struct RedactorTests {
@@ -9,6 +10,21 @@ import Testing
         let redactor = Redactor()
         redactor.register(secret)
         return redactor
+    }
+
+    @Test func valuesRegisteredLaterAreListedAtTheFirstRedactionAndReplacedLikeTheRest() {
+        let redactor = Redactor()
+        let listed = Mutex(0)
+        redactor.registerLater {
+            listed.withLock { $0 += 1 }
+            return [Self.secret, "ab"]
+        }
+        #expect(listed.withLock { $0 } == 0)
+        #expect(!redactor.isEmpty)
+        let text = redactor.redact("x \(Data(Self.secret.utf8).base64EncodedString()) ab abc")
+        #expect(text == "x \(Redactor.replacement) \(Redactor.replacement) abc")
+        #expect(redactor.redact(Self.secret) == Redactor.replacement)
+        #expect(listed.withLock { $0 } == 1)
     }
 
     @Test func everyEncodedFormIsReplaced() throws {

@@ -101,7 +101,11 @@ public struct Session: Sendable {
                     "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"
                 ))
         }
-        let selected = loaded.integrations.filter { organizations.contains($0.organization) }
+        // desired[i] is the entry at selectedIndices[i] of the loaded manifests.
+        let selectedIndices = loaded.integrations.indices.filter {
+            organizations.contains(loaded.integrations[$0].organization)
+        }
+        let selected = selectedIndices.map { loaded.integrations[$0] }
         // Resolving and fingerprinting 200,000 secrets is CPU-bound: chunks of the entries, one task per core.
         let chunks = stride(from: 0, to: selected.count, by: 4096).map { selected[$0..<min($0 + 4096, selected.count)] }
         let resolved = await boundedMap(chunks, limit: ProcessInfo.processInfo.activeProcessorCount) {
@@ -119,7 +123,8 @@ public struct Session: Sendable {
         // Text the API sends back is cleaned of every value this run holds, not only of those a request carried.
         let redactor = Redactor()
         redactor.register(tokens.values)
-        for integration in desired { redactor.register(integration.secrets.values.map { $0.exposedString() }) }
+        let held = desired.flatMap { $0.secrets.values }
+        redactor.registerLater { held.map { $0.exposedString() } }
 
         let client: IntegrationsClient
         do throws(APIConnectionError) {
@@ -209,19 +214,23 @@ public struct Session: Sendable {
             templateList = fetched
         }
         let validator = TemplateValidator(templates: templateList)
-        for index in loaded.integrations.indices {
-            diagnostics += validator.validate(&loaded.integrations[index]).filter { $0.severity == .error }
+        // Checked against the templates in chunks, one task per core, as the secrets were resolved.
+        let validated = await boundedMap(
+            stride(from: 0, to: loaded.integrations.count, by: 4096).map {
+                loaded.integrations[$0..<min($0 + 4096, loaded.integrations.count)]
+            }, limit: ProcessInfo.processInfo.activeProcessorCount
+        ) { chunk in Self.validated(chunk, with: validator) }
+        var position = 0
+        for chunk in validated {
+            for manifest in chunk.manifests {
+                loaded.integrations[position] = manifest
+                position += 1
+            }
+            diagnostics += chunk.diagnostics
         }
         if !diagnostics.isEmpty { throw await released(.invalid(diagnostics)) }
-        let normalized = Dictionary(
-            uniqueKeysWithValues: loaded.integrations.indices.map {
-                (
-                    IntegrationKey(
-                        organization: loaded.integrations[$0].organization, name: loaded.integrations[$0].name), $0
-                )
-            })
-        for index in desired.indices {
-            let manifest = normalized[desired[index].key].map { loaded.integrations[$0] } ?? desired[index].manifest
+        for (index, loadedIndex) in selectedIndices.enumerated() {
+            let manifest = loaded.integrations[loadedIndex]
             desired[index].manifest = manifest
             desired[index].configuration = Dictionary(
                 manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
@@ -256,6 +265,22 @@ public struct Session: Sendable {
     private struct ResolvedChunk: Sendable {
         var desired: [DesiredIntegration] = []
         var diagnostics: [Diagnostic] = []
+    }
+
+    private struct ValidatedChunk: Sendable {
+        var manifests: [IntegrationManifest] = []
+        var diagnostics: [Diagnostic] = []
+    }
+
+    /// `manifests` with their configuration in the API's form, and the errors the templates find in them.
+    private static func validated(
+        _ manifests: ArraySlice<IntegrationManifest>, with validator: TemplateValidator
+    ) -> ValidatedChunk {
+        var chunk = ValidatedChunk(manifests: Array(manifests))
+        for index in chunk.manifests.indices {
+            chunk.diagnostics += validator.validate(&chunk.manifests[index]).filter { $0.severity == .error }
+        }
+        return chunk
     }
 
     /// The desired state of `manifests`: each present entry's secrets resolved and fingerprinted.
