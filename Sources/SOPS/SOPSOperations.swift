@@ -175,15 +175,51 @@ extension SOPS {
         _ documents: [SOPSValue], format: Format, recipients: [X25519Recipient], rule: SelectionRule = .default,
         macOnlyEncrypted: Bool = false, now: Date = Date()
     ) throws(SOPSError) -> [UInt8] {
-        guard !recipients.isEmpty else {
-            throw .encryption("no age recipient to encrypt to; pass --age or list recipients in intops.yaml")
+        try encrypt(
+            documents, format: format, keyGroups: [recipients], usesKeyGroups: false, shamirThreshold: 0, rule: rule,
+            macOnlyEncrypted: macOnlyEncrypted, now: now)
+    }
+
+    /// Encrypts to key groups, as sops does for a creation rule with `key_groups`: with more than one group the
+    /// data key is split into one Shamir share per group, `shamirThreshold` of them needed (all when 0), and each
+    /// share is wrapped for every recipient of its group.
+    public static func encrypt(
+        _ documents: [SOPSValue], format: Format, keyGroups: [[X25519Recipient]], usesKeyGroups: Bool,
+        shamirThreshold: Int, rule: SelectionRule = .default, macOnlyEncrypted: Bool = false, now: Date = Date()
+    ) throws(SOPSError) -> [UInt8] {
+        guard !keyGroups.isEmpty, keyGroups.allSatisfy({ !$0.isEmpty }) else {
+            throw .encryption(
+                keyGroups.count > 1
+                    ? "a key group has no age recipient to encrypt its share to"
+                    : "no age recipient to encrypt to; pass --age, add a creation rule to .sops.yaml, or list recipients in intops.yaml"
+            )
         }
         var dataKey = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
         defer { secureZero(&dataKey) }
-        var ageKeys: [SOPSMetadata.AgeKey] = []
-        for recipient in recipients { ageKeys.append(try wrappedDataKey(dataKey, for: recipient)) }
+        let threshold = keyGroups.count > 1 ? (shamirThreshold > 0 ? shamirThreshold : keyGroups.count) : 0
+        guard threshold <= keyGroups.count else {
+            throw .encryption("shamir_threshold \(threshold) is more than the \(keyGroups.count) key groups")
+        }
+        var shares = [dataKey]
+        if keyGroups.count > 1 {
+            var randomFailure: CryptoFailure?
+            shares = Shamir.split(dataKey, parts: keyGroups.count, threshold: threshold) { count in
+                do throws(CryptoFailure) { return try SecureRandom.bytes(count) } catch {
+                    randomFailure = error
+                    return [UInt8](repeating: 0, count: count)
+                }
+            }
+            if let randomFailure { throw .crypto(randomFailure) }
+        }
+        defer { for index in shares.indices { secureZero(&shares[index]) } }
+        var groups: [SOPSMetadata.KeyGroup] = []
+        for (group, share) in zip(keyGroups, shares) {
+            var ageKeys: [SOPSMetadata.AgeKey] = []
+            for recipient in group { ageKeys.append(try wrappedDataKey(share, for: recipient)) }
+            groups.append(SOPSMetadata.KeyGroup(age: ageKeys, others: []))
+        }
         var metadata = SOPSMetadata(
-            groups: [SOPSMetadata.KeyGroup(age: ageKeys, others: [])], usesKeyGroups: false, shamirThreshold: 0,
+            groups: groups, usesKeyGroups: usesKeyGroups || keyGroups.count > 1, shamirThreshold: threshold,
             lastModified: lastModifiedText(now), mac: "", rule: format == .binary ? .default : rule,
             macOnlyEncrypted: macOnlyEncrypted, version: version)
         return try seal(documents, format: format, metadata: &metadata, dataKey: dataKey)

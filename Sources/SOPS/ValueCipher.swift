@@ -133,9 +133,7 @@ public enum SelectionRule: Sendable, Equatable {
         }
     }
 
-    /// Unanchored search, as Go's regexp.MatchString; an invalid pattern matches nothing (as in sops).
-    static func matches(_ pattern: String, _ text: String) -> Bool {
-        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
-        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-    }
+    /// Unanchored search in Go's syntax, as regexp.MatchString; a pattern that does not compile matches nothing
+    /// (encryption checks it first, see ``GoRegex``).
+    static func matches(_ pattern: String, _ text: String) -> Bool { (try? GoRegex(pattern))?.matches(text) ?? false }
 }

@@ -158,6 +158,109 @@ import Testing
         #expect(sops.stdoutText == "token: after\n", "\(sops.stderrText)")
     }
 
+    /// Age identities of the test's own: their files' text and their recipients.
+    func identities(_ names: [String]) async throws -> (texts: [String], recipients: [String]) {
+        var texts: [String] = []
+        var recipients: [String] = []
+        for name in names {
+            let made = try await intops(["secrets", "keygen", "--out", "\(name).key"])
+            #expect(made.status == 0, "\(made.stderr)")
+            let text = try read("\(name).key")
+            texts.append(text)
+            recipients.append(
+                try #require(text.split(separator: "\n").first { $0.hasPrefix("# public key: ") }).dropFirst(14)
+                    .description)
+        }
+        return (texts, recipients)
+    }
+
+    @Test func newFilesFollowTheNearestSopsYamlAsSopsDoes() async throws {
+        try Subprocess.requireTool("sops")
+        let (keys, recipients) = try await identities(["a", "b", "c"])
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("secrets/prod"), withIntermediateDirectories: true)
+        try write(
+            """
+            creation_rules:
+              - path_regex: ^secrets/prod/
+                shamir_threshold: 2
+                key_groups:
+                  - age: [\(recipients[0])]
+                  - age: [\(recipients[1])]
+                  - age: [\(recipients[2])]
+              - path_regex: ^secrets/.*\\.yaml$
+                age: \(recipients[0])
+                encrypted_regex: ^(password|token)$
+
+            """, ".sops.yaml")
+        func sops(_ arguments: [String], keys chosen: [Int]) async throws -> ProcessOutput {
+            try await Subprocess.run(
+                ["sops"] + arguments, environment: ["SOPS_AGE_KEY": chosen.map { keys[$0] }.joined()],
+                directory: directory)
+        }
+        func decrypt(_ file: String, keys chosen: [Int]) async throws -> RunResult {
+            try await intops(
+                ["secrets", "decrypt", file], environment: ["SOPS_AGE_KEY": chosen.map { keys[$0] }.joined()])
+        }
+
+        // The second rule: one recipient, only the matching keys encrypted.
+        try write("user: admin\npassword: hunter2\n", "secrets/app.yaml")
+        let app = try await intops(["secrets", "encrypt", "--in-place", "secrets/app.yaml"])
+        #expect(app.status == 0, "\(app.stderr)")
+        let appText = try read("secrets/app.yaml")
+        #expect(appText.contains("user: admin") && !appText.contains("hunter2"), "\(appText)")
+        #expect(appText.contains("encrypted_regex: ^(password|token)$"), "\(appText)")
+        #expect(try await sops(["-d", "secrets/app.yaml"], keys: [0]).stdoutText == "user: admin\npassword: hunter2\n")
+
+        // The first rule: three key groups, two of them needed, in both directions.
+        try write("token: t0p\n", "secrets/prod/db.yaml")
+        let prod = try await intops(["secrets", "encrypt", "--in-place", "secrets/prod/db.yaml"])
+        #expect(prod.status == 0, "\(prod.stderr)")
+        #expect(try await sops(["-d", "secrets/prod/db.yaml"], keys: [0, 2]).stdoutText == "token: t0p\n")
+        #expect(try await sops(["-d", "secrets/prod/db.yaml"], keys: [1]).status != 0)
+        #expect(try await decrypt("secrets/prod/db.yaml", keys: [1, 2]).stdout == "token: t0p\n")
+        #expect(try await decrypt("secrets/prod/db.yaml", keys: [2]).status == 1)
+        try write("token: from-sops\n", "secrets/prod/other.yaml")
+        let sealed = try await sops(["-e", "-i", "secrets/prod/other.yaml"], keys: [])
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+        #expect(try await decrypt("secrets/prod/other.yaml", keys: [0, 1]).stdout == "token: from-sops\n")
+        #expect(try await decrypt("secrets/prod/other.yaml", keys: [0]).status == 1)
+
+        // No rule for the file: one line naming it and the configuration, nothing written.
+        try write("k: v\n", "notes.yaml")
+        let none = try await intops(["secrets", "encrypt", "--in-place", "notes.yaml"])
+        #expect(none.status == 1)
+        #expect(none.stderr.split(separator: "\n").count == 1, "\(none.stderr)")
+        #expect(none.stderr.contains(".sops.yaml") && none.stderr.contains("notes.yaml"), "\(none.stderr)")
+        #expect(try read("notes.yaml") == "k: v\n")
+        // --age still wins over the configuration, as sops's flags do.
+        let given = try await intops(["secrets", "encrypt", "--age", recipients[1], "notes.yaml"])
+        #expect(given.status == 0 && given.stdout.contains("recipient: \(recipients[1])"), "\(given.stderr)")
+    }
+
+    @Test func afterInitPlainSopsEncryptsAndDecryptsWithoutFlags() async throws {
+        try Subprocess.requireTool("sops")
+        let created = try await intops(["init"])
+        #expect(created.status == 0 && created.stdout.contains(".sops.yaml"), "\(created.stderr)")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("secrets"), withIntermediateDirectories: true)
+        try write("password: p4ss\n", "secrets/x.yaml")
+        let sealed = try await Subprocess.run(
+            ["sops", "-e", "-i", "secrets/x.yaml"], environment: ["SOPS_AGE_KEY_FILE": keyFile], directory: directory)
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+        let opened = try await Subprocess.run(
+            ["sops", "-d", "secrets/x.yaml"], environment: ["SOPS_AGE_KEY_FILE": keyFile], directory: directory)
+        #expect(opened.stdoutText == "password: p4ss\n", "\(opened.stderrText)")
+        #expect(try await intops(["secrets", "decrypt", "secrets/x.yaml"]).stdout == "password: p4ss\n")
+        // What intops encrypts, sops opens, from the same rule.
+        try write("token: t\n", "secrets/y.yaml")
+        #expect(try await intops(["secrets", "encrypt", "-i", "secrets/y.yaml"]).status == 0)
+        let y = try await Subprocess.run(
+            ["sops", "-d", "secrets/y.yaml"], environment: ["SOPS_AGE_KEY_FILE": keyFile], directory: directory)
+        #expect(y.stdoutText == "token: t\n", "\(y.stderrText)")
+        #expect(try await intops(["validate"]).status == 0)
+    }
+
     /// The binary store keeps bytes exactly or refuses: text goes through unchanged, other bytes are refused
     /// (they would come back as U+FFFD).
     @Test func theBinaryStoreIsByteExactOrRefuses() async throws {

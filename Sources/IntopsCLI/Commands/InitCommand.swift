@@ -17,6 +17,9 @@ enum InitCommand {
                 }
                 console.out("created \(show(report.projectFile)) with recipient \(report.recipient)")
                 console.out("created \(show(report.fingerprintKeyFile)) (32 random bytes, encrypted)")
+                if let sopsConfig = report.sopsConfigFile {
+                    console.out("created \(show(sopsConfig)), so that sops encrypts new files to the same recipient")
+                }
                 console.out("next: add organizations and manifests under integrations/, then intops validate")
                 return ExitCode.success
             } catch {

@@ -69,12 +69,12 @@ enum SecretsCommand {
                 return ExitCode.success
             case "encrypt":
                 guard let file = requireFile() else { return ExitCode.usage }
-                let recipients = try SecretFiles.recipients(
-                    given: arguments.all(age), project: try? invocation.engine.loadProject(),
+                let keys = try EncryptionKeys.forNewFile(
+                    file, given: arguments.all(age), rule: rule(arguments),
+                    macOnlyEncrypted: arguments.flag(macOnlyEncrypted), project: try? invocation.engine.loadProject(),
                     environment: invocation.environment)
-                let sealed = try SecretFiles.encrypt(
-                    file: file, named: shown, recipients: recipients, rule: rule(arguments),
-                    macOnlyEncrypted: arguments.flag(macOnlyEncrypted))
+                for warning in keys.warnings { invocation.warning(warning) }
+                let sealed = try SecretFiles.encrypt(file: file, named: shown, keys: keys)
                 if arguments.flag(inPlace) {
                     try SecretFiles.write(sealed, to: file, shown: shown)
                 } else {

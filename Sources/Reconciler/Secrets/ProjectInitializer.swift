@@ -8,6 +8,8 @@ public enum ProjectInitializer {
     public struct Report: Sendable {
         public var projectFile: String
         public var fingerprintKeyFile: String
+        /// Set when intops wrote the project's `.sops.yaml` (an existing one is left as it is).
+        public var sopsConfigFile: String?
         /// Set when a new identity was written.
         public var newIdentityFile: String?
         public var recipient: String
@@ -38,6 +40,8 @@ public enum ProjectInitializer {
         let recipient = identity!.recipient
 
         let keyFile = directory + "/.intops/fingerprint-key.enc.yaml"
+        let sopsConfigFile = directory + "/" + SOPSCreationRules.fileName
+        var wroteSopsConfig = false
         var key: [UInt8]
         do { key = try SecureRandom.bytes(32) } catch { throw SecretFileError("\(error)") }
         defer { secureZero(&key) }
@@ -49,12 +53,31 @@ public enum ProjectInitializer {
             try AtomicFile.write(
                 try SOPS.encrypt([document], format: .yaml, recipients: [recipient], now: now), to: keyFile, mode: 0o644
             )
+            if !FileManager.default.fileExists(atPath: sopsConfigFile) {
+                try AtomicFile.write(
+                    Array(sopsConfigText(recipient: recipient.description).utf8), to: sopsConfigFile, mode: 0o644)
+                wroteSopsConfig = true
+            }
             try AtomicFile.write(
                 Array(projectText(recipient: recipient.description).utf8), to: projectFile, mode: 0o644)
         } catch { throw SecretFileError("\(error)") }
         return Report(
-            projectFile: projectFile, fingerprintKeyFile: keyFile, newIdentityFile: newIdentityFile,
+            projectFile: projectFile, fingerprintKeyFile: keyFile,
+            sopsConfigFile: wroteSopsConfig ? sopsConfigFile : nil, newIdentityFile: newIdentityFile,
             recipient: recipient.description, warnings: keyring.warnings)
+    }
+
+    /// A `.sops.yaml` whose one rule covers every file of the project, so that plain `sops -e` and `sops edit`
+    /// encrypt to the same recipient as intops.
+    static func sopsConfigText(recipient: String) -> String {
+        """
+        # Created by intops init. sops and intops secrets encrypt both read these rules for a new file: the first
+        # whose path_regex matches the file's path (relative to this folder) decides whom it is encrypted to.
+        creation_rules:
+          - path_regex: .*
+            age: \(recipient)
+
+        """
     }
 
     static func projectText(recipient: String) -> String {
@@ -74,7 +97,8 @@ public enum ProjectInitializer {
           - integrations/
         state: .intops/state.json
         fingerprintKey: ref+sops://.intops/fingerprint-key.enc.yaml#/key
-        # Everyone who may decrypt the project's secrets (age recipients); intops secrets encrypt uses them.
+        # Everyone who may decrypt the project's secrets (age recipients), for files no .sops.yaml rule covers;
+        # intops init also wrote them into .sops.yaml, which sops and intops secrets encrypt read first.
         recipients:
           - \(recipient)
 

@@ -48,7 +48,63 @@ public struct EncryptionRule: Sendable, Equatable {
             throw SecretFileError(
                 "give at most one of --encrypted-regex, --unencrypted-regex, --encrypted-suffix, --unencrypted-suffix")
         }
+        for pattern in [encryptedRegex, unencryptedRegex].compactMap({ $0 }) {
+            do throws(GoRegex.Failure) { _ = try GoRegex(pattern) } catch { throw SecretFileError("\(error)") }
+        }
         return given.first ?? .default
+    }
+
+    var isEmpty: Bool { self == EncryptionRule() }
+}
+
+/// Whom a new file is encrypted to and which of its values are: from `--age`, else the creation rule of the
+/// nearest `.sops.yaml` that matches the file, else the project's `recipients:` (or SOPS_AGE_RECIPIENTS).
+public struct EncryptionKeys: Sendable {
+    public var groups: [[X25519Recipient]]
+    public var usesKeyGroups: Bool
+    public var shamirThreshold: Int
+    public var selection: SelectionRule
+    public var macOnlyEncrypted: Bool
+    /// Where the keys came from, for messages: "--age", ".sops.yaml creation rule 2", "intops.yaml".
+    public var origin: String
+    public var warnings: [String]
+
+    public var recipientCount: Int { groups.reduce(0) { $0 + $1.count } }
+
+    /// - Parameters:
+    ///   - given: `--age` values; they win over everything else, as sops's flags win over its configuration.
+    ///   - rule: the command line's selection flags, which win over the creation rule's.
+    public static func forNewFile(
+        _ file: String, given: [String], rule: EncryptionRule, macOnlyEncrypted: Bool, project: Project?,
+        environment: [String: String]
+    ) throws(SecretFileError) -> EncryptionKeys {
+        let flagSelection = try rule.selection()
+        if given.isEmpty {
+            let (found, warning) = SOPSCreationRules.locate(for: file)
+            if let found {
+                let rules: SOPSCreationRules
+                let matched: SOPSCreationRules.Rule
+                do throws(SOPSCreationRules.Failure) {
+                    rules = try SOPSCreationRules.load(found)
+                    matched = try rules.rule(for: file)
+                } catch { throw SecretFileError(error.description) }
+                if !matched.otherKeyKinds.isEmpty {
+                    throw SecretFileError(
+                        "\(found): creation rule \(matched.number) lists \(matched.otherKeyKinds.joined(separator: ", ")) keys, which intops cannot wrap a data key for; encrypt this file with sops -e"
+                    )
+                }
+                return EncryptionKeys(
+                    groups: matched.groups, usesKeyGroups: matched.usesKeyGroups,
+                    shamirThreshold: matched.shamirThreshold,
+                    selection: rule.isEmpty ? (matched.selection ?? .default) : flagSelection,
+                    macOnlyEncrypted: macOnlyEncrypted || matched.macOnlyEncrypted,
+                    origin: "\(found) creation rule \(matched.number)", warnings: warning.map { [$0] } ?? [])
+            }
+        }
+        let recipients = try SecretFiles.recipients(given: given, project: project, environment: environment)
+        return EncryptionKeys(
+            groups: [recipients], usesKeyGroups: false, shamirThreshold: 0, selection: flagSelection,
+            macOnlyEncrypted: macOnlyEncrypted, origin: given.isEmpty ? "intops.yaml" : "--age", warnings: [])
     }
 }
 
@@ -120,13 +176,23 @@ public enum SecretFiles {
         file path: String, named name: String? = nil, recipients: [X25519Recipient],
         rule: EncryptionRule = EncryptionRule(), macOnlyEncrypted: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
+        try encrypt(
+            file: path, named: name,
+            keys: EncryptionKeys(
+                groups: [recipients], usesKeyGroups: false, shamirThreshold: 0, selection: try rule.selection(),
+                macOnlyEncrypted: macOnlyEncrypted, origin: "--age", warnings: []))
+    }
+
+    public static func encrypt(
+        file path: String, named name: String? = nil, keys: EncryptionKeys
+    ) throws(SecretFileError) -> [UInt8] {
         let shown = name ?? path
         let format = SOPS.Format(path: path)
-        let rule = try rule.selection()
         do {
             let documents = try SOPS.parsePlaintext(try read(path, shown: shown), format: format, file: shown)
             return try SOPS.encrypt(
-                documents, format: format, recipients: recipients, rule: rule, macOnlyEncrypted: macOnlyEncrypted)
+                documents, format: format, keyGroups: keys.groups, usesKeyGroups: keys.usesKeyGroups,
+                shamirThreshold: keys.shamirThreshold, rule: keys.selection, macOnlyEncrypted: keys.macOnlyEncrypted)
         } catch SOPSError.alreadyEncrypted { throw SecretFileError("\(shown) \(SOPSError.alreadyEncrypted)") } catch let
             error as SOPSError
         { throw SecretFileError("\(shown): \(SecretResolver.sentence(error))") } catch let error as SecretFileError {

@@ -1,0 +1,158 @@
+import Foundation
+
+/// Regular expressions as sops writes them: Go's RE2 syntax, compiled for ICU (NSRegularExpression).
+///
+/// The two agree on most of it; where they differ this either translates (`(?P<name>…)` is `(?<name>…)` in ICU,
+/// and Go's `$` outside multi-line mode matches only at the end of the text, which is `\z` in ICU) or refuses:
+/// the constructs RE2 does not have (look-around, backreferences, atomic groups, possessive quantifiers, `\Z`) and
+/// the ungreedy flag `U`, which ICU does not have, are errors that name the construct, never a silently different
+/// match. One-letter Unicode classes (`\pL`) gain the braces ICU needs.
+public struct GoRegex: Sendable {
+    public let pattern: String
+    private let regex: NSRegularExpression
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var pattern: String
+        public var problem: String
+        public var description: String { "the regular expression \(pattern) \(problem)" }
+    }
+
+    public init(_ pattern: String) throws(Failure) {
+        self.pattern = pattern
+        let translated = try Self.translate(pattern)
+        do { regex = try NSRegularExpression(pattern: translated) } catch {
+            throw Failure(pattern: pattern, problem: "is not valid (Go RE2 syntax, as sops reads it)")
+        }
+    }
+
+    /// Whether the expression matches anywhere in `text` (Go's `MatchString`).
+    public func matches(_ text: String) -> Bool {
+        regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
+    static func translate(_ pattern: String) throws(Failure) -> String {
+        func refuse(_ what: String) -> Failure {
+            Failure(pattern: pattern, problem: "uses \(what), which Go's RE2 (and so sops) does not have")
+        }
+        let characters = Array(pattern)
+        var out = ""
+        var index = 0
+        var inClass = false
+        // Go's `$` is the end of the text unless a (?m) flag is in force; the flags are followed in their order.
+        var multiline = false
+        while index < characters.count {
+            let character = characters[index]
+            let next = index + 1 < characters.count ? characters[index + 1] : nil
+            if character == "\\", let next {
+                if next == "Q" {
+                    // \Q…\E is literal text in both.
+                    let rest = characters[(index + 2)...]
+                    var end = characters.count
+                    if let found = rest.indices.first(where: {
+                        characters[$0] == "\\" && $0 + 1 < characters.count && characters[$0 + 1] == "E"
+                    }) {
+                        end = found
+                    }
+                    out += "\\Q" + String(characters[(index + 2)..<end]) + "\\E"
+                    index = min(end + 2, characters.count)
+                    continue
+                }
+                if !inClass {
+                    if next.isNumber && next != "0" { throw refuse("a backreference (\\\(next))") }
+                    if next == "k" { throw refuse("a named backreference (\\k)") }
+                    if next == "Z" { throw refuse("\\Z (Go writes \\z)") }
+                    if next == "G" { throw refuse("\\G") }
+                }
+                // Go writes a one-letter Unicode class without braces (\pL); ICU needs them.
+                if next == "p" || next == "P", index + 2 < characters.count, characters[index + 2] != "{" {
+                    out += "\\\(next){\(characters[index + 2])}"
+                    index += 3
+                    continue
+                }
+                out.append(character)
+                out.append(next)
+                index += 2
+                continue
+            }
+            if inClass {
+                if character == "]" { inClass = false }
+                if character == "[", next == ":" {
+                    // A POSIX class such as [:alpha:] inside a bracket expression: copied whole.
+                    if let close = (index + 2..<characters.count).first(where: {
+                        characters[$0] == ":" && $0 + 1 < characters.count && characters[$0 + 1] == "]"
+                    }) {
+                        out += String(characters[index...(close + 1)])
+                        index = close + 2
+                        continue
+                    }
+                }
+                out.append(character)
+                index += 1
+                continue
+            }
+            switch character {
+            case "[":
+                inClass = true
+                out.append(character)
+                index += 1
+                // A `]` or `^]` right after the opening bracket is literal.
+                if index < characters.count, characters[index] == "^" {
+                    out.append("^")
+                    index += 1
+                }
+                if index < characters.count, characters[index] == "]" {
+                    out += "\\]"
+                    index += 1
+                }
+            case "(" where next == "?":
+                let after = index + 2 < characters.count ? characters[index + 2] : nil
+                switch after {
+                case "=", "!": throw refuse("a look-ahead (?\(after!)…)")
+                case ">": throw refuse("an atomic group (?>…)")
+                case "#": throw refuse("a comment group (?#…)")
+                case "<":
+                    let third = index + 3 < characters.count ? characters[index + 3] : nil
+                    if third == "=" || third == "!" { throw refuse("a look-behind (?<\(third!)…)") }
+                    out += "(?<"
+                    index += 3
+                case "P":
+                    guard index + 3 < characters.count, characters[index + 3] == "<" else {
+                        throw Failure(pattern: pattern, problem: "has a (?P…) group that is not (?P<name>…)")
+                    }
+                    out += "(?<"
+                    index += 4
+                default:
+                    // Flags: (?flags) or (?flags:…), from imsU with an optional -.
+                    var end = index + 2
+                    var flags = ""
+                    while end < characters.count, characters[end] != ")" && characters[end] != ":" {
+                        flags.append(characters[end])
+                        end += 1
+                    }
+                    guard flags.allSatisfy({ "imsU-".contains($0) }), !flags.isEmpty else {
+                        throw Failure(pattern: pattern, problem: "has an unknown group (?\(flags)…)")
+                    }
+                    if flags.contains("U") { throw refuse("the ungreedy flag U, which ICU lacks,") }
+                    let parts = flags.split(separator: "-", omittingEmptySubsequences: false)
+                    if parts[0].contains("m") { multiline = true }
+                    if parts.count > 1, parts[1].contains("m") { multiline = false }
+                    out += "(?" + flags
+                    index = end
+                }
+            case "*", "+", "?", "}":
+                out.append(character)
+                index += 1
+                if index < characters.count, characters[index] == "+" {
+                    throw refuse("a possessive quantifier (\(character)+)")
+                }
+            case "$":
+                out += multiline ? "$" : "\\z"
+                index += 1
+            default:
+                out.append(character)
+                index += 1
+            }
+        }
+        return out
+    }
+}

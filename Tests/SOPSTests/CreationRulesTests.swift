@@ -1,0 +1,114 @@
+import Age
+import Foundation
+import Testing
+
+@testable import SOPS
+
+/// Regular expressions in Go's RE2 syntax, as sops writes them in `.sops.yaml` and its rules.
+@Suite struct GoRegexTests {
+    @Test(arguments: [
+        // (pattern, text, matches) — the first ones are path_regex values from sops' own configuration tests.
+        ("foobar*", "foobar", true), ("/dev/*", "/dev/null", true), ("^staging/", "prod/x.yaml", false),
+        ("^secrets/.*\\.enc\\.yaml$", "secrets/db.enc.yaml", true),
+        ("^secrets/.*\\.enc\\.yaml$", "secrets/db.enc.yaml\n", false), ("(?P<env>dev|prod)/.*", "prod/app.yaml", true),
+        ("(?i)^SECRETS/", "secrets/a", true), ("^\\pL+$", "ключ", true), ("^[[:alpha:]]+$", "abc", true),
+        ("[]a]", "]", true), ("\\Q.*\\E", ".*", true), ("\\Q.*\\E", "ab", false), ("(?m)^b$", "a\nb\nc", true),
+        ("(?s:a.b)", "a\nb", true), ("a.b", "a\nb", false),
+    ]) func matchesAsGoDoes(_ pattern: String, _ text: String, _ expected: Bool) throws {
+        #expect(try GoRegex(pattern).matches(text) == expected, "\(pattern) on \(text.debugDescription)")
+    }
+
+    @Test(arguments: [
+        "(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\1", "(?P<x>a)(?P=x)", "\\k<x>", "(?>a)", "a*+", "a++", "a\\Z",
+        "(?U)a*", "(", "(?x)a", "[a",
+    ]) func refusesWhatRE2DoesNotHave(_ pattern: String) {
+        #expect(throws: GoRegex.Failure.self) { try GoRegex(pattern) }
+    }
+}
+
+@Suite struct CreationRulesTests {
+    let directory: URL
+    let recipients: [String]
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("rules-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("secrets/prod/deep"), withIntermediateDirectories: true)
+        recipients = try (0..<3).map { _ in try X25519Identity.generate().recipient.description }
+    }
+
+    func write(_ text: String) throws -> SOPSCreationRules {
+        let path = directory.appendingPathComponent(".sops.yaml")
+        try text.write(to: path, atomically: true, encoding: .utf8)
+        return try SOPSCreationRules.load(path.path)
+    }
+
+    func file(_ relative: String) -> String { directory.appendingPathComponent(relative).path }
+
+    @Test func theFirstMatchingRuleWinsOnThePathRelativeToTheConfiguration() throws {
+        let rules = try write(
+            """
+            creation_rules:
+              - path_regex: ^secrets/prod/
+                shamir_threshold: 2
+                key_groups:
+                  - age: [\(recipients[0])]
+                  - age: [\(recipients[1])]
+                  - age:
+                      - \(recipients[2])
+              - path_regex: ^secrets/.*\\.yaml$
+                age: \(recipients[0]), \(recipients[1])
+                encrypted_regex: ^(password|token)$
+                mac_only_encrypted: true
+              - age: \(recipients[2])
+
+            """)
+        let prod = try rules.rule(for: file("secrets/prod/deep/db.yaml"))
+        #expect(prod.number == 1 && prod.groups.count == 3 && prod.shamirThreshold == 2 && prod.usesKeyGroups)
+        let app = try rules.rule(for: file("secrets/app.yaml"))
+        #expect(app.number == 2 && app.groups.map(\.count) == [2] && app.macOnlyEncrypted)
+        #expect(app.selection == .encryptedRegex("^(password|token)$"))
+        let other = try rules.rule(for: file("notes.json"))
+        #expect(other.number == 3 && other.groups.map { $0.map(\.description) } == [[recipients[2]]])
+        #expect(other.selection == nil)
+    }
+
+    @Test func noMatchingRuleIsAnErrorNamingTheFile() throws {
+        let rules = try write("creation_rules:\n  - path_regex: ^secrets/\n    age: \(recipients[0])\n")
+        #expect(throws: SOPSCreationRules.Failure.self) { try rules.rule(for: file("other/x.yaml")) }
+        do { _ = try rules.rule(for: file("other/x.yaml")) } catch {
+            #expect(error.message.contains("other/x.yaml"), "\(error)")
+        }
+    }
+
+    @Test(arguments: [
+        ("filename_regex: x\n    age: R0", "filename_regex is not read by sops 3"),
+        ("path_regex: (?=x)\n    age: R0", "look-ahead"),
+        ("age: R0\n    encrypted_regex: a\n    unencrypted_suffix: _u", "more than one of"),
+        ("age: age1notakey", "is not an age X25519 recipient"),
+        ("key_groups:\n      - age: [R0]\n    shamir_threshold: 2", "more than its 1 key groups"),
+        ("age: R0\n    colour: blue", "unknown field colour"),
+    ]) func badRulesAreErrorsNamingTheRuleAndThePlace(_ body: String, _ expected: String) throws {
+        let text = "creation_rules:\n  - " + body.replacingOccurrences(of: "R0", with: recipients[0]) + "\n"
+        do {
+            _ = try write(text)
+            Issue.record("accepted: \(text)")
+        } catch let failure as SOPSCreationRules.Failure {
+            #expect(failure.message.contains("creation rule 1"), "\(failure)")
+            #expect(failure.message.contains(expected), "\(failure)")
+            #expect(failure.location.file.hasSuffix(".sops.yaml") && failure.location.line >= 2, "\(failure)")
+        }
+    }
+
+    @Test func theNearestConfigurationIsFoundFromTheFilesFolderUpward() throws {
+        _ = try write("creation_rules: []\n")
+        let nested = directory.appendingPathComponent("secrets/prod/.sops.yaml")
+        try "creation_rules: []\n".write(to: nested, atomically: true, encoding: .utf8)
+        #expect(SOPSCreationRules.locate(for: file("secrets/prod/deep/x.yaml")).path == nested.path)
+        #expect(SOPSCreationRules.locate(for: file("secrets/x.yaml")).path == file(".sops.yaml"))
+        try "x: 1\n".write(to: directory.appendingPathComponent("secrets/.sops.yml"), atomically: true, encoding: .utf8)
+        let found = SOPSCreationRules.locate(for: file("secrets/x.yaml"))
+        #expect(found.path == file(".sops.yaml"))
+        #expect(found.warning?.contains(".sops.yml") == true)
+    }
+}
