@@ -238,6 +238,37 @@ import Testing
         #expect(given.status == 0 && given.stdout.contains("recipient: \(recipients[1])"), "\(given.stderr)")
     }
 
+    @Test func updatekeysAndValidateFollowSopsYaml() async throws {
+        try Subprocess.requireTool("sops")
+        #expect(try await intops(["init"]).status == 0)
+        let own = try #require(try read("intops.yaml").split(separator: "\n").last { $0.hasPrefix("  - age1") })
+            .dropFirst(4).description
+        let (keys, recipients) = try await identities(["b"])
+        let keyPath = ".intops/fingerprint-key.enc.yaml"
+        let clean = try await intops(["validate"])
+        #expect(clean.status == 0 && !clean.stderr.contains("warning"), "\(clean.stderr)")
+
+        // The rule now names a second recipient: validate says the two disagree, updatekeys follows the rule.
+        try write("creation_rules:\n  - age: \(own), \(recipients[0])\n", ".sops.yaml")
+        let differs = try await intops(["validate"])
+        #expect(differs.status == 0, "\(differs.stderr)")
+        #expect(
+            differs.stderr.contains("creation rule 1 encrypts \(keyPath) to other recipients than intops.yaml's"),
+            "\(differs.stderr)")
+        let updated = try await intops(["secrets", "updatekeys", keyPath])
+        #expect(updated.status == 0, "\(updated.stderr)")
+        let opened = try await Subprocess.run(
+            ["sops", "-d", keyPath], environment: ["SOPS_AGE_KEY": keys[0]], directory: directory)
+        #expect(opened.status == 0 && opened.stdoutText.hasPrefix("key: "), "\(opened.stderrText)")
+
+        // A rule that does not cover the file: a warning, and updatekeys refuses in one line.
+        try write("creation_rules:\n  - path_regex: ^secrets/\n    age: \(own)\n", ".sops.yaml")
+        let uncovered = try await intops(["validate"])
+        #expect(uncovered.stderr.contains("no creation rule covers \(keyPath)"), "\(uncovered.stderr)")
+        let refused = try await intops(["secrets", "updatekeys", keyPath])
+        #expect(refused.status == 1 && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+    }
+
     @Test func afterInitPlainSopsEncryptsAndDecryptsWithoutFlags() async throws {
         try Subprocess.requireTool("sops")
         let created = try await intops(["init"])

@@ -5,7 +5,8 @@ import Reconciler
 enum SecretsCommand {
     static let out = OptionSpec.value("out", "FILE", "keygen: write the identity to FILE (mode 0600).")
     static let age = OptionSpec.repeated(
-        "age", "RECIPIENT", "encrypt/updatekeys: an age recipient (default: the project's recipients).")
+        "age", "RECIPIENT",
+        "encrypt/updatekeys: an age recipient (default: the .sops.yaml creation rule, else the project's recipients).")
     static let inPlace = OptionSpec.flag("in-place", short: "i", "encrypt/decrypt: replace FILE instead of printing.")
     static let ignoreMAC = OptionSpec.flag("ignore-mac", "decrypt: do not verify the MAC (recovery only).")
     static let encryptedRegex = OptionSpec.value(
@@ -96,9 +97,16 @@ enum SecretsCommand {
             case "updatekeys":
                 guard let file = requireFile() else { return ExitCode.usage }
                 guard let keyring = keyring() else { return ExitCode.failure }
-                let recipients = try SecretFiles.recipients(
-                    given: arguments.all(age), project: try? invocation.engine.loadProject(),
-                    environment: invocation.environment)
+                let keys = try EncryptionKeys.forNewFile(
+                    file, given: arguments.all(age), rule: EncryptionRule(), macOnlyEncrypted: false,
+                    project: try? invocation.engine.loadProject(), environment: invocation.environment)
+                for warning in keys.warnings { invocation.warning(warning) }
+                guard keys.groups.count == 1 else {
+                    return fail(
+                        "\(keys.origin) has \(keys.groups.count) key groups; intops re-wraps files of one group, use sops updatekeys for this one"
+                    )
+                }
+                let recipients = keys.groups[0]
                 try SecretFiles.updateKeys(file: file, named: shown, identities: keyring, recipients: recipients)
                 if !invocation.global.quiet {
                     console.err("\(invocation.display(file)): data key wrapped for \(recipients.count) recipient(s)")

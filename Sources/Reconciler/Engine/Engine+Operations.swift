@@ -218,9 +218,16 @@ extension Engine {
                 organization, project: ProjectPaths.display(project.file, relativeTo: project.root),
                 declared: project.organizations.map(\.id))
         }
+        // The skeleton is encrypted as a new file at its place would be: the .sops.yaml rule, else the project's.
         let recipients: [X25519Recipient]
         do throws(SecretFileError) {
-            recipients = try SecretFiles.recipients(given: [], project: project, environment: environment)
+            let keys = try EncryptionKeys.forNewFile(
+                project.root + "/secrets/\(organization).secrets.enc.yaml", given: [], rule: EncryptionRule(),
+                macOnlyEncrypted: false, project: project, environment: environment)
+            guard keys.groups.count == 1 else {
+                throw SecretFileError("\(keys.origin) has key groups; intops export writes files of one group")
+            }
+            recipients = keys.groups[0]
         } catch { throw .missingSetting("export encrypts the secrets skeleton: \(error)") }
         let target = directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations"
         let manifestFile = target + "/\(organization).yaml"

@@ -1,5 +1,6 @@
 import Foundation
 import IntegrationsAPI
+import SOPS
 import YAML
 
 /// Where validation found its templates.
@@ -58,6 +59,7 @@ public enum ProjectValidation {
             references += integration.secrets.map(\.reference)
         }
         for reference in references { diagnostics += checker.check(reference, environment: environment) }
+        diagnostics += recipientDisagreements(project: project, references: references)
         if project.allowPlaintextSecrets {
             diagnostics.append(
                 Diagnostic(
@@ -69,6 +71,51 @@ public enum ProjectValidation {
         return ValidationReport(
             loaded: loaded, templateOrigin: origin, templateCount: templates.count, referenceCount: references.count,
             warnings: diagnostics)
+    }
+
+    /// A warning for each SOPS file whose `.sops.yaml` rule encrypts to other recipients than intops.yaml's
+    /// `recipients:`, or that no rule covers: new files and updatekeys follow `.sops.yaml`, so the two drift apart
+    /// silently otherwise.
+    static func recipientDisagreements(project: Project, references: [SecretReference]) -> [Diagnostic] {
+        let files = Set(
+            references.compactMap { reference -> String? in
+                if case .sops(let file, _) = reference.source { file } else { nil }
+            })
+        var warnings: [Diagnostic] = []
+        // Each .sops.yaml read once; nil when it could not be (warned about once).
+        var configurations: [String: SOPSCreationRules?] = [:]
+        for file in files.sorted() {
+            guard let found = SOPSCreationRules.locate(for: file).path else { continue }
+            let shown = ProjectPaths.display(file, relativeTo: project.root)
+            let at = SourceLocation(file: found, line: 1, column: 1)
+            if configurations[found] == nil {
+                do throws(SOPSCreationRules.Failure) { configurations[found] = try SOPSCreationRules.load(found) } catch
+                {
+                    warnings.append(Diagnostic(.warning, at: error.location, error.message))
+                    configurations[found] = .some(nil)
+                }
+            }
+            guard let loaded = configurations[found], let rules = loaded else { continue }
+            guard !rules.rules.isEmpty else { continue }
+            let rule: SOPSCreationRules.Rule
+            do throws(SOPSCreationRules.Failure) { rule = try rules.rule(for: file) } catch {
+                warnings.append(
+                    Diagnostic(
+                        .warning, at: at,
+                        "no creation rule covers \(shown), so intops secrets encrypt and updatekeys refuse it; add one")
+                )
+                continue
+            }
+            let ruled = Set(rule.groups.flatMap { $0.map(\.description) })
+            if !project.recipients.isEmpty, ruled != Set(project.recipients) {
+                warnings.append(
+                    Diagnostic(
+                        .warning, at: rule.location,
+                        "creation rule \(rule.number) encrypts \(shown) to other recipients than intops.yaml's recipients; .sops.yaml is the one used, make the two agree"
+                    ))
+            }
+        }
+        return warnings
     }
 
     /// Templates from, in order: the cache file, the sandbox catalog, the API, in one request.
