@@ -91,6 +91,12 @@ private struct EventWriter {
         }
     }
 
+    /// Strings a YAML 1.1 reader takes for booleans: go-yaml (and so sops) quotes them, and so does this emitter,
+    /// so that a file reads the same in both and sops writes it back unchanged.
+    static let yaml11Booleans: Set<String> = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ]
+
     /// Picks a style that reads back as the same value: a string that would resolve to something else when
     /// plain (`"true"`, `"42"`, `""`) is quoted; multi-line text becomes a literal block.
     private static func scalarStyle(
@@ -105,7 +111,9 @@ private struct EventWriter {
         case .folded: return (YAML_FOLDED_SCALAR_STYLE, 0, implicitQuoted)
         case .any:
             if text.contains("\n") { return (YAML_LITERAL_SCALAR_STYLE, 0, implicitQuoted) }
-            if Node.resolvePlain(text) != .string(text) { return (YAML_DOUBLE_QUOTED_SCALAR_STYLE, 0, implicitQuoted) }
+            if Node.resolvePlain(text) != .string(text) || yaml11Booleans.contains(text) {
+                return (YAML_DOUBLE_QUOTED_SCALAR_STYLE, 0, implicitQuoted)
+            }
             // libyaml still quotes when plain text would not parse (leading "- ", ": ", "#"…).
             return (YAML_ANY_SCALAR_STYLE, tag == nil ? 1 : 0, implicitQuoted)
         }

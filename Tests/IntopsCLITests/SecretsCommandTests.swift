@@ -269,6 +269,78 @@ import Testing
         #expect(refused.status == 1 && refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
     }
 
+    @Test func theDailyVerbsDoWhatSopsDoes() async throws {
+        try Subprocess.requireTool("sops")
+        #expect(try await intops(["init"]).status == 0)
+        func sops(_ arguments: [String]) async throws -> ProcessOutput {
+            try await Subprocess.run(
+                ["sops"] + arguments, environment: ["SOPS_AGE_KEY_FILE": keyFile], directory: directory)
+        }
+        let plain = "a:\n    b: hello\n    \"n\": 5\nlist:\n    - x\ntop: v1\n"
+        try write(plain, "s.yaml")
+        #expect(try await intops(["secrets", "filestatus", "s.yaml"]).stdout == "{\"encrypted\":false}\n")
+        #expect(try await intops(["secrets", "encrypt", "-i", "s.yaml"]).status == 0)
+        let status = try await intops(["secrets", "filestatus", "s.yaml"])
+        let theirStatus = try await sops(["filestatus", "s.yaml"])
+        #expect(status.stdout == "{\"encrypted\":true}\n" && status.stdout == theirStatus.stdoutText)
+
+        for index in [#"["a"]["b"]"#, #"["a"]["n"]"#, #"["list"][0]"#, #"["a"]"#, "['top']"] {
+            let ours = try await intops(["secrets", "decrypt", "--extract", index, "s.yaml"])
+            let theirs = try await sops(["-d", "--extract", index, "s.yaml"])
+            #expect(
+                ours.status == 0 && ours.stdout == theirs.stdoutText, "\(index): \(ours.stdout) vs \(theirs.stdoutText)"
+            )
+        }
+        let missing = try await intops(["secrets", "decrypt", "--extract", #"["zz"]"#, "s.yaml"])
+        #expect(missing.status == 1 && missing.stderr.split(separator: "\n").count == 1, "\(missing.stderr)")
+        let badIndex = try await intops(["secrets", "decrypt", "--extract", "a.b", "s.yaml"])
+        #expect(badIndex.status == 1 && badIndex.stderr.contains("is not an index"), "\(badIndex.stderr)")
+
+        // set and unset leave the same document as sops's set and unset on a copy.
+        try FileManager.default.copyItem(
+            at: directory.appendingPathComponent("s.yaml"), to: directory.appendingPathComponent("t.yaml"))
+        let value = #"{"k": [1, "two"], "flag": true}"#
+        #expect(try await intops(["secrets", "set", "s.yaml", #"["a"]["c"]"#, value]).status == 0)
+        #expect(try await sops(["set", "t.yaml", #"["a"]["c"]"#, value]).status == 0)
+        try write(#""from a file""#, "value.json")
+        #expect(try await intops(["secrets", "set", "--value-file", "value.json", "s.yaml", #"["top"]"#]).status == 0)
+        #expect(try await sops(["set", "t.yaml", #"["top"]"#, #""from a file""#]).status == 0)
+        #expect(try await intops(["secrets", "unset", "s.yaml", #"["a"]["b"]"#]).status == 0)
+        #expect(try await sops(["unset", "t.yaml", #"["a"]["b"]"#]).status == 0)
+        let ours = try await sops(["-d", "s.yaml"]), theirs = try await sops(["-d", "t.yaml"])
+        #expect(ours.status == 0 && ours.stdoutText == theirs.stdoutText, "\(ours.stdoutText) vs \(theirs.stdoutText)")
+        #expect(try await intops(["secrets", "unset", "s.yaml", #"["a"]["b"]"#]).status == 1)
+        #expect(try await intops(["secrets", "set", "s.yaml", #"["top"]"#, "not json"]).status == 1)
+        #expect(try await intops(["secrets", "set", "s.yaml", #"["top"]"#]).status == 64)
+
+        // rotate: a new data key, the same values, still opened by sops.
+        let before = try read("s.yaml")
+        #expect(try await intops(["secrets", "rotate", "s.yaml"]).status == 0)
+        let after = try read("s.yaml")
+        func enc(_ text: String) -> String { text.components(separatedBy: "enc: |").last ?? "" }
+        #expect(enc(after) != enc(before) && after != before)
+        #expect(try await sops(["-d", "s.yaml"]).stdoutText == theirs.stdoutText)
+
+        // exec-env: the top-level values in the child's environment, its status intops's.
+        try write("top: v1\nother: x y\n", "e.yaml")
+        #expect(try await intops(["secrets", "encrypt", "-i", "e.yaml"]).status == 0)
+        let env = try await intops(["secrets", "exec-env", "e.yaml", #"echo "$top|$other""#])
+        #expect(env.status == 0 && env.stdout == "v1|x y\n", "\(env.stderr)")
+        #expect(try await intops(["secrets", "exec-env", "e.yaml", "exit 3"]).status == 3)
+        let nested = try await intops(["secrets", "exec-env", "s.yaml", "true"])
+        #expect(nested.status == 1 && nested.stderr.contains("nested value at a"), "\(nested.stderr)")
+
+        // exec-file: {} is a 0600 copy in a private directory, gone when the command ends.
+        let file = try await intops([
+            "secrets", "exec-file", "e.yaml", "stat -c %a {} > mode.txt; echo {} > path.txt; cat {}",
+        ])
+        #expect(file.status == 0 && file.stdout == "top: v1\nother: x y\n", "\(file.stderr)")
+        #expect(try read("mode.txt") == "600\n")
+        let copy = try read("path.txt").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(!copy.isEmpty && !FileManager.default.fileExists(atPath: copy))
+        #expect(!FileManager.default.fileExists(atPath: (copy as NSString).deletingLastPathComponent))
+    }
+
     @Test func afterInitPlainSopsEncryptsAndDecryptsWithoutFlags() async throws {
         try Subprocess.requireTool("sops")
         let created = try await intops(["init"])

@@ -112,3 +112,31 @@ import Testing
         #expect(found.warning?.contains(".sops.yml") == true)
     }
 }
+
+/// sops' index syntax for --extract, set and unset.
+@Suite struct IndexPathTests {
+    @Test func componentsAreQuotedKeysOrIndices() throws {
+        #expect(
+            try SOPSIndexPath(#"["a"]['b c'][0]["q\"uote"]"#).components == [
+                .key("a"), .key("b c"), .index(0), .key("q\"uote"),
+            ])
+    }
+
+    @Test(arguments: ["", "a", "[a]", #"["a""#, "[-1]", #"["a"]x"#, "[]"]) func malformedIndicesAreRefused(
+        _ text: String
+    ) { #expect(throws: SOPSIndexPath.Failure.self) { try SOPSIndexPath(text) } }
+
+    @Test func setCreatesMappingsAndAppendsPastTheEndAndUnsetNeedsTheValue() throws {
+        let document = SOPSValue.mapping([SOPSEntry(key: "list", value: .sequence([.scalar(.string("x"))]))])
+        let set = try #require(document.setting(.scalar(.int(1)), at: try SOPSIndexPath(#"["a"]["b"]"#)))
+        #expect(set.value(at: try SOPSIndexPath(#"["a"]["b"]"#)) == .scalar(.int(1)))
+        let appended = try #require(document.setting(.scalar(.string("y")), at: try SOPSIndexPath(#"["list"][1]"#)))
+        #expect(appended.value(at: try SOPSIndexPath(#"["list"][1]"#)) == .scalar(.string("y")))
+        #expect(document.setting(.null, at: try SOPSIndexPath(#"["list"][5]"#)) == nil)
+        #expect(document.setting(.null, at: try SOPSIndexPath(#"["list"][0]["k"]"#)) == nil)
+        #expect(document.removing(try SOPSIndexPath(#"["missing"]"#)) == nil)
+        #expect(
+            document.removing(try SOPSIndexPath(#"["list"][0]"#))
+                == .mapping([SOPSEntry(key: "list", value: .sequence([]))]))
+    }
+}

@@ -12,6 +12,14 @@ import Testing
         #expect(text == "bool: \"true\"\nint: \"42\"\nempty: \"\"\nword: hello\n\"null\": \"null\"\nnumber: 42\n")
     }
 
+    /// go-yaml, and so sops, quotes the words YAML 1.1 reads as booleans; a file intops writes reads the same there.
+    @Test(arguments: ["y", "N", "yes", "No", "on", "OFF"]) func yaml11BooleanWordsAreQuotedAsGoYAMLQuotesThem(
+        _ word: String
+    ) throws {
+        let text = try YAMLEmitter.emit([.mapping([(word, .string(word)), ("yesterday", .string("only"))])])
+        #expect(text == "\"\(word)\": \"\(word)\"\nyesterday: only\n")
+    }
+
     @Test func roundTripKeepsValuesStylesAndTags() throws {
         let source = """
             name: 'single'
