@@ -34,6 +34,9 @@ public final class SpawnedProcess: @unchecked Sendable {
     public var standardInput: Any? = Inherited.stream
     public var standardOutput: Any? = Inherited.stream
     public var standardError: Any? = Inherited.stream
+    /// Starts the child in a session of its own, without a controlling terminal (tests: a prompt must never
+    /// wait on the terminal of whoever runs them).
+    public var startsNewSession = false
     /// Called once, on the thread that saw the exit.
     public var terminationHandler: (@Sendable (SpawnedProcess) -> Void)? {
         get { state.withLock { $0.handler } }
@@ -106,6 +109,9 @@ public final class SpawnedProcess: @unchecked Sendable {
 
     // MARK: - Spawning
 
+    /// glibc's POSIX_SPAWN_SETSID (0x80), which its headers declare only for _GNU_SOURCE builds.
+    static let setSessionFlag: Int32 = 0x80
+
     private func spawn(_ path: String) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -120,7 +126,9 @@ public final class SpawnedProcess: @unchecked Sendable {
         var all = sigset_t()
         sigfillset(&all)
         posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawnattr_setflags(
+            &attributes,
+            Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | (startsNewSession ? Self.setSessionFlag : 0)))
 
         for (target, stream) in [(Int32(0), standardInput), (1, standardOutput), (2, standardError)] {
             switch stream {

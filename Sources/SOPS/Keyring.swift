@@ -1,11 +1,20 @@
 import Age
 import ConcurrencyToolkit
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The age identities a run may use, found where sops looks for them: `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
-/// and the default key file (`$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`).
+/// `SOPS_AGE_KEY_CMD` and the default key file (`$XDG_CONFIG_HOME/sops/age/keys.txt`, else
+/// `~/.config/sops/age/keys.txt`).
 public struct SOPSKeyring: Sendable {
     public var identities: [any AgeIdentity]
+    /// `SOPS_AGE_KEY_CMD`: run, as sops runs it, for each recipient a file is encrypted to, with that recipient in
+    /// `SOPS_AGE_RECIPIENT`; its output is read as an identity file.
+    public var keyCommand: KeyCommand?
     /// Where the identities came from, for messages (never the keys).
     public var sources: [String]
     /// Problems worth a warning, such as an identity file others can read.
@@ -37,6 +46,14 @@ public struct SOPSKeyring: Sendable {
             keyring.sources.append("SOPS_AGE_KEY")
         }
         if let path = environment["SOPS_AGE_KEY_FILE"], !path.isEmpty { try keyring.add(file: path, required: true) }
+        if let command = environment["SOPS_AGE_KEY_CMD"], !command.isEmpty {
+            guard let arguments = KeyCommand.split(command), !arguments.isEmpty else {
+                throw AgeKeyError(
+                    source: "SOPS_AGE_KEY_CMD", line: nil, reason: "is not a command line intops can split")
+            }
+            keyring.keyCommand = KeyCommand(arguments: arguments, environment: environment)
+            keyring.sources.append("SOPS_AGE_KEY_CMD")
+        }
         let home = environment["HOME"] ?? NSHomeDirectory()
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
         try keyring.add(file: config + "/sops/age/keys.txt", required: false)
@@ -59,8 +76,138 @@ public struct SOPSKeyring: Sendable {
             warnings.append(
                 "\(path) can be read by other users (mode \(String(mode, radix: 8))); run chmod 600 \(path)")
         }
-        identities += try AgeIdentityFile.parse(String(decoding: data, as: UTF8.self), source: path)
+        var text = Array(data)
+        if Self.isAgeFile(text) {
+            // A passphrase-protected identity file (age -p): asked for on the terminal, as age and sops ask.
+            guard let passphrase = Terminal.readSecret("Enter passphrase for identity file \(path): ") else {
+                throw AgeKeyError(
+                    source: path, line: nil,
+                    reason: "is protected by a passphrase, which intops asks for on a terminal, and there is none")
+            }
+            do { text = try Age.decrypt(text, identities: [ScryptPassphrase(passphrase)]) } catch {
+                throw AgeKeyError(source: path, line: nil, reason: "cannot be opened with that passphrase (\(error))")
+            }
+        }
+        defer { text.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        identities += try AgeIdentityFile.parse(String(decoding: text, as: UTF8.self), source: path)
         sources.append(path)
+    }
+
+    static func isAgeFile(_ bytes: [UInt8]) -> Bool {
+        let start = bytes.prefix(64)
+        return start.starts(with: Array("age-encryption.org/v1\n".utf8))
+            || start.starts(with: Array("-----BEGIN AGE ENCRYPTED FILE-----".utf8))
+    }
+}
+
+/// The controlling terminal, for the passphrase of an identity file.
+enum Terminal {
+    /// A line read from /dev/tty with echo off after `prompt`; nil when there is no terminal.
+    static func readSecret(_ prompt: String) -> String? {
+        let descriptor = open("/dev/tty", O_RDWR | O_NOCTTY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var saved = termios()
+        guard tcgetattr(descriptor, &saved) == 0 else { return nil }
+        var quiet = saved
+        quiet.c_lflag &= ~tcflag_t(ECHO)
+        tcsetattr(descriptor, TCSANOW, &quiet)
+        defer {
+            tcsetattr(descriptor, TCSANOW, &saved)
+            _ = write(descriptor, "\n", 1)
+        }
+        _ = prompt.withCString { write(descriptor, $0, strlen($0)) }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(descriptor, &byte, 1) == 1, byte != 10 { if byte != 13 { line.append(byte) } }
+        defer { line.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        return String(decoding: line, as: UTF8.self)
+    }
+}
+
+/// `SOPS_AGE_KEY_CMD`, split into words as sops splits it (shell quoting, no shell) and run once per recipient.
+public final class KeyCommand: Sendable {
+    let arguments: [String]
+    let environment: [String: String]
+    private let found = Mutex<[String: Result<[any AgeIdentity], AgeKeyError>]>([:])
+
+    init(arguments: [String], environment: [String: String]) {
+        self.arguments = arguments
+        self.environment = environment
+    }
+
+    /// The identities the command prints when asked for `recipient`; its output is never shown.
+    func identities(for recipient: String) throws(AgeKeyError) -> [any AgeIdentity] {
+        if let known = found.withLock({ $0[recipient] }) { return try known.get() }
+        let result = Result { () throws(AgeKeyError) -> [any AgeIdentity] in try run(recipient) }
+        found.withLock { $0[recipient] = result }
+        return try result.get()
+    }
+
+    private func run(_ recipient: String) throws(AgeKeyError) -> [any AgeIdentity] {
+        let source = "SOPS_AGE_KEY_CMD"
+        let process = SpawnedProcess()
+        // env finds the program on PATH, as Go's exec.Command does.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["--"] + arguments
+        process.environment = environment.merging(["SOPS_AGE_RECIPIENT": recipient]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch {
+            throw AgeKeyError(source: source, line: nil, reason: "cannot be run: \(error)")
+        }
+        var bytes = output.fileHandleForReading.readAllBytes()
+        defer { bytes.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
+        process.waitUntilExit()
+        guard process.shellStatus == 0 else {
+            throw AgeKeyError(
+                source: source, line: nil, reason: "(\(arguments[0])) failed with exit status \(process.shellStatus)")
+        }
+        do { return try AgeIdentityFile.parse(String(decoding: bytes, as: UTF8.self), source: source) } catch {
+            throw AgeKeyError(source: source, line: nil, reason: "printed no valid age identity: \(error.reason)")
+        }
+    }
+
+    /// Words of a command line with single quotes, double quotes and backslashes as a POSIX shell reads them;
+    /// nil when a quote is left open.
+    static func split(_ line: String) -> [String]? {
+        var words: [String] = []
+        var word = ""
+        var inWord = false
+        var quote: Character?
+        var iterator = line.makeIterator()
+        while let character = iterator.next() {
+            if let open = quote {
+                if character == open {
+                    quote = nil
+                } else if character == "\\" && open == "\"", let next = iterator.next() {
+                    if next != "\"" && next != "\\" && next != "$" && next != "`" { word.append(character) }
+                    word.append(next)
+                } else {
+                    word.append(character)
+                }
+                continue
+            }
+            switch character {
+            case " ", "\t", "\n":
+                if inWord { words.append(word) }
+                word = ""
+                inWord = false
+            case "'", "\"":
+                quote = character
+                inWord = true
+            case "\\":
+                if let next = iterator.next() { word.append(next) }
+                inWord = true
+            default:
+                word.append(character)
+                inWord = true
+            }
+        }
+        guard quote == nil else { return nil }
+        if inWord { words.append(word) }
+        return words
     }
 }
 

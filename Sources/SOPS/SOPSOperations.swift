@@ -141,8 +141,14 @@ extension SOPS {
         var damage: (recipient: String, error: AgeError)?
         for group in metadata.groups {
             for key in group.age {
+                var identities = keyring.identities
+                if let command = keyring.keyCommand {
+                    do throws(AgeKeyError) { identities += try command.identities(for: key.recipient) } catch {
+                        throw .noIdentity(.unreadableIdentities("\(error)"))
+                    }
+                }
                 do {
-                    shares.append(try Age.decrypt(Array(key.enc.utf8), identities: keyring.identities))
+                    shares.append(try Age.decrypt(Array(key.enc.utf8), identities: identities))
                     break
                 } catch .noMatch { continue } catch { if damage == nil { damage = (key.recipient, error) } }
             }

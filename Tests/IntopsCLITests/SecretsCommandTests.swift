@@ -341,6 +341,93 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: (copy as NSString).deletingLastPathComponent))
     }
 
+    @Test func anEditThatDoesNotParseReopensTheEditorOnATerminalOnly() async throws {
+        try Subprocess.requireTool("script")
+        #expect(try await intops(["init"]).status == 0)
+        try write("token: before\n", "g.yaml")
+        #expect(try await intops(["secrets", "encrypt", "-i", "g.yaml"]).status == 0)
+        // An editor whose first save does not parse, and whose second does.
+        try write(
+            """
+            #!/bin/sh
+            if [ -f "$(dirname "$0")/once" ]; then echo "token: after" > "$1"
+            else touch "$(dirname "$0")/once"; echo "token: [unclosed" > "$1"; fi
+
+            """, "ed.sh")
+        let editor = directory.appendingPathComponent("ed.sh").path
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: editor)
+        let binary = try TestSupport.executable.path
+        let command =
+            "cd '\(directory.path)' && XDG_CONFIG_HOME='\(config.path)' HOME='\(directory.path)' EDITOR='\(editor)' '\(binary)' secrets edit g.yaml"
+        let onTerminal = try await Subprocess.runWithTerminal(command, terminalInput: "\n")
+        #expect(onTerminal.status == 0, "\(onTerminal.stdoutText)")
+        #expect(onTerminal.stdoutText.contains("Press Enter to return to the editor"), "\(onTerminal.stdoutText)")
+        #expect(try await intops(["secrets", "decrypt", "g.yaml"]).stdout == "token: after\n")
+
+        // Without a terminal the broken edit fails, and the file keeps what it had.
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("once"))
+        let scripted = try await intops(["secrets", "edit", "g.yaml"], environment: ["EDITOR": editor])
+        #expect(scripted.status == 1 && scripted.stderr.contains("the file is unchanged"), "\(scripted.stderr)")
+        #expect(try await intops(["secrets", "decrypt", "g.yaml"]).stdout == "token: after\n")
+    }
+
+    @Test func identitiesComeFromSopsAgeKeyCmdAsSopsRunsIt() async throws {
+        try Subprocess.requireTool("sops")
+        let (_, recipients) = try await identities(["k"])
+        // A secrets manager's stand-in: the key only for the recipient asked for, its arguments as sops splits them.
+        try write(
+            """
+            #!/bin/sh
+            [ "$1" = "--vault" ] && [ "$2" = "two words" ] || exit 2
+            [ "$SOPS_AGE_RECIPIENT" = "\(recipients[0])" ] || exit 3
+            cat "$(dirname "$0")/k.key"
+
+            """, "key-cmd.sh")
+        let script = directory.appendingPathComponent("key-cmd.sh").path
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
+        try write("token: from-cmd\n", "a.yaml")
+        #expect(try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "a.yaml"]).status == 0)
+        let command = ["SOPS_AGE_KEY_CMD": "'\(script)' --vault \"two words\""]
+        let ours = try await intops(["secrets", "decrypt", "a.yaml"], environment: command)
+        #expect(ours.status == 0 && ours.stdout == "token: from-cmd\n", "\(ours.stderr)")
+        let theirs = try await Subprocess.run(
+            ["sops", "-d", "a.yaml"], environment: command.merging(["XDG_CONFIG_HOME": config.path]) { $1 },
+            directory: directory)
+        #expect(theirs.stdoutText == ours.stdout, "\(theirs.stderrText)")
+        let failing = try await intops(["secrets", "decrypt", "a.yaml"], environment: ["SOPS_AGE_KEY_CMD": "false"])
+        #expect(failing.status == 1 && failing.stderr.contains("SOPS_AGE_KEY_CMD"), "\(failing.stderr)")
+        #expect(failing.stderr.split(separator: "\n").count == 1, "\(failing.stderr)")
+    }
+
+    @Test func aPassphraseProtectedIdentityFileIsAskedForOnTheTerminal() async throws {
+        try Subprocess.requireTool("age")
+        try Subprocess.requireTool("script")
+        let (_, recipients) = try await identities(["p"])
+        let protected = directory.appendingPathComponent("p.age").path
+        let made = try await Subprocess.runWithTerminal(
+            "age -p -o '\(protected)' '\(directory.appendingPathComponent("p.key").path)'",
+            terminalInput: "correct horse\ncorrect horse\n")
+        #expect(made.status == 0, "\(made.stdoutText)")
+        try write("token: behind-a-passphrase\n", "a.yaml")
+        #expect(try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "a.yaml"]).status == 0)
+        let binary = try TestSupport.executable.path
+        func decrypt(typing: String) async throws -> ProcessOutput {
+            try await Subprocess.runWithTerminal(
+                "cd '\(directory.path)' && SOPS_AGE_KEY_FILE='\(protected)' XDG_CONFIG_HOME='\(config.path)' HOME='\(directory.path)' '\(binary)' secrets decrypt a.yaml",
+                terminalInput: typing)
+        }
+        let asked = try await decrypt(typing: "correct horse\n")
+        #expect(asked.status == 0, "\(asked.stdoutText)")
+        #expect(asked.stdoutText.contains("Enter passphrase for identity file \(protected)"), "\(asked.stdoutText)")
+        #expect(asked.stdoutText.contains("token: behind-a-passphrase"), "\(asked.stdoutText)")
+        let wrong = try await decrypt(typing: "wrong\n")
+        #expect(wrong.status == 1 && wrong.stdoutText.contains("cannot be opened with that passphrase"))
+        // No terminal: one clear line instead of a prompt nobody can answer.
+        let scripted = try await intops(
+            ["secrets", "decrypt", "a.yaml"], environment: ["SOPS_AGE_KEY_FILE": protected])
+        #expect(scripted.status == 1 && scripted.stderr.contains("there is none"), "\(scripted.stderr)")
+    }
+
     @Test func afterInitPlainSopsEncryptsAndDecryptsWithoutFlags() async throws {
         try Subprocess.requireTool("sops")
         let created = try await intops(["init"])

@@ -42,6 +42,7 @@ public enum Subprocess {
         directory: URL? = nil, deadline: Duration = .seconds(120)
     ) async throws -> ProcessOutput {
         let process = SpawnedProcess()
+        process.startsNewSession = true
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment

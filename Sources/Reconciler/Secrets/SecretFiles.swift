@@ -245,10 +245,19 @@ public enum SecretFiles {
     ) async throws(SecretFileError) -> Bool {
         // The editor holds the terminal for as long as the person edits: a thread of its own, off the pool.
         try await offPool { () throws(SecretFileError) -> Bool in
-            try edit(file: path, shown: name ?? path, keyring: identities.keyring, editor: editor) { editor, path in
-                try runEditor(editor, path, environment: environment)
-            }
+            try edit(
+                file: path, shown: name ?? path, keyring: identities.keyring, editor: editor,
+                run: { editor, path in try runEditor(editor, path, environment: environment) }, reopen: askToReopen)
         }
+    }
+
+    /// On a terminal, an edit that does not parse is shown and the editor opened again, as sops does, instead of
+    /// throwing the change away; without one (a script, CI) the edit fails and the file stays as it was.
+    static func askToReopen(_ problem: String) -> Bool {
+        guard isatty(STDIN_FILENO) == 1 else { return false }
+        FileHandle.standardError.write(
+            Data("\(problem)\nPress Enter to return to the editor, or Ctrl-C to leave the file unchanged.\n".utf8))
+        return readLine(strippingNewline: true) != nil
     }
 
     /// Runs the editor with the terminal, as sops does, through the shell so that `EDITOR="code --wait"` works.
@@ -266,7 +275,8 @@ public enum SecretFiles {
     }
 
     static func edit(
-        file path: String, shown: String, keyring: SOPSKeyring, editor: String, run: (String, String) throws -> Int32
+        file path: String, shown: String, keyring: SOPSKeyring, editor: String, run: (String, String) throws -> Int32,
+        reopen: (String) -> Bool = { _ in false }
     ) throws(SecretFileError) -> Bool {
         let bytes = try read(path, shown: shown)
         let format = SOPS.Format(path: path)
@@ -298,23 +308,27 @@ public enum SecretFiles {
             }
             unlink(plaintextPath)
         }
-        let status: Int32
-        do { status = try run(editor, plaintextPath) } catch {
-            throw SecretFileError("cannot start the editor \(editor)")
+        while true {
+            let status: Int32
+            do { status = try run(editor, plaintextPath) } catch {
+                throw SecretFileError("cannot start the editor \(editor)")
+            }
+            guard status == 0 else { throw SecretFileError("the editor exited with \(status); \(shown) is unchanged") }
+            var edited = try read(plaintextPath, shown: plaintextPath)
+            defer { secureZero(&edited) }
+            guard edited != plaintext else { return false }
+            let sealed: [UInt8]
+            do throws(SOPSError) {
+                let documents = try SOPS.parsePlaintext(edited, format: format, file: shown)
+                sealed = try SOPS.reencrypt(documents, replacing: bytes, format: format, file: shown, keyring: keyring)
+            } catch {
+                let problem = "the edited \(shown) \(SecretResolver.sentence(error))"
+                if reopen(problem) { continue }
+                throw SecretFileError("\(problem); the file is unchanged")
+            }
+            try write(sealed, to: path, shown: shown)
+            return true
         }
-        guard status == 0 else { throw SecretFileError("the editor exited with \(status); \(shown) is unchanged") }
-        var edited = try read(plaintextPath, shown: plaintextPath)
-        defer { secureZero(&edited) }
-        guard edited != plaintext else { return false }
-        let sealed: [UInt8]
-        do throws(SOPSError) {
-            let documents = try SOPS.parsePlaintext(edited, format: format, file: shown)
-            sealed = try SOPS.reencrypt(documents, replacing: bytes, format: format, file: shown, keyring: keyring)
-        } catch {
-            throw SecretFileError("the edited \(shown) \(SecretResolver.sentence(error)); the file is unchanged")
-        }
-        try write(sealed, to: path, shown: shown)
-        return true
     }
 }
 
