@@ -2,6 +2,25 @@ import Foundation
 
 /// JSON with key order kept, as sops needs it for the MAC, and numbers typed as sops ≥ 3.13.2 types them.
 enum OrderedJSON {
+    /// A float as Go's encoding/json writes it: plain digits, except an exponent below 1e-6 and from 1e21 on
+    /// (`1.2345678901234568e+22`, `1e-7`).
+    static func goJSONFloat(_ value: Double) -> String {
+        let magnitude = abs(value)
+        guard magnitude != 0, magnitude < 1e-6 || magnitude >= 1e21 else { return SOPSScalar.goFloat(value) }
+        // The shortest digits that read back as the value, from Swift's own shortest form.
+        let plain = SOPSScalar.goFloat(magnitude)
+        var digits = plain.filter { $0 != "." }
+        let point = plain.firstIndex(of: ".").map { plain.distance(from: plain.startIndex, to: $0) } ?? plain.count
+        var exponent = point - 1
+        while digits.first == "0" {
+            digits.removeFirst()
+            exponent -= 1
+        }
+        while digits.count > 1, digits.last == "0" { digits.removeLast() }
+        let mantissa = digits.count > 1 ? "\(digits.first!).\(digits.dropFirst())" : digits
+        return (value < 0 ? "-" : "") + mantissa + "e" + (exponent < 0 ? "-" : "+") + String(abs(exponent))
+    }
+
     static func parse(_ data: [UInt8]) throws(SOPSError) -> SOPSValue {
         var parser = Parser(bytes: data)
         parser.skipWhitespace()
@@ -116,6 +135,8 @@ enum OrderedJSON {
             while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
             let text = String(decoding: bytes[start..<index], as: UTF8.self)
             guard !text.isEmpty else { throw failure("unexpected character") }
+            // An integer that fits 64 bits stays exact, as sops 3.13 keeps it (beyond 2^53 too, where a float64
+            // would change its last digits); anything else is a float64, as in Go.
             if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let integer = Int64(text) {
                 return .scalar(.int(integer))
             }
@@ -187,7 +208,7 @@ enum OrderedJSON {
             case .string(let text), .time(let text): out += quote(text)
             case .int(let number): out += String(number)
             case .float(let number):
-                out += number.isFinite ? SOPSScalar.goFloat(number) : quote(SOPSScalar.goFloat(number))
+                out += number.isFinite ? Self.goJSONFloat(number) : quote(SOPSScalar.goFloat(number))
             case .bool(let flag): out += flag ? "true" : "false"
             }
         case .sequence(let items):

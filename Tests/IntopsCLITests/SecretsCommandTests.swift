@@ -428,6 +428,30 @@ import Testing
         #expect(scripted.status == 1 && scripted.stderr.contains("there is none"), "\(scripted.stderr)")
     }
 
+    /// Integers past 2^53 and floats past 1e21, both ways with sops: what sops encrypted prints as sops prints it,
+    /// and what intops encrypted keeps every digit, opens in sops and passes its MAC.
+    @Test func bigJSONNumbersTravelBothWays() async throws {
+        try Subprocess.requireTool("sops")
+        let (_, recipients) = try await identities(["n"])
+        let keyEnvironment = ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("n.key").path]
+        let numbers = #"{"i": 9007199254740993, "big": 12345678901234567890123, "tiny": 1e-7, "f": 1.5}"#
+        try write(numbers + "\n", "by-sops.json")
+        try write(numbers + "\n", "by-intops.json")
+        let sealed = try await Subprocess.run(
+            ["sops", "-e", "-i", "--age", recipients[0], "by-sops.json"], environment: keyEnvironment,
+            directory: directory)
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+        let theirs = try await Subprocess.run(
+            ["sops", "-d", "by-sops.json"], environment: keyEnvironment, directory: directory)
+        let ours = try await intops(["secrets", "decrypt", "by-sops.json"], environment: keyEnvironment)
+        #expect(ours.status == 0 && ours.stdout == theirs.stdoutText, "\(ours.stdout) vs \(theirs.stdoutText)")
+
+        #expect(try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "by-intops.json"]).status == 0)
+        let opened = try await Subprocess.run(
+            ["sops", "-d", "by-intops.json"], environment: keyEnvironment, directory: directory)
+        #expect(opened.status == 0 && opened.stdoutText.contains("\"i\": 9007199254740993"), "\(opened.stderrText)")
+    }
+
     @Test func afterInitPlainSopsEncryptsAndDecryptsWithoutFlags() async throws {
         try Subprocess.requireTool("sops")
         let created = try await intops(["init"])
