@@ -206,6 +206,8 @@ enum OrderedJSON {
         case .scalar(let scalar):
             switch scalar {
             case .string(let text), .time(let text): out += quote(text)
+            // Only a binary file holds bytes, and it is written as itself, never through JSON.
+            case .bytes(let bytes): out += quote(String(decoding: bytes, as: UTF8.self))
             case .int(let number): out += String(number)
             case .float(let number):
                 out += number.isFinite ? Self.goJSONFloat(number) : quote(SOPSScalar.goFloat(number))

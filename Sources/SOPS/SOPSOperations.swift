@@ -112,7 +112,8 @@ extension SOPS {
         _ documents: [SOPSValue], format: Format, metadata: SOPSMetadata, dataKey: [UInt8], ignoreMAC: Bool
     ) throws(SOPSError) -> DecryptedSOPS {
         var walker = TreeWalker(
-            mode: .decrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
+            mode: .decrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted,
+            keepsBytes: format == .binary)
         var plain: [SOPSValue] = []
         for document in documents { plain.append(try walker.walk(document, path: [])) }
         if !ignoreMAC {
@@ -235,7 +236,8 @@ extension SOPS {
         _ documents: [SOPSValue], format: Format, metadata: inout SOPSMetadata, dataKey: [UInt8]
     ) throws(SOPSError) -> [UInt8] {
         var walker = TreeWalker(
-            mode: .encrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted)
+            mode: .encrypt, key: dataKey, rule: metadata.rule, macOnlyEncrypted: metadata.macOnlyEncrypted,
+            keepsBytes: format == .binary)
         var sealed: [SOPSValue] = []
         for document in documents { sealed.append(try walker.walk(document, path: [])) }
         metadata.mac = try ValueCipher.encrypt(walker.macHex, type: "str", key: dataKey, aad: metadata.macAAD)
@@ -343,7 +345,7 @@ extension SOPS {
         case .json: return Array(OrderedJSON.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .dotenv: return Array(Dotenv.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .binary:
-            if case .scalar(let data)? = decrypted.documents.first?["data"] { return Array(data.plainText.utf8) }
+            if case .scalar(let data)? = decrypted.documents.first?["data"] { return data.canonicalBytes }
             return []
         }
     }
@@ -351,13 +353,9 @@ extension SOPS {
     /// Reads plaintext to encrypt.
     public static func parsePlaintext(_ bytes: [UInt8], format: Format, file: String) throws(SOPSError) -> [SOPSValue] {
         if format == .binary {
-            // A value is text; bytes that are not UTF-8 would come back as U+FFFD, so they are refused instead.
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw .format(
-                    "it is not UTF-8 text, and intops keeps binary files byte for byte only as text; encrypt it with sops, or base64 it first"
-                )
-            }
-            return [.mapping([SOPSEntry(key: "data", value: .scalar(.string(text)))])]
+            // Kept byte for byte: text as a string, anything else as the bytes themselves (never U+FFFD).
+            let data: SOPSScalar = String(validating: bytes, as: UTF8.self).map { .string($0) } ?? .bytes(bytes)
+            return [.mapping([SOPSEntry(key: "data", value: .scalar(data))])]
         }
         let loaded = try load(bytes, format: format, file: file)
         // Encrypting again would seal the ENC[…] strings under a new data key and lose the one they need.

@@ -40,13 +40,15 @@ public enum SOPSScalar: Sendable, Equatable {
     case bool(Bool)
     /// RFC 3339 text, normalized as Go's `time.MarshalText` writes it.
     case time(String)
+    /// A binary file's content that is not UTF-8 text, kept byte for byte (sops' `str` type holds any bytes).
+    case bytes([UInt8])
 
     /// The `type:` values sops writes into ENC[…] strings.
     static let knownTypes: Set<String> = ["str", "int", "float", "bool", "time", "bytes", "comment"]
 
     public var typeName: String {
         switch self {
-        case .string: "str"
+        case .string, .bytes: "str"
         case .int: "int"
         case .float: "float"
         case .bool: "bool"
@@ -62,7 +64,14 @@ public enum SOPSScalar: Sendable, Equatable {
         case .float(let value): Self.goFloat(value)
         case .bool(let value): value ? "True" : "False"
         case .time(let text): text
+        case .bytes(let bytes): String(decoding: bytes, as: UTF8.self)
         }
+    }
+
+    /// What sops encrypts and hashes, as bytes: the canonical text, or a binary file's bytes as they are.
+    public var canonicalBytes: [UInt8] {
+        if case .bytes(let bytes) = self { return bytes }
+        return Array(canonicalText.utf8)
     }
 
     /// The value as a person reads it, e.g. in a secret reference (`true`, not `True`).

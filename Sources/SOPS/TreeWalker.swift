@@ -11,10 +11,13 @@ struct TreeWalker {
     let key: [UInt8]
     let rule: SelectionRule
     let macOnlyEncrypted: Bool
+    /// A binary file's value may be any bytes; elsewhere a value must be text.
+    let keepsBytes: Bool
     private let hasher = SHA512Hasher()
 
-    init(mode: Mode, key: [UInt8], rule: SelectionRule, macOnlyEncrypted: Bool) {
+    init(mode: Mode, key: [UInt8], rule: SelectionRule, macOnlyEncrypted: Bool, keepsBytes: Bool = false) {
         self.mode = mode
+        self.keepsBytes = keepsBytes
         self.key = key
         self.rule = rule
         self.macOnlyEncrypted = macOnlyEncrypted
@@ -51,14 +54,15 @@ struct TreeWalker {
             let aad = path.joined(separator: ":") + ":"
             switch mode {
             case .encrypt:
-                if !macOnlyEncrypted || selected { hasher.update(Array(scalar.canonicalText.utf8)) }
+                let plain = scalar.canonicalBytes
+                if !macOnlyEncrypted || selected { hasher.update(plain) }
                 guard selected else { return value }
-                let text = scalar.canonicalText
-                if text.isEmpty { return .scalar(.string("")) }
-                return .scalar(.string(try ValueCipher.encrypt(text, type: scalar.typeName, key: key, aad: aad)))
+                if plain.isEmpty { return .scalar(.string("")) }
+                return .scalar(
+                    .string(try ValueCipher.encrypt(bytes: plain, type: scalar.typeName, key: key, aad: aad)))
             case .decrypt:
                 guard selected else {
-                    if !macOnlyEncrypted { hasher.update(Array(scalar.canonicalText.utf8)) }
+                    if !macOnlyEncrypted { hasher.update(scalar.canonicalBytes) }
                     return value
                 }
                 guard case .string(let stored) = scalar else {
@@ -72,9 +76,14 @@ struct TreeWalker {
                     throw .valueTampered(path: Self.describe(path))
                 }
                 guard let text = String(validating: plain, as: UTF8.self) else {
-                    throw .format(
-                        "the value at \(Self.describe(path)) is not UTF-8 text, which intops cannot show byte for byte; decrypt this file with sops -d"
-                    )
+                    // A binary file's bytes come back as they are; a YAML or JSON value has to be text.
+                    guard keepsBytes, parsed.type == "str" else {
+                        throw .format(
+                            "the value at \(Self.describe(path)) is not UTF-8 text, which intops cannot show byte for byte; decrypt this file with sops -d"
+                        )
+                    }
+                    hasher.update(plain)
+                    return .scalar(.bytes(plain))
                 }
                 guard let typed = SOPSScalar.parse(text, type: parsed.type) else {
                     guard SOPSScalar.knownTypes.contains(parsed.type) else {
@@ -85,7 +94,7 @@ struct TreeWalker {
                         "the value at \(Self.describe(path)) does not read as its type \(parsed.type); the type was altered"
                     )
                 }
-                hasher.update(Array(typed.canonicalText.utf8))
+                hasher.update(typed.canonicalBytes)
                 return .scalar(typed)
             }
         }

@@ -63,6 +63,12 @@ enum ValueCipher {
     static func encrypt(
         _ plaintext: String, type: String, key: [UInt8], aad: String, iv fixedIV: [UInt8]? = nil
     ) throws(SOPSError) -> String {
+        try encrypt(bytes: Array(plaintext.utf8), type: type, key: key, aad: aad, iv: fixedIV)
+    }
+
+    static func encrypt(
+        bytes plaintext: [UInt8], type: String, key: [UInt8], aad: String, iv fixedIV: [UInt8]? = nil
+    ) throws(SOPSError) -> String {
         let iv: [UInt8]
         if let fixedIV {
             iv = fixedIV
@@ -70,9 +76,9 @@ enum ValueCipher {
             iv = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
         }
         let sealed: AESGCM.Sealed
-        do {
-            sealed = try AESGCM.seal(Array(plaintext.utf8), key: key, nonce: iv, additionalData: Array(aad.utf8))
-        } catch { throw .encryption("a value cannot be encrypted with its data key (\(key.count) bytes, 32 needed)") }
+        do { sealed = try AESGCM.seal(plaintext, key: key, nonce: iv, additionalData: Array(aad.utf8)) } catch {
+            throw .encryption("a value cannot be encrypted with its data key (\(key.count) bytes, 32 needed)")
+        }
         return
             "ENC[AES256_GCM,data:\(StrictBase64.encode(sealed.ciphertext, padded: true)),iv:\(StrictBase64.encode(iv, padded: true)),tag:\(StrictBase64.encode(sealed.tag, padded: true)),type:\(type)]"
     }

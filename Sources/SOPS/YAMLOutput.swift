@@ -26,6 +26,8 @@ enum YAMLOutput {
         case .scalar(let scalar):
             switch scalar {
             case .string(let text): return string(text)
+            // Only a binary file holds bytes, and it is written as itself, never through YAML.
+            case .bytes(let bytes): return string(String(decoding: bytes, as: UTF8.self))
             case .time(let text): return Node(.scalar(text, .plain))
             case .int, .float, .bool: return Node(.scalar(scalar.yamlText, .plain))
             }

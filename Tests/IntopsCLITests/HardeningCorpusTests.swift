@@ -170,10 +170,9 @@ import Testing
             name: "encrypting an encrypted file", arguments: ["secrets", "encrypt", "-i", "secrets/globex.enc.yaml"],
             message: "is already encrypted"),
         Case(
-            name: "binary that is not UTF-8", arguments: ["secrets", "encrypt", "blob.bin"],
-            damage: { project in
-                try Data([0xFF, 0xFE, 0x00, 0x80]).write(to: project.root.appendingPathComponent("blob.bin"))
-            }, message: "is not UTF-8 text"),
+            name: "a set index that is not sops' syntax",
+            arguments: ["secrets", "set", "secrets/globex.enc.yaml", "ApiLoginId", "\"x\""],
+            message: "is not an index like"),
         Case(
             name: "an unfilled export placeholder", arguments: ["plan"],
             damage: { project in
