@@ -182,7 +182,10 @@ public final class SpawnedProcess: @unchecked Sendable {
         while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
         let (handler, waiters, status) = state.withLock { state in
             var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            var reaped: pid_t
+            repeat { reaped = waitpid(pid, &raw, 0) } while reaped < 0 && errno == EINTR
+            // Reaped by someone else (SIGCHLD ignored): the status is unknown, and never reported as success.
+            if reaped != pid { raw = 255 << 8 }
             let signalled = (raw & 0x7f) != 0 && (raw & 0x7f) != 0x7f
             state.exited = true
             state.reason = signalled ? .uncaughtSignal : .exit

@@ -213,6 +213,12 @@ public struct SOPSCreationRules: Sendable {
                 throw fail(value, "shamir_threshold is not a whole number")
             }
             threshold = number
+            if groups.count > 1 && number == 1 {
+                throw fail(
+                    value,
+                    "shamir_threshold 1 would let any one group open the file, and sops refuses it; use 2 or more, or one group"
+                )
+            }
             if number > groups.count {
                 throw fail(value, "shamir_threshold \(number) is more than its \(groups.count) key groups")
             }

@@ -57,6 +57,23 @@ public struct GoRegex: Sendable {
                     index = min(end + 2, characters.count)
                     continue
                 }
+                // Go's \d, \w and \s are ASCII; ICU's are Unicode.
+                let ascii: [Character: (outside: String, inside: String?)] = [
+                    "d": ("[0-9]", "0-9"), "D": ("[^0-9]", nil), "w": ("[0-9A-Za-z_]", "0-9A-Za-z_"),
+                    "W": ("[^0-9A-Za-z_]", nil), "s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "),
+                    "S": ("[^\\t\\n\\f\\r ]", nil),
+                ]
+                if let forms = ascii[next] {
+                    if inClass {
+                        guard let inside = forms.inside else { throw refuse("\\\(next) inside a character class here") }
+                        out += inside
+                    } else {
+                        out += forms.outside
+                    }
+                    index += 2
+                    continue
+                }
+                if "ehRXNcuv".contains(next) { throw refuse("the escape \\\(next)") }
                 if !inClass {
                     if next.isNumber && next != "0" { throw refuse("a backreference (\\\(next))") }
                     if next == "k" { throw refuse("a named backreference (\\k)") }
@@ -85,6 +102,12 @@ public struct GoRegex: Sendable {
                         index = close + 2
                         continue
                     }
+                }
+                // Go reads these literally inside a class; ICU reads a nested set, an intersection, a difference.
+                if character == "[" || (character == "&" && next == "&") || (character == "-" && next == "-") {
+                    out += "\\\(character)"
+                    index += 1
+                    continue
                 }
                 out.append(character)
                 index += 1
@@ -129,7 +152,8 @@ public struct GoRegex: Sendable {
                         flags.append(characters[end])
                         end += 1
                     }
-                    guard flags.allSatisfy({ "imsU-".contains($0) }), !flags.isEmpty else {
+                    let closesHere = end < characters.count && characters[end] == ")"
+                    guard flags.allSatisfy({ "imsU-".contains($0) }), !(flags.isEmpty && closesHere) else {
                         throw Failure(pattern: pattern, problem: "has an unknown group (?\(flags)…)")
                     }
                     if flags.contains("U") { throw refuse("the ungreedy flag U, which ICU lacks,") }

@@ -140,21 +140,34 @@ extension SOPS {
         var shares: [[UInt8]] = []
         /// A damaged age file says more than "no identity matched".
         var damage: (recipient: String, error: AgeError)?
+        /// A key command that failed is reported only when nothing else opened the file.
+        var commandFailure: AgeKeyError?
         for group in metadata.groups {
+            var opened = false
+            // The identities at hand first; the key command, when there is one, only for what they do not open.
             for key in group.age {
-                var identities = keyring.identities
-                if let command = keyring.keyCommand {
-                    do throws(AgeKeyError) { identities += try command.identities(for: key.recipient) } catch {
-                        throw .noIdentity(.unreadableIdentities("\(error)"))
-                    }
-                }
                 do {
-                    shares.append(try Age.decrypt(Array(key.enc.utf8), identities: identities))
+                    shares.append(try Age.decrypt(Array(key.enc.utf8), identities: keyring.identities))
+                    opened = true
                     break
                 } catch .noMatch { continue } catch { if damage == nil { damage = (key.recipient, error) } }
             }
+            if !opened, let command = keyring.keyCommand {
+                for key in group.age {
+                    let identities: [any AgeIdentity]
+                    do throws(AgeKeyError) { identities = try command.identities(for: key.recipient) } catch {
+                        commandFailure = commandFailure ?? error
+                        continue
+                    }
+                    do {
+                        shares.append(try Age.decrypt(Array(key.enc.utf8), identities: identities))
+                        break
+                    } catch .noMatch { continue } catch { if damage == nil { damage = (key.recipient, error) } }
+                }
+            }
         }
         let recipients = metadata.groups.flatMap { $0.age.map(\.recipient) }
+        if shares.isEmpty, let commandFailure { throw .noIdentity(.unreadableIdentities("\(commandFailure)")) }
         if shares.isEmpty, let damage {
             throw .format("its data key for \(damage.recipient) cannot be read: \(damage.error)")
         }
@@ -204,6 +217,9 @@ extension SOPS {
         var dataKey = try withCrypto { () throws(CryptoFailure) in try SecureRandom.bytes(32) }
         defer { secureZero(&dataKey) }
         let threshold = keyGroups.count > 1 ? (shamirThreshold > 0 ? shamirThreshold : keyGroups.count) : 0
+        guard keyGroups.count < 256, threshold != 1 else {
+            throw .encryption("a Shamir split needs a threshold of 2 or more and at most 255 key groups")
+        }
         guard threshold <= keyGroups.count else {
             throw .encryption("shamir_threshold \(threshold) is more than the \(keyGroups.count) key groups")
         }

@@ -139,7 +139,11 @@ public enum SelectionRule: Sendable, Equatable {
         }
     }
 
-    /// Unanchored search in Go's syntax, as regexp.MatchString; a pattern that does not compile matches nothing
-    /// (encryption checks it first, see ``GoRegex``).
-    static func matches(_ pattern: String, _ text: String) -> Bool { (try? GoRegex(pattern))?.matches(text) ?? false }
+    /// Unanchored search in Go's syntax, as regexp.MatchString (encryption checks the pattern first, see
+    /// ``GoRegex``); a pattern of an existing file that GoRegex refuses is tried as ICU reads it, as before.
+    static func matches(_ pattern: String, _ text: String) -> Bool {
+        if let regex = try? GoRegex(pattern) { return regex.matches(text) }
+        guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
+        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
 }

@@ -394,6 +394,13 @@ import Testing
             ["sops", "-d", "a.yaml"], environment: command.merging(["XDG_CONFIG_HOME": config.path]) { $1 },
             directory: directory)
         #expect(theirs.stdoutText == ours.stdout, "\(theirs.stderrText)")
+        // A failing command does not stop an identity at hand from opening the file.
+        let beside = try await intops(
+            ["secrets", "decrypt", "a.yaml"],
+            environment: [
+                "SOPS_AGE_KEY_CMD": "false", "SOPS_AGE_KEY_FILE": directory.appendingPathComponent("k.key").path,
+            ])
+        #expect(beside.status == 0 && beside.stdout == "token: from-cmd\n", "\(beside.stderr)")
         let failing = try await intops(["secrets", "decrypt", "a.yaml"], environment: ["SOPS_AGE_KEY_CMD": "false"])
         #expect(failing.status == 1 && failing.stderr.contains("SOPS_AGE_KEY_CMD"), "\(failing.stderr)")
         #expect(failing.stderr.split(separator: "\n").count == 1, "\(failing.stderr)")

@@ -13,14 +13,16 @@ import Testing
         ("^secrets/.*\\.enc\\.yaml$", "secrets/db.enc.yaml\n", false), ("(?P<env>dev|prod)/.*", "prod/app.yaml", true),
         ("(?i)^SECRETS/", "secrets/a", true), ("^\\pL+$", "ключ", true), ("^[[:alpha:]]+$", "abc", true),
         ("[]a]", "]", true), ("\\Q.*\\E", ".*", true), ("\\Q.*\\E", "ab", false), ("(?m)^b$", "a\nb\nc", true),
-        ("(?s:a.b)", "a\nb", true), ("a.b", "a\nb", false),
+        ("(?s:a.b)", "a\nb", true), ("a.b", "a\nb", false), ("^secrets/(?:prod|dev)/", "secrets/dev/x", true),
+        ("^\\d+$", "٣", false), ("^\\d+$", "42", true), ("^\\w+$", "é", false), ("^[\\d_]+$", "4_2", true),
+        ("^[[]$", "[", true), ("^[a&&b]+$", "a&b", true), ("^[a--]+$", "a-", true),
     ]) func matchesAsGoDoes(_ pattern: String, _ text: String, _ expected: Bool) throws {
         #expect(try GoRegex(pattern).matches(text) == expected, "\(pattern) on \(text.debugDescription)")
     }
 
     @Test(arguments: [
         "(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\1", "(?P<x>a)(?P=x)", "\\k<x>", "(?>a)", "a*+", "a++", "a\\Z",
-        "(?U)a*", "(", "(?x)a", "[a",
+        "(?U)a*", "(", "(?x)a", "[a", "\\e", "\\R", "[\\D]",
     ]) func refusesWhatRE2DoesNotHave(_ pattern: String) {
         #expect(throws: GoRegex.Failure.self) { try GoRegex(pattern) }
     }
@@ -87,6 +89,7 @@ import Testing
         ("age: R0\n    encrypted_regex: a\n    unencrypted_suffix: _u", "more than one of"),
         ("age: age1notakey", "is not an age X25519 recipient"),
         ("key_groups:\n      - age: [R0]\n    shamir_threshold: 2", "more than its 1 key groups"),
+        ("key_groups:\n      - age: [R0]\n      - age: [R0]\n    shamir_threshold: 1", "any one group"),
         ("age: R0\n    colour: blue", "unknown field colour"),
     ]) func badRulesAreErrorsNamingTheRuleAndThePlace(_ body: String, _ expected: String) throws {
         let text = "creation_rules:\n  - " + body.replacingOccurrences(of: "R0", with: recipients[0]) + "\n"

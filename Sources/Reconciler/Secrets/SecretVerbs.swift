@@ -130,7 +130,12 @@ extension SecretFiles {
             unlink(copy)
             rmdir(directory)
         }
-        try write(plaintext, to: copy, mode: 0o600)
+        // Written in place (no temporary sibling the signal handler would not know), readable by the owner only.
+        let descriptor = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw SecretFileError("cannot create the decrypted copy in \(directory)") }
+        let written = plaintext.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        guard written == plaintext.count else { throw SecretFileError("cannot write the decrypted copy") }
         let quoted = "'" + copy.replacingOccurrences(of: "'", with: "'\\''") + "'"
         return try await runShell(command.replacingOccurrences(of: "{}", with: quoted), environment: environment)
     }
