@@ -30,6 +30,14 @@ public struct GoRegex: Sendable {
         regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 
+    /// Go's POSIX classes, which are ASCII only, as ICU ranges.
+    static let posixClasses: [String: String] = [
+        "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x{00}-\\x{7F}", "blank": "\\t ",
+        "cntrl": "\\x{00}-\\x{1F}\\x{7F}", "digit": "0-9", "graph": "\\x{21}-\\x{7E}", "lower": "a-z",
+        "print": "\\x{20}-\\x{7E}", "punct": "\\x{21}-\\x{2F}\\x{3A}-\\x{40}\\x{5B}-\\x{60}\\x{7B}-\\x{7E}",
+        "space": "\\t\\n\\x{0B}\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f",
+    ]
+
     static func translate(_ pattern: String) throws(Failure) -> String {
         func refuse(_ what: String) -> Failure {
             Failure(pattern: pattern, problem: "uses \(what), which Go's RE2 (and so sops) does not have")
@@ -40,6 +48,8 @@ public struct GoRegex: Sendable {
         var inClass = false
         // Go's `$` is the end of the text unless a (?m) flag is in force; the flags are followed in their order.
         var multiline = false
+        /// The multi-line flag outside each open group, restored when it closes.
+        var groups: [Bool] = []
         while index < characters.count {
             let character = characters[index]
             let next = index + 1 < characters.count ? characters[index + 1] : nil
@@ -94,11 +104,17 @@ public struct GoRegex: Sendable {
             if inClass {
                 if character == "]" { inClass = false }
                 if character == "[", next == ":" {
-                    // A POSIX class such as [:alpha:] inside a bracket expression: copied whole.
+                    // A POSIX class such as [:alpha:]: ASCII in Go, Unicode properties in ICU, so spelled out.
                     if let close = (index + 2..<characters.count).first(where: {
                         characters[$0] == ":" && $0 + 1 < characters.count && characters[$0 + 1] == "]"
                     }) {
-                        out += String(characters[index...(close + 1)])
+                        var name = String(characters[(index + 2)..<close])
+                        let negated = name.hasPrefix("^")
+                        if negated { name.removeFirst() }
+                        guard let ranges = Self.posixClasses[name] else {
+                            throw Failure(pattern: pattern, problem: "has the unknown character class [:\(name):]")
+                        }
+                        out += negated ? "[^\(ranges)]" : ranges
                         index = close + 2
                         continue
                     }
@@ -138,12 +154,14 @@ public struct GoRegex: Sendable {
                     if third == "=" || third == "!" { throw refuse("a look-behind (?<\(third!)…)") }
                     out += "(?<"
                     index += 3
+                    groups.append(multiline)
                 case "P":
                     guard index + 3 < characters.count, characters[index + 3] == "<" else {
                         throw Failure(pattern: pattern, problem: "has a (?P…) group that is not (?P<name>…)")
                     }
                     out += "(?<"
                     index += 4
+                    groups.append(multiline)
                 default:
                     // Flags: (?flags) or (?flags:…), from imsU with an optional -.
                     var end = index + 2
@@ -157,11 +175,13 @@ public struct GoRegex: Sendable {
                         throw Failure(pattern: pattern, problem: "has an unknown group (?\(flags)…)")
                     }
                     if flags.contains("U") { throw refuse("the ungreedy flag U, which ICU lacks,") }
+                    // (?flags) changes the group it stands in; (?flags:…) only its own, restored at its ")".
+                    if !closesHere { groups.append(multiline) }
                     let parts = flags.split(separator: "-", omittingEmptySubsequences: false)
                     if parts[0].contains("m") { multiline = true }
                     if parts.count > 1, parts[1].contains("m") { multiline = false }
-                    out += "(?" + flags
-                    index = end
+                    out += "(?" + flags + (closesHere ? ")" : ":")
+                    index = end + 1
                 }
             case "*", "+", "?", "}":
                 out.append(character)
@@ -171,6 +191,14 @@ public struct GoRegex: Sendable {
                 }
             case "$":
                 out += multiline ? "$" : "\\z"
+                index += 1
+            case "(":
+                groups.append(multiline)
+                out.append(character)
+                index += 1
+            case ")":
+                if let outer = groups.popLast() { multiline = outer }
+                out.append(character)
                 index += 1
             default:
                 out.append(character)

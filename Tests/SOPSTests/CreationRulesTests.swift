@@ -16,13 +16,16 @@ import Testing
         ("(?s:a.b)", "a\nb", true), ("a.b", "a\nb", false), ("^secrets/(?:prod|dev)/", "secrets/dev/x", true),
         ("^\\d+$", "٣", false), ("^\\d+$", "42", true), ("^\\w+$", "é", false), ("^[\\d_]+$", "4_2", true),
         ("^[[]$", "[", true), ("^[a&&b]+$", "a&b", true), ("^[a--]+$", "a-", true),
+        ("^[[:punct:]]+$", "$+<=>^`|~", true), ("^[[:alpha:]]+$", "é", false), ("^[[:^digit:]]$", "a", true),
+        ("^[[:^digit:]]$", "1", false), ("^[[:word:]]$", "_", true), ("(?m:a$)\nb$", "a\nb", true),
+        ("(?m:a$)\nb$", "a\nb\n", false), ("((?m)a$)\nb$", "a\nb\n", false),
     ]) func matchesAsGoDoes(_ pattern: String, _ text: String, _ expected: Bool) throws {
         #expect(try GoRegex(pattern).matches(text) == expected, "\(pattern) on \(text.debugDescription)")
     }
 
     @Test(arguments: [
         "(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\1", "(?P<x>a)(?P=x)", "\\k<x>", "(?>a)", "a*+", "a++", "a\\Z",
-        "(?U)a*", "(", "(?x)a", "[a", "\\e", "\\R", "[\\D]",
+        "(?U)a*", "(", "(?x)a", "[a", "\\e", "\\R", "[\\D]", "[[:nope:]]",
     ]) func refusesWhatRE2DoesNotHave(_ pattern: String) {
         #expect(throws: GoRegex.Failure.self) { try GoRegex(pattern) }
     }
