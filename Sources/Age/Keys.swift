@@ -90,6 +90,27 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
         (try? X25519.sharedSecret(privateKey: Self.probeScalar, publicKey: publicKey)) == nil
     }
 
+    /// A recipient written by a person (a flag, intops.yaml, .sops.yaml), or why it cannot be encrypted to, as the
+    /// sentence after it: "… is not an age X25519 recipient …", "… is a low-order point …".
+    public static func parse(_ text: String) -> Result<X25519Recipient, RecipientRefusal> {
+        guard let recipient = X25519Recipient(text) else { return .failure(.malformed(text)) }
+        guard !recipient.isLowOrder else { return .failure(.lowOrder(text)) }
+        return .success(recipient)
+    }
+
+    public enum RecipientRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+        case malformed(String)
+        case lowOrder(String)
+
+        public var description: String {
+            switch self {
+            case .malformed(let text):
+                "\(text) is not an age X25519 recipient (age1… in lower case, with a valid checksum)"
+            case .lowOrder(let text): "the age recipient \(text) is a low-order point: no file key can be wrapped to it"
+            }
+        }
+    }
+
     /// Any fixed scalar tells a low-order point: the shared secret is zero for every one.
     private static let probeScalar: [UInt8] = [0x48] + [UInt8](repeating: 0x2a, count: 30) + [0x40]
 

@@ -148,17 +148,15 @@ public struct SOPSCreationRules: Sendable {
         func recipients(_ texts: [String], at node: Node) throws(Failure) -> [X25519Recipient] {
             var recipients: [X25519Recipient] = []
             for text in texts {
-                guard let recipient = X25519Recipient(text) else {
-                    if text.hasPrefix("ssh-") || text.hasPrefix("age1pq") {
-                        throw fail(
-                            node,
-                            "the recipient \(text) is not an age X25519 recipient, which intops encrypts to; encrypt this file with sops"
-                        )
-                    }
-                    throw fail(node, "\(text) is not an age X25519 recipient (age1… with a valid checksum)")
-                }
-                guard !recipient.isLowOrder else {
-                    throw fail(node, "the age recipient \(text) is a low-order point: no file key can be wrapped to it")
+                let recipient: X25519Recipient
+                switch X25519Recipient.parse(text) {
+                case .success(let parsed): recipient = parsed
+                case .failure(.malformed) where text.hasPrefix("ssh-") || text.hasPrefix("age1pq"):
+                    throw fail(
+                        node,
+                        "the recipient \(text) is not an age X25519 recipient, which intops encrypts to; encrypt this file with sops"
+                    )
+                case .failure(let refusal): throw fail(node, refusal.description)
                 }
                 recipients.append(recipient)
             }

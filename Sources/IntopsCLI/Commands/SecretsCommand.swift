@@ -128,12 +128,8 @@ enum SecretsCommand {
                     file, given: arguments.all(age), rule: EncryptionRule(), macOnlyEncrypted: false,
                     project: try? invocation.engine.loadProject(), environment: invocation.environment)
                 for warning in keys.warnings { invocation.warning(warning) }
-                guard keys.groups.count == 1 else {
-                    return fail(
-                        "\(keys.origin) has \(keys.groups.count) key groups; intops re-wraps files of one group, use sops updatekeys for this one"
-                    )
-                }
-                let recipients = keys.groups[0]
+                let recipients = try keys.singleGroup(
+                    instead: "intops re-wraps files of one group, use sops updatekeys for this one")
                 try SecretFiles.updateKeys(file: file, named: shown, identities: keyring, recipients: recipients)
                 if !invocation.global.quiet {
                     console.err("\(invocation.display(file)): data key wrapped for \(recipients.count) recipient(s)")

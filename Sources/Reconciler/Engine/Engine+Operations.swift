@@ -224,10 +224,7 @@ extension Engine {
             let keys = try EncryptionKeys.forNewFile(
                 project.root + "/secrets/\(organization).secrets.enc.yaml", given: [], rule: EncryptionRule(),
                 macOnlyEncrypted: false, project: project, environment: environment)
-            guard keys.groups.count == 1 else {
-                throw SecretFileError("\(keys.origin) has key groups; intops export writes files of one group")
-            }
-            recipients = keys.groups[0]
+            recipients = try keys.singleGroup(instead: "intops export writes files of one group")
         } catch { throw .missingSetting("export encrypts the secrets skeleton: \(error)") }
         let target = directory.map { ProjectPaths.resolve($0, from: self.directory) } ?? project.root + "/integrations"
         let manifestFile = target + "/\(organization).yaml"

@@ -69,7 +69,11 @@ public struct EncryptionKeys: Sendable {
     public var origin: String
     public var warnings: [String]
 
-    public var recipientCount: Int { groups.reduce(0) { $0 + $1.count } }
+    /// The recipients of a file of one key group; `instead` says what to do about several.
+    public func singleGroup(instead: String) throws(SecretFileError) -> [X25519Recipient] {
+        guard groups.count == 1 else { throw SecretFileError("\(origin) has \(groups.count) key groups; \(instead)") }
+        return groups[0]
+    }
 
     /// - Parameters:
     ///   - given: `--age` values; they win over everything else, as sops's flags win over its configuration.
@@ -151,15 +155,10 @@ public enum SecretFiles {
         }
         var recipients: [X25519Recipient] = []
         for text in texts {
-            guard let recipient = X25519Recipient(text) else {
-                throw SecretFileError(
-                    "\(text) is not an age X25519 recipient (age1… in lower case, with a valid checksum)")
+            switch X25519Recipient.parse(text) {
+            case .success(let recipient): recipients.append(recipient)
+            case .failure(let refusal): throw SecretFileError(refusal.description)
             }
-            guard !recipient.isLowOrder else {
-                throw SecretFileError(
-                    "the age recipient \(text) is a low-order point: no file key can be wrapped to it")
-            }
-            recipients.append(recipient)
         }
         return recipients
     }
@@ -203,14 +202,7 @@ public enum SecretFiles {
     public static func decrypt(
         file path: String, named name: String? = nil, identities: SecretIdentities, ignoreMAC: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
-        let shown = name ?? path
-        let bytes = try read(path, shown: shown)
-        do {
-            return SOPS.render(
-                try SOPS.decrypt(
-                    bytes, format: SOPS.Format(path: path), file: shown, keyring: identities.keyring,
-                    ignoreMAC: ignoreMAC))
-        } catch { throw SecretFileError("\(shown) \(SecretResolver.sentence(error))") }
+        SOPS.render(try decrypted(path, shown: name ?? path, identities: identities, ignoreMAC: ignoreMAC))
     }
 
     public static func updateKeys(
@@ -251,6 +243,15 @@ public enum SecretFiles {
         }
     }
 
+    /// A new folder only this user can enter (mkdtemp, 0700), for a decrypted copy.
+    static func privateDirectory(_ prefix: String) throws(SecretFileError) -> String {
+        var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw SecretFileError("cannot create a private temporary directory")
+        }
+        return String(cString: created)
+    }
+
     /// On a terminal, an edit that does not parse is shown and the editor opened again, as sops does, instead of
     /// throwing the change away; without one (a script, CI) the edit fails and the file stays as it was.
     static func askToReopen(_ problem: String) -> Bool {
@@ -284,11 +285,7 @@ public enum SecretFiles {
         do { decrypted = try SOPS.decrypt(bytes, format: format, file: shown, keyring: keyring) } catch {
             throw SecretFileError("\(shown) \(SecretResolver.sentence(error))")
         }
-        var template = Array((NSTemporaryDirectory() + "/intops-edit-XXXXXX").utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SecretFileError("cannot create a private temporary directory")
-        }
-        let directory = String(cString: created)
+        let directory = try privateDirectory("intops-edit")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let plaintextPath = directory + "/" + (path as NSString).lastPathComponent
         // A signal (SIGTERM from a CI cancel, SIGHUP from a closed terminal, SIGINT, SIGQUIT) must not leave the

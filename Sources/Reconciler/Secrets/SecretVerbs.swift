@@ -118,11 +118,7 @@ extension SecretFiles {
         let shown = name ?? path
         var plaintext = SOPS.render(try decrypted(path, shown: shown, identities: identities, ignoreMAC: false))
         defer { secureZero(&plaintext) }
-        var template = Array((NSTemporaryDirectory() + "/intops-exec-XXXXXX").utf8CString)
-        guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw SecretFileError("cannot create a private temporary directory")
-        }
-        let directory = String(cString: created)
+        let directory = try privateDirectory("intops-exec")
         let copy = directory + "/" + (path as NSString).lastPathComponent
         EditScratch.publish(file: copy, directory: directory)
         defer {
