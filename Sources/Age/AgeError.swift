@@ -14,6 +14,8 @@ public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
     case payload(String)
     /// libcrypto failed; nothing about the file is known to be wrong.
     case crypto(CryptoFailure)
+    /// An identity names this file's recipient but cannot be used: its passphrase is not at hand or is wrong.
+    case identityUnavailable(String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum AgeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .headerMAC: "the age header's MAC does not verify: the file was altered"
         case .payload(let reason): "the age payload is damaged: \(reason)"
         case .crypto(let failure): failure.description
+        case .identityUnavailable(let reason): reason
         }
     }
 }

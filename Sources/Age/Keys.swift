@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import Foundation
 
 /// Something that can unwrap a file key from a header's stanzas.
 public protocol AgeIdentity: Sendable {
@@ -6,8 +7,8 @@ public protocol AgeIdentity: Sendable {
     func unwrap(_ stanzas: [Stanza]) throws(AgeError) -> [UInt8]?
 }
 
-/// Something a file key can be wrapped to.
-public protocol AgeRecipient: Sendable {
+/// Something a file key can be wrapped to. Its description is how it is written (in SOPS metadata, for example).
+public protocol AgeRecipient: Sendable, CustomStringConvertible {
     /// Fails for a recipient no file key can be wrapped to (an X25519 public key of low order).
     func wrap(fileKey: [UInt8]) throws(AgeError) -> Stanza
 }
@@ -71,6 +72,65 @@ public struct X25519Identity: AgeIdentity, CustomStringConvertible, CustomDebugS
     }
 }
 
+/// A recipient as a person writes it (a flag, intops.yaml, .sops.yaml): `age1…`, or an SSH public key line
+/// `ssh-ed25519 …` or `ssh-rsa …` as age and sops accept them.
+public enum AgeRecipients {
+    public static func parse(_ text: String) -> Result<any AgeRecipient, RecipientRefusal> {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        // OpenSSH's other key types (ECDSA, security keys) are named, so that the error says what to use instead.
+        if ["ssh-", "ecdsa-", "sk-"].contains(where: trimmed.hasPrefix) {
+            switch SSHPublicKey.parse(authorizedKey: trimmed) {
+            case .failure(.unsupportedType(let type)): return .failure(.unsupportedSSHType(type))
+            case .failure(.malformed): return .failure(.malformedSSH(trimmed))
+            case .success(let key):
+                switch key {
+                case .ed25519:
+                    guard let recipient = SSHEd25519Recipient(key, text: trimmed) else {
+                        return .failure(.malformedSSH(trimmed))
+                    }
+                    return .success(recipient)
+                case .rsa(let modulus, let exponent):
+                    guard let rsa = try? RSAKey.publicKey(modulus: modulus, exponent: exponent) else {
+                        return .failure(.malformedSSH(trimmed))
+                    }
+                    // age refuses keys under 2048 bits.
+                    guard rsa.bits >= 2048 else { return .failure(.weakRSA(trimmed, bits: rsa.bits)) }
+                    return .success(SSHRSARecipient(key: key, rsa: rsa, description: trimmed))
+                }
+            }
+        }
+        guard let recipient = X25519Recipient(trimmed) else { return .failure(.malformed(trimmed)) }
+        guard !recipient.isLowOrder else { return .failure(.lowOrder(trimmed)) }
+        return .success(recipient)
+    }
+}
+
+/// Why a written recipient cannot be encrypted to, as the sentence after it.
+public enum RecipientRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    case malformed(String)
+    case lowOrder(String)
+    case malformedSSH(String)
+    case unsupportedSSHType(String)
+    case weakRSA(String, bits: Int)
+
+    public var description: String {
+        switch self {
+        case .malformed(let text):
+            "\(text) is not an age recipient (age1… in lower case with a valid checksum, or an ssh-ed25519 or ssh-rsa public key)"
+        case .lowOrder(let text): "the age recipient \(text) is a low-order point: no file key can be wrapped to it"
+        case .malformedSSH(let text):
+            "\(Self.abbreviated(text)) is not a valid SSH public key line (TYPE BASE64 [COMMENT])"
+        case .unsupportedSSHType(let type):
+            "the SSH key type \(type) cannot be an age recipient; use an ssh-ed25519 or ssh-rsa key"
+        case .weakRSA(let text, let bits):
+            "the SSH RSA key \(Self.abbreviated(text)) has \(bits) bits; age needs at least 2048"
+        }
+    }
+
+    /// SSH key lines run to hundreds of characters; the type and the start of the key say which one it is.
+    private static func abbreviated(_ text: String) -> String { text.count > 40 ? text.prefix(40) + "…" : text }
+}
+
 /// An X25519 recipient, `age1…`.
 public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
     public let publicKey: [UInt8]
@@ -88,27 +148,6 @@ public struct X25519Recipient: AgeRecipient, Hashable, CustomStringConvertible {
     /// age refuses it, and so does intops, as early as the recipient is read.
     public var isLowOrder: Bool {
         (try? X25519.sharedSecret(privateKey: Self.probeScalar, publicKey: publicKey)) == nil
-    }
-
-    /// A recipient written by a person (a flag, intops.yaml, .sops.yaml), or why it cannot be encrypted to, as the
-    /// sentence after it: "… is not an age X25519 recipient …", "… is a low-order point …".
-    public static func parse(_ text: String) -> Result<X25519Recipient, RecipientRefusal> {
-        guard let recipient = X25519Recipient(text) else { return .failure(.malformed(text)) }
-        guard !recipient.isLowOrder else { return .failure(.lowOrder(text)) }
-        return .success(recipient)
-    }
-
-    public enum RecipientRefusal: Error, Sendable, Equatable, CustomStringConvertible {
-        case malformed(String)
-        case lowOrder(String)
-
-        public var description: String {
-            switch self {
-            case .malformed(let text):
-                "\(text) is not an age X25519 recipient (age1… in lower case, with a valid checksum)"
-            case .lowOrder(let text): "the age recipient \(text) is a low-order point: no file key can be wrapped to it"
-            }
-        }
     }
 
     /// Any fixed scalar tells a low-order point: the shared secret is zero for every one.

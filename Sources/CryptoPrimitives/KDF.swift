@@ -79,6 +79,14 @@ enum ParamName {
     static var p: UnsafeMutablePointer<CChar> { pointer("p") }
     static var maxMemory: UnsafeMutablePointer<CChar> { pointer("maxmem_bytes") }
     static var sha256: UnsafeMutablePointer<CChar> { pointer("SHA256") }
+    static var rsaN: UnsafeMutablePointer<CChar> { pointer("n") }
+    static var rsaE: UnsafeMutablePointer<CChar> { pointer("e") }
+    static var rsaD: UnsafeMutablePointer<CChar> { pointer("d") }
+    static var rsaFactor1: UnsafeMutablePointer<CChar> { pointer("rsa-factor1") }
+    static var rsaFactor2: UnsafeMutablePointer<CChar> { pointer("rsa-factor2") }
+    static var rsaExponent1: UnsafeMutablePointer<CChar> { pointer("rsa-exponent1") }
+    static var rsaExponent2: UnsafeMutablePointer<CChar> { pointer("rsa-exponent2") }
+    static var rsaCoefficient1: UnsafeMutablePointer<CChar> { pointer("rsa-coefficient1") }
 
     private static func pointer(_ name: StaticString) -> UnsafeMutablePointer<CChar> {
         UnsafeMutableRawPointer(mutating: name.utf8Start).assumingMemoryBound(to: CChar.self)

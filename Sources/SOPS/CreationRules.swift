@@ -19,7 +19,7 @@ public struct SOPSCreationRules: Sendable {
         public var location: SourceLocation
         public var pathRegex: GoRegex?
         /// The age recipients of each key group; one group when the rule lists keys without `key_groups`.
-        public var groups: [[X25519Recipient]]
+        public var groups: [[any AgeRecipient]]
         /// Key kinds intops cannot wrap a data key for itself (pgp, kms, …), by name.
         public var otherKeyKinds: [String]
         public var shamirThreshold: Int
@@ -145,16 +145,16 @@ public struct SOPSCreationRules: Sendable {
             guard let text = value.scalarText else { throw fail(value, "\(key) is neither a string nor a list") }
             return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        func recipients(_ texts: [String], at node: Node) throws(Failure) -> [X25519Recipient] {
-            var recipients: [X25519Recipient] = []
+        func recipients(_ texts: [String], at node: Node) throws(Failure) -> [any AgeRecipient] {
+            var recipients: [any AgeRecipient] = []
             for text in texts {
-                let recipient: X25519Recipient
-                switch X25519Recipient.parse(text) {
+                let recipient: any AgeRecipient
+                switch AgeRecipients.parse(text) {
                 case .success(let parsed): recipient = parsed
-                case .failure(.malformed) where text.hasPrefix("ssh-") || text.hasPrefix("age1pq"):
+                case .failure(.malformed) where text.hasPrefix("age1pq"):
                     throw fail(
                         node,
-                        "the recipient \(text) is not an age X25519 recipient, which intops encrypts to; encrypt this file with sops"
+                        "the recipient \(text) is a post-quantum age recipient, which intops does not encrypt to yet; encrypt this file with sops"
                     )
                 case .failure(let refusal): throw fail(node, refusal.description)
                 }
@@ -184,7 +184,7 @@ public struct SOPSCreationRules: Sendable {
         }
 
         let others = ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hckms"]
-        var groups: [[X25519Recipient]] = []
+        var groups: [[any AgeRecipient]] = []
         var otherKinds: [String] = []
         let usesKeyGroups = node["key_groups"] != nil
         if let keyGroups = node["key_groups"] {

@@ -192,7 +192,7 @@ extension SOPS {
 
     /// Encrypts plaintext documents to age recipients, as `sops -e` would.
     public static func encrypt(
-        _ documents: [SOPSValue], format: Format, recipients: [X25519Recipient], rule: SelectionRule = .default,
+        _ documents: [SOPSValue], format: Format, recipients: [any AgeRecipient], rule: SelectionRule = .default,
         macOnlyEncrypted: Bool = false, now: Date = Date()
     ) throws(SOPSError) -> [UInt8] {
         try encrypt(
@@ -204,7 +204,7 @@ extension SOPS {
     /// data key is split into one Shamir share per group, `shamirThreshold` of them needed (all when 0), and each
     /// share is wrapped for every recipient of its group.
     public static func encrypt(
-        _ documents: [SOPSValue], format: Format, keyGroups: [[X25519Recipient]], usesKeyGroups: Bool,
+        _ documents: [SOPSValue], format: Format, keyGroups: [[any AgeRecipient]], usesKeyGroups: Bool,
         shamirThreshold: Int, rule: SelectionRule = .default, macOnlyEncrypted: Bool = false, now: Date = Date()
     ) throws(SOPSError) -> [UInt8] {
         guard !keyGroups.isEmpty, keyGroups.allSatisfy({ !$0.isEmpty }) else {
@@ -284,7 +284,7 @@ extension SOPS {
 
     /// Re-wraps the data key for `recipients` and keeps every value and the MAC as they are (`sops updatekeys`).
     public static func updateKeys(
-        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, recipients: [X25519Recipient]
+        _ bytes: [UInt8], format: Format, file: String, keyring: SOPSKeyring, recipients: [any AgeRecipient]
     ) throws(SOPSError) -> [UInt8] {
         let (documents, metadataValue) = try load(bytes, format: format, file: file)
         guard let metadataValue else { throw missingMetadata(bytes) }
@@ -308,7 +308,7 @@ extension SOPS {
 
     /// The data key as an armored age file to one recipient, as sops stores it.
     static func wrappedDataKey(
-        _ dataKey: [UInt8], for recipient: X25519Recipient
+        _ dataKey: [UInt8], for recipient: any AgeRecipient
     ) throws(SOPSError) -> SOPSMetadata.AgeKey {
         do {
             return SOPSMetadata.AgeKey(

@@ -31,18 +31,18 @@ extension SOPS {
     ) throws(SOPSError) -> [UInt8] {
         let decrypted = try decrypt(bytes, format: format, file: file, keyring: keyring, delegate: false)
         let metadata = decrypted.metadata
-        var groups: [[X25519Recipient]] = []
+        var groups: [[any AgeRecipient]] = []
         for group in metadata.groups {
             guard group.otherKinds.isEmpty else {
                 throw .unsupportedKeys(
                     "is also encrypted to \(group.otherKinds.joined(separator: ", ")) keys, for which intops cannot wrap a new data key; rotate it with sops rotate"
                 )
             }
-            var recipients: [X25519Recipient] = []
+            var recipients: [any AgeRecipient] = []
             for key in group.age {
-                guard let recipient = X25519Recipient(key.recipient) else {
+                guard case .success(let recipient) = AgeRecipients.parse(key.recipient) else {
                     throw .unsupportedKeys(
-                        "is encrypted to \(key.recipient), which is not an age X25519 recipient intops can wrap for; rotate it with sops rotate"
+                        "is encrypted to \(key.recipient), which is not an age recipient intops can wrap for; rotate it with sops rotate"
                     )
                 }
                 recipients.append(recipient)

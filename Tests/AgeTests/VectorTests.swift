@@ -88,7 +88,7 @@ struct Vector: CustomTestStringConvertible, Sendable {
             outcome = "no match"
         } catch .headerMAC { outcome = "HMAC failure" } catch .payload { outcome = "payload failure" } catch .crypto(
             let failure)
-        { outcome = "\(failure)" }
+        { outcome = "\(failure)" } catch .identityUnavailable(let reason) { outcome = reason }
         #expect(outcome == vector.expect, "\(vector.name)")
         let detected = AgeArmor.isArmored(vector.file)
         #expect(detected == vector.armored, "armor detection of \(vector.name)")

@@ -90,7 +90,7 @@ import Testing
         ("filename_regex: x\n    age: R0", "filename_regex is not read by sops 3"),
         ("path_regex: (?=x)\n    age: R0", "look-ahead"),
         ("age: R0\n    encrypted_regex: a\n    unencrypted_suffix: _u", "more than one of"),
-        ("age: age1notakey", "is not an age X25519 recipient"),
+        ("age: age1notakey", "is not an age recipient"),
         ("key_groups:\n      - age: [R0]\n    shamir_threshold: 2", "more than its 1 key groups"),
         ("key_groups:\n      - age: [R0]\n      - age: [R0]\n    shamir_threshold: 1", "any one group"),
         ("age: R0\n    colour: blue", "unknown field colour"),

@@ -219,7 +219,7 @@ extension Engine {
                 declared: project.organizations.map(\.id))
         }
         // The skeleton is encrypted as a new file at its place would be: the .sops.yaml rule, else the project's.
-        let recipients: [X25519Recipient]
+        let recipients: [any AgeRecipient]
         do throws(SecretFileError) {
             let keys = try EncryptionKeys.forNewFile(
                 project.root + "/secrets/\(organization).secrets.enc.yaml", given: [], rule: EncryptionRule(),

@@ -45,7 +45,7 @@ public enum Exporter {
     ///   - recipients: the project's, to which the secrets skeleton is encrypted.
     public static func export(
         organization: String, client: IntegrationsClient, templates: TemplateValidator, into directory: String,
-        secretsDirectory: String, recipients: [X25519Recipient]
+        secretsDirectory: String, recipients: [any AgeRecipient]
     ) async throws(EngineError) -> Result {
         let manifestFile = directory + "/\(organization).yaml"
         var details: [IntegrationDetail] = []

@@ -145,17 +145,20 @@ enum ManifestDecoder {
         if let value = node["recipients"] {
             for item in reader.list(value, "recipients") ?? [] {
                 guard let text = reader.string(item, "a recipient") else { continue }
-                guard let recipient = X25519Recipient(text) else {
-                    reader.fail(
-                        item.location,
-                        "recipient '\(text)' is not an age public key (age1… in lower case, with a valid checksum)")
-                    continue
-                }
-                guard !recipient.isLowOrder else {
-                    reader.fail(
-                        item.location,
-                        "recipient '\(text)' is a low-order point: no file key can be wrapped to it; use the public key of an identity (age-keygen -y)"
-                    )
+                if case .failure(let refusal) = AgeRecipients.parse(text) {
+                    switch refusal {
+                    case .lowOrder:
+                        reader.fail(
+                            item.location,
+                            "recipient '\(text)' is a low-order point: no file key can be wrapped to it; use the public key of an identity (age-keygen -y)"
+                        )
+                    case .malformed:
+                        reader.fail(
+                            item.location,
+                            "recipient '\(text)' is not an age public key (age1… in lower case, with a valid checksum) or an ssh-ed25519 or ssh-rsa public key"
+                        )
+                    default: reader.fail(item.location, "recipient: \(refusal)")
+                    }
                     continue
                 }
                 recipients.append(text)

@@ -60,7 +60,7 @@ public struct EncryptionRule: Sendable, Equatable {
 /// Whom a new file is encrypted to and which of its values are: from `--age`, else the creation rule of the
 /// nearest `.sops.yaml` that matches the file, else the project's `recipients:` (or SOPS_AGE_RECIPIENTS).
 public struct EncryptionKeys: Sendable {
-    public var groups: [[X25519Recipient]]
+    public var groups: [[any AgeRecipient]]
     public var usesKeyGroups: Bool
     public var shamirThreshold: Int
     public var selection: SelectionRule
@@ -70,7 +70,7 @@ public struct EncryptionKeys: Sendable {
     public var warnings: [String]
 
     /// The recipients of a file of one key group; `instead` says what to do about several.
-    public func singleGroup(instead: String) throws(SecretFileError) -> [X25519Recipient] {
+    public func singleGroup(instead: String) throws(SecretFileError) -> [any AgeRecipient] {
         guard groups.count == 1 else { throw SecretFileError("\(origin) has \(groups.count) key groups; \(instead)") }
         return groups[0]
     }
@@ -144,18 +144,20 @@ public enum SecretFiles {
     /// The recipients to encrypt to: the ones given, else the project's `recipients`, else `SOPS_AGE_RECIPIENTS`.
     public static func recipients(
         given: [String], project: Project?, environment: [String: String]
-    ) throws(SecretFileError) -> [X25519Recipient] {
+    ) throws(SecretFileError) -> [any AgeRecipient] {
         var texts = given.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if texts.isEmpty, let project { texts = project.recipients }
         if texts.isEmpty, let fromEnvironment = environment["SOPS_AGE_RECIPIENTS"] {
             texts = fromEnvironment.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
         }
         guard !texts.isEmpty else {
-            throw SecretFileError("no age recipient: pass --age age1…, or list recipients in intops.yaml")
+            throw SecretFileError(
+                "no age recipient: pass --age age1… (or an ssh-ed25519 or ssh-rsa public key), or list recipients in intops.yaml"
+            )
         }
-        var recipients: [X25519Recipient] = []
+        var recipients: [any AgeRecipient] = []
         for text in texts {
-            switch X25519Recipient.parse(text) {
+            switch AgeRecipients.parse(text) {
             case .success(let recipient): recipients.append(recipient)
             case .failure(let refusal): throw SecretFileError(refusal.description)
             }
@@ -172,7 +174,7 @@ public enum SecretFiles {
 
     /// - Parameter name: how messages name the file (as the user wrote it); the path when nil.
     public static func encrypt(
-        file path: String, named name: String? = nil, recipients: [X25519Recipient],
+        file path: String, named name: String? = nil, recipients: [any AgeRecipient],
         rule: EncryptionRule = EncryptionRule(), macOnlyEncrypted: Bool = false
     ) throws(SecretFileError) -> [UInt8] {
         try encrypt(
@@ -206,7 +208,7 @@ public enum SecretFiles {
     }
 
     public static func updateKeys(
-        file path: String, named name: String? = nil, identities: SecretIdentities, recipients: [X25519Recipient]
+        file path: String, named name: String? = nil, identities: SecretIdentities, recipients: [any AgeRecipient]
     ) throws(SecretFileError) {
         let shown = name ?? path
         let bytes = try read(path, shown: shown)
