@@ -1,7 +1,7 @@
 # intops: the two quick-start commands are `make demo` and `make test`; both install what they need first.
 SWIFT        ?= swift
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age bsdutils git
+APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age bsdutils git openssh-client
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint markdown_it:markdown-it-py
 RELEASE_BIN  := .build/release
 
@@ -19,6 +19,7 @@ deps:
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
 	command -v script >/dev/null 2>&1 || missing="$$missing bsdutils"; \
+	command -v ssh-keygen >/dev/null 2>&1 || missing="$$missing openssh-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \

@@ -42,14 +42,21 @@ public enum Age {
         let header = try Header.parse(file)
         guard !header.stanzas.isEmpty else { throw .header("no recipient stanza") }
         var fileKey: [UInt8]?
+        // An identity that names a stanza but cannot be used (no passphrase at hand) lets the others try first.
+        var unavailable: AgeError?
         for identity in identities {
-            if let key = try identity.unwrap(header.stanzas) {
+            let unwrapped: [UInt8]?
+            do { unwrapped = try identity.unwrap(header.stanzas) } catch .identityUnavailable(let reason) {
+                unavailable = unavailable ?? .identityUnavailable(reason)
+                continue
+            }
+            if let key = unwrapped {
                 guard key.count == 16 else { throw .header("a wrapped file key is not 16 bytes") }
                 fileKey = key
                 break
             }
         }
-        guard var key = fileKey else { throw .noMatch }
+        guard var key = fileKey else { throw unavailable ?? .noMatch }
         defer { secureZero(&key) }
         let expectedMAC = try withCrypto { () throws(CryptoFailure) in
             Digest.hmacSHA256(

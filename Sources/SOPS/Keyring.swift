@@ -1,5 +1,6 @@
 import Age
 import ConcurrencyToolkit
+import CryptoPrimitives
 import Foundation
 import Synchronization
 
@@ -8,8 +9,9 @@ import Glibc
 #endif
 
 /// The age identities a run may use, found where sops looks for them: `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`,
-/// `SOPS_AGE_KEY_CMD` and the default key file (`$XDG_CONFIG_HOME/sops/age/keys.txt`, else
-/// `~/.config/sops/age/keys.txt`).
+/// `SOPS_AGE_KEY_CMD`, the default key file (`$XDG_CONFIG_HOME/sops/age/keys.txt`, else
+/// `~/.config/sops/age/keys.txt`), and SSH keys: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, else `~/.ssh/id_ed25519` and
+/// `~/.ssh/id_rsa`.
 public struct SOPSKeyring: Sendable {
     public var identities: [any AgeIdentity]
     /// `SOPS_AGE_KEY_CMD`: run, as sops runs it, for each recipient a file is encrypted to, with that recipient in
@@ -57,7 +59,35 @@ public struct SOPSKeyring: Sendable {
         let home = environment["HOME"] ?? NSHomeDirectory()
         let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
         try keyring.add(file: config + "/sops/age/keys.txt", required: false)
+        // SSH keys come last: a protected one asks for its passphrase only when no age identity opened the file.
+        if let path = environment["SOPS_AGE_SSH_PRIVATE_KEY_FILE"], !path.isEmpty {
+            try keyring.add(sshKey: path, required: true)
+        } else {
+            for name in ["id_ed25519", "id_rsa"] { try keyring.add(sshKey: home + "/.ssh/" + name, required: false) }
+        }
         return keyring
+    }
+
+    /// An SSH private key as an identity. One of the `~/.ssh` keys sops falls back to that age cannot use (another
+    /// type, another cipher) is a warning, not a failure: the file may well open with the other identities.
+    mutating func add(sshKey path: String, required: Bool) throws(AgeKeyError) {
+        guard var bytes = FileManager.default.contents(atPath: path).map(Array.init) else {
+            if required {
+                throw AgeKeyError(
+                    source: path, line: nil, reason: "cannot be read (named by SOPS_AGE_SSH_PRIVATE_KEY_FILE)")
+            }
+            return
+        }
+        defer { secureZero(&bytes) }
+        let prompt = "Enter passphrase for \"\(path)\": "
+        do {
+            identities.append(
+                try SSHPrivateKeyFile.parse(bytes, source: path) { Terminal.readSecret(prompt).map { Array($0.utf8) } })
+            sources.append(path)
+        } catch {
+            if required { throw error }
+            warnings.append("\(error) (skipped)")
+        }
     }
 
     mutating func add(file path: String, required: Bool) throws(AgeKeyError) {

@@ -142,6 +142,8 @@ extension SOPS {
         var damage: (recipient: String, error: AgeError)?
         /// A key command that failed is reported only when nothing else opened the file.
         var commandFailure: AgeKeyError?
+        /// An SSH key that names a recipient but whose passphrase is not at hand, likewise.
+        var unavailable: String?
         for group in metadata.groups {
             var opened = false
             // The identities at hand first; the key command, when there is one, only for what they do not open.
@@ -150,7 +152,9 @@ extension SOPS {
                     shares.append(try Age.decrypt(Array(key.enc.utf8), identities: keyring.identities))
                     opened = true
                     break
-                } catch .noMatch { continue } catch { if damage == nil { damage = (key.recipient, error) } }
+                } catch .noMatch { continue } catch .identityUnavailable(let reason) {
+                    unavailable = unavailable ?? reason
+                } catch { if damage == nil { damage = (key.recipient, error) } }
             }
             if !opened, let command = keyring.keyCommand {
                 for key in group.age {
@@ -168,6 +172,7 @@ extension SOPS {
         }
         let recipients = metadata.groups.flatMap { $0.age.map(\.recipient) }
         if shares.isEmpty, let commandFailure { throw .noIdentity(.unreadableIdentities("\(commandFailure)")) }
+        if shares.isEmpty, let unavailable { throw .noIdentity(.unreadableIdentities(unavailable)) }
         if shares.isEmpty, let damage {
             throw .format("its data key for \(damage.recipient) cannot be read: \(damage.error)")
         }

@@ -435,6 +435,93 @@ import Testing
         #expect(scripted.status == 1 && scripted.stderr.contains("there is none"), "\(scripted.stderr)")
     }
 
+    /// An SSH key pair from the real ssh-keygen, in the test's folder.
+    func sshKey(_ type: String, _ name: String, passphrase: String = "") async throws -> String {
+        try Subprocess.requireTool("ssh-keygen")
+        let path = directory.appendingPathComponent(name).path
+        let made = try await Subprocess.run(
+            ["ssh-keygen", "-q", "-t", type, "-N", passphrase, "-a", "2", "-C", "ci@example", "-f", path]
+                + (type == "rsa" ? ["-b", "2048"] : []))
+        #expect(made.status == 0, "\(made.stderrText)")
+        return try read(name + ".pub").trimmingCharacters(in: .newlines)
+    }
+
+    @Test(arguments: ["ed25519", "rsa"]) func sshKeysAreRecipientsAndIdentitiesAsSopsUsesThem(
+        _ type: String
+    ) async throws {
+        try Subprocess.requireTool("sops")
+        let publicKey = try await sshKey(type, "deploy")
+        let keyPath = directory.appendingPathComponent("deploy").path
+        try write("creation_rules:\n  - path_regex: .*\n    age: \(publicKey)\n", ".sops.yaml")
+        let sshEnvironment = ["SOPS_AGE_SSH_PRIVATE_KEY_FILE": keyPath]
+        func sops(_ arguments: [String], _ extra: [String: String] = [:]) async throws -> ProcessOutput {
+            try await Subprocess.run(
+                ["sops"] + arguments, environment: environment.merging(extra) { $1 }, directory: directory)
+        }
+        // sops → intops
+        try write("token: by-sops\n", "theirs.yaml")
+        let sealed = try await sops(["-e", "-i", "theirs.yaml"])
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+        let opened = try await intops(["secrets", "decrypt", "theirs.yaml"], environment: sshEnvironment)
+        #expect(opened.status == 0 && opened.stdout == "token: by-sops\n", "\(opened.stderr)")
+        // intops → sops, the recipient written into the metadata as sops writes it.
+        try write("token: by-intops\n", "ours.yaml")
+        let encrypted = try await intops(["secrets", "encrypt", "-i", "ours.yaml"])
+        #expect(encrypted.status == 0, "\(encrypted.stderr)")
+        #expect(try read("ours.yaml").contains("recipient: \(publicKey)"))
+        let decrypted = try await sops(["-d", "ours.yaml"], sshEnvironment)
+        #expect(decrypted.status == 0 && decrypted.stdoutText == "token: by-intops\n", "\(decrypted.stderrText)")
+        // --age takes an SSH key too, and ~/.ssh is where both look when nothing is set.
+        try write("token: by-flag\n", "flag.yaml")
+        #expect(try await intops(["secrets", "encrypt", "--age", publicKey, "-i", "flag.yaml"]).status == 0)
+        let ssh = directory.appendingPathComponent(".ssh")
+        try FileManager.default.createDirectory(at: ssh, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: keyPath, toPath: ssh.appendingPathComponent("id_\(type)").path)
+        let fallback = try await intops(["secrets", "decrypt", "flag.yaml"])
+        #expect(fallback.status == 0 && fallback.stdout == "token: by-flag\n", "\(fallback.stderr)")
+        #expect(try await sops(["-d", "flag.yaml"]).stdoutText == "token: by-flag\n")
+        // Without the key the error names the recipient and where identities were looked for.
+        try FileManager.default.removeItem(at: ssh)
+        let missing = try await intops(["secrets", "decrypt", "flag.yaml"])
+        #expect(missing.status == 1 && missing.stderr.contains("no age identity opens"), "\(missing.stderr)")
+    }
+
+    @Test func aPassphraseProtectedSSHKeyIsAskedForOnTheTerminalOnly() async throws {
+        try Subprocess.requireTool("sops")
+        try Subprocess.requireTool("script")
+        let publicKey = try await sshKey("ed25519", "locked", passphrase: "correct horse")
+        let keyPath = directory.appendingPathComponent("locked").path
+        try write("token: behind-an-ssh-passphrase\n", "a.yaml")
+        #expect(try await intops(["secrets", "encrypt", "--age", publicKey, "-i", "a.yaml"]).status == 0)
+        let binary = try TestSupport.executable.path
+        func decrypt(typing: String) async throws -> ProcessOutput {
+            try await Subprocess.runWithTerminal(
+                "cd '\(directory.path)' && SOPS_AGE_SSH_PRIVATE_KEY_FILE='\(keyPath)' XDG_CONFIG_HOME='\(config.path)' HOME='\(directory.path)' '\(binary)' secrets decrypt a.yaml",
+                terminalInput: typing)
+        }
+        let asked = try await decrypt(typing: "correct horse\n")
+        #expect(asked.status == 0, "\(asked.stdoutText)")
+        #expect(asked.stdoutText.contains("Enter passphrase for \"\(keyPath)\""), "\(asked.stdoutText)")
+        #expect(asked.stdoutText.contains("token: behind-an-ssh-passphrase"), "\(asked.stdoutText)")
+        let wrong = try await decrypt(typing: "wrong\n")
+        #expect(wrong.status == 1 && wrong.stdoutText.contains("does not open with that passphrase"))
+        let scripted = try await intops(
+            ["secrets", "decrypt", "a.yaml"], environment: ["SOPS_AGE_SSH_PRIVATE_KEY_FILE": keyPath])
+        #expect(scripted.status == 1 && scripted.stderr.contains("there is none"), "\(scripted.stderr)")
+        #expect(scripted.stderr.split(separator: "\n").count == 1, "\(scripted.stderr)")
+        // A file another identity opens never asks.
+        let (_, recipients) = try await identities(["k"])
+        try write("token: plain-age\n", "b.yaml")
+        #expect(try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "b.yaml"]).status == 0)
+        let quiet = try await intops(
+            ["secrets", "decrypt", "b.yaml"],
+            environment: [
+                "SOPS_AGE_SSH_PRIVATE_KEY_FILE": keyPath,
+                "SOPS_AGE_KEY_FILE": directory.appendingPathComponent("k.key").path,
+            ])
+        #expect(quiet.status == 0 && quiet.stdout == "token: plain-age\n", "\(quiet.stderr)")
+    }
+
     /// Integers past 2^53 and floats past 1e21, both ways with sops: what sops encrypted prints as sops prints it,
     /// and what intops encrypted keeps every digit, opens in sops and passes its MAC.
     @Test func bigJSONNumbersTravelBothWays() async throws {
