@@ -1,11 +1,11 @@
-/// SOPS v3 documents (YAML, JSON, dotenv) encrypted to age recipients.
+/// SOPS v3 documents (YAML, JSON, dotenv, INI) encrypted to age recipients.
 public enum SOPS {
     /// The top-level key that holds a SOPS document's metadata.
     public static let metadataKey = "sops"
 
     /// The file formats SOPS stores, chosen by file extension as `sops` does.
     public enum Format: String, Sendable, CaseIterable {
-        case yaml, json, dotenv, binary
+        case yaml, json, dotenv, ini, binary
 
         public init(path: String) {
             let lower = path.lowercased()
@@ -15,6 +15,8 @@ public enum SOPS {
                 self = .json
             } else if lower.hasSuffix(".env") {
                 self = .dotenv
+            } else if lower.hasSuffix(".ini") {
+                self = .ini
             } else {
                 self = .binary
             }

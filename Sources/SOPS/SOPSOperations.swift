@@ -61,6 +61,22 @@ extension SOPS {
                 ? nil
                 : FlatMetadata.unflatten(flat.map { (String($0.key.dropFirst(5)), (try? scalarText($0.value)) ?? "") })
             return ([.mapping(data)], metadata)
+        case .ini:
+            guard case .mapping(var sections) = try INI.parse(String(decoding: bytes, as: UTF8.self)) else {
+                return ([], nil)
+            }
+            var metadata: SOPSValue?
+            // The [sops] section holds the metadata flattened as dotenv holds it, newlines as \n.
+            if let index = sections.firstIndex(where: { !$0.isComment && $0.key == metadataKey }) {
+                if case .mapping(let fields) = sections[index].value {
+                    metadata = FlatMetadata.unflatten(
+                        fields.filter { !$0.isComment }.map {
+                            ($0.key, ((try? scalarText($0.value)) ?? "").replacingOccurrences(of: "\\n", with: "\n"))
+                        })
+                }
+                sections.remove(at: index)
+            }
+            return ([.mapping(sections)], metadata)
         }
     }
 
@@ -354,6 +370,14 @@ extension SOPS {
                 entries.append(SOPSEntry(key: "sops_" + key, value: .scalar(.string(value))))
             }
             return Array(Dotenv.emit(.mapping(entries)).utf8)
+        case .ini:
+            var sections: [SOPSEntry] = []
+            if case .mapping(let existing)? = documents.first { sections = existing }
+            let fields = FlatMetadata.flatten(metadata.value, prefix: "").map {
+                SOPSEntry(key: $0.0, value: .scalar(.string($0.1.replacingOccurrences(of: "\n", with: "\\n"))))
+            }
+            sections.append(SOPSEntry(key: metadataKey, value: .mapping(fields)))
+            return Array(INI.emit(.mapping(sections)).utf8)
         }
     }
 
@@ -365,6 +389,7 @@ extension SOPS {
                 ((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8)
         case .json: return Array(OrderedJSON.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .dotenv: return Array(Dotenv.emit(decrypted.documents.first ?? .mapping([])).utf8)
+        case .ini: return Array(INI.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .binary:
             if case .scalar(let data)? = decrypted.documents.first?["data"] { return data.canonicalBytes }
             return []

@@ -18,7 +18,7 @@ extension SOPS {
     public static func renderExtracted(_ value: SOPSValue, format: Format, metadata: SOPSMetadata) -> [UInt8] {
         if case .scalar(.string(let text)) = value { return Array(text.utf8) }
         if case .scalar(.bytes(let bytes)) = value { return bytes }
-        let shown: Format = format == .dotenv || format == .binary ? .yaml : format
+        let shown: Format = format == .dotenv || format == .ini || format == .binary ? .yaml : format
         return render(DecryptedSOPS(format: shown, documents: [value], metadata: metadata))
     }
 

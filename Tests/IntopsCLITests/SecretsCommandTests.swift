@@ -522,6 +522,64 @@ import Testing
         #expect(quiet.status == 0 && quiet.stdout == "token: plain-age\n", "\(quiet.stderr)")
     }
 
+    /// INI as sops keeps it: sections, DEFAULT keys before the first header, comments (encrypted, above what
+    /// they belong to), go-ini's quoting and alignment; each side decrypts the other's file to the same text.
+    @Test func iniFilesTravelBothWaysWithSops() async throws {
+        try Subprocess.requireTool("sops")
+        let (_, recipients) = try await identities(["k"])
+        let keys = ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("k.key").path]
+        let text = """
+            ; above the first key
+            top = level
+            [database]
+            # the host
+            host = db.example.com
+            password = "p@ss; word"
+            port: 5432
+            empty =
+            spaced = "  padded  "
+            quoted = `has # hash`
+            multi = \"\"\"line one
+            line two\"\"\"
+            \u{20}
+            ; the api section
+            [api]
+            token=abc ; inline note
+            url = https://x.example/a?b=c
+
+            """
+        try write(text, "theirs.ini")
+        try write(text, "ours.ini")
+        func sops(_ arguments: [String]) async throws -> ProcessOutput {
+            try await Subprocess.run(
+                ["sops"] + arguments, environment: environment.merging(keys) { $1 }, directory: directory)
+        }
+        #expect(try await sops(["-e", "-i", "--age", recipients[0], "theirs.ini"]).status == 0)
+        let expected = try await sops(["-d", "theirs.ini"])
+        #expect(expected.status == 0 && expected.stdoutText.contains("[database]\n; the host\nhost     = db"))
+        let ours = try await intops(["secrets", "decrypt", "theirs.ini"], environment: keys)
+        #expect(ours.status == 0 && ours.stdout == expected.stdoutText, "\(ours.stderr)")
+        #expect(try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "ours.ini"]).status == 0)
+        let encrypted = try read("ours.ini")
+        #expect(!encrypted.contains("db.example.com") && !encrypted.contains("inline note"))
+        #expect(encrypted.contains("[sops]") && encrypted.contains("type:comment]"))
+        let theirs = try await sops(["-d", "ours.ini"])
+        #expect(theirs.status == 0 && theirs.stdoutText == expected.stdoutText, "\(theirs.stderrText)")
+        // A reference reaches a key through its section; an edit through set stays readable by sops.
+        #expect(
+            try await intops(
+                ["secrets", "decrypt", "--extract", "[\"database\"][\"port\"]", "ours.ini"], environment: keys
+            ).stdout == "5432")
+        #expect(
+            try await intops(["secrets", "set", "ours.ini", "[\"api\"][\"token\"]", "\"rotated\""], environment: keys)
+                .status == 0)
+        #expect(try await sops(["-d", "--extract", "[\"api\"][\"token\"]", "ours.ini"]).stdoutText == "rotated")
+        // A line that is no key, section or comment names its line.
+        try write("[s]\nnot a key line\n", "bad.ini")
+        let bad = try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "bad.ini"])
+        #expect(bad.status == 1 && bad.stderr.contains("line 2"), "\(bad.stderr)")
+    }
+
     /// Integers past 2^53 and floats past 1e21, both ways with sops: what sops encrypted prints as sops prints it,
     /// and what intops encrypted keeps every digit, opens in sops and passes its MAC.
     @Test func bigJSONNumbersTravelBothWays() async throws {
