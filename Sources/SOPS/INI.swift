@@ -48,10 +48,13 @@ enum INI {
         var sections = [Section(name: defaultSection)]
         var comment = ""
         var index = 0
-        func fail(_ reason: String) -> SOPSError { .format("line \(index): \(reason)") }
+        // Where the current item starts; a value spanning lines is reported at its first.
+        var lineNumber = 0
+        func fail(_ reason: String) -> SOPSError { .format("line \(lineNumber): \(reason)") }
         while index < lines.count {
             let raw = lines[index]
             index += 1
+            lineNumber = index
             let line = raw.drop(while: \.isWhitespace)
             guard let first = line.first else { continue }
             if first == "#" || first == ";" {
