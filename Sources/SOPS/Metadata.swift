@@ -226,6 +226,7 @@ enum FlatMetadata {
             return items.enumerated().flatMap { flatten($0.element, prefix: prefix + "__list_\($0.offset)") }
         case .scalar(let scalar): return [(prefix, scalar.plainText)]
         case .null: return [(prefix, "")]
+        case .comment: return []
         }
     }
 }

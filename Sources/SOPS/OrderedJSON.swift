@@ -202,7 +202,8 @@ enum OrderedJSON {
         let pad = String(repeating: "\t", count: indent + 1)
         let closing = String(repeating: "\t", count: indent)
         switch value {
-        case .null: out += "null"
+        // JSON has no comments; a YAML file's are left out, as sops leaves them out.
+        case .null, .comment: out += "null"
         case .scalar(let scalar):
             switch scalar {
             case .string(let text), .time(let text): out += quote(text)
@@ -213,7 +214,8 @@ enum OrderedJSON {
                 out += number.isFinite ? Self.goJSONFloat(number) : quote(SOPSScalar.goFloat(number))
             case .bool(let flag): out += flag ? "true" : "false"
             }
-        case .sequence(let items):
+        case .sequence(let all):
+            let items = all.filter { if case .comment = $0 { false } else { true } }
             guard !items.isEmpty else {
                 out += "[]"
                 return
@@ -225,7 +227,8 @@ enum OrderedJSON {
                 out += offset == items.count - 1 ? "\n" : ",\n"
             }
             out += closing + "]"
-        case .mapping(let entries):
+        case .mapping(let all):
+            let entries = all.filter { !$0.isComment }
             guard !entries.isEmpty else {
                 out += "{}"
                 return

@@ -22,6 +22,7 @@ extension SOPSValue {
         case .sequence: "a list"
         case .scalar: "a value"
         case .null: "null"
+        case .comment: "a comment"
         }
     }
 }
@@ -49,7 +50,7 @@ public struct SOPSLookup: Sendable {
                 }
                 for entry in keyed { walk(entry.value, path + [entry.key]) }
             case .sequence(let items): for (index, item) in items.enumerated() { walk(item, path + [String(index)]) }
-            case .scalar, .null: break
+            case .scalar, .null, .comment: break
             }
         }
         walk(root, [])

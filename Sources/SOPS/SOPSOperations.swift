@@ -20,7 +20,7 @@ extension SOPS {
         switch format {
         case .yaml:
             let parsed: [Document]
-            do { parsed = try YAMLParser.parse(bytes, file: file) } catch { throw .format("\(error)") }
+            do { parsed = try YAMLParser.parse(bytes, file: file, comments: true) } catch { throw .format("\(error)") }
             var documents: [SOPSValue] = []
             var metadata: SOPSValue?
             for document in parsed {
@@ -29,7 +29,7 @@ extension SOPS {
                 guard case .mapping = root.content else {
                     throw .format("\(root.location): a SOPS YAML document must be a mapping")
                 }
-                var value = try YAMLTree.value(root)
+                var value = try YAMLTree.value(root, comments: document.comments)
                 if case .mapping(var entries) = value {
                     if let index = entries.firstIndex(where: { $0.key == metadataKey }) {
                         if metadata == nil { metadata = entries[index].value }
@@ -351,13 +351,13 @@ extension SOPS {
     static func write(_ documents: [SOPSValue], format: Format, metadata: SOPSMetadata) -> [UInt8] {
         switch format {
         case .yaml:
-            let nodes = documents.map { document -> Node in
+            let nodes = documents.map { document -> SOPSValue in
                 var entries: [SOPSEntry] = []
                 if case .mapping(let existing) = document { entries = existing }
                 entries.append(SOPSEntry(key: metadataKey, value: metadata.value))
-                return YAMLOutput.node(.mapping(entries), metadata: true)
+                return SOPSValue.mapping(entries)
             }
-            return Array(((try? YAMLEmitter.emit(nodes)) ?? "").utf8)
+            return Array(YAMLWriter.stream(nodes, metadata: true).utf8)
         case .json, .binary:
             var entries: [SOPSEntry] = []
             if case .mapping(let existing)? = documents.first { entries = existing }
@@ -384,9 +384,7 @@ extension SOPS {
     /// Plaintext output, as `sops -d` prints it.
     public static func render(_ decrypted: DecryptedSOPS) -> [UInt8] {
         switch decrypted.format {
-        case .yaml:
-            return Array(
-                ((try? YAMLEmitter.emit(decrypted.documents.map { YAMLOutput.node($0, metadata: false) })) ?? "").utf8)
+        case .yaml: return Array(YAMLWriter.stream(decrypted.documents, metadata: false).utf8)
         case .json: return Array(OrderedJSON.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .dotenv: return Array(Dotenv.emit(decrypted.documents.first ?? .mapping([])).utf8)
         case .ini: return Array(INI.emit(decrypted.documents.first ?? .mapping([])).utf8)

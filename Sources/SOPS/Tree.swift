@@ -7,6 +7,11 @@ public indirect enum SOPSValue: Sendable, Equatable {
     case sequence([SOPSValue])
     case scalar(SOPSScalar)
     case null
+    /// A comment item of a YAML list, where sops keeps comments among the items (in a mapping a comment is an
+    /// entry, ``SOPSEntry/isComment``). Not in the MAC.
+    case comment(String)
+
+    public var isComment: Bool { if case .comment = self { true } else { false } }
 
     public subscript(key: String) -> SOPSValue? {
         guard case .mapping(let entries) = self else { return nil }
@@ -139,21 +144,44 @@ public enum SOPSScalar: Sendable, Equatable {
 // MARK: - YAML with go-yaml v3's typing
 
 enum YAMLTree {
-    /// Converts a parsed YAML document to the tree sops sees (format spec B.10.1).
-    static func value(_ node: Node) throws(SOPSError) -> SOPSValue {
+    /// Converts a parsed YAML document to the tree sops sees, its comments where sops puts them.
+    static func value(_ node: Node, comments: [Comment] = []) throws(SOPSError) -> SOPSValue {
+        let placement = comments.isEmpty ? nil : CommentPlacement(root: node, comments: comments)
+        var containers = 0
+        return try value(node, placement: placement, containers: &containers)
+    }
+
+    private static func value(
+        _ node: Node, placement: CommentPlacement?, containers: inout Int
+    ) throws(SOPSError) -> SOPSValue {
+        var id = -1
+        if !node.isScalar {
+            id = containers
+            containers += 1
+        }
+        func comments(before index: Int?) -> [String] {
+            placement?.slots[CommentPlacement.Slot(container: id, index: index)] ?? []
+        }
         switch node.content {
         case .mapping(let pairs):
             var entries: [SOPSEntry] = []
-            for pair in pairs {
+            for (index, pair) in pairs.enumerated() {
                 guard case .scalar(let key, let style) = pair.key.content,
                     case .string = resolve(key, style: style, tag: pair.key.tag)
                 else { throw .format("\(pair.key.location): a mapping key is not a string; SOPS needs string keys") }
-                entries.append(SOPSEntry(key: key, value: try value(pair.value)))
+                for comment in comments(before: index) { entries.append(.comment(comment)) }
+                entries.append(
+                    SOPSEntry(key: key, value: try value(pair.value, placement: placement, containers: &containers)))
             }
+            for comment in comments(before: nil) { entries.append(.comment(comment)) }
             return .mapping(entries)
         case .sequence(let items):
             var values: [SOPSValue] = []
-            for item in items { values.append(try value(item)) }
+            for (index, item) in items.enumerated() {
+                for comment in comments(before: index) { values.append(.comment(comment)) }
+                values.append(try value(item, placement: placement, containers: &containers))
+            }
+            for comment in comments(before: nil) { values.append(.comment(comment)) }
             return .sequence(values)
         case .scalar(let text, let style):
             switch resolve(text, style: style, tag: node.tag) {

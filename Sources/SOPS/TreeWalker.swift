@@ -34,8 +34,12 @@ struct TreeWalker {
             var pending: [String] = []
             for entry in entries {
                 if entry.isComment {
-                    out.append(try comment(entry, path: path, comments: comments + pending))
-                    if case .scalar(let text) = entry.value { pending.append(text.plainText) }
+                    guard case .scalar(let text) = entry.value else {
+                        out.append(entry)
+                        continue
+                    }
+                    out.append(.comment(try comment(text.plainText, path: path, comments: comments + pending).text))
+                    pending.append(text.plainText)
                     continue
                 }
                 out.append(
@@ -46,9 +50,26 @@ struct TreeWalker {
             }
             return .mapping(out)
         case .sequence(let items):
+            // sops writes a list's encrypted comments as ENC[…] items of type comment.
             var out: [SOPSValue] = []
-            for item in items { out.append(try walk(item, path: path, comments: comments)) }
+            var pending: [String] = []
+            for item in items {
+                let text: String
+                switch item {
+                case .comment(let comment): text = comment
+                case .scalar(.string(let stored))
+                where mode == .decrypt && ValueCipher.parse(stored)?.type == "comment": text = stored
+                default:
+                    out.append(try walk(item, path: path, comments: comments + pending))
+                    pending = []
+                    continue
+                }
+                let walked = try comment(text, path: path, comments: comments + pending)
+                out.append(walked.encrypted && mode == .encrypt ? .scalar(.string(walked.text)) : .comment(walked.text))
+                pending.append(text)
+            }
             return .sequence(out)
+        case .comment: return value
         case .scalar(let scalar):
             let selected = rule.encrypts(path: path, comments: comments)
             let aad = path.joined(separator: ":") + ":"
@@ -101,23 +122,24 @@ struct TreeWalker {
     }
 
     /// Comments use their container's path; one that does not decrypt is kept as it is (as sops does).
-    mutating func comment(_ entry: SOPSEntry, path: [String], comments: [String]) throws(SOPSError) -> SOPSEntry {
-        guard case .scalar(let scalar) = entry.value else { return entry }
-        let text = scalar.plainText
+    mutating func comment(
+        _ text: String, path: [String], comments: [String]
+    ) throws(SOPSError) -> (text: String, encrypted: Bool) {
         let selected: Bool
         switch rule {
         case .encryptedCommentRegex: selected = comments.contains { SelectionRule.matches(rule.value, $0) }
         default: selected = rule.encrypts(path: path, comments: comments + [text])
         }
-        guard selected else { return entry }
+        guard selected else { return (text, false) }
         let aad = path.joined(separator: ":") + ":"
         switch mode {
         case .encrypt:
-            return text.isEmpty ? entry : .comment(try ValueCipher.encrypt(text, type: "comment", key: key, aad: aad))
+            guard !text.isEmpty else { return (text, false) }
+            return (try ValueCipher.encrypt(text, type: "comment", key: key, aad: aad), true)
         case .decrypt:
             guard let parsed = ValueCipher.parse(text), let plain = ValueCipher.decrypt(parsed, key: key, aad: aad)
-            else { return entry }
-            return .comment(plain)
+            else { return (text, false) }
+            return (plain, true)
         }
     }
 

@@ -9,6 +9,47 @@ public enum YAMLEmitter {
     ///   - header: comment lines written before the first document (each gets a `# ` prefix).
     /// - Returns: the text, ending in a newline.
     public static func emit(_ documents: [Node], header: [String] = []) throws(YAMLError) -> String {
+        let comments = header.map { $0.isEmpty ? "#\n" : "# \($0)\n" }.joined()
+        return comments + (try emit(documents, indent: 2))
+    }
+
+    /// How one scalar is written as a block mapping's value: on the key's line, or as a block scalar's header
+    /// and its lines (without their indentation).
+    public enum ScalarText: Sendable, Equatable {
+        case inline(String)
+        case block(header: String, lines: [String])
+    }
+
+    /// Writes a scalar as libyaml (and go-yaml, its port) writes it as a block mapping's value, with the style
+    /// libyaml falls back to when the one asked for cannot hold the text.
+    public static func scalarText(_ text: String, style: ScalarStyle, indent: Int) throws(YAMLError) -> ScalarText {
+        let output = try emit([.mapping([("k", Node(.scalar(text, style)))])], indent: indent)
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        let first = lines.first.map { String($0.dropFirst(3)) } ?? ""
+        guard lines.count > 1 else { return .inline(first) }
+        let margin = String(repeating: " ", count: indent)
+        let body = lines.dropFirst().map { $0.hasPrefix(margin) ? String($0.dropFirst(indent)) : $0 }
+        return .block(header: first, lines: body)
+    }
+
+    /// Writes a string as a block mapping's key, or nil when libyaml would make it a complex `? ` key (over 128
+    /// characters).
+    public static func keyText(_ text: String) throws(YAMLError) -> String? {
+        let output = try emit([.mapping([(text, Node(.scalar("", .plain)))])], indent: 2)
+        guard output.hasSuffix(":\n") || output.hasSuffix(": \n"), !output.hasPrefix("? ") else { return nil }
+        let line = output.prefix { $0 != "\n" }
+        guard let colon = line.lastIndex(of: ":") else { return nil }
+        return String(line[..<colon])
+    }
+
+    /// Strings a YAML 1.1 reader takes for booleans: go-yaml (and so sops) quotes them, and so does this emitter,
+    /// so that a file reads the same in both and sops writes it back unchanged.
+    public static let yaml11Booleans: Set<String> = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
+    ]
+
+    static func emit(_ documents: [Node], indent: Int) throws(YAMLError) -> String {
         final class Sink { var bytes: [UInt8] = [] }
         let sink = Sink()
         var emitter = yaml_emitter_t()
@@ -26,7 +67,7 @@ public enum YAMLEmitter {
                 return 1
             }, Unmanaged.passUnretained(sink).toOpaque())
         yaml_emitter_set_unicode(&emitter, 1)
-        yaml_emitter_set_indent(&emitter, 2)
+        yaml_emitter_set_indent(&emitter, Int32(indent))
         yaml_emitter_set_width(&emitter, -1)
 
         let writer = EventWriter(emitter: withUnsafeMutablePointer(to: &emitter) { $0 })
@@ -41,9 +82,7 @@ public enum YAMLEmitter {
             try writer.emit { event in yaml_stream_end_event_initialize(event) }
             _ = yaml_emitter_flush(&emitter)
         }
-        let body = String(decoding: sink.bytes, as: UTF8.self)
-        let comments = header.map { $0.isEmpty ? "#\n" : "# \($0)\n" }.joined()
-        return comments + body
+        return String(decoding: sink.bytes, as: UTF8.self)
     }
 }
 
@@ -91,12 +130,6 @@ private struct EventWriter {
         }
     }
 
-    /// Strings a YAML 1.1 reader takes for booleans: go-yaml (and so sops) quotes them, and so does this emitter,
-    /// so that a file reads the same in both and sops writes it back unchanged.
-    static let yaml11Booleans: Set<String> = [
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-    ]
-
     /// Picks a style that reads back as the same value: a string that would resolve to something else when
     /// plain (`"true"`, `"42"`, `""`) is quoted; multi-line text becomes a literal block.
     private static func scalarStyle(
@@ -111,7 +144,7 @@ private struct EventWriter {
         case .folded: return (YAML_FOLDED_SCALAR_STYLE, 0, implicitQuoted)
         case .any:
             if text.contains("\n") { return (YAML_LITERAL_SCALAR_STYLE, 0, implicitQuoted) }
-            if Node.resolvePlain(text) != .string(text) || yaml11Booleans.contains(text) {
+            if Node.resolvePlain(text) != .string(text) || YAMLEmitter.yaml11Booleans.contains(text) {
                 return (YAML_DOUBLE_QUOTED_SCALAR_STYLE, 0, implicitQuoted)
             }
             // libyaml still quotes when plain text would not parse (leading "- ", ": ", "#"…).

@@ -5,6 +5,37 @@ public struct Document: Sendable {
     public var root: Node
     /// Where the document starts (its `---`, or its first node).
     public var location: SourceLocation
+    /// The document's comments in the order written, when the parse was asked for them.
+    public var comments: [Comment] = []
+}
+
+/// One `#` comment line, as written.
+public struct Comment: Sendable, Equatable {
+    /// The text after the `#`, up to the end of the line.
+    public var text: String
+    /// Where the `#` is.
+    public var location: SourceLocation
+    /// What comes before it on its line.
+    public var line: LinePosition
+
+    public enum LinePosition: Sendable, Equatable {
+        /// Nothing but spaces.
+        case alone
+        /// Only `-` sequence indicators (and `---`).
+        case afterIndicators
+        /// Content: a key, a value, a bracket.
+        case afterContent
+    }
+
+    /// Whether a blank line follows it.
+    public var blankLineAfter: Bool
+
+    public init(text: String, location: SourceLocation, line: LinePosition, blankLineAfter: Bool = false) {
+        self.text = text
+        self.location = location
+        self.line = line
+        self.blankLineAfter = blankLineAfter
+    }
 }
 
 /// Reads YAML text into nodes that remember where they came from.
@@ -19,9 +50,11 @@ public enum YAMLParser {
     ///   - bytes: the file's content (UTF-8, or UTF-16 with a byte order mark).
     ///   - file: the name every ``SourceLocation`` carries.
     ///   - limits: bounds on size, depth and alias expansion.
+    ///   - comments: whether to collect each document's comments (libyaml reports none: they are read from
+    ///     the text between its events, where nothing but indicators, spaces and comments can be).
     /// - Throws: ``YAMLError`` naming the position of the first problem.
     public static func parse(
-        _ bytes: [UInt8], file: String, limits: ParseLimits = .default
+        _ bytes: [UInt8], file: String, limits: ParseLimits = .default, comments: Bool = false
     ) throws(YAMLError) -> [Document] {
         guard bytes.count <= limits.maxBytes else {
             throw YAMLError(
@@ -29,6 +62,10 @@ public enum YAMLParser {
                 "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files")
         }
         var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
+        // A UTF-16 text's marks do not count its bytes; its comments are not collected.
+        if comments, !(bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE])) {
+            builder.comments = CommentScanner(bytes: bytes, file: file)
+        }
         let result: Result<[Document], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
             // libyaml asserts on a null input pointer, which an empty array may give.
             var empty: UInt8 = 0
@@ -110,6 +147,8 @@ private struct TreeBuilder {
     private var documents: [Document] = []
     private var documentLocation = SourceLocation(file: "", line: 1, column: 1)
     private var root: Node?
+    var comments: CommentScanner?
+    private var documentComments: [Comment] = []
 
     init(file: String, bytes: [UInt8], limits: ParseLimits) {
         self.file = file
@@ -129,10 +168,33 @@ private struct TreeBuilder {
         while true {
             guard yaml_parser_parse(&parser, &event) == 1 else { return .failure(parserError(parser)) }
             defer { yaml_event_delete(&event) }
-            if event.type == YAML_STREAM_END_EVENT { break }
+            collectComments(before: event)
+            if event.type == YAML_STREAM_END_EVENT {
+                if !documents.isEmpty { documents[documents.count - 1].comments += documentComments }
+                break
+            }
             do { try handle(event) } catch { return .failure(error) }
         }
         return .success(documents)
+    }
+
+    /// Comments go to the document they are in; those between an explicit `...` and the next `---` to the one
+    /// that ended.
+    private mutating func collectComments(before event: yaml_event_t) {
+        guard var scanner = comments else { return }
+        defer { comments = scanner }
+        let found = scanner.comments(upTo: event.start_mark)
+        if event.type == YAML_DOCUMENT_START_EVENT, !documents.isEmpty {
+            documents[documents.count - 1].comments += found
+        } else {
+            documentComments += found
+        }
+        if event.type == YAML_SCALAR_EVENT,
+            event.data.scalar.style == YAML_LITERAL_SCALAR_STYLE || event.data.scalar.style == YAML_FOLDED_SCALAR_STYLE
+        {
+            documentComments += scanner.blockScalarHeaderComment(at: event.start_mark)
+        }
+        scanner.skip(to: event.end_mark)
     }
 
     private func location(line: Int, column: Int) -> SourceLocation {
@@ -158,7 +220,9 @@ private struct TreeBuilder {
         case YAML_DOCUMENT_END_EVENT:
             documents.append(
                 Document(
-                    root: root ?? Node(.scalar("", .plain), location: documentLocation), location: documentLocation))
+                    root: root ?? Node(.scalar("", .plain), location: documentLocation), location: documentLocation,
+                    comments: documentComments))
+            documentComments = []
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             let text = String(

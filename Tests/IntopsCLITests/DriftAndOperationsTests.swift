@@ -219,11 +219,11 @@ import Testing
             #expect(manifest.contains("name: \(name)"), "\(name)")
             let block =
                 index % 2 == 0
-                ? "\(name):\n  ApiKey: FILL-ME" : "\(name):\n  ApiLoginId: FILL-ME\n  TransactionKey: FILL-ME"
+                ? "\(name):\n    ApiKey: FILL-ME" : "\(name):\n    ApiLoginId: FILL-ME\n    TransactionKey: FILL-ME"
             let filled =
                 index % 2 == 0
-                ? "\(name):\n  ApiKey: key-\(index)"
-                : "\(name):\n  ApiLoginId: login-\(index)\n  TransactionKey: key-\(index)"
+                ? "\(name):\n    ApiKey: key-\(index)"
+                : "\(name):\n    ApiLoginId: login-\(index)\n    TransactionKey: key-\(index)"
             text = text.replacingOccurrences(of: block, with: filled)
         }
         #expect(!text.contains("FILL-ME"))

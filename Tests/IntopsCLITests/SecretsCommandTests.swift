@@ -60,7 +60,7 @@ import Testing
             environment: ["SOPS_AGE_KEY_FILE": keyFile])
         #expect(sops.stdoutText == "db:\n    password: s3cret\n    port: 5432\n")
         let decrypted = try await intops(["secrets", "decrypt", "app.yaml"])
-        #expect(decrypted.status == 0 && decrypted.stdout == "db:\n  password: s3cret\n  port: 5432\n")
+        #expect(decrypted.status == 0 && decrypted.stdout == "db:\n    password: s3cret\n    port: 5432\n")
 
         // A teammate's key is added; both can decrypt; the values stay.
         let teammate = try await intops(["secrets", "keygen", "--out", "teammate.txt"])
@@ -78,7 +78,7 @@ import Testing
                 "SOPS_AGE_KEY_FILE": directory.appendingPathComponent("teammate.txt").path,
                 "XDG_CONFIG_HOME": "/nonexistent",
             ])
-        #expect(asTeammate.stdout == "db:\n  password: s3cret\n  port: 5432\n", "\(asTeammate.stderr)")
+        #expect(asTeammate.stdout == "db:\n    password: s3cret\n    port: 5432\n", "\(asTeammate.stderr)")
     }
 
     @Test func editReencryptsAndLeavesNoPlaintext() async throws {
@@ -580,6 +580,57 @@ import Testing
         #expect(bad.status == 1 && bad.stderr.contains("line 2"), "\(bad.stderr)")
     }
 
+    /// YAML comments as sops keeps them: encrypted (or not, as the comment rules say) in the block go-yaml puts
+    /// them in, written where sops writes them; each side reads the other's file to the same text, byte for byte,
+    /// and lays out the same plaintext the same way.
+    @Test(arguments: YAMLCommentFixture.all) func yamlCommentsTravelBothWaysWithSops(
+        _ fixture: YAMLCommentFixture
+    ) async throws {
+        try Subprocess.requireTool("sops")
+        let (_, recipients) = try await identities(["c"])
+        let keys = ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("c.key").path]
+        try write(fixture.text, "theirs.yaml")
+        try write(fixture.text, "ours.yaml")
+        func sops(_ arguments: [String]) async throws -> ProcessOutput {
+            try await Subprocess.run(
+                ["sops"] + arguments, environment: environment.merging(keys) { $1 }, directory: directory)
+        }
+        // A comment rule comes from .sops.yaml, which both read; otherwise the recipient is given.
+        var keysGiven = ["--age", recipients[0]]
+        if let rule = fixture.rule {
+            try write("creation_rules:\n  - age: \(recipients[0])\n    \(rule.key): '\(rule.pattern)'\n", ".sops.yaml")
+            keysGiven = []
+        }
+        let sealed = try await sops(["-e", "-i"] + keysGiven + ["theirs.yaml"])
+        #expect(sealed.status == 0, "\(sealed.stderrText)")
+        let expected = try await sops(["-d", "theirs.yaml"])
+        #expect(expected.status == 0 && !expected.stderrText.contains("warning"), "\(expected.stderrText)")
+        let ours = try await intops(["secrets", "decrypt", "theirs.yaml"], environment: keys)
+        #expect(ours.status == 0 && ours.stdout == expected.stdoutText, "\(ours.stdout)\n---\n\(ours.stderr)")
+
+        let encrypt = try await intops(["secrets", "encrypt"] + keysGiven + ["-i", "ours.yaml"])
+        #expect(encrypt.status == 0, "\(encrypt.stderr)")
+        func layout(_ text: String) -> String {
+            let body = text.components(separatedBy: "\nsops:\n")[0]
+            return body.replacingOccurrences(
+                of: #"ENC\[AES256_GCM,data:[^,]*,iv:[^,]*,tag:[^,]*,type:([a-z]+)\]"#, with: "ENC:$1",
+                options: .regularExpression)
+        }
+        #expect(layout(try read("ours.yaml")) == layout(try read("theirs.yaml")))
+        for secret in fixture.secrets { #expect(!(try read("ours.yaml")).contains(secret)) }
+        let theirs = try await sops(["-d", "ours.yaml"])
+        #expect(theirs.status == 0 && !theirs.stderrText.contains("warning"), "\(theirs.stderrText)")
+        #expect(theirs.stdoutText == expected.stdoutText)
+        // An edit through set keeps every comment, readable by sops.
+        let set = try await intops(["secrets", "set", "ours.yaml", fixture.setIndex, "\"changed\""], environment: keys)
+        #expect(set.status == 0, "\(set.stderr)")
+        let afterSet = try await sops(["-d", "ours.yaml"])
+        #expect(afterSet.status == 0 && !afterSet.stderrText.contains("warning"), "\(afterSet.stderrText)")
+        #expect(
+            afterSet.stdoutText.components(separatedBy: "#").count
+                == expected.stdoutText.components(separatedBy: "#").count)
+    }
+
     /// Integers past 2^53 and floats past 1e21, both ways with sops: what sops encrypted prints as sops prints it,
     /// and what intops encrypted keeps every digit, opens in sops and passes its MAC.
     @Test func bigJSONNumbersTravelBothWays() async throws {
@@ -684,7 +735,7 @@ import Testing
         let lines = good.components(separatedBy: "\n")
         let a = lines.first { $0.hasPrefix("a: ") }!
         let macLine = lines.first { $0.contains("mac: ENC[") }!
-        let armorLine = lines.first { $0.hasPrefix("        YWdl") || $0.hasPrefix("      YWdl") }!
+        let armorLine = lines.first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("YWdl") }!
         let cases: [(String, String, String)] = [
             (
                 "tampered type",
@@ -708,7 +759,9 @@ import Testing
                 "s.yaml was altered: its MAC does not match its values"
             ), ("truncated", String(good.prefix(good.count / 3)), "s.yaml is not a valid SOPS file"),
             (
-                "garbage armor", good.replacingOccurrences(of: armorLine, with: "        !!!garbage!!!"),
+                "garbage armor",
+                good.replacingOccurrences(
+                    of: armorLine, with: String(armorLine.prefix { $0 == " " }) + "!!!garbage!!!"),
                 "cannot be read: the age armor is malformed"
             ),
             (
@@ -796,4 +849,107 @@ import Testing
             }
         }
     }
+}
+
+/// YAML files with comments in the places people and sops put them.
+struct YAMLCommentFixture: Sendable, CustomTestStringConvertible {
+    var name: String
+    var text: String
+    /// A `.sops.yaml` creation rule's comment selection.
+    var rule: (key: String, pattern: String)?
+    /// Values and comment words that must not appear in the encrypted file.
+    var secrets: [String]
+    var setIndex: String
+
+    var testDescription: String { name }
+
+    static let all: [YAMLCommentFixture] = [
+        YAMLCommentFixture(
+            name: "heads, lines and feet at every level",
+            text: """
+                # top comment
+                # second top
+
+                a: alpha-secret # line on a
+                # head of b
+                b:
+                  # head of c
+                  c: charlie-secret
+                  d: y # line on d
+                  # foot in b
+                # head of e
+                e:
+                  - 1 # line item
+                  # between items
+                  - 2
+                  # foot of list
+
+                f: # line on f key
+                  g: golf-secret
+                  # after g
+
+                # end of doc
+
+                """, rule: nil, secrets: ["alpha-secret", "charlie-secret", "golf-secret", "head of c", "foot"],
+            setIndex: "[\"b\"][\"c\"]"),
+        YAMLCommentFixture(
+            name: "lists of mappings, dashes, flush lists and values on their own line",
+            text: """
+                list:
+                  # before first map item
+                  - a: 1 # line a
+                    # between a and b
+                    b: bravo-secret
+                    # foot of map item
+                  - # dash line comment
+                    c: 3
+                  -   - nested1
+                      # in nested
+                      - nested2
+                flush:
+                - 1
+                # after flush at col 0
+                - 2
+                # after flush end
+                tail: 1
+                scalar_next_line:
+                  # between key and value
+                  value
+                deep:
+                    k1:
+                        k2:
+                            k3: v
+                        # c8
+                    # c4
+                after: 1
+
+                """, rule: nil, secrets: ["bravo-secret", "dash line", "between key"], setIndex: "[\"tail\"]"),
+        YAMLCommentFixture(
+            name: "encrypted_comment_regex",
+            text: """
+                # sops:enc
+                password: papa-secret
+                user: admin # not marked
+                nested:
+                  # sops:enc
+                  token: tango-secret
+                  plain: visible
+
+                """, rule: ("encrypted_comment_regex", "sops:enc"), secrets: ["papa-secret", "tango-secret"],
+            setIndex: "[\"user\"]"),
+        YAMLCommentFixture(
+            name: "unencrypted_comment_regex",
+            text: """
+                # public
+                host: db.example.com
+                # keep me secret
+                password: papa-secret
+                list:
+                  # public
+                  - shown
+                  - hidden-secret
+
+                """, rule: ("unencrypted_comment_regex", "public"), secrets: ["papa-secret", "keep me secret"],
+            setIndex: "[\"password\"]"),
+    ]
 }

@@ -13,7 +13,7 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
 /// Every scalar leaf in MAC order: path, type and the exact plaintext.
 func leaves(_ value: SOPSValue, path: [String] = []) -> [(path: [String], type: String, text: String)] {
     switch value {
-    case .null: return []
+    case .null, .comment: return []
     case .scalar(let scalar): return [(path, scalar.typeName, scalar.canonicalText)]
     case .sequence(let items): return items.flatMap { leaves($0, path: path) }
     case .mapping(let entries):

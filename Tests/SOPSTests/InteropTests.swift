@@ -207,7 +207,7 @@ func normalized(_ documents: [SOPSValue]) -> [SOPSValue] {
         switch value {
         case .scalar(.int(let number)): .scalar(.float(Double(number)))
         case .scalar: value
-        case .null: value
+        case .null, .comment: value
         case .sequence(let items): .sequence(items.map(walk))
         case .mapping(let entries):
             .mapping(entries.map { SOPSEntry(key: $0.key, value: walk($0.value), isComment: $0.isComment) })

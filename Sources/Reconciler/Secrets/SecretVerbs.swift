@@ -90,7 +90,7 @@ extension SecretFiles {
         for entry in entries where !entry.isComment {
             switch entry.value {
             case .scalar(let scalar): variables[entry.key] = scalar.plainText
-            case .null: variables[entry.key] = ""
+            case .null, .comment: variables[entry.key] = ""
             case .mapping, .sequence:
                 throw SecretFileError(
                     "\(shown) holds a nested value at \(entry.key), which cannot be an environment variable")
