@@ -145,7 +145,7 @@ public enum SOPSScalar: Sendable, Equatable {
 
 enum YAMLTree {
     /// Converts a parsed YAML document to the tree sops sees, its comments where sops puts them.
-    static func value(_ node: Node, comments: [Comment] = []) throws(SOPSError) -> SOPSValue {
+    static func value(_ node: Node, comments: [YAMLComment] = []) throws(SOPSError) -> SOPSValue {
         let placement = comments.isEmpty ? nil : CommentPlacement(root: node, comments: comments)
         var containers = 0
         return try value(node, placement: placement, containers: &containers)

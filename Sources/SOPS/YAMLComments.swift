@@ -52,7 +52,7 @@ struct CommentPlacement {
     private var starts: [Start] = []
     private(set) var slots: [Slot: [String]] = [:]
 
-    init(root: Node, comments: [Comment]) {
+    init(root: Node, comments: [YAMLComment]) {
         visit(root, role: .root, container: -1, index: 0)
         var gapSlot: (gap: Int, slot: Slot)?
         for comment in comments {
@@ -126,7 +126,7 @@ struct CommentPlacement {
         return false
     }
 
-    private func place(_ comment: Comment, after gapSlot: inout (gap: Int, slot: Slot)?) -> Slot {
+    private func place(_ comment: YAMLComment, after gapSlot: inout (gap: Int, slot: Slot)?) -> Slot {
         let position = (comment.location.line, comment.location.column)
         // The first start after the comment; no node starts where a comment is.
         var low = 0

@@ -56,9 +56,9 @@ struct CommentScanner {
     mutating func skip(to mark: yaml_mark_t) { cursor = max(cursor, offset(of: mark)) }
 
     /// The comments from where the last event ended up to a mark.
-    mutating func comments(upTo mark: yaml_mark_t) -> [Comment] {
+    mutating func comments(upTo mark: yaml_mark_t) -> [YAMLComment] {
         let end = offset(of: mark)
-        var found: [Comment] = []
+        var found: [YAMLComment] = []
         var index = cursor
         while index < end {
             if bytes[index] == UInt8(ascii: "#") {
@@ -74,7 +74,7 @@ struct CommentScanner {
     }
 
     /// A comment on a block scalar's header line (`key: | # note`), which lies inside the scalar's event.
-    mutating func blockScalarHeaderComment(at mark: yaml_mark_t) -> [Comment] {
+    mutating func blockScalarHeaderComment(at mark: yaml_mark_t) -> [YAMLComment] {
         var index = offset(of: mark)
         while index < bytes.count, Self.lineBreakWidth(bytes, at: index) == 0 {
             if bytes[index] == UInt8(ascii: "#"), index > 0, bytes[index - 1] == 0x20 || bytes[index - 1] == 0x09 {
@@ -85,7 +85,7 @@ struct CommentScanner {
         return []
     }
 
-    private func comment(at index: Int) -> (comment: Comment, end: Int) {
+    private func comment(at index: Int) -> (comment: YAMLComment, end: Int) {
         var end = index + 1
         while end < bytes.count, Self.lineBreakWidth(bytes, at: end) == 0 { end += 1 }
         let line = lineIndex(of: index)
@@ -98,7 +98,7 @@ struct CommentScanner {
             column += 1
         }
         let before = bytes[lineStart..<index]
-        let linePosition: Comment.LinePosition
+        let linePosition: YAMLComment.LinePosition
         if before.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != UInt8(ascii: "-") }) {
             linePosition = .afterContent
         } else {
@@ -113,7 +113,7 @@ struct CommentScanner {
         }
 
         return (
-            Comment(
+            YAMLComment(
                 text: text, location: SourceLocation(file: file, line: line + 1, column: column + 1),
                 line: linePosition, blankLineAfter: blankLineAfter), end
         )

@@ -6,11 +6,11 @@ public struct Document: Sendable {
     /// Where the document starts (its `---`, or its first node).
     public var location: SourceLocation
     /// The document's comments in the order written, when the parse was asked for them.
-    public var comments: [Comment] = []
+    public var comments: [YAMLComment] = []
 }
 
 /// One `#` comment line, as written.
-public struct Comment: Sendable, Equatable {
+public struct YAMLComment: Sendable, Equatable {
     /// The text after the `#`, up to the end of the line.
     public var text: String
     /// Where the `#` is.
@@ -78,8 +78,8 @@ public enum YAMLParser {
 
     /// Parses a string; convenient for tests and generated text.
     public static func parse(
-        _ text: String, file: String = "<string>", limits: ParseLimits = .default
-    ) throws(YAMLError) -> [Document] { try parse(Array(text.utf8), file: file, limits: limits) }
+        _ text: String, file: String = "<string>", limits: ParseLimits = .default, comments: Bool = false
+    ) throws(YAMLError) -> [Document] { try parse(Array(text.utf8), file: file, limits: limits, comments: comments) }
 }
 
 /// Turns libyaml's event stream into a node tree.
@@ -148,7 +148,7 @@ private struct TreeBuilder {
     private var documentLocation = SourceLocation(file: "", line: 1, column: 1)
     private var root: Node?
     var comments: CommentScanner?
-    private var documentComments: [Comment] = []
+    private var documentComments: [YAMLComment] = []
 
     init(file: String, bytes: [UInt8], limits: ParseLimits) {
         self.file = file
