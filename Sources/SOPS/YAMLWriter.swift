@@ -115,7 +115,15 @@ enum YAMLWriter {
 
         static func key(_ text: String) -> String {
             if let fast = plainWithoutQuoting(text) { return fast }
-            return (try? YAMLEmitter.keyText(text)) ?? "\"\(text)\""
+            if let simple = try? YAMLEmitter.keyText(text) { return simple }
+            // Too long for libyaml's simple keys, which YAML readers still take up to 1024 characters.
+            if case .inline(let quoted)? = try? YAMLEmitter.scalarText(
+                text, style: .doubleQuoted, indent: YAMLWriter.indent)
+            {
+                return quoted
+            }
+            // JSON's escaping is valid in a YAML double-quoted scalar.
+            return OrderedJSON.quote(text)
         }
 
         /// A scalar, an empty collection or null, after `key:` or `- ` (or alone): one line, or a block scalar's

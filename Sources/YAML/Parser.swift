@@ -62,8 +62,11 @@ public enum YAMLParser {
                 "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files")
         }
         var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
-        // A UTF-16 text's marks do not count its bytes; its comments are not collected.
-        if comments, !(bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE])) {
+        // A UTF-16 text's marks do not count its bytes; its comments are not collected. A text without a `#`
+        // (most encrypted files) has none to look for.
+        if comments, bytes.contains(UInt8(ascii: "#")),
+            !(bytes.starts(with: [0xFE, 0xFF]) || bytes.starts(with: [0xFF, 0xFE]))
+        {
             builder.comments = CommentScanner(bytes: bytes, file: file)
         }
         let result: Result<[Document], YAMLError> = bytes.withUnsafeBufferPointer { buffer in
