@@ -355,7 +355,7 @@ final class ScriptedTransport: HTTPTransport {
                 key: "TransactionKey",
                 reference: SecretReference(
                     source: .sops(file: secretsFile, pointer: ["key"]), text: "ref+sops://secrets.enc.yaml#/key",
-                    location: F.here), location: F.here)
+                    location: F.here))
         ]
         let created = try await setup.client.create(
             organization: "o",

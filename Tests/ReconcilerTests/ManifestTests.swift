@@ -21,6 +21,39 @@ import YAML
     }
 }
 
+@Suite struct FieldLocationTests {
+    @Test func eachFieldKeepsItsLineAndColumn() {
+        var fields = FieldLocations(capacity: 3)
+        fields.set("name", line: 4, column: 7)
+        fields.set("displayName", line: 2_000_000_000, column: 9)
+        fields.set("secrets", line: 12, column: 3)
+        #expect(fields.position(of: "name")! == (4, 7))
+        #expect(fields.position(of: "displayName")! == (2_000_000_000, 9))
+        #expect(fields.position(of: "secrets")! == (12, 3))
+        #expect(fields.position(of: "type") == nil)
+    }
+
+    @Test func aFieldWrittenTwiceIsFoundWhereItWasWrittenLast() {
+        var fields = FieldLocations()
+        fields.set("type", line: 3, column: 5)
+        fields.set("type", line: 9, column: 5)
+        #expect(fields.position(of: "type")! == (9, 5))
+    }
+
+    @Test func aNameThatIsNotAFieldIsNotKept() {
+        var fields = FieldLocations()
+        fields.set("colour", line: 3, column: 5)
+        #expect(fields.position(of: "colour") == nil)
+    }
+
+    @Test func aColumnBeyondTheRangeIsClampedNotWrapped() {
+        var fields = FieldLocations()
+        fields.set("name", line: 1, column: 1 << 30)
+        #expect(fields.position(of: "name")!.column == 0xFF_FFFF)
+        #expect(fields.position(of: "name")!.line == 1)
+    }
+}
+
 @Suite struct SecretReferenceTests {
     let location = SourceLocation(file: "/p/integrations/a.yaml", line: 3, column: 7)
 

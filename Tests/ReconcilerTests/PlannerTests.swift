@@ -23,8 +23,7 @@ enum Fixture {
             displayName: displayName ?? name.uppercased(), enabled: enabled, configuration: [], secrets: [], test: test,
             rotationMaxAge: nil, protect: protect, location: here, fieldLocations: [:])
         return DesiredIntegration(
-            key: IntegrationKey(organization: org, name: name), manifest: manifest, type: type, provider: provider,
-            displayName: displayName ?? name.uppercased(), enabled: enabled, configuration: configuration,
+            manifest: manifest, configuration: configuration,
             secrets: ensure == .absent ? [:] : secrets.mapValues { .init($0) },
             fingerprints: ensure == .absent ? [:] : secrets.mapValues { "fp:\($0)" })
     }

@@ -220,21 +220,23 @@ public struct Session: Sendable {
                 loaded.integrations[$0..<min($0 + 4096, loaded.integrations.count)]
             }, limit: ProcessInfo.processInfo.activeProcessorCount
         ) { chunk in Self.validated(chunk, with: validator) }
-        var position = 0
+        // The validated manifests go straight to their desired entries. The loaded copies are let go: a project of
+        // 100,000 entries would otherwise hold each manifest twice until the end of the run.
+        loaded.integrations = []
+        var position = 0, selectedPosition = 0
         for chunk in validated {
             for manifest in chunk.manifests {
-                loaded.integrations[position] = manifest
+                if selectedPosition < selectedIndices.count && selectedIndices[selectedPosition] == position {
+                    desired[selectedPosition].manifest = manifest
+                    desired[selectedPosition].configuration = Dictionary(
+                        manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
+                    selectedPosition += 1
+                }
                 position += 1
             }
             diagnostics += chunk.diagnostics
         }
         if !diagnostics.isEmpty { throw await released(.invalid(diagnostics)) }
-        for (index, loadedIndex) in selectedIndices.enumerated() {
-            let manifest = loaded.integrations[loadedIndex]
-            desired[index].manifest = manifest
-            desired[index].configuration = Dictionary(
-                manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
-        }
 
         let state: IntopsState
         switch await stateLoad.value {
@@ -306,10 +308,8 @@ public struct Session: Sendable {
                 }
             }
             chunk.desired.append(
-                DesiredIntegration(
-                    key: key, manifest: manifest, type: manifest.type, provider: manifest.provider,
-                    displayName: manifest.displayName, enabled: manifest.enabled, configuration: [:], secrets: secrets,
-                    fingerprints: fingerprints))
+                DesiredIntegration(manifest: manifest, configuration: [:], secrets: secrets, fingerprints: fingerprints)
+            )
         }
         return chunk
     }

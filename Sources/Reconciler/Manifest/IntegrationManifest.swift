@@ -28,8 +28,15 @@ public struct IntegrationManifest: Sendable {
     public struct Secret: Sendable {
         public var key: String
         public var reference: SecretReference
-        public var location: SourceLocation
+        /// Where the reference is written.
+        public var location: SourceLocation { reference.location }
     }
+
+    /// The fields an entry may have.
+    public static let fields = [
+        "name", "ensure", "type", "provider", "displayName", "enabled", "configuration", "secrets", "test", "rotation",
+        "protect",
+    ]
 
     public var organization: String
     public var name: String
@@ -54,26 +61,32 @@ public struct IntegrationManifest: Sendable {
     }
 }
 
-/// Where each field of a manifest entry was written, in the entry's own file: a few bytes a field rather than a
-/// dictionary of locations per entry, which a project of 100,000 entries holds all at once.
+/// Where each field of a manifest entry was written, in the entry's own file. A project of 100,000 entries holds
+/// them all at once, so each field is one packed word in an array of exactly its size: the field's position in
+/// ``IntegrationManifest/fields``, its line and its column.
 public struct FieldLocations: Sendable, ExpressibleByDictionaryLiteral {
-    private var fields: [String] = []
-    private var positions: [(line: Int32, column: Int32)] = []
+    private var packed: [UInt64] = []
 
     public init() {}
+
+    /// Room for `capacity` fields, allocated once.
+    public init(capacity: Int) { packed.reserveCapacity(capacity) }
 
     public init(dictionaryLiteral elements: (String, SourceLocation)...) {
         for (field, location) in elements { set(field, line: location.line, column: location.column) }
     }
 
+    /// Records a field of ``IntegrationManifest/fields``; another name is not a field and is not recorded.
     public mutating func set(_ field: String, line: Int, column: Int) {
-        fields.append(field)
-        positions.append((Int32(clamping: line), Int32(clamping: column)))
+        guard let index = IntegrationManifest.fields.firstIndex(of: field) else { return }
+        packed.append(UInt64(index) << 56 | UInt64(UInt32(clamping: line)) << 24 | UInt64(min(column, 0xFF_FFFF)))
     }
 
     public func position(of field: String) -> (line: Int, column: Int)? {
-        guard let index = fields.lastIndex(of: field) else { return nil }
-        return (Int(positions[index].line), Int(positions[index].column))
+        guard let index = IntegrationManifest.fields.firstIndex(of: field),
+            let word = packed.last(where: { Int($0 >> 56) == index })
+        else { return nil }
+        return (Int((word >> 24) & 0xFFFF_FFFF), Int(word & 0xFF_FFFF))
     }
 }
 

@@ -13,10 +13,7 @@ enum ManifestDecoder {
     static let organizationFields = ["auth", "token"]
     static let safetyFields = ["maxDeletes", "maxDeletePercent"]
     static let setFields = ["apiVersion", "kind", "organization", "integrations"]
-    static let integrationFields = [
-        "name", "ensure", "type", "provider", "displayName", "enabled", "configuration", "secrets", "test", "rotation",
-        "protect",
-    ]
+    static let integrationFields = IntegrationManifest.fields
     static let rotationFields = ["maxAge"]
 
     // MARK: - Project
@@ -424,11 +421,10 @@ enum ManifestDecoder {
         _ item: Node, organization: String, project: Project, reader: inout NodeReader
     ) -> IntegrationManifest? {
         guard let node = reader.mapping(item, "an integration", allowed: integrationFields) else { return nil }
-        var fieldLocations = FieldLocations()
+        var fieldLocations = FieldLocations(capacity: node.pairs?.count ?? 0)
         for pair in node.pairs ?? [] {
-            // The known field names, one shared string each, not a copy of each entry's own key text.
-            if let key = pair.key.scalarText, let field = integrationFields.first(where: { $0 == key }) {
-                fieldLocations.set(field, line: pair.key.location.line, column: pair.key.location.column)
+            if let key = pair.key.scalarText {
+                fieldLocations.set(key, line: pair.key.location.line, column: pair.key.location.column)
             }
         }
         guard let nameNode = reader.required(node, "name", in: "an integration"),
@@ -504,7 +500,7 @@ enum ManifestDecoder {
                     pair.value, "\(what): secrets.\(key)", root: project.root,
                     allowPlaintext: project.allowPlaintextSecrets, reader: &reader)
                 {
-                    secrets.append(.init(key: key, reference: reference, location: pair.value.location))
+                    secrets.append(.init(key: key, reference: reference))
                 }
             }
         }

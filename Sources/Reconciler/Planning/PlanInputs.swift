@@ -4,16 +4,28 @@ import IntegrationsAPI
 
 /// What the manifests want for one integration, secrets resolved and fingerprinted.
 public struct DesiredIntegration: Sendable {
-    public var key: IntegrationKey
     public var manifest: IntegrationManifest
-    public var type: IntegrationType?
-    public var provider: String?
-    public var displayName: String?
-    public var enabled: Bool
     /// In the API's string form.
     public var configuration: [String: String]
     public var secrets: [String: SecretValue]
     public var fingerprints: [String: String]
+
+    // Read from the manifest rather than copied beside it: a project can hold 100,000 of these.
+    public var key: IntegrationKey { IntegrationKey(organization: manifest.organization, name: manifest.name) }
+    public var type: IntegrationType? { manifest.type }
+    public var provider: String? { manifest.provider }
+    public var displayName: String? { manifest.displayName }
+    public var enabled: Bool { manifest.enabled }
+
+    public init(
+        manifest: IntegrationManifest, configuration: [String: String], secrets: [String: SecretValue],
+        fingerprints: [String: String]
+    ) {
+        self.manifest = manifest
+        self.configuration = configuration
+        self.secrets = secrets
+        self.fingerprints = fingerprints
+    }
 
     public var isTombstone: Bool { manifest.ensure == .absent }
     /// What adoption and create recovery match a live integration by; nil while the entry is incomplete.
@@ -27,6 +39,8 @@ public struct DesiredIntegration: Sendable {
 /// What a plan is made from: the manifests as loaded and validated, the desired state with resolved secrets, the
 /// state and the live side. Plain data, no I/O: the planner, drift and saved plans work from it.
 public struct PlanningInputs: Sendable {
+    /// The project and the manifest files read. Its manifests are in `desired`, those of the organizations in
+    /// scope: a session does not keep a second copy of them.
     public var loaded: LoadedProject
     public var templates: TemplateValidator
     public var desired: [DesiredIntegration]
