@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Emulator
 import Foundation
 import IntegrationsAPI
@@ -24,8 +25,8 @@ enum Fixture {
             rotationMaxAge: nil, protect: protect, location: here, fieldLocations: [:])
         return DesiredIntegration(
             manifest: manifest, configuration: configuration,
-            secrets: ensure == .absent ? [:] : secrets.mapValues { .init($0) },
-            fingerprints: ensure == .absent ? [:] : secrets.mapValues { "fp:\($0)" })
+            secrets: ensure == .absent ? [:] : KeyedValues(secrets.mapValues { SecretValue($0) }),
+            fingerprints: ensure == .absent ? [:] : KeyedValues(secrets.mapValues(fingerprint)))
     }
 
     static func live(
@@ -40,6 +41,11 @@ enum Fixture {
                 testStatus: testStatus), configuration: configuration, configurationFetched: configuration != nil)
     }
 
+    /// A stand-in for a keyed fingerprint of `value`.
+    static func fingerprint(_ value: String) -> SecretFingerprint {
+        SecretFingerprint(bytes: Digest.sha256(Array("fp:\(value)".utf8)))
+    }
+
     static func entry(
         _ name: String, id: String, org: String = "o", type: IntegrationType = .payment,
         provider: String = "AuthorizeNet", displayName: String? = nil,
@@ -50,7 +56,7 @@ enum Fixture {
             displayName: displayName ?? name.uppercased(), updatedAt: "2026-01-01T00:00:00.000Z",
             configurationDigest: nil,
             secrets: secrets.mapValues {
-                IntopsState.SecretRecord(fingerprint: "fp:\($0)", setAt: "2026-01-01T00:00:00Z")
+                IntopsState.SecretRecord(fingerprint: fingerprint($0).hex, setAt: "2026-01-01T00:00:00Z")
             }, lastTest: nil)
     }
 }

@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 import Testing
 
@@ -161,4 +162,62 @@ final class WaitLog: @unchecked Sendable {
     private var stored: [LockRecord?] = []
     func add(_ record: LockRecord?) { lock.withLock { stored.append(record) } }
     var records: [LockRecord?] { lock.withLock { stored } }
+}
+
+@Suite struct SecretFingerprintTests {
+    let bytes = (0..<32).map { UInt8($0 * 7 + 3) }
+
+    @Test func itsHexIsTheDigestsHexAndReadsBack() throws {
+        let fingerprint = SecretFingerprint(bytes: bytes)
+        #expect(fingerprint.hex == bytes.hex)
+        #expect(fingerprint.bytes == bytes)
+        #expect(SecretFingerprint(hex: fingerprint.hex) == fingerprint)
+        #expect(fingerprint.matches(bytes.hex))
+    }
+
+    @Test func aRecordThatIsNotThisFingerprintDoesNotMatch() {
+        let fingerprint = SecretFingerprint(bytes: bytes)
+        var other = bytes
+        other[31] ^= 1
+        #expect(!fingerprint.matches(other.hex))
+        #expect(!fingerprint.matches(nil))
+        #expect(!fingerprint.matches(bytes.hex.uppercased()))
+        #expect(!fingerprint.matches(String(bytes.hex.dropLast())))
+        #expect(!fingerprint.matches("fp:" + bytes.hex))
+        #expect(SecretFingerprint(hex: String(repeating: "g", count: 64)) == nil)
+    }
+
+    @Test func theKeyedFingerprintDependsOnTheIdentityTheKeyAndTheValue() throws {
+        let fingerprinter = try Fingerprinter(key: SecretValue(String(repeating: "k", count: 32)))
+        let key = IntegrationKey(organization: "o", name: "a")
+        let base = fingerprinter.fingerprint(key, secretKey: "ApiLoginId", value: SecretValue("v"))
+        #expect(base == fingerprinter.fingerprint(key, secretKey: "ApiLoginId", value: SecretValue("v")))
+        #expect(base != fingerprinter.fingerprint(key, secretKey: "ApiLoginId", value: SecretValue("w")))
+        #expect(base != fingerprinter.fingerprint(key, secretKey: "TransactionKey", value: SecretValue("v")))
+        #expect(
+            base
+                != fingerprinter.fingerprint(
+                    IntegrationKey(organization: "o", name: "b"), secretKey: "ApiLoginId", value: SecretValue("v")))
+    }
+}
+
+@Suite struct KeyedValuesTests {
+    @Test func behavesAsTheDictionaryItStandsFor() {
+        var values = KeyedValues(["b": 2, "a": 1, "d": 4])
+        #expect(values.keys == ["a", "b", "d"])
+        #expect(values["b"] == 2 && values["c"] == nil)
+        values["c"] = 3
+        values["a"] = 10
+        values["d"] = nil
+        values["z"] = nil
+        #expect(values.keys == ["a", "b", "c"])
+        #expect(values.values == [10, 2, 3])
+        #expect(values.count == 3 && !values.isEmpty)
+        #expect(values.mapValues { $0 * 2 } == ["a": 20, "b": 4, "c": 6])
+        #expect(values.map(\.key) == ["a", "b", "c"])
+        #expect(values == KeyedValues(["c": 3, "a": 10, "b": 2]))
+        #expect(values != KeyedValues(["c": 3, "a": 10]))
+        let empty: KeyedValues<Int> = [:]
+        #expect(empty.isEmpty && empty["a"] == nil)
+    }
 }

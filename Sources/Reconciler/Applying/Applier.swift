@@ -247,7 +247,7 @@ public struct Applier: Sendable {
             entry.configurationDigest = digest
             let previous = state.entry(action.key)?.secrets ?? [:]
             entry.secrets = wanted.fingerprints.reduce(into: [:]) { records, item in
-                records[item.key] = .sent(item.value, at: setAt, previous: previous[item.key])
+                records[item.key] = .sent(item.value.hex, at: setAt, previous: previous[item.key])
             }
             // The state follows the replacement from here on.
             state.set(entry)
@@ -381,7 +381,7 @@ public struct Applier: Sendable {
             var entry = state.entry(action.key) ?? self.entry(for: wanted, id: id, previous: nil)
             for key in keys {
                 if let fingerprint = wanted.fingerprints[key] {
-                    entry.secrets[key] = .sent(fingerprint, at: setAt, previous: entry.secrets[key])
+                    entry.secrets[key] = .sent(fingerprint.hex, at: setAt, previous: entry.secrets[key])
                 }
             }
             if testable {

@@ -166,9 +166,10 @@ extension Engine {
         var records = entry.secrets
         for secret in manifest.secrets {
             guard let record = records[secret.key], let value = try? resolver.resolve(secret.reference),
-                fingerprinter.fingerprint(old, secretKey: secret.key, value: value) == record.fingerprint
+                fingerprinter.fingerprint(old, secretKey: secret.key, value: value).matches(record.fingerprint)
             else { continue }
-            records[secret.key]?.fingerprint = fingerprinter.fingerprint(entry.key, secretKey: secret.key, value: value)
+            records[secret.key]?.fingerprint =
+                fingerprinter.fingerprint(entry.key, secretKey: secret.key, value: value).hex
         }
         return records
     }

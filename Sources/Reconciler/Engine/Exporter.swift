@@ -131,8 +131,9 @@ public enum Exporter {
                     organization: organization, name: desired.key.name, integrationId: match.id, type: identity.type,
                     provider: identity.provider, displayName: identity.displayName, updatedAt: match.summary.updatedAt,
                     configurationDigest: IntopsState.configurationDigest(configuration),
-                    secrets: desired.fingerprints.mapValues { IntopsState.SecretRecord(fingerprint: $0, setAt: now) },
-                    lastTest: nil))
+                    secrets: desired.fingerprints.mapValues {
+                        IntopsState.SecretRecord(fingerprint: $0.hex, setAt: now)
+                    }, lastTest: nil))
             count += 1
         }
         try await session.store.save(&state, organizations: session.organizations)

@@ -293,8 +293,10 @@ public struct Session: Sendable {
         chunk.desired.reserveCapacity(manifests.count)
         for manifest in manifests {
             let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
-            var secrets: [String: SecretValue] = [:]
-            var fingerprints: [String: String] = [:]
+            var secrets = KeyedValues<SecretValue>()
+            var fingerprints = KeyedValues<SecretFingerprint>()
+            secrets.reserveCapacity(manifest.secrets.count)
+            if fingerprinter != nil { fingerprints.reserveCapacity(manifest.secrets.count) }
             if manifest.ensure == .present {
                 for secret in manifest.secrets {
                     do {

@@ -7,8 +7,8 @@ public struct DesiredIntegration: Sendable {
     public var manifest: IntegrationManifest
     /// In the API's string form.
     public var configuration: [String: String]
-    public var secrets: [String: SecretValue]
-    public var fingerprints: [String: String]
+    public var secrets: KeyedValues<SecretValue>
+    public var fingerprints: KeyedValues<SecretFingerprint>
 
     // Read from the manifest rather than copied beside it: a project can hold 100,000 of these.
     public var key: IntegrationKey { IntegrationKey(organization: manifest.organization, name: manifest.name) }
@@ -18,8 +18,8 @@ public struct DesiredIntegration: Sendable {
     public var enabled: Bool { manifest.enabled }
 
     public init(
-        manifest: IntegrationManifest, configuration: [String: String], secrets: [String: SecretValue],
-        fingerprints: [String: String]
+        manifest: IntegrationManifest, configuration: [String: String], secrets: KeyedValues<SecretValue>,
+        fingerprints: KeyedValues<SecretFingerprint>
     ) {
         self.manifest = manifest
         self.configuration = configuration

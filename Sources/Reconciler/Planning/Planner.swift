@@ -233,7 +233,7 @@ public enum Planner {
                         PlannedChange(field: .secret(secretKey), old: "(unknown)", new: "(sensitive)", sensitive: true))
                     continue
                 }
-                if recorded != desired.fingerprints[secretKey] {
+                if desired.fingerprints[secretKey]?.matches(recorded) != true {
                     rotate.append(secretKey)
                     changes.append(
                         PlannedChange(

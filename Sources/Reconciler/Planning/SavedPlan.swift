@@ -42,7 +42,7 @@ public enum SavedPlan {
         }
         var fingerprints: [String: [String: String]] = [:]
         for desired in inputs.desired where !desired.fingerprints.isEmpty {
-            fingerprints[desired.key.description] = desired.fingerprints
+            fingerprints[desired.key.description] = desired.fingerprints.mapValues(\.hex)
         }
         return PlanGuards(
             manifestsDigest: manifestsDigest(inputs.loaded),

@@ -143,12 +143,14 @@ public struct Fingerprinter: Sendable {
 
     public init(key: SecretValue) throws(CryptoFailure) { mac = try HMACKey(key.withBytes { $0 }) }
 
-    public func fingerprint(_ integration: IntegrationKey, secretKey: String, value: SecretValue) -> String {
+    public func fingerprint(_ integration: IntegrationKey, secretKey: String, value: SecretValue) -> SecretFingerprint {
         // The value goes to the MAC from its own storage, never into a copy.
         let label = Array(
             "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8)
-        return value.withBytes { valueBytes in
-            label.withUnsafeBytes { labelBytes in valueBytes.withUnsafeBytes { mac.authenticate([labelBytes, $0]) } }
-        }.hex
+        return SecretFingerprint(
+            bytes: value.withBytes { valueBytes in
+                label.withUnsafeBytes { labelBytes in valueBytes.withUnsafeBytes { mac.authenticate([labelBytes, $0]) }
+                }
+            })
     }
 }
