@@ -6,7 +6,8 @@ import Foundation
 /// and Go's `$` outside multi-line mode matches only at the end of the text, which is `\z` in ICU) or refuses:
 /// the constructs RE2 does not have (look-around, backreferences, atomic groups, possessive quantifiers, `\Z`) and
 /// the ungreedy flag `U`, which ICU does not have, are errors that name the construct, never a silently different
-/// match. One-letter Unicode classes (`\pL`) gain the braces ICU needs.
+/// match. One-letter Unicode classes (`\pL`) gain the braces ICU needs, octal escapes (`\12`, `\012`) become the code
+/// points Go reads them as, and named groups become plain ones, since ICU refuses some names Go takes (`_id`, `1st`).
 public struct GoRegex: Sendable {
     public let pattern: String
     private let regex: NSRegularExpression
@@ -50,6 +51,23 @@ public struct GoRegex: Sendable {
         var multiline = false
         /// The multi-line flag outside each open group, restored when it closes.
         var groups: [Bool] = []
+        /// A named group whose name starts at `start`: Go takes names of ASCII letters, digits and `_`, and ICU
+        /// only some of them. A name cannot change what matches (RE2 has no backreferences), so the group is
+        /// written as a plain one. Returns where its content starts.
+        func namedGroup(from start: Int) throws(Failure) -> Int {
+            guard let close = characters[start...].firstIndex(of: ">") else {
+                throw Failure(pattern: pattern, problem: "has a named group without its closing >")
+            }
+            let name = characters[start..<close]
+            guard !name.isEmpty, name.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
+                throw Failure(
+                    pattern: pattern,
+                    problem: "has the group name \(String(name).debugDescription); Go takes letters, digits and _")
+            }
+            out += "("
+            groups.append(multiline)
+            return close + 1
+        }
         while index < characters.count {
             let character = characters[index]
             let next = index + 1 < characters.count ? characters[index + 1] : nil
@@ -84,8 +102,26 @@ public struct GoRegex: Sendable {
                     continue
                 }
                 if "ehRXNcuv".contains(next) { throw refuse("the escape \\\(next)") }
+                // Go's octal escapes: \0 and up to two more octal digits, or \1 to \7 and one or two more. ICU reads
+                // \0 with up to three and \1… as backreferences, so each becomes the code point it stands for.
+                if let first = next.wholeNumberValue, first < 8 {
+                    var value = first, end = index + 2
+                    let followed = end < characters.count && ("0"..."7").contains(characters[end])
+                    if first != 0 && !followed {
+                        throw refuse(inClass ? "the escape \\\(next)" : "a backreference (\\\(next))")
+                    }
+                    while end < index + 4, end < characters.count, let digit = characters[end].wholeNumberValue,
+                        digit < 8
+                    {
+                        value = value * 8 + digit
+                        end += 1
+                    }
+                    out += "\\x{" + String(value, radix: 16) + "}"
+                    index = end
+                    continue
+                }
+                if next == "8" || next == "9" { throw refuse("the escape \\\(next)") }
                 if !inClass {
-                    if next.isNumber && next != "0" { throw refuse("a backreference (\\\(next))") }
                     if next == "k" { throw refuse("a named backreference (\\k)") }
                     if next == "Z" { throw refuse("\\Z (Go writes \\z)") }
                     if next == "G" { throw refuse("\\G") }
@@ -152,16 +188,12 @@ public struct GoRegex: Sendable {
                 case "<":
                     let third = index + 3 < characters.count ? characters[index + 3] : nil
                     if third == "=" || third == "!" { throw refuse("a look-behind (?<\(third!)…)") }
-                    out += "(?<"
-                    index += 3
-                    groups.append(multiline)
+                    index = try namedGroup(from: index + 3)
                 case "P":
                     guard index + 3 < characters.count, characters[index + 3] == "<" else {
                         throw Failure(pattern: pattern, problem: "has a (?P…) group that is not (?P<name>…)")
                     }
-                    out += "(?<"
-                    index += 4
-                    groups.append(multiline)
+                    index = try namedGroup(from: index + 4)
                 default:
                     // Flags: (?flags) or (?flags:…), from imsU with an optional -.
                     var end = index + 2

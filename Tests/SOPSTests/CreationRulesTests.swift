@@ -19,13 +19,20 @@ import Testing
         ("^[[:punct:]]+$", "$+<=>^`|~", true), ("^[[:alpha:]]+$", "é", false), ("^[[:^digit:]]$", "a", true),
         ("^[[:^digit:]]$", "1", false), ("^[[:word:]]$", "_", true), ("(?m:a$)\nb$", "a\nb", true),
         ("(?m:a$)\nb$", "a\nb\n", false), ("((?m)a$)\nb$", "a\nb\n", false),
+        // Octal escapes as Go reads them: \0 takes two more digits at most, \1 to \7 need one more.
+        ("^a\\12b$", "a\nb", true), ("^\\101\\102$", "AB", true), ("^\\0123$", "\n3", true), ("^\\1234$", "S4", true),
+        ("^[\\101-\\103]+$", "ABC", true), ("^[\\101-\\103]+$", "D", false), ("^\\0$", "\u{0}", true),
+        // Group names Go takes and ICU does not; a name changes nothing that matches.
+        ("^(?P<_env>dev|prod)/", "prod/x", true), ("^(?P<1st>a)(?<my_name>b)$", "ab", true),
+        ("^(?P<x>a)(?P<x>b)$", "ab", true), ("^(?P<x>a)$", "b", false),
     ]) func matchesAsGoDoes(_ pattern: String, _ text: String, _ expected: Bool) throws {
         #expect(try GoRegex(pattern).matches(text) == expected, "\(pattern) on \(text.debugDescription)")
     }
 
     @Test(arguments: [
         "(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\1", "(?P<x>a)(?P=x)", "\\k<x>", "(?>a)", "a*+", "a++", "a\\Z",
-        "(?U)a*", "(", "(?x)a", "[a", "\\e", "\\R", "[\\D]", "[[:nope:]]",
+        "(?U)a*", "(", "(?x)a", "[a", "\\e", "\\R", "[\\D]", "[[:nope:]]", "\\8", "[\\1]", "a\\1", "(?P<>a)",
+        "(?P<a-b>a)", "(?P<é>a)", "(?P<a",
     ]) func refusesWhatRE2DoesNotHave(_ pattern: String) {
         #expect(throws: GoRegex.Failure.self) { try GoRegex(pattern) }
     }
