@@ -48,6 +48,25 @@ import Testing
             PlanRenderer.render(plan, format: format, color: color), file: Self.golden.appendingPathComponent(name))
     }
 
+    /// A plan too large for one piece is written a window of chunks at a time: the same text, in the same order,
+    /// with each organization named once, also where an organization begins at a chunk's first action.
+    @Test(arguments: [false, true]) func aLargePlanIsWrittenInPiecesAsOneText(color: Bool) async {
+        let kinds = Self.everyKind.actions
+        var actions: [PlannedAction] = []
+        for index in 0..<(PlanRenderer.chunkSize * 5 + 17) {
+            var action = kinds[index % kinds.count]
+            action.organization =
+                index < PlanRenderer.chunkSize ? "org-a" : index < PlanRenderer.chunkSize * 3 + 5 ? "org-b" : "org-c"
+            action.name = "entry-\(index)"
+            actions.append(action)
+        }
+        let plan = Plan(actions: actions)
+        var pieces: [String] = []
+        await PlanRenderer.write(plan, format: .text, color: color) { pieces.append($0) }
+        #expect(pieces.count > 2)
+        #expect(pieces.joined() == PlanRenderer.render(plan, format: .text, color: color))
+    }
+
     @Test(arguments: [("empty.txt", PlanRenderer.Format.text), ("empty.json", .json), ("empty.md", .markdown)])
     func goldenEmptyPlan(_ name: String, _ format: PlanRenderer.Format) throws {
         try Golden.expect(

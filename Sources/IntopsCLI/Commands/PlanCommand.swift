@@ -43,7 +43,8 @@ enum PlanCommand {
                     options.settings, forSaving: options.out != nil, observer: invocation.observer)
             })
         else { return ExitCode.failure }
-        PlanRenderer.write(report.plan, format: options.format, color: console.colorOutput, to: console.writeOutput)
+        await PlanRenderer.write(
+            report.plan, format: options.format, color: console.colorOutput, to: console.writeOutput)
         invocation.problems(of: report.plan)
         guard report.plan.errors.isEmpty else { return ExitCode.failure }
         for warning in report.warnings { invocation.warning(warning) }

@@ -70,16 +70,32 @@ public struct Session: Sendable {
         }
         let organizations = options.organizations.isEmpty ? project.organizations.map(\.id) : options.organizations
 
-        let present = Set(
-            loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }.map(\.name))
-        if let unknown = options.entries.first(where: { !present.contains($0) }) { throw .unknownIntegration(unknown) }
+        // Passes over every entry are made only for what was asked: a project can hold 100,000 of them.
+        if !options.entries.isEmpty {
+            let present = Set(
+                loaded.integrations.lazy.filter { organizations.contains($0.organization) && $0.ensure == .present }
+                    .map(\.name))
+            if let unknown = options.entries.first(where: { !present.contains($0) }) {
+                throw .unknownIntegration(unknown)
+            }
+        }
 
         // Secrets first: a missing key or a bad file stops the run before any request.
         let resolver = SecretResolver(root: project.root, environment: environment)
-        let declared = loaded.integrations.filter { organizations.contains($0.organization) && $0.ensure == .present }
-        await resolver.prefetch(
-            declared.flatMap { $0.secrets.map(\.reference) } + [project.fingerprintKey].compactMap { $0 }
-                + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil })
+        var references =
+            [project.fingerprintKey].compactMap { $0 }
+            + project.organizations.compactMap { organizations.contains($0.id) ? $0.token : nil }
+        var sopsFiles = Set<String>()
+        for integration in loaded.integrations
+        where integration.ensure == .present && organizations.contains(integration.organization) {
+            // Prefetching decrypts the SOPS files references name: one reference a file is enough.
+            for secret in integration.secrets {
+                if case .sops(let file, _) = secret.reference.source, sopsFiles.insert(file).inserted {
+                    references.append(secret.reference)
+                }
+            }
+        }
+        await resolver.prefetch(references)
         var (tokens, diagnostics) = APIConnector.tokens(for: project, organizations: organizations, resolver: resolver)
         var fingerprinter: Fingerprinter?
         var planKey: SecretValue?
@@ -105,7 +121,10 @@ public struct Session: Sendable {
         let selectedIndices = loaded.integrations.indices.filter {
             organizations.contains(loaded.integrations[$0].organization)
         }
-        let selected = selectedIndices.map { loaded.integrations[$0] }
+        // Every organization is the usual case: the array is shared then, not copied.
+        let selected =
+            selectedIndices.count == loaded.integrations.count
+            ? loaded.integrations : selectedIndices.map { loaded.integrations[$0] }
         // Resolving and fingerprinting 200,000 secrets is CPU-bound: chunks of the entries, one task per core.
         let chunks = stride(from: 0, to: selected.count, by: 4096).map { selected[$0..<min($0 + 4096, selected.count)] }
         let resolved = await boundedMap(chunks, limit: ProcessInfo.processInfo.activeProcessorCount) {
@@ -160,7 +179,7 @@ public struct Session: Sendable {
         }
         // A --target the manifests do not declare may still name an entry the state manages; one that names
         // neither stops the run before any request.
-        let declaredNames = Set(loaded.integrations.map(\.name))
+        let declaredNames = options.targets.isEmpty ? [] : Set(loaded.integrations.lazy.map(\.name))
         let undeclared = options.targets.filter { !declaredNames.contains($0) }
         if !undeclared.isEmpty {
             let managed = (try? await stateLoad.value.get())?.integrations.map(\.name) ?? []

@@ -73,8 +73,10 @@ struct Refresher: Sendable {
         for case (let list, let failure?) in listed { snapshot.unreachable[list.organization] = failure }
         let lists = listed.filter { $0.1 == nil }.map(\.0)
         var fetch: [LiveReference] = []
-        // Positions, not copies: the desired entries are large and the lookups many.
-        let byKey = Dictionary(desired.indices.map { (desired[$0].key, $0) }, uniquingKeysWith: { $1 })
+        // Positions, not copies: the desired entries are large and the lookups many. The indexes are built per
+        // organization, and only for one that has integrations to match.
+        var positions: [String: [Int]] = [:]
+        for index in desired.indices { positions[desired[index].key.organization, default: []].append(index) }
         let entries = Dictionary(
             state.integrations.indices.map {
                 (
@@ -82,19 +84,28 @@ struct Refresher: Sendable {
                         organization: state.integrations[$0].organization, id: state.integrations[$0].integrationId), $0
                 )
             }, uniquingKeysWith: { first, _ in first })
-        var adoptable: [String: Set<LiveIdentity>] = [:]
-        for wanted in desired where !wanted.isTombstone {
-            if let identity = wanted.identity { adoptable[wanted.key.organization, default: []].insert(identity) }
-        }
         for list in lists {
             let organization = list.organization
+            let summaries = list.summaries ?? []
             var integrations: [LiveIntegration] = []
-            for summary in list.summaries ?? [] {
+            var byName: [String: Int] = [:]
+            var adoptable = Set<LiveIdentity>()
+            if !summaries.isEmpty {
+                let own = positions[organization] ?? []
+                byName.reserveCapacity(own.count)
+                for index in own {
+                    byName[desired[index].key.name] = index
+                    if !desired[index].isTombstone, let identity = desired[index].identity {
+                        adoptable.insert(identity)
+                    }
+                }
+            }
+            for summary in summaries {
                 var live = LiveIntegration(summary: summary, configuration: nil, configurationFetched: false)
                 let entry = entries[LiveReference(organization: organization, id: summary.integrationId)].map {
                     state.integrations[$0]
                 }
-                let wanted = entry.flatMap { byKey[$0.key] }.map { desired[$0] }
+                let wanted = entry.flatMap { byName[$0.name] }.map { desired[$0] }
                 var proven = false
                 if mode == .auto, let entry, let wanted, !wanted.isTombstone, let updatedAt = summary.updatedAt,
                     updatedAt == entry.updatedAt, entry.configurationDigest == effectiveDigest(wanted)
@@ -103,7 +114,7 @@ struct Refresher: Sendable {
                     live.configuration = templates.effectiveConfiguration(wanted)
                     proven = true
                 }
-                let adoptionCandidate = entry == nil && adoptable[organization]?.contains(LiveIdentity(summary)) == true
+                let adoptionCandidate = entry == nil && adoptable.contains(LiveIdentity(summary))
                 let targeted = targets.isEmpty || entry.map { inScope($0.name) } ?? false
                 let needed =
                     (targeted && (mode == .full || (!proven && (wanted.map { !$0.isTombstone } ?? false))))

@@ -1,3 +1,4 @@
+import ConcurrencyToolkit
 import Foundation
 import TextEscaping
 
@@ -13,20 +14,33 @@ public enum PlanRenderer {
         }
     }
 
-    /// Renders to `write` in pieces of about 64 KiB, so that a plan of 100,000 actions is never one string in
-    /// memory (text; the other formats are written whole).
-    public static func write(_ plan: Plan, format: Format, color: Bool = false, to write: (String) -> Void) {
-        guard format == .text else { return write(render(plan, format: format, color: color)) }
-        var pending = ""
-        text(plan, color: color) { piece in
-            pending += piece
-            if pending.utf8.count >= 65_536 {
-                write(pending)
-                pending = ""
-            }
+    /// Renders to `write` in pieces, so that a plan of 100,000 actions is never one string in memory (text; the
+    /// other formats are written whole). The text of a large plan is rendered a window of actions at a time, the
+    /// window's chunks on every core.
+    public static func write(_ plan: Plan, format: Format, color: Bool = false, to write: (String) -> Void) async {
+        guard format == .text, plan.actions.count > chunkSize else {
+            return write(render(plan, format: format, color: color))
         }
-        if !pending.isEmpty { write(pending) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let chunks = stride(from: 0, to: plan.actions.count, by: chunkSize).map {
+            $0..<min($0 + chunkSize, plan.actions.count)
+        }
+        for window in stride(from: 0, to: chunks.count, by: cores).map({ chunks[$0..<min($0 + cores, chunks.count)] }) {
+            let pieces = await boundedMap(Array(window), limit: cores) { range in
+                var piece = ""
+                actionsText(
+                    plan.actions[range], after: range.lowerBound == 0 ? nil : plan.actions[range.lowerBound - 1],
+                    color: color
+                ) { piece += $0 }
+                return piece
+            }
+            for piece in pieces { write(piece) }
+        }
+        write(summaryLine(plan) + "\n")
     }
+
+    /// Actions rendered as one piece of text.
+    static let chunkSize = 2048
 
     static let order: [ActionKind] = [.create, .update, .rotate, .test, .delete, .replace, .adopt]
 
@@ -82,6 +96,20 @@ public enum PlanRenderer {
 
     /// Warnings and errors are the frontend's to print, on the error stream.
     private static func text(_ plan: Plan, color: Bool, emit: (String) -> Void) {
+        if plan.actions.isEmpty {
+            // Beside an error, "no changes" would be a claim the plan cannot make.
+            if plan.errors.isEmpty { emit("No changes. The live integrations match the manifests.\n") }
+        } else {
+            actionsText(plan.actions[...], after: nil, color: color, emit: emit)
+            emit(summaryLine(plan) + "\n")
+        }
+    }
+
+    /// `actions` for a person, each organization's name before its first action; `previous` is the action shown
+    /// just before them, if any.
+    private static func actionsText(
+        _ actions: ArraySlice<PlannedAction>, after previous: PlannedAction?, color: Bool, emit: (String) -> Void
+    ) {
         let visible = TerminalText.visible
         func paint(_ text: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(text)\u{1B}[0m" : text }
         func symbolColor(_ kind: ActionKind) -> String {
@@ -91,31 +119,25 @@ public enum PlanRenderer {
             case .delete, .replace: "31"
             }
         }
-        if plan.actions.isEmpty {
-            // Beside an error, "no changes" would be a claim the plan cannot make.
-            if plan.errors.isEmpty { emit("No changes. The live integrations match the manifests.\n") }
-        } else {
-            var organization = ""
-            for action in plan.actions {
-                if action.organization != organization {
-                    organization = action.organization
-                    emit("\(paint(visible(organization), "1"))\n")
-                }
-                var title = " \(action.name)"
-                if let type = action.type, let provider = action.provider { title += " (\(type.name)/\(provider))" }
-                if let id = action.integrationId { title += " \(id)" }
-                emit(visible("  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")") + "\n")
-                emit("  \(paint(action.action.symbol, symbolColor(action.action)))" + visible(title) + "\n")
-                for change in action.changes {
-                    let (symbol, line) = changeLine(change)
-                    emit(
-                        "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(visible(line))\n"
-                    )
-                }
-                for note in action.notes { emit(visible("      note: \(note)") + "\n") }
-                emit("\n")
+        var organization = previous?.organization
+        for action in actions {
+            if action.organization != organization {
+                organization = action.organization
+                emit("\(paint(visible(action.organization), "1"))\n")
             }
-            emit(summaryLine(plan) + "\n")
+            var title = " \(action.name)"
+            if let type = action.type, let provider = action.provider { title += " (\(type.name)/\(provider))" }
+            if let id = action.integrationId { title += " \(id)" }
+            emit(visible("  # \(action.key) \(headline(action))\(action.reason.map { ": \($0)" } ?? "")") + "\n")
+            emit("  \(paint(action.action.symbol, symbolColor(action.action)))" + visible(title) + "\n")
+            for change in action.changes {
+                let (symbol, line) = changeLine(change)
+                emit(
+                    "      \(symbol == " " ? " " : paint(symbol, symbol == "+" ? "32" : symbol == "-" ? "31" : "33")) \(visible(line))\n"
+                )
+            }
+            for note in action.notes { emit(visible("      note: \(note)") + "\n") }
+            emit("\n")
         }
     }
 

@@ -97,10 +97,8 @@ public final class SecretResolver: Sendable {
     /// Decrypts the SOPS files these references name, several at once, so that `resolve` finds them done: a
     /// project with a file per organization would otherwise decrypt them one after another.
     public func prefetch(_ references: [SecretReference]) async {
-        let paths = Set(
-            references.compactMap { reference -> String? in
-                if case .sops(let path, _) = reference.source { path } else { nil }
-            })
+        var paths = Set<String>()
+        for reference in references { if case .sops(let path, _) = reference.source { paths.insert(path) } }
         let pending = found.withLock { found in paths.filter { found.decrypted[$0] == nil } }.sorted()
         guard pending.count > 1, case .success(let keyring) = keyring() else { return }
         // Decryption is CPU-bound: one child task per core at a time.

@@ -71,9 +71,13 @@ public enum ProjectLoader {
         func shown(_ location: SourceLocation) -> String {
             "\(ProjectPaths.display(location.file, relativeTo: project.root)):\(location.line):\(location.column)"
         }
+        let count = results.reduce(0) { total, file in total + file.0.reduce(0) { $0 + $1.integrations.count } }
         var integrations: [IntegrationManifest] = []
         var names: [String: SourceLocation] = [:]
         var displayNames: [String: (String, SourceLocation)] = [:]
+        integrations.reserveCapacity(count)
+        names.reserveCapacity(count)
+        displayNames.reserveCapacity(count)
         for (sets, problems) in results {
             diagnostics += problems
             for set in sets {
