@@ -114,7 +114,7 @@ extension Engine {
             "rotate", organizations: organizations, lockTimeout: lockTimeout, entries: names, observer: observer
         ) { (session: Session) async throws(EngineError) -> ApplyReport in
             let actions = try liveTargets(session, names: names).filter { !$0.0.secrets.isEmpty }.map { desired, id in
-                let keys = desired.secrets.keys.sorted()
+                let keys = desired.secrets.keys
                 return PlannedAction(
                     organization: desired.key.organization, name: desired.key.name, action: .rotate, integrationId: id,
                     type: desired.type, provider: desired.provider, displayName: desired.displayName,

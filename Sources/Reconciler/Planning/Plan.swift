@@ -329,9 +329,9 @@ public struct Plan: Codable, Sendable, Equatable {
         self.actions = actions
         self.errors = errors
         self.warnings = warnings
-        var counts = Dictionary(uniqueKeysWithValues: ActionKind.allCases.map { ($0.rawValue, 0) })
-        for action in actions { counts[action.action.rawValue, default: 0] += 1 }
-        summary = counts
+        var counts: [ActionKind: Int] = [:]
+        for index in actions.indices { counts[actions[index].action, default: 0] += 1 }
+        summary = Dictionary(uniqueKeysWithValues: ActionKind.allCases.map { ($0.rawValue, counts[$0] ?? 0) })
     }
 
     public var isEmpty: Bool { actions.isEmpty }

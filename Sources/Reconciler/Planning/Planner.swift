@@ -16,17 +16,25 @@ public enum Planner {
         // An organization that could not be read is left out whole; the others are planned.
         let organizations = organizations.filter { live.unreachable[$0] == nil }
         // Filtered by position, not by copy: the desired entries are large, and there can be 100,000 of them.
-        let inScope = allDesired.indices.filter { organizations.contains(allDesired[$0].key.organization) }
-        let desired = inScope.filter { options.targets.isEmpty || options.targets.contains(allDesired[$0].key.name) }
+        let inScope = allDesired.indices.filter { organizations.contains(allDesired[$0].manifest.organization) }
+        let desired = inScope.filter {
+            options.targets.isEmpty || options.targets.contains(allDesired[$0].manifest.name)
+        }
 
         // State entries claim their integrations first, so adoption never takes one of them.
         for entry in state.integrations where organizations.contains(entry.organization) {
             builder.claimed.insert(entry.integrationId)
         }
         builder.actions.reserveCapacity(desired.count)
-        for index in desired where !allDesired[index].isTombstone { builder.planPresent(allDesired[index]) }
-        for index in desired where allDesired[index].isTombstone { builder.planTombstone(allDesired[index]) }
-        let declared = Set(inScope.map { allDesired[$0].key })
+        for index in desired where allDesired[index].manifest.ensure == .present {
+            builder.planPresent(allDesired[index])
+        }
+        for index in desired where allDesired[index].manifest.ensure == .absent {
+            builder.planTombstone(allDesired[index])
+        }
+        // What is declared matters only to the state's entries and pending creates: without them, no set is built.
+        let hasRecords = !state.integrations.isEmpty || !(state.pendingCreates ?? []).isEmpty
+        let declared = hasRecords ? Set(inScope.map { allDesired[$0].key }) : []
         for entry in state.integrations
         where organizations.contains(entry.organization) && !declared.contains(entry.key) {
             if !options.targets.isEmpty && !options.targets.contains(entry.name) { continue }
@@ -162,9 +170,7 @@ public enum Planner {
             for key in desired.configuration.keys.sorted() {
                 changes.append(PlannedChange(field: .configuration(key), new: desired.configuration[key]))
             }
-            for key in desired.secrets.keys.sorted() {
-                changes.append(PlannedChange(field: .secret(key), sensitive: true))
-            }
+            for (key, _) in desired.secrets { changes.append(PlannedChange(field: .secret(key), sensitive: true)) }
             var steps = Self.createOnly
             var notes: [PlanNote] = []
             if template?.requiresOAuth == true {
@@ -225,7 +231,7 @@ public enum Planner {
             let entry = adopted ? nil : state.entry(key)
             var rotate: [String] = []
             var unknown = false
-            for secretKey in desired.fingerprints.keys.sorted() {
+            for secretKey in desired.fingerprints.keys {
                 guard let recorded = entry?.secrets[secretKey]?.fingerprint else {
                     rotate.append(secretKey)
                     unknown = true

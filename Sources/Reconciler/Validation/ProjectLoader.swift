@@ -72,9 +72,15 @@ public enum ProjectLoader {
             "\(ProjectPaths.display(location.file, relativeTo: project.root)):\(location.line):\(location.column)"
         }
         let count = results.reduce(0) { total, file in total + file.0.reduce(0) { $0 + $1.integrations.count } }
+        /// A name in an organization: the key of both checks, without building a string for each entry.
+        struct NameInOrganization: Hashable {
+            var organization: String
+            var name: String
+        }
         var integrations: [IntegrationManifest] = []
-        var names: [String: SourceLocation] = [:]
-        var displayNames: [String: (String, SourceLocation)] = [:]
+        // Positions in `integrations` of the first entry with each name, and with each displayName.
+        var names: [NameInOrganization: Int] = [:]
+        var displayNames: [NameInOrganization: Int] = [:]
         integrations.reserveCapacity(count)
         names.reserveCapacity(count)
         displayNames.reserveCapacity(count)
@@ -82,27 +88,29 @@ public enum ProjectLoader {
             diagnostics += problems
             for set in sets {
                 for integration in set.integrations {
-                    let key = integration.organization + "\u{0}" + integration.name
+                    let key = NameInOrganization(organization: integration.organization, name: integration.name)
                     if let first = names[key] {
                         diagnostics.append(
                             .error(
                                 integration.location(of: "name"),
                                 "duplicate integration name '\(integration.name)' in organization \(integration.organization), "
-                                    + "also defined at \(shown(first)); names are unique per organization, rename one"))
+                                    + "also defined at \(shown(integrations[first].location(of: "name"))); names are unique per organization, rename one"
+                            ))
                         continue
                     }
-                    names[key] = integration.location(of: "name")
+                    names[key] = integrations.count
                     if integration.ensure == .present, let displayName = integration.displayName {
-                        let displayKey = integration.organization + "\u{0}" + displayName
-                        if let (other, first) = displayNames[displayKey] {
+                        let displayKey = NameInOrganization(organization: integration.organization, name: displayName)
+                        if let first = displayNames[displayKey] {
+                            let other = integrations[first]
                             diagnostics.append(
                                 .error(
                                     integration.location(of: "displayName"),
-                                    "displayName '\(displayName)' is already used by integration \(other) at \(shown(first)) in "
+                                    "displayName '\(displayName)' is already used by integration \(other.name) at \(shown(other.location(of: "displayName"))) in "
                                         + "organization \(integration.organization); the API requires unique display names"
                                 ))
                         } else {
-                            displayNames[displayKey] = (integration.name, integration.location(of: "displayName"))
+                            displayNames[displayKey] = integrations.count
                         }
                     }
                     integrations.append(integration)
