@@ -104,14 +104,14 @@ public struct GoRegex: Sendable {
                 if "ehRXNcuv".contains(next) { throw refuse("the escape \\\(next)") }
                 // Go's octal escapes: \0 and up to two more octal digits, or \1 to \7 and one or two more. ICU reads
                 // \0 with up to three and \1… as backreferences, so each becomes the code point it stands for.
-                if let first = next.wholeNumberValue, first < 8 {
+                if next.isASCII, let first = next.wholeNumberValue, first < 8 {
                     var value = first, end = index + 2
                     let followed = end < characters.count && ("0"..."7").contains(characters[end])
                     if first != 0 && !followed {
                         throw refuse(inClass ? "the escape \\\(next)" : "a backreference (\\\(next))")
                     }
-                    while end < index + 4, end < characters.count, let digit = characters[end].wholeNumberValue,
-                        digit < 8
+                    while end < index + 4, end < characters.count, characters[end].isASCII,
+                        let digit = characters[end].wholeNumberValue, digit < 8
                     {
                         value = value * 8 + digit
                         end += 1
@@ -120,7 +120,12 @@ public struct GoRegex: Sendable {
                     index = end
                     continue
                 }
-                if next == "8" || next == "9" { throw refuse("the escape \\\(next)") }
+                // Go takes an escaped ASCII punctuation mark as itself, and of letters and digits only its own
+                // escapes; ICU would read any other escape as a literal or as something else.
+                let goEscapes = inClass ? "afntrvxdDsSwWpP" : "afntrvxAbBzdDsSwWpPkZG"
+                if !next.isASCII || ((next.isLetter || next.isNumber) && !goEscapes.contains(next)) {
+                    throw refuse("the escape \\\(next)")
+                }
                 if !inClass {
                     if next == "k" { throw refuse("a named backreference (\\k)") }
                     if next == "Z" { throw refuse("\\Z (Go writes \\z)") }

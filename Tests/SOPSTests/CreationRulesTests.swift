@@ -24,7 +24,7 @@ import Testing
         ("^[\\101-\\103]+$", "ABC", true), ("^[\\101-\\103]+$", "D", false), ("^\\0$", "\u{0}", true),
         // Group names Go takes and ICU does not; a name changes nothing that matches.
         ("^(?P<_env>dev|prod)/", "prod/x", true), ("^(?P<1st>a)(?<my_name>b)$", "ab", true),
-        ("^(?P<x>a)(?P<x>b)$", "ab", true), ("^(?P<x>a)$", "b", false),
+        ("^(?P<x>a)(?P<x>b)$", "ab", true), ("^(?P<x>a)$", "b", false), ("^\\-\\#\\~$", "-#~", true),
     ]) func matchesAsGoDoes(_ pattern: String, _ text: String, _ expected: Bool) throws {
         #expect(try GoRegex(pattern).matches(text) == expected, "\(pattern) on \(text.debugDescription)")
     }
@@ -32,7 +32,7 @@ import Testing
     @Test(arguments: [
         "(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(a)\\1", "(?P<x>a)(?P=x)", "\\k<x>", "(?>a)", "a*+", "a++", "a\\Z",
         "(?U)a*", "(", "(?x)a", "[a", "\\e", "\\R", "[\\D]", "[[:nope:]]", "\\8", "[\\1]", "a\\1", "(?P<>a)",
-        "(?P<a-b>a)", "(?P<é>a)", "(?P<a",
+        "(?P<a-b>a)", "(?P<é>a)", "(?P<a", "\\٣", "a\\1٣", "\\y", "\\é", "[\\A]", "[\\z]",
     ]) func refusesWhatRE2DoesNotHave(_ pattern: String) {
         #expect(throws: GoRegex.Failure.self) { try GoRegex(pattern) }
     }

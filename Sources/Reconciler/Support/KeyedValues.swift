@@ -19,7 +19,10 @@ public struct KeyedValues<Value>: Sequence, ExpressibleByDictionaryLiteral {
     public var values: [Value] { elements.map(\.value) }
 
     public subscript(key: String) -> Value? {
-        get { position(of: key).found ? elements[position(of: key).index].value : nil }
+        get {
+            let (index, found) = position(of: key)
+            return found ? elements[index].value : nil
+        }
         set {
             let (index, found) = position(of: key)
             switch (found, newValue) {
