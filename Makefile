@@ -5,7 +5,7 @@ APT_PACKAGES := libyaml-dev libssl-dev libcurl4-openssl-dev pkg-config curl age 
 PY_MODULES   := yaml:pyyaml jsonschema:jsonschema yamllint:yamllint markdown_it:markdown-it-py
 RELEASE_BIN  := .build/release
 
-.PHONY: all deps build demo test lint smoke dist dist-check install pipeline-test bench soak fuzz man clean
+.PHONY: all deps build demo test lint smoke dist dist-check install pipeline-test bench soak fuzz fuzz-comments man clean
 
 all: build
 
@@ -155,6 +155,11 @@ FUZZ_SECONDS ?= 600
 fuzz: deps
 	$(SWIFT) build -c release
 	for target in yaml manifest sops age; do $(RELEASE_BIN)/intops-bench fuzz --target $$target --seconds $(FUZZ_SECONDS) --seed 1 || exit 1; done
+
+# YAML comments placed as sops places them, on generated files, against the real sops.
+fuzz-comments: deps
+	$(SWIFT) build -c release --product intops
+	Benchmarks/sops-comment-fuzz.py --seed 1 --cases 1000 --intops $(RELEASE_BIN)/intops
 
 # Benchmarks run on a release build; copy their output into BENCHMARKS.md with the command.
 bench: deps

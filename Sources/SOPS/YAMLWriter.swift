@@ -76,8 +76,8 @@ enum YAMLWriter {
                 case .sequence(let nested) where nested.contains(where: { !$0.isComment }):
                     sequence(nested, dashColumn: dashColumn + 2, into: &child)
                 default:
-                    child = scalarLines(
-                        item, key: nil, column: dashColumn + 2, childColumn: dashColumn + YAMLWriter.indent)
+                    // go-yaml indents a block scalar's lines under a dash by the dash and its space only.
+                    child = scalarLines(item, key: nil, column: dashColumn + 2, childColumn: dashColumn + 2)
                 }
                 guard let first = child.first else { continue }
                 lines.append(pad + "- " + first.dropFirst(dashColumn + 2))

@@ -105,9 +105,9 @@ struct CommentScanner {
             linePosition = before.contains(UInt8(ascii: "-")) ? .afterIndicators : .alone
         }
         let text = String(decoding: bytes[(index + 1)..<end], as: UTF8.self)
-        var blankLineAfter = false
-        if line + 2 < lineStarts.count {
-            blankLineAfter = bytes[lineStarts[line + 1]..<lineStarts[line + 2]].allSatisfy {
+        func isBlank(_ line: Int) -> Bool {
+            guard line >= 0, line + 1 < lineStarts.count else { return false }
+            return bytes[lineStarts[line]..<lineStarts[line + 1]].allSatisfy {
                 $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D
             }
         }
@@ -115,7 +115,7 @@ struct CommentScanner {
         return (
             YAMLComment(
                 text: text, location: SourceLocation(file: file, line: line + 1, column: column + 1),
-                line: linePosition, blankLineAfter: blankLineAfter), end
+                line: linePosition, blankLineAfter: isBlank(line + 1), blankLineBefore: isBlank(line - 1)), end
         )
     }
 

@@ -29,12 +29,18 @@ public struct YAMLComment: Sendable, Equatable {
 
     /// Whether a blank line follows it.
     public var blankLineAfter: Bool
+    /// Whether a blank line comes just before it.
+    public var blankLineBefore: Bool
 
-    public init(text: String, location: SourceLocation, line: LinePosition, blankLineAfter: Bool = false) {
+    public init(
+        text: String, location: SourceLocation, line: LinePosition, blankLineAfter: Bool = false,
+        blankLineBefore: Bool = false
+    ) {
         self.text = text
         self.location = location
         self.line = line
         self.blankLineAfter = blankLineAfter
+        self.blankLineBefore = blankLineBefore
     }
 }
 

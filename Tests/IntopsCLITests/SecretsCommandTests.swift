@@ -951,5 +951,54 @@ struct YAMLCommentFixture: Sendable, CustomTestStringConvertible {
 
                 """, rule: ("unencrypted_comment_regex", "public"), secrets: ["papa-secret", "keep me secret"],
             setIndex: "[\"password\"]"),
+        // Found by comparing with sops on generated files: go-yaml's scanner splits the comments after nested
+        // blocks by their columns, and ends each block at the first comment at its own column.
+        YAMLCommentFixture(
+            name: "comments dedented after nested blocks, at the end and between entries",
+            text: """
+                plain: v0
+                nested:
+                    inner: v2
+                    last: v3
+                # dedented at the end of a nested block, ends the root
+                list:
+                    - item1
+                    # at the list's column, after an item
+                settings:
+                    token: t0k3n-secret
+                     # deeper than the block
+                  # shallower, at another column: a foot of its own
+                   # and another
+                more:
+                    deep:
+                        deepest: x
+                # c4
+                 # c5
+                tail: end
+                """, rule: nil, secrets: ["t0k3n-secret", "dedented at the end", "shallower"], setIndex: "[\"tail\"]"),
+        YAMLCommentFixture(
+            name: "flow collections, block scalars in lists, a dedented comment under a bare key",
+            text: """
+                flow: [1, 2] # on a flow list, written first in it
+                items:
+                    - [3, 4] # on a flow item, written before it
+                    - scalar
+                    # after a scalar item
+                blocks:
+                    - |
+                      a literal in a list
+                      second line
+                    - >-
+                      folded
+                    - - |
+                        nested literal
+                mapped: {a: 1} # on a flow mapping
+                after_key:
+                # dedented under a bare key
+                    - m: x
+                      n: y
+                last: v
+                  # foot of last, indented more
+                """, rule: nil, secrets: ["a literal in a list", "dedented under"], setIndex: "[\"last\"]"),
     ]
 }

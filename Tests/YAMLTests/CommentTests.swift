@@ -34,6 +34,13 @@ struct CommentTests {
         #expect(documents.map { $0.comments.map(\.text) } == [[" one"], [" two", " end"]])
     }
 
+    /// go-yaml's scanner decides whether comments are a foot or a head by the blank lines around them.
+    @Test func blankLinesAroundACommentAreRecorded() throws {
+        let found = try comments("a: 1\n# right after\n\n  # between blanks\n\nb: 2\n# last\n")
+        #expect(found.map(\.blankLineBefore) == [false, true, false])
+        #expect(found.map(\.blankLineAfter) == [true, true, false])
+    }
+
     @Test func aCRLFFileHasNoCarriageReturnInItsComments() throws {
         let found = try comments("a: 1 # note\r\nb: 2\r\n")
         #expect(found.map(\.text) == [" note"])
