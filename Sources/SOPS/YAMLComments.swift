@@ -9,8 +9,9 @@ import YAML
 ///   line (`- a: 1 # c` before `a`, in the item's mapping);
 /// - a comment on a line holding only `-` indicators goes before the innermost node that follows them;
 /// - the comments on lines of their own between two nodes (a gap) are split as go-yaml's scanner splits them:
-///   the first, when no blank line comes before it and it does not follow a bare `key:` (or when it is indented
-///   less than the innermost open block), is a foot of what came before; a comment indented less than that block,
+///   the first run of them, when no blank line comes before it, a blank line (or the end) comes after it, and it
+///   does not follow a bare `key:` (or when it is indented less than the innermost open block), is a foot of what
+///   came before; a comment indented less than that block,
 ///   at another column than the one before it, starts a new foot; the rest is the head of what comes next;
 /// - a foot of the node before the gap (not indented less than its block) goes after that node's entry or item;
 /// - each block that ends in the gap ends at its gap's first comment at its own column (or before the gap when
@@ -29,7 +30,6 @@ struct CommentPlacement {
 
     private struct Container {
         var parent: Int?
-        var depth: Int
         var column: Int
         var isMapping: Bool
         var count: Int
@@ -71,6 +71,8 @@ struct CommentPlacement {
 
     init(root: Node, comments: [YAMLComment]) {
         visit(root, role: .root, container: -1, index: 0)
+        // A scalar document has nowhere to keep a comment (SOPS refuses one anyway).
+        guard !containers.isEmpty else { return }
         var index = 0
         while index < comments.count {
             let next = firstStart(after: comments[index])
@@ -141,9 +143,8 @@ struct CommentPlacement {
             !node.isMapping && parent.map { containers[$0].isMapping && containers[$0].column == column } == true
         containers.append(
             Container(
-                parent: parent, depth: parent.map { containers[$0].depth + 1 } ?? 0, column: column,
-                isMapping: node.isMapping, count: count, indentless: indentless && !node.flowStyle, flow: node.flowStyle
-            ))
+                parent: parent, column: column, isMapping: node.isMapping, count: count,
+                indentless: indentless && !node.flowStyle, flow: node.flowStyle))
         return containers.count - 1
     }
 
@@ -204,7 +205,7 @@ struct CommentPlacement {
     /// A comment after content or after `-` indicators, or one before the first node.
     private mutating func place(_ comment: YAMLComment, next low: Int) {
         let next = low < starts.count ? starts[low] : nil
-        var slot = next.map(headSlot) ?? Slot(container: 0, index: nil)
+        var slot = headSlot(next)
         if comment.line == .afterContent, low > 0, starts[low - 1].line == comment.location.line {
             // After a closing bracket the line comment is the flow collection's: sops writes it first in the
             // collection when that is a mapping's value, and before the item when it is a list's.
@@ -306,9 +307,9 @@ struct CommentPlacement {
             }
             return unfolded
         }
-        // go-yaml's parser looks two tokens ahead, so a foot attached at the node before the gap reaches that
-        // node's own event: a scalar (or a flow collection's end) keeps it as its foot, which sops writes after
-        // its entry or item.
+        // go-yaml's scanner stays two tokens ahead of its parser, so a foot attached at the node before the gap
+        // reaches that node's own event: a scalar (or a flow collection's end) keeps it as its foot, which sops
+        // writes after its entry or item.
         var pending: [Record] = []
         while record < records.count, records[record].attachedAt == priorToken {
             let slot: Slot
@@ -319,7 +320,7 @@ struct CommentPlacement {
             {
                 slot = self.slot(previous.container, before: previous.index + 1)
             } else {
-                slot = footSlot(before: low)
+                slot = footSlotAndKey(before: low).slot
             }
             assign(records[record].comments, of: gap, to: slot)
             record += 1
@@ -357,10 +358,8 @@ struct CommentPlacement {
     }
 
     /// Where a foot goes that no ending mapping took: go-yaml hands it to the next scalar's event, the first
-    /// entry of the next node's innermost first entries (block collections' start events take no comments).
-    private func footSlot(before low: Int) -> Slot { footSlotAndKey(before: low).slot }
-
-    /// The slot, and the key that keeps the foot as its own when one does.
+    /// entry of the next node's innermost first entries (block collections' start events take no comments). Also
+    /// the key that keeps the foot as its own, when one does.
     private func footSlotAndKey(before low: Int) -> (slot: Slot, key: Int?) {
         guard low < starts.count else { return (Slot(container: 0, index: nil), nil) }
         var innermost = low

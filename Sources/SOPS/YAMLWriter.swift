@@ -76,8 +76,12 @@ enum YAMLWriter {
                 case .sequence(let nested) where nested.contains(where: { !$0.isComment }):
                     sequence(nested, dashColumn: dashColumn + 2, into: &child)
                 default:
-                    // go-yaml indents a block scalar's lines under a dash by the dash and its space only.
-                    child = scalarLines(item, key: nil, column: dashColumn + 2, childColumn: dashColumn + 2)
+                    // go-yaml indents a block scalar's lines under a dash by the dash and its space only. A header
+                    // with an indentation digit (text that starts with a space) counts from the dash, so those
+                    // lines go where the digit says, or the scalar would not read back.
+                    child = scalarLines(
+                        item, key: nil, column: dashColumn + 2, childColumn: dashColumn + 2,
+                        indicatedColumn: dashColumn + YAMLWriter.indent)
                 }
                 guard let first = child.first else { continue }
                 lines.append(pad + "- " + first.dropFirst(dashColumn + 2))
@@ -128,7 +132,9 @@ enum YAMLWriter {
 
         /// A scalar, an empty collection or null, after `key:` or `- ` (or alone): one line, or a block scalar's
         /// header and its lines at the child column.
-        func scalarLines(_ value: SOPSValue, key: String?, column: Int, childColumn: Int) -> [String] {
+        func scalarLines(
+            _ value: SOPSValue, key: String?, column: Int, childColumn: Int, indicatedColumn: Int? = nil
+        ) -> [String] {
             let prefix = String(repeating: " ", count: column) + (key.map { Self.key($0) + ": " } ?? "")
             let text: YAMLEmitter.ScalarText
             switch value {
@@ -149,7 +155,8 @@ enum YAMLWriter {
             switch text {
             case .inline(let inline): return [prefix + inline]
             case .block(let header, let body):
-                let margin = String(repeating: " ", count: childColumn)
+                let indicated = header.contains { $0.isNumber }
+                let margin = String(repeating: " ", count: indicated ? indicatedColumn ?? childColumn : childColumn)
                 return [prefix + header] + body.map { $0.isEmpty ? $0 : margin + $0 }
             }
         }

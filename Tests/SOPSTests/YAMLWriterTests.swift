@@ -13,4 +13,18 @@ struct YAMLWriterTests {
         let parsed = try SOPS.parsePlaintext(Array(text.utf8), format: .yaml, file: "t.yaml")
         #expect(parsed == [document], "\(text)")
     }
+
+    /// Block scalars in lists sit under the dash as go-yaml writes them, except when their header carries an
+    /// indentation digit (text that starts with a space), which counts from the dash: they still read back.
+    @Test func blockScalarsInListsReadBackAsThemselves() throws {
+        let texts = ["plain\nsecond\n", "  leading spaces\nsecond\n", "\nstarts with a break\n", "folded\nno end"]
+        let document = SOPSValue.mapping([
+            SOPSEntry(key: "list", value: .sequence(texts.map { .scalar(.string($0)) })),
+            SOPSEntry(key: "nested", value: .sequence([.sequence(texts.map { .scalar(.string($0)) })])),
+        ])
+        let text = YAMLWriter.stream([document], metadata: false)
+        let parsed = try SOPS.parsePlaintext(Array(text.utf8), format: .yaml, file: "t.yaml")
+        #expect(parsed == [document], "\(text)")
+        #expect(text.hasPrefix("list:\n    - |\n      plain\n"), "\(text)")
+    }
 }
