@@ -155,7 +155,7 @@ struct CommentPlacement {
 
     private func headSlot(_ start: Start) -> Slot {
         switch start.role {
-        case .root: return Slot(container: start.own ?? 0, index: 0)
+        case .root: return slot(start.own ?? 0, before: 0)
         case .key, .item: return Slot(container: start.container, index: start.index)
         case .value:
             if let own = start.own { return Slot(container: own, index: 0) }
@@ -210,7 +210,7 @@ struct CommentPlacement {
             // After a closing bracket the line comment is the flow collection's: sops writes it first in the
             // collection when that is a mapping's value, and before the item when it is a list's.
             if let flow = closedFlow(before: low), let start = containers[flow].start {
-                slot = starts[start].role == .item ? headSlot(starts[start]) : Slot(container: flow, index: 0)
+                slot = starts[start].role == .item ? headSlot(starts[start]) : self.slot(flow, before: 0)
             } else {
                 slot = headSlot(starts[low - 1])
             }

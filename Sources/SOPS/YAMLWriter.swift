@@ -112,6 +112,8 @@ enum YAMLWriter {
             }
         }
 
+        private func pad(_ column: Int) -> String { String(repeating: " ", count: column) }
+
         static func commentText(_ value: SOPSValue) -> String {
             if case .scalar(let scalar) = value { return scalar.plainText }
             return ""
@@ -152,8 +154,14 @@ enum YAMLWriter {
                 case .int, .float, .bool: text = .inline(scalar.yamlText)
                 }
             }
+            // A list that holds only comments (`tags: [] # none yet`) is written empty, its comments after it, as
+            // sops writes it.
+            var after: [String] = []
+            if case .sequence(let items) = value {
+                after = items.compactMap { if case .comment(let text) = $0 { pad(column) + "#" + text } else { nil } }
+            }
             switch text {
-            case .inline(let inline): return [prefix + inline]
+            case .inline(let inline): return [prefix + inline] + after
             case .block(let header, let body):
                 let indicated = header.contains { $0.isNumber }
                 let margin = String(repeating: " ", count: indicated ? indicatedColumn ?? childColumn : childColumn)

@@ -977,7 +977,7 @@ struct YAMLCommentFixture: Sendable, CustomTestStringConvertible {
                 tail: end
                 """, rule: nil, secrets: ["t0k3n-secret", "dedented at the end", "shallower"], setIndex: "[\"tail\"]"),
         YAMLCommentFixture(
-            name: "flow collections, block scalars in lists, a dedented comment under a bare key",
+            name: "flow collections (an empty one too), block scalars in lists, a dedented comment under a bare key",
             text: """
                 flow: [1, 2] # on a flow list, written first in it
                 items:
@@ -993,6 +993,7 @@ struct YAMLCommentFixture: Sendable, CustomTestStringConvertible {
                     - - |
                         nested literal
                 mapped: {a: 1} # on a flow mapping
+                empty: [] # none yet, kept
                 after_key:
                 # dedented under a bare key
                     - m: x
