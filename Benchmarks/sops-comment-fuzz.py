@@ -121,7 +121,8 @@ def main():
     work = options.work or tempfile.mkdtemp(prefix='sops-comment-fuzz-')
     os.makedirs(work, exist_ok=True)
     key_file = os.path.join(work, 'key.txt')
-    subprocess.run(['age-keygen', '-o', key_file], check=True, capture_output=True)
+    if not os.path.exists(key_file):
+        subprocess.run(['age-keygen', '-o', key_file], check=True, capture_output=True)
     recipient = re.search(r'public key: (age1\w+)', open(key_file).read()).group(1)
     env = dict(os.environ, SOPS_AGE_KEY_FILE=key_file)
 
