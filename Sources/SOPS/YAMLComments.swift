@@ -210,7 +210,16 @@ struct CommentPlacement {
             // After a closing bracket the line comment is the flow collection's: sops writes it first in the
             // collection when that is a mapping's value, and before the item when it is a list's.
             if let flow = closedFlow(before: low), let start = containers[flow].start {
-                slot = starts[start].role == .item ? headSlot(starts[start]) : self.slot(flow, before: 0)
+                let owner = starts[start]
+                if owner.role == .item {
+                    slot = headSlot(owner)
+                } else if containers[flow].isMapping && containers[flow].count == 0 {
+                    // sops writes it inside the braces, where neither reads it back; after the entry it stays
+                    // readable by both.
+                    slot = self.slot(owner.container, before: owner.index + 1)
+                } else {
+                    slot = self.slot(flow, before: 0)
+                }
             } else {
                 slot = headSlot(starts[low - 1])
             }

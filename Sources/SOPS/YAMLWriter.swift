@@ -154,11 +154,15 @@ enum YAMLWriter {
                 case .int, .float, .bool: text = .inline(scalar.yamlText)
                 }
             }
-            // A list that holds only comments (`tags: [] # none yet`) is written empty, its comments after it, as
-            // sops writes it.
+            // A collection that holds only comments (`tags: [] # none yet`) is written empty, its comments after
+            // it, as sops writes a list's.
             var after: [String] = []
-            if case .sequence(let items) = value {
+            switch value {
+            case .sequence(let items):
                 after = items.compactMap { if case .comment(let text) = $0 { pad(column) + "#" + text } else { nil } }
+            case .mapping(let entries):
+                after = entries.filter(\.isComment).map { pad(column) + "#" + Self.commentText($0.value) }
+            default: break
             }
             switch text {
             case .inline(let inline): return [prefix + inline] + after

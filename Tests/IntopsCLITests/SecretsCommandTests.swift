@@ -631,6 +631,23 @@ import Testing
                 == expected.stdoutText.components(separatedBy: "#").count)
     }
 
+    /// A comment on an empty flow mapping is kept after its entry, where sops and intops both read it back
+    /// (sops itself writes it inside the braces and cannot decrypt it there).
+    @Test func aCommentOnAnEmptyFlowMappingStaysReadable() async throws {
+        try Subprocess.requireTool("sops")
+        let (_, recipients) = try await identities(["e"])
+        let keys = ["SOPS_AGE_KEY_FILE": directory.appendingPathComponent("e.key").path]
+        try write("m: {} # empty-map-note\nb: 1\n", "e.yaml")
+        #expect(try await intops(["secrets", "encrypt", "--age", recipients[0], "-i", "e.yaml"]).status == 0)
+        #expect(!(try read("e.yaml")).contains("empty-map-note"))
+        let theirs = try await Subprocess.run(
+            ["sops", "-d", "e.yaml"], environment: environment.merging(keys) { $1 }, directory: directory)
+        #expect(theirs.status == 0 && !theirs.stderrText.contains("warning"), "\(theirs.stderrText)")
+        #expect(theirs.stdoutText == "m: {}\n# empty-map-note\nb: 1\n", "\(theirs.stdoutText)")
+        let ours = try await intops(["secrets", "decrypt", "e.yaml"], environment: keys)
+        #expect(ours.stdout == theirs.stdoutText, "\(ours.stdout)")
+    }
+
     /// Integers past 2^53 and floats past 1e21, both ways with sops: what sops encrypted prints as sops prints it,
     /// and what intops encrypted keeps every digit, opens in sops and passes its MAC.
     @Test func bigJSONNumbersTravelBothWays() async throws {

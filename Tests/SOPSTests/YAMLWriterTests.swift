@@ -27,4 +27,15 @@ struct YAMLWriterTests {
         #expect(parsed == [document], "\(text)")
         #expect(text.hasPrefix("list:\n    - |\n      plain\n"), "\(text)")
     }
+
+    /// An empty list or mapping that holds only comments is written empty, its comments on the lines after it.
+    @Test func commentsOfAnEmptyCollectionAreWrittenAfterIt() throws {
+        let document = SOPSValue.mapping([
+            SOPSEntry(key: "tags", value: .sequence([.comment(" none yet")])),
+            SOPSEntry(key: "m", value: .mapping([.comment(" empty map")])),
+            SOPSEntry(key: "b", value: .scalar(.string("1"))),
+        ])
+        let text = YAMLWriter.stream([document], metadata: false)
+        #expect(text == "tags: []\n# none yet\nm: {}\n# empty map\nb: \"1\"\n", "\(text)")
+    }
 }
