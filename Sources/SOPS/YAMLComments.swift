@@ -38,8 +38,10 @@ struct CommentPlacement {
         var indentless: Bool
         /// `[…]` or `{…}`: no block, and one closing token that takes the comments after it.
         var flow: Bool
-        /// The index of the container's own start (none for an alias copy).
+        /// The index of the container's own start (none inside an alias copy).
         var start: Int?
+        /// An alias's copy of its anchor (`key: *base`): one token to go-yaml's scanner, like a scalar.
+        var aliased = false
     }
 
     private enum Role { case root, key, value, item }
@@ -90,8 +92,9 @@ struct CommentPlacement {
         }
     }
 
-    /// Records containers in pre-order, as the tree is converted; alias and merge copies keep their anchor's
-    /// position and are left out of the starts, which stay in document order.
+    /// Records containers in pre-order, as the tree is converted. An alias's copy stands at the alias, but what it
+    /// copies (and what a merge key brings in) keeps its anchor's position and is left out of the starts, which
+    /// stay in document order.
     private mutating func visit(_ node: Node, role: Role, container: Int, index: Int) {
         var own: Int?
         let children: [(Node, Role)]
@@ -105,7 +108,9 @@ struct CommentPlacement {
             line: node.location.line, column: node.location.column, role: role, container: container, index: index,
             own: own)
         if let last = starts.last, (last.line, last.column) > (start.line, start.column) {
-            // A copy from an anchor: its children are copies too.
+            // A copy from an anchor, inside an alias's copy (which stands where the alias is): its children are
+            // copies too.
+            if container >= 0 { containers[container].aliased = true }
             if let own { skipContainers(of: node, own: own) }
             return
         }
@@ -324,7 +329,7 @@ struct CommentPlacement {
             let slot: Slot
             if let flow, previous.role == .value, keysWithFoot.contains(previousIndex - 1) {
                 slot = Slot(container: flow, index: nil)
-            } else if previous.own.map({ containers[$0].flow }) ?? true,
+            } else if previous.own.map({ containers[$0].flow || containers[$0].aliased }) ?? true,
                 previous.role == .value || previous.role == .item
             {
                 slot = self.slot(previous.container, before: previous.index + 1)

@@ -252,7 +252,10 @@ private struct TreeBuilder {
             guard let (node, weight) = anchors[name] else {
                 throw YAMLError(.unknownAlias, at: here, "alias *\(name) refers to no anchor defined before it")
             }
-            try add(node, weight: weight, anchor: nil, aliasLocation: here)
+            // The copy stands where the alias is: errors about it, and comments around it, point there.
+            var copy = node
+            copy.location = here
+            try add(copy, weight: weight, anchor: nil)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             let isMapping = event.type == YAML_MAPPING_START_EVENT
             guard stack.count < limits.maxDepth else {
@@ -288,9 +291,7 @@ private struct TreeBuilder {
     }
 
     /// Attaches a finished node to its parent (or makes it the document's root).
-    private mutating func add(
-        _ node: Node, weight: Int, anchor: String?, aliasLocation: SourceLocation? = nil
-    ) throws(YAMLError) {
+    private mutating func add(_ node: Node, weight: Int, anchor: String?) throws(YAMLError) {
         if let anchor { anchors[anchor] = (node, weight) }
         guard !stack.isEmpty else {
             root = node
@@ -298,13 +299,13 @@ private struct TreeBuilder {
         }
         let index = stack.count - 1
         if stack[index].isMapping && stack[index].children.count % 2 == 0 {
-            try registerKey(node, at: aliasLocation ?? node.location, in: index)
+            try registerKey(node, at: node.location, in: index)
         }
         stack[index].children.append(node)
         stack[index].weight += weight
         if stack[index].weight > limits.maxExpandedNodes {
             throw YAMLError(
-                .aliasExpansionLimit, at: aliasLocation ?? node.location,
+                .aliasExpansionLimit, at: node.location,
                 "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; "
                     + "this looks like an alias bomb, remove the nested aliases")
         }

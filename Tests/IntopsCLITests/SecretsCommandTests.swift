@@ -1018,5 +1018,23 @@ struct YAMLCommentFixture: Sendable, CustomTestStringConvertible {
                 last: v
                   # foot of last, indented more
                 """, rule: nil, secrets: ["a literal in a list", "dedented under"], setIndex: "[\"last\"]"),
+        YAMLCommentFixture(
+            name: "comments around aliases of scalars and mappings",
+            text: """
+                base: &d x
+                map: &m
+                    a: 1
+                prod:
+                    s: *d
+                    # end of prod
+                staging:
+                    - &i item
+                    - *i # line on alias item
+                    - *i
+                    # after alias item
+                copied: *m
+                # after a copied mapping
+                last: 1
+                """, rule: nil, secrets: ["end of prod", "after a copied"], setIndex: "[\"last\"]"),
     ]
 }
