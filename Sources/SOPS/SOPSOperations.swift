@@ -20,7 +20,10 @@ extension SOPS {
         switch format {
         case .yaml:
             let parsed: [Document]
-            do { parsed = try YAMLParser.parse(bytes, file: file, comments: true) } catch { throw .format("\(error)") }
+            // sops keeps a merge key as an entry named `<<`, and encrypts and authenticates it so.
+            do { parsed = try YAMLParser.parse(bytes, file: file, comments: true, mergeKeys: false) } catch {
+                throw .format("\(error)")
+            }
             var documents: [SOPSValue] = []
             var metadata: SOPSValue?
             for document in parsed {

@@ -120,6 +120,8 @@ enum YAMLWriter {
         }
 
         static func key(_ text: String) -> String {
+            // A merge key, kept as a key: go-yaml writes its tag, which says what it is to every reader.
+            if text == "<<" { return "!!merge <<" }
             if let fast = plainWithoutQuoting(text) { return fast }
             if let simple = try? YAMLEmitter.keyText(text) { return simple }
             // Too long for libyaml's simple keys, which YAML readers still take up to 1024 characters.

@@ -58,9 +58,11 @@ public enum YAMLParser {
     ///   - limits: bounds on size, depth and alias expansion.
     ///   - comments: whether to collect each document's comments (libyaml reports none: they are read from
     ///     the text between its events, where nothing but indicators, spaces and comments can be).
+    ///   - mergeKeys: whether `<<: *base` merges `base` into its mapping; when false, `<<` is a key like any
+    ///     other, holding a copy of `base` (as go-yaml's nodes, and so sops, keep it).
     /// - Throws: ``YAMLError`` naming the position of the first problem.
     public static func parse(
-        _ bytes: [UInt8], file: String, limits: ParseLimits = .default, comments: Bool = false
+        _ bytes: [UInt8], file: String, limits: ParseLimits = .default, comments: Bool = false, mergeKeys: Bool = true
     ) throws(YAMLError) -> [Document] {
         guard bytes.count <= limits.maxBytes else {
             throw YAMLError(
@@ -68,6 +70,7 @@ public enum YAMLParser {
                 "file is \(bytes.count) bytes, over the limit of \(limits.maxBytes); split it into smaller files")
         }
         var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
+        builder.mergeKeys = mergeKeys
         // A UTF-16 text's marks do not count its bytes; its comments are not collected. A text without a `#`
         // (most encrypted files) has none to look for.
         if comments, bytes.contains(UInt8(ascii: "#")),
@@ -96,6 +99,7 @@ private struct TreeBuilder {
     let file: String
     let bytes: [UInt8]
     let limits: ParseLimits
+    var mergeKeys = true
 
     private struct Frame {
         var isMapping: Bool
@@ -315,7 +319,7 @@ private struct TreeBuilder {
         guard case .scalar(let text, let style) = key.content else {
             throw YAMLError(.complexKey, at: location, "mapping keys must be plain values, not \(key.kindDescription)")
         }
-        if text == "<<" && style == .plain && (key.tag == nil || key.tag == "tag:yaml.org,2002:merge") {
+        if mergeKeys, text == "<<", style == .plain, key.tag == nil || key.tag == "tag:yaml.org,2002:merge" {
             if stack[index].hasMergeKey {
                 throw YAMLError(.duplicateKey(previous: location), at: location, "a mapping may hold one << merge key")
             }

@@ -1036,5 +1036,18 @@ struct YAMLCommentFixture: Sendable, CustomTestStringConvertible {
                 # after a copied mapping
                 last: 1
                 """, rule: nil, secrets: ["end of prod", "after a copied"], setIndex: "[\"last\"]"),
+        // sops keeps a merge key as an entry named `<<` (go-yaml's nodes do not merge), and so does a SOPS file here.
+        YAMLCommentFixture(
+            name: "a merge key, kept as an entry as sops keeps it",
+            text: """
+                base: &b
+                    a: 1
+                    s: secret-a
+                merged:
+                    <<: *b
+                    c: 2 # line c
+                    # end of merged
+                last: 1
+                """, rule: nil, secrets: ["secret-a", "end of merged"], setIndex: "[\"last\"]"),
     ]
 }
