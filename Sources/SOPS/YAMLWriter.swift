@@ -112,8 +112,6 @@ enum YAMLWriter {
             }
         }
 
-        private func pad(_ column: Int) -> String { String(repeating: " ", count: column) }
-
         static func commentText(_ value: SOPSValue) -> String {
             if case .scalar(let scalar) = value { return scalar.plainText }
             return ""
@@ -139,11 +137,19 @@ enum YAMLWriter {
         func scalarLines(
             _ value: SOPSValue, key: String?, column: Int, childColumn: Int, indicatedColumn: Int? = nil
         ) -> [String] {
-            let prefix = String(repeating: " ", count: column) + (key.map { Self.key($0) + ": " } ?? "")
+            let indentation = String(repeating: " ", count: column)
+            let prefix = indentation + (key.map { Self.key($0) + ": " } ?? "")
             let text: YAMLEmitter.ScalarText
+            // A collection that holds only comments (`tags: [] # none yet`) is written empty, its comments after
+            // it, as sops writes a list's.
+            var after: [String] = []
             switch value {
-            case .mapping: text = .inline("{}")
-            case .sequence: text = .inline("[]")
+            case .mapping(let entries):
+                text = .inline("{}")
+                after = entries.filter(\.isComment).map { indentation + "#" + Self.commentText($0.value) }
+            case .sequence(let items):
+                text = .inline("[]")
+                after = items.compactMap { if case .comment(let text) = $0 { indentation + "#" + text } else { nil } }
             case .null, .comment: text = .inline("null")
             case .scalar(let scalar):
                 switch scalar {
@@ -155,16 +161,6 @@ enum YAMLWriter {
                 case .time(let time): text = .inline(time)
                 case .int, .float, .bool: text = .inline(scalar.yamlText)
                 }
-            }
-            // A collection that holds only comments (`tags: [] # none yet`) is written empty, its comments after
-            // it, as sops writes a list's.
-            var after: [String] = []
-            switch value {
-            case .sequence(let items):
-                after = items.compactMap { if case .comment(let text) = $0 { pad(column) + "#" + text } else { nil } }
-            case .mapping(let entries):
-                after = entries.filter(\.isComment).map { pad(column) + "#" + Self.commentText($0.value) }
-            default: break
             }
             switch text {
             case .inline(let inline): return [prefix + inline] + after
