@@ -420,4 +420,21 @@ let plannerCases: [PlannerCase] = [
         #expect(
             plan.summary == ["create": 2, "update": 0, "rotate": 0, "test": 0, "delete": 0, "replace": 0, "adopt": 0])
     }
+
+    /// A create's changes are read from its desired entry when shown; they must be the same list a saved plan
+    /// writes and reads back, in the order the plan shows them.
+    @Test func aCreatesChangesAreItsDesiredFieldsAndSurviveASavedPlan() throws {
+        let desired = F.desired("a", displayName: "Shop", configuration: ["Region": "eu", "IsSandbox": "true"])
+        let plan = PlannerCase(title: "", desired: [desired], expect: []).run()
+        let changes = try #require(plan.actions.first).changes
+        #expect(
+            changes.map(\.field.description) == [
+                "displayName", "enabled", "configuration.IsSandbox", "configuration.Region", "secrets.ApiLoginId",
+                "secrets.TransactionKey", "test",
+            ])
+        #expect(changes.filter(\.sensitive).allSatisfy { $0.old == nil && $0.new == nil })
+        let decoded = try JSONDecoder().decode(Plan.self, from: JSONEncoder().encode(plan))
+        #expect(decoded == plan)
+        #expect(decoded.actions[0].changes.list == changes.list)
+    }
 }

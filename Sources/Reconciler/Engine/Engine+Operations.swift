@@ -118,9 +118,10 @@ extension Engine {
                 return PlannedAction(
                     organization: desired.key.organization, name: desired.key.name, action: .rotate, integrationId: id,
                     type: desired.type, provider: desired.provider, displayName: desired.displayName,
-                    changes: keys.map {
-                        PlannedChange(field: .secret($0), old: "(sensitive)", new: "(sensitive)", sensitive: true)
-                    }, reason: nil, notes: [], steps: [.rotate(keys: keys)], preSteps: [], dependsOn: [])
+                    changes: PlannedChanges(
+                        keys.map {
+                            PlannedChange(field: .secret($0), old: "(sensitive)", new: "(sensitive)", sensitive: true)
+                        }), reason: nil, notes: [], steps: [.rotate(keys: keys)], preSteps: [], dependsOn: [])
             }
             let applier = Applier(
                 client: session.client, desired: session.desired, templates: session.templates,

@@ -78,6 +78,75 @@ public struct PlannedChange: Codable, Sendable, Equatable {
     }
 }
 
+/// The fields an action changes. A create's are those of its desired entry, read from it when they are shown
+/// rather than held: a plan of 100,000 creates would otherwise hold 600,000 changes at once. Encoded as the list.
+public struct PlannedChanges: Sequence, Sendable, Equatable, Codable, ExpressibleByArrayLiteral {
+    private enum Storage: Sendable {
+        case listed([PlannedChange])
+        /// A create: its displayName, enabled, configuration and secret keys, then its connection test.
+        case created(
+            displayName: String?, enabled: Bool, configuration: [String: String],
+            secrets: KeyedValues<SecretFingerprint>, tested: Bool)
+    }
+
+    private var storage: Storage
+
+    public init(_ changes: [PlannedChange]) { storage = .listed(changes) }
+
+    public init(arrayLiteral changes: PlannedChange...) { storage = .listed(changes) }
+
+    /// The changes of creating `desired`; `tested` when a connection test follows.
+    init(creating desired: DesiredIntegration, tested: Bool) {
+        // The fingerprints name the secrets without holding their values; without them, the list is made now.
+        guard desired.fingerprints.count == desired.secrets.count else {
+            storage = .listed(
+                Self.creation(
+                    displayName: desired.displayName, enabled: desired.enabled, configuration: desired.configuration,
+                    secretKeys: desired.secrets.keys, tested: tested))
+            return
+        }
+        storage = .created(
+            displayName: desired.displayName, enabled: desired.enabled, configuration: desired.configuration,
+            secrets: desired.fingerprints, tested: tested)
+    }
+
+    private static func creation(
+        displayName: String?, enabled: Bool, configuration: [String: String], secretKeys: [String], tested: Bool
+    ) -> [PlannedChange] {
+        var changes: [PlannedChange] = []
+        changes.reserveCapacity(3 + configuration.count + secretKeys.count)
+        if let displayName { changes.append(PlannedChange(field: .displayName, new: displayName)) }
+        changes.append(PlannedChange(field: .enabled, new: String(enabled)))
+        for key in configuration.keys.sorted() {
+            changes.append(PlannedChange(field: .configuration(key), new: configuration[key]))
+        }
+        for key in secretKeys { changes.append(PlannedChange(field: .secret(key), sensitive: true)) }
+        if tested { changes.append(PlannedChange(field: .test, new: "connection test after create")) }
+        return changes
+    }
+
+    public var list: [PlannedChange] {
+        switch storage {
+        case .listed(let changes): changes
+        case .created(let displayName, let enabled, let configuration, let secrets, let tested):
+            Self.creation(
+                displayName: displayName, enabled: enabled, configuration: configuration, secretKeys: secrets.keys,
+                tested: tested)
+        }
+    }
+
+    public var isEmpty: Bool { list.isEmpty }
+    public var count: Int { list.count }
+
+    public func makeIterator() -> IndexingIterator<[PlannedChange]> { list.makeIterator() }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.list == rhs.list }
+
+    public init(from decoder: any Decoder) throws { storage = .listed(try [PlannedChange](from: decoder)) }
+
+    public func encode(to encoder: any Encoder) throws { try list.encode(to: encoder) }
+}
+
 /// Why an action is planned, when it is not obvious from its kind. Drift and the applier match on the case; the
 /// description is the sentence people read.
 public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
@@ -273,7 +342,7 @@ public struct PlannedAction: Codable, Sendable, Equatable {
     public var type: IntegrationType?
     public var provider: String?
     public var displayName: String?
-    public var changes: [PlannedChange]
+    public var changes: PlannedChanges
     public var reason: PlanReason?
     public var notes: [PlanNote]
     public var steps: [PlannedStep]
@@ -293,7 +362,7 @@ public struct PlannedAction: Codable, Sendable, Equatable {
 
     public init(
         organization: String, name: String, action: ActionKind, integrationId: String?, type: IntegrationType?,
-        provider: String?, displayName: String?, changes: [PlannedChange], reason: PlanReason?, notes: [PlanNote],
+        provider: String?, displayName: String?, changes: PlannedChanges, reason: PlanReason?, notes: [PlanNote],
         steps: [PlannedStep], preSteps: [PlannedStep], dependsOn: [ActionID]
     ) {
         self.organization = organization

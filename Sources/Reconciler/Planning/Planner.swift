@@ -161,27 +161,13 @@ public enum Planner {
 
         mutating func planCreate(_ desired: DesiredIntegration, reason: PlanReason?) {
             let template = template(desired)
-            var changes: [PlannedChange] = []
-            changes.reserveCapacity(3 + desired.configuration.count + desired.secrets.count)
-            if let displayName = desired.displayName {
-                changes.append(PlannedChange(field: .displayName, new: displayName))
-            }
-            changes.append(PlannedChange(field: .enabled, new: String(desired.enabled)))
-            for key in desired.configuration.keys.sorted() {
-                changes.append(PlannedChange(field: .configuration(key), new: desired.configuration[key]))
-            }
-            for (key, _) in desired.secrets { changes.append(PlannedChange(field: .secret(key), sensitive: true)) }
-            var steps = Self.createOnly
-            var notes: [PlanNote] = []
-            if template?.requiresOAuth == true {
-                notes.append(.authorizationNeeded(name: desired.key.name))
-            } else if desired.manifest.test != .never {
-                steps = Self.createAndTest
-                changes.append(PlannedChange(field: .test, new: "connection test after create"))
-            }
+            let needsAuthorization = template?.requiresOAuth == true
+            let tested = !needsAuthorization && desired.manifest.test != .never
             append(
-                desired, action: .create, integrationId: nil, changes: changes, reason: reason, notes: notes,
-                steps: steps)
+                desired, action: .create, integrationId: nil,
+                changes: PlannedChanges(creating: desired, tested: tested), reason: reason,
+                notes: needsAuthorization ? [.authorizationNeeded(name: desired.key.name)] : [],
+                steps: tested ? Self.createAndTest : Self.createOnly)
         }
 
         mutating func planExisting(_ desired: DesiredIntegration, current: LiveIntegration, adopted: Bool) {
@@ -295,8 +281,8 @@ public enum Planner {
                 steps = [.test]
             }
             append(
-                desired, action: kind, integrationId: current.id, changes: changes, reason: reason, notes: notes,
-                steps: steps)
+                desired, action: kind, integrationId: current.id, changes: PlannedChanges(changes), reason: reason,
+                notes: notes, steps: steps)
         }
 
         mutating func planReplace(_ desired: DesiredIntegration, current: LiveIntegration, why: PlanReason) {
@@ -324,8 +310,8 @@ public enum Planner {
                     new: "\(desired.type?.name ?? "?")/\(desired.provider ?? "?")"))
             let notes: [PlanNote] = sameName ? [.createdUnderTemporaryName(replacedId: current.id)] : []
             append(
-                desired, action: .replace, integrationId: current.id, changes: changes, reason: why, notes: notes,
-                steps: steps)
+                desired, action: .replace, integrationId: current.id, changes: PlannedChanges(changes), reason: why,
+                notes: notes, steps: steps)
         }
 
         /// A replace stopped between the create of its replacement and the delete of the original: the next plan
@@ -420,7 +406,7 @@ public enum Planner {
                 PlannedAction(
                     organization: key.organization, name: key.name, action: .delete, integrationId: target.id,
                     type: target.summary.integrationType, provider: target.summary.provider,
-                    displayName: target.summary.displayName, changes: changes, reason: reason,
+                    displayName: target.summary.displayName, changes: PlannedChanges(changes), reason: reason,
                     notes: target.summary.isEnabled ? [.disabledFirst] : [], steps: steps, preSteps: [], dependsOn: []))
         }
 
@@ -454,7 +440,7 @@ public enum Planner {
         }
 
         mutating func append(
-            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: [PlannedChange],
+            _ desired: DesiredIntegration, action: ActionKind, integrationId: String?, changes: PlannedChanges,
             reason: PlanReason?, notes: [PlanNote], steps: [PlannedStep]
         ) {
             actions.append(

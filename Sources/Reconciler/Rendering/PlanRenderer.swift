@@ -170,7 +170,7 @@ public enum PlanRenderer {
                 Document.Action(
                     organization: $0.organization, name: $0.name, action: $0.action.rawValue,
                     integrationId: $0.integrationId, type: $0.type?.name, provider: $0.provider,
-                    displayName: $0.displayName, reason: $0.reason?.description, changes: $0.changes,
+                    displayName: $0.displayName, reason: $0.reason?.description, changes: $0.changes.list,
                     notes: $0.notes.map(\.description))
             }, summary: plan.summary, errors: plan.errors.map(\.description), warnings: plan.warnings.map(\.description)
         )
