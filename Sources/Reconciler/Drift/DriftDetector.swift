@@ -74,8 +74,9 @@ public enum DriftDetector {
             return items
         }
         for action in plan.actions {
-            let plain = action.changes.filter { !$0.sensitive && $0.field != .test }
-            let secrets = action.changes.filter(\.sensitive)
+            let changes = action.changes.list
+            let plain = changes.filter { !$0.sensitive && $0.field != .test }
+            let secrets = changes.filter(\.sensitive)
             switch action.action {
             case .create:
                 if let reason = action.reason, case .deletedOutOfBand = reason {

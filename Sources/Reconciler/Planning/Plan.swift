@@ -125,6 +125,7 @@ public struct PlannedChanges: Sequence, Sendable, Equatable, Codable, Expressibl
         return changes
     }
 
+    /// Made anew on each read for a create: read it once where it is used more than once.
     public var list: [PlannedChange] {
         switch storage {
         case .listed(let changes): changes
@@ -134,9 +135,6 @@ public struct PlannedChanges: Sequence, Sendable, Equatable, Codable, Expressibl
                 tested: tested)
         }
     }
-
-    public var isEmpty: Bool { list.isEmpty }
-    public var count: Int { list.count }
 
     public func makeIterator() -> IndexingIterator<[PlannedChange]> { list.makeIterator() }
 
