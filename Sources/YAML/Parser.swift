@@ -64,6 +64,13 @@ public enum YAMLParser {
     public static func parse(
         _ bytes: [UInt8], file: String, limits: ParseLimits = .default, comments: Bool = false, mergeKeys: Bool = true
     ) throws(YAMLError) -> [Document] {
+        try parse(bytes, file: file, limits: limits, comments: comments, mergeKeys: mergeKeys, streamedKey: nil)
+    }
+
+    private static func parse(
+        _ bytes: [UInt8], file: String, limits: ParseLimits, comments: Bool = false, mergeKeys: Bool = true,
+        streamedKey: String?, streamedItem: ((Int, Node) -> Void)? = nil
+    ) throws(YAMLError) -> [Document] {
         guard bytes.count <= limits.maxBytes else {
             throw YAMLError(
                 .sizeLimit, at: SourceLocation(file: file, line: 1, column: 1),
@@ -71,6 +78,8 @@ public enum YAMLParser {
         }
         var builder = TreeBuilder(file: file, bytes: bytes, limits: limits)
         builder.mergeKeys = mergeKeys
+        builder.streamedKey = streamedKey
+        builder.streamedItem = streamedItem
         // A UTF-16 text's marks do not count its bytes; its comments are not collected. A text without a `#`
         // (most encrypted files) has none to look for.
         if comments, bytes.contains(UInt8(ascii: "#")),
@@ -88,6 +97,23 @@ public enum YAMLParser {
         return try result.get()
     }
 
+    /// Parses every document of a stream, handing each item of the list under the root mapping's key `key` to
+    /// `item` as soon as it is complete instead of keeping it there: that list stays in the tree, empty. A manifest
+    /// of 10,000 entries is then never held as one tree, only one entry at a time.
+    ///
+    /// - Parameter item: called with the index of the item's document and the item, in the order written.
+    public static func parse(
+        _ bytes: [UInt8], file: String, limits: ParseLimits = .default, streaming key: String,
+        item: (_ document: Int, _ item: Node) -> Void
+    ) throws(YAMLError) -> [Document] {
+        let result: Result<[Document], YAMLError> = withoutActuallyEscaping(item) { item in
+            do throws(YAMLError) {
+                return .success(try parse(bytes, file: file, limits: limits, streamedKey: key, streamedItem: item))
+            } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
     /// Parses a string; convenient for tests and generated text.
     public static func parse(
         _ text: String, file: String = "<string>", limits: ParseLimits = .default, comments: Bool = false
@@ -100,6 +126,9 @@ private struct TreeBuilder {
     let bytes: [UInt8]
     let limits: ParseLimits
     var mergeKeys = true
+    /// The root mapping's key whose list items go to `streamedItem` instead of into the tree.
+    var streamedKey: String?
+    var streamedItem: ((Int, Node) -> Void)?
 
     private struct Frame {
         var isMapping: Bool
@@ -117,6 +146,8 @@ private struct TreeBuilder {
         var keyLocations: [SourceLocation] = []
         var keyIndex: [KeyIdentity: Int] = [:]
         var hasMergeKey = false
+        /// Whether finished children go to the streamed-item handler instead of into `children`.
+        var streams = false
 
         func location(of key: KeyIdentity) -> SourceLocation? {
             if keys.count > Self.scanLimit { return keyIndex[key].map { keyLocations[$0] } }
@@ -279,7 +310,13 @@ private struct TreeBuilder {
                 tag = Self.string(event.data.sequence_start.tag)
                 flow = event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
             }
-            stack.append(Frame(isMapping: isMapping, location: here, tag: tag, anchor: anchor, flow: flow))
+            var frame = Frame(isMapping: isMapping, location: here, tag: tag, anchor: anchor, flow: flow)
+            if !isMapping, let streamedKey, stack.count == 1, stack[0].isMapping, stack[0].children.count % 2 == 1,
+                stack[0].children.last?.scalarText == streamedKey
+            {
+                frame.streams = true
+            }
+            stack.append(frame)
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return }
             let node: Node
@@ -305,7 +342,7 @@ private struct TreeBuilder {
         if stack[index].isMapping && stack[index].children.count % 2 == 0 {
             try registerKey(node, at: node.location, in: index)
         }
-        stack[index].children.append(node)
+        if !stack[index].streams { stack[index].children.append(node) }
         stack[index].weight += weight
         if stack[index].weight > limits.maxExpandedNodes {
             throw YAMLError(
@@ -313,6 +350,7 @@ private struct TreeBuilder {
                 "document expands to more than \(limits.maxExpandedNodes) nodes through aliases; "
                     + "this looks like an alias bomb, remove the nested aliases")
         }
+        if stack[index].streams { streamedItem?(documents.count, node) }
     }
 
     private mutating func registerKey(_ key: Node, at location: SourceLocation, in index: Int) throws(YAMLError) {

@@ -88,6 +88,58 @@ import Testing
         #expect(error(keys + "\(size + 1): a\n\"\(size + 1)\": b\n") == nil)
     }
 
+    /// Items of the streamed list reach the handler in order, with their document, already whole (aliases and
+    /// merge keys resolved); the tree keeps the list, empty, and every other key.
+    @Test func streamedItemsAreHandedOverAndNotKept() throws {
+        let text = """
+            base: &base {kind: x, size: 1}
+            items:
+              - {<<: *base, name: a}
+              - *base
+              - [nested, list]
+            after: 2
+            ---
+            items: [{name: c}]
+            other: {items: [not, streamed]}
+            """
+        var seen: [(Int, Node)] = []
+        let documents = try YAMLParser.parse(Array(text.utf8), file: "t.yaml", streaming: "items") {
+            seen.append(($0, $1))
+        }
+        #expect(seen.map(\.0) == [0, 0, 0, 1])
+        #expect(seen[0].1["name"]?.scalarText == "a" && seen[0].1["kind"]?.scalarText == "x")
+        #expect(seen[1].1["size"]?.scalarText == "1")
+        #expect(seen[1].1.location == SourceLocation(file: "t.yaml", line: 4, column: 5))
+        #expect(seen[2].1.items?.count == 2)
+        #expect(documents.count == 2)
+        #expect(documents[0].root["items"]?.items?.isEmpty == true)
+        #expect(documents[0].root["after"]?.scalarText == "2")
+        #expect(documents[1].root["other"]?["items"]?.items?.count == 2)
+    }
+
+    /// Streaming changes what is kept, not what is an error: a duplicate key inside an item, or an alias bomb
+    /// spread over the items, fail as they do in a whole tree.
+    @Test func streamedItemsAreCheckedAsAWholeTreeIs() throws {
+        func streamingError(_ text: String) -> YAMLError? {
+            do {
+                _ = try YAMLParser.parse(Array(text.utf8), file: "t.yaml", streaming: "items") { _, _ in }
+                return nil
+            } catch { return error }
+        }
+        #expect(
+            streamingError("items:\n  - {a: 1, a: 2}\n")?.kind
+                == .duplicateKey(previous: SourceLocation(file: "t.yaml", line: 2, column: 6)))
+        var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...7 {
+            bomb +=
+                "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ")
+                + "]\n"
+        }
+        bomb += "items:\n" + String(repeating: "  - *a7\n", count: 20)
+        #expect(streamingError(bomb)?.kind == .aliasExpansionLimit)
+        #expect(streamingError("items: [a, b\n")?.kind == .syntax)
+    }
+
     @Test func billionLaughsFailsFast() throws {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for level in 1...9 {

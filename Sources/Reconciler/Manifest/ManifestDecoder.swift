@@ -369,22 +369,46 @@ enum ManifestDecoder {
 
     // MARK: - IntegrationSet
 
+    /// The entries of one document's `integrations:` list, decoded as the parser finished each (see
+    /// ``YAMLParser/parse(_:file:limits:streaming:item:)``), before the document's organization is known; their
+    /// problems are reported only if the document turns out to be an IntegrationSet.
+    struct StreamedEntries {
+        var integrations: [IntegrationManifest] = []
+        var reader = NodeReader()
+
+        mutating func decode(_ item: Node, project: Project) {
+            if let integration = integration(item, organization: "", project: project, reader: &reader) {
+                integrations.append(integration)
+            }
+        }
+    }
+
     /// Decodes the documents of one manifest file. An empty file is an error; empty documents between `---`
     /// separators are skipped.
+    ///
+    /// - Parameter streamed: the entries decoded while parsing, by document; a document without them has its
+    ///   entries in its tree.
     static func integrationSets(
-        _ documents: [Document], file: String, project: Project, reader: inout NodeReader
+        _ documents: [Document], streamed: [Int: StreamedEntries] = [:], file: String, project: Project,
+        reader: inout NodeReader
     ) -> [IntegrationSet] {
-        let nonEmpty = documents.filter { !($0.root.isScalar && $0.root.resolved == .null) }
+        let nonEmpty = documents.indices.filter {
+            !(documents[$0].root.isScalar && documents[$0].root.resolved == .null)
+        }
         guard !nonEmpty.isEmpty else {
             reader.fail(
                 SourceLocation(file: file, line: 1, column: 1),
                 "manifest file holds no document; add an IntegrationSet or delete the file")
             return []
         }
-        return nonEmpty.compactMap { integrationSet($0.root, project: project, reader: &reader) }
+        return nonEmpty.compactMap {
+            integrationSet(documents[$0].root, streamed: streamed[$0], project: project, reader: &reader)
+        }
     }
 
-    static func integrationSet(_ root: Node, project: Project, reader: inout NodeReader) -> IntegrationSet? {
+    static func integrationSet(
+        _ root: Node, streamed: StreamedEntries? = nil, project: Project, reader: inout NodeReader
+    ) -> IntegrationSet? {
         guard let mapping = reader.mapping(root, "an IntegrationSet document"),
             reader.header(mapping, kind: "IntegrationSet"),
             let node = reader.mapping(mapping, "an IntegrationSet document", allowed: setFields)
@@ -404,8 +428,15 @@ enum ManifestDecoder {
         guard let listNode = reader.required(node, "integrations", in: "the IntegrationSet"),
             let items = reader.list(listNode, "integrations")
         else { return nil }
-        let integrations = items.compactMap {
-            integration($0, organization: organization, project: project, reader: &reader)
+        var integrations: [IntegrationManifest]
+        if let streamed {
+            reader.diagnostics += streamed.reader.diagnostics
+            integrations = streamed.integrations
+            for index in integrations.indices { integrations[index].organization = organization }
+        } else {
+            integrations = items.compactMap {
+                integration($0, organization: organization, project: project, reader: &reader)
+            }
         }
         return IntegrationSet(organization: organization, integrations: integrations, location: node.location)
     }
@@ -485,7 +516,7 @@ enum ManifestDecoder {
                 }
                 configuration.append(
                     .init(
-                        key: key, value: pair.value.resolved, text: pair.value.scalarText ?? "", normalized: nil,
+                        key: key, value: pair.value.resolved, text: pair.value.scalarText ?? "",
                         location: pair.value.location))
             }
         }

@@ -131,12 +131,22 @@ public enum ProjectLoader {
     }
 
     static func decodeFile(_ file: String, project: Project) -> ([IntegrationSet], [Diagnostic]) {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            return ([], [Diagnostic(path: file, "cannot read the file; check that it exists and is readable")])
+        }
+        // Each entry is decoded as soon as it is parsed, and its nodes let go: a file of 10,000 entries would
+        // otherwise be held whole as a tree, and the trees freed leave the heap in pieces.
+        var streamed: [Int: ManifestDecoder.StreamedEntries] = [:]
+        let documents: [Document]
         do {
-            let documents = try parse(file)
-            var reader = NodeReader()
-            let sets = ManifestDecoder.integrationSets(documents, file: file, project: project, reader: &reader)
-            return (sets, reader.diagnostics)
-        } catch { return ([], error.diagnostics) }
+            documents = try YAMLParser.parse([UInt8](data), file: file, streaming: "integrations") { document, item in
+                streamed[document, default: ManifestDecoder.StreamedEntries()].decode(item, project: project)
+            }
+        } catch { return ([], [Diagnostic(error)]) }
+        var reader = NodeReader()
+        let sets = ManifestDecoder.integrationSets(
+            documents, streamed: streamed, file: file, project: project, reader: &reader)
+        return (sets, reader.diagnostics)
     }
 
     /// The manifest files: listed files, and `*.yaml`/`*.yml` below listed folders (hidden ones skipped), sorted.
