@@ -108,8 +108,8 @@ enum FuzzHarness {
                 let validator = TemplateValidator(templates: TemplateCatalog.standard)
                 oneInput = { bytes in
                     try? Data(bytes).write(to: manifest)
-                    if var loaded = try? await ProjectLoader.load(from: project.path) {
-                        for index in loaded.integrations.indices { _ = validator.validate(&loaded.integrations[index]) }
+                    if let loaded = try? await ProjectLoader.load(from: project.path) {
+                        for integration in loaded.integrations { _ = validator.validate(integration) }
                     }
                 }
             }

@@ -2,7 +2,7 @@ import Foundation
 import YAML
 
 /// A SOPS document as sops models it: ordered mappings with string keys, lists, typed scalars and nulls.
-public indirect enum SOPSValue: Sendable, Equatable {
+public enum SOPSValue: Sendable, Equatable {
     case mapping([SOPSEntry])
     case sequence([SOPSValue])
     case scalar(SOPSScalar)

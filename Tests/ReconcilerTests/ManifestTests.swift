@@ -54,6 +54,82 @@ import YAML
     }
 }
 
+/// A manifest's entries are decoded while the file is parsed; what a file says must not depend on the order of its
+/// keys or on how many documents it holds.
+@Suite struct StreamedManifestTests {
+    func decode(_ manifest: String) throws -> ([IntegrationSet], [Diagnostic]) {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("streamed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("integrations"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        try """
+        apiVersion: intops/v1
+        kind: Project
+        api: { url: "sandbox:.intops/sandbox.json" }
+        organizations: { acme: {}, globex: {} }
+        allowPlaintextSecrets: true
+        """.write(to: root.appendingPathComponent("intops.yaml"), atomically: true, encoding: .utf8)
+        let project = try ProjectLoader.loadProject(file: root.appendingPathComponent("intops.yaml").path)
+        let file = root.appendingPathComponent("integrations/m.yaml")
+        try manifest.write(to: file, atomically: true, encoding: .utf8)
+        return ProjectLoader.decodeFile(file.path, project: project)
+    }
+
+    @Test func theOrganizationMayComeAfterTheEntries() throws {
+        let (sets, diagnostics) = try decode(
+            """
+            apiVersion: intops/v1
+            kind: IntegrationSet
+            integrations:
+              - {name: a, type: Email, provider: SendGrid, displayName: A}
+              - {name: b, type: Email, provider: SendGrid, displayName: B}
+            organization: globex
+            ---
+            x-defaults: &email {type: Email, provider: SendGrid}
+            integrations:
+              - {<<: *email, name: c, displayName: C}
+            apiVersion: intops/v1
+            kind: IntegrationSet
+            organization: acme
+            """)
+        // x-defaults is not a field of an IntegrationSet: said once, and the set is still read.
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics.first?.message.contains("x-defaults") == true)
+        #expect(sets.map(\.organization) == ["globex", "acme"])
+        #expect(
+            sets.flatMap(\.integrations).map { "\($0.organization)/\($0.name)" } == ["globex/a", "globex/b", "acme/c"])
+        #expect(sets.last?.integrations.first?.provider == "SendGrid")
+    }
+
+    @Test func entriesOfADocumentThatIsNoIntegrationSetReportNothing() throws {
+        let (sets, diagnostics) = try decode(
+            """
+            apiVersion: intops/v1
+            kind: Project
+            integrations:
+              - {name: "Not A Name", type: Nope}
+            """)
+        #expect(sets.isEmpty)
+        #expect(diagnostics.count == 1)
+        #expect(diagnostics.first?.message.contains("Not A Name") == false)
+    }
+
+    @Test func anEntrysErrorsComeAfterItsDocumentsOwn() throws {
+        let (_, diagnostics) = try decode(
+            """
+            integrations:
+              - {name: a, type: Email, provider: SendGrid, displayName: A, colour: red}
+            apiVersion: intops/v1
+            kind: IntegrationSet
+            organization: acme
+            unknown: 1
+            """)
+        #expect(diagnostics.count == 2)
+        #expect(diagnostics.first?.message.contains("unknown") == true)
+        #expect(diagnostics.last?.message.contains("colour") == true)
+    }
+}
+
 @Suite struct SecretReferenceTests {
     let location = SourceLocation(file: "/p/integrations/a.yaml", line: 3, column: 7)
 
@@ -64,11 +140,18 @@ import YAML
     @Test func sopsReferenceResolvesFromTheFileHoldingIt() throws {
         let reference = try parse("ref+sops://../secrets/x.enc.yaml#/a/b~1c/d~0e").get()
         #expect(reference.source == .sops(file: "/p/secrets/x.enc.yaml", pointer: ["a", "b/c", "d~e"]))
+        #expect(reference.text == "ref+sops://../secrets/x.enc.yaml#/a/b~1c/d~0e")
     }
 
+    /// A SOPS reference's text is made again from its file and pointer when shown: it must be the text written.
     @Test func pointersKeepEveryCharacterOfTheirKeys() throws {
-        let reference = try parse("ref+sops://x.yaml#/ключ/é~0~1/a b").get()
-        #expect(reference.source == .sops(file: "/p/integrations/x.yaml", pointer: ["ключ", "é~/", "a b"]))
+        let text = "ref+sops://x.yaml#/ключ/é~0~1/a b/~1~0~1"
+        let reference = try parse(text).get()
+        #expect(reference.source == .sops(file: "/p/integrations/x.yaml", pointer: ["ключ", "é~/", "a b", "/~/"]))
+        #expect(reference.text == text)
+        #expect("\(reference)" == text)
+        let written = SecretReference(source: reference.source, text: text, location: location)
+        #expect(written == reference)
     }
 
     @Test func envAndFileReferences() throws {
@@ -94,7 +177,7 @@ import YAML
     private func normalize(_ yaml: String, _ type: FieldType, options: [String]? = nil) -> String? {
         let node = try! YAMLParser.parse("v: \(yaml)").first!.root["v"]!
         let value = IntegrationManifest.ConfigurationValue(
-            key: "K", value: node.resolved, text: node.scalarText ?? "", normalized: nil, location: node.location)
+            key: "K", value: node.resolved, text: node.scalarText ?? "", location: node.location)
         return try? TemplateValidator.normalize(
             value, field: ConfigurationField(key: "K", type: type, options: options)
         ).get()

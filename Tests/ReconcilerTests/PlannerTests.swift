@@ -24,7 +24,7 @@ enum Fixture {
             displayName: displayName ?? name.uppercased(), enabled: enabled, configuration: [], secrets: [], test: test,
             rotationMaxAge: nil, protect: protect, location: here, fieldLocations: [:])
         return DesiredIntegration(
-            manifest: manifest, configuration: configuration,
+            manifest: manifest, configuration: KeyedValues(configuration),
             secrets: ensure == .absent ? [:] : KeyedValues(secrets.mapValues { SecretValue($0) }),
             fingerprints: ensure == .absent ? [:] : KeyedValues(secrets.mapValues(fingerprint)))
     }
@@ -436,5 +436,18 @@ let plannerCases: [PlannerCase] = [
         let decoded = try JSONDecoder().decode(Plan.self, from: JSONEncoder().encode(plan))
         #expect(decoded == plan)
         #expect(decoded.actions[0].changes.list == changes.list)
+    }
+
+    /// The actions are ordered by organization, then name, whatever order the manifests give them in: the sort moves
+    /// them along cycles of a permutation, which a handful of cases would not exercise.
+    @Test func actionsAreSortedByOrganizationThenName() {
+        var generator = SystemRandomNumberGenerator()
+        let names = (0..<300).map { (org: "o\($0 % 3)", name: "n\($0)") }.shuffled(using: &generator)
+        let plan = PlannerCase(
+            title: "", desired: names.map { F.desired($0.name, org: $0.org, displayName: "D \($0.name)") }, expect: []
+        ).run()
+        let expected = names.sorted { ($0.org, $0.name) < ($1.org, $1.name) }
+        #expect(plan.actions.map { "\($0.organization)/\($0.name)" } == expected.map { "\($0.org)/\($0.name)" })
+        #expect(plan.actions.allSatisfy { $0.displayName == "D \($0.name)" })
     }
 }

@@ -211,7 +211,8 @@ public struct Applier: Sendable {
         else { throw .incompleteManifest }
         let request = CreateIntegrationRequest(
             integrationType: intent.type, provider: intent.provider, displayName: intent.displayName,
-            isEnabled: wanted.enabled, configuration: wanted.configuration.isEmpty ? nil : wanted.configuration,
+            isEnabled: wanted.enabled,
+            configuration: wanted.configuration.isEmpty ? nil : wanted.configuration.mapValues { $0 },
             secrets: wanted.secrets.isEmpty ? nil : wanted.secrets.mapValues { $0.exposedString() })
         let client = self.client
         let outcome: CreateOutcome

@@ -117,26 +117,36 @@ public struct Session: Sendable {
                     "fingerprintKey is not set, and intops needs it to tell changed secrets apart; run intops init or add fingerprintKey: ref+sops://…"
                 ))
         }
-        // desired[i] is the entry at selectedIndices[i] of the loaded manifests.
-        let selectedIndices = loaded.integrations.indices.filter {
-            organizations.contains(loaded.integrations[$0].organization)
-        }
-        // Every organization is the usual case: the array is shared then, not copied.
-        let selected =
-            selectedIndices.count == loaded.integrations.count
-            ? loaded.integrations : selectedIndices.map { loaded.integrations[$0] }
-        // Resolving and fingerprinting 200,000 secrets is CPU-bound: chunks of the entries, one task per core.
-        let chunks = stride(from: 0, to: selected.count, by: 4096).map { selected[$0..<min($0 + 4096, selected.count)] }
-        let resolved = await boundedMap(chunks, limit: ProcessInfo.processInfo.activeProcessorCount) {
-            [fingerprinter] chunk in Self.desired(chunk, resolver: resolver, fingerprinter: fingerprinter)
-        }
+        // Every organization is the usual case: the manifests are shared then, not copied.
+        let allInScope = loaded.integrations.allSatisfy { organizations.contains($0.organization) }
         var desired: [DesiredIntegration] = []
-        desired.reserveCapacity(selected.count)
-        for chunk in resolved {
-            desired += chunk.desired
-            diagnostics += chunk.diagnostics
+        do {
+            let selected =
+                allInScope
+                ? loaded.integrations : loaded.integrations.filter { organizations.contains($0.organization) }
+            // Resolving and fingerprinting 200,000 secrets is CPU-bound: chunks of the entries, one task per core.
+            let resolved = await boundedMap(
+                Self.chunks(of: selected), limit: ProcessInfo.processInfo.activeProcessorCount
+            ) { [fingerprinter] chunk in Self.resolved(chunk, resolver: resolver, fingerprinter: fingerprinter) }
+            desired.reserveCapacity(selected.count)
+            for (chunk, manifests) in zip(resolved, Self.chunks(of: selected)) {
+                for (secrets, manifest) in zip(chunk.secrets, manifests) {
+                    desired.append(
+                        DesiredIntegration(
+                            manifest: manifest, configuration: [:], secrets: secrets.values,
+                            fingerprints: secrets.fingerprints))
+                }
+                diagnostics += chunk.diagnostics
+            }
         }
+        // The entries out of scope are kept for their template errors only; those in scope are in `desired`, and
+        // the loaded copies are let go: a project of 100,000 entries would otherwise hold each manifest twice.
+        let outOfScope = allInScope ? [] : loaded.integrations.filter { !organizations.contains($0.organization) }
+        loaded.integrations = []
         warnings += resolver.warnings
+        // Every secret is resolved: the decrypted files are let go now, beside the work that follows, so that what
+        // comes next reuses their memory; freeing those of a large project takes a tenth of a second.
+        Task.detached(priority: .background) { resolver.releaseDecryptedFiles() }
         if !diagnostics.isEmpty { throw .invalid(uniqueByMessage(diagnostics)) }
 
         // Text the API sends back is cleaned of every value this run holds, not only of those a request carried.
@@ -179,7 +189,8 @@ public struct Session: Sendable {
         }
         // A --target the manifests do not declare may still name an entry the state manages; one that names
         // neither stops the run before any request.
-        let declaredNames = options.targets.isEmpty ? [] : Set(loaded.integrations.lazy.map(\.name))
+        let declaredNames =
+            options.targets.isEmpty ? [] : Set(desired.lazy.map(\.manifest.name)).union(outOfScope.lazy.map(\.name))
         let undeclared = options.targets.filter { !declaredNames.contains($0) }
         if !undeclared.isEmpty {
             let managed = (try? await stateLoad.value.get())?.integrations.map(\.name) ?? []
@@ -234,27 +245,19 @@ public struct Session: Sendable {
         }
         let validator = TemplateValidator(templates: templateList)
         // Checked against the templates in chunks, one task per core, as the secrets were resolved.
-        let validated = await boundedMap(
-            stride(from: 0, to: loaded.integrations.count, by: 4096).map {
-                loaded.integrations[$0..<min($0 + 4096, loaded.integrations.count)]
-            }, limit: ProcessInfo.processInfo.activeProcessorCount
-        ) { chunk in Self.validated(chunk, with: validator) }
-        // The validated manifests go straight to their desired entries. The loaded copies are let go: a project of
-        // 100,000 entries would otherwise hold each manifest twice until the end of the run.
-        loaded.integrations = []
-        var position = 0, selectedPosition = 0
-        for chunk in validated {
-            for manifest in chunk.manifests {
-                if selectedPosition < selectedIndices.count && selectedIndices[selectedPosition] == position {
-                    desired[selectedPosition].manifest = manifest
-                    desired[selectedPosition].configuration = Dictionary(
-                        manifest.configuration.map { ($0.key, $0.normalized ?? $0.text) }, uniquingKeysWith: { $1 })
-                    selectedPosition += 1
-                }
-                position += 1
-            }
-            diagnostics += chunk.diagnostics
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let checked = await boundedMap(Self.chunks(of: desired), limit: cores) { chunk in
+            chunk.map { validator.validate($0.manifest) }
         }
+        var position = 0
+        for validation in checked.joined() {
+            desired[position].configuration = validation.configuration
+            diagnostics += validation.diagnostics.filter { $0.severity == .error }
+            position += 1
+        }
+        diagnostics += await boundedMap(Self.chunks(of: outOfScope), limit: cores) { chunk in
+            chunk.flatMap { validator.validate($0).diagnostics.filter { $0.severity == .error } }
+        }.joined()
         if !diagnostics.isEmpty { throw await released(.invalid(diagnostics)) }
 
         let state: IntopsState
@@ -276,9 +279,6 @@ public struct Session: Sendable {
                 if let failure = list.lazy.compactMap(\.unreadable).first { throw await released(.api(failure)) }
             }
         }
-        // The decrypted files are let go beside the planning that follows, not before it: freeing those of a large
-        // project takes a tenth of a second.
-        Task.detached(priority: .background) { withExtendedLifetime(resolver) {} }
         let inputs = PlanningInputs(
             loaded: loaded, templates: validator, desired: desired, organizations: organizations, state: state,
             live: live, stateVersions: await store.versionsDigest(organizations: organizations),
@@ -286,33 +286,24 @@ public struct Session: Sendable {
         return Session(inputs: inputs, client: client, store: store, warnings: warnings, planKey: planKey)
     }
 
+    /// The secrets of a chunk of entries, in their order: only what resolving adds, so that the entries are not
+    /// built twice, once a chunk and once in the whole list.
     private struct ResolvedChunk: Sendable {
-        var desired: [DesiredIntegration] = []
+        var secrets: [(values: KeyedValues<SecretValue>, fingerprints: KeyedValues<SecretFingerprint>)] = []
         var diagnostics: [Diagnostic] = []
     }
 
-    private struct ValidatedChunk: Sendable {
-        var manifests: [IntegrationManifest] = []
-        var diagnostics: [Diagnostic] = []
+    /// Slices of 4,096 entries, the unit of work spread over the cores.
+    private static func chunks<Element>(of entries: [Element]) -> [ArraySlice<Element>] {
+        stride(from: 0, to: entries.count, by: 4096).map { entries[$0..<min($0 + 4096, entries.count)] }
     }
 
-    /// `manifests` with their configuration in the API's form, and the errors the templates find in them.
-    private static func validated(
-        _ manifests: ArraySlice<IntegrationManifest>, with validator: TemplateValidator
-    ) -> ValidatedChunk {
-        var chunk = ValidatedChunk(manifests: Array(manifests))
-        for index in chunk.manifests.indices {
-            chunk.diagnostics += validator.validate(&chunk.manifests[index]).filter { $0.severity == .error }
-        }
-        return chunk
-    }
-
-    /// The desired state of `manifests`: each present entry's secrets resolved and fingerprinted.
-    private static func desired(
+    /// Each present entry's secrets resolved and fingerprinted.
+    private static func resolved(
         _ manifests: ArraySlice<IntegrationManifest>, resolver: SecretResolver, fingerprinter: Fingerprinter?
     ) -> ResolvedChunk {
         var chunk = ResolvedChunk()
-        chunk.desired.reserveCapacity(manifests.count)
+        chunk.secrets.reserveCapacity(manifests.count)
         for manifest in manifests {
             let key = IntegrationKey(organization: manifest.organization, name: manifest.name)
             var secrets = KeyedValues<SecretValue>()
@@ -331,9 +322,7 @@ public struct Session: Sendable {
                     } catch { chunk.diagnostics.append(error) }
                 }
             }
-            chunk.desired.append(
-                DesiredIntegration(manifest: manifest, configuration: [:], secrets: secrets, fingerprints: fingerprints)
-            )
+            chunk.secrets.append((secrets, fingerprints))
         }
         return chunk
     }

@@ -14,14 +14,12 @@ public struct IntegrationManifest: Sendable {
         case never
     }
 
-    /// A configuration value as written, and (after template validation) in the API's string form.
+    /// A configuration value as written; ``TemplateValidator`` gives its API form.
     public struct ConfigurationValue: Sendable {
         public var key: String
         public var value: ResolvedScalar
         /// The scalar's text as written.
         public var text: String
-        /// The API's string form, set by validation against the template.
-        public var normalized: String?
         public var location: SourceLocation
     }
 

@@ -15,9 +15,45 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var source: Source
-    /// The reference as written.
-    public var text: String
     public var location: SourceLocation
+    /// For a SOPS reference the file as written, one string shared by every reference to that file; for any other
+    /// the whole reference. A project of 100,000 entries holds 200,000 references: their text is made when shown,
+    /// not kept.
+    private var written: String
+
+    /// A reference whose `text` is as written; a SOPS reference's pointer is `source`'s.
+    public init(source: Source, text: String, location: SourceLocation) {
+        self.source = source
+        self.location = location
+        if case .sops = source, text.hasPrefix("ref+sops://") {
+            written = String(text.dropFirst("ref+sops://".count).prefix { $0 != "#" })
+        } else {
+            written = text
+        }
+    }
+
+    private init(sops file: String, pointer: [String], written: String, location: SourceLocation) {
+        source = .sops(file: file, pointer: pointer)
+        self.location = location
+        self.written = written
+    }
+
+    /// The reference as written (a pointer is written in one way only: `~0` for `~`, `~1` for `/`).
+    public var text: String {
+        guard case .sops(_, let pointer) = source else { return written }
+        var text = "ref+sops://\(written)#"
+        for token in pointer {
+            text += "/"
+            for character in token {
+                switch character {
+                case "~": text += "~0"
+                case "/": text += "~1"
+                default: text.append(character)
+                }
+            }
+        }
+        return text
+    }
 
     public var description: String { text }
 
@@ -38,28 +74,28 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// - Parameter paths: the paths resolved so far from the same file, by the text written: a manifest's thousands
-    ///   of references name the same few files.
+    ///   of references name the same few files, and share the one string of each.
     static func parse(
         _ text: String, at location: SourceLocation, root: String, paths: inout [String: String]
     ) -> Result<SecretReference, Diagnostic> {
         func failure(_ message: String) -> Result<SecretReference, Diagnostic> { .failure(.error(location, message)) }
-        func projectPath(_ path: String) -> Result<String, Diagnostic> {
+        func projectPath(_ path: String) -> Result<(written: String, resolved: String), Diagnostic> {
             guard !path.isEmpty else { return .failure(.error(location, "secret reference \(text) names no file")) }
-            let resolved: String
-            if let known = paths[path] {
-                resolved = known
+            let known: (written: String, resolved: String)
+            if let index = paths.index(forKey: path) {
+                known = (paths[index].key, paths[index].value)
             } else {
-                resolved = ProjectPaths.resolve(path, from: ProjectPaths.directory(of: location.file))
-                paths[path] = resolved
+                known = (path, ProjectPaths.resolve(path, from: ProjectPaths.directory(of: location.file)))
+                paths[path] = known.resolved
             }
-            guard ProjectPaths.isInside(resolved, root: root) else {
+            guard ProjectPaths.isInside(known.resolved, root: root) else {
                 return .failure(
                     .error(
                         location,
                         "secret reference \(text) points outside the project root; keep secret files inside the project"
                     ))
             }
-            return .success(resolved)
+            return .success(known)
         }
 
         if text.hasPrefix("ref+sops://") {
@@ -74,7 +110,7 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
                 )
             }
             return projectPath(String(body[..<hash])).map {
-                SecretReference(source: .sops(file: $0, pointer: pointer), text: text, location: location)
+                SecretReference(sops: $0.resolved, pointer: pointer, written: $0.written, location: location)
             }
         }
         if text.hasPrefix("ref+env://") {
@@ -93,7 +129,7 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
                 return failure("secret reference \(text) cannot take a #fragment; ref+file reads the whole file")
             }
             return projectPath(String(path)).map {
-                SecretReference(source: .file(path: $0), text: text, location: location)
+                SecretReference(source: .file(path: $0.resolved), text: text, location: location)
             }
         }
         let scheme = text.prefix(while: { $0 != ":" })

@@ -85,7 +85,7 @@ public struct PlannedChanges: Sequence, Sendable, Equatable, Codable, Expressibl
         case listed([PlannedChange])
         /// A create: its displayName, enabled, configuration and secret keys, then its connection test.
         case created(
-            displayName: String?, enabled: Bool, configuration: [String: String],
+            displayName: String?, enabled: Bool, configuration: KeyedValues<String>,
             secrets: KeyedValues<SecretFingerprint>, tested: Bool)
     }
 
@@ -111,15 +111,13 @@ public struct PlannedChanges: Sequence, Sendable, Equatable, Codable, Expressibl
     }
 
     private static func creation(
-        displayName: String?, enabled: Bool, configuration: [String: String], secretKeys: [String], tested: Bool
+        displayName: String?, enabled: Bool, configuration: KeyedValues<String>, secretKeys: [String], tested: Bool
     ) -> [PlannedChange] {
         var changes: [PlannedChange] = []
         changes.reserveCapacity(3 + configuration.count + secretKeys.count)
         if let displayName { changes.append(PlannedChange(field: .displayName, new: displayName)) }
         changes.append(PlannedChange(field: .enabled, new: String(enabled)))
-        for key in configuration.keys.sorted() {
-            changes.append(PlannedChange(field: .configuration(key), new: configuration[key]))
-        }
+        for (key, value) in configuration { changes.append(PlannedChange(field: .configuration(key), new: value)) }
         for key in secretKeys { changes.append(PlannedChange(field: .secret(key), sensitive: true)) }
         if tested { changes.append(PlannedChange(field: .test, new: "connection test after create")) }
         return changes
@@ -146,8 +144,9 @@ public struct PlannedChanges: Sequence, Sendable, Equatable, Codable, Expressibl
 }
 
 /// Why an action is planned, when it is not obvious from its kind. Drift and the applier match on the case; the
-/// description is the sentence people read.
-public enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
+/// description is the sentence people read. Indirect: every action has room for one, and the largest inline would
+/// make each of 100,000 creates 32 bytes larger for a reason they do not have.
+public indirect enum PlanReason: Codable, Sendable, Equatable, CustomStringConvertible {
     /// The state's integration is gone from the API; it is created again.
     case deletedOutOfBand(integrationId: String)
     /// No state entry, and exactly one live integration has the entry's identity.

@@ -5,8 +5,9 @@ import IntegrationsAPI
 /// What the manifests want for one integration, secrets resolved and fingerprinted.
 public struct DesiredIntegration: Sendable {
     public var manifest: IntegrationManifest
-    /// In the API's string form.
-    public var configuration: [String: String]
+    /// In the API's string form, sorted by key: a project can hold 100,000 of these, and a dictionary each costs
+    /// twice the room.
+    public var configuration: KeyedValues<String>
     public var secrets: KeyedValues<SecretValue>
     public var fingerprints: KeyedValues<SecretFingerprint>
 
@@ -18,7 +19,7 @@ public struct DesiredIntegration: Sendable {
     public var enabled: Bool { manifest.enabled }
 
     public init(
-        manifest: IntegrationManifest, configuration: [String: String], secrets: KeyedValues<SecretValue>,
+        manifest: IntegrationManifest, configuration: KeyedValues<String>, secrets: KeyedValues<SecretValue>,
         fingerprints: KeyedValues<SecretFingerprint>
     ) {
         self.manifest = manifest
@@ -33,7 +34,6 @@ public struct DesiredIntegration: Sendable {
         guard let type, let provider, let displayName else { return nil }
         return LiveIdentity(type: type, provider: provider, displayName: displayName)
     }
-    public var configurationDigest: String { IntopsState.configurationDigest(configuration) }
 }
 
 /// What a plan is made from: the manifests as loaded and validated, the desired state with resolved secrets, the
@@ -108,7 +108,7 @@ extension TemplateValidator {
                 if let value = field.defaultValue { result[field.key] = value }
             }
         }
-        result.merge(desired.configuration) { $1 }
+        for (key, value) in desired.configuration { result[key] = value }
         return result
     }
 }

@@ -91,6 +91,17 @@ public final class SecretResolver: Sendable {
         return problem
     }
 
+    /// Lets go of the decrypted SOPS files; a later reference into one decrypts it again. Those of a large project
+    /// hold tens of megabytes that nothing needs once its secrets are resolved.
+    public func releaseDecryptedFiles() {
+        let released = found.withLock { found in
+            defer { found.decrypted = [:] }
+            return found.decrypted
+        }
+        // Freed here, outside the lock.
+        withExtendedLifetime(released) {}
+    }
+
     /// How many SOPS files were decrypted (each once).
     public var decryptedFileCount: Int { found.withLock { $0.decrypted.count } }
 

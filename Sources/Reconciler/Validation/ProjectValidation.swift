@@ -42,14 +42,14 @@ public enum ProjectValidation {
     public static func run(
         from directory: String, offline: Bool, environment: [String: String], sandbox: (any SandboxProvider)?
     ) async throws(InvalidProject) -> ValidationReport {
-        var loaded = try await ProjectLoader.load(from: directory)
+        let loaded = try await ProjectLoader.load(from: directory)
         let project = loaded.project
         let (templates, origin) = try await templates(
             for: project, offline: offline, environment: environment, sandbox: sandbox)
 
         var diagnostics = loaded.warnings
         let validator = TemplateValidator(templates: templates)
-        for index in loaded.integrations.indices { diagnostics += validator.validate(&loaded.integrations[index]) }
+        for integration in loaded.integrations { diagnostics += validator.validate(integration).diagnostics }
 
         var checker = ReferenceChecker(root: project.root)
         // The embedded emulator needs no tokens, so a sandbox project is not asked to have them set.

@@ -17,8 +17,27 @@ public struct TemplateValidator: Sendable {
         byTypeAndProvider[type]?[provider]
     }
 
-    /// Validates one integration; on success its configuration carries normalized values.
-    public func validate(_ integration: inout IntegrationManifest) -> [Diagnostic] {
+    /// What checking an integration against its template finds.
+    public struct Validation: Sendable {
+        /// Errors and warnings, in the order of the fields they are about.
+        public var diagnostics: [Diagnostic] = []
+        /// The configuration in the API's string form: each value the template knows normalized, any other as
+        /// written.
+        public var configuration = KeyedValues<String>()
+    }
+
+    /// Validates one integration and gives its configuration in the API's form.
+    public func validate(_ integration: IntegrationManifest) -> Validation {
+        var configuration = KeyedValues<String>()
+        configuration.reserveCapacity(integration.configuration.count)
+        for entry in integration.configuration { configuration[entry.key] = entry.text }
+        let diagnostics = validate(integration, normalizing: &configuration)
+        return Validation(diagnostics: diagnostics, configuration: configuration)
+    }
+
+    private func validate(
+        _ integration: IntegrationManifest, normalizing configuration: inout KeyedValues<String>
+    ) -> [Diagnostic] {
         var diagnostics: [Diagnostic] = []
         func fail(_ location: SourceLocation, _ message: String) { diagnostics.append(.error(location, message)) }
         let what = "integration \(integration.name)"
@@ -45,8 +64,7 @@ public struct TemplateValidator: Sendable {
 
         let configurationKeys = template.configurationFields.map(\.key)
         let secretKeys = template.secretFields.map(\.key)
-        for index in integration.configuration.indices {
-            let entry = integration.configuration[index]
+        for entry in integration.configuration {
             if let secret = template.secretFields.first(where: { $0.key.lowercased() == entry.key.lowercased() }) {
                 fail(
                     entry.location,
@@ -63,7 +81,7 @@ public struct TemplateValidator: Sendable {
                 continue
             }
             switch Self.normalize(entry, field: field) {
-            case .success(let normalized): integration.configuration[index].normalized = normalized
+            case .success(let normalized): configuration[entry.key] = normalized
             case .failure(let problem): fail(entry.location, "\(what): configuration.\(field.key) \(problem)")
             }
         }
