@@ -4,7 +4,11 @@ import Foundation
 extension Digest {
     /// Compares in time independent of where the inputs differ.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.count == b.count && CRYPTO_memcmp(a, b, a.count) == 0
+        a.withUnsafeBytes { a in b.withUnsafeBytes { b in constantTimeEqual(a, b) } }
+    }
+
+    public static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && (a.count == 0 || CRYPTO_memcmp(a.baseAddress, b.baseAddress, a.count) == 0)
     }
 }
 

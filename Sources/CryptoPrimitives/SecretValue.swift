@@ -3,19 +3,44 @@ import Foundation
 /// A secret in memory: it prints, debug-prints, interpolates, dumps and encodes as `(sensitive)`, compares in
 /// constant time, and its bytes are zeroed when the last copy is released (as far as Swift allows: a `String`
 /// made by ``exposedString()`` is the caller's to keep short-lived).
-public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable,
-    Codable
+///
+/// Sendable although its storage, a `ManagedBuffer`, cannot say so: the bytes are never written after they are made.
+public struct SecretValue: @unchecked Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible,
+    CustomReflectable, Codable
 {
-    private final class Storage: @unchecked Sendable {
-        var bytes: [UInt8]
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
-        deinit { secureZero(&bytes) }
+    /// The bytes in the object itself, one allocation a value: a run can hold 200,000 of them. The header is the
+    /// count.
+    private final class Storage: ManagedBuffer<Int, UInt8> {
+        static func make(_ bytes: some Collection<UInt8>) -> Storage {
+            let count = bytes.count
+            let storage = unsafeDowncast(create(minimumCapacity: count) { _ in count }, to: Storage.self)
+            storage.withUnsafeMutablePointerToElements { elements in
+                _ = UnsafeMutableBufferPointer(start: elements, count: count).initialize(from: bytes)
+            }
+            return storage
+        }
+
+        var bytes: UnsafeRawBufferPointer {
+            withUnsafeMutablePointers { count, elements in UnsafeRawBufferPointer(start: elements, count: count.pointee)
+            }
+        }
+
+        deinit {
+            withUnsafeMutablePointers { count, elements in
+                secureZero(UnsafeMutableRawBufferPointer(start: elements, count: count.pointee))
+            }
+        }
     }
 
     private let storage: Storage
 
-    public init(_ text: String) { storage = Storage(Array(text.utf8)) }
-    public init(bytes: [UInt8]) { storage = Storage(bytes) }
+    public init(_ text: String) { storage = Storage.make(text.utf8) }
+
+    /// The value of `bytes`, which are zeroed when the array was their only holder.
+    public init(bytes: consuming [UInt8]) {
+        storage = Storage.make(bytes)
+        secureZero(&bytes)
+    }
 
     public static let redaction = "(sensitive)"
 
@@ -24,20 +49,26 @@ public struct SecretValue: Sendable, Hashable, CustomStringConvertible, CustomDe
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: nil) }
 
     /// The value itself, for the one place that must send it (the API request body).
-    public func exposedString() -> String { String(decoding: storage.bytes, as: UTF8.self) }
+    public func exposedString() -> String {
+        withExtendedLifetime(storage) { String(decoding: storage.bytes, as: UTF8.self) }
+    }
 
-    /// Works on the bytes without copying them into a String.
-    public func withBytes<Result>(_ body: ([UInt8]) throws -> Result) rethrows -> Result { try body(storage.bytes) }
+    /// Works on the bytes in place, without a copy; they must not escape `body`.
+    public func withBytes<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try withExtendedLifetime(storage) { () throws(Failure) -> Result in try body(storage.bytes) }
+    }
 
-    public var isEmpty: Bool { storage.bytes.isEmpty }
+    public var isEmpty: Bool { storage.header == 0 }
 
     public static func == (lhs: SecretValue, rhs: SecretValue) -> Bool {
-        Digest.constantTimeEqual(lhs.storage.bytes, rhs.storage.bytes)
+        lhs.withBytes { left in rhs.withBytes { right in Digest.constantTimeEqual(left, right) } }
     }
 
     /// Swift's Hasher is SipHash under a seed drawn at random for each process, so a hash table never holds a plain
     /// function of the secret.
-    public func hash(into hasher: inout Hasher) { storage.bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    public func hash(into hasher: inout Hasher) { withBytes { hasher.combine(bytes: $0) } }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()

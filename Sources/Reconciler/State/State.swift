@@ -141,7 +141,9 @@ public struct IntopsState: Codable, Sendable, Equatable {
 public struct Fingerprinter: Sendable {
     private let mac: HMACKey
 
-    public init(key: SecretValue) throws(CryptoFailure) { mac = try HMACKey(key.withBytes { $0 }) }
+    public init(key: SecretValue) throws(CryptoFailure) {
+        mac = try key.withBytes { (bytes) throws(CryptoFailure) in try HMACKey(bytes) }
+    }
 
     public func fingerprint(_ integration: IntegrationKey, secretKey: String, value: SecretValue) -> SecretFingerprint {
         // The value goes to the MAC from its own storage, never into a copy.
@@ -149,8 +151,7 @@ public struct Fingerprinter: Sendable {
             "intops-fingerprint-v1\0\(integration.organization)\0\(integration.name)\0\(secretKey)\0".utf8)
         return SecretFingerprint(
             bytes: value.withBytes { valueBytes in
-                label.withUnsafeBytes { labelBytes in valueBytes.withUnsafeBytes { mac.authenticate([labelBytes, $0]) }
-                }
+                label.withUnsafeBytes { labelBytes in mac.authenticate([labelBytes, valueBytes]) }
             })
     }
 }
