@@ -2,13 +2,25 @@
 public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
     /// The file as the caller named it when parsing (often a path relative to the project root).
     public var file: String
-    public var line: Int
-    public var column: Int
+    // 32 bits each: a location is kept for every node and every field of 100,000 entries, and no file that
+    // ``ParseLimits`` admits has 2^31 lines.
+    private var storedLine: Int32
+    private var storedColumn: Int32
+
+    public var line: Int {
+        get { Int(storedLine) }
+        set { storedLine = Int32(clamping: newValue) }
+    }
+
+    public var column: Int {
+        get { Int(storedColumn) }
+        set { storedColumn = Int32(clamping: newValue) }
+    }
 
     public init(file: String, line: Int, column: Int) {
         self.file = file
-        self.line = line
-        self.column = column
+        storedLine = Int32(clamping: line)
+        storedColumn = Int32(clamping: column)
     }
 
     public var description: String { "\(file):\(line):\(column)" }
