@@ -50,7 +50,8 @@ import Testing
 
     /// A plan too large for one piece is written a window of chunks at a time: the same text, in the same order,
     /// with each organization named once, also where an organization begins at a chunk's first action.
-    @Test(arguments: [false, true]) func aLargePlanIsWrittenInPiecesAsOneText(color: Bool) async {
+    @Test(arguments: [(PlanRenderer.Format.text, false), (.text, true), (.json, false)])
+    func aLargePlanIsWrittenInPiecesAsOneText(format: PlanRenderer.Format, color: Bool) async {
         let kinds = Self.everyKind.actions
         var actions: [PlannedAction] = []
         for index in 0..<(PlanRenderer.chunkSize * 5 + 17) {
@@ -60,11 +61,15 @@ import Testing
             action.name = "entry-\(index)"
             actions.append(action)
         }
-        let plan = Plan(actions: actions)
+        let plan = Plan(
+            actions: actions,
+            errors: [
+                .ambiguousAdoption(IntegrationKey(organization: "org-a", name: "a/\"b\""), candidates: ["1", "2"])
+            ], warnings: [.unmanagedLeftover(IntegrationKey(organization: "org-c", name: "left\nover"))])
         var pieces: [String] = []
-        await PlanRenderer.write(plan, format: .text, color: color) { pieces.append($0) }
+        await PlanRenderer.write(plan, format: format, color: color) { pieces.append($0) }
         #expect(pieces.count > 2)
-        #expect(pieces.joined() == PlanRenderer.render(plan, format: .text, color: color))
+        #expect(pieces.joined() == PlanRenderer.render(plan, format: format, color: color))
     }
 
     @Test(arguments: [("empty.txt", PlanRenderer.Format.text), ("empty.json", .json), ("empty.md", .markdown)])

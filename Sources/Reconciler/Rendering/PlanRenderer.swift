@@ -14,19 +14,16 @@ public enum PlanRenderer {
         }
     }
 
-    /// Renders to `write` in pieces, so that a plan of 100,000 actions is never one string in memory (text; the
-    /// other formats are written whole). The text of a large plan is rendered a window of actions at a time, the
-    /// window's chunks on every core.
+    /// Renders to `write` in pieces, so that a plan of 100,000 actions is never one string in memory (text and
+    /// json; markdown, for a pull request's comment, is written whole). A large plan is rendered a window of actions
+    /// at a time, the window's chunks on every core.
     public static func write(_ plan: Plan, format: Format, color: Bool = false, to write: (String) -> Void) async {
-        guard format == .text, plan.actions.count > chunkSize else {
+        guard format != .markdown, plan.actions.count > chunkSize else {
             return write(render(plan, format: format, color: color))
         }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let chunks = stride(from: 0, to: plan.actions.count, by: chunkSize).map {
-            $0..<min($0 + chunkSize, plan.actions.count)
-        }
-        for window in stride(from: 0, to: chunks.count, by: cores).map({ chunks[$0..<min($0 + cores, chunks.count)] }) {
-            let pieces = await boundedMap(Array(window), limit: cores) { range in
+        switch format {
+        case .text:
+            await writeChunks(of: plan, separator: "", to: write) { range in
                 var piece = ""
                 actionsText(
                     plan.actions[range], after: range.lowerBound == 0 ? nil : plan.actions[range.lowerBound - 1],
@@ -34,9 +31,39 @@ public enum PlanRenderer {
                 ) { piece += $0 }
                 return piece
             }
-            for piece in pieces { write(piece) }
+            write(summaryLine(plan) + "\n")
+        case .json, .markdown:
+            // The document without its actions, cut where they go: its keys are sorted, so "errors" follows them.
+            let frame = encodedJSON(document(plan, actions: []))
+            guard let actionsKey = frame.range(of: "\"actions\" : "),
+                let afterActions = frame.range(of: ",\n  \"errors\" : ", range: actionsKey.upperBound..<frame.endIndex)
+            else { return write(json(plan)) }
+            write(String(frame[..<actionsKey.upperBound]) + "[\n")
+            await writeChunks(of: plan, separator: ",\n", to: write) { range in
+                // An array of its own, one level less indented than in the document, without its brackets.
+                let array = encodedJSON(plan.actions[range].map(Document.Action.init))
+                // An empty array is written with an empty line inside, which stays empty.
+                return array.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast(2).map {
+                    $0.isEmpty ? "" : "  " + $0
+                }.joined(separator: "\n")
+            }
+            write("\n  ]" + frame[afterActions.lowerBound...])
         }
-        write(summaryLine(plan) + "\n")
+    }
+
+    /// Writes the rendering of each chunk of the plan's actions, in order, with `separator` between them.
+    private static func writeChunks(
+        of plan: Plan, separator: String, to write: (String) -> Void,
+        rendering render: @escaping @Sendable (Range<Int>) -> String
+    ) async {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let chunks = stride(from: 0, to: plan.actions.count, by: chunkSize).map {
+            $0..<min($0 + chunkSize, plan.actions.count)
+        }
+        for window in stride(from: 0, to: chunks.count, by: cores).map({ chunks[$0..<min($0 + cores, chunks.count)] }) {
+            let pieces = await boundedMap(Array(window), limit: cores, render)
+            for (range, piece) in zip(window, pieces) { write(range.lowerBound == 0 ? piece : separator + piece) }
+        }
     }
 
     /// Actions rendered as one piece of text.
@@ -154,6 +181,19 @@ public enum PlanRenderer {
             var reason: String?
             var changes: [PlannedChange]
             var notes: [String]
+
+            init(_ action: PlannedAction) {
+                organization = action.organization
+                name = action.name
+                self.action = action.action.rawValue
+                integrationId = action.integrationId
+                type = action.type?.name
+                provider = action.provider
+                displayName = action.displayName
+                reason = action.reason?.description
+                changes = action.changes.list
+                notes = action.notes.map(\.description)
+            }
         }
 
         var formatVersion: Int
@@ -164,19 +204,19 @@ public enum PlanRenderer {
     }
 
     public static func json(_ plan: Plan) -> String {
-        let document = Document(
-            formatVersion: 1,
-            actions: plan.actions.map {
-                Document.Action(
-                    organization: $0.organization, name: $0.name, action: $0.action.rawValue,
-                    integrationId: $0.integrationId, type: $0.type?.name, provider: $0.provider,
-                    displayName: $0.displayName, reason: $0.reason?.description, changes: $0.changes.list,
-                    notes: $0.notes.map(\.description))
-            }, summary: plan.summary, errors: plan.errors.map(\.description), warnings: plan.warnings.map(\.description)
-        )
+        encodedJSON(document(plan, actions: plan.actions.map(Document.Action.init)))
+    }
+
+    private static func document(_ plan: Plan, actions: [Document.Action]) -> Document {
+        Document(
+            formatVersion: 1, actions: actions, summary: plan.summary, errors: plan.errors.map(\.description),
+            warnings: plan.warnings.map(\.description))
+    }
+
+    private static func encodedJSON(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self) + "\n"
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self) + "\n"
     }
 
     public static func markdown(_ plan: Plan) -> String {
