@@ -154,6 +154,12 @@ import Testing
         try await expectSame(state)
         state.integrations.removeAll { $0.name == "b" }
         try await expectSame(state)
+        // An entry with an empty collection (an OAuth integration has no secrets): the encoder leaves the line
+        // inside it empty, and a spliced entry must too.
+        var oauth = F.entry("e", id: "i5")
+        oauth.secrets = [:]
+        state.set(oauth)
+        try await expectSame(state)
     }
 }
 

@@ -32,22 +32,23 @@ public enum PlanRenderer {
                 return piece
             }
             write(summaryLine(plan) + "\n")
-        case .json, .markdown:
-            // The document without its actions, cut where they go: its keys are sorted, so "errors" follows them.
+        case .json:
+            // The document without its actions, cut where they go.
             let frame = encodedJSON(document(plan, actions: []))
-            guard let actionsKey = frame.range(of: "\"actions\" : "),
-                let afterActions = frame.range(of: ",\n  \"errors\" : ", range: actionsKey.upperBound..<frame.endIndex)
-            else { return write(json(plan)) }
-            write(String(frame[..<actionsKey.upperBound]) + "[\n")
-            await writeChunks(of: plan, separator: ",\n", to: write) { range in
-                // An array of its own, one level less indented than in the document, without its brackets.
-                let array = encodedJSON(plan.actions[range].map(Document.Action.init))
-                // An empty array is written with an empty line inside, which stays empty.
-                return array.split(separator: "\n", omittingEmptySubsequences: false).dropFirst().dropLast(2).map {
-                    $0.isEmpty ? "" : "  " + $0
-                }.joined(separator: "\n")
+            guard let (head, tail) = SplicedJSON.split(Array(frame.utf8), atEmptyArray: "actions") else {
+                return write(json(plan))
             }
-            write("\n  ]" + frame[afterActions.lowerBound...])
+            write(String(decoding: head, as: UTF8.self))
+            let separator = String(decoding: SplicedJSON.separator, as: UTF8.self)
+            await writeChunks(of: plan, separator: separator, to: write) { range in
+                let encoder = SplicedJSON.encoder()
+                let elements = plan.actions[range].map {
+                    (try? SplicedJSON.element(Document.Action($0), encoder)) ?? []
+                }
+                return String(decoding: Array(elements.joined(separator: SplicedJSON.separator)), as: UTF8.self)
+            }
+            write(String(decoding: tail, as: UTF8.self))
+        case .markdown: write(markdown(plan))
         }
     }
 
@@ -214,9 +215,7 @@ public enum PlanRenderer {
     }
 
     private static func encodedJSON(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self) + "\n"
+        String(decoding: (try? SplicedJSON.encoder().encode(value)) ?? Data(), as: UTF8.self) + "\n"
     }
 
     public static func markdown(_ plan: Plan) -> String {

@@ -358,49 +358,33 @@ public actor StateStore {
         do { return try encode(state) + [10] } catch { throw StateError(.other, "cannot encode the state: \(error)") }
     }
 
-    private static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-
     /// Entries as an earlier save encoded them, reused while unchanged: an apply rewrites the state a few times a
     /// second, and most of its entries are as they were (encoding all 2,000 of a large project each time was a
     /// tenth of the apply's CPU).
     private var encodedEntries: [IntegrationKey: (entry: IntopsState.Entry, json: [UInt8])] = [:]
 
-    /// The same bytes as `JSONEncoder` with `prettyPrinted, sortedKeys, withoutEscapingSlashes` gives for the whole
-    /// document: the document without entries, with the entries spliced into its empty `integrations` array.
+    /// The same bytes as encoding the whole document: the document without entries, with the entries spliced into
+    /// its empty `integrations` array.
     func encode(_ state: IntopsState) throws -> [UInt8] {
-        let encoder = Self.encoder()
+        let encoder = SplicedJSON.encoder()
         var shell = state
         shell.integrations = []
-        var document = Array(try encoder.encode(shell))
-        let emptyList = Array("\"integrations\" : [\n\n  ]".utf8)
-        guard !state.integrations.isEmpty, let range = document.firstRange(of: emptyList) else { return document }
-        var list = Array("\"integrations\" : [\n".utf8)
-        list.reserveCapacity(state.integrations.count * 1000)
+        let document = Array(try encoder.encode(shell))
+        guard !state.integrations.isEmpty, let (head, tail) = SplicedJSON.split(document, atEmptyArray: "integrations")
+        else { return document }
+        var spliced = Array(head)
+        spliced.reserveCapacity(document.count + state.integrations.count * 1000)
         for (index, entry) in state.integrations.enumerated() {
-            if index > 0 { list += [44, 10] }
-            list += try encodedEntry(entry, encoder)
+            if index > 0 { spliced += SplicedJSON.separator }
+            spliced += try encodedEntry(entry, encoder)
         }
-        list += Array("\n  ]".utf8)
-        document.replaceSubrange(range, with: list)
-        return document
+        spliced += tail
+        return spliced
     }
 
-    /// One entry as it appears inside the document's list: indented by two levels.
     private func encodedEntry(_ entry: IntopsState.Entry, _ encoder: JSONEncoder) throws -> [UInt8] {
         if let cached = encodedEntries[entry.key], cached.entry == entry { return cached.json }
-        let plain = try encoder.encode(entry)
-        let indent: [UInt8] = [32, 32, 32, 32]
-        var json = indent
-        json.reserveCapacity(plain.count + 200)
-        // A newline only ever separates lines: inside strings JSON escapes it.
-        for byte in plain {
-            json.append(byte)
-            if byte == 10 { json += indent }
-        }
+        let json = try SplicedJSON.element(entry, encoder)
         encodedEntries[entry.key] = (entry, json)
         return json
     }
