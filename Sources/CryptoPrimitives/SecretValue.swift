@@ -20,8 +20,11 @@ public struct SecretValue: @unchecked Sendable, Hashable, CustomStringConvertibl
             return storage
         }
 
-        var bytes: UnsafeRawBufferPointer {
-            withUnsafeMutablePointers { count, elements in UnsafeRawBufferPointer(start: elements, count: count.pointee)
+        func withBytes<Result, Failure: Error>(
+            _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+        ) throws(Failure) -> Result {
+            try withUnsafeMutablePointers { (count, elements) throws(Failure) -> Result in
+                try body(UnsafeRawBufferPointer(start: elements, count: count.pointee))
             }
         }
 
@@ -49,16 +52,12 @@ public struct SecretValue: @unchecked Sendable, Hashable, CustomStringConvertibl
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: nil) }
 
     /// The value itself, for the one place that must send it (the API request body).
-    public func exposedString() -> String {
-        withExtendedLifetime(storage) { String(decoding: storage.bytes, as: UTF8.self) }
-    }
+    public func exposedString() -> String { withBytes { String(decoding: $0, as: UTF8.self) } }
 
     /// Works on the bytes in place, without a copy; they must not escape `body`.
     public func withBytes<Result, Failure: Error>(
         _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
-    ) throws(Failure) -> Result {
-        try withExtendedLifetime(storage) { () throws(Failure) -> Result in try body(storage.bytes) }
-    }
+    ) throws(Failure) -> Result { try storage.withBytes(body) }
 
     public var isEmpty: Bool { storage.header == 0 }
 

@@ -99,7 +99,8 @@ public enum YAMLParser {
 
     /// Parses every document of a stream, handing each item of the list under the root mapping's key `key` to
     /// `item` as soon as it is complete instead of keeping it there: that list stays in the tree, empty. A manifest
-    /// of 10,000 entries is then never held as one tree, only one entry at a time.
+    /// of 10,000 entries is then never held as one tree, only one entry at a time. A list with an anchor is kept
+    /// whole, since an alias may repeat it.
     ///
     /// - Parameter item: called with the index of the item's document and the item, in the order written.
     public static func parse(
@@ -311,8 +312,9 @@ private struct TreeBuilder {
                 flow = event.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE
             }
             var frame = Frame(isMapping: isMapping, location: here, tag: tag, anchor: anchor, flow: flow)
-            if !isMapping, let streamedKey, stack.count == 1, stack[0].isMapping, stack[0].children.count % 2 == 1,
-                stack[0].children.last?.scalarText == streamedKey
+            // An anchored list is kept whole: an alias to it must hold its items.
+            if !isMapping, anchor == nil, let streamedKey, stack.count == 1, stack[0].isMapping,
+                stack[0].children.count % 2 == 1, stack[0].children.last?.scalarText == streamedKey
             {
                 frame.streams = true
             }

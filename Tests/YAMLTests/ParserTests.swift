@@ -113,6 +113,13 @@ import Testing
         #expect(seen[2].1.items?.count == 2)
         #expect(documents.count == 2)
         #expect(documents[0].root["items"]?.items?.isEmpty == true)
+        // An anchored list is kept whole, so that an alias to it still holds its items.
+        var anchored = 0
+        let kept = try YAMLParser.parse(
+            Array("items: &all [a, b]\ncopy: *all\n".utf8), file: "t.yaml", streaming: "items"
+        ) { _, _ in anchored += 1 }
+        #expect(anchored == 0)
+        #expect(kept.first?.root["copy"]?.items?.count == 2)
         #expect(documents[0].root["after"]?.scalarText == "2")
         #expect(documents[1].root["other"]?["items"]?.items?.count == 2)
     }

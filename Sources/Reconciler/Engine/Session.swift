@@ -120,16 +120,19 @@ public struct Session: Sendable {
         // Every organization is the usual case: the manifests are shared then, not copied.
         let allInScope = loaded.integrations.allSatisfy { organizations.contains($0.organization) }
         var desired: [DesiredIntegration] = []
+        // A block, so that `selected` is let go with it: an async function keeps its locals to the end otherwise,
+        // and the loaded manifests with them.
         do {
             let selected =
                 allInScope
                 ? loaded.integrations : loaded.integrations.filter { organizations.contains($0.organization) }
+            let chunks = Self.chunks(of: selected)
             // Resolving and fingerprinting 200,000 secrets is CPU-bound: chunks of the entries, one task per core.
-            let resolved = await boundedMap(
-                Self.chunks(of: selected), limit: ProcessInfo.processInfo.activeProcessorCount
-            ) { [fingerprinter] chunk in Self.resolved(chunk, resolver: resolver, fingerprinter: fingerprinter) }
+            let resolved = await boundedMap(chunks, limit: ProcessInfo.processInfo.activeProcessorCount) {
+                [fingerprinter] chunk in Self.resolved(chunk, resolver: resolver, fingerprinter: fingerprinter)
+            }
             desired.reserveCapacity(selected.count)
-            for (chunk, manifests) in zip(resolved, Self.chunks(of: selected)) {
+            for (chunk, manifests) in zip(resolved, chunks) {
                 for (secrets, manifest) in zip(chunk.secrets, manifests) {
                     desired.append(
                         DesiredIntegration(

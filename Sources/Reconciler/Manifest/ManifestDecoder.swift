@@ -389,7 +389,7 @@ enum ManifestDecoder {
     /// - Parameter streamed: the entries decoded while parsing, by document; a document without them has its
     ///   entries in its tree.
     static func integrationSets(
-        _ documents: [Document], streamed: [Int: StreamedEntries] = [:], file: String, project: Project,
+        _ documents: [Document], streamed: [Int: StreamedEntries], file: String, project: Project,
         reader: inout NodeReader
     ) -> [IntegrationSet] {
         let nonEmpty = documents.indices.filter {
@@ -407,7 +407,7 @@ enum ManifestDecoder {
     }
 
     static func integrationSet(
-        _ root: Node, streamed: StreamedEntries? = nil, project: Project, reader: inout NodeReader
+        _ root: Node, streamed: StreamedEntries?, project: Project, reader: inout NodeReader
     ) -> IntegrationSet? {
         guard let mapping = reader.mapping(root, "an IntegrationSet document"),
             reader.header(mapping, kind: "IntegrationSet"),

@@ -14,7 +14,7 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
         case inline(String)
     }
 
-    public var source: Source
+    public private(set) var source: Source
     public var location: SourceLocation
     /// For a SOPS reference the file as written, one string shared by every reference to that file; for any other
     /// the whole reference. A project of 100,000 entries holds 200,000 references: their text is made when shown,
@@ -25,10 +25,11 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     public init(source: Source, text: String, location: SourceLocation) {
         self.source = source
         self.location = location
-        if case .sops = source, text.hasPrefix("ref+sops://") {
-            written = String(text.dropFirst("ref+sops://".count).prefix { $0 != "#" })
-        } else {
-            written = text
+        switch source {
+        case .sops(let file, _):
+            written =
+                text.hasPrefix("ref+sops://") ? String(text.dropFirst("ref+sops://".count).prefix { $0 != "#" }) : file
+        case .env, .file, .inline: written = text
         }
     }
 
@@ -41,18 +42,19 @@ public struct SecretReference: Sendable, Hashable, CustomStringConvertible {
     /// The reference as written (a pointer is written in one way only: `~0` for `~`, `~1` for `/`).
     public var text: String {
         guard case .sops(_, let pointer) = source else { return written }
-        var text = "ref+sops://\(written)#"
+        // On the UTF-8 bytes, as the pointer was read: a `~` or `/` may begin a grapheme with a combining mark.
+        var bytes = Array("ref+sops://\(written)#".utf8)
         for token in pointer {
-            text += "/"
-            for character in token {
-                switch character {
-                case "~": text += "~0"
-                case "/": text += "~1"
-                default: text.append(character)
+            bytes.append(UInt8(ascii: "/"))
+            for byte in token.utf8 {
+                switch byte {
+                case UInt8(ascii: "~"): bytes += [UInt8(ascii: "~"), UInt8(ascii: "0")]
+                case UInt8(ascii: "/"): bytes += [UInt8(ascii: "~"), UInt8(ascii: "1")]
+                default: bytes.append(byte)
                 }
             }
         }
-        return text
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public var description: String { text }

@@ -122,24 +122,26 @@ public enum ProjectLoader {
     }
 
     static func parse(_ file: String) throws(InvalidProject) -> [Document] {
+        let bytes = try read(file)
+        do { return try YAMLParser.parse(bytes, file: file) } catch { throw InvalidProject([Diagnostic(error)]) }
+    }
+
+    static func read(_ file: String) throws(InvalidProject) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw InvalidProject([Diagnostic(path: file, "cannot read the file; check that it exists and is readable")])
         }
-        do { return try YAMLParser.parse([UInt8](data), file: file) } catch {
-            throw InvalidProject([Diagnostic(error)])
-        }
+        return [UInt8](data)
     }
 
     static func decodeFile(_ file: String, project: Project) -> ([IntegrationSet], [Diagnostic]) {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            return ([], [Diagnostic(path: file, "cannot read the file; check that it exists and is readable")])
-        }
         // Each entry is decoded as soon as it is parsed, and its nodes let go: a file of 10,000 entries would
         // otherwise be held whole as a tree, and the trees freed leave the heap in pieces.
+        let bytes: [UInt8]
+        do { bytes = try read(file) } catch { return ([], error.diagnostics) }
         var streamed: [Int: ManifestDecoder.StreamedEntries] = [:]
         let documents: [Document]
         do {
-            documents = try YAMLParser.parse([UInt8](data), file: file, streaming: "integrations") { document, item in
+            documents = try YAMLParser.parse(bytes, file: file, streaming: "integrations") { document, item in
                 streamed[document, default: ManifestDecoder.StreamedEntries()].decode(item, project: project)
             }
         } catch { return ([], [Diagnostic(error)]) }
