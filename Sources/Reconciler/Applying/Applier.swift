@@ -13,12 +13,13 @@ public struct Applier: Sendable {
         /// With `--rollback-on-test-failure`: where the previous values of rotated secrets come from, and the
         /// revision of the last successful apply.
         public var rollback: Rollback?
-        /// The project's git commit, recorded in the state when the apply succeeds entirely.
-        public var recordRevision: String?
+        /// The project's git commit, recorded in the state when the apply succeeds entirely. Asked for at the end,
+        /// so that finding it (two git processes) runs beside the apply instead of before its first request.
+        public var recordRevision: (@Sendable () async -> String?)?
         public var now: @Sendable () -> Date
 
         public init(
-            parallelism: Int, rollback: Rollback? = nil, recordRevision: String? = nil,
+            parallelism: Int, rollback: Rollback? = nil, recordRevision: (@Sendable () async -> String?)? = nil,
             now: @escaping @Sendable () -> Date = { Date() }
         ) {
             self.parallelism = max(1, parallelism)
@@ -88,7 +89,7 @@ public struct Applier: Sendable {
             perform: { action in await self.perform(action, recorder: recorder) })
 
         await recordLiveVersions(plan, recorder: recorder)
-        if let revision = settings.recordRevision, results.allSatisfy(\.succeeded) {
+        if results.allSatisfy(\.succeeded), let revision = await settings.recordRevision?() {
             await recorder.update { state in state.revision = revision }
         }
         await recorder.flush()

@@ -115,8 +115,10 @@ extension Engine {
                 )
             }
         }
+        // Looked up beside the apply: the working tree is read as it is now, when the apply starts.
+        let revision = Task { await history.cleanRevision(of: Array(secretFiles)) }
         return Applier.Settings(
             parallelism: settings.parallelism ?? session.project.api.parallelism, rollback: rollback,
-            recordRevision: await history.cleanRevision(of: Array(secretFiles)))
+            recordRevision: { await revision.value })
     }
 }
